@@ -1,0 +1,304 @@
+//! The command line, as clap derive definitions. The same `Command` feeds the man pages
+//! (man/) and the shell completions, so they cannot drift from what the binary accepts.
+
+use clap::{Args, Parser, Subcommand, ValueHint};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "userns",
+    version,
+    about = "Linux user namespaces and subordinate ids: inspect, plan, enter, keep, clean",
+    long_about = "userns reads /etc/subuid and /etc/subgid, plans a user namespace's uid_map and \
+gid_map from them, has them written by shadow's setuid helpers newuidmap and newgidmap, and runs \
+commands in the mapped namespace. It also lists, keeps and joins namespaces and cleans rootless \
+container storage that the user cannot delete outside a namespace.",
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show and lint subordinate id ranges (/etc/subuid, /etc/subgid)
+    #[command(subcommand)]
+    Subid(SubidCommand),
+    /// Show a process's uid_map and gid_map, or the maps `userns unshare` would ask for
+    Map(MapArgs),
+    /// Translate ids through a process's uid_map or gid_map
+    Translate(TranslateArgs),
+    /// Run a command (default: your shell) in a new user namespace mapped with all your subordinate ids
+    Unshare(UnshareArgs),
+    /// Run a command in an existing user namespace: a kept NAME, a PID, or `podman`
+    Enter(EnterArgs),
+    /// List the user namespaces you can see, with their owners and maps
+    Ls(LsArgs),
+    /// End a namespace kept by `userns unshare --name`
+    Stop(StopArgs),
+    /// Remove rootless container storage (or any tree) owned by your subordinate ids
+    Clean(CleanArgs),
+    /// Change ownership as seen inside your mapped namespace
+    Chown(ChownArgs),
+    /// Show a file's owner as the host sees it and as your namespace sees it
+    Stat(StatArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}
+
+impl Command {
+    /// Whether this command runs a user's program (podman's 125/126/127 convention).
+    pub fn runs_program(&self) -> bool {
+        matches!(self, Command::Unshare(_) | Command::Enter(_))
+    }
+}
+
+/// The names of the subcommands that run a user's program, for usage errors met before
+/// clap has decided which subcommand it is parsing.
+pub const PROGRAM_COMMANDS: &[&str] = &["unshare", "enter", "run"];
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SubidFiles {
+    /// Read this file instead of /etc/subuid
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub subuid: Option<PathBuf>,
+    /// Read this file instead of /etc/subgid
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub subgid: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubidCommand {
+    /// Show the subordinate id ranges of USER (default: you)
+    Show(SubidShowArgs),
+    /// Lint /etc/subuid and /etc/subgid; exit 1 on errors (and on warnings with --strict)
+    Check(SubidCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SubidShowArgs {
+    /// User name or numeric uid (default: the invoking user)
+    #[arg(value_name = "USER")]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub files: SubidFiles,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SubidCheckArgs {
+    #[command(flatten)]
+    pub files: SubidFiles,
+    /// Treat warnings as errors
+    #[arg(long)]
+    pub strict: bool,
+    /// Read UID_MIN/UID_MAX from this file instead of /etc/login.defs
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub login_defs: Option<PathBuf>,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Process whose maps to show (default: userns itself)
+    #[arg(value_name = "PID", conflicts_with_all = ["plan", "user"])]
+    pub pid: Option<i32>,
+    /// Show the maps `userns unshare` would ask for instead
+    #[arg(long)]
+    pub plan: bool,
+    /// With --plan: plan for this user (default: you)
+    #[arg(long, value_name = "USER", requires = "plan")]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub files: SubidFiles,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TranslateArgs {
+    /// Process whose map to use (default: userns itself)
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<i32>,
+    /// Translate group ids through gid_map instead of uid_map
+    #[arg(long)]
+    pub gid: bool,
+    /// IDs are inside the namespace; print host ids (the default)
+    #[arg(long, conflicts_with = "to_ns")]
+    pub to_host: bool,
+    /// IDs are host ids; print the ids inside the namespace
+    #[arg(long)]
+    pub to_ns: bool,
+    /// The ids to translate
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<u32>,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct UnshareArgs {
+    /// Map ids explicitly instead of the plan (repeatable); checked against your subuid ranges
+    #[arg(long = "map-users", value_name = "INNER:OUTER:COUNT")]
+    pub map_users: Vec<String>,
+    /// Map group ids explicitly instead of the plan (repeatable); checked against your subgid ranges
+    #[arg(long = "map-groups", value_name = "INNER:OUTER:COUNT")]
+    pub map_groups: Vec<String>,
+    /// Where your own uid lands inside (default 0)
+    #[arg(long = "map-user", value_name = "UID")]
+    pub map_user: Option<u32>,
+    /// Where your own gid lands inside (default 0)
+    #[arg(long = "map-group", value_name = "GID")]
+    pub map_group: Option<u32>,
+    /// Map only your own uid and gid (no subordinate ids, no setuid helpers)
+    #[arg(long, conflicts_with_all = ["map_users", "map_groups"])]
+    pub single: bool,
+    /// Also unshare the mount namespace
+    #[arg(long)]
+    pub mount: bool,
+    /// Also unshare the pid namespace (COMMAND runs under a small pid-1 reaper)
+    #[arg(long)]
+    pub pid: bool,
+    /// Also unshare the network namespace (loopback is brought up)
+    #[arg(long)]
+    pub net: bool,
+    /// Also unshare the UTS namespace
+    #[arg(long)]
+    pub uts: bool,
+    /// Set the hostname in the new UTS namespace (implies --uts)
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Also unshare the IPC namespace
+    #[arg(long)]
+    pub ipc: bool,
+    /// Also unshare the cgroup namespace
+    #[arg(long)]
+    pub cgroup: bool,
+    /// Mount a new /proc (implies --mount and --pid)
+    #[arg(long)]
+    pub mount_proc: bool,
+    /// Working directory for COMMAND
+    #[arg(short = 'w', long = "wd", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub wd: Option<PathBuf>,
+    /// Keep the namespace under NAME after COMMAND ends; later calls with NAME join it
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The command and its arguments (default: $SHELL, then /bin/sh)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnterArgs {
+    /// A NAME kept by `userns unshare --name`, a PID, or `podman` (podman's pause process)
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+    /// Also join the target's mount namespace
+    #[arg(long)]
+    pub mount: bool,
+    /// Join every namespace the target has
+    #[arg(long)]
+    pub all: bool,
+    /// Working directory for COMMAND
+    #[arg(short = 'w', long = "wd", value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub wd: Option<PathBuf>,
+    /// The command and its arguments (default: $SHELL, then /bin/sh)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Show namespaces as a tree of parents and children
+    #[arg(long)]
+    pub tree: bool,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The kept namespace to end
+    #[arg(value_name = "NAME", required_unless_present = "all")]
+    pub name: Option<String>,
+    /// End every namespace you keep
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Trees to remove (default: your rootless container storage)
+    #[arg(value_name = "PATH", value_hint = ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Only report what would be removed
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Also descend into other filesystems mounted below PATH
+    #[arg(long)]
+    pub cross_filesystems: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChownArgs {
+    /// Operate on directories recursively
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// OWNER and GROUP are host ids, not ids inside the namespace
+    #[arg(long)]
+    pub from_host: bool,
+    /// Also descend into other filesystems mounted below PATH
+    #[arg(long)]
+    pub cross_filesystems: bool,
+    /// New owner as OWNER[:GROUP], ids as seen inside the namespace
+    #[arg(value_name = "OWNER[:GROUP]")]
+    pub owner: String,
+    /// Files and directories to change
+    #[arg(value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Files to show
+    #[arg(value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print completions for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The clap `Command`, for man pages and completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

@@ -1,0 +1,34 @@
+//! One file per subcommand, each a thin layer over the library modules.
+
+pub mod chown;
+pub mod clean;
+pub mod completions;
+pub mod enter;
+pub mod ls;
+pub mod map;
+pub mod stat;
+pub mod stop;
+pub mod subid;
+pub mod translate;
+pub mod unshare;
+
+use crate::cli::{Cli, Command, SubidCommand};
+use crate::error::Result;
+
+/// Run a parsed command line; the result is the exit code (errors go through `exit.rs`).
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Subid(SubidCommand::Show(a)) => subid::show(a),
+        Command::Subid(SubidCommand::Check(a)) => subid::check(a),
+        Command::Map(a) => map::run(a),
+        Command::Translate(a) => translate::run(a),
+        Command::Unshare(a) => unshare::run(a),
+        Command::Enter(a) => enter::run(a),
+        Command::Ls(a) => ls::run(a),
+        Command::Stop(a) => stop::run(a),
+        Command::Clean(a) => clean::run(a),
+        Command::Chown(a) => chown::run(a),
+        Command::Stat(a) => stat::run(a),
+        Command::Completions(a) => completions::run(a),
+    }
+}

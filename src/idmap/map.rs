@@ -1,0 +1,273 @@
+//! A user namespace's uid_map or gid_map: lines of `inside outside count`.
+
+use crate::ids::{IdKind, ID_LIMIT};
+use serde::Serialize;
+
+/// Kernel limit on lines in one map since Linux 4.15 (user_namespaces(7)).
+pub const MAX_LINES: usize = 340;
+/// A map must be written in one write(2) smaller than a page.
+pub const MAX_BYTES: usize = 4095;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+pub struct IdMapEntry {
+    /// First id as seen inside the namespace.
+    pub inside: u32,
+    /// First id as seen in the parent namespace.
+    pub outside: u32,
+    pub count: u32,
+}
+
+impl IdMapEntry {
+    pub fn new(inside: u32, outside: u32, count: u32) -> Self {
+        IdMapEntry {
+            inside,
+            outside,
+            count,
+        }
+    }
+
+    pub fn inside_end(&self) -> u64 {
+        self.inside as u64 + self.count as u64
+    }
+
+    pub fn outside_end(&self) -> u64 {
+        self.outside as u64 + self.count as u64
+    }
+
+    pub fn to_host(&self, id: u32) -> Option<u32> {
+        let off = id.wrapping_sub(self.inside);
+        (off < self.count).then(|| self.outside.wrapping_add(off))
+    }
+
+    pub fn to_ns(&self, id: u32) -> Option<u32> {
+        let off = id.wrapping_sub(self.outside);
+        (off < self.count).then(|| self.inside.wrapping_add(off))
+    }
+}
+
+/// Why a map cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapError {
+    Empty,
+    ZeroCount { line: usize },
+    PastLimit { line: usize },
+    OverlapInside { a: usize, b: usize },
+    OverlapOutside { a: usize, b: usize },
+    TooManyLines { lines: usize },
+    TooLong { bytes: usize },
+}
+
+impl std::fmt::Display for MapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MapError::Empty => write!(f, "the map is empty; the kernel needs at least one line"),
+            MapError::ZeroCount { line } => write!(f, "line {line} has count 0"),
+            MapError::PastLimit { line } => {
+                write!(f, "line {line} passes 4294967295, the largest id")
+            }
+            MapError::OverlapInside { a, b } => {
+                write!(f, "lines {a} and {b} overlap inside the namespace")
+            }
+            MapError::OverlapOutside { a, b } => {
+                write!(f, "lines {a} and {b} overlap outside the namespace")
+            }
+            MapError::TooManyLines { lines } => write!(
+                f,
+                "{lines} lines; the kernel takes at most {MAX_LINES} (user_namespaces(7))"
+            ),
+            MapError::TooLong { bytes } => write!(
+                f,
+                "{bytes} bytes; the kernel takes one write smaller than a page (4096)"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdMap {
+    pub kind: IdKind,
+    pub entries: Vec<IdMapEntry>,
+}
+
+impl IdMap {
+    pub fn new(kind: IdKind, entries: Vec<IdMapEntry>) -> Self {
+        IdMap { kind, entries }
+    }
+
+    /// The map of the initial namespace: every id to itself.
+    pub fn identity(kind: IdKind) -> Self {
+        IdMap::new(kind, vec![IdMapEntry::new(0, 0, u32::MAX)])
+    }
+
+    pub fn is_identity(&self) -> bool {
+        self.entries.len() == 1 && self.entries[0] == IdMapEntry::new(0, 0, u32::MAX)
+    }
+
+    /// Check the map against the kernel's rules for one write to a map file.
+    pub fn validate(&self) -> Result<(), MapError> {
+        if self.entries.is_empty() {
+            return Err(MapError::Empty);
+        }
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.count == 0 {
+                return Err(MapError::ZeroCount { line: i + 1 });
+            }
+            if e.inside_end() > ID_LIMIT + 1 || e.outside_end() > ID_LIMIT + 1 {
+                return Err(MapError::PastLimit { line: i + 1 });
+            }
+        }
+        if self.entries.len() > MAX_LINES {
+            return Err(MapError::TooManyLines {
+                lines: self.entries.len(),
+            });
+        }
+        for (i, a) in self.entries.iter().enumerate() {
+            for (j, b) in self.entries.iter().enumerate().skip(i + 1) {
+                if (a.inside as u64) < b.inside_end() && (b.inside as u64) < a.inside_end() {
+                    return Err(MapError::OverlapInside { a: i + 1, b: j + 1 });
+                }
+                if (a.outside as u64) < b.outside_end() && (b.outside as u64) < a.outside_end() {
+                    return Err(MapError::OverlapOutside { a: i + 1, b: j + 1 });
+                }
+            }
+        }
+        let bytes = self.to_proc_text().len();
+        if bytes > MAX_BYTES {
+            return Err(MapError::TooLong { bytes });
+        }
+        Ok(())
+    }
+
+    /// The text written to /proc/PID/uid_map.
+    pub fn to_proc_text(&self) -> String {
+        let mut s = String::new();
+        for e in &self.entries {
+            s.push_str(&format!("{} {} {}\n", e.inside, e.outside, e.count));
+        }
+        s
+    }
+
+    /// The arguments newuidmap takes after the pid: `inside outside count` triples.
+    pub fn to_helper_args(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .flat_map(|e| [e.inside, e.outside, e.count].map(|n| n.to_string()))
+            .collect()
+    }
+
+    /// Short form for tables: `0:1000:1,1:100000:65536`.
+    pub fn to_short(&self) -> String {
+        if self.is_identity() {
+            return "identity".into();
+        }
+        self.entries
+            .iter()
+            .map(|e| format!("{}:{}:{}", e.inside, e.outside, e.count))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The id outside for an id inside, if mapped.
+    pub fn to_host(&self, id: u32) -> Option<u32> {
+        self.entries.iter().find_map(|e| e.to_host(id))
+    }
+
+    /// The id inside for an id outside, if mapped.
+    pub fn to_ns(&self, id: u32) -> Option<u32> {
+        self.entries.iter().find_map(|e| e.to_ns(id))
+    }
+
+    /// Total number of ids mapped.
+    pub fn total(&self) -> u64 {
+        self.entries.iter().map(|e| e.count as u64).sum()
+    }
+
+    /// Whether every outside id of `other` is an inside id of this map: whether a child
+    /// namespace may use `other`'s outside ranges when this is the parent's map.
+    pub fn covers_outside_of(&self, other: &IdMap) -> Vec<IdMapEntry> {
+        other
+            .entries
+            .iter()
+            .filter(|e| !covers_range(self, e.outside as u64, e.outside_end()))
+            .copied()
+            .collect()
+    }
+}
+
+/// Whether the inside ids [start, end) are all mapped by `map`.
+fn covers_range(map: &IdMap, mut start: u64, end: u64) -> bool {
+    while start < end {
+        match map
+            .entries
+            .iter()
+            .find(|e| (e.inside as u64) <= start && start < e.inside_end())
+        {
+            Some(e) => start = e.inside_end(),
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(entries: &[(u32, u32, u32)]) -> IdMap {
+        IdMap::new(
+            IdKind::Uid,
+            entries
+                .iter()
+                .map(|&(a, b, c)| IdMapEntry::new(a, b, c))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn validates_kernel_rules() {
+        assert_eq!(m(&[]).validate(), Err(MapError::Empty));
+        assert_eq!(
+            m(&[(0, 1000, 0)]).validate(),
+            Err(MapError::ZeroCount { line: 1 })
+        );
+        assert_eq!(
+            m(&[(0, 1000, 1), (0, 2000, 1)]).validate(),
+            Err(MapError::OverlapInside { a: 1, b: 2 })
+        );
+        assert_eq!(
+            m(&[(0, 1000, 1), (1, 1000, 1)]).validate(),
+            Err(MapError::OverlapOutside { a: 1, b: 2 })
+        );
+        assert!(m(&[(0, 1000, 1), (1, 100000, 65536)]).validate().is_ok());
+        assert!(IdMap::identity(IdKind::Uid).validate().is_ok());
+        let many: Vec<(u32, u32, u32)> = (0..341).map(|i| (i, i + 10000, 1)).collect();
+        assert_eq!(
+            m(&many).validate(),
+            Err(MapError::TooManyLines { lines: 341 })
+        );
+    }
+
+    #[test]
+    fn translates_both_ways() {
+        let map = m(&[(0, 1000, 1), (1, 100000, 65536)]);
+        assert_eq!(map.to_host(0), Some(1000));
+        assert_eq!(map.to_host(1000), Some(100999));
+        assert_eq!(map.to_host(65537), None);
+        assert_eq!(map.to_ns(100999), Some(1000));
+        assert_eq!(map.to_ns(5), None);
+        assert_eq!(
+            map.to_helper_args(),
+            ["0", "1000", "1", "1", "100000", "65536"]
+        );
+        assert_eq!(map.to_short(), "0:1000:1,1:100000:65536");
+    }
+
+    #[test]
+    fn parent_coverage() {
+        let parent = m(&[(0, 1000, 1), (1, 100000, 65536)]);
+        let child = m(&[(0, 0, 1), (1, 1, 1000)]);
+        assert!(parent.covers_outside_of(&child).is_empty());
+        let child = m(&[(0, 0, 1), (1, 60000, 10000)]);
+        assert_eq!(parent.covers_outside_of(&child).len(), 1);
+    }
+}

@@ -1,0 +1,62 @@
+//! Which kind of id a map, a file or a helper is about.
+
+use serde::Serialize;
+
+/// Largest id the kernel accepts at the end of a range: `(u32)-1` is the invalid id,
+/// so an extent must end (exclusive) at or below it (kernel/user_namespace.c rejects a
+/// range whose `first + count` wraps, and 4294967295 is never a valid id).
+pub const ID_LIMIT: u64 = u32::MAX as u64;
+
+/// The id the kernel shows for anything unmapped (`/proc/sys/kernel/overflowuid`).
+pub const OVERFLOW_ID: u32 = 65534;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum IdKind {
+    Uid,
+    Gid,
+}
+
+impl IdKind {
+    pub const BOTH: [IdKind; 2] = [IdKind::Uid, IdKind::Gid];
+
+    /// `uid_map` / `gid_map` under /proc/PID.
+    pub fn map_file(self) -> &'static str {
+        match self {
+            IdKind::Uid => "uid_map",
+            IdKind::Gid => "gid_map",
+        }
+    }
+
+    /// /etc/subuid or /etc/subgid.
+    pub fn subid_path(self) -> &'static str {
+        match self {
+            IdKind::Uid => "/etc/subuid",
+            IdKind::Gid => "/etc/subgid",
+        }
+    }
+
+    /// `subuid` / `subgid`, for messages.
+    pub fn subid_name(self) -> &'static str {
+        match self {
+            IdKind::Uid => "subuid",
+            IdKind::Gid => "subgid",
+        }
+    }
+
+    /// The setuid helper of shadow that writes this map.
+    pub fn helper_name(self) -> &'static str {
+        match self {
+            IdKind::Uid => "newuidmap",
+            IdKind::Gid => "newgidmap",
+        }
+    }
+
+    /// "uid" / "gid", for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdKind::Uid => "uid",
+            IdKind::Gid => "gid",
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! userns: Linux user namespaces and subordinate ids.
+//!
+//! Data flows one way: files and /proc are read into plain typed values
+//! (`subid::SubIdEntry`, `idmap::IdMap`), pure functions plan from them, and only the
+//! last step (`unshare`, `sys`) touches the kernel.
+
+pub mod cli;
+pub mod cmd;
+pub mod error;
+pub mod exit;
+pub mod idmap;
+pub mod ids;
+pub mod output;
+pub mod subid;
+pub mod sys;
+pub mod table;
+pub mod users;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// Print a warning to stderr in the one format userns uses.
+pub fn warn(message: impl std::fmt::Display) {
+    eprintln!("userns: warning: {message}");
+}

@@ -1,0 +1,1 @@
+//! Lint subid files (placeholder: being written).

@@ -1,0 +1,121 @@
+//! Which subid entries belong to a user, and which of them the kernel could use.
+
+use super::parse::{Owner, SubIdEntry, SubIdFile};
+use crate::ids::{IdKind, ID_LIMIT};
+use crate::users::Account;
+use serde::Serialize;
+
+/// Whether an entry belongs to `account`: shadow's `list_owner_ranges` takes lines whose
+/// owner is the exact name, and lines whose owner is the numeric uid.
+pub fn belongs_to(entry: &SubIdEntry, account: &Account) -> bool {
+    match &entry.owner {
+        Owner::Name(n) => account.name.as_deref() == Some(n.as_str()),
+        Owner::Uid(u) => {
+            *u == account.uid || account.name.as_deref() == Some(entry.owner_text.as_str())
+        }
+    }
+}
+
+/// The entries of `file` that belong to `account`, in file order.
+pub fn entries_for<'f>(file: &'f SubIdFile, account: &Account) -> Vec<&'f SubIdEntry> {
+    file.entries
+        .iter()
+        .filter(|e| belongs_to(e, account))
+        .collect()
+}
+
+/// Whether newuidmap and the kernel could use an entry in a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Usability {
+    Usable,
+    /// count 0: the kernel rejects an empty extent.
+    ZeroCount,
+    /// start+count passes 2^32-1: the kernel rejects the extent.
+    Overflow,
+    /// The range contains the owner's own id, which is mapped separately at inside 0;
+    /// the kernel rejects the overlap and podman refuses such a range.
+    ContainsOwnId {
+        id: u32,
+    },
+}
+
+impl Usability {
+    pub fn is_usable(&self) -> bool {
+        matches!(self, Usability::Usable)
+    }
+
+    /// Why an entry cannot be used, for messages.
+    pub fn reason(&self, kind: IdKind) -> Option<String> {
+        match self {
+            Usability::Usable => None,
+            Usability::ZeroCount => Some("count is 0".into()),
+            Usability::Overflow => Some("start+count passes 4294967295, the largest id".into()),
+            Usability::ContainsOwnId { id } => Some(format!(
+                "range contains the owner's own {} {id}",
+                kind.name()
+            )),
+        }
+    }
+}
+
+/// Judge an entry for an owner whose own id (uid for subuid, gid for subgid) is `own_id`.
+pub fn usability(entry: &SubIdEntry, own_id: Option<u32>) -> Usability {
+    if entry.count == 0 {
+        return Usability::ZeroCount;
+    }
+    if entry.end() > ID_LIMIT as u128 {
+        return Usability::Overflow;
+    }
+    if let Some(id) = own_id {
+        if (id as u64) >= entry.start && (id as u128) < entry.end() {
+            return Usability::ContainsOwnId { id };
+        }
+    }
+    Usability::Usable
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::subid::parse::parse;
+    use std::path::Path;
+
+    fn ivy() -> Account {
+        Account {
+            name: Some("ivy".into()),
+            uid: 2000,
+            gid: 2000,
+            home: None,
+        }
+    }
+
+    #[test]
+    fn matches_by_name_and_by_uid() {
+        let f = parse(
+            Path::new("s"),
+            b"ivy:100000:10\nbob:200:10\n2000:300000:10\nivy2:5:5\n02000:7:7\n",
+        );
+        let lines: Vec<usize> = entries_for(&f, &ivy()).iter().map(|e| e.line).collect();
+        // "02000" parses as uid 2000, as shadow's get_uid (strtoll) does.
+        assert_eq!(lines, vec![1, 3, 5]);
+    }
+
+    #[test]
+    fn usability_rules() {
+        let f = parse(
+            Path::new("s"),
+            b"ivy:1:0\nivy:4294967290:10\nivy:1990:20\nivy:100000:65536\n",
+        );
+        let u: Vec<Usability> = f.entries.iter().map(|e| usability(e, Some(2000))).collect();
+        assert_eq!(
+            u,
+            vec![
+                Usability::ZeroCount,
+                Usability::Overflow,
+                Usability::ContainsOwnId { id: 2000 },
+                Usability::Usable
+            ]
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! /etc/subuid and /etc/subgid: parse, look up, lint (and, later, allocate).
+
+pub mod lint;
+pub mod lookup;
+pub mod parse;
+pub mod range;
+pub mod source;
+
+pub use lookup::{belongs_to, entries_for, usability, Usability};
+pub use parse::{Owner, Skipped, SubIdEntry, SubIdFile};
+pub use range::SubIdRange;
+pub use source::{SubIdPaths, UserSubIds};
