@@ -298,6 +298,18 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+/// clap's trailing COMMAND takes an unknown `--option` as the command's name; refuse that
+/// unless the user wrote `--` first (util-linux `unshare --bogus` is a usage error too).
+pub fn check_command_words(command: &[String]) -> crate::error::Result<()> {
+    match command.first() {
+        Some(first) if first.starts_with('-') && !std::env::args().any(|a| a == "--") => Err(
+            crate::error::Error::usage(format!("unknown option {first}"))
+                .fix("see --help; to run a command whose name starts with '-', put -- before it"),
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// The clap `Command`, for man pages and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()

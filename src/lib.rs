@@ -11,9 +11,11 @@ pub mod exit;
 pub mod idmap;
 pub mod ids;
 pub mod output;
+pub mod storage;
 pub mod subid;
 pub mod sys;
 pub mod table;
+pub mod unshare;
 pub mod users;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,137 @@
+//! Run the user's program in place: what the shell or command inherits, and the exit
+//! codes of podman's convention when it cannot be run (126 not executable, 127 not found).
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::exit::kind_for_exec_errno;
+use nix::errno::Errno;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+/// A program to run, with every C string built before any fork.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub argv: Vec<CString>,
+    /// The command as the user typed it, for messages.
+    pub shown: String,
+    pub wd: Option<PathBuf>,
+}
+
+impl Program {
+    /// COMMAND [ARG...], or the user's shell ($SHELL, then /bin/sh) when none is given.
+    pub fn new(command: &[String], wd: Option<&Path>) -> Result<Program> {
+        let words: Vec<String> = if command.is_empty() {
+            vec![default_shell()]
+        } else {
+            command.to_vec()
+        };
+        let argv = words
+            .iter()
+            .map(|w| {
+                CString::new(w.as_bytes()).map_err(|_| {
+                    Error::usage(format!("argument {w:?} contains a NUL byte"))
+                        .fix("remove the NUL byte")
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Program {
+            argv,
+            shown: words.join(" "),
+            wd: wd.map(Path::to_path_buf),
+        })
+    }
+
+    pub fn name(&self) -> String {
+        self.argv[0].to_string_lossy().into_owned()
+    }
+}
+
+pub fn default_shell() -> String {
+    std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into())
+}
+
+/// Restore what an exec'd program expects: every signal at its default disposition (an
+/// ignored one would survive execve) and an empty signal mask. Async-signal-safe.
+pub fn reset_signals() {
+    // SAFETY: sigaction/sigprocmask with valid arguments; no memory is shared.
+    unsafe {
+        for sig in 1..32 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}
+
+/// Change to the program's working directory.
+pub fn enter_wd(program: &Program) -> Result<()> {
+    if let Some(wd) = &program.wd {
+        std::env::set_current_dir(wd).map_err(|e| {
+            Error::failure(format!("cannot change to directory {}", wd.display()))
+                .because(e)
+                .fix("check that the directory exists and is searchable from inside the namespace")
+        })?;
+    }
+    Ok(())
+}
+
+/// Replace this process with the program. Returns only on failure, with the error whose
+/// kind gives exit code 126 or 127.
+pub fn exec(program: &Program) -> Error {
+    if let Err(e) = enter_wd(program) {
+        return e;
+    }
+    reset_signals();
+    let errno = raw_execvp(program);
+    exec_error(program, errno)
+}
+
+/// execvp without allocating (nix's wrapper builds a Vec): safe after fork.
+pub fn raw_execvp(program: &Program) -> Errno {
+    let argv: Vec<*const libc::c_char> = program
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    raw_execvp_ptrs(&program.argv[0], &argv)
+}
+
+/// execvp with a prepared, NULL-terminated pointer array (no allocation at all).
+pub fn raw_execvp_ptrs(file: &CString, argv: &[*const libc::c_char]) -> Errno {
+    // SAFETY: argv is NULL-terminated and its strings outlive the call.
+    unsafe {
+        libc::execvp(file.as_ptr(), argv.as_ptr());
+    }
+    Errno::last()
+}
+
+/// The error for a failed exec of `program` with `errno`.
+pub fn exec_error(program: &Program, errno: Errno) -> Error {
+    let name = program.name();
+    let kind = kind_for_exec_errno(errno);
+    match kind {
+        ErrorKind::NotFound => Error::new(kind, format!("{name}: command not found"))
+            .because(errno.desc())
+            .fix(if name.contains('/') {
+                "check the path".to_string()
+            } else {
+                format!(
+                    "check the name, or give its full path (PATH is {})",
+                    std::env::var("PATH").unwrap_or_default()
+                )
+            }),
+        _ => Error::new(kind, format!("{name}: cannot execute"))
+            .because(errno.desc())
+            .fix(match errno {
+                Errno::EACCES => "make it executable (chmod +x), or check that its filesystem is not mounted noexec",
+                Errno::ENOEXEC => "it is not a binary the kernel can run; add a #! line to a script",
+                _ => "check the file",
+            }),
+    }
+}

@@ -1,0 +1,264 @@
+//! Decide the uid_map and gid_map of a new namespace and who writes them.
+
+use super::helper::{self, Helper};
+use crate::error::{Error, Result};
+use crate::idmap::{plan_for_user, IdMap, IdMapEntry, LeftOut};
+use crate::ids::IdKind;
+use crate::subid::{SubIdPaths, SubIdRange, UserSubIds};
+use crate::users::Account;
+
+/// Who writes the maps.
+#[derive(Debug, Clone)]
+pub enum MapWriter {
+    /// The process writes its own one-line map after `setgroups` = deny (no privilege).
+    SelfSingle,
+    /// A pre-forked child in the parent namespace writes the files (the caller is root).
+    Direct,
+    /// A pre-forked child in the parent namespace runs newuidmap and newgidmap.
+    Helpers { uid: Helper, gid: Helper },
+}
+
+/// The maps of a namespace to be made, and how they get written.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub uid: IdMap,
+    pub gid: IdMap,
+    pub writer: MapWriter,
+    pub left_out: Vec<LeftOut>,
+}
+
+impl Mapping {
+    pub fn map(&self, kind: IdKind) -> &IdMap {
+        match kind {
+            IdKind::Uid => &self.uid,
+            IdKind::Gid => &self.gid,
+        }
+    }
+}
+
+/// What the user asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct MapRequest {
+    pub explicit_uid: Vec<IdMapEntry>,
+    pub explicit_gid: Vec<IdMapEntry>,
+    /// Where the caller's own uid/gid land inside (default 0).
+    pub own_uid_inside: Option<u32>,
+    pub own_gid_inside: Option<u32>,
+    pub single: bool,
+}
+
+/// Parse `INNER:OUTER:COUNT`.
+pub fn parse_map_spec(spec: &str, option: &str) -> Result<IdMapEntry> {
+    let bad = || {
+        Error::usage(format!("invalid {option} {spec:?}"))
+            .because("expected INNER:OUTER:COUNT, three decimal numbers, COUNT above 0")
+            .fix(format!("for example: {option} 1:100000:65536"))
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let n: Vec<u32> = parts
+        .iter()
+        .map(|p| p.parse::<u32>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad())?;
+    if n[2] == 0 {
+        return Err(bad());
+    }
+    Ok(IdMapEntry::new(n[0], n[1], n[2]))
+}
+
+/// Plan the namespace's maps for `account` and check them before anything runs.
+pub fn plan_mapping(req: &MapRequest, account: &Account, paths: &SubIdPaths) -> Result<Mapping> {
+    let root = nix::unistd::geteuid().is_root();
+    let own_uid_inside = req.own_uid_inside.unwrap_or(0);
+    let own_gid_inside = req.own_gid_inside.unwrap_or(0);
+    if req.single {
+        return Ok(Mapping {
+            uid: IdMap::new(
+                IdKind::Uid,
+                vec![IdMapEntry::new(own_uid_inside, account.uid, 1)],
+            ),
+            gid: IdMap::new(
+                IdKind::Gid,
+                vec![IdMapEntry::new(
+                    own_gid_inside,
+                    nix::unistd::getegid().as_raw(),
+                    1,
+                )],
+            ),
+            writer: if root {
+                MapWriter::Direct
+            } else {
+                MapWriter::SelfSingle
+            },
+            left_out: vec![],
+        });
+    }
+    let name = account.display_name();
+    let mut left_out = Vec::new();
+    let mut maps = Vec::new();
+    for kind in IdKind::BOTH {
+        let (explicit, own_inside) = match kind {
+            IdKind::Uid => (&req.explicit_uid, own_uid_inside),
+            IdKind::Gid => (&req.explicit_gid, own_gid_inside),
+        };
+        let subids = UserSubIds::read(paths, kind, account)?;
+        let own_id = account.own_id(kind);
+        let map = if explicit.is_empty() {
+            let plan = plan_for_user(kind, own_id, own_inside, &subids, &name)?;
+            left_out.extend(plan.left_out);
+            plan.map
+        } else {
+            let mut entries = explicit.clone();
+            let own_given = match kind {
+                IdKind::Uid => req.own_uid_inside.is_some(),
+                IdKind::Gid => req.own_gid_inside.is_some(),
+            };
+            if own_given {
+                entries.push(IdMapEntry::new(own_inside, own_id, 1));
+            }
+            let map = IdMap::new(kind, entries);
+            if !root {
+                check_allowed(&map, own_id, &subids)?;
+            }
+            map
+        };
+        map.validate().map_err(|e| {
+            Error::usage(format!("the {} cannot be written", kind.map_file()))
+                .because(e)
+                .fix(
+                    "give ranges that do not overlap, inside or outside, each with a count above 0",
+                )
+        })?;
+        maps.push(map);
+    }
+    let gid = maps.pop().expect("two maps planned");
+    let uid = maps.pop().expect("two maps planned");
+    let writer = if root {
+        MapWriter::Direct
+    } else {
+        if helper::no_new_privs() {
+            return Err(helper::no_new_privs_error());
+        }
+        MapWriter::Helpers {
+            uid: helper::find(IdKind::Uid)?,
+            gid: helper::find(IdKind::Gid)?,
+        }
+    };
+    Ok(Mapping {
+        uid,
+        gid,
+        writer,
+        left_out,
+    })
+}
+
+/// Check an explicit map against what newuidmap allows the caller: every outside range
+/// inside the caller's subid ranges (a range may span adjacent entries, as shadow's
+/// `have_range` allows), or exactly the caller's own id with count 1.
+pub fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()> {
+    let mut allowed: Vec<SubIdRange> = subids.usable().filter_map(|e| e.range()).collect();
+    allowed.sort();
+    for entry in &map.entries {
+        if entry.count == 1 && entry.outside == own_id {
+            continue;
+        }
+        if !covered(&allowed, entry.outside as u64, entry.outside_end()) {
+            let list = if allowed.is_empty() {
+                "none".to_string()
+            } else {
+                allowed
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(Error::usage(format!(
+                "cannot map {} {}:{}:{}",
+                map.kind.name(),
+                entry.inside,
+                entry.outside,
+                entry.count
+            ))
+            .because(format!(
+                "outside ids {}-{} are not all yours; allowed: your own {} {own_id} (count 1) and {} ({})",
+                entry.outside,
+                entry.outside_end() - 1,
+                map.kind.name(),
+                list,
+                subids.source
+            ))
+            .fix(format!(
+                "map only ids inside those ranges, or ask an administrator for more (usermod --add-sub{}s)",
+                map.kind.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn covered(allowed: &[SubIdRange], mut start: u64, end: u64) -> bool {
+    while start < end {
+        match allowed
+            .iter()
+            .find(|r| (r.start as u64) <= start && start < r.end())
+        {
+            Some(r) => start = r.end(),
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::subid::parse::parse;
+    use std::path::Path;
+
+    fn subids(text: &str) -> UserSubIds {
+        let f = parse(Path::new("/etc/subuid"), text.as_bytes());
+        let ivy = Account {
+            name: Some("ivy".into()),
+            uid: 2000,
+            gid: 2000,
+            home: None,
+        };
+        UserSubIds::from_file(IdKind::Uid, &f, &ivy)
+    }
+
+    fn map(entries: &[(u32, u32, u32)]) -> IdMap {
+        IdMap::new(
+            IdKind::Uid,
+            entries
+                .iter()
+                .map(|&(a, b, c)| IdMapEntry::new(a, b, c))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn spec_parsing() {
+        assert_eq!(
+            parse_map_spec("1:100000:65536", "--map-users").unwrap(),
+            IdMapEntry::new(1, 100000, 65536)
+        );
+        assert!(parse_map_spec("1:100000", "--map-users").is_err());
+        assert!(parse_map_spec("1:100000:0", "--map-users").is_err());
+        assert!(parse_map_spec("a:1:1", "--map-users").is_err());
+    }
+
+    #[test]
+    fn explicit_maps_are_checked_against_subids() {
+        let s = subids("ivy:100000:1000\nivy:101000:1000\nbob:300000:10\n");
+        assert!(check_allowed(&map(&[(0, 2000, 1), (1, 100500, 1500)]), 2000, &s).is_ok());
+        let err = check_allowed(&map(&[(0, 300000, 5)]), 2000, &s).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("300000-300004"), "{text}");
+        assert!(text.contains("100000-100999"), "{text}");
+        assert!(check_allowed(&map(&[(0, 2000, 2)]), 2000, &s).is_err());
+        assert!(check_allowed(&map(&[(0, 101500, 600)]), 2000, &s).is_err());
+    }
+}

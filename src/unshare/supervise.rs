@@ -1,0 +1,180 @@
+//! A new pid namespace needs a fork: `unshare(CLONE_NEWPID)` moves only the children. The
+//! first child is pid 1 of the namespace; it runs the program as its own child and reaps
+//! every orphan (a pid 1 that does not reap leaves zombies; bubblewrap's `do_init` and
+//! tini do the same). userns, outside, forwards SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 to
+//! pid 1, which passes them on to the program. Terminal signals (SIGINT, SIGQUIT) reach
+//! the program straight from the terminal, since all three share its process group, so
+//! neither userns nor pid 1 forwards them: the program sees each one once.
+
+use super::exec::{exec_error, raw_execvp_ptrs, reset_signals, Program};
+use crate::error::{Error, Result};
+use crate::exit::for_wait_status;
+use nix::errno::Errno;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The pid signals are forwarded to (pid 1 from userns, the program from pid 1).
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+pub const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
+const TERMINAL: [libc::c_int; 2] = [libc::SIGINT, libc::SIGQUIT];
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = FORWARD_TO.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+fn install_forwarding(to: Pid) {
+    FORWARD_TO.store(to.as_raw(), Ordering::Relaxed);
+    // SAFETY: installing a handler that only calls kill; SA_RESTART keeps waitpid going.
+    unsafe {
+        for sig in FORWARDED {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = forward as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+        for sig in TERMINAL {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+    }
+}
+
+/// Run `program` under a pid-1 reaper in the (already unshared) pid namespace; `in_pid1`
+/// runs first in pid 1 (to mount /proc, say). Returns the exit code to leave with.
+pub fn run_as_init(program: &Program, in_pid1: impl FnOnce() -> Result<()>) -> Result<u8> {
+    // Errors of pid 1 and of the exec are sent up this pipe as an errno or text, so that
+    // userns (not a forked child) prints them and picks the exit code.
+    let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::failure("cannot create a pipe").because(e))?;
+    let argv: Vec<*const libc::c_char> = program
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    // SAFETY: single-threaded; the child prepares and execs without returning.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => {
+            drop(report_read);
+            pid1(program, &argv, report_write, in_pid1)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(report_write);
+            install_forwarding(child);
+            let status = loop {
+                match waitpid(child, None) {
+                    Err(Errno::EINTR)
+                    | Ok(WaitStatus::Stopped(..))
+                    | Ok(WaitStatus::Continued(_)) => continue,
+                    Ok(s) => break for_wait_status(s),
+                    Err(e) => {
+                        return Err(
+                            Error::failure(format!("cannot wait for pid 1 ({child})")).because(e)
+                        )
+                    }
+                }
+            };
+            let report = read_all(report_read);
+            if let Some(err) = decode_report(program, &report) {
+                return Err(err);
+            }
+            Ok(status)
+        }
+        Err(e) => Err(Error::failure("cannot fork pid 1 of the new pid namespace").because(e)),
+    }
+}
+
+fn read_all(fd: OwnedFd) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let _ = std::fs::File::from(fd).read_to_end(&mut out);
+    out
+}
+
+/// The report protocol: `E` + errno (exec failed), or `M` + text (pid 1 setup failed).
+fn decode_report(program: &Program, report: &[u8]) -> Option<Error> {
+    match report.first()? {
+        b'E' if report.len() >= 5 => {
+            let errno = i32::from_ne_bytes(report[1..5].try_into().ok()?);
+            Some(exec_error(program, Errno::from_raw(errno)))
+        }
+        b'M' => Some(Error::failure(
+            String::from_utf8_lossy(&report[1..]).into_owned(),
+        )),
+        _ => None,
+    }
+}
+
+/// pid 1: prepare, start the program, reap until it ends, leave with its status.
+fn pid1(
+    program: &Program,
+    argv: &[*const libc::c_char],
+    report: OwnedFd,
+    in_pid1: impl FnOnce() -> Result<()>,
+) -> ! {
+    // SAFETY: prctl without pointers. If userns dies, pid 1 dies, and the kernel then
+    // kills every process of the namespace: nothing is left behind.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    let fail = |msg: String| -> ! {
+        let mut bytes = vec![b'M'];
+        bytes.extend_from_slice(msg.as_bytes());
+        let _ = nix::unistd::write(&report, &bytes);
+        // SAFETY: _exit ends the process without running destructors of the parent's state.
+        unsafe { libc::_exit(crate::exit::OWN_FAILURE as i32) }
+    };
+    if let Err(e) = in_pid1() {
+        fail(e.to_string());
+    }
+    if let Err(e) = super::exec::enter_wd(program) {
+        fail(e.to_string());
+    }
+    // SAFETY: single-threaded child; the grandchild only resets signals and execs.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => {
+            reset_signals();
+            let errno = raw_execvp_ptrs(&program.argv[0], argv);
+            let mut bytes = [0u8; 5];
+            bytes[0] = b'E';
+            bytes[1..].copy_from_slice(&(errno as i32).to_ne_bytes());
+            // SAFETY: write and _exit are async-signal-safe.
+            unsafe {
+                libc::write(report.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
+                libc::_exit(if errno == Errno::ENOENT { 127 } else { 126 });
+            }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(report);
+            install_forwarding(child);
+            loop {
+                match waitpid(Pid::from_raw(-1), None) {
+                    Ok(status @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)))
+                        if pid == child =>
+                    {
+                        // SAFETY: leaving pid 1 ends the namespace; the kernel kills the rest.
+                        unsafe { libc::_exit(for_wait_status(status) as i32) }
+                    }
+                    Ok(_) | Err(Errno::EINTR) => continue,
+                    Err(_) => unsafe { libc::_exit(crate::exit::OWN_FAILURE as i32) },
+                }
+            }
+        }
+        Err(e) => fail(format!("cannot fork the program in the pid namespace: {e}")),
+    }
+}
