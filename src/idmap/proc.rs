@@ -1,1 +1,570 @@
-//! Read /proc/PID/uid_map and gid_map (placeholder: being written).
+//! Read a process's uid_map, gid_map, setgroups and user-namespace inode from /proc.
+//!
+//! All reads go through a `ProcRoot`, which is "/proc" on a running system and a
+//! directory of samples (fixtures/proc/<case>) in tests, as youki's
+//! `UserNamespaceIDMapper { base_path }` does. The text parser (`parse_map`) is pure and
+//! never panics: like `subid::parse`, it keeps every line it cannot use, with its number
+//! and the reason, so that one odd line does not hide the others.
+//!
+//! Outside ids are shown relative to the reader (user_namespaces(7)): a reader in another
+//! namespace sees them as ids of its own namespace, so from the initial namespace they
+//! are host ids; a process reading its own map sees ids of its parent namespace.
+
+use super::map::{IdMap, IdMapEntry};
+use crate::error::{Error, Result};
+use crate::ids::{IdKind, ID_LIMIT};
+use crate::subid::Skipped;
+use crate::users::Account;
+use serde::Serialize;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Which process a read is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcTarget {
+    /// The calling process, through /proc/self.
+    Current,
+    Pid(i32),
+}
+
+impl ProcTarget {
+    fn component(self) -> String {
+        match self {
+            ProcTarget::Current => "self".into(),
+            ProcTarget::Pid(pid) => pid.to_string(),
+        }
+    }
+
+    /// "process 1234" or "this process", for messages.
+    pub fn describe(self) -> String {
+        match self {
+            ProcTarget::Current => "this process".into(),
+            ProcTarget::Pid(pid) => format!("process {pid}"),
+        }
+    }
+}
+
+impl From<i32> for ProcTarget {
+    fn from(pid: i32) -> Self {
+        ProcTarget::Pid(pid)
+    }
+}
+
+/// Parse a pid given on a command line: a positive decimal number. Used as a clap
+/// value parser, so a bad pid is a usage error that says what was expected.
+pub fn parse_pid(text: &str) -> std::result::Result<i32, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "pid {text:?} is not a number; give a process id such as 1234 (see ps or pgrep)"
+        ));
+    }
+    match text.parse::<i32>() {
+        Ok(0) => Err("pid 0 is not a process; give a process id such as 1234".into()),
+        Ok(pid) => Ok(pid),
+        Err(_) => Err(format!(
+            "pid {text} is too large; Linux pids stop at 4194304"
+        )),
+    }
+}
+
+/// The content of /proc/PID/setgroups (Linux 3.19+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SetGroups {
+    /// setgroups(2) is permitted inside (once gid_map is written).
+    Allow,
+    /// setgroups(2) is refused inside: written before an unprivileged gid_map write.
+    Deny,
+}
+
+impl std::fmt::Display for SetGroups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SetGroups::Allow => "allow",
+            SetGroups::Deny => "deny",
+        })
+    }
+}
+
+/// What a map file shows, in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MapState {
+    /// `0 0 4294967295`: the initial namespace (or a copy of it).
+    Identity,
+    /// Nothing written yet: every id reads as 65534 and no id can be used inside.
+    Unmapped,
+    Mapped,
+}
+
+/// A parsed map file: the lines that make the map, and every line that could not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParsedMap {
+    pub map: IdMap,
+    pub skipped: Vec<Skipped>,
+}
+
+impl ParsedMap {
+    pub fn state(&self) -> MapState {
+        map_state(&self.map)
+    }
+}
+
+/// Whether a map is the identity, unmapped (empty), or something else.
+pub fn map_state(map: &IdMap) -> MapState {
+    if map.entries.is_empty() {
+        MapState::Unmapped
+    } else if map.is_identity() {
+        MapState::Identity
+    } else {
+        MapState::Mapped
+    }
+}
+
+/// Parse the text of a uid_map or gid_map as the kernel prints it
+/// (`"%10u %10u %10u\n"` per line, so fields carry leading spaces). Lines the kernel
+/// would never print (wrong field count, non-decimal numbers, count 0, a range past
+/// 4294967295, overlap with an earlier line) are skipped with the reason. An empty text
+/// is an unmapped namespace, not an error.
+pub fn parse_map(kind: IdKind, bytes: &[u8]) -> ParsedMap {
+    let mut entries: Vec<(usize, IdMapEntry)> = Vec::new();
+    let mut skipped = Vec::new();
+    for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = index + 1;
+        let skip = |reason: String| Skipped {
+            line,
+            text: String::from_utf8_lossy(raw).into_owned(),
+            reason,
+        };
+        let Ok(text) = std::str::from_utf8(raw) else {
+            skipped.push(skip("not valid UTF-8".into()));
+            continue;
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        match parse_map_line(text).and_then(|e| check_overlap(&entries, e)) {
+            Ok(entry) => entries.push((line, entry)),
+            Err(reason) => skipped.push(skip(reason)),
+        }
+    }
+    ParsedMap {
+        map: IdMap::new(kind, entries.into_iter().map(|(_, e)| e).collect()),
+        skipped,
+    }
+}
+
+fn parse_map_line(text: &str) -> std::result::Result<IdMapEntry, String> {
+    let fields: Vec<&str> = text.split_ascii_whitespace().collect();
+    if fields.len() != 3 {
+        return Err(format!(
+            "expected 3 fields INSIDE OUTSIDE COUNT, found {}",
+            fields.len()
+        ));
+    }
+    let number = |field: &str, name: &str| -> std::result::Result<u32, String> {
+        if !field.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{name} {field:?} is not a decimal number"));
+        }
+        field
+            .parse::<u32>()
+            .map_err(|_| format!("{name} {field} is larger than 4294967295"))
+    };
+    let entry = IdMapEntry::new(
+        number(fields[0], "INSIDE")?,
+        number(fields[1], "OUTSIDE")?,
+        number(fields[2], "COUNT")?,
+    );
+    if entry.count == 0 {
+        return Err("count is 0; the kernel never maps an empty range".into());
+    }
+    // The kernel rejects an extent whose first+count wraps 32 bits (map_write in
+    // kernel/user_namespace.c), so no line of a real map ends past 4294967295.
+    if entry.inside_end() > ID_LIMIT || entry.outside_end() > ID_LIMIT {
+        return Err("the range passes 4294967295, the largest id".into());
+    }
+    Ok(entry)
+}
+
+fn check_overlap(
+    earlier: &[(usize, IdMapEntry)],
+    e: IdMapEntry,
+) -> std::result::Result<IdMapEntry, String> {
+    for (line, o) in earlier {
+        if (e.inside as u64) < o.inside_end() && (o.inside as u64) < e.inside_end() {
+            return Err(format!("overlaps line {line} inside the namespace"));
+        }
+        if (e.outside as u64) < o.outside_end() && (o.outside as u64) < e.outside_end() {
+            return Err(format!("overlaps line {line} outside the namespace"));
+        }
+    }
+    Ok(e)
+}
+
+/// Parse /proc/PID/setgroups.
+pub fn parse_setgroups(text: &str) -> Option<SetGroups> {
+    match text.trim() {
+        "allow" => Some(SetGroups::Allow),
+        "deny" => Some(SetGroups::Deny),
+        _ => None,
+    }
+}
+
+/// A map file read from a process, with the path it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcMap {
+    pub path: PathBuf,
+    #[serde(flatten)]
+    pub parsed: ParsedMap,
+}
+
+/// Where /proc is: "/proc" on a running system, a fixture tree in tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcRoot {
+    base: PathBuf,
+}
+
+impl Default for ProcRoot {
+    fn default() -> Self {
+        ProcRoot::system()
+    }
+}
+
+impl ProcRoot {
+    pub fn new(base: impl Into<PathBuf>) -> Self {
+        ProcRoot { base: base.into() }
+    }
+
+    /// The real /proc.
+    pub fn system() -> Self {
+        ProcRoot::new("/proc")
+    }
+
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// /proc/PID (or /proc/self).
+    pub fn dir(&self, target: ProcTarget) -> PathBuf {
+        self.base.join(target.component())
+    }
+
+    /// Read and parse one map file of `target`.
+    pub fn read_map(&self, target: ProcTarget, kind: IdKind) -> Result<ProcMap> {
+        let path = self.dir(target).join(kind.map_file());
+        let bytes = std::fs::read(&path).map_err(|e| self.error(target, "read", &path, &e))?;
+        Ok(ProcMap {
+            path,
+            parsed: parse_map(kind, &bytes),
+        })
+    }
+
+    /// Both map files of `target`, with their skipped lines.
+    pub fn read_proc_maps(&self, target: ProcTarget) -> Result<(ProcMap, ProcMap)> {
+        Ok((
+            self.read_map(target, IdKind::Uid)?,
+            self.read_map(target, IdKind::Gid)?,
+        ))
+    }
+
+    /// The uid map and gid map of `pid` (lines the parser skipped are dropped; use
+    /// `read_proc_maps` to report them).
+    pub fn read_maps(&self, pid: i32) -> Result<(IdMap, IdMap)> {
+        let (u, g) = self.read_proc_maps(ProcTarget::Pid(pid))?;
+        Ok((u.parsed.map, g.parsed.map))
+    }
+
+    /// The maps of the calling process.
+    pub fn self_maps(&self) -> Result<(IdMap, IdMap)> {
+        let (u, g) = self.read_proc_maps(ProcTarget::Current)?;
+        Ok((u.parsed.map, g.parsed.map))
+    }
+
+    /// The inode of `target`'s user namespace: stat(2) follows /proc/PID/ns/user to the
+    /// nsfs inode, the number `lsns` and `readlink` (user:[N]) show. Reading another
+    /// user's process needs ptrace access, so this fails with EACCES where the map
+    /// files (mode 0444) still read.
+    pub fn userns_inode_of(&self, target: ProcTarget) -> Result<u64> {
+        let path = self.dir(target).join("ns").join("user");
+        std::fs::metadata(&path)
+            .map(|m| m.ino())
+            .map_err(|e| self.error(target, "stat", &path, &e))
+    }
+
+    pub fn userns_inode(&self, pid: i32) -> Result<u64> {
+        self.userns_inode_of(ProcTarget::Pid(pid))
+    }
+
+    /// The uid owning `target`: the owner of /proc/PID, which is what newuidmap compares
+    /// with its caller (shadow `src/newuidmap.c`, fstat of the /proc/PID directory).
+    pub fn owner_uid_of(&self, target: ProcTarget) -> Result<u32> {
+        let path = self.dir(target);
+        std::fs::metadata(&path)
+            .map(|m| m.uid())
+            .map_err(|e| self.error(target, "stat", &path, &e))
+    }
+
+    pub fn pid_owner_uid(&self, pid: i32) -> Result<u32> {
+        self.owner_uid_of(ProcTarget::Pid(pid))
+    }
+
+    /// /proc/PID/setgroups: whether setgroups(2) is allowed inside the namespace.
+    pub fn setgroups_of(&self, target: ProcTarget) -> Result<SetGroups> {
+        let path = self.dir(target).join("setgroups");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| self.error(target, "read", &path, &e))?;
+        parse_setgroups(&text).ok_or_else(|| {
+            Error::failure(format!("cannot read {}", path.display()))
+                .because(format!(
+                    "it says {:?}; the kernel writes \"allow\" or \"deny\"",
+                    text.trim()
+                ))
+                .fix("check that the proc root is a real /proc")
+        })
+    }
+
+    pub fn setgroups(&self, pid: i32) -> Result<SetGroups> {
+        self.setgroups_of(ProcTarget::Pid(pid))
+    }
+
+    /// An error about `path` of `target`, with the cause and fix chosen by the errno.
+    fn error(&self, target: ProcTarget, action: &str, path: &Path, err: &std::io::Error) -> Error {
+        let errno = err.raw_os_error();
+        let gone = err.kind() == std::io::ErrorKind::NotFound || errno == Some(libc::ESRCH);
+        if gone {
+            return match target {
+                ProcTarget::Pid(pid) if !self.dir(target).exists() => {
+                    Error::failure(format!("no process {pid}"))
+                        .because(format!("{} does not exist", self.dir(target).display()))
+                        .fix(format!(
+                            "check the pid (ps -p {pid}); the process may have exited"
+                        ))
+                }
+                _ => Error::failure(format!("cannot {action} {}", path.display()))
+                    .because(err)
+                    .fix(format!(
+                        "{} has no such file: the kernel lacks user namespaces (CONFIG_USER_NS), \
+                         or {} is not a proc file system",
+                        target.describe(),
+                        self.base.display()
+                    )),
+            };
+        }
+        let denied = err.kind() == std::io::ErrorKind::PermissionDenied
+            || errno == Some(libc::EPERM)
+            || errno == Some(libc::EACCES);
+        if denied {
+            let owner = match self.owner_uid_of(target) {
+                Ok(uid) => {
+                    let name = Account::by_uid(uid)
+                        .map(|a| a.display_name())
+                        .unwrap_or_else(|| uid.to_string());
+                    format!("{name} (uid {uid})")
+                }
+                Err(_) => "its owner".into(),
+            };
+            return Error::failure(format!(
+                "cannot {action} {} of {}, owned by {owner}",
+                path.display(),
+                target.describe()
+            ))
+            .because(err)
+            .fix(format!(
+                "run as {} or as root; reading another user's namespace needs ptrace access",
+                owner.split(" (").next().unwrap_or("its owner")
+            ));
+        }
+        Error::io(action, path, err)
+    }
+}
+
+/// `ProcRoot::system().read_maps(pid)`.
+pub fn read_maps(pid: i32) -> Result<(IdMap, IdMap)> {
+    ProcRoot::system().read_maps(pid)
+}
+
+/// `ProcRoot::system().self_maps()`.
+pub fn self_maps() -> Result<(IdMap, IdMap)> {
+    ProcRoot::system().self_maps()
+}
+
+/// `ProcRoot::system().userns_inode(pid)`.
+pub fn userns_inode(pid: i32) -> Result<u64> {
+    ProcRoot::system().userns_inode(pid)
+}
+
+/// `ProcRoot::system().pid_owner_uid(pid)`.
+pub fn pid_owner_uid(pid: i32) -> Result<u32> {
+    ProcRoot::system().pid_owner_uid(pid)
+}
+
+/// `ProcRoot::system().setgroups(pid)`.
+pub fn setgroups(pid: i32) -> Result<SetGroups> {
+    ProcRoot::system().setgroups(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn triples(p: &ParsedMap) -> Vec<(u32, u32, u32)> {
+        p.map
+            .entries
+            .iter()
+            .map(|e| (e.inside, e.outside, e.count))
+            .collect()
+    }
+
+    fn fixtures() -> ProcRoot {
+        ProcRoot::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/proc"))
+    }
+
+    #[test]
+    fn parses_kernel_padding() {
+        let p = parse_map(
+            IdKind::Uid,
+            b"         0       1000          1\n         1     100000      65536\n",
+        );
+        assert_eq!(triples(&p), [(0, 1000, 1), (1, 100000, 65536)]);
+        assert!(p.skipped.is_empty());
+        assert_eq!(p.state(), MapState::Mapped);
+        let id = parse_map(IdKind::Gid, b"         0          0 4294967295\n");
+        assert_eq!(id.state(), MapState::Identity);
+        assert_eq!(id.map.kind, IdKind::Gid);
+    }
+
+    #[test]
+    fn empty_text_is_unmapped() {
+        for text in [&b""[..], b"\n", b"   \n\n"] {
+            let p = parse_map(IdKind::Uid, text);
+            assert_eq!(p.state(), MapState::Unmapped);
+            assert!(p.skipped.is_empty());
+        }
+    }
+
+    #[test]
+    fn keeps_good_lines_around_bad_ones() {
+        let p = parse_map(
+            IdKind::Uid,
+            b"0 1000 1\n1 2\nx 5 5\n5 6 0\n1 4294967290 10\n7 1000 3\n\xff 1 1\n1 100000 10\n-1 3 3\n0x1 2 2\n2 4294967296 1\n",
+        );
+        assert_eq!(triples(&p), [(0, 1000, 1), (1, 100000, 10)]);
+        let reasons: Vec<(usize, &str)> = p
+            .skipped
+            .iter()
+            .map(|s| (s.line, s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (2, "expected 3 fields INSIDE OUTSIDE COUNT, found 2"),
+                (3, "INSIDE \"x\" is not a decimal number"),
+                (4, "count is 0; the kernel never maps an empty range"),
+                (5, "the range passes 4294967295, the largest id"),
+                (6, "overlaps line 1 outside the namespace"),
+                (7, "not valid UTF-8"),
+                (9, "INSIDE \"-1\" is not a decimal number"),
+                (10, "INSIDE \"0x1\" is not a decimal number"),
+                (11, "OUTSIDE 4294967296 is larger than 4294967295"),
+            ]
+        );
+        assert_eq!(p.skipped[1].text, "x 5 5");
+    }
+
+    #[test]
+    fn inside_overlap_is_skipped() {
+        let p = parse_map(IdKind::Uid, b"0 1000 10\n5 2000 10\n");
+        assert_eq!(triples(&p), [(0, 1000, 10)]);
+        assert_eq!(p.skipped[0].reason, "overlaps line 1 inside the namespace");
+    }
+
+    #[test]
+    fn setgroups_text() {
+        assert_eq!(parse_setgroups("allow\n"), Some(SetGroups::Allow));
+        assert_eq!(parse_setgroups("deny\n"), Some(SetGroups::Deny));
+        assert_eq!(parse_setgroups("maybe\n"), None);
+    }
+
+    #[test]
+    fn pid_argument() {
+        assert_eq!(parse_pid("1234"), Ok(1234));
+        assert!(parse_pid("abc").unwrap_err().contains("not a number"));
+        assert!(parse_pid("-5").unwrap_err().contains("not a number"));
+        assert!(parse_pid("").unwrap_err().contains("not a number"));
+        assert!(parse_pid("0").unwrap_err().contains("not a process"));
+        assert!(parse_pid("99999999999").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn reads_fixture_trees() {
+        let root = fixtures();
+        let podman = root.dir(ProcTarget::Pid(4242));
+        assert!(podman.ends_with("4242"));
+        let (u, g) = ProcRoot::new(root.base().join("podman"))
+            .read_maps(4242)
+            .unwrap();
+        assert_eq!(u.to_short(), "0:1000:1,1:100000:65536");
+        assert_eq!(g.to_short(), "0:1000:1,1:100000:65536");
+        let r = ProcRoot::new(root.base().join("podman"));
+        assert_eq!(r.setgroups(4242).unwrap(), SetGroups::Allow);
+
+        let r = ProcRoot::new(root.base().join("unmapped"));
+        let (u, g) = r.read_maps(4343).unwrap();
+        assert_eq!(map_state(&u), MapState::Unmapped);
+        assert_eq!(map_state(&g), MapState::Unmapped);
+        assert_eq!(r.setgroups(4343).unwrap(), SetGroups::Allow);
+
+        let r = ProcRoot::new(root.base().join("identity"));
+        let (u, _) = r.self_maps().unwrap();
+        assert!(u.is_identity());
+
+        let r = ProcRoot::new(root.base().join("many-lines"));
+        let (u, g) = r.read_maps(5555).unwrap();
+        assert_eq!(u.entries.len(), 340);
+        assert!(u.validate().is_ok());
+        assert_eq!(u.to_host(339), Some(1000 + 339 * 2));
+        assert!(g.validate().is_ok());
+        assert_eq!(g.entries.len(), 340);
+
+        let r = ProcRoot::new(root.base().join("malformed"));
+        let (u, _) = r.read_proc_maps(ProcTarget::Pid(6666)).unwrap();
+        assert_eq!(u.parsed.map.to_short(), "0:1000:1,1:100000:65536");
+        let lines: Vec<usize> = u.parsed.skipped.iter().map(|s| s.line).collect();
+        assert_eq!(lines, [2, 3, 5]);
+    }
+
+    #[test]
+    fn missing_process_is_a_clear_error() {
+        let r = ProcRoot::new(fixtures().base().join("podman"));
+        let e = r.read_maps(1).unwrap_err();
+        assert_eq!(e.what, "no process 1");
+        assert!(e.fix.unwrap().contains("ps -p 1"));
+        let e = r.setgroups(1).unwrap_err();
+        assert_eq!(e.what, "no process 1");
+    }
+
+    #[test]
+    fn missing_map_file_of_a_live_process_names_the_kernel() {
+        // fixtures/proc/no-userns/7777 has a setgroups file but no map files.
+        let r = ProcRoot::new(fixtures().base().join("no-userns"));
+        let e = r.read_maps(7777).unwrap_err();
+        assert!(e.what.contains("uid_map"), "{e}");
+        assert!(e.fix.unwrap().contains("CONFIG_USER_NS"));
+    }
+
+    #[test]
+    fn reads_this_process() {
+        // Every Linux process can read its own maps and namespace inode.
+        let r = ProcRoot::system();
+        let (u, g) = r.self_maps().unwrap();
+        assert!(!u.entries.is_empty() && !g.entries.is_empty());
+        let pid = std::process::id() as i32;
+        assert!(r.userns_inode(pid).unwrap() > 0);
+        assert_eq!(
+            r.pid_owner_uid(pid).unwrap(),
+            nix::unistd::geteuid().as_raw()
+        );
+        assert!(r.setgroups(pid).is_ok());
+    }
+}
