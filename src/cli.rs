@@ -107,7 +107,7 @@ pub struct SubidCheckArgs {
 #[derive(Debug, Args)]
 pub struct MapArgs {
     /// Process whose maps to show (default: userns itself)
-    #[arg(value_name = "PID", conflicts_with_all = ["plan", "user"])]
+    #[arg(value_name = "PID", conflicts_with_all = ["plan", "user"], value_parser = crate::idmap::proc::parse_pid)]
     pub pid: Option<i32>,
     /// Show the maps `userns unshare` would ask for instead
     #[arg(long)]
@@ -120,12 +120,15 @@ pub struct MapArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Read /proc from this directory (tests point it at fixtures/proc/CASE)
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub proc_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct TranslateArgs {
     /// Process whose map to use (default: userns itself)
-    #[arg(long, value_name = "PID")]
+    #[arg(long, value_name = "PID", value_parser = crate::idmap::proc::parse_pid)]
     pub pid: Option<i32>,
     /// Translate group ids through gid_map instead of uid_map
     #[arg(long)]
@@ -142,6 +145,9 @@ pub struct TranslateArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Read /proc from this directory (tests point it at fixtures/proc/CASE)
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub proc_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -1,6 +1,7 @@
 //! uid_map / gid_map: read, plan, validate, translate, write.
 
 pub mod map;
+pub mod owners;
 pub mod plan;
 pub mod proc;
 
