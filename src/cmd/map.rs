@@ -1,8 +1,516 @@
-//! `userns map` (placeholder: being written).
+//! `userns map`: a process's uid_map and gid_map with who owns each host range, or
+//! (`--plan`) the maps `userns unshare` would ask for and the helper command lines.
 
 use crate::cli::MapArgs;
 use crate::error::Result;
+use crate::exit;
+use crate::idmap::owners::{attribute, describe_owners, RangeOwner};
+use crate::idmap::plan::{plan_for_user, MapPlan};
+use crate::idmap::proc::{map_state, MapState, ProcMap, ProcRoot, ProcTarget, SetGroups};
+use crate::idmap::{IdMap, LeftOut};
+use crate::ids::{IdKind, OVERFLOW_ID};
+use crate::subid::{Skipped, SubIdFile, SubIdPaths, UserSubIds};
+use crate::users::Account;
+use serde::Serialize;
+use std::os::unix::fs::MetadataExt;
 
-pub fn run(_args: MapArgs) -> Result<u8> {
-    todo!("userns map")
+pub fn run(args: MapArgs) -> Result<u8> {
+    let paths = SubIdPaths::new(args.files.subuid.clone(), args.files.subgid.clone());
+    if args.plan {
+        return plan(&args, &paths);
+    }
+    let root = args
+        .proc_root
+        .clone()
+        .map(ProcRoot::new)
+        .unwrap_or_default();
+    let target = args.pid.map(ProcTarget::Pid).unwrap_or(ProcTarget::Current);
+    let report = read_report(&root, target, &paths)?;
+    for view in &report.maps {
+        for s in &view.skipped {
+            crate::warn(format!(
+                "{}:{}: skipped {:?}: {}",
+                view.path, s.line, s.text, s.reason
+            ));
+        }
+    }
+    if args.json {
+        crate::output::print_json(&report)?;
+    } else {
+        print!("{}", render_report(&report));
+    }
+    // A map shown without some of its lines is a problem found (exit 1), not a success.
+    let incomplete = report.maps.iter().any(|v| !v.skipped.is_empty());
+    Ok(if incomplete { exit::PROBLEMS } else { exit::OK })
+}
+
+/// Everything `userns map PID` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapReport {
+    /// The pid, when known (a fixture tree's "self" has none).
+    pub pid: Option<i32>,
+    pub owner_uid: u32,
+    pub owner_name: Option<String>,
+    pub userns_inode: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns_inode_error: Option<String>,
+    pub setgroups: Option<SetGroups>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setgroups_error: Option<String>,
+    /// uid_map, then gid_map.
+    pub maps: Vec<MapView>,
+}
+
+/// One map file with the owners of each line.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapView {
+    pub kind: IdKind,
+    pub path: String,
+    pub state: MapState,
+    pub entries: Vec<LineView>,
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LineView {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+    pub owners: Vec<RangeOwner>,
+    /// The OWNER column, in words.
+    pub owner: String,
+}
+
+/// Attribute every line of a map (pure: the subid file and accounts are given).
+pub fn map_view(
+    path: String,
+    map: &IdMap,
+    skipped: &[Skipped],
+    subids: &SubIdFile,
+    accounts: &[Account],
+) -> MapView {
+    MapView {
+        kind: map.kind,
+        path,
+        state: map_state(map),
+        entries: map
+            .entries
+            .iter()
+            .map(|e| {
+                let owners = attribute(map.kind, e, subids, accounts);
+                LineView {
+                    inside: e.inside,
+                    outside: e.outside,
+                    count: e.count,
+                    owner: describe_owners(map.kind, &owners),
+                    owners,
+                }
+            })
+            .collect(),
+        skipped: skipped.to_vec(),
+    }
+}
+
+fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Result<MapReport> {
+    let (uid_map, gid_map) = root.read_proc_maps(target)?;
+    let owner_uid = root.owner_uid_of(target)?;
+    let owner = Account::by_uid(owner_uid).unwrap_or_else(|| Account {
+        name: None,
+        uid: owner_uid,
+        // Without a passwd entry the primary gid is unknown; the group of /proc/PID
+        // (the process's effective gid) is the best stand-in.
+        gid: std::fs::metadata(root.dir(target))
+            .map(|m| m.gid())
+            .unwrap_or(owner_uid),
+        home: None,
+    });
+    let accounts = [owner.clone(), Account::current()];
+    let (inode, inode_error) = split(root.userns_inode_of(target));
+    let (setgroups, setgroups_error) = split(root.setgroups_of(target));
+    let mut maps = Vec::new();
+    for (kind, pm) in [(IdKind::Uid, &uid_map), (IdKind::Gid, &gid_map)] {
+        // Attribution without the subid file is still worth showing; say why it is missing.
+        let subids = SubIdFile::read(paths.path(kind)).unwrap_or_else(|e| {
+            crate::warn(format!("owners of {} ranges unknown: {e}", kind.name()));
+            SubIdFile::default()
+        });
+        maps.push(proc_map_view(pm, &subids, &accounts));
+    }
+    let pid = match target {
+        ProcTarget::Pid(pid) => Some(pid),
+        ProcTarget::Current if root.base() == ProcRoot::system().base() => {
+            Some(std::process::id() as i32)
+        }
+        ProcTarget::Current => None,
+    };
+    Ok(MapReport {
+        pid,
+        owner_uid,
+        owner_name: owner.name,
+        userns_inode: inode,
+        userns_inode_error: inode_error,
+        setgroups,
+        setgroups_error,
+        maps,
+    })
+}
+
+fn proc_map_view(pm: &ProcMap, subids: &SubIdFile, accounts: &[Account]) -> MapView {
+    map_view(
+        pm.path.display().to_string(),
+        &pm.parsed.map,
+        &pm.parsed.skipped,
+        subids,
+        accounts,
+    )
+}
+
+/// A value, or the reason it is missing: a field that cannot be read (the namespace
+/// inode of another user's process needs ptrace access) must not hide the maps.
+fn split<T>(r: Result<T>) -> (Option<T>, Option<String>) {
+    match r {
+        Ok(v) => (Some(v), None),
+        Err(e) => (None, Some(e.to_string().replace("\n  fix: ", "; fix: "))),
+    }
+}
+
+/// The table output of `userns map PID` (pure).
+pub fn render_report(r: &MapReport) -> String {
+    let mut out = String::new();
+    let who = match &r.owner_name {
+        Some(name) => format!("{name} (uid {})", r.owner_uid),
+        None => format!("uid {}", r.owner_uid),
+    };
+    match r.pid {
+        Some(pid) => out.push_str(&format!("process {pid}, owned by {who}\n")),
+        None => out.push_str(&format!("this process, owned by {who}\n")),
+    }
+    match (r.userns_inode, &r.userns_inode_error) {
+        (Some(ino), _) => out.push_str(&format!("user namespace: {ino}\n")),
+        (None, Some(e)) => out.push_str(&format!("user namespace: unknown ({e})\n")),
+        (None, None) => {}
+    }
+    match (r.setgroups, &r.setgroups_error) {
+        (Some(s), _) => out.push_str(&format!("setgroups: {s}\n")),
+        (None, Some(e)) => out.push_str(&format!("setgroups: unknown ({e})\n")),
+        (None, None) => {}
+    }
+    out.push('\n');
+    let mut rows = Vec::new();
+    for view in &r.maps {
+        if view.state == MapState::Unmapped {
+            rows.push(vec![
+                view.kind.name().to_string(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                format!(
+                    "unmapped: nothing written to {} yet; every {} reads as {OVERFLOW_ID}",
+                    view.kind.map_file(),
+                    view.kind.name()
+                ),
+            ]);
+        }
+        for line in &view.entries {
+            rows.push(vec![
+                view.kind.name().to_string(),
+                line.inside.to_string(),
+                line.outside.to_string(),
+                line.count.to_string(),
+                line.owner.clone(),
+            ]);
+        }
+    }
+    out.push_str(&crate::table::render(
+        &["KIND", "INSIDE", "OUTSIDE", "COUNT", "OWNER"],
+        &rows,
+    ));
+    out
+}
+
+/// The plan of one kind, for output.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanView {
+    pub kind: IdKind,
+    pub entries: Vec<LineView>,
+    pub left_out: Vec<LeftOut>,
+    pub needs_helper: bool,
+    /// What `userns unshare` runs (with the new process's pid for PID), or writes itself.
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    pub user: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    pub plans: Vec<PlanView>,
+}
+
+/// The helper command line for a plan, or the direct write root makes of an identity map.
+pub fn plan_command(plan: &MapPlan) -> String {
+    let kind = plan.map.kind;
+    if plan.map.is_identity() {
+        format!(
+            "as root, userns writes /proc/PID/{} itself: {}",
+            kind.map_file(),
+            plan.map.to_proc_text().trim_end()
+        )
+    } else if plan.needs_helper {
+        format!(
+            "{} PID {}",
+            kind.helper_name(),
+            plan.map.to_helper_args().join(" ")
+        )
+    } else {
+        format!(
+            "userns writes /proc/PID/{} itself: {}",
+            kind.map_file(),
+            plan.map.to_proc_text().trim_end()
+        )
+    }
+}
+
+/// A plan with each line's owner (pure).
+pub fn plan_view(plan: &MapPlan, subids: &SubIdFile, account: &Account) -> PlanView {
+    let view = map_view(
+        String::new(),
+        &plan.map,
+        &[],
+        subids,
+        std::slice::from_ref(account),
+    );
+    PlanView {
+        kind: plan.map.kind,
+        entries: view.entries,
+        left_out: plan.left_out.clone(),
+        needs_helper: plan.needs_helper,
+        command: plan_command(plan),
+    }
+}
+
+/// Malformed lines of a subid file that may belong to `account` (their first field is its
+/// name or uid): shadow skips them silently, so the user would never learn why a range
+/// is missing from the plan.
+pub fn skipped_lines_of<'f>(file: &'f SubIdFile, account: &Account) -> Vec<&'f Skipped> {
+    let uid = account.uid.to_string();
+    file.skipped
+        .iter()
+        .filter(|s| {
+            let first = s.text.split(':').next().unwrap_or("");
+            first == uid || account.name.as_deref() == Some(first)
+        })
+        .collect()
+}
+
+fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
+    let account = match &args.user {
+        Some(spec) => Account::resolve(spec)?,
+        None => Account::current(),
+    };
+    let name = account.display_name();
+    let mut plans = Vec::new();
+    for kind in IdKind::BOTH {
+        let file = SubIdFile::read(paths.path(kind))?;
+        for s in skipped_lines_of(&file, &account) {
+            crate::warn(format!(
+                "{}:{}: skipped {:?}: {}",
+                file.path.display(),
+                s.line,
+                s.text,
+                s.reason
+            ));
+        }
+        let subids = UserSubIds::from_file(kind, &file, &account);
+        let plan = plan_for_user(kind, account.own_id(kind), 0, &subids, &name)?;
+        for left in &plan.left_out {
+            crate::warn(left);
+        }
+        plans.push(plan_view(&plan, &file, &account));
+    }
+    let report = PlanReport {
+        user: account.name.clone(),
+        uid: account.uid,
+        gid: account.gid,
+        plans,
+    };
+    if args.json {
+        crate::output::print_json(&report)?;
+    } else {
+        print!("{}", render_plan(&report));
+    }
+    Ok(exit::OK)
+}
+
+/// The table output of `userns map --plan` (pure).
+pub fn render_plan(r: &PlanReport) -> String {
+    let who = match &r.user {
+        Some(n) => n.clone(),
+        None => r.uid.to_string(),
+    };
+    let mut out = format!(
+        "maps userns unshare would ask for {who} (uid {}, gid {}):\n\n",
+        r.uid, r.gid
+    );
+    let rows: Vec<Vec<String>> = r
+        .plans
+        .iter()
+        .flat_map(|p| {
+            p.entries.iter().map(|l| {
+                vec![
+                    p.kind.name().to_string(),
+                    l.inside.to_string(),
+                    l.outside.to_string(),
+                    l.count.to_string(),
+                    l.owner.clone(),
+                ]
+            })
+        })
+        .collect();
+    out.push_str(&crate::table::render(
+        &["KIND", "INSIDE", "OUTSIDE", "COUNT", "OWNER"],
+        &rows,
+    ));
+    out.push('\n');
+    for p in &r.plans {
+        out.push_str(&p.command);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idmap::plan::plan_map;
+    use crate::idmap::proc::parse_map;
+    use crate::subid::parse::parse;
+    use std::path::Path;
+
+    fn ivy() -> Account {
+        Account {
+            name: Some("ivy".into()),
+            uid: 2000,
+            gid: 2000,
+            home: None,
+        }
+    }
+
+    fn report(uid_text: &str, gid_text: &str) -> MapReport {
+        let subuid = parse(Path::new("/etc/subuid"), b"ivy:100000:65536\n");
+        let subgid = parse(Path::new("/etc/subgid"), b"ivy:100000:65536\n");
+        let u = parse_map(IdKind::Uid, uid_text.as_bytes());
+        let g = parse_map(IdKind::Gid, gid_text.as_bytes());
+        MapReport {
+            pid: Some(4242),
+            owner_uid: 2000,
+            owner_name: Some("ivy".into()),
+            userns_inode: Some(4026532000),
+            userns_inode_error: None,
+            setgroups: Some(SetGroups::Allow),
+            setgroups_error: None,
+            maps: vec![
+                map_view("u".into(), &u.map, &u.skipped, &subuid, &[ivy()]),
+                map_view("g".into(), &g.map, &g.skipped, &subgid, &[ivy()]),
+            ],
+        }
+    }
+
+    #[test]
+    fn renders_owners_per_line() {
+        let r = report(
+            "         0       2000          1\n         1     100000      65536\n",
+            "",
+        );
+        let text = render_report(&r);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "process 4242, owned by ivy (uid 2000)");
+        assert_eq!(lines[1], "user namespace: 4026532000");
+        assert_eq!(lines[2], "setgroups: allow");
+        let cols = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            cols(lines[5]),
+            ["uid", "0", "2000", "1", "own", "uid", "of", "ivy"]
+        );
+        assert_eq!(
+            cols(lines[6]),
+            [
+                "uid",
+                "1",
+                "100000",
+                "65536",
+                "subuid",
+                "of",
+                "ivy",
+                "(/etc/subuid:1)"
+            ]
+        );
+        assert!(lines[7].starts_with("gid"));
+        assert!(
+            lines[7].contains("unmapped: nothing written to gid_map yet; every gid reads as 65534")
+        );
+        assert_eq!(r.maps[1].state, MapState::Unmapped);
+    }
+
+    #[test]
+    fn identity_map_says_so() {
+        let id = "         0          0 4294967295\n";
+        let r = report(id, id);
+        let text = render_report(&r);
+        assert_eq!(text.matches("identity (initial namespace)").count(), 2);
+    }
+
+    #[test]
+    fn plan_table_and_helper_lines() {
+        let file = parse(Path::new("/etc/subuid"), b"ivy:100000:65536\nivy:1990:20\n");
+        let subids = UserSubIds::from_file(IdKind::Uid, &file, &ivy());
+        let plan = plan_map(IdKind::Uid, 2000, 0, &subids);
+        let view = plan_view(&plan, &file, &ivy());
+        assert_eq!(view.command, "newuidmap PID 0 2000 1 1 100000 65536");
+        // The left-out line 2 contains ivy's own uid, and the table says so.
+        assert_eq!(
+            view.entries[0].owner,
+            "own uid of ivy, subuid of ivy (/etc/subuid:2)"
+        );
+        assert_eq!(view.entries[1].owner, "subuid of ivy (/etc/subuid:1)");
+        assert_eq!(view.left_out.len(), 1);
+        assert_eq!(view.left_out[0].line, 2);
+        let r = PlanReport {
+            user: Some("ivy".into()),
+            uid: 2000,
+            gid: 2000,
+            plans: vec![view],
+        };
+        let text = render_plan(&r);
+        assert!(
+            text.ends_with("\nnewuidmap PID 0 2000 1 1 100000 65536\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn identity_plan_is_written_directly() {
+        let plan = MapPlan {
+            map: IdMap::identity(IdKind::Gid),
+            left_out: vec![],
+            needs_helper: true,
+        };
+        assert_eq!(
+            plan_command(&plan),
+            "as root, userns writes /proc/PID/gid_map itself: 0 0 4294967295"
+        );
+    }
+
+    #[test]
+    fn malformed_lines_that_may_be_the_users_are_found() {
+        let file = parse(
+            Path::new("/etc/subuid"),
+            b"ivy:100000:x\nbob:1:x\n2000:5\nivy:1:2\n",
+        );
+        let lines: Vec<usize> = skipped_lines_of(&file, &ivy())
+            .iter()
+            .map(|s| s.line)
+            .collect();
+        assert_eq!(lines, [1, 3]);
+    }
 }

@@ -287,9 +287,19 @@ impl ProcRoot {
     /// files (mode 0444) still read.
     pub fn userns_inode_of(&self, target: ProcTarget) -> Result<u64> {
         let path = self.dir(target).join("ns").join("user");
-        std::fs::metadata(&path)
-            .map(|m| m.ino())
-            .map_err(|e| self.error(target, "stat", &path, &e))
+        std::fs::metadata(&path).map(|m| m.ino()).map_err(|e| {
+            let err = self.error(target, "stat", &path, &e);
+            if e.kind() == std::io::ErrorKind::NotFound && self.dir(target).exists() {
+                // The kernel hides a zombie's namespace links (ENOENT) while /proc/PID stays.
+                err.fix(format!(
+                    "{} has no namespace links: it has exited and not been reaped yet, \
+                     or the kernel lacks user namespaces (CONFIG_USER_NS)",
+                    target.describe()
+                ))
+            } else {
+                err
+            }
+        })
     }
 
     pub fn userns_inode(&self, pid: i32) -> Result<u64> {
