@@ -1,0 +1,53 @@
+# Shared by scripts/run and scripts/test (sourced, not run): make sure the system packages
+# and cargo are there. Installs only as root on Debian/Ubuntu; elsewhere it says what is
+# missing and goes on, since the tests report what they cannot do.
+
+# Packages the program and its tests use:
+#   uidmap          newuidmap/newgidmap (the setuid helpers) and getsubids, the peer
+#   podman runc     peers for `enter podman` and the container tests (runc: crun refuses
+#                   the hybrid cgroup layout of these machines)
+#   busybox-static  a static /bin/busybox for a tiny test rootfs
+#   bubblewrap hyperfine   peers and the benchmark runner
+#   gcc             the linker cargo needs;  groff-base: tests/man_pages.rs checks the pages
+#   util-linux      unshare, setpriv (the hermetic test scenario);  ca-certificates: crates.io
+USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
+    groff-base util-linux ca-certificates)
+
+is_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+ensure_packages() {
+    local missing=() pkg
+    command -v dpkg-query >/dev/null || {
+        echo "note: not Debian/Ubuntu; make sure these are installed: ${USERNS_APT_PACKAGES[*]}" >&2
+        return 0
+    }
+    for pkg in "${USERNS_APT_PACKAGES[@]}"; do
+        is_installed "$pkg" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "note: missing packages (run as root to install them): ${missing[*]}" >&2
+        return 0
+    fi
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_cargo() {
+    # rustup installs into ~/.cargo/bin, which a non-login shell may not have on PATH.
+    if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    command -v cargo >/dev/null && return 0
+    cat >&2 <<'MSG'
+cargo not found. userns needs Rust 1.85 or newer (Debian 12's `cargo` package is too old).
+Install it with rustup, then run this script again:
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+    . "$HOME/.cargo/env"
+MSG
+    exit 1
+}
