@@ -5,7 +5,7 @@ use crate::cli::UnshareArgs;
 use crate::error::Result;
 use crate::idmap::IdMapEntry;
 use crate::subid::SubIdPaths;
-use crate::unshare::{self, diagnose, env, exec, setup, supervise, MapRequest, Program};
+use crate::unshare::{self, env, exec, setup, supervise, MapRequest, Program};
 use crate::users::Account;
 use nix::sched::CloneFlags;
 
@@ -53,11 +53,6 @@ pub fn enter(args: &UnshareArgs, account: &Account) -> Result<unshare::Mapping> 
     let mapping = unshare::plan_mapping(&map_request(args)?, account, &SubIdPaths::default())?;
     for left in &mapping.left_out {
         crate::warn(left);
-    }
-    if !matches!(mapping.writer, unshare::MapWriter::SelfSingle) {
-        let (uid_here, gid_here) = crate::idmap::proc::self_maps()?;
-        diagnose::check_parent_covers(&uid_here, &mapping.uid)?;
-        diagnose::check_parent_covers(&gid_here, &mapping.gid)?;
     }
     let flags = extra_flags(args);
     unshare::enter_new_userns(&mapping, flags)?;

@@ -49,6 +49,12 @@ pub fn apparmor_fix() -> String {
 
 /// Why `unshare(CLONE_NEWUSER)` failed.
 pub fn unshare_failed(errno: Errno) -> Error {
+    unshare_failed_given(errno, sysctl)
+}
+
+/// `unshare_failed` with the sysctls read through `sysctl` (a seam for unit tests: the
+/// Debian and Ubuntu knobs do not exist on every kernel the tests run on).
+pub fn unshare_failed_given(errno: Errno, sysctl: impl Fn(&str) -> Option<i64>) -> Error {
     let base = Error::failure("cannot create a user namespace").because(errno.desc());
     match errno {
         Errno::ENOSPC => match sysctl("user/max_user_namespaces") {
@@ -169,4 +175,91 @@ pub fn check_parent_covers(parent: &IdMap, child: &IdMap) -> Result<(), Error> {
         parent.to_short()
     ))
     .fix("give the enclosing container or namespace a map that includes your subordinate ids (e.g. run it with all your subids), or use --single"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &'static [(&'static str, i64)]) -> impl Fn(&str) -> Option<i64> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| *v)
+    }
+
+    #[test]
+    fn names_the_sysctl_that_disables_user_namespaces() {
+        let e = unshare_failed_given(Errno::ENOSPC, with(&[("user/max_user_namespaces", 0)]));
+        assert!(
+            e.to_string().contains("user.max_user_namespaces = 0"),
+            "{e}"
+        );
+        assert!(e
+            .fix
+            .unwrap()
+            .contains("sysctl -w user.max_user_namespaces="));
+        let e = unshare_failed_given(
+            Errno::EPERM,
+            with(&[("kernel/unprivileged_userns_clone", 0)]),
+        );
+        assert!(
+            e.to_string()
+                .contains("kernel.unprivileged_userns_clone = 0"),
+            "{e}"
+        );
+        let e = unshare_failed_given(
+            Errno::EPERM,
+            with(&[("kernel/apparmor_restrict_unprivileged_userns", 1)]),
+        );
+        assert!(
+            e.to_string()
+                .contains("apparmor_restrict_unprivileged_userns = 1"),
+            "{e}"
+        );
+        let fix = e.fix.unwrap();
+        assert!(
+            fix.contains("profile userns") && fix.contains("userns,"),
+            "{fix}"
+        );
+        let e = unshare_failed_given(Errno::EPERM, with(&[]));
+        assert!(e.to_string().contains("seccomp"), "{e}");
+    }
+
+    #[test]
+    fn apparmor_profile_names_the_binary() {
+        let p = apparmor_profile("/opt/userns/bin/userns");
+        assert!(p.contains("profile userns /opt/userns/bin/userns flags=(unconfined)"));
+        assert!(p.contains("  userns,"));
+    }
+
+    #[test]
+    fn writer_failure_quotes_helper_and_command() {
+        let status = WaitStatus::Exited(nix::unistd::Pid::from_raw(5), 1);
+        let e = writer_failed(
+            IdKind::Uid,
+            "/usr/bin/newuidmap 42 0 2000 1",
+            false,
+            status,
+            "newuidmap: Cannot determine your user name.",
+        );
+        let text = e.to_string();
+        assert!(text.contains("newuidmap failed (exit status 1)"), "{text}");
+        assert!(
+            text.contains("said: newuidmap: Cannot determine your user name."),
+            "{text}"
+        );
+        assert!(
+            text.contains("command: /usr/bin/newuidmap 42 0 2000 1"),
+            "{text}"
+        );
+        let e = writer_failed(
+            IdKind::Gid,
+            "/usr/bin/newgidmap 1",
+            false,
+            status,
+            "errno:13",
+        );
+        assert!(
+            e.to_string().contains("exec failed: Permission denied"),
+            "{e}"
+        );
+    }
 }

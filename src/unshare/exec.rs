@@ -54,12 +54,35 @@ pub fn default_shell() -> String {
 
 /// Restore what an exec'd program expects: every signal at its default disposition (an
 /// ignored one would survive execve) and an empty signal mask. Async-signal-safe.
+///
+/// The raw rt_sigaction system call is used because glibc refuses to touch signals 32
+/// and 33, which it reserves, yet an ignored disposition of those is inherited too.
 pub fn reset_signals() {
-    // SAFETY: sigaction/sigprocmask with valid arguments; no memory is shared.
+    /// struct k_sigaction of the x86_64/aarch64 kernel ABI.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: rt_sigaction and sigprocmask with valid pointers; no memory is shared.
     unsafe {
-        for sig in 1..32 {
+        for sig in 1..=64 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &default as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                );
             }
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();

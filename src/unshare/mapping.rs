@@ -136,6 +136,11 @@ pub fn plan_mapping(req: &MapRequest, account: &Account, paths: &SubIdPaths) -> 
     }
     let gid = maps.pop().expect("two maps planned");
     let uid = maps.pop().expect("two maps planned");
+    // Inside a user namespace, the ids asked for must exist in it; say so before the
+    // helpers (whose setuid bit means nothing where root is unmapped) are even looked at.
+    let (uid_here, gid_here) = crate::idmap::proc::self_maps()?;
+    super::diagnose::check_parent_covers(&uid_here, &uid)?;
+    super::diagnose::check_parent_covers(&gid_here, &gid)?;
     let writer = if root {
         MapWriter::Direct
     } else {
