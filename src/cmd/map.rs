@@ -124,8 +124,17 @@ fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Resul
             .unwrap_or(owner_uid),
         home: None,
     });
-    let accounts = [owner.clone(), Account::current()];
     let (inode, inode_error) = split(root.userns_inode_of(target));
+    let mut accounts = vec![owner.clone(), Account::current()];
+    // A process in our own namespace shows outside ids of the parent namespace
+    // (user_namespaces(7)), while its owner and we are known by inside ids: see the
+    // owners as the parent does, so that `0 2000 1` read inside reads "own uid of ivy".
+    let ours = root.userns_inode_of(ProcTarget::Current).ok();
+    if inode.is_some() && inode == ours {
+        accounts = accounts_outside(&accounts, &uid_map.parsed.map, &gid_map.parsed.map, |uid| {
+            Account::by_uid(uid).and_then(|a| a.name)
+        });
+    }
     let (setgroups, setgroups_error) = split(root.setgroups_of(target));
     let mut maps = Vec::new();
     for (kind, pm) in [(IdKind::Uid, &uid_map), (IdKind::Gid, &gid_map)] {
@@ -153,6 +162,29 @@ fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Resul
         setgroups_error,
         maps,
     })
+}
+
+/// `accounts` with their uid and gid translated to the parent namespace through the maps,
+/// and named by `name_of` there; an account whose uid is unmapped is dropped, an
+/// unmapped gid becomes 4294967295, which no map line contains.
+pub fn accounts_outside(
+    accounts: &[Account],
+    uid_map: &IdMap,
+    gid_map: &IdMap,
+    name_of: impl Fn(u32) -> Option<String>,
+) -> Vec<Account> {
+    accounts
+        .iter()
+        .filter_map(|a| {
+            let uid = uid_map.to_host(a.uid)?;
+            Some(Account {
+                name: name_of(uid),
+                uid,
+                gid: gid_map.to_host(a.gid).unwrap_or(u32::MAX),
+                home: a.home.clone(),
+            })
+        })
+        .collect()
 }
 
 fn proc_map_view(pm: &ProcMap, subids: &SubIdFile, accounts: &[Account]) -> MapView {
@@ -450,6 +482,32 @@ mod tests {
             lines[7].contains("unmapped: nothing written to gid_map yet; every gid reads as 65534")
         );
         assert_eq!(r.maps[1].state, MapState::Unmapped);
+    }
+
+    #[test]
+    fn own_ids_are_seen_from_the_parent() {
+        let u = parse_map(IdKind::Uid, b"0 2000 1\n1 200000 65535\n").map;
+        let g = parse_map(IdKind::Gid, b"0 2001 1\n").map;
+        let inside_root = Account {
+            name: Some("root".into()),
+            uid: 0,
+            gid: 0,
+            home: None,
+        };
+        let unmapped = Account {
+            name: None,
+            uid: 70000,
+            gid: 0,
+            home: None,
+        };
+        let out = accounts_outside(&[inside_root, unmapped], &u, &g, |uid| {
+            (uid == 2000).then(|| "ivy".to_string())
+        });
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].name.as_deref(), out[0].uid, out[0].gid),
+            (Some("ivy"), 2000, 2001)
+        );
     }
 
     #[test]

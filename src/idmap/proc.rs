@@ -489,6 +489,26 @@ mod tests {
         assert_eq!(p.skipped[0].reason, "overlaps line 1 inside the namespace");
     }
 
+    proptest::proptest! {
+        // The fuzz target (fuzz/fuzz_targets/map_parse.rs) checks the same invariants on
+        // arbitrary bytes; this runs them on map-like text in every `cargo test`.
+        #[test]
+        fn never_panics_and_keeps_only_kernel_lines(text in "([ 0-9]{0,12}[ \t]?[0-9a-x-]{0,11}\n?){0,12}") {
+            let p = parse_map(IdKind::Uid, text.as_bytes());
+            let ok = matches!(
+                p.map.validate(),
+                Ok(()) | Err(crate::idmap::MapError::Empty)
+            );
+            proptest::prop_assert!(ok, "{:?}", p.map.validate());
+            let again = parse_map(IdKind::Uid, p.map.to_proc_text().as_bytes());
+            proptest::prop_assert!(again.skipped.is_empty());
+            proptest::prop_assert_eq!(&again.map, &p.map);
+            for e in &p.map.entries {
+                proptest::prop_assert_eq!(p.map.to_host(e.inside), Some(e.outside));
+            }
+        }
+    }
+
     #[test]
     fn setgroups_text() {
         assert_eq!(parse_setgroups("allow\n"), Some(SetGroups::Allow));
