@@ -583,6 +583,33 @@ fn rootless_map_inside_a_helper_mapped_namespace() {
     assert_eq!(owners[2], "own gid of ivy");
     assert_eq!(owners[3], "subgid of ivy (/etc/subgid:1)");
 
+    // Another user's process: the map files (mode 0444) read, the namespace link needs
+    // ptrace access, and the table says why its inode is missing instead of failing.
+    let out = sc.run(&["map", "1"]);
+    let stdout = common::assert_ok(&out);
+    assert!(
+        stdout.contains(
+            "user namespace: unknown (cannot stat /proc/1/ns/user of process 1, owned by root \
+             (uid 0): Permission denied (os error 13); fix: run as root; reading another \
+             user's namespace needs ptrace access)\n"
+        ),
+        "{stdout}"
+    );
+    let daemon = Live::start(&[
+        "setpriv",
+        "--reuid=1",
+        "--regid=1",
+        "--clear-groups",
+        "sleep",
+        "30",
+    ]);
+    let out = sc.run(&["map", &daemon.pid()]);
+    let stdout = common::assert_ok(&out);
+    assert!(
+        stdout.contains("owned by daemon (uid 1): Permission denied (os error 13); fix: run as daemon or as root;"),
+        "{stdout}"
+    );
+
     let out = sc.run(&["map", "--plan"]);
     let stdout = common::assert_ok(&out);
     assert!(

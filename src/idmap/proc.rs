@@ -365,24 +365,30 @@ impl ProcRoot {
             || errno == Some(libc::EPERM)
             || errno == Some(libc::EACCES);
         if denied {
-            let owner = match self.owner_uid_of(target) {
-                Ok(uid) => {
-                    let name = Account::by_uid(uid)
-                        .map(|a| a.display_name())
-                        .unwrap_or_else(|| uid.to_string());
-                    format!("{name} (uid {uid})")
-                }
-                Err(_) => "its owner".into(),
+            let owner = self.owner_uid_of(target).ok();
+            let name = owner.map(|uid| {
+                Account::by_uid(uid)
+                    .map(|a| a.display_name())
+                    .unwrap_or_else(|| uid.to_string())
+            });
+            let owned_by = match (&name, owner) {
+                (Some(name), Some(uid)) => format!(", owned by {name} (uid {uid})"),
+                _ => String::new(),
+            };
+            // ptrace_may_access (kernel/ptrace.c) guards the ns links: the owner (with
+            // the process dumpable) or CAP_SYS_PTRACE, which root has.
+            let who = match (name, owner) {
+                (Some(_), Some(0)) | (None, _) => "root".to_string(),
+                (Some(name), _) => format!("{name} or as root"),
             };
             return Error::failure(format!(
-                "cannot {action} {} of {}, owned by {owner}",
+                "cannot {action} {} of {}{owned_by}",
                 path.display(),
                 target.describe()
             ))
             .because(err)
             .fix(format!(
-                "run as {} or as root; reading another user's namespace needs ptrace access",
-                owner.split(" (").next().unwrap_or("its owner")
+                "run as {who}; reading another user's namespace needs ptrace access"
             ));
         }
         Error::io(action, path, err)
