@@ -1,12 +1,285 @@
-//! `userns subid show` and `userns subid check` (placeholder: being written).
+//! `userns subid show` and `userns subid check`: thin layers over `subid::lookup` and
+//! `subid::lint`.
+//!
+//! JSON output (stable: fields may be added, none renamed or removed):
+//!
+//! `userns subid show --json`
+//! ```text
+//! { "user":   { "name": "ivy" | null, "uid": 2000, "gid": 2000 },
+//!   "files":  [ { "kind": "subuid", "path": "/etc/subuid", "exists": true, "malformed_lines": 0 },
+//!               { "kind": "subgid", ... } ],
+//!   "ranges": [ { "kind": "subuid", "owner": "ivy", "start": 100000, "end": 165535 | null,
+//!                 "count": 65536, "file": "/etc/subuid", "line": 2,
+//!                 "usable": true, "reason": null | "count is 0" } ] }
+//! ```
+//! `end` is the last id (null for count 0); on an overflowing line it passes 2^32.
+//!
+//! `userns subid check --json`
+//! ```text
+//! { "files": ["/etc/subuid", "/etc/subgid"], "login_defs": "/etc/login.defs",
+//!   "errors": 1, "warnings": 2, "strict": false, "ok": false,
+//!   "findings": [ { "severity": "error" | "warning", "rule": "duplicate", "file": "/etc/subuid",
+//!                   "line": 3, "message": "...", "fix": "..." | null } ] }
+//! ```
+//! `rule` is one of the kebab-case names of `subid::lint::Rule`.
 
 use crate::cli::{SubidCheckArgs, SubidShowArgs};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::ids::IdKind;
+use crate::subid::lint::{self, Finding, Severity, SystemPasswd};
+use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
+use crate::subid::{SubIdFile, SubIdPaths, UserSubIds};
+use crate::users::Account;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
-pub fn show(_args: SubidShowArgs) -> Result<u8> {
-    todo!()
+#[derive(Serialize)]
+struct ShowUser {
+    name: Option<String>,
+    uid: u32,
+    gid: u32,
 }
 
-pub fn check(_args: SubidCheckArgs) -> Result<u8> {
-    todo!()
+#[derive(Serialize)]
+struct ShowFile {
+    kind: &'static str,
+    path: PathBuf,
+    exists: bool,
+    malformed_lines: usize,
+}
+
+#[derive(Serialize)]
+struct ShowRange {
+    kind: &'static str,
+    owner: String,
+    start: u64,
+    end: Option<u128>,
+    count: u64,
+    file: PathBuf,
+    line: usize,
+    usable: bool,
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ShowOutput {
+    user: ShowUser,
+    files: Vec<ShowFile>,
+    ranges: Vec<ShowRange>,
+}
+
+pub fn show(args: SubidShowArgs) -> Result<u8> {
+    let account = match &args.user {
+        Some(spec) => Account::resolve(spec)?,
+        None => Account::current(),
+    };
+    let paths = SubIdPaths::new(args.files.subuid.clone(), args.files.subgid.clone());
+    let mut files = Vec::new();
+    let mut parsed = Vec::new();
+    let mut ranges = Vec::new();
+    for kind in IdKind::BOTH {
+        let path = paths.path(kind);
+        let file = SubIdFile::read(path)?;
+        if !file.skipped.is_empty() {
+            let n = file.skipped.len();
+            crate::warn(format!(
+                "{}: {n} malformed line{} skipped; run `userns subid check` to see them",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        let mine = UserSubIds::from_file(kind, &file, &account);
+        for (entry, verdict) in &mine.entries {
+            ranges.push(ShowRange {
+                kind: kind.subid_name(),
+                owner: entry.owner_text.clone(),
+                start: entry.start,
+                end: (entry.count > 0).then(|| entry.end() - 1),
+                count: entry.count,
+                file: file.path.clone(),
+                line: entry.line,
+                usable: verdict.is_usable(),
+                reason: verdict.reason(kind),
+            });
+        }
+        files.push(ShowFile {
+            kind: kind.subid_name(),
+            path: path.to_path_buf(),
+            exists: path.exists(),
+            malformed_lines: file.skipped.len(),
+        });
+        parsed.push((kind, file, mine.entries.is_empty()));
+    }
+
+    let output = ShowOutput {
+        user: ShowUser {
+            name: account.name.clone(),
+            uid: account.uid,
+            gid: account.gid,
+        },
+        files,
+        ranges,
+    };
+    if args.json {
+        crate::output::print_json(&output)?;
+    } else if !output.ranges.is_empty() {
+        print!("{}", render_ranges(&output.ranges));
+    }
+
+    let who = account.display_name();
+    let missing: Vec<&(IdKind, SubIdFile, bool)> = parsed.iter().filter(|p| p.2).collect();
+    let [(_, subuid, _), (_, subgid, _)] = &parsed[..] else {
+        unreachable!("IdKind::BOTH has two kinds")
+    };
+    let suggestion = suggest_range(&[subuid, subgid]);
+    if missing.len() == 2 {
+        return Err(Error::failure(format!(
+            "{who} has no subordinate ids in {} or {}",
+            paths.subuid.display(),
+            paths.subgid.display()
+        ))
+        .because("no line names the user or their uid; rootless containers and `userns unshare` need them")
+        .fix(format!(
+            "as root: usermod --add-subuids {suggestion} --add-subgids {suggestion} {who}"
+        )));
+    }
+    for (kind, file, _) in missing {
+        crate::warn(format!(
+            "{who} has no {} ranges in {}, so {} will refuse to map any; fix, as root: usermod --add-{}s {suggestion} {who}",
+            kind.subid_name(),
+            file.path.display(),
+            kind.helper_name(),
+            kind.subid_name(),
+        ));
+    }
+    Ok(exit::OK)
+}
+
+fn render_ranges(ranges: &[ShowRange]) -> String {
+    let rows: Vec<Vec<String>> = ranges
+        .iter()
+        .map(|r| {
+            vec![
+                r.kind.to_string(),
+                r.start.to_string(),
+                r.end.map_or("-".into(), |e| e.to_string()),
+                r.count.to_string(),
+                match &r.reason {
+                    None => "yes".into(),
+                    Some(why) => format!("no: {why}"),
+                },
+                format!("{}:{}", r.file.display(), r.line),
+            ]
+        })
+        .collect();
+    crate::table::render(
+        &["KIND", "START", "END", "COUNT", "USABLE", "SOURCE"],
+        &rows,
+    )
+}
+
+/// A free START-END for the fix of a user without ranges: the first SUB_UID_COUNT ids
+/// from SUB_UID_MIN that no line of either file uses (useradd's first fit, simplified:
+/// one range for both files, which is how useradd usually ends up anyway).
+fn suggest_range(files: &[&SubIdFile]) -> String {
+    let defs = LoginDefs::read(Path::new(LOGIN_DEFS)).unwrap_or_default();
+    let min = defs.get_u64("SUB_UID_MIN").unwrap_or(100_000);
+    let max = defs.get_u64("SUB_UID_MAX").unwrap_or(600_100_000);
+    let count = defs.get_u64("SUB_UID_COUNT").unwrap_or(65536).max(1);
+    let used: Vec<(u128, u128)> = files
+        .iter()
+        .flat_map(|f| f.entries.iter())
+        .filter(|e| e.count > 0)
+        .map(|e| (e.start as u128, e.end()))
+        .collect();
+    match first_free(used, min, max, count) {
+        Some(start) => format!("{start}-{}", start + count - 1),
+        None => "START-END".into(),
+    }
+}
+
+/// The lowest start >= min of `count` ids, ending at or below `max`, that overlaps none
+/// of the half-open `used` ranges.
+fn first_free(mut used: Vec<(u128, u128)>, min: u64, max: u64, count: u64) -> Option<u64> {
+    used.sort_unstable();
+    let mut candidate = min as u128;
+    for (start, end) in used {
+        if end <= candidate {
+            continue;
+        }
+        if start >= candidate + count as u128 {
+            break;
+        }
+        candidate = end;
+    }
+    (candidate + count as u128 - 1 <= max as u128).then_some(candidate as u64)
+}
+
+#[derive(Serialize)]
+struct CheckOutput<'a> {
+    files: [&'a Path; 2],
+    login_defs: PathBuf,
+    errors: usize,
+    warnings: usize,
+    strict: bool,
+    ok: bool,
+    findings: &'a [Finding],
+}
+
+pub fn check(args: SubidCheckArgs) -> Result<u8> {
+    let paths = SubIdPaths::new(args.files.subuid.clone(), args.files.subgid.clone());
+    let subuid = SubIdFile::read(&paths.subuid)?;
+    let subgid = SubIdFile::read(&paths.subgid)?;
+    let defs_path = args
+        .login_defs
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(LOGIN_DEFS));
+    let defs = LoginDefs::read(&defs_path)?;
+    let findings = lint::lint(&subuid, &subgid, &defs, &SystemPasswd);
+
+    let errors = lint::count(&findings, Severity::Error);
+    let warnings = lint::count(&findings, Severity::Warning);
+    let ok = errors == 0 && !(args.strict && warnings > 0);
+    let files = [paths.subuid.as_path(), paths.subgid.as_path()];
+    if args.json {
+        crate::output::print_json(&CheckOutput {
+            files,
+            login_defs: defs_path,
+            errors,
+            warnings,
+            strict: args.strict,
+            ok,
+            findings: &findings,
+        })?;
+    } else {
+        for f in &findings {
+            println!("{f}");
+        }
+        println!("{}", lint::summary(&findings, &files));
+    }
+    Ok(if ok { exit::OK } else { exit::PROBLEMS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_free;
+
+    #[test]
+    fn first_free_skips_used_ranges() {
+        assert_eq!(
+            first_free(vec![], 100_000, 600_100_000, 65536),
+            Some(100_000)
+        );
+        let used = vec![(100_000, 165_536), (165_536, 231_072), (300_000, 300_010)];
+        assert_eq!(first_free(used, 100_000, 600_100_000, 65536), Some(231_072));
+        // A gap too small for the count is skipped.
+        let used = vec![(100_000, 110_000), (120_000, 130_000)];
+        assert_eq!(
+            first_free(used, 100_000, 600_100_000, 20_000),
+            Some(130_000)
+        );
+        // Nothing fits below max.
+        assert_eq!(first_free(vec![(0, 200_000)], 100_000, 150_000, 10), None);
+    }
 }

@@ -1,1 +1,637 @@
-//! Lint subid files (placeholder: being written).
+//! Lint /etc/subuid and /etc/subgid: find what makes newuidmap, the kernel or a
+//! container fail later, and say it like a compiler does (`FILE:LINE: error: …`).
+//!
+//! The lint is pure: it takes parsed files, a passwd lookup and login.defs values, and
+//! returns findings; `userns subid check` only reads the files and prints.
+//!
+//! Errors (a map built from these lines fails, or ids leak between users): malformed
+//! lines, count 0, ranges past the largest id, duplicate lines, ranges of different
+//! owners that overlap, a range containing its owner's own uid (subuid) or primary gid
+//! (subgid). Warnings (works, but surprises someone): owners unknown to passwd, users
+//! with subuids but no subgids or the reverse, fewer than 65536 usable ids, ranges over
+//! ordinary account ids (UID_MIN..UID_MAX), overlapping ranges of the same owner, numeric
+//! owners that only some of shadow's tools match, unreadable login.defs numbers.
+//!
+//! Agreement with shadow 4.13 (Debian 12), checked by running `getsubids` on fixture files:
+//! - Malformed lines: getsubids skips them silently, and its parser (`subordinate_parse`,
+//!   `getulong` = `strtoul(…, 0)`) accepts more than ours: `0x10` (hex, 16), `010`
+//!   (octal, 8!), ` 20` (leading blank), `-1` (wraps to 2^64-1), and a trailing `:`
+//!   (`root:500:1:` lists as 500 1). We report all of these as malformed, except `010`,
+//!   which our parser reads as decimal 10 while shadow 4.13 reads 8; newer shadow reads
+//!   decimal too. A trailing blank or CR (`root:1:10 `) is refused by both.
+//! - Owners: getsubids compares the owner field as text, with the name and with the
+//!   decimal uid (`getsubids -g USER`: the gid of the *group* named USER). newuidmap and
+//!   newgidmap (`find_range`) instead read the field as a number (`02000` is uid 2000) and
+//!   compare it with the caller's uid for both files. userns follows the helpers
+//!   (`lookup::belongs_to`), since they decide what a map may use; the `non-canonical-uid`
+//!   warning names the lines on which the two disagree.
+//! - Count 0 and overflowing lines: getsubids lists them as valid; we list them too and
+//!   report them as errors, since the kernel rejects such an extent.
+
+use super::login_defs::LoginDefs;
+use super::lookup::{usability, Usability};
+use super::parse::{Owner, SubIdEntry, SubIdFile};
+use crate::ids::{IdKind, ID_LIMIT};
+use crate::users::Account;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Ids a user should have to run ordinary container images, whose files use ids 0..65535
+/// (nobody is 65534); useradd grants SUB_UID_COUNT = 65536 by default.
+pub const MIN_USABLE_TOTAL: u64 = 65536;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// Which rule a finding comes from: stable names for JSON and for tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    Malformed,
+    ZeroCount,
+    Overflow,
+    Duplicate,
+    OwnersOverlap,
+    ContainsOwnId,
+    UnknownOwner,
+    MissingOtherKind,
+    SmallTotal,
+    AccountIds,
+    SameOwnerOverlap,
+    NonCanonicalUid,
+    LoginDefsValue,
+}
+
+/// One problem at one line of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub rule: Rule,
+    pub file: PathBuf,
+    /// 1-based line number.
+    pub line: usize,
+    pub message: String,
+    /// What to do about it, when there is one thing to do.
+    pub fix: Option<String>,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.severity.name(),
+            self.message
+        )?;
+        if let Some(fix) = &self.fix {
+            write!(f, "\n    fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The passwd database as the lint needs it; `SystemPasswd` asks NSS, tests use a table.
+pub trait Passwd {
+    fn by_name(&self, name: &str) -> Option<Account>;
+    fn by_uid(&self, uid: u32) -> Option<Account>;
+}
+
+/// The real passwd database, through NSS (as `getent passwd`).
+pub struct SystemPasswd;
+
+impl Passwd for SystemPasswd {
+    fn by_name(&self, name: &str) -> Option<Account> {
+        Account::by_name(name)
+    }
+    fn by_uid(&self, uid: u32) -> Option<Account> {
+        Account::by_uid(uid)
+    }
+}
+
+/// Who an entry belongs to after resolving names: one uid for `ivy` and `2000` alike,
+/// or the name itself when passwd does not know it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Identity {
+    Uid(u32),
+    UnknownName(String),
+}
+
+/// An entry with its owner resolved.
+struct Resolved<'a> {
+    entry: &'a SubIdEntry,
+    identity: Identity,
+    account: Option<Account>,
+}
+
+impl Resolved<'_> {
+    /// The id this entry must not contain: the owner's uid, or primary gid for subgid.
+    fn own_id(&self, kind: IdKind) -> Option<u32> {
+        match (&self.account, kind, &self.entry.owner) {
+            (Some(a), _, _) => Some(a.own_id(kind)),
+            (None, IdKind::Uid, Owner::Uid(u)) => Some(*u),
+            (None, _, _) => None,
+        }
+    }
+
+    /// The owner for messages: `ivy`, `2000 (ivy)`, or the text as written.
+    fn who(&self) -> String {
+        match (&self.entry.owner, &self.account) {
+            (Owner::Uid(_), Some(Account { name: Some(n), .. })) => {
+                format!("{} ({n})", self.entry.owner_text)
+            }
+            _ => self.entry.owner_text.clone(),
+        }
+    }
+
+    /// The name to give `usermod` in a fix.
+    fn usermod_name(&self) -> String {
+        self.account
+            .as_ref()
+            .and_then(|a| a.name.clone())
+            .unwrap_or_else(|| self.entry.owner_text.clone())
+    }
+}
+
+/// Looks owners up once each: a site's files can have thousands of lines for few owners.
+struct Resolver<'p> {
+    passwd: &'p dyn Passwd,
+    cache: HashMap<Owner, Option<Account>>,
+}
+
+impl Resolver<'_> {
+    fn resolve<'a>(&mut self, entry: &'a SubIdEntry) -> Resolved<'a> {
+        let passwd = self.passwd;
+        let account = self
+            .cache
+            .entry(entry.owner.clone())
+            .or_insert_with(|| match &entry.owner {
+                Owner::Name(n) => passwd.by_name(n),
+                Owner::Uid(u) => passwd.by_uid(*u),
+            })
+            .clone();
+        let identity = match (&entry.owner, &account) {
+            (Owner::Uid(u), _) => Identity::Uid(*u),
+            (Owner::Name(_), Some(a)) => Identity::Uid(a.uid),
+            (Owner::Name(n), None) => Identity::UnknownName(n.clone()),
+        };
+        Resolved {
+            entry,
+            identity,
+            account,
+        }
+    }
+}
+
+/// Lint both files. Findings come per file (subuid, subgid, then login.defs), by line.
+pub fn lint(
+    subuid: &SubIdFile,
+    subgid: &SubIdFile,
+    login_defs: &LoginDefs,
+    passwd: &dyn Passwd,
+) -> Vec<Finding> {
+    let mut resolver = Resolver {
+        passwd,
+        cache: HashMap::new(),
+    };
+    let uids: Vec<Resolved> = subuid.entries.iter().map(|e| resolver.resolve(e)).collect();
+    let gids: Vec<Resolved> = subgid.entries.iter().map(|e| resolver.resolve(e)).collect();
+    let mut findings = Vec::new();
+    for (kind, file, lines, other_file, other_lines) in [
+        (IdKind::Uid, subuid, &uids, subgid, &gids),
+        (IdKind::Gid, subgid, &gids, subuid, &uids),
+    ] {
+        let mut own = Vec::new();
+        lint_file(kind, file, lines, login_defs, &mut own);
+        missing_other_kind(kind, file, lines, other_file, other_lines, &mut own);
+        own.sort_by_key(|f| f.line);
+        findings.extend(own);
+    }
+    findings.extend(login_defs_values(login_defs));
+    findings
+}
+
+/// How many findings have `severity`.
+pub fn count(findings: &[Finding], severity: Severity) -> usize {
+    findings.iter().filter(|f| f.severity == severity).count()
+}
+
+/// The closing line: "2 errors, 1 warning in /etc/subuid, /etc/subgid".
+pub fn summary(findings: &[Finding], files: &[&Path]) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "{}, {} in {}",
+        plural(count(findings, Severity::Error), "error"),
+        plural(count(findings, Severity::Warning), "warning"),
+        names.join(", ")
+    )
+}
+
+fn finding(
+    severity: Severity,
+    rule: Rule,
+    file: &SubIdFile,
+    line: usize,
+    message: String,
+    fix: Option<String>,
+) -> Finding {
+    Finding {
+        severity,
+        rule,
+        file: file.path.clone(),
+        line,
+        message,
+        fix,
+    }
+}
+
+/// `START-LAST`, or `START (empty)`; LAST may pass 2^32 on an overflowing line.
+fn span(e: &SubIdEntry) -> String {
+    if e.count == 0 {
+        format!("{} (empty)", e.start)
+    } else {
+        format!("{}-{}", e.start, e.end() - 1)
+    }
+}
+
+fn lint_file(
+    kind: IdKind,
+    file: &SubIdFile,
+    lines: &[Resolved],
+    defs: &LoginDefs,
+    out: &mut Vec<Finding>,
+) {
+    use Severity::{Error, Warning};
+    let sub = kind.subid_name();
+    for s in &file.skipped {
+        out.push(finding(
+            Error,
+            Rule::Malformed,
+            file,
+            s.line,
+            format!("malformed line: {}", s.reason),
+            Some(
+                "write it as OWNER:START:COUNT in decimal (e.g. ivy:100000:65536), or comment it out with #; shadow's tools skip it silently"
+                    .into(),
+            ),
+        ));
+    }
+
+    let (min_key, max_key) = match kind {
+        IdKind::Uid => ("UID_MIN", "UID_MAX"),
+        IdKind::Gid => ("GID_MIN", "GID_MAX"),
+    };
+    let account_min = defs.get_u64(min_key).unwrap_or(1000);
+    let account_max = defs.get_u64(max_key).unwrap_or(60000);
+    let mut first_of: HashMap<(&Identity, u64, u64), usize> = HashMap::new();
+    let mut duplicates = HashSet::new();
+
+    for r in lines {
+        let e = r.entry;
+        let who = r.who();
+        match usability(e, r.own_id(kind)) {
+            Usability::Usable => {}
+            Usability::ZeroCount => out.push(finding(
+                Error,
+                Rule::ZeroCount,
+                file,
+                e.line,
+                format!("{sub} range of {who} has count 0; the kernel rejects an empty range"),
+                Some("delete the line, or give it a count such as 65536".into()),
+            )),
+            Usability::Overflow => out.push(finding(
+                Error,
+                Rule::Overflow,
+                file,
+                e.line,
+                format!(
+                    "{sub} range {} of {who} ends past {}, the largest usable id",
+                    span(e),
+                    ID_LIMIT - 1
+                ),
+                Some(format!(
+                    "lower START or COUNT so that START+COUNT is at most {ID_LIMIT}"
+                )),
+            )),
+            Usability::ContainsOwnId { id } => out.push(finding(
+                Error,
+                Rule::ContainsOwnId,
+                file,
+                e.line,
+                format!(
+                    "{sub} range {} of {who} contains the owner's own {} {id}; it is mapped separately, and the kernel rejects the overlap",
+                    span(e),
+                    own_id_name(kind)
+                ),
+                Some(format!(
+                    "move the range above {max_key} ({account_max}), e.g. to start at SUB_{}_MIN ({})",
+                    kind.name().to_uppercase(),
+                    sub_min(defs, kind)
+                )),
+            )),
+        }
+
+        if r.account.is_none() {
+            out.push(finding(
+                Warning,
+                Rule::UnknownOwner,
+                file,
+                e.line,
+                format!(
+                    "owner {who} is not in the passwd database (getent passwd {who}); no one can use this range",
+                ),
+                Some("delete the line if the user is gone, or create the user".into()),
+            ));
+        }
+
+        if let Owner::Uid(u) = e.owner {
+            if e.owner_text != u.to_string() {
+                out.push(finding(
+                    Warning,
+                    Rule::NonCanonicalUid,
+                    file,
+                    e.line,
+                    format!(
+                        "owner {:?} is uid {u} to newuidmap, but getsubids and podman compare the text with \"{u}\" and miss this line",
+                        e.owner_text
+                    ),
+                    Some(format!("write the owner as {u}")),
+                ));
+            }
+        }
+
+        if e.count > 0 && e.start <= account_max && e.end() > account_min as u128 {
+            out.push(finding(
+                Warning,
+                Rule::AccountIds,
+                file,
+                e.line,
+                format!(
+                    "{sub} range {} of {who} overlaps the ids of ordinary accounts, {min_key}..{max_key} ({account_min}-{account_max}); files of those accounts become reachable from the namespace",
+                    span(e)
+                ),
+                Some(format!(
+                    "move the range above {max_key}, where useradd allocates (SUB_{}_MIN {})",
+                    kind.name().to_uppercase(),
+                    sub_min(defs, kind)
+                )),
+            ));
+        }
+
+        match first_of.get(&(&r.identity, e.start, e.count)) {
+            Some(&first) => {
+                duplicates.insert(e.line);
+                out.push(finding(
+                    Error,
+                    Rule::Duplicate,
+                    file,
+                    e.line,
+                    format!("{sub} range {} of {who} duplicates line {first}", span(e)),
+                    Some(format!("delete line {}", e.line)),
+                ));
+            }
+            None => {
+                first_of.insert((&r.identity, e.start, e.count), e.line);
+            }
+        }
+    }
+
+    overlaps(kind, file, lines, &duplicates, out);
+    small_totals(kind, file, lines, &duplicates, out);
+}
+
+fn own_id_name(kind: IdKind) -> &'static str {
+    match kind {
+        IdKind::Uid => "uid",
+        IdKind::Gid => "primary gid",
+    }
+}
+
+fn sub_min(defs: &LoginDefs, kind: IdKind) -> u64 {
+    let key = match kind {
+        IdKind::Uid => "SUB_UID_MIN",
+        IdKind::Gid => "SUB_GID_MIN",
+    };
+    defs.get_u64(key).unwrap_or(100_000)
+}
+
+/// Overlapping ranges: between owners an error (each can reach the other's files),
+/// within one owner a warning (a map using both lines is rejected by the kernel, which
+/// forbids overlapping extents). Sorted by start, each range is compared only with those
+/// that start before it ends, so a large clean file costs O(n log n).
+fn overlaps(
+    kind: IdKind,
+    file: &SubIdFile,
+    lines: &[Resolved],
+    duplicates: &HashSet<usize>,
+    out: &mut Vec<Finding>,
+) {
+    let sub = kind.subid_name();
+    let mut sorted: Vec<&Resolved> = lines
+        .iter()
+        .filter(|r| r.entry.count > 0 && !duplicates.contains(&r.entry.line))
+        .collect();
+    sorted.sort_by_key(|r| (r.entry.start, r.entry.line));
+    for (i, a) in sorted.iter().enumerate() {
+        for b in &sorted[i + 1..] {
+            if b.entry.start as u128 >= a.entry.end() {
+                break;
+            }
+            let (first, later) = if a.entry.line < b.entry.line {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            let (severity, rule, message, fix) = if first.identity != later.identity {
+                (
+                    Severity::Error,
+                    Rule::OwnersOverlap,
+                    format!(
+                        "{sub} range {} of {} overlaps line {} ({}, range {}); each owner can reach the other's files",
+                        span(later.entry),
+                        later.who(),
+                        first.entry.line,
+                        first.who(),
+                        span(first.entry)
+                    ),
+                    "give one of the owners a free range; every subordinate id must belong to one user",
+                )
+            } else {
+                (
+                    Severity::Warning,
+                    Rule::SameOwnerOverlap,
+                    format!(
+                        "{sub} range {} of {} overlaps its own line {} (range {}); a map using both is rejected by the kernel",
+                        span(later.entry),
+                        later.who(),
+                        first.entry.line,
+                        span(first.entry)
+                    ),
+                    "merge the two lines into one range",
+                )
+            };
+            out.push(finding(
+                severity,
+                rule,
+                file,
+                later.entry.line,
+                message,
+                Some(fix.into()),
+            ));
+        }
+    }
+}
+
+/// Owners whose usable ids (union of their usable, non-duplicate lines) number fewer
+/// than MIN_USABLE_TOTAL. An owner with none usable is left to the errors on its lines.
+fn small_totals(
+    kind: IdKind,
+    file: &SubIdFile,
+    lines: &[Resolved],
+    duplicates: &HashSet<usize>,
+    out: &mut Vec<Finding>,
+) {
+    // In order of each owner's first line, so findings come out in file order.
+    let mut by_owner: Vec<(&Resolved, Vec<(u64, u64)>)> = Vec::new();
+    let mut index: HashMap<&Identity, usize> = HashMap::new();
+    for r in lines {
+        let pos = *index.entry(&r.identity).or_insert_with(|| {
+            by_owner.push((r, Vec::new()));
+            by_owner.len() - 1
+        });
+        let usable = usability(r.entry, r.own_id(kind)).is_usable();
+        if usable && !duplicates.contains(&r.entry.line) {
+            // Usable means end() <= 2^32-1, so the end fits in u64.
+            by_owner[pos].1.push((r.entry.start, r.entry.end() as u64));
+        }
+    }
+    for (first, ranges) in by_owner {
+        let total = union_len(ranges);
+        if first.account.is_some() && total > 0 && total < MIN_USABLE_TOTAL {
+            let sub = kind.subid_name();
+            out.push(finding(
+                Severity::Warning,
+                Rule::SmallTotal,
+                file,
+                first.entry.line,
+                format!(
+                    "{} has only {total} usable {sub}s; container images use ids 0-65535",
+                    first.who()
+                ),
+                Some(format!(
+                    "as root: usermod --add-{sub}s START-END {} with at least {} more free ids",
+                    first.usermod_name(),
+                    MIN_USABLE_TOTAL - total
+                )),
+            ));
+        }
+    }
+}
+
+/// The number of ids covered by half-open ranges, counting overlaps once.
+fn union_len(mut ranges: Vec<(u64, u64)>) -> u64 {
+    ranges.sort_unstable();
+    let mut total = 0;
+    let mut covered_to = 0;
+    for (start, end) in ranges {
+        let from = start.max(covered_to);
+        if end > from {
+            total += end - from;
+        }
+        covered_to = covered_to.max(end);
+    }
+    total
+}
+
+/// Owners with ranges in one file and none in the other: newuidmap would map the uids
+/// while newgidmap fails (or the reverse), and every container start fails half-way.
+fn missing_other_kind(
+    kind: IdKind,
+    file: &SubIdFile,
+    lines: &[Resolved],
+    other_file: &SubIdFile,
+    other_lines: &[Resolved],
+    out: &mut Vec<Finding>,
+) {
+    let other: HashSet<&Identity> = other_lines.iter().map(|r| &r.identity).collect();
+    let mut seen = HashSet::new();
+    let other_kind = match kind {
+        IdKind::Uid => IdKind::Gid,
+        IdKind::Gid => IdKind::Uid,
+    };
+    for r in lines {
+        // An unknown owner already has its own warning; a usermod fix for it would not run.
+        if r.account.is_none() || other.contains(&r.identity) || !seen.insert(&r.identity) {
+            continue;
+        }
+        out.push(finding(
+            Severity::Warning,
+            Rule::MissingOtherKind,
+            file,
+            r.entry.line,
+            format!(
+                "{} has {} ranges but none in {}",
+                r.who(),
+                kind.subid_name(),
+                other_file.path.display()
+            ),
+            Some(format!(
+                "as root: usermod --add-{}s {} {} (the same range is the usual choice)",
+                other_kind.subid_name(),
+                if r.entry.count > 0 {
+                    span(r.entry)
+                } else {
+                    "START-END".into()
+                },
+                r.usermod_name()
+            )),
+        ));
+    }
+}
+
+/// login.defs numbers shadow cannot read: it falls back to its default, silently for
+/// most tools, so the bounds used above may not be the ones the admin meant.
+fn login_defs_values(defs: &LoginDefs) -> Vec<Finding> {
+    let path = defs
+        .path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(super::login_defs::LOGIN_DEFS));
+    defs.invalid()
+        .into_iter()
+        .map(|i| {
+            let default = super::login_defs::default_of(&i.key).unwrap_or_default();
+            Finding {
+                severity: Severity::Warning,
+                rule: Rule::LoginDefsValue,
+                file: path.clone(),
+                line: i.line,
+                message: format!(
+                    "{} value {:?} is not a number; shadow uses the default {default}",
+                    i.key, i.value
+                ),
+                fix: Some(format!("write {} as a decimal number", i.key)),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "lint_tests.rs"]
+mod tests;

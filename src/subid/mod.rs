@@ -1,6 +1,7 @@
 //! /etc/subuid and /etc/subgid: parse, look up, lint (and, later, allocate).
 
 pub mod lint;
+pub mod login_defs;
 pub mod lookup;
 pub mod parse;
 pub mod range;
