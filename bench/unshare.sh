@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Benchmark: `userns unshare true` against util-linux `unshare --map-auto --map-root-user
+# true` and `podman unshare true`, in ONE hyperfine run, as the same unprivileged user.
+# All three create a user namespace and have it mapped by the setuid helpers
+# newuidmap/newgidmap (util-linux maps one id fewer; podman maps the same as userns).
+# Also reports userns's peak memory (max RSS of the process, /usr/bin/time).
+#
+# The fixture user and its subuid/subgid lines are bind-mounted over /etc in a private
+# mount namespace: the host's /etc is untouched.
+#
+# Needs root for that setup, plus hyperfine, uidmap and podman.
+# Usage: bench/unshare.sh        writes bench/results/unshare.{json,csv}
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+BENCH_UID=2000
+
+[ "$(id -u)" -eq 0 ] || { echo "needs root (a private mount namespace and setpriv)" >&2; exit 1; }
+for tool in hyperfine newuidmap podman unshare setpriv /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install hyperfine uidmap podman time)" >&2; exit 1; }
+done
+
+cargo build --release --quiet
+target="${CARGO_TARGET_DIR:-$repo/target}"
+scratch=$(mktemp -d /var/tmp/userns-bench.XXXXXX)
+trap 'pkill -u $BENCH_UID 2>/dev/null || true; rm -rf "$scratch"' EXIT
+chmod 755 "$scratch"
+install -m 755 "$target/release/userns" "$scratch/userns"
+cp -a /etc "$scratch/etc"
+echo "ivy:x:$BENCH_UID:$BENCH_UID::$scratch/home:/bin/sh" >> "$scratch/etc/passwd"
+echo "ivy:x:$BENCH_UID:" >> "$scratch/etc/group"
+echo "ivy:200000:65536" > "$scratch/etc/subuid"
+echo "ivy:200000:65536" > "$scratch/etc/subgid"
+chmod 644 "$scratch/etc/subuid" "$scratch/etc/subgid"
+install -d -m 755 -o $BENCH_UID -g $BENCH_UID "$scratch/home" "$scratch/out"
+install -d -m 700 -o $BENCH_UID -g $BENCH_UID "$scratch/run"
+
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
+SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
+    set -e
+    mount --bind "$SCRATCH/etc" /etc
+    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
+        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
+    cd "$SCRATCH/out"
+    # Each must really map the subordinate range, or the comparison is void.
+    for cmd in "$SCRATCH/userns unshare" "unshare --map-auto --map-root-user" "podman unshare"; do
+        as_user $cmd cat /proc/self/uid_map | grep -q " 200000 " \
+            || { echo "$cmd does not map the subordinate ids" >&2; exit 1; }
+    done
+    as_user hyperfine -N --warmup 10 --runs 200 --style basic \
+        -n userns "$SCRATCH/userns unshare true" \
+        -n util-linux "unshare --map-auto --map-root-user true" \
+        -n podman "podman unshare true" \
+        --export-json unshare.json --export-csv unshare.csv
+    echo "peak memory (max RSS, KiB) of userns unshare true: $(as_user /usr/bin/time -f %M "$SCRATCH/userns" unshare true 2>&1 | tail -1)"
+    echo "peak memory (max RSS, KiB) of unshare --map-auto -r true: $(as_user /usr/bin/time -f %M unshare --map-auto --map-root-user true 2>&1 | tail -1)"
+'
+mkdir -p bench/results
+cp "$scratch/out/unshare.json" "$scratch/out/unshare.csv" bench/results/
+awk -F, '
+    $1 == "userns" { u = $4 } $1 == "util-linux" { l = $4 } $1 == "podman" { p = $4 }
+    END {
+        printf "median: userns %.2f ms, util-linux %.2f ms, podman %.2f ms\n", u*1000, l*1000, p*1000
+        printf "ratio userns/util-linux = %.2f, userns/podman = %.3f\n", u/l, u/p
+    }' bench/results/unshare.csv
