@@ -44,6 +44,12 @@ pub enum Command {
     Chown(ChownArgs),
     /// Show a file's owner as the host sees it and as your namespace sees it
     Stat(StatArgs),
+    /// Diagnose why rootless user namespaces fail here, with a fix for each problem
+    Doctor(DoctorArgs),
+    /// Run a command in a rootless container from a root filesystem or an image archive
+    Run(RunArgs),
+    /// List the images unpacked in your userns image cache
+    Images(ImagesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
 }
@@ -51,7 +57,10 @@ pub enum Command {
 impl Command {
     /// Whether this command runs a user's program (podman's 125/126/127 convention).
     pub fn runs_program(&self) -> bool {
-        matches!(self, Command::Unshare(_) | Command::Enter(_))
+        matches!(
+            self,
+            Command::Unshare(_) | Command::Enter(_) | Command::Run(_)
+        )
     }
 }
 
@@ -75,6 +84,57 @@ pub enum SubidCommand {
     Show(SubidShowArgs),
     /// Lint /etc/subuid and /etc/subgid; exit 1 on errors (and on warnings with --strict)
     Check(SubidCheckArgs),
+    /// Allocate subordinate ids to USER, as useradd does (root)
+    Add(SubidAddArgs),
+    /// Remove subordinate ids of USER (root)
+    Del(SubidDelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SubidAddArgs {
+    /// User name (or numeric uid) to give ranges to
+    #[arg(value_name = "USER")]
+    pub user: String,
+    /// How many ids (default: SUB_UID_COUNT / SUB_GID_COUNT of login.defs, else 65536)
+    #[arg(long, value_name = "N")]
+    pub count: Option<u32>,
+    /// Give exactly this range instead of the first free one
+    #[arg(long, value_name = "START:COUNT", conflicts_with = "count")]
+    pub range: Option<String>,
+    /// Only /etc/subuid
+    #[arg(long, conflicts_with = "gids_only")]
+    pub uids_only: bool,
+    /// Only /etc/subgid
+    #[arg(long)]
+    pub gids_only: bool,
+    /// Work on the tree at DIR (DIR/etc/subuid, DIR/etc/login.defs) instead of /
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub root: Option<PathBuf>,
+    /// Seconds to wait for the lock held by another writer (useradd, usermod, userns)
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SubidDelArgs {
+    /// User name (or numeric uid) whose ranges to remove
+    #[arg(value_name = "USER")]
+    pub user: String,
+    /// Remove only this range (default: every range of USER)
+    #[arg(value_name = "START:COUNT")]
+    pub range: Option<String>,
+    /// Only /etc/subuid
+    #[arg(long, conflicts_with = "gids_only")]
+    pub uids_only: bool,
+    /// Only /etc/subgid
+    #[arg(long)]
+    pub gids_only: bool,
+    /// Work on the tree at DIR instead of /
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub root: Option<PathBuf>,
+    /// Seconds to wait for the lock held by another writer
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub lock_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +352,92 @@ pub struct StatArgs {
     /// Files to show
     #[arg(value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
     pub paths: Vec<PathBuf>,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Check for this user instead of you
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Skip the live test that creates a namespace with the helpers
+    #[arg(long)]
+    pub no_live: bool,
+    /// Print JSON instead of a checklist
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Network modes of `userns run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum NetMode {
+    /// A new network namespace with loopback only
+    #[default]
+    None,
+    /// The host's network namespace
+    Host,
+    /// A new network namespace connected by pasta (passt package)
+    Pasta,
+    /// A new network namespace connected by slirp4netns
+    Slirp4netns,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run a tiny init as pid 1 that reaps orphans and forwards signals
+    #[arg(long)]
+    pub init: bool,
+    /// Hostname inside (default: a short container id)
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Network: none (loopback only), host, pasta, slirp4netns
+    #[arg(long, value_enum, default_value_t = NetMode::None)]
+    pub net: NetMode,
+    /// Write to the source directory itself instead of an overlay over it
+    #[arg(long)]
+    pub rootfs_rw: bool,
+    /// Mount the container's root read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Bind mount HOST:CTR[:ro] (repeatable)
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
+    pub volumes: Vec<String>,
+    /// Set an environment variable K=V (repeatable)
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file of K=V lines
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Run as UID[:GID] inside the container
+    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Keep stdin open
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Remove the container's writable layer at exit (the default)
+    #[arg(long)]
+    pub rm: bool,
+    /// Keep the container's writable layer under NAME instead of removing it
+    #[arg(long, value_name = "NAME", conflicts_with = "rm")]
+    pub keep: Option<String>,
+    /// A root filesystem directory, an image archive (docker-archive or OCI) or an OCI layout
+    #[arg(value_name = "SOURCE", value_hint = ValueHint::AnyPath)]
+    pub source: PathBuf,
+    /// The command and its arguments (default: the image's Entrypoint and Cmd, else /bin/sh)
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,

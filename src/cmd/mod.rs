@@ -3,12 +3,16 @@
 pub mod chown;
 pub mod clean;
 pub mod completions;
+pub mod doctor;
 pub mod enter;
+pub mod images;
 pub mod ls;
 pub mod map;
+pub mod run;
 pub mod stat;
 pub mod stop;
 pub mod subid;
+pub mod subid_admin;
 pub mod translate;
 pub mod unshare;
 
@@ -20,6 +24,8 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Subid(SubidCommand::Show(a)) => subid::show(a),
         Command::Subid(SubidCommand::Check(a)) => subid::check(a),
+        Command::Subid(SubidCommand::Add(a)) => subid_admin::add(a),
+        Command::Subid(SubidCommand::Del(a)) => subid_admin::del(a),
         Command::Map(a) => map::run(a),
         Command::Translate(a) => translate::run(a),
         Command::Unshare(a) => unshare::run(a),
@@ -29,6 +35,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Clean(a) => clean::run(a),
         Command::Chown(a) => chown::run(a),
         Command::Stat(a) => stat::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Images(a) => images::run(a),
         Command::Completions(a) => completions::run(a),
     }
 }
