@@ -1,5 +1,6 @@
 //! Unit tests of `lint`: one per rule, and none firing on a clean pair of files.
 
+use super::across::union_len;
 use super::*;
 use crate::subid::parse::parse;
 

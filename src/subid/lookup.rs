@@ -118,4 +118,53 @@ mod tests {
             ]
         );
     }
+
+    mod props {
+        use super::super::*;
+        use crate::subid::parse::{format_entry, parse_line};
+        use crate::subid::SubIdRange;
+        use proptest::prelude::*;
+
+        fn account(name: &str, uid: u32) -> Account {
+            Account {
+                name: Some(name.into()),
+                uid,
+                gid: uid,
+                home: None,
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn a_line_naming_the_user_or_its_uid_belongs_to_it(
+                name in "[a-z_][a-z0-9_-]{0,15}", uid in any::<u32>(),
+                other in "[a-z_][a-z0-9_-]{0,15}", other_uid in any::<u32>(),
+            ) {
+                let a = account(&name, uid);
+                let by_name = parse_line(&format_entry(&name, 1, 1), 1).unwrap();
+                let by_uid = parse_line(&format_entry(&uid.to_string(), 1, 1), 1).unwrap();
+                prop_assert!(belongs_to(&by_name, &a));
+                prop_assert!(belongs_to(&by_uid, &a));
+                let stranger = parse_line(&format_entry(&other, 1, 1), 1).unwrap();
+                prop_assert_eq!(belongs_to(&stranger, &a), other == name);
+                let stranger = parse_line(&format_entry(&other_uid.to_string(), 1, 1), 1).unwrap();
+                prop_assert_eq!(belongs_to(&stranger, &a), other_uid == uid);
+            }
+
+            #[test]
+            fn usable_means_the_kernel_accepts_it_and_it_spares_the_own_id(
+                start in prop_oneof![any::<u32>().prop_map(u64::from), any::<u64>()],
+                count in prop_oneof![0u64..3, any::<u32>().prop_map(u64::from), any::<u64>()],
+                own in any::<u32>(),
+            ) {
+                let e = parse_line(&format_entry("ivy", start, count), 1).unwrap();
+                let verdict = usability(&e, Some(own));
+                let range = e.range();
+                let kernel_ok = range.is_some_and(|r| r.fits_kernel());
+                let spares_own = range.is_some_and(|r: SubIdRange| !r.contains(own));
+                prop_assert_eq!(verdict.is_usable(), kernel_ok && spares_own);
+                prop_assert_eq!(verdict.reason(IdKind::Uid).is_none(), verdict.is_usable());
+            }
+        }
+    }
 }

@@ -244,4 +244,91 @@ mod tests {
         assert_eq!(f.entries.len(), 2);
         assert_eq!(f.skipped[0].line, 2);
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Owner fields as useradd and admins write them: names (some all digits, which
+        /// read as uids) and numeric uids.
+        fn owner() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-z_][a-z0-9_.-]{0,31}\\$?",
+                any::<u32>().prop_map(|u| u.to_string()),
+                "[0-9]{1,12}",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn format_then_parse_gives_the_entry_back(
+                owner in owner(), start in any::<u64>(), count in any::<u64>(), line in 1usize..100_000
+            ) {
+                let text = format_entry(&owner, start, count);
+                let e = parse_line(&text, line).unwrap();
+                prop_assert_eq!(&e.owner_text, &owner);
+                prop_assert_eq!(e.owner, Owner::from_field(&owner));
+                prop_assert_eq!((e.start, e.count, e.line), (start, count, line));
+                prop_assert_eq!(format_entry(&e.owner_text, e.start, e.count), text);
+            }
+
+            #[test]
+            fn a_written_file_reads_back_line_for_line(
+                entries in proptest::collection::vec((owner(), any::<u32>(), any::<u32>()), 0..40),
+                comments in proptest::collection::vec(any::<bool>(), 40),
+            ) {
+                let mut text = String::new();
+                let mut expected = Vec::new();
+                let mut line = 0;
+                for (i, (o, s, c)) in entries.iter().enumerate() {
+                    if comments[i] {
+                        text.push_str("# a comment\n\n");
+                        line += 2;
+                    }
+                    text.push_str(&format_entry(o, *s as u64, *c as u64));
+                    text.push('\n');
+                    line += 1;
+                    expected.push((o.clone(), *s as u64, *c as u64, line));
+                }
+                let f = parse(Path::new("/etc/subuid"), text.as_bytes());
+                prop_assert!(f.skipped.is_empty());
+                let got: Vec<_> = f
+                    .entries
+                    .iter()
+                    .map(|e| (e.owner_text.clone(), e.start, e.count, e.line))
+                    .collect();
+                prop_assert_eq!(got, expected);
+            }
+
+            #[test]
+            fn parse_never_panics_and_accounts_for_every_line(
+                bytes in proptest::collection::vec(any::<u8>(), 0..600)
+            ) {
+                let f = parse(Path::new("x"), &bytes);
+                let lines = bytes.split(|&b| b == b'\n').count();
+                let mut seen: Vec<usize> = f
+                    .entries
+                    .iter()
+                    .map(|e| e.line)
+                    .chain(f.skipped.iter().map(|s| s.line))
+                    .collect();
+                let n = seen.len();
+                seen.sort_unstable();
+                seen.dedup();
+                prop_assert_eq!(seen.len(), n, "a line is both an entry and skipped");
+                prop_assert!(seen.iter().all(|&l| l >= 1 && l <= lines));
+            }
+
+            #[test]
+            fn parse_never_panics_on_near_miss_lines(
+                text in "([a-z0-9 #:\\-+x\r]{0,20}\n){0,20}"
+            ) {
+                let f = parse(Path::new("x"), text.as_bytes());
+                for e in &f.entries {
+                    let again = parse_line(&format_entry(&e.owner_text, e.start, e.count), e.line);
+                    prop_assert_eq!(again.as_ref(), Ok(e));
+                }
+            }
+        }
+    }
 }

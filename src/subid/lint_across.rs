@@ -1,0 +1,210 @@
+//! Lint rules that compare lines with each other (overlaps), add up an owner's lines
+//! (totals), or look at the other file (subuid without subgid); and login.defs values.
+
+use super::{finding, span, Finding, Identity, Resolved, Rule, Severity, MIN_USABLE_TOTAL};
+use crate::ids::IdKind;
+use crate::subid::login_defs::{self, LoginDefs};
+use crate::subid::lookup::usability;
+use crate::subid::parse::SubIdFile;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+/// Overlapping ranges: between owners an error (each can reach the other's files),
+/// within one owner a warning (a map using both lines is rejected by the kernel, which
+/// forbids overlapping extents). Sorted by start, each range is compared only with those
+/// that start before it ends, so a large clean file costs O(n log n).
+pub(super) fn overlaps(
+    kind: IdKind,
+    file: &SubIdFile,
+    lines: &[Resolved],
+    duplicates: &HashSet<usize>,
+    out: &mut Vec<Finding>,
+) {
+    let sub = kind.subid_name();
+    let mut sorted: Vec<&Resolved> = lines
+        .iter()
+        .filter(|r| r.entry.count > 0 && !duplicates.contains(&r.entry.line))
+        .collect();
+    sorted.sort_by_key(|r| (r.entry.start, r.entry.line));
+    for (i, a) in sorted.iter().enumerate() {
+        for b in &sorted[i + 1..] {
+            if b.entry.start as u128 >= a.entry.end() {
+                break;
+            }
+            let (first, later) = if a.entry.line < b.entry.line {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            let (severity, rule, message, fix) = if first.identity != later.identity {
+                (
+                    Severity::Error,
+                    Rule::OwnersOverlap,
+                    format!(
+                        "{sub} range {} of {} overlaps line {} ({}, range {}); each owner can reach the other's files",
+                        span(later.entry),
+                        later.who(),
+                        first.entry.line,
+                        first.who(),
+                        span(first.entry)
+                    ),
+                    "give one of the owners a free range; every subordinate id must belong to one user",
+                )
+            } else {
+                (
+                    Severity::Warning,
+                    Rule::SameOwnerOverlap,
+                    format!(
+                        "{sub} range {} of {} overlaps its own line {} (range {}); a map using both is rejected by the kernel",
+                        span(later.entry),
+                        later.who(),
+                        first.entry.line,
+                        span(first.entry)
+                    ),
+                    "merge the two lines into one range",
+                )
+            };
+            out.push(finding(
+                severity,
+                rule,
+                file,
+                later.entry.line,
+                message,
+                Some(fix.into()),
+            ));
+        }
+    }
+}
+
+/// Owners whose usable ids (union of their usable, non-duplicate lines) number fewer
+/// than MIN_USABLE_TOTAL. An owner with none usable is left to the errors on its lines.
+pub(super) fn small_totals(
+    kind: IdKind,
+    file: &SubIdFile,
+    lines: &[Resolved],
+    duplicates: &HashSet<usize>,
+    out: &mut Vec<Finding>,
+) {
+    // In order of each owner's first line, so findings come out in file order.
+    let mut by_owner: Vec<(&Resolved, Vec<(u64, u64)>)> = Vec::new();
+    let mut index: HashMap<&Identity, usize> = HashMap::new();
+    for r in lines {
+        let pos = *index.entry(&r.identity).or_insert_with(|| {
+            by_owner.push((r, Vec::new()));
+            by_owner.len() - 1
+        });
+        let usable = usability(r.entry, r.own_id(kind)).is_usable();
+        if usable && !duplicates.contains(&r.entry.line) {
+            // Usable means end() <= 2^32-1, so the end fits in u64.
+            by_owner[pos].1.push((r.entry.start, r.entry.end() as u64));
+        }
+    }
+    for (first, ranges) in by_owner {
+        let total = union_len(ranges);
+        if first.account.is_some() && total > 0 && total < MIN_USABLE_TOTAL {
+            let sub = kind.subid_name();
+            out.push(finding(
+                Severity::Warning,
+                Rule::SmallTotal,
+                file,
+                first.entry.line,
+                format!(
+                    "{} has only {total} usable {sub}s; container images use ids 0-65535",
+                    first.who()
+                ),
+                Some(format!(
+                    "as root: usermod --add-{sub}s START-END {} with at least {} more free ids",
+                    first.usermod_name(),
+                    MIN_USABLE_TOTAL - total
+                )),
+            ));
+        }
+    }
+}
+
+/// The number of ids covered by half-open ranges, counting overlaps once.
+pub(super) fn union_len(mut ranges: Vec<(u64, u64)>) -> u64 {
+    ranges.sort_unstable();
+    let mut total = 0;
+    let mut covered_to = 0;
+    for (start, end) in ranges {
+        let from = start.max(covered_to);
+        if end > from {
+            total += end - from;
+        }
+        covered_to = covered_to.max(end);
+    }
+    total
+}
+
+/// Owners with ranges in one file and none in the other: newuidmap would map the uids
+/// while newgidmap fails (or the reverse), and every container start fails half-way.
+pub(super) fn missing_other_kind(
+    kind: IdKind,
+    file: &SubIdFile,
+    lines: &[Resolved],
+    other_file: &SubIdFile,
+    other_lines: &[Resolved],
+    out: &mut Vec<Finding>,
+) {
+    let other: HashSet<&Identity> = other_lines.iter().map(|r| &r.identity).collect();
+    let mut seen = HashSet::new();
+    let other_kind = match kind {
+        IdKind::Uid => IdKind::Gid,
+        IdKind::Gid => IdKind::Uid,
+    };
+    for r in lines {
+        // An unknown owner already has its own warning; a usermod fix for it would not run.
+        if r.account.is_none() || other.contains(&r.identity) || !seen.insert(&r.identity) {
+            continue;
+        }
+        out.push(finding(
+            Severity::Warning,
+            Rule::MissingOtherKind,
+            file,
+            r.entry.line,
+            format!(
+                "{} has {} ranges but none in {}",
+                r.who(),
+                kind.subid_name(),
+                other_file.path.display()
+            ),
+            Some(format!(
+                "as root: usermod --add-{}s {} {} (the same range is the usual choice)",
+                other_kind.subid_name(),
+                if r.entry.count > 0 {
+                    span(r.entry)
+                } else {
+                    "START-END".into()
+                },
+                r.usermod_name()
+            )),
+        ));
+    }
+}
+
+/// login.defs numbers shadow cannot read: it falls back to its default, silently for
+/// most tools, so the bounds used above may not be the ones the admin meant.
+pub(super) fn login_defs_values(defs: &LoginDefs) -> Vec<Finding> {
+    let path = defs
+        .path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(login_defs::LOGIN_DEFS));
+    defs.invalid()
+        .into_iter()
+        .map(|i| {
+            let default = login_defs::default_of(&i.key).unwrap_or_default();
+            Finding {
+                severity: Severity::Warning,
+                rule: Rule::LoginDefsValue,
+                file: path.clone(),
+                line: i.line,
+                message: format!(
+                    "{} value {:?} is not a number; shadow uses the default {default}",
+                    i.key, i.value
+                ),
+                fix: Some(format!("write {} as a decimal number", i.key)),
+            }
+        })
+        .collect()
+}
