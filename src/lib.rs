@@ -10,6 +10,8 @@ pub mod error;
 pub mod exit;
 pub mod idmap;
 pub mod ids;
+pub mod keep;
+pub mod nsinfo;
 pub mod output;
 pub mod storage;
 pub mod subid;

@@ -1,8 +1,116 @@
-//! `userns enter` (placeholder: being written).
+//! `userns enter TARGET [--mount] [--all] [-w DIR] [COMMAND...]`: run a command in the
+//! namespaces of a kept NAME, a PID, or podman's rootless pause process.
 
 use crate::cli::EnterArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::keep::{self, join, process, record, Joinable};
+use crate::unshare::{env, Program};
+use crate::users::Account;
+use nix::sched::CloneFlags;
+use std::path::PathBuf;
 
-pub fn run(_args: EnterArgs) -> Result<u8> {
-    todo!("userns enter")
+/// What TARGET named.
+enum Target {
+    Kept(Box<record::KeptRecord>),
+    Pid,
+    Podman,
+}
+
+pub fn run(args: EnterArgs) -> Result<u8> {
+    crate::cli::check_command_words(&args.command)?;
+    let account = Account::current();
+    let program = Program::new(&args.command, args.wd.as_deref())?;
+    let container_env = env::container_env(&account);
+    let (target, joinable) = resolve(&args.target)?;
+    let start_time = match &target {
+        Target::Kept(rec) => {
+            if let Some(warning) = keep::stale_map(rec, &account) {
+                crate::warn(warning);
+            }
+            Some(rec.start_time)
+        }
+        _ => None,
+    };
+    let flags = if args.all {
+        joinable.all_differing()?
+    } else {
+        // `podman unshare` joins the pause process's user and mount namespaces
+        // (rootless_linux.c: join_namespace_or_die "user", then "mnt").
+        let mount = args.mount || matches!(target, Target::Podman);
+        let kinds: &[&str] = if mount { &["user", "mnt"] } else { &["user"] };
+        joinable.differing(kinds)?
+    };
+    if !flags.contains(CloneFlags::CLONE_NEWUSER) && !args.all {
+        return Err(
+            Error::failure(format!("{} is in your own user namespace", joinable.shown))
+                .fix("there is nothing to enter; run the command directly"),
+        );
+    }
+    let cwd = std::env::current_dir().ok();
+    joinable.join(flags, start_time)?;
+    join::settle_credentials()?;
+    env::apply(&container_env);
+    let program = join::working_dir(&program, cwd, flags.contains(CloneFlags::CLONE_NEWNS));
+    join::run(&program, flags.contains(CloneFlags::CLONE_NEWPID))
+}
+
+/// TARGET: `podman`, a PID (all digits), else a kept NAME.
+fn resolve(target: &str) -> Result<(Target, Joinable)> {
+    if target == "podman" {
+        let pid = podman_pause_pid()?;
+        let joinable = Joinable::open(pid, None, format!("podman's pause process (pid {pid})"))?;
+        process::ns_inode(pid, "user")?;
+        return Ok((Target::Podman, joinable));
+    }
+    if !target.is_empty() && target.bytes().all(|b| b.is_ascii_digit()) {
+        let pid: i32 = target.parse().map_err(|_| {
+            Error::usage(format!("pid {target} is out of range"))
+                .fix("give a pid from ps or userns ls")
+        })?;
+        let joinable = Joinable::open(pid, None, format!("process {pid}"))?;
+        // Opening the namespace link checks ptrace access: another user's process fails
+        // here with a message naming its owner, before any setns.
+        process::ns_inode(pid, "user")?;
+        return Ok((Target::Pid, joinable));
+    }
+    record::check_name(target)?;
+    let dir = record::registry_dir(false)?;
+    let (rec, joinable) = keep::find_kept(&dir, target)?;
+    Ok((Target::Kept(Box::new(rec)), joinable))
+}
+
+/// podman's pause process: `$XDG_RUNTIME_DIR/libpod/tmp/pause.pid` (podman
+/// `pkg/rootless`: GetRootlessPauseProcessPidPath), with XDG_RUNTIME_DIR defaulting to
+/// /run/user/UID as podman's `GetRuntimeDir` does.
+fn podman_pause_pid() -> Result<i32> {
+    let uid = nix::unistd::getuid().as_raw();
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
+    let path = runtime.join("libpod/tmp/pause.pid");
+    let not_running = |why: String| {
+        Error::failure("podman's rootless pause process is not running")
+            .because(why)
+            .fix("run `podman unshare true` to start it (or `podman system migrate` after changing /etc/subuid)")
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(not_running(format!("{} does not exist", path.display())))
+        }
+        Err(e) => return Err(Error::io("read", &path, &e)),
+    };
+    let pid: i32 = text.trim().parse().map_err(|_| {
+        Error::failure(format!("cannot parse {}", path.display()))
+            .because(format!("it says {:?}, not a pid", text.trim()))
+            .fix("run `podman system migrate` to restart the pause process")
+    })?;
+    if process::start_time(pid).is_err() {
+        return Err(not_running(format!(
+            "{} names pid {pid}, which has exited",
+            path.display()
+        )));
+    }
+    Ok(pid)
 }

@@ -1,8 +1,95 @@
-//! `userns ls` (placeholder: being written).
+//! `userns ls [--tree] [--json]`: the user namespaces you can see, with owners, maps,
+//! and the NAME of those userns keeps.
 
 use crate::cli::LsArgs;
 use crate::error::Result;
+use crate::keep::{self, record};
+use crate::nsinfo::{self, Parent, UserNamespace};
+use crate::users::Account;
 
-pub fn run(_args: LsArgs) -> Result<u8> {
-    todo!("userns ls")
+pub fn run(args: LsArgs) -> Result<u8> {
+    let mut namespaces = nsinfo::scan();
+    name_kept(&mut namespaces);
+    if args.json {
+        crate::output::print_json(&namespaces)?;
+        return Ok(crate::exit::OK);
+    }
+    let rows: Vec<(usize, &UserNamespace)> = if args.tree {
+        nsinfo::tree_order(&namespaces)
+    } else {
+        namespaces.iter().map(|n| (0, n)).collect()
+    };
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(depth, ns)| row(*depth, ns, args.tree))
+        .collect();
+    let mut header = vec![
+        "NS", "OWNER", "PROCS", "PID", "UID_MAP", "GID_MAP", "NAME", "COMMAND",
+    ];
+    if !args.tree {
+        header.insert(2, "PARENT");
+    }
+    print!("{}", crate::table::render(&header, &table));
+    for ns in &namespaces {
+        if let Some(why) = &ns.stale_map {
+            crate::warn(why);
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
+fn row(depth: usize, ns: &UserNamespace, tree: bool) -> Vec<String> {
+    let id = if ns.init {
+        format!("{} (init)", ns.id)
+    } else {
+        ns.id.to_string()
+    };
+    let mut name = ns.name.clone().unwrap_or_default();
+    if ns.stale_map.is_some() {
+        name.push_str(" (stale map)");
+    }
+    let mut cells = vec![
+        format!("{}{id}", "  ".repeat(depth)),
+        ns.owner_uid
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "?".into()),
+        ns.processes.to_string(),
+        ns.pid.to_string(),
+        ns.uid_map.clone().unwrap_or_else(|| "?".into()),
+        ns.gid_map.clone().unwrap_or_else(|| "?".into()),
+        name,
+        ns.command.clone(),
+    ];
+    if !tree {
+        let parent = match ns.parent {
+            Parent::None => "-".to_string(),
+            Parent::Visible(p) => p.to_string(),
+            Parent::OutsideView => "(outside view)".to_string(),
+            Parent::Unknown => "?".to_string(),
+        };
+        cells.insert(2, parent);
+    }
+    cells
+}
+
+/// Give each namespace kept by userns its NAME, and flag stale maps. Only live records
+/// count: a stale one (pause process gone or pid reused) names nothing.
+fn name_kept(namespaces: &mut [UserNamespace]) {
+    let Ok(dir) = record::registry_dir(false) else {
+        return;
+    };
+    let records = record::list(&dir);
+    if records.is_empty() {
+        return;
+    }
+    let account = Account::current();
+    for rec in records.into_iter().flatten() {
+        if !matches!(keep::liveness(&rec), keep::Liveness::Alive(_)) {
+            continue;
+        }
+        if let Some(ns) = namespaces.iter_mut().find(|n| n.id == rec.userns_inode) {
+            ns.stale_map = keep::stale_map(&rec, &account);
+            ns.name = Some(rec.name);
+        }
+    }
 }

@@ -1,8 +1,52 @@
-//! `userns stop` (placeholder: being written).
+//! `userns stop NAME` / `userns stop --all`: end kept namespaces.
 
 use crate::cli::StopArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::keep::{self, record};
 
-pub fn run(_args: StopArgs) -> Result<u8> {
-    todo!("userns stop")
+pub fn run(args: StopArgs) -> Result<u8> {
+    let dir = record::registry_dir(false)?;
+    let records: Vec<record::KeptRecord> = if args.all {
+        let mut ok = Vec::new();
+        for rec in record::list(&dir) {
+            match rec {
+                Ok(r) => ok.push(r),
+                Err(e) => crate::warn(e),
+            }
+        }
+        ok
+    } else {
+        let name = args.name.as_deref().unwrap_or_default();
+        record::check_name(name)?;
+        match record::read(&dir, name)? {
+            Some(r) => vec![r],
+            None => {
+                let known = record::known_names(&dir);
+                return Err(Error::failure(format!("no kept namespace named {name:?}"))
+                    .because(if known.is_empty() {
+                        "none is kept".to_string()
+                    } else {
+                        format!("known: {}", known.join(", "))
+                    })
+                    .fix("see `userns ls` for the kept namespaces"));
+            }
+        }
+    };
+    if !args.all {
+        // One name: its failure is the command's error, printed once by main.
+        let outcome = keep::stop(&dir, &records[0])?;
+        eprintln!("userns: {outcome}");
+        return Ok(crate::exit::OK);
+    }
+    let mut code = crate::exit::OK;
+    for rec in &records {
+        match keep::stop(&dir, rec) {
+            Ok(outcome) => eprintln!("userns: {outcome}"),
+            Err(e) => {
+                eprintln!("userns: {e}");
+                code = crate::exit::PROBLEMS;
+            }
+        }
+    }
+    Ok(code)
 }

@@ -69,6 +69,9 @@ pub fn enter(args: &UnshareArgs, account: &Account) -> Result<unshare::Mapping> 
 }
 
 pub fn run(args: UnshareArgs) -> Result<u8> {
+    if let Some(name) = &args.name {
+        return crate::keep::unshare_named(name, &args, &Account::current());
+    }
     crate::cli::check_command_words(&args.command)?;
     let account = Account::current();
     let program = Program::new(&args.command, args.wd.as_deref())?;

@@ -1,0 +1,261 @@
+//! Kept namespaces: `userns unshare --name NAME` makes a namespace that outlives its
+//! command, held by a pause process and recorded in a registry; later calls, `userns
+//! enter NAME` and `userns stop NAME` find it there.
+//!
+//! A record is trusted only while its pause process is the one recorded: same pid, same
+//! start time (field 22 of /proc/PID/stat) and same user-namespace inode. Anything else
+//! is a stale record, replaced by the next `unshare --name` and hidden from `ls`.
+
+pub mod join;
+pub mod pause;
+pub mod process;
+pub mod record;
+
+use crate::cli::UnshareArgs;
+use crate::error::{Error, Result};
+use crate::ids::IdKind;
+use crate::subid::SubIdPaths;
+use crate::unshare::{env, exec, setup, supervise, Program};
+use crate::users::Account;
+pub use join::Joinable;
+use record::{FileIdentity, KeptRecord, KeptRequest, NameLock};
+use std::path::Path;
+
+/// Whether a record's pause process is still the one recorded.
+pub enum Liveness {
+    Alive(Joinable),
+    /// Why the record is stale: "pid 123 has exited", "pid 123 was reused".
+    Stale(String),
+}
+
+/// Check a record against /proc: the pidfd is opened before the start time and the
+/// namespace inode are compared, so the Joinable names the recorded process.
+pub fn liveness(rec: &KeptRecord) -> Liveness {
+    let shown = format!("kept namespace {} (pid {})", rec.name, rec.pid);
+    let now = match process::start_time(rec.pid) {
+        Ok(t) => t,
+        Err(_) => return Liveness::Stale(format!("its pause process {} has exited", rec.pid)),
+    };
+    if now != rec.start_time {
+        return Liveness::Stale(format!("pid {} now belongs to another process", rec.pid));
+    }
+    if process::is_zombie(rec.pid) {
+        return Liveness::Stale(format!("its pause process {} has exited", rec.pid));
+    }
+    let joinable = match Joinable::open(rec.pid, Some(rec.start_time), shown) {
+        Ok(j) => j,
+        Err(e) => return Liveness::Stale(e.to_string()),
+    };
+    match process::ns_inode(rec.pid, "user") {
+        Ok(ino) if ino == rec.userns_inode => Liveness::Alive(joinable),
+        Ok(ino) => Liveness::Stale(format!(
+            "pid {} is in user namespace {ino}, not {}",
+            rec.pid, rec.userns_inode
+        )),
+        Err(e) => Liveness::Stale(e.to_string()),
+    }
+}
+
+/// Whether /etc/subuid or /etc/subgid changed since the namespace was made so that its
+/// live map is no longer what a fresh plan gives. The cheap identity comparison comes
+/// first; only a changed file costs a fresh plan and a read of the live map.
+pub fn stale_map(rec: &KeptRecord, account: &Account) -> Option<String> {
+    let paths = SubIdPaths::default();
+    if FileIdentity::of(paths.path(IdKind::Uid)) == rec.subuid
+        && FileIdentity::of(paths.path(IdKind::Gid)) == rec.subgid
+    {
+        return None;
+    }
+    let request = crate::unshare::MapRequest {
+        explicit_uid: parse_specs(&rec.request.map_users, "--map-users")?,
+        explicit_gid: parse_specs(&rec.request.map_groups, "--map-groups")?,
+        own_uid_inside: rec.request.map_user,
+        own_gid_inside: rec.request.map_group,
+        single: rec.request.single,
+    };
+    let (live_uid, live_gid) = crate::idmap::proc::read_maps(rec.pid).ok()?;
+    let differs = match crate::unshare::plan_mapping(&request, account, &paths) {
+        Ok(fresh) => {
+            if fresh.uid == live_uid && fresh.gid == live_gid {
+                return None;
+            }
+            format!(
+                "its uid_map is {} but /etc/subuid and /etc/subgid now give {}",
+                live_uid.to_short(),
+                fresh.uid.to_short()
+            )
+        }
+        Err(e) => format!("its maps can no longer be planned: {}", e.what),
+    };
+    Some(format!(
+        "kept namespace {} has stale maps: {differs}; run `userns stop {}` and create it again",
+        rec.name, rec.name
+    ))
+}
+
+fn parse_specs(specs: &[String], option: &str) -> Option<Vec<crate::idmap::IdMapEntry>> {
+    specs
+        .iter()
+        .filter(|s| s.as_str() != "auto")
+        .map(|s| crate::unshare::mapping::parse_map_spec(s, option).ok())
+        .collect()
+}
+
+/// `userns unshare --name NAME`: join NAME if it is alive, else create it (under NAME's
+/// lock, so two racing creators end in one namespace) and run the command there.
+pub fn unshare_named(name: &str, args: &UnshareArgs, account: &Account) -> Result<u8> {
+    record::check_name(name)?;
+    crate::cli::check_command_words(&args.command)?;
+    let program = Program::new(&args.command, args.wd.as_deref())?;
+    let container_env = env::container_env(account);
+    let dir = record::registry_dir(true)?;
+    let lock = NameLock::acquire(&dir, name)?;
+    if let Some(rec) = record::read(&dir, name)? {
+        match liveness(&rec) {
+            Liveness::Alive(joinable) => {
+                lock.unlock();
+                return join_kept(&rec, &joinable, &program, &container_env, account);
+            }
+            Liveness::Stale(why) => {
+                crate::warn(format!("replacing the stale record of {name}: {why}"));
+                record::remove(&dir, name)?;
+            }
+        }
+    }
+    let mapping = crate::cmd::unshare::enter(args, account)?;
+    let flags = crate::cmd::unshare::extra_flags(args);
+    let pid_ns = flags.contains(nix::sched::CloneFlags::CLONE_NEWPID);
+    let pause = pause::spawn(pid_ns)?;
+    let made = record_for(name, pause.as_raw(), args, &mapping, flags, account)
+        .and_then(|rec| record::write(&dir, &rec));
+    if let Err(e) = made {
+        let _ = nix::sys::signal::kill(pause, nix::sys::signal::Signal::SIGKILL);
+        return Err(e);
+    }
+    lock.unlock();
+    env::apply(&container_env);
+    if pid_ns {
+        let mount_proc = args.mount_proc;
+        supervise::run_as_init(&program, move || {
+            if mount_proc {
+                setup::mount_proc()?;
+            }
+            Ok(())
+        })
+    } else {
+        Err(exec::exec(&program))
+    }
+}
+
+fn record_for(
+    name: &str,
+    pid: i32,
+    args: &UnshareArgs,
+    mapping: &crate::unshare::Mapping,
+    flags: nix::sched::CloneFlags,
+    account: &Account,
+) -> Result<KeptRecord> {
+    let paths = SubIdPaths::default();
+    Ok(KeptRecord {
+        name: name.to_string(),
+        pid,
+        start_time: process::start_time(pid)?,
+        userns_inode: process::ns_inode(pid, "user")?,
+        namespaces: process::kinds_of(flags | nix::sched::CloneFlags::CLONE_NEWUSER),
+        uid_map: record::map_lines(&mapping.uid),
+        gid_map: record::map_lines(&mapping.gid),
+        request: KeptRequest {
+            map_users: args.map_users.clone(),
+            map_groups: args.map_groups.clone(),
+            map_user: args.map_user,
+            map_group: args.map_group,
+            single: args.single,
+        },
+        subuid: FileIdentity::of(paths.path(IdKind::Uid)),
+        subgid: FileIdentity::of(paths.path(IdKind::Gid)),
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        owner_uid: account.uid,
+    })
+}
+
+/// Join every namespace NAME holds and run the program there.
+fn join_kept(
+    rec: &KeptRecord,
+    joinable: &Joinable,
+    program: &Program,
+    container_env: &[(String, String)],
+    account: &Account,
+) -> Result<u8> {
+    if let Some(warning) = stale_map(rec, account) {
+        crate::warn(warning);
+    }
+    let kinds: Vec<&str> = rec.namespaces.iter().map(String::as_str).collect();
+    let flags = joinable.differing(&kinds)?;
+    let cwd = std::env::current_dir().ok();
+    joinable.join(flags, Some(rec.start_time))?;
+    join::settle_credentials()?;
+    env::apply(container_env);
+    let joined_mnt = flags.contains(nix::sched::CloneFlags::CLONE_NEWNS);
+    let program = join::working_dir(program, cwd, joined_mnt);
+    join::run(
+        &program,
+        flags.contains(nix::sched::CloneFlags::CLONE_NEWPID),
+    )
+}
+
+/// Find NAME's live record, or say which names are known.
+pub fn find_kept(dir: &Path, name: &str) -> Result<(KeptRecord, Joinable)> {
+    let unknown = || {
+        let known = record::known_names(dir);
+        Error::failure(format!("no kept namespace named {name:?}"))
+            .because(if known.is_empty() {
+                "none is kept".to_string()
+            } else {
+                format!("known: {}", known.join(", "))
+            })
+            .fix(format!("create it with `userns unshare --name {name}`"))
+    };
+    let rec = record::read(dir, name)?.ok_or_else(unknown)?;
+    match liveness(&rec) {
+        Liveness::Alive(j) => Ok((rec, j)),
+        Liveness::Stale(why) => Err(Error::failure(format!("kept namespace {name} is gone"))
+            .because(why)
+            .fix(format!(
+            "run `userns unshare --name {name}` to create it again (the stale record is replaced)"
+        ))),
+    }
+}
+
+/// End NAME's pause process (SIGTERM, then SIGKILL after ~2 s) and remove its record.
+/// A stale record is just removed. Returns what happened, for the report.
+pub fn stop(dir: &Path, rec: &KeptRecord) -> Result<String> {
+    let _lock = NameLock::acquire(dir, &rec.name)?;
+    let outcome = match liveness(rec) {
+        Liveness::Stale(why) => format!("removed the stale record of {} ({why})", rec.name),
+        Liveness::Alive(j) => {
+            if !process::send_signal(j.pid, j.pidfd(), libc::SIGTERM)? {
+                format!("{} had already exited", rec.name)
+            } else if process::wait_exit(j.pid, j.pidfd(), 2000) {
+                format!("stopped {} (pid {})", rec.name, j.pid)
+            } else {
+                process::send_signal(j.pid, j.pidfd(), libc::SIGKILL)?;
+                if !process::wait_exit(j.pid, j.pidfd(), 2000) {
+                    return Err(Error::failure(format!(
+                        "pause process {} of {} did not exit after SIGKILL",
+                        j.pid, rec.name
+                    ))
+                    .fix("check it with ps; a process stuck in the kernel (state D) exits later"));
+                }
+                format!(
+                    "killed {} (pid {}) after SIGTERM was ignored",
+                    rec.name, j.pid
+                )
+            }
+        }
+    };
+    record::remove(dir, &rec.name)?;
+    Ok(outcome)
+}

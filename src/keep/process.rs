@@ -1,0 +1,209 @@
+//! A process named without races: its pid, its start time (a reused pid has a later
+//! one), and a pidfd (Linux 5.3+; setns on it since 5.8) that keeps naming that one
+//! process however pids are reused later.
+
+use crate::error::{Error, Result};
+use nix::sched::CloneFlags;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+
+/// The namespace kinds userns joins, in the order a fallback (one setns per fd) must
+/// take them: the user namespace first, since it grants the capabilities the others need.
+pub const NS_KINDS: [(&str, CloneFlags); 7] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+];
+
+pub fn flag_of(kind: &str) -> Option<CloneFlags> {
+    NS_KINDS.iter().find(|(k, _)| *k == kind).map(|(_, f)| *f)
+}
+
+/// The kind names of `flags`, "user" first.
+pub fn kinds_of(flags: CloneFlags) -> Vec<String> {
+    NS_KINDS
+        .iter()
+        .filter(|(_, f)| flags.contains(*f))
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+/// Field 22 of /proc/PID/stat, the start time in clock ticks after boot. The command
+/// name (field 2) may hold spaces and parentheses, so fields are counted after the last ')'.
+pub fn start_time(pid: i32) -> Result<u64> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).map_err(|e| gone_or(pid, &path, &e))?;
+    parse_start_time(&text).ok_or_else(|| {
+        Error::failure(format!("cannot parse {path}"))
+            .because("field 22 (starttime) is missing or not a number")
+            .fix("check that /proc is a proc file system")
+    })
+}
+
+/// Whether the process has exited and waits to be reaped (state Z or X): its /proc entry
+/// and start time remain, but its namespaces are gone and setns fails with ESRCH.
+pub fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            rest.split_whitespace()
+                .next()
+                .map(|st| st == "Z" || st == "X")
+        })
+        .unwrap_or(true)
+}
+
+pub fn parse_start_time(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After ')' come field 3 (state) onwards, so field 22 is the 20th word.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The inode of /proc/PID/ns/KIND (what `readlink` shows as KIND:[N]).
+pub fn ns_inode(pid: i32, kind: &str) -> Result<u64> {
+    let path = format!("/proc/{pid}/ns/{kind}");
+    std::fs::metadata(&path)
+        .map(|m| m.ino())
+        .map_err(|e| gone_or(pid, &path, &e))
+}
+
+pub fn own_ns_inode(kind: &str) -> Option<u64> {
+    std::fs::metadata(format!("/proc/self/ns/{kind}"))
+        .map(|m| m.ino())
+        .ok()
+}
+
+/// Whether the error says the process no longer exists.
+pub fn is_gone(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::NotFound || err.raw_os_error() == Some(libc::ESRCH)
+}
+
+fn gone_or(pid: i32, path: &str, err: &std::io::Error) -> Error {
+    if is_gone(err) {
+        return Error::failure(format!("no process {pid}"))
+            .because("it has exited")
+            .fix(format!("check the pid (ps -p {pid})"));
+    }
+    if matches!(err.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) {
+        let owner = std::fs::metadata(format!("/proc/{pid}"))
+            .map(|m| format!("uid {}", m.uid()))
+            .unwrap_or_else(|_| "another user".into());
+        return Error::failure(format!(
+            "cannot join process {pid}: it is not yours (it runs as {owner})"
+        ))
+        .because(format!("{path}: {err}"))
+        .fix("you may enter only namespaces of your own processes; give one of yours (userns ls)");
+    }
+    Error::io("read", std::path::Path::new(path), err)
+}
+
+/// pidfd_open(2): None when the kernel lacks it (ENOSYS, before 5.3).
+pub fn pidfd_open(pid: i32) -> Result<Option<OwnedFd>> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd >= 0 {
+        // SAFETY: the kernel just returned this descriptor to us.
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as i32) }));
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ENOSYS) => Ok(None),
+        _ if is_gone(&err) => Err(gone_or(pid, "pidfd_open", &err)),
+        _ => Err(Error::failure(format!("cannot open a pidfd for process {pid}")).because(err)),
+    }
+}
+
+/// Send `signal` through the pidfd when there is one (so a reused pid is never hit),
+/// else by pid. Ok(false) when the process is already gone.
+pub fn send_signal(pid: i32, pidfd: Option<&OwnedFd>, signal: i32) -> Result<bool> {
+    use std::os::fd::AsRawFd;
+    let rc = match pidfd {
+        // SAFETY: pidfd_send_signal(fd, sig, NULL, 0) with a descriptor we own.
+        Some(fd) => unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            ) as i32
+        },
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        None => unsafe { libc::kill(pid, signal) },
+    };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::ESRCH) {
+        return Ok(false);
+    }
+    Err(Error::failure(format!("cannot signal process {pid}")).because(err))
+}
+
+/// Wait until the process behind `pidfd` exits (the pidfd polls readable then), at most
+/// `timeout_ms`. True when it exited.
+pub fn wait_exit(pid: i32, pidfd: Option<&OwnedFd>, timeout_ms: u64) -> bool {
+    use std::os::fd::AsRawFd;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match pidfd {
+            Some(fd) => {
+                let mut pfd = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+                if n > 0 {
+                    return true;
+                }
+                if n == 0 {
+                    return false;
+                }
+                if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                    return false;
+                }
+            }
+            None => {
+                // SAFETY: signal 0 only checks existence.
+                if unsafe { libc::kill(pid, 0) } != 0 {
+                    return true;
+                }
+                if left.is_zero() {
+                    return false;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_is_field_22_even_with_parentheses_in_the_name() {
+        let stat =
+            "123 (a) b (c)) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(parse_start_time(stat), Some(987654));
+        assert_eq!(parse_start_time("garbage"), None);
+    }
+
+    #[test]
+    fn own_start_time_is_stable_and_kinds_keep_user_first() {
+        let me = std::process::id() as i32;
+        assert_eq!(start_time(me).unwrap(), start_time(me).unwrap());
+        let flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET;
+        assert_eq!(kinds_of(flags), vec!["user", "mnt", "net"]);
+        assert_eq!(flag_of("pid"), Some(CloneFlags::CLONE_NEWPID));
+    }
+}

@@ -1,0 +1,377 @@
+//! The registry of kept namespaces: one JSON record per NAME under
+//! `$XDG_RUNTIME_DIR/userns/` (or `/tmp/userns-UID`), written atomically (temp file +
+//! rename) under a per-name flock, so that readers never see half a record and two
+//! creators of one NAME end in one namespace (podman serialises its pause process the
+//! same way, with a lock file next to `pause.pid`).
+
+use crate::error::{Error, Result};
+use crate::idmap::{IdMap, IdMapEntry};
+use crate::ids::IdKind;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+/// What was true of /etc/subuid or /etc/subgid when the namespace was made: enough to
+/// tell cheaply, at every join, whether the file may have changed since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    pub path: PathBuf,
+    /// Modification time, nanoseconds since the epoch (0 when the file is absent).
+    pub mtime_ns: i128,
+    pub size: u64,
+    /// FNV-1a 64 of the contents, hex: stable across Rust versions, unlike DefaultHasher.
+    pub fnv1a64: String,
+}
+
+impl FileIdentity {
+    /// The identity of `path` now; an absent or unreadable file has an empty identity, so
+    /// that its later appearance counts as a change.
+    pub fn of(path: &Path) -> FileIdentity {
+        let (mtime_ns, size, bytes) = match (std::fs::metadata(path), std::fs::read(path)) {
+            (Ok(m), Ok(bytes)) => (
+                m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+                m.size(),
+                bytes,
+            ),
+            _ => (0, 0, Vec::new()),
+        };
+        FileIdentity {
+            path: path.to_path_buf(),
+            mtime_ns,
+            size,
+            fnv1a64: format!("{:016x}", fnv1a64(&bytes)),
+        }
+    }
+}
+
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= b as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The map request a namespace was made with, so that a fresh plan can be compared
+/// with its live map (see `keep::stale_map`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptRequest {
+    pub map_users: Vec<String>,
+    pub map_groups: Vec<String>,
+    pub map_user: Option<u32>,
+    pub map_group: Option<u32>,
+    pub single: bool,
+}
+
+/// One kept namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptRecord {
+    pub name: String,
+    /// The pause process, as the host's pid namespace numbers it.
+    pub pid: i32,
+    /// Field 22 of /proc/PID/stat (clock ticks since boot): with the pid, it names the
+    /// process uniquely, since a reused pid has a later start time.
+    pub start_time: u64,
+    /// The user namespace's inode (`readlink /proc/PID/ns/user`).
+    pub userns_inode: u64,
+    /// The namespaces the pause process holds: "user", then "mnt", "pid", "net", "uts",
+    /// "ipc", "cgroup" as asked.
+    pub namespaces: Vec<String>,
+    /// The maps written, as `[inside, outside, count]` lines.
+    pub uid_map: Vec<[u32; 3]>,
+    pub gid_map: Vec<[u32; 3]>,
+    pub request: KeptRequest,
+    pub subuid: FileIdentity,
+    pub subgid: FileIdentity,
+    /// Seconds since the epoch.
+    pub created: u64,
+    /// The host uid that made it.
+    pub owner_uid: u32,
+}
+
+pub fn map_lines(map: &IdMap) -> Vec<[u32; 3]> {
+    map.entries
+        .iter()
+        .map(|e| [e.inside, e.outside, e.count])
+        .collect()
+}
+
+pub fn map_of(kind: IdKind, lines: &[[u32; 3]]) -> IdMap {
+    IdMap::new(
+        kind,
+        lines
+            .iter()
+            .map(|l| IdMapEntry::new(l[0], l[1], l[2]))
+            .collect(),
+    )
+}
+
+/// A NAME must be a plain file name, and distinguishable from the other kinds of
+/// `enter` TARGET (a PID, `podman`).
+pub fn check_name(name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::usage(format!("invalid namespace name {name:?}"))
+            .because(why.to_string())
+            .fix("use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 bytes")
+    };
+    if name.is_empty() || name.len() > 64 {
+        return Err(bad("it must be 1 to 64 bytes long"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        || !name.as_bytes()[0].is_ascii_alphanumeric()
+    {
+        return Err(bad(
+            "it contains a character other than letters, digits, '.', '_', '-', or starts with one",
+        ));
+    }
+    if name.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(
+            "an all-digit name would be taken for a pid by `userns enter`",
+        ));
+    }
+    if name == "podman" {
+        return Err(bad(
+            "`userns enter podman` means podman's own pause process",
+        ));
+    }
+    Ok(())
+}
+
+/// The registry directory: `$XDG_RUNTIME_DIR/userns`, or `/tmp/userns-UID` (mode 0700)
+/// when XDG_RUNTIME_DIR is unset. Created when `create` is set. The directory must be
+/// a real directory owned by the caller and closed to others, or another user could plant
+/// records that make `userns enter NAME` join their namespace.
+pub fn registry_dir(create: bool) -> Result<PathBuf> {
+    let uid = nix::unistd::getuid().as_raw();
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(base) => PathBuf::from(base).join("userns"),
+        None => PathBuf::from(format!("/tmp/userns-{uid}")),
+    };
+    if create {
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create the registry directory", &dir, &e).fix(
+                "set XDG_RUNTIME_DIR to a directory you own (systemd sets /run/user/UID at login)",
+            )),
+        }
+    }
+    match std::fs::symlink_metadata(&dir) {
+        Ok(m) => {
+            if !m.file_type().is_dir() {
+                return Err(Error::failure(format!(
+                    "the registry {} is not a directory",
+                    dir.display()
+                ))
+                .because("it is a symbolic link or a file; userns does not follow links here")
+                .fix(format!("remove {} and retry", dir.display())));
+            }
+            if m.uid() != uid {
+                return Err(Error::failure(format!(
+                    "the registry {} is owned by uid {}, not by you (uid {uid})",
+                    dir.display(),
+                    m.uid()
+                ))
+                .because("another user could plant records in it")
+                .fix("set XDG_RUNTIME_DIR to a directory you own, or have the directory removed"));
+            }
+            if m.mode() & 0o077 != 0 {
+                return Err(Error::failure(format!(
+                    "the registry {} has mode {:o}",
+                    dir.display(),
+                    m.mode() & 0o7777
+                ))
+                .because("others may read or write it")
+                .fix(format!("chmod 700 {}", dir.display())));
+            }
+            Ok(dir)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => Ok(dir),
+        Err(e) => Err(Error::io("inspect the registry directory", &dir, &e)),
+    }
+}
+
+pub fn record_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.json"))
+}
+
+/// Read NAME's record; None when there is none.
+pub fn read(dir: &Path, name: &str) -> Result<Option<KeptRecord>> {
+    let path = record_path(dir, name);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read the record", &path, &e)),
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        Error::failure(format!("cannot parse the record {}", path.display()))
+            .because(e)
+            .fix(format!(
+                "remove it (rm {}); its namespace, if alive, is then no longer kept",
+                path.display()
+            ))
+    })
+}
+
+/// Write a record atomically: a reader sees the old one or the new one, never a part.
+pub fn write(dir: &Path, record: &KeptRecord) -> Result<()> {
+    let path = record_path(dir, &record.name);
+    let temp = dir.join(format!(".{}.json.{}", record.name, std::process::id()));
+    let text = serde_json::to_vec_pretty(record)
+        .map_err(|e| Error::failure("cannot encode the record").because(e))?;
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(&text)?;
+            f.write_all(b"\n")
+        })
+        .and_then(|()| std::fs::rename(&temp, &path));
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        Error::io("write the record", &path, &e)
+    })
+}
+
+/// Remove NAME's record (and its lock file); an absent record is not an error.
+pub fn remove(dir: &Path, name: &str) -> Result<()> {
+    let path = record_path(dir, name);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io("remove the record", &path, &e)),
+    }
+}
+
+/// Every record in the registry, with the names whose record cannot be parsed kept as
+/// errors (one bad file must not hide the others).
+pub fn list(dir: &Path) -> Vec<Result<KeptRecord>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|n| read(dir, &n).transpose())
+        .collect()
+}
+
+/// The names in the registry, for "unknown NAME" messages.
+pub fn known_names(dir: &Path) -> Vec<String> {
+    list(dir)
+        .into_iter()
+        .filter_map(|r| r.ok().map(|r| r.name))
+        .collect()
+}
+
+/// An exclusive flock on `NAME.lock`, held until dropped (or `unlock`). The lock file is
+/// never removed: removing it would let a third process lock a fresh inode while the
+/// second still waits on the old one.
+pub struct NameLock {
+    file: File,
+}
+
+impl NameLock {
+    pub fn acquire(dir: &Path, name: &str) -> Result<NameLock> {
+        let path = dir.join(format!("{name}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| Error::io("open the lock file", &path, &e))?;
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(NameLock { file });
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINTR) {
+                return Err(Error::io("lock", &path, &err));
+            }
+        }
+    }
+
+    /// Release now. The lock belongs to the open file description, which forked children
+    /// share: an explicit unlock releases it for them too.
+    pub fn unlock(self) {
+        // SAFETY: flock on a descriptor we own.
+        unsafe {
+            libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_could_be_taken_for_other_targets_are_refused() {
+        assert!(check_name("build-1").is_ok());
+        assert!(check_name("a.b_c").is_ok());
+        for bad in [
+            "",
+            "1234",
+            "podman",
+            "../x",
+            "a/b",
+            ".hidden",
+            "-x",
+            &"x".repeat(65),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn fnv1a64_matches_the_published_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn records_round_trip_through_the_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = KeptRecord {
+            name: "dev".into(),
+            pid: 42,
+            start_time: 7,
+            userns_inode: 4026532000,
+            namespaces: vec!["user".into(), "mnt".into()],
+            uid_map: vec![[0, 2000, 1], [1, 200000, 65536]],
+            gid_map: vec![[0, 2000, 1]],
+            request: KeptRequest::default(),
+            subuid: FileIdentity::of(Path::new("/nonexistent/subuid")),
+            subgid: FileIdentity::of(Path::new("/nonexistent/subgid")),
+            created: 1,
+            owner_uid: 2000,
+        };
+        write(dir.path(), &rec).unwrap();
+        assert_eq!(read(dir.path(), "dev").unwrap(), Some(rec.clone()));
+        assert_eq!(known_names(dir.path()), vec!["dev".to_string()]);
+        assert_eq!(
+            map_of(IdKind::Uid, &rec.uid_map).to_short(),
+            "0:2000:1,1:200000:65536"
+        );
+        remove(dir.path(), "dev").unwrap();
+        assert_eq!(read(dir.path(), "dev").unwrap(), None);
+    }
+}

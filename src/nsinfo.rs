@@ -1,0 +1,250 @@
+//! The user namespaces the caller can see, from /proc/*/ns/user, for `userns ls`.
+//!
+//! One pass over /proc: a stat of /proc/PID/ns/user per process (its inode is the
+//! namespace id; no descriptor is opened), then one descriptor per namespace for the
+//! ioctls NS_GET_OWNER_UID and NS_GET_PARENT (ioctl_ns(2)). Processes that are not
+//! ours (EACCES: ptrace access is needed) or that exit meanwhile are skipped quietly,
+//! as lsns skips them.
+
+use crate::idmap::IdMap;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+
+/// What the kernel says about a namespace's parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "id")]
+pub enum Parent {
+    /// The initial user namespace has none.
+    None,
+    Visible(u64),
+    /// NS_GET_PARENT gave EPERM: the parent lies outside the caller's namespace.
+    OutsideView,
+    /// The namespace could not be opened (its processes exited meanwhile).
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserNamespace {
+    /// The namespace's inode, as `lsns` and `readlink /proc/PID/ns/user` show it.
+    pub id: u64,
+    /// The initial user namespace (the host's, when userns runs there).
+    pub init: bool,
+    /// NS_GET_OWNER_UID, as a uid of the caller's namespace.
+    pub owner_uid: Option<u32>,
+    pub parent: Parent,
+    pub processes: usize,
+    /// The lowest pid in it, whose command line and maps are shown.
+    pub pid: i32,
+    pub command: String,
+    /// Short form (`0:2000:1,1:200000:65536`), outside ids as the caller sees them.
+    pub uid_map: Option<String>,
+    pub gid_map: Option<String>,
+    /// The NAME userns keeps it under, if any.
+    pub name: Option<String>,
+    /// Why its map is stale (see `keep::stale_map`), if it is a kept namespace.
+    pub stale_map: Option<String>,
+}
+
+/// Longest command line shown.
+const COMMAND_WIDTH: usize = 60;
+
+/// Every user namespace visible in /proc, ordered by their lowest pid.
+pub fn scan() -> Vec<UserNamespace> {
+    let Ok(proc_dir) = std::fs::File::open("/proc") else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    pids.sort_unstable();
+    let mut order: Vec<u64> = Vec::new();
+    let mut seen: HashMap<u64, (i32, usize)> = HashMap::new();
+    for pid in pids {
+        let Some(ino) = stat_userns(&proc_dir, pid) else {
+            continue;
+        };
+        seen.entry(ino)
+            .and_modify(|(_, n)| *n += 1)
+            .or_insert_with(|| {
+                order.push(ino);
+                (pid, 1)
+            });
+    }
+    order
+        .into_iter()
+        .map(|ino| {
+            let (pid, processes) = seen[&ino];
+            describe(ino, pid, processes)
+        })
+        .collect()
+}
+
+/// fstatat(/proc, "PID/ns/user"): the namespace inode without opening a descriptor.
+fn stat_userns(proc_dir: &std::fs::File, pid: i32) -> Option<u64> {
+    let path = std::ffi::CString::new(format!("{pid}/ns/user")).ok()?;
+    // SAFETY: a zeroed stat buffer filled by fstatat on a descriptor we own.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstatat(proc_dir.as_raw_fd(), path.as_ptr(), &mut st, 0) == 0 {
+            Some(st.st_ino)
+        } else {
+            None
+        }
+    }
+}
+
+fn describe(id: u64, pid: i32, processes: usize) -> UserNamespace {
+    let (owner_uid, parent) = ns_ioctls(pid, id);
+    let maps = crate::idmap::proc::read_maps(pid).ok();
+    let init = maps.as_ref().is_some_and(|(u, _)| u.is_identity());
+    let short = |m: &IdMap| m.to_short();
+    UserNamespace {
+        id,
+        init,
+        owner_uid,
+        parent: if init { Parent::None } else { parent },
+        processes,
+        pid,
+        command: command_line(pid),
+        uid_map: maps.as_ref().map(|(u, _)| short(u)),
+        gid_map: maps.as_ref().map(|(_, g)| short(g)),
+        name: None,
+        stale_map: None,
+    }
+}
+
+/// NS_GET_OWNER_UID and NS_GET_PARENT on one descriptor of the namespace.
+fn ns_ioctls(pid: i32, expected: u64) -> (Option<u32>, Parent) {
+    let Ok(file) = std::fs::File::open(format!("/proc/{pid}/ns/user")) else {
+        return (None, Parent::Unknown);
+    };
+    // The pid may have exited and been reused between the stat and the open.
+    if file.metadata().map(|m| m.ino()).ok() != Some(expected) {
+        return (None, Parent::Unknown);
+    }
+    let fd = file.as_raw_fd();
+    let mut uid: libc::uid_t = 0;
+    // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer.
+    let owner = (unsafe { libc::ioctl(fd, libc::NS_GET_OWNER_UID, &mut uid) } == 0).then_some(uid);
+    // SAFETY: NS_GET_PARENT returns a new descriptor or -1.
+    let parent_fd = unsafe { libc::ioctl(fd, libc::NS_GET_PARENT) };
+    let parent = if parent_fd >= 0 {
+        // SAFETY: the kernel just returned this descriptor to us.
+        let parent = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(parent_fd) });
+        parent
+            .metadata()
+            .map(|m| Parent::Visible(m.ino()))
+            .unwrap_or(Parent::Unknown)
+    } else if std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
+        Parent::OutsideView
+    } else {
+        Parent::Unknown
+    };
+    (owner, parent)
+}
+
+/// /proc/PID/cmdline with NULs as spaces, shortened; `[comm]` for kernel threads.
+fn command_line(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut text: String = String::from_utf8_lossy(&raw)
+        .split('\0')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.is_empty() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        text = format!("[{}]", comm.trim());
+    }
+    shorten(&text, COMMAND_WIDTH)
+}
+
+fn shorten(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The namespaces in tree order: each followed by its children, with its depth.
+pub fn tree_order(namespaces: &[UserNamespace]) -> Vec<(usize, &UserNamespace)> {
+    let ids: std::collections::HashSet<u64> = namespaces.iter().map(|n| n.id).collect();
+    let mut children: HashMap<u64, Vec<&UserNamespace>> = HashMap::new();
+    let mut roots = Vec::new();
+    for ns in namespaces {
+        match ns.parent {
+            Parent::Visible(p) if ids.contains(&p) && p != ns.id => {
+                children.entry(p).or_default().push(ns)
+            }
+            _ => roots.push(ns),
+        }
+    }
+    let mut out = Vec::new();
+    let mut stack: Vec<(usize, &UserNamespace)> = roots.into_iter().rev().map(|n| (0, n)).collect();
+    while let Some((depth, ns)) = stack.pop() {
+        out.push((depth, ns));
+        if let Some(kids) = children.get(&ns.id) {
+            stack.extend(kids.iter().rev().map(|k| (depth + 1, *k)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(id: u64, parent: Parent) -> UserNamespace {
+        UserNamespace {
+            id,
+            init: parent == Parent::None,
+            owner_uid: Some(0),
+            parent,
+            processes: 1,
+            pid: id as i32,
+            command: String::new(),
+            uid_map: None,
+            gid_map: None,
+            name: None,
+            stale_map: None,
+        }
+    }
+
+    #[test]
+    fn tree_puts_children_under_their_parents() {
+        let list = vec![
+            ns(1, Parent::None),
+            ns(3, Parent::Visible(2)),
+            ns(2, Parent::Visible(1)),
+            ns(4, Parent::Visible(1)),
+            ns(5, Parent::OutsideView),
+        ];
+        let order: Vec<(usize, u64)> = tree_order(&list).iter().map(|(d, n)| (*d, n.id)).collect();
+        assert_eq!(order, vec![(0, 1), (1, 2), (2, 3), (1, 4), (0, 5)]);
+    }
+
+    #[test]
+    fn scan_finds_our_own_namespace_with_us_in_it() {
+        let mine = std::fs::metadata("/proc/self/ns/user").unwrap().ino();
+        let all = scan();
+        let own = all
+            .iter()
+            .find(|n| n.id == mine)
+            .expect("own namespace listed");
+        assert!(own.processes >= 1);
+        assert_eq!(all.iter().filter(|n| n.id == mine).count(), 1);
+    }
+
+    #[test]
+    fn long_command_lines_are_shortened() {
+        assert_eq!(shorten("abc", 5), "abc");
+        assert_eq!(shorten("abcdefgh", 5), "abcd…");
+    }
+}
