@@ -1,0 +1,113 @@
+//! `userns ls` end to end: what it lists is checked against /proc, read by the test as
+//! root, for namespaces made by the fixture user with the real helpers.
+
+mod common;
+
+use common::{assert_ok, describe, Scenario};
+use std::os::unix::fs::MetadataExt;
+
+/// Start `userns unshare` (optionally nested) holding `sleep`, run `userns ls ARGS`
+/// while it lives, and return the ls output and what /proc said of the holder meanwhile.
+fn ls_while_held(s: &Scenario, nested: bool, args: &str) -> (String, Held) {
+    let holder = if nested {
+        "sh -c '\"$USERNS\" unshare --single sh -c \"echo \\$\\$ > $HOME/pid; exec sleep 30\"; true'"
+    } else {
+        "sh -c 'echo $$ > \"$HOME/pid\"; exec sleep 30'"
+    };
+    let out = s.sh(&format!(
+        "\"$USERNS\" unshare {holder} >/dev/null 2>&1 & \
+         i=0; while ! test -s \"$HOME/pid\" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; \
+         p=$(cat \"$HOME/pid\"); readlink /proc/$p/ns/user; \
+         echo $(cat /proc/$p/uid_map); echo $(cat /proc/$p/gid_map); \
+         \"$USERNS\" ls {args}; kill $! $p"
+    ));
+    let text = assert_ok(&out);
+    let mut lines = text.splitn(4, '\n');
+    let mut next = || lines.next().unwrap_or_else(|| panic!("{}", describe(&out)));
+    let ns = next()
+        .trim_start_matches("user:[")
+        .trim_end_matches(']')
+        .parse();
+    let uid_map = squeeze(next());
+    let gid_map = squeeze(next());
+    let held = Held {
+        ns: ns.expect("an inode"),
+        uid_map,
+        gid_map,
+    };
+    (next().to_string(), held)
+}
+
+/// The holder's namespace and maps, as the fixture user read them from /proc.
+struct Held {
+    ns: u64,
+    uid_map: String,
+    gid_map: String,
+}
+
+/// "0 2000 1 1 200000 65536" (the map's words) to the short form "0:2000:1,1:...".
+fn squeeze(line: &str) -> String {
+    let numbers: Vec<&str> = line.split_whitespace().collect();
+    numbers
+        .chunks(3)
+        .map(|c| c.join(":"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn json_matches_proc() {
+    let Some(s) = Scenario::new("ls_json_matches_proc") else {
+        return;
+    };
+    let (out, held) = ls_while_held(&s, false, "--json");
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out).expect("JSON array");
+    let ns = list
+        .iter()
+        .find(|n| n["id"].as_u64() == Some(held.ns))
+        .unwrap_or_else(|| panic!("namespace {} not listed: {out}", held.ns));
+    assert_eq!(ns["owner_uid"].as_u64(), Some(2000));
+    assert_eq!(ns["uid_map"].as_str(), Some(held.uid_map.as_str()));
+    assert_eq!(ns["gid_map"].as_str(), Some(held.gid_map.as_str()));
+    assert_eq!(ns["uid_map"].as_str(), Some("0:2000:1,1:200000:65536"));
+    assert_eq!(ns["init"], false);
+    let host = std::fs::metadata("/proc/self/ns/user").unwrap().ino();
+    assert_eq!(ns["parent"]["id"].as_u64(), Some(host), "{ns}");
+    let init = list
+        .iter()
+        .find(|n| n["init"] == true)
+        .expect("init listed");
+    assert_eq!(init["id"].as_u64(), Some(host));
+    assert_eq!(init["uid_map"], "identity");
+    // Only namespaces the fixture user can see: none of root's other namespaces.
+    for n in &list {
+        assert!(n["owner_uid"] == 2000 || n["init"] == true, "{n}");
+    }
+}
+
+#[test]
+fn tree_nests_children_under_parents() {
+    let Some(s) = Scenario::new("ls_tree_nests") else {
+        return;
+    };
+    let (out, held) = ls_while_held(&s, true, "--tree");
+    let inner = held.ns;
+    let lines: Vec<&str> = out.lines().collect();
+    let depth = |ino: u64| {
+        lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(&ino.to_string()))
+            .map(|l| l.len() - l.trim_start().len())
+            .unwrap_or_else(|| panic!("{ino} not in\n{out}"))
+    };
+    let host = std::fs::metadata("/proc/self/ns/user").unwrap().ino();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("{host} (init)"))),
+        "{out}"
+    );
+    // host (depth 0) > userns unshare (2) > the nested --single namespace (4).
+    assert_eq!(depth(host), 0, "{out}");
+    assert_eq!(depth(inner), 4, "{out}");
+}
