@@ -10,8 +10,9 @@
 #   bubblewrap hyperfine   peers and the benchmark runner
 #   gcc             the linker cargo needs;  groff-base: tests/man_pages.rs checks the pages
 #   util-linux      unshare, setpriv (the hermetic test scenario);  ca-certificates: crates.io
+#   time            /usr/bin/time, for peak memory in bench/unshare.sh
 USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
-    groff-base util-linux ca-certificates)
+    groff-base util-linux ca-certificates time)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
