@@ -4,6 +4,7 @@
 //! (`subid::SubIdEntry`, `idmap::IdMap`), pure functions plan from them, and only the
 //! last step (`unshare`, `sys`) touches the kernel.
 
+pub mod clean;
 pub mod cli;
 pub mod cmd;
 pub mod error;

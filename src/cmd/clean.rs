@@ -1,8 +1,247 @@
-//! `userns clean` (placeholder: being written).
+//! `userns clean [PATH...]`: remove trees owned by your subordinate ids (by default your
+//! rootless container storage), from inside your mapped namespace, never leaving them.
 
-use crate::cli::CleanArgs;
-use crate::error::Result;
+use crate::clean::guard::{self, Target};
+use crate::clean::podman::PauseProcess;
+use crate::clean::remove::{count_tree, remove_tree, Outcome};
+use crate::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
+use crate::clean::walk::WalkOptions;
+use crate::clean::{fd_budget, fs};
+use crate::cli::{CleanArgs, UnshareArgs};
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::storage::StoragePaths;
+use crate::subid::SubIdPaths;
+use crate::unshare::{plan_mapping, MapRequest};
+use crate::users::Account;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-pub fn run(_args: CleanArgs) -> Result<u8> {
-    todo!("userns clean")
+pub fn run(args: CleanArgs) -> Result<u8> {
+    let account = Account::current();
+    let default_storage = args.paths.is_empty();
+    let paths = if default_storage {
+        let storage = StoragePaths::discover(&account);
+        let existing: Vec<PathBuf> = [&storage.graphroot, &storage.runroot]
+            .into_iter()
+            .filter(|p| p.symlink_metadata().is_ok())
+            .cloned()
+            .collect();
+        if existing.is_empty() {
+            println!(
+                "nothing to clean: {} and {} do not exist",
+                storage.graphroot.display(),
+                storage.runroot.display()
+            );
+            return Ok(exit::OK);
+        }
+        existing
+    } else {
+        args.paths.clone()
+    };
+
+    let mapping = plan_mapping(&MapRequest::default(), &account, &SubIdPaths::default())?;
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .or_else(|| account.home.clone())
+        .and_then(|h| std::fs::canonicalize(h).ok());
+    let mounts = guard::own_mounts()?;
+    let mut targets: Vec<Target> = Vec::new();
+    for path in &paths {
+        let target = Target::resolve(path)?;
+        guard::check_path(&target, home.as_deref(), &mapping.uid)?;
+        guard::check_mounts(&target, &mounts, args.cross_filesystems)?;
+        targets.push(target);
+    }
+    // A tree inside another given tree goes with it.
+    let all: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
+    targets.retain(|t| !all.iter().any(|o| *o != t.path && t.path.starts_with(o)));
+    targets.dedup_by(|a, b| a.path == b.path);
+
+    let ask = !args.yes && !args.dry_run;
+    let mut notes = Vec::new();
+    let pause = if default_storage {
+        PauseProcess::find(account.uid)
+    } else {
+        None
+    };
+    if let Some(p) = &pause {
+        let trees: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
+        p.check_no_containers(&trees)?;
+    }
+
+    // Everything that must happen before threads exist: descriptors, then the namespace.
+    let anchors = targets
+        .iter()
+        .map(|t| {
+            fs::open_anchor(&t.parent)
+                .map(Arc::new)
+                .map_err(|e| Error::io("open", &t.parent, &e))
+        })
+        .collect::<Result<Vec<Arc<OwnedFd>>>>()?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    let options = WalkOptions {
+        one_filesystem: !args.cross_filesystems,
+        budget: fd_budget(workers + 1),
+    };
+    crate::cmd::unshare::enter(&UnshareArgs::default(), &account)?;
+
+    let path_bytes = |t: &Target| t.path.as_os_str().as_encoded_bytes().to_vec();
+    let mut planned: Option<Vec<Outcome>> = None;
+    if ask || args.dry_run {
+        let scans: Vec<Outcome> = targets
+            .iter()
+            .zip(&anchors)
+            .map(|(t, a)| count_tree(a.as_fd(), &t.name, &path_bytes(t), options))
+            .collect();
+        if args.dry_run {
+            if let Some(p) = &pause {
+                notes.push(format!(
+                    "would stop podman's pause process {} (it holds the old storage)",
+                    p.pid
+                ));
+            }
+            return finish(&args, "dry-run", &targets, &scans, &notes, &mapping.uid);
+        }
+        if !args.json {
+            print!("{}", trees_text("will remove", &targets, &scans));
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::failure("not removing anything: nobody can confirm")
+                .because("stdin is not a terminal and --yes was not given")
+                .fix("pass --yes to remove without asking, or --dry-run to only see the report"));
+        }
+        if !confirmed()? {
+            eprintln!("userns: nothing removed");
+            return Ok(exit::OK);
+        }
+        planned = Some(scans);
+    }
+
+    if let Some(p) = &pause {
+        p.stop()?;
+        notes.push(format!(
+            "stopped podman's pause process {} (it held the old storage; podman starts a new one)",
+            p.pid
+        ));
+    }
+    let total = planned
+        .as_ref()
+        .map(|s| s.iter().map(|o| o.tally.entries()).sum::<u64>());
+    let progress = progress_bar(total, args.json);
+    let outcomes: Vec<Outcome> = targets
+        .iter()
+        .zip(&anchors)
+        .map(|(t, a)| remove_tree(a, &t.name, &path_bytes(t), options, workers, &progress))
+        .collect();
+    progress.finish_and_clear();
+    finish(&args, "removed", &targets, &outcomes, &notes, &mapping.uid)
+}
+
+/// Print the report (text or JSON) and the failures; 1 when anything failed.
+fn finish(
+    args: &CleanArgs,
+    action: &'static str,
+    targets: &[Target],
+    outcomes: &[Outcome],
+    notes: &[String],
+    uid_map: &crate::idmap::IdMap,
+) -> Result<u8> {
+    let failures: Vec<_> = outcomes.iter().flat_map(|o| &o.failures).collect();
+    if args.json {
+        crate::output::print_json(&CleanJson {
+            action,
+            trees: targets
+                .iter()
+                .zip(outcomes)
+                .map(|(t, o)| TreeJson::new(&t.path, &o.tally, uid_map))
+                .collect(),
+            failures: failures.iter().map(|f| FailureJson::new(f)).collect(),
+            notes: notes.to_vec(),
+        })?;
+    } else {
+        let head = if action == "dry-run" {
+            "would remove (dry run, nothing removed)"
+        } else {
+            "removed"
+        };
+        print!("{}", trees_text(head, targets, outcomes));
+        for note in notes {
+            println!("{note}");
+        }
+        let _ = std::io::stdout().flush();
+    }
+    if failures.is_empty() {
+        return Ok(exit::OK);
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "userns: {} could not be {}:",
+        report::counted(failures.len() as u64, "entry"),
+        if action == "dry-run" {
+            "read"
+        } else {
+            "removed"
+        }
+    );
+    for f in &failures {
+        let _ = writeln!(err, "{}", f.line());
+    }
+    Ok(exit::PROBLEMS)
+}
+
+fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome]) -> String {
+    let mut text = format!("{head}:\n");
+    let mut total = Tally::default();
+    for (t, o) in targets.iter().zip(outcomes) {
+        text.push_str(&report::tree_text(&t.path, &o.tally));
+        total.merge(&o.tally);
+    }
+    if targets.len() > 1 {
+        text.push_str(&format!(
+            "total: {}, {}, {}\n",
+            report::counted(total.files, "file"),
+            report::counted(total.directories, "directory"),
+            report::human_bytes(total.bytes)
+        ));
+    }
+    text
+}
+
+/// Ask on the terminal; only "y" or "yes" removes.
+fn confirmed() -> Result<bool> {
+    eprint!("Remove all of this? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::failure("cannot read the answer from the terminal").because(e))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// A bar on a terminal (stderr), nothing when piped or with --json.
+fn progress_bar(total: Option<u64>, json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match total {
+        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template(
+                "{bar:40} {human_pos}/{human_len} entries removed ({eta} left)",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template("{spinner} {human_pos} entries removed ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    }
 }

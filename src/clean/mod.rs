@@ -1,0 +1,21 @@
+//! Remove or re-own trees that belong to the user's subordinate ids, from inside the
+//! mapped namespace, without ever leaving the tree given (see `walk.rs`).
+
+pub mod chown;
+pub mod fs;
+pub mod guard;
+pub mod podman;
+pub mod remove;
+pub mod report;
+pub mod walk;
+
+/// Descriptors kept free for everything else (stdio, the walks' anchors, helpers).
+const FD_RESERVE: u64 = 64;
+
+/// How many directory descriptors each of `walkers` concurrent walks may hold, after
+/// raising RLIMIT_NOFILE to its hard limit.
+pub fn fd_budget(walkers: usize) -> usize {
+    let limit = fs::raise_fd_limit();
+    let per = limit.saturating_sub(FD_RESERVE) / walkers.max(1) as u64;
+    (per as usize).max(8)
+}
