@@ -1,11 +1,14 @@
 //! /etc/subuid and /etc/subgid: parse, look up, lint (and, later, allocate).
 
+pub mod alloc;
 pub mod lint;
 pub mod login_defs;
 pub mod lookup;
+pub mod nss;
 pub mod parse;
 pub mod range;
 pub mod source;
+pub mod write;
 
 pub use lookup::{belongs_to, entries_for, usability, Usability};
 pub use parse::{Owner, Skipped, SubIdEntry, SubIdFile};

@@ -2,7 +2,8 @@
 //! /etc/subgid, or files given on the command line), or an NSS module through libsubid.
 
 use super::lookup::{entries_for, usability, Usability};
-use super::parse::{SubIdEntry, SubIdFile};
+use super::nss;
+use super::parse::{Owner, SubIdEntry, SubIdFile};
 use crate::error::Result;
 use crate::ids::IdKind;
 use crate::users::Account;
@@ -65,10 +66,62 @@ impl UserSubIds {
         }
     }
 
-    /// Read `kind`'s file from `paths` and take the entries of `account`.
+    /// The entries of `account` of `kind`: from NSS through libsubid when `paths` are the
+    /// defaults and /etc/nsswitch.conf names a `subid:` source other than files (as
+    /// newuidmap decides), else from the file. Explicit files always bypass NSS. When
+    /// libsubid or its module is missing, warn and read the file, as libsubid would.
     pub fn read(paths: &SubIdPaths, kind: IdKind, account: &Account) -> Result<UserSubIds> {
+        if *paths == SubIdPaths::default() {
+            if let Some(module) = nss::configured(Path::new(nss::NSSWITCH)) {
+                match Self::from_nss(kind, account, &module) {
+                    Ok(subids) => return Ok(subids),
+                    Err(why) => warn_once(format!(
+                        "{} names `subid: {module}`, but {why}; reading {} and {} instead",
+                        nss::NSSWITCH,
+                        paths.subuid.display(),
+                        paths.subgid.display()
+                    )),
+                }
+            }
+        }
         let file = SubIdFile::read(paths.path(kind))?;
         Ok(Self::from_file(kind, &file, account))
+    }
+
+    /// Ask libsubid for the ranges of `account`; Err says why NSS cannot answer.
+    pub fn from_nss(kind: IdKind, account: &Account, module: &str) -> Result<UserSubIds, String> {
+        nss::module_available(module)?;
+        let lib = nss::LibSubid::load()
+            .map_err(|e| format!("libsubid cannot be loaded (install libsubid4): {e}"))?;
+        let owner = account.display_name();
+        let own = account.own_id(kind);
+        let entries = lib
+            .ranges(kind, &owner)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, (start, count))| {
+                let e = SubIdEntry {
+                    owner: Owner::from_field(&owner),
+                    owner_text: owner.clone(),
+                    start,
+                    count,
+                    // The position in libsubid's answer: there is no file line.
+                    line: i + 1,
+                };
+                let verdict = usability(&e, Some(own));
+                (e, verdict)
+            })
+            .collect();
+        Ok(UserSubIds {
+            kind,
+            source: format!("nss:{module}"),
+            entries,
+        })
+    }
+
+    /// Whether the entries came from NSS rather than a file.
+    pub fn from_nss_source(&self) -> bool {
+        self.source.starts_with("nss:")
     }
 
     pub fn usable(&self) -> impl Iterator<Item = &SubIdEntry> {
@@ -76,5 +129,17 @@ impl UserSubIds {
             .iter()
             .filter(|(_, u)| u.is_usable())
             .map(|(e, _)| e)
+    }
+}
+
+/// Print a warning once per process: both kinds (and several commands' reads) hit the
+/// same missing library.
+fn warn_once(message: String) {
+    use std::sync::Mutex;
+    static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if !seen.contains(&message) {
+        crate::warn(&message);
+        seen.push(message);
     }
 }
