@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Benchmark: joining a kept namespace (`userns enter NAME true`) against creating one
+# (`userns unshare true`, two setuid helper runs) and `podman unshare true` (which joins
+# podman's own pause process), in ONE hyperfine run, as the same unprivileged user.
+# Aim: joining costs at most half of creating, and under a tenth of podman.
+#
+# The fixture user and its subuid/subgid lines are bind-mounted over /etc in a private
+# mount namespace: the host's /etc is untouched.
+#
+# Needs root for that setup, plus hyperfine, uidmap and podman.
+# Usage: bench/enter.sh        writes bench/results/enter.{json,csv}
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+BENCH_UID=2000
+
+[ "$(id -u)" -eq 0 ] || { echo "needs root (a private mount namespace and setpriv)" >&2; exit 1; }
+for tool in hyperfine newuidmap podman unshare setpriv; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install hyperfine uidmap podman)" >&2; exit 1; }
+done
+
+cargo build --release --quiet
+target="${CARGO_TARGET_DIR:-$repo/target}"
+scratch=$(mktemp -d /var/tmp/userns-bench.XXXXXX)
+cleanup() {
+    # End only what this script started: the kept namespace and podman's pause process.
+    [ -f "$scratch/run/userns/bench.json" ] && kill "$(sed -n 's/^ *"pid": \([0-9]*\),/\1/p' "$scratch/run/userns/bench.json")" 2>/dev/null || true
+    [ -f "$scratch/run/libpod/tmp/pause.pid" ] && kill "$(cat "$scratch/run/libpod/tmp/pause.pid")" 2>/dev/null || true
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
+chmod 755 "$scratch"
+install -m 755 "$target/release/userns" "$scratch/userns"
+cp -a /etc "$scratch/etc"
+echo "ivy:x:$BENCH_UID:$BENCH_UID::$scratch/home:/bin/sh" >> "$scratch/etc/passwd"
+echo "ivy:x:$BENCH_UID:" >> "$scratch/etc/group"
+echo "ivy:200000:65536" > "$scratch/etc/subuid"
+echo "ivy:200000:65536" > "$scratch/etc/subgid"
+chmod 644 "$scratch/etc/subuid" "$scratch/etc/subgid"
+install -d -m 755 -o $BENCH_UID -g $BENCH_UID "$scratch/home" "$scratch/out"
+install -d -m 700 -o $BENCH_UID -g $BENCH_UID "$scratch/run"
+
+echo "machine: $(nproc) cores, kernel $(uname -r)"
+SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
+    set -e
+    mount --bind "$SCRATCH/etc" /etc
+    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
+        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
+    cd "$SCRATCH/out"
+    as_user "$SCRATCH/userns" unshare --name bench true
+    # All three must land in a namespace mapping the subordinate range.
+    for cmd in "$SCRATCH/userns enter bench" "$SCRATCH/userns unshare" "podman unshare"; do
+        as_user $cmd cat /proc/self/uid_map | grep -q " 200000 " \
+            || { echo "$cmd does not map the subordinate ids" >&2; exit 1; }
+    done
+    as_user hyperfine -N --warmup 10 --runs 200 --style basic \
+        -n "userns enter" "$SCRATCH/userns enter bench true" \
+        -n "userns unshare" "$SCRATCH/userns unshare true" \
+        -n podman "podman unshare true" \
+        --export-json enter.json --export-csv enter.csv
+'
+mkdir -p bench/results
+cp "$scratch/out/enter.json" "$scratch/out/enter.csv" bench/results/
+awk -F, '
+    $1 == "userns enter" { e = $4 } $1 == "userns unshare" { u = $4 } $1 == "podman" { p = $4 }
+    END {
+        printf "median: enter %.2f ms, unshare %.2f ms, podman unshare %.2f ms\n", e*1000, u*1000, p*1000
+        printf "ratio enter/unshare = %.2f (aim <= 0.5), enter/podman = %.3f (aim < 0.1)\n", e/u, e/p
+    }' bench/results/enter.csv
