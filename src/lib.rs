@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod error;
 pub mod exit;
 pub mod idmap;
+pub mod image;
 pub mod ids;
 pub mod keep;
 pub mod nsinfo;

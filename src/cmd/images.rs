@@ -1,8 +1,114 @@
-//! `userns images` (placeholder: being written).
+//! `userns images`: the images unpacked in your cache, with where each came from.
 
 use crate::cli::ImagesArgs;
 use crate::error::Result;
+use crate::image::cache::short_id;
+use crate::image::{CachedImage, ImageCache};
+use crate::users::Account;
+use serde::Serialize;
 
-pub fn run(_args: ImagesArgs) -> Result<u8> {
-    todo!("userns images")
+/// One line of `--json`: the record plus what a script wants without recomputing it.
+#[derive(Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    image: &'a CachedImage,
+    /// RFC 3339, UTC.
+    unpacked: String,
+    rootfs: std::path::PathBuf,
+}
+
+pub fn run(args: ImagesArgs) -> Result<u8> {
+    let cache = ImageCache::for_user(&Account::current());
+    let images = cache.list()?;
+    if args.json {
+        let listed: Vec<Listed> = images
+            .iter()
+            .map(|image| Listed {
+                image,
+                unpacked: rfc3339_utc(image.unpacked_at),
+                rootfs: cache.rootfs_of(&image.id),
+            })
+            .collect();
+        crate::output::print_json(&listed)?;
+        return Ok(crate::exit::OK);
+    }
+    if images.is_empty() {
+        eprintln!(
+            "no images in {} (userns run ARCHIVE unpacks one there)",
+            cache.root.display()
+        );
+        return Ok(crate::exit::OK);
+    }
+    let rows: Vec<Vec<String>> = images
+        .iter()
+        .map(|i| {
+            vec![
+                short_id(&i.id),
+                i.kind.clone(),
+                human_bytes(i.size),
+                rfc3339_utc(i.unpacked_at),
+                i.source.display().to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::table::render(&["ID", "KIND", "SIZE", "UNPACKED", "SOURCE"], &rows)
+    );
+    Ok(crate::exit::OK)
+}
+
+/// 1536 → "1.5 KiB".
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (days to civil date after Howard
+/// Hinnant's `civil_from_days`, proleptic Gregorian).
+fn rfc3339_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc_rfc3339() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn sizes_are_binary_units() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
 }

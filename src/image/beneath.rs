@@ -1,0 +1,452 @@
+//! File-system writes that cannot leave a root directory, whatever a layer says.
+//!
+//! Every parent directory is looked up with openat2(2) and
+//! `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS` on a descriptor of the root: `..` at the root
+//! stays at the root and an absolute symlink is resolved as if the root were `/` (the
+//! kernel does it, so no check-then-use race is possible). The last component is then
+//! created relative to that parent descriptor with `mkdirat`, `openat(O_CREAT|O_EXCL|
+//! O_NOFOLLOW)`, `symlinkat`, `linkat` or `mknodat`, which never follow a symlink there.
+//! Entry names are first cleaned lexically, as containerd's `fs.RootPath` does, so that
+//! `a/../../etc/x` means `/etc/x` beneath the root.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+// linux/openat2.h (kernel 5.6+)
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// How deep a tree may be before removing it is refused (a hostile layer could nest
+/// directories deep enough to exhaust the stack of a recursive remove).
+const MAX_REMOVE_DEPTH: usize = 512;
+
+/// A path inside the root, cleaned: no empty, `.` or `..` components, never the root itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InnerPath {
+    components: Vec<OsString>,
+}
+
+impl InnerPath {
+    /// Clean `raw` as a rooted path; None when it names the root itself (`/`, `.`, `a/..`).
+    pub fn clean(raw: &[u8]) -> Option<InnerPath> {
+        let mut components: Vec<OsString> = Vec::new();
+        for part in raw.split(|b| *b == b'/') {
+            match part {
+                b"" | b"." => {}
+                b".." => {
+                    components.pop();
+                }
+                name => components.push(OsStr::from_bytes(name).to_os_string()),
+            }
+        }
+        (!components.is_empty()).then_some(InnerPath { components })
+    }
+
+    pub fn name(&self) -> &OsStr {
+        self.components.last().expect("never empty")
+    }
+
+    /// The parent's components (empty for an entry directly under the root).
+    pub fn parent(&self) -> &[OsString] {
+        &self.components[..self.components.len() - 1]
+    }
+
+    /// The parent as a path; None for the root.
+    pub fn parent_path(&self) -> Option<InnerPath> {
+        (self.components.len() > 1).then(|| InnerPath {
+            components: self.parent().to_vec(),
+        })
+    }
+
+    pub fn join(&self, name: &OsStr) -> InnerPath {
+        let mut components = self.components.clone();
+        components.push(name.to_os_string());
+        InnerPath { components }
+    }
+
+    pub fn starts_with(&self, other: &InnerPath) -> bool {
+        self.components.starts_with(&other.components)
+    }
+
+    /// `/a/b` form, for messages.
+    pub fn display(&self) -> String {
+        let mut p = PathBuf::from("/");
+        p.extend(&self.components);
+        p.display().to_string()
+    }
+}
+
+/// A root directory that writes are confined to.
+#[derive(Debug)]
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+fn cstring(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn check(ret: libc::c_int) -> io::Result<()> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn to_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+}
+
+/// openat2(dirfd, path, flags, resolve) through the raw syscall (glibc 2.36 has no wrapper).
+fn openat2(dirfd: RawFd, path: &[u8], flags: i32, resolve: u64) -> io::Result<OwnedFd> {
+    let path = cstring(path)?;
+    // SAFETY: open_how is plain data; zeroed is a valid value (it is #[non_exhaustive]).
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = resolve;
+    loop {
+        // SAFETY: path is NUL-terminated, how lives across the call and its size is passed.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        match to_fd(ret) {
+            // EAGAIN: a rename elsewhere raced the lookup (openat2(2)); simply retry.
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// openat(dirfd, name) of one component, never following a symlink there.
+fn open_at(dirfd: RawFd, name: &OsStr, flags: i32, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    let name = cstring(name.as_bytes())?;
+    // SAFETY: name is NUL-terminated; the result is checked.
+    let ret = unsafe {
+        libc::openat(
+            dirfd,
+            name.as_ptr(),
+            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            mode as libc::c_uint,
+        )
+    };
+    to_fd(ret as libc::c_long)
+}
+
+/// What is at a name in a directory, without following a symlink.
+pub fn lstat_at(dirfd: &OwnedFd, name: &OsStr) -> io::Result<libc::stat> {
+    let c = cstring(name.as_bytes())?;
+    // SAFETY: stat is plain data; the pointer is valid for the call.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    check(unsafe {
+        libc::fstatat(
+            dirfd.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    Ok(st)
+}
+
+pub fn is_dir(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFDIR
+}
+
+impl Root {
+    /// Open an existing directory as the root.
+    pub fn open(path: &Path) -> io::Result<Root> {
+        let fd = openat2(
+            libc::AT_FDCWD,
+            path.as_os_str().as_bytes(),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?;
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The host path of an inner path, for messages only (never opened by name).
+    pub fn host_path(&self, inner: &InnerPath) -> PathBuf {
+        let mut p = self.path.clone();
+        p.extend(&inner.components);
+        p
+    }
+
+    /// Resolve a directory beneath the root (`components` empty: the root itself).
+    fn resolve_dir(&self, components: &[OsString]) -> io::Result<OwnedFd> {
+        let mut rel = OsString::from(".");
+        for c in components {
+            rel.push("/");
+            rel.push(c);
+        }
+        openat2(
+            self.fd.as_raw_fd(),
+            rel.as_bytes(),
+            libc::O_PATH | libc::O_DIRECTORY,
+            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        )
+    }
+
+    /// The parent directory of `path`, resolved beneath the root. With `create`, missing
+    /// directories are made (mode 0755, owner: the caller), as tar does for entries whose
+    /// directory came without its own header.
+    pub fn parent_of(&self, path: &InnerPath, create: bool) -> io::Result<OwnedFd> {
+        match self.resolve_dir(path.parent()) {
+            Err(e) if create && e.raw_os_error() == Some(libc::ENOENT) => {}
+            other => return other,
+        }
+        let parent = path.parent();
+        let mut dir = self.resolve_dir(&[])?;
+        for i in 0..parent.len() {
+            dir = match self.resolve_dir(&parent[..=i]) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    mkdir_at(&dir, &parent[i], 0o755)?;
+                    self.resolve_dir(&parent[..=i])?
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(dir)
+    }
+
+    /// The directory `path` itself, resolved beneath the root (symlinks followed inside it).
+    pub fn dir(&self, path: Option<&InnerPath>) -> io::Result<OwnedFd> {
+        match path {
+            Some(p) => self.resolve_dir(&p.components),
+            None => self.resolve_dir(&[]),
+        }
+    }
+}
+
+pub fn mkdir_at(dir: &OwnedFd, name: &OsStr, mode: libc::mode_t) -> io::Result<()> {
+    let c = cstring(name.as_bytes())?;
+    // SAFETY: NUL-terminated name, checked result.
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode) })
+}
+
+/// Create a new regular file; fails if anything (even a dangling symlink) is there.
+pub fn create_file_at(dir: &OwnedFd, name: &OsStr) -> io::Result<std::fs::File> {
+    let fd = open_at(
+        dir.as_raw_fd(),
+        name,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+        0o600,
+    )?;
+    Ok(std::fs::File::from(fd))
+}
+
+/// Open an existing directory (not a symlink to one) for fchown/fchmod.
+pub fn open_dir_at(dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
+    open_at(dir.as_raw_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+}
+
+pub fn symlink_at(target: &[u8], dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    let t = cstring(target)?;
+    let n = cstring(name.as_bytes())?;
+    // SAFETY: NUL-terminated strings, checked result.
+    check(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), n.as_ptr()) })
+}
+
+/// A hard link; flags 0 means a symlink at the source is linked itself, never followed.
+pub fn link_at(src_dir: &OwnedFd, src_name: &OsStr, dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    let s = cstring(src_name.as_bytes())?;
+    let n = cstring(name.as_bytes())?;
+    // SAFETY: NUL-terminated strings, checked result.
+    check(unsafe {
+        libc::linkat(
+            src_dir.as_raw_fd(),
+            s.as_ptr(),
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            0,
+        )
+    })
+}
+
+pub fn mkfifo_at(dir: &OwnedFd, name: &OsStr, mode: libc::mode_t) -> io::Result<()> {
+    let n = cstring(name.as_bytes())?;
+    // SAFETY: NUL-terminated name, checked result.
+    check(unsafe { libc::mknodat(dir.as_raw_fd(), n.as_ptr(), libc::S_IFIFO | mode, 0) })
+}
+
+/// chmod of a FIFO by name. fchmodat has no working AT_SYMLINK_NOFOLLOW, so this is only
+/// for a name the caller has just created as a FIFO in `dir` (so not a symlink).
+pub fn chmod_fifo_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+    let st = lstat_at(dir, name)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err(io::Error::other("expected the FIFO just made"));
+    }
+    let n = cstring(name.as_bytes())?;
+    // SAFETY: NUL-terminated name, checked result.
+    check(unsafe { libc::fchmodat(dir.as_raw_fd(), n.as_ptr(), mode as libc::mode_t, 0) })
+}
+
+/// chown of the name itself (AT_SYMLINK_NOFOLLOW: a symlink gets the owner, not its target).
+pub fn chown_at(dir: &OwnedFd, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
+    let n = cstring(name.as_bytes())?;
+    // SAFETY: NUL-terminated name, checked result.
+    check(unsafe {
+        libc::fchownat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            uid,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+}
+
+pub fn fchown(fd: RawFd, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: plain syscall on a descriptor we own.
+    check(unsafe { libc::fchown(fd, uid, gid) })
+}
+
+pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {
+    // SAFETY: plain syscall on a descriptor we own.
+    check(unsafe { libc::fchmod(fd, mode as libc::mode_t) })
+}
+
+fn timespecs(mtime: i64) -> [libc::timespec; 2] {
+    let t = libc::timespec {
+        tv_sec: mtime as libc::time_t,
+        tv_nsec: 0,
+    };
+    [t, t]
+}
+
+/// Set atime and mtime of the name itself (a symlink's own times, never its target's).
+pub fn set_times_at(dir: &OwnedFd, name: &OsStr, mtime: i64) -> io::Result<()> {
+    let n = cstring(name.as_bytes())?;
+    let ts = timespecs(mtime);
+    // SAFETY: NUL-terminated name, two timespecs as utimensat wants.
+    check(unsafe {
+        libc::utimensat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            ts.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+}
+
+pub fn set_times(fd: RawFd, mtime: i64) -> io::Result<()> {
+    let ts = timespecs(mtime);
+    // SAFETY: two timespecs as futimens wants, on a descriptor we own.
+    check(unsafe { libc::futimens(fd, ts.as_ptr()) })
+}
+
+/// Remove a name and, when it is a directory, everything beneath it. Entries are opened
+/// with O_NOFOLLOW relative to their directory's descriptor, so a symlink inside is
+/// removed, never followed out of the root. A missing name is not an error.
+pub fn remove_all_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    remove_all_depth(dir, name, 0)
+}
+
+fn unlink_at(dir: &OwnedFd, name: &OsStr, flags: i32) -> io::Result<()> {
+    let n = cstring(name.as_bytes())?;
+    // SAFETY: NUL-terminated name, checked result.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), n.as_ptr(), flags) })
+}
+
+fn remove_all_depth(dir: &OwnedFd, name: &OsStr, depth: usize) -> io::Result<()> {
+    match unlink_at(dir, name, 0) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {}
+        Err(e) => return Err(e),
+    }
+    if depth >= MAX_REMOVE_DEPTH {
+        return Err(io::Error::other(format!(
+            "directory tree deeper than {MAX_REMOVE_DEPTH} levels"
+        )));
+    }
+    let sub = open_dir_at(dir, name)?;
+    for child in list_dir(&sub)? {
+        remove_all_depth(&sub, &child, depth + 1)?;
+    }
+    unlink_at(dir, name, libc::AT_REMOVEDIR)
+}
+
+/// The names in a directory (without `.` and `..`).
+pub fn list_dir(dir: &OwnedFd) -> io::Result<Vec<OsString>> {
+    // Read through a fresh descriptor of the same directory: fdopendir takes ownership and
+    // an O_PATH descriptor cannot be read.
+    let fd = open_at(
+        dir.as_raw_fd(),
+        OsStr::new("."),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    )?;
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+    // SAFETY: raw is an open directory descriptor; fdopendir owns it from here on.
+    let dirp = unsafe { libc::fdopendir(raw) };
+    if dirp.is_null() {
+        let err = io::Error::last_os_error();
+        // SAFETY: fdopendir failed, so raw is still ours to close.
+        unsafe { libc::close(raw) };
+        return Err(err);
+    }
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: dirp is a valid DIR*; errno is reset to tell the end from an error.
+        unsafe { *libc::__errno_location() = 0 };
+        let ent = unsafe { libc::readdir64(dirp) };
+        if ent.is_null() {
+            let err = io::Error::last_os_error();
+            // SAFETY: dirp is valid and closed once.
+            unsafe { libc::closedir(dirp) };
+            return match err.raw_os_error() {
+                Some(0) | None => Ok(names),
+                _ => Err(err),
+            };
+        }
+        // SAFETY: d_name is NUL-terminated inside the dirent readdir returned.
+        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
+        let bytes = name.to_bytes();
+        if bytes != b"." && bytes != b".." {
+            names.push(OsString::from_vec(bytes.to_vec()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InnerPath;
+
+    fn shown(raw: &str) -> Option<String> {
+        InnerPath::clean(raw.as_bytes()).map(|p| p.display())
+    }
+
+    #[test]
+    fn cleaning_is_rooted_like_containerd() {
+        assert_eq!(shown("./etc/passwd").as_deref(), Some("/etc/passwd"));
+        assert_eq!(shown("/etc//x/").as_deref(), Some("/etc/x"));
+        assert_eq!(shown("../../etc/x").as_deref(), Some("/etc/x"));
+        assert_eq!(shown("a/../../b").as_deref(), Some("/b"));
+        assert_eq!(shown("a/.."), None);
+        assert_eq!(shown("/"), None);
+        assert_eq!(shown("."), None);
+    }
+}

@@ -1,0 +1,254 @@
+//! The per-user image cache: `$XDG_DATA_HOME/userns/images` (else
+//! `~/.local/share/userns/images`), one directory per image, named by the hex of its
+//! config digest, holding `rootfs/` and `image.json` (what it is and where it came from).
+//!
+//! An image is unpacked into `.unpack-HEX-PID` beside the others and renamed into place
+//! only once complete, so a crash or a failed digest check never leaves a half image
+//! under the final name. Two unpacks of one image may race: the second rename fails
+//! (the name exists) and that copy is discarded.
+
+use super::beneath::Root;
+use super::layer::{self, UnpackState};
+use super::manifest::ImagePlan;
+use super::source::Blobs;
+use super::{ImageConfig, SourceKind};
+use crate::error::{Error, Result};
+use crate::users::Account;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const RECORD: &str = "image.json";
+const ROOTFS: &str = "rootfs";
+const TEMP_PREFIX: &str = ".unpack-";
+
+#[derive(Debug, Clone)]
+pub struct ImageCache {
+    pub root: PathBuf,
+}
+
+/// One unpacked image, as `image.json` records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedImage {
+    /// `sha256:` of the image config.
+    pub id: String,
+    /// The archive or layout it was unpacked from (as given, made absolute).
+    pub source: PathBuf,
+    /// docker-archive, oci-archive or oci.
+    pub kind: String,
+    /// Bytes of file data in the unpacked tree.
+    pub size: u64,
+    /// When it was unpacked, seconds since the epoch.
+    pub unpacked_at: u64,
+    pub layers: usize,
+    pub config: ImageConfig,
+}
+
+/// The hex part of an id, which names the image's directory.
+fn dir_name(id: &str) -> Option<&str> {
+    let hex = id.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+impl ImageCache {
+    /// The cache of `account`: `$XDG_DATA_HOME` when set to an absolute path (as the XDG
+    /// base directory spec says a relative one is ignored), else the account's home.
+    pub fn for_user(account: &Account) -> ImageCache {
+        let data_home = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| account.home.as_ref().map(|h| h.join(".local/share")))
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from(format!("/var/tmp/userns-{}", account.uid)));
+        ImageCache {
+            root: data_home.join("userns/images"),
+        }
+    }
+
+    /// The root file system of a cached image.
+    pub fn rootfs_of(&self, id: &str) -> PathBuf {
+        self.root.join(dir_name(id).unwrap_or(id)).join(ROOTFS)
+    }
+
+    /// The cached image with this id, when it is complete.
+    pub fn lookup(&self, id: &str) -> Result<Option<CachedImage>> {
+        let Some(hex) = dir_name(id) else {
+            return Ok(None);
+        };
+        let record = self.root.join(hex).join(RECORD);
+        match std::fs::read(&record) {
+            Ok(bytes) => parse_record(&record, &bytes).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", &record, &e)),
+        }
+    }
+
+    /// Every complete image, oldest first. A record that cannot be read is warned about
+    /// and left out, so one damaged entry does not hide the others.
+    pub fn list(&self) -> Result<Vec<CachedImage>> {
+        let dir = match std::fs::read_dir(&self.root) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list", &self.root, &e)),
+        };
+        let mut images = Vec::new();
+        for entry in dir {
+            let entry = entry.map_err(|e| Error::io("list", &self.root, &e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if dir_name(&format!("sha256:{name}")).is_none() {
+                continue;
+            }
+            let record = entry.path().join(RECORD);
+            match std::fs::read(&record) {
+                Ok(bytes) => match parse_record(&record, &bytes) {
+                    Ok(image) => images.push(image),
+                    Err(e) => crate::warn(e),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => crate::warn(Error::io("read", &record, &e)),
+            }
+        }
+        images.sort_by(|a, b| (a.unpacked_at, &a.id).cmp(&(b.unpacked_at, &b.id)));
+        Ok(images)
+    }
+
+    /// Unpack `plan` from `blobs` into the cache. Must run as uid 0 inside the mapped
+    /// namespace: owners from the layers are given with chown.
+    pub fn install(
+        &self,
+        source: &Path,
+        kind: SourceKind,
+        plan: &ImagePlan,
+        blobs: &Blobs,
+    ) -> Result<CachedImage> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err(
+                Error::failure(format!("cannot unpack {}", source.display()))
+                    .because("unpacking an image must run as root inside the user namespace")
+                    .fix(
+                        "call image::prepare after entering the mapped namespace (userns run does)",
+                    ),
+            );
+        }
+        let hex = dir_name(&plan.id)
+            .ok_or_else(|| Error::failure(format!("unusable image id {}", plan.id)))?;
+        std::fs::create_dir_all(&self.root).map_err(|e| Error::io("create", &self.root, &e))?;
+        let temp = self
+            .root
+            .join(format!("{TEMP_PREFIX}{hex}-{}", std::process::id()));
+        if temp.exists() {
+            std::fs::remove_dir_all(&temp).map_err(|e| Error::io("remove", &temp, &e))?;
+        }
+        let result = self.unpack_into(&temp, source, kind, plan, blobs);
+        let image = match result {
+            Ok(image) => image,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&temp);
+                return Err(e);
+            }
+        };
+        let final_dir = self.root.join(hex);
+        if let Err(e) = std::fs::rename(&temp, &final_dir) {
+            let _ = std::fs::remove_dir_all(&temp);
+            // Another unpack of the same image finished first: use that one.
+            if let Ok(Some(existing)) = self.lookup(&plan.id) {
+                return Ok(existing);
+            }
+            return Err(Error::io("move into place", &final_dir, &e));
+        }
+        Ok(image)
+    }
+
+    fn unpack_into(
+        &self,
+        temp: &Path,
+        source: &Path,
+        kind: SourceKind,
+        plan: &ImagePlan,
+        blobs: &Blobs,
+    ) -> Result<CachedImage> {
+        let rootfs = temp.join(ROOTFS);
+        std::fs::create_dir_all(&rootfs).map_err(|e| Error::io("create", &rootfs, &e))?;
+        let root = Root::open(&rootfs).map_err(|e| Error::io("open", &rootfs, &e))?;
+        eprintln!(
+            "userns: unpacking {} ({}, {} layers) into {}",
+            source.display(),
+            short_id(&plan.id),
+            plan.layers.len(),
+            self.root.display()
+        );
+        let mut state = UnpackState::default();
+        let total = plan.layers.len();
+        for (i, l) in plan.layers.iter().enumerate() {
+            let label = format!(
+                "layer {} of {total} ({}) in {}",
+                i + 1,
+                l.blob,
+                source.display()
+            );
+            let (reader, _) = blobs.open_blob(&l.blob)?;
+            layer::apply_blob(
+                &root,
+                reader,
+                &label,
+                l.digest.as_deref(),
+                l.diff_id.as_deref(),
+                &mut state,
+            )?;
+        }
+        layer::finish(&root, &state)?;
+        if state.devices_skipped > 0 {
+            eprintln!(
+                "userns: skipped {} device node{} (a user namespace cannot create them; \
+                 the container gets its own /dev)",
+                state.devices_skipped,
+                if state.devices_skipped == 1 { "" } else { "s" }
+            );
+        }
+        let image = CachedImage {
+            id: plan.id.clone(),
+            source: std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf()),
+            kind: kind.name().to_string(),
+            size: state.bytes,
+            unpacked_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            layers: total,
+            config: plan.config.clone(),
+        };
+        let record = temp.join(RECORD);
+        let text = serde_json::to_vec_pretty(&image)
+            .map_err(|e| Error::failure("cannot encode the image record").because(e))?;
+        write_synced(&record, &text).map_err(|e| Error::io("write", &record, &e))?;
+        Ok(image)
+    }
+}
+
+/// Write and fsync, so that the rename that follows publishes a complete record.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn parse_record(path: &Path, bytes: &[u8]) -> Result<CachedImage> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::failure(format!("{} is not a valid image record", path.display()))
+            .because(e)
+            .fix(format!(
+                "remove that image directory (userns clean {})",
+                path.parent().unwrap_or(path).display()
+            ))
+    })
+}
+
+/// `sha256:0123456789ab`, as podman shortens ids.
+pub fn short_id(id: &str) -> String {
+    match id.split_once(':') {
+        Some((alg, hex)) => format!("{alg}:{}", &hex[..hex.len().min(12)]),
+        None => id.to_string(),
+    }
+}

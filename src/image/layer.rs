@@ -1,0 +1,386 @@
+//! Apply one layer (a tar stream, plain, gzip or zstd) onto a root, as the OCI image-spec
+//! `layer.md` says: entries replace what lower layers put at the same path, `.wh.NAME`
+//! deletes NAME, `.wh..wh..opq` hides everything lower layers put in its directory.
+//!
+//! Every write goes through [`super::beneath`], so no entry, link or symlink can make it
+//! land outside the root. Symlinks are created as they are and never followed here; hard
+//! links must name an entry already beneath the root. Owners come from the tar headers
+//! (chown with AT_SYMLINK_NOFOLLOW; inside the mapped namespace they land on subordinate
+//! ids), then modes (after chown, which clears setuid bits), then times. Device nodes
+//! cannot be made in a user namespace (mknod needs CAP_MKNOD in the initial one); they are
+//! counted and skipped, as rootless podman does with the /dev it mounts instead.
+
+use super::beneath::{self, InnerPath, Root};
+use crate::error::{Error, Result};
+use sha2::{Digest as _, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use tar::EntryType;
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_MARKER: &str = ".wh..wh..opq";
+
+/// What unpacking all layers of an image did, for the summary line and the cache record.
+#[derive(Debug, Default)]
+pub struct UnpackState {
+    pub devices_skipped: u64,
+    /// Bytes of regular file data written (hard links counted once).
+    pub bytes: u64,
+    pub entries: u64,
+    /// Directory mtimes, set once after the last layer (adding a child changes them).
+    dir_times: HashMap<Option<InnerPath>, i64>,
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<'h, R> {
+    inner: R,
+    hasher: &'h mut Sha256,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn digest_of(hasher: Sha256) -> String {
+    format!("sha256:{}", super::hex(&hasher.finalize()))
+}
+
+/// Check one digest when it is given and of an algorithm we compute.
+fn verify(label: &str, what: &str, expected: Option<&str>, actual: &str) -> Result<()> {
+    match expected {
+        Some(e) if e.starts_with("sha256:") && e != actual => Err(Error::failure(format!(
+            "{label}: the {what} digest does not match"
+        ))
+        .because(format!("the image says {e}, the content is {actual}"))
+        .fix("the archive is damaged or was altered: save the image again")),
+        _ => Ok(()),
+    }
+}
+
+/// Apply one layer blob. `digest` is the blob's digest as stored, `diff_id` that of the
+/// uncompressed tar; both are checked when given (after the stream, so a mismatch fails
+/// the whole unpack and the caller discards the half-made tree).
+pub fn apply_blob(
+    root: &Root,
+    blob: impl Read,
+    label: &str,
+    digest: Option<&str>,
+    diff_id: Option<&str>,
+    state: &mut UnpackState,
+) -> Result<()> {
+    let read_err = |e: io::Error| {
+        Error::failure(format!("cannot read {label}"))
+            .because(e)
+            .fix("the archive is damaged or truncated: save the image again")
+    };
+    let mut raw_hash = Sha256::new();
+    let mut plain_hash = Sha256::new();
+    {
+        let mut raw = BufReader::with_capacity(
+            1 << 16,
+            Hashing {
+                inner: blob,
+                hasher: &mut raw_hash,
+            },
+        );
+        // Compression is told by magic bytes, not by media type (docker-archive layers
+        // carry none, and some tools label gzip layers as plain tar).
+        let head = raw.fill_buf().map_err(read_err)?.to_vec();
+        let decoded: Box<dyn Read + '_> = if head.starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::bufread::MultiGzDecoder::new(&mut raw))
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Box::new(zstd::stream::read::Decoder::with_buffer(&mut raw).map_err(read_err)?)
+        } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
+            return Err(
+                Error::failure(format!("{label} is compressed with bzip2 or xz"))
+                    .because(
+                        "userns reads plain, gzip and zstd layers, as the OCI image-spec defines",
+                    )
+                    .fix("re-save the image with podman (it stores gzip or plain layers)"),
+            );
+        } else {
+            Box::new(&mut raw)
+        };
+        let mut plain = Hashing {
+            inner: decoded,
+            hasher: &mut plain_hash,
+        };
+        apply_tar(root, &mut plain, label, state)?;
+        // Hash what follows the end-of-archive blocks too: digests cover the whole blob.
+        io::copy(&mut plain, &mut io::sink()).map_err(read_err)?;
+        drop(plain);
+        io::copy(&mut raw, &mut io::sink()).map_err(read_err)?;
+    }
+    verify(label, "layer", digest, &digest_of(raw_hash))?;
+    verify(
+        label,
+        "uncompressed layer (diff_id)",
+        diff_id,
+        &digest_of(plain_hash),
+    )
+}
+
+/// Set directory times recorded over all layers; call once after the last layer.
+pub fn finish(root: &Root, state: &UnpackState) -> Result<()> {
+    for (path, mtime) in &state.dir_times {
+        let result = match path {
+            None => root
+                .dir(None)
+                .and_then(|d| beneath::set_times_at(&d, OsStr::new("."), *mtime)),
+            Some(p) => root
+                .dir(p.parent_path().as_ref())
+                .and_then(|d| beneath::set_times_at(&d, p.name(), *mtime)),
+        };
+        match result {
+            // A later layer removed or replaced it: nothing to set.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {}
+            Err(e) => {
+                let shown = path.as_ref().map(|p| p.display()).unwrap_or("/".into());
+                return Err(Error::failure(format!("cannot set the time of {shown}")).because(e));
+            }
+            Ok(()) => {}
+        }
+    }
+    Ok(())
+}
+
+fn apply_tar(
+    root: &Root,
+    stream: &mut dyn Read,
+    label: &str,
+    state: &mut UnpackState,
+) -> Result<()> {
+    let mut archive = tar::Archive::new(stream);
+    let entries = archive
+        .entries()
+        .map_err(|e| Error::failure(format!("cannot read {label}")).because(e))?;
+    // Paths this layer put in place: an opaque marker hides everything else in its directory.
+    let mut this_layer: HashSet<InnerPath> = HashSet::new();
+    for entry in entries {
+        let mut entry = entry.map_err(|e| {
+            Error::failure(format!("cannot read {label}: a damaged tar header"))
+                .because(e)
+                .fix("the archive is damaged or truncated: save the image again")
+        })?;
+        let raw_path = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw_path).into_owned();
+        apply_entry(root, &mut entry, &raw_path, &mut this_layer, state).map_err(|e| {
+            let e = Error::failure(format!("cannot unpack {shown:?} of {label}")).because(&e);
+            match e.cause.as_deref() {
+                Some(c) if c.contains("Invalid argument") && c.contains("chown") => e.fix(
+                    "the image uses ids your namespace does not map: give yourself a larger \
+                     subordinate range (userns subid add), or run inside `userns unshare`",
+                ),
+                _ => e,
+            }
+        })?;
+        state.entries += 1;
+    }
+    Ok(())
+}
+
+fn io_context<'a>(what: &'a str, path: &'a InnerPath) -> impl Fn(io::Error) -> io::Error + 'a {
+    move |e| io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+fn apply_entry(
+    root: &Root,
+    entry: &mut tar::Entry<'_, &mut dyn Read>,
+    raw_path: &[u8],
+    this_layer: &mut HashSet<InnerPath>,
+    state: &mut UnpackState,
+) -> io::Result<()> {
+    let header = entry.header();
+    let kind = header.entry_type();
+    let mode = header.mode()? & 0o7777;
+    let uid = id32(header.uid()?)?;
+    let gid = id32(header.gid()?)?;
+    let mtime = header.mtime()? as i64;
+
+    let Some(path) = InnerPath::clean(raw_path) else {
+        // `./` or `/`: the root directory's own metadata.
+        if kind.is_dir() {
+            let dir = root.dir(None)?;
+            let fd = beneath::open_dir_at(&dir, OsStr::new("."))?;
+            set_owner_mode(fd.as_raw_fd(), uid, gid, mode)?;
+            state.dir_times.insert(None, mtime);
+        }
+        return Ok(());
+    };
+    let name = path.name().as_bytes();
+    if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+        return apply_whiteout(root, &path, this_layer);
+    }
+    match kind {
+        EntryType::XGlobalHeader | EntryType::XHeader => return Ok(()),
+        EntryType::Char | EntryType::Block => {
+            state.devices_skipped += 1;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let parent = root
+        .parent_of(&path, true)
+        .map_err(io_context("parent of", &path))?;
+    let existing = match beneath::lstat_at(&parent, path.name()) {
+        Ok(st) => Some(st),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+        Err(e) => return Err(e),
+    };
+    // A directory over a directory merges; anything else replaces what was there.
+    if let Some(st) = existing {
+        let merge = kind.is_dir() && beneath::is_dir(&st);
+        if !merge && !is_self_link(entry, &path) {
+            beneath::remove_all_at(&parent, path.name())?;
+        }
+    }
+    this_layer.insert(path.clone());
+    let name = path.name();
+    match kind {
+        EntryType::Directory => {
+            if existing.is_none_or(|st| !beneath::is_dir(&st)) {
+                beneath::mkdir_at(&parent, name, 0o700)?;
+            }
+            let fd = beneath::open_dir_at(&parent, name)?;
+            set_owner_mode(fd.as_raw_fd(), uid, gid, mode)?;
+            state.dir_times.insert(Some(path.clone()), mtime);
+        }
+        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+            let mut file = beneath::create_file_at(&parent, name)?;
+            state.bytes += io::copy(entry, &mut file)?;
+            set_owner_mode(file.as_raw_fd(), uid, gid, mode)?;
+            beneath::set_times(file.as_raw_fd(), mtime)?;
+        }
+        EntryType::Symlink => {
+            let target = entry.link_name_bytes().unwrap_or_default();
+            if target.is_empty() {
+                return Err(io::Error::other("a symlink with an empty target"));
+            }
+            beneath::symlink_at(&target, &parent, name)?;
+            beneath::chown_at(&parent, name, uid, gid).map_err(chown_context)?;
+            beneath::set_times_at(&parent, name, mtime)?;
+        }
+        EntryType::Link => {
+            let target = entry.link_name_bytes().unwrap_or_default();
+            let target = InnerPath::clean(&target)
+                .ok_or_else(|| io::Error::other("a hard link to the root directory"))?;
+            if target == path {
+                return Ok(());
+            }
+            // The target is resolved beneath the root like any path: a link to
+            // /etc/passwd means the image's /etc/passwd, never the host's.
+            let src_dir = root.parent_of(&target, false).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "hard link target {} is not in the image: {e}",
+                        target.display()
+                    ),
+                )
+            })?;
+            beneath::link_at(&src_dir, target.name(), &parent, name).map_err(|e| {
+                io::Error::new(e.kind(), format!("hard link to {}: {e}", target.display()))
+            })?;
+        }
+        EntryType::Fifo => {
+            beneath::mkfifo_at(&parent, name, 0o600)?;
+            beneath::chown_at(&parent, name, uid, gid).map_err(chown_context)?;
+            // mknodat's mode went through the umask; a FIFO cannot be opened for fchmod
+            // without blocking, so chmod it by name (it was just created: not a symlink).
+            beneath::chmod_fifo_at(&parent, name, mode)?;
+            beneath::set_times_at(&parent, name, mtime)?;
+        }
+        other => {
+            crate::warn(format!(
+                "skipped {} (tar entry type {:?} is not a file system object)",
+                path.display(),
+                other.as_byte() as char
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A hard link naming itself must not delete its own target first.
+fn is_self_link(entry: &tar::Entry<'_, &mut dyn Read>, path: &InnerPath) -> bool {
+    entry.header().entry_type().is_hard_link()
+        && entry
+            .link_name_bytes()
+            .and_then(|t| InnerPath::clean(&t))
+            .is_some_and(|t| &t == path)
+}
+
+fn id32(id: u64) -> io::Result<u32> {
+    u32::try_from(id)
+        .ok()
+        .filter(|id| *id != u32::MAX)
+        .ok_or_else(|| io::Error::other(format!("owner id {id} is not a valid id")))
+}
+
+fn chown_context(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("chown: {e}"))
+}
+
+/// Owner first, then mode: chown clears the setuid and setgid bits (chown(2)).
+fn set_owner_mode(fd: i32, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
+    beneath::fchown(fd, uid, gid)
+        .map_err(|e| io::Error::new(e.kind(), format!("chown to {uid}:{gid}: {e}")))?;
+    beneath::fchmod(fd, mode)
+}
+
+/// `.wh.NAME` removes NAME; `.wh..wh..opq` removes everything in its directory that this
+/// layer did not put there (earlier in the same stream entries may already have landed).
+fn apply_whiteout(
+    root: &Root,
+    path: &InnerPath,
+    this_layer: &HashSet<InnerPath>,
+) -> io::Result<()> {
+    let name = path.name().as_bytes();
+    let parent = match root.parent_of(path, false) {
+        Ok(fd) => fd,
+        // Nothing below to hide.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if name == OPAQUE_MARKER.as_bytes() {
+        return prune(&parent, path.parent_path(), this_layer, 0);
+    }
+    let hidden = &name[WHITEOUT_PREFIX.len()..];
+    if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) || hidden.is_empty() {
+        // `.wh..wh.plnk` and the like: aufs bookkeeping, not a whiteout of a file.
+        return Ok(());
+    }
+    beneath::remove_all_at(&parent, OsStr::from_bytes(hidden))
+}
+
+/// Remove what lies in `dir` (beneath `dir_path`) that this layer did not create.
+fn prune(
+    dir: &std::os::fd::OwnedFd,
+    dir_path: Option<InnerPath>,
+    this_layer: &HashSet<InnerPath>,
+    depth: usize,
+) -> io::Result<()> {
+    for child in beneath::list_dir(dir)? {
+        let child_path = match &dir_path {
+            Some(p) => p.join(&child),
+            None => InnerPath::clean(child.as_bytes()).expect("a name is a path"),
+        };
+        if !this_layer.contains(&child_path) {
+            beneath::remove_all_at(dir, &child)?;
+        } else if depth < 256 && beneath::lstat_at(dir, &child).is_ok_and(|st| beneath::is_dir(&st))
+        {
+            // A directory this layer made (or merged into) still holds what lower layers
+            // put beneath it; the opaque marker hides that too.
+            let sub = beneath::open_dir_at(dir, &child)?;
+            prune(&sub, Some(child_path), this_layer, depth + 1)?;
+        }
+    }
+    Ok(())
+}

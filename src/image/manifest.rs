@@ -1,0 +1,304 @@
+//! From an image's documents to a plan: its id, its config and its layers in order.
+//!
+//! docker-archive (docker `image/tarexport`, podman `docker/tarfile`): `manifest.json` is a
+//! list of `{Config, RepoTags, Layers}`; Config names the config JSON and Layers the layer
+//! tars, lowest first. OCI (image-spec `image-layout.md`): `index.json` lists manifests
+//! (or nested indexes); a manifest names its config and layers by digest, found at
+//! `blobs/ALG/HEX`. In both, the config's `rootfs.diff_ids` are the digests of the
+//! uncompressed layers, in the same order.
+
+use super::source::Blobs;
+use super::{sha256_hex, ImageConfig, SourceKind};
+use crate::error::{Error, Result};
+use serde::Deserialize;
+
+/// One layer to apply: where its blob is and the digests to check it against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerRef {
+    /// The blob's name inside the source.
+    pub blob: String,
+    /// The digest of the blob as stored (OCI descriptors give it; it may be compressed).
+    pub digest: Option<String>,
+    /// The digest of the uncompressed tar (the config's rootfs.diff_ids).
+    pub diff_id: Option<String>,
+}
+
+/// What an image source resolves to, before anything is unpacked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagePlan {
+    /// `sha256:` of the config blob: the image id podman and docker show.
+    pub id: String,
+    pub config: ImageConfig,
+    pub layers: Vec<LayerRef>,
+}
+
+#[derive(Deserialize)]
+struct DockerManifest {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "Layers", default)]
+    layers: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(Deserialize)]
+struct Platform {
+    #[serde(default)]
+    architecture: String,
+    #[serde(default)]
+    os: String,
+}
+
+/// An index.json or a manifest: which one it is shows by its keys.
+#[derive(Deserialize)]
+struct OciDocument {
+    #[serde(default)]
+    manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct ContainerConfig {
+    #[serde(default)]
+    entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    cmd: Option<Vec<String>>,
+    #[serde(default)]
+    env: Option<Vec<String>>,
+    #[serde(default)]
+    working_dir: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RootFs {
+    #[serde(default)]
+    diff_ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ConfigDocument {
+    #[serde(default)]
+    config: Option<ContainerConfig>,
+    #[serde(default)]
+    rootfs: Option<RootFs>,
+}
+
+fn parse<'a, T: Deserialize<'a>>(blobs: &Blobs, name: &str, bytes: &'a [u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Error::failure(format!(
+            "{}: {name} is not a valid image document",
+            blobs.source_path().display()
+        ))
+        .because(e)
+        .fix("the image is damaged or of an unknown format: save it again (podman save)")
+    })
+}
+
+/// The blob name of a digest, refusing anything but `ALG:HEX` (a digest taken from a
+/// document must not become a path such as `../../x`).
+pub fn blob_name(digest: &str) -> Option<String> {
+    let (alg, hex) = digest.split_once(':')?;
+    let hex_len = match alg {
+        "sha256" => 64,
+        "sha512" => 128,
+        _ => return None,
+    };
+    let ok = hex.len() == hex_len && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then(|| format!("blobs/{alg}/{hex}"))
+}
+
+fn bad_digest(blobs: &Blobs, digest: &str) -> Error {
+    Error::failure(format!(
+        "{}: unusable digest {digest:?}",
+        blobs.source_path().display()
+    ))
+    .because("a digest must be sha256:<64 hex> or sha512:<128 hex>")
+}
+
+/// Plan an archive or layout of `kind`.
+pub fn plan(blobs: &Blobs, kind: SourceKind) -> Result<ImagePlan> {
+    match kind {
+        SourceKind::DockerArchive => plan_docker(blobs),
+        _ => plan_oci(blobs),
+    }
+}
+
+fn plan_docker(blobs: &Blobs) -> Result<ImagePlan> {
+    let bytes = blobs.read_json_bytes("manifest.json")?;
+    let entries: Vec<DockerManifest> = parse(blobs, "manifest.json", &bytes)?;
+    let Some(entry) = entries.first() else {
+        return Err(Error::failure(format!(
+            "{}: manifest.json lists no image",
+            blobs.source_path().display()
+        )));
+    };
+    if entries.len() > 1 {
+        crate::warn(format!(
+            "{} holds {} images; using the first",
+            blobs.source_path().display(),
+            entries.len()
+        ));
+    }
+    let layers = entry
+        .layers
+        .iter()
+        .map(|l| LayerRef {
+            blob: l.clone(),
+            digest: None,
+            diff_id: None,
+        })
+        .collect();
+    finish(blobs, &entry.config, None, layers)
+}
+
+fn plan_oci(blobs: &Blobs) -> Result<ImagePlan> {
+    let mut name = "index.json".to_string();
+    // An index may name another index (multi-platform images); follow a few levels.
+    for _ in 0..4 {
+        let bytes = blobs.read_json_bytes(&name)?;
+        let doc: OciDocument = parse(blobs, &name, &bytes)?;
+        if let Some(manifests) = doc.manifests {
+            let chosen = choose_manifest(&manifests).ok_or_else(|| {
+                Error::failure(format!(
+                    "{}: {name} lists no manifest for {}/{}",
+                    blobs.source_path().display(),
+                    std::env::consts::OS,
+                    go_arch()
+                ))
+                .fix("save the image for this platform (podman save --platform ...)")
+            })?;
+            name = blob_name(&chosen.digest).ok_or_else(|| bad_digest(blobs, &chosen.digest))?;
+            continue;
+        }
+        let Some(config) = doc.config else {
+            return Err(Error::failure(format!(
+                "{}: {name} is neither an index nor a manifest",
+                blobs.source_path().display()
+            )));
+        };
+        let mut layers = Vec::new();
+        for l in &doc.layers {
+            let blob = blob_name(&l.digest).ok_or_else(|| bad_digest(blobs, &l.digest))?;
+            if l.media_type.contains("nondistributable") || l.media_type.contains("foreign") {
+                crate::warn(format!("layer {} is marked non-distributable", l.digest));
+            }
+            layers.push(LayerRef {
+                blob,
+                digest: Some(l.digest.clone()),
+                diff_id: None,
+            });
+        }
+        let config_name =
+            blob_name(&config.digest).ok_or_else(|| bad_digest(blobs, &config.digest))?;
+        return finish(blobs, &config_name, Some(&config.digest), layers);
+    }
+    Err(Error::failure(format!(
+        "{}: index.json nests indexes too deep",
+        blobs.source_path().display()
+    )))
+}
+
+/// The manifest for this machine: a platform match, else the only one, else one without
+/// a platform.
+fn choose_manifest(list: &[Descriptor]) -> Option<&Descriptor> {
+    let arch = go_arch();
+    list.iter()
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.os == "linux" && p.architecture == arch)
+        })
+        .or_else(|| (list.len() == 1).then(|| &list[0]))
+        .or_else(|| list.iter().find(|d| d.platform.is_none()))
+}
+
+/// This machine's architecture as OCI platforms name it (Go's GOARCH).
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// Read the config: compute the image id, check it against the manifest's digest, and
+/// pair the layers with the config's diff_ids.
+fn finish(
+    blobs: &Blobs,
+    config_name: &str,
+    expected: Option<&str>,
+    mut layers: Vec<LayerRef>,
+) -> Result<ImagePlan> {
+    let bytes = blobs.read_json_bytes(config_name)?;
+    let id = format!("sha256:{}", sha256_hex(&bytes));
+    if let Some(expected) = expected.filter(|d| d.starts_with("sha256:")) {
+        if expected != id {
+            return Err(Error::failure(format!(
+                "{}: the image config does not match its digest",
+                blobs.source_path().display()
+            ))
+            .because(format!("the manifest says {expected}, the content is {id}"))
+            .fix("the archive is damaged: save the image again"));
+        }
+    }
+    let doc: ConfigDocument = parse(blobs, config_name, &bytes)?;
+    let diff_ids = doc.rootfs.unwrap_or_default().diff_ids;
+    if !diff_ids.is_empty() && diff_ids.len() != layers.len() {
+        return Err(Error::failure(format!(
+            "{}: the config lists {} layers, the manifest {}",
+            blobs.source_path().display(),
+            diff_ids.len(),
+            layers.len()
+        ))
+        .fix("the archive is damaged: save the image again"));
+    }
+    for (layer, diff_id) in layers.iter_mut().zip(diff_ids) {
+        layer.diff_id = Some(diff_id);
+    }
+    let c = doc.config.unwrap_or_default();
+    let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
+    Ok(ImagePlan {
+        id,
+        config: ImageConfig {
+            entrypoint: c.entrypoint.unwrap_or_default(),
+            cmd: c.cmd.unwrap_or_default(),
+            env: c.env.unwrap_or_default(),
+            working_dir: non_empty(c.working_dir),
+            user: non_empty(c.user),
+        },
+        layers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_become_blob_names_only_when_well_formed() {
+        let hex = "a".repeat(64);
+        assert_eq!(
+            blob_name(&format!("sha256:{hex}")),
+            Some(format!("blobs/sha256/{hex}"))
+        );
+        assert_eq!(blob_name("sha256:../../etc/passwd"), None);
+        assert_eq!(blob_name(&format!("md5:{hex}")), None);
+        assert_eq!(blob_name("sha256"), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! Container images as `userns run` takes them: a root filesystem directory, a
+//! docker-archive (`podman save`, `docker save`), an OCI archive or an OCI image layout.
+//!
+//! A directory is used in place. An archive or layout is unpacked once, inside the mapped
+//! user namespace, into a per-user cache keyed by the image's config digest, so that the
+//! owners in the layers land on the user's subordinate ids (a file owned by 1000 in the
+//! image is owned by start+999 on the host), as podman's rootless storage does.
+//!
+//! - [`source`]: the archive or layout as a set of named blobs (kind detection too);
+//! - [`manifest`]: manifest.json / index.json → the config and the ordered layers;
+//! - [`layer`]: one layer stream applied to a root (whiteouts, links, owners, modes);
+//! - [`beneath`]: the openat2-confined file-system writes that layer relies on;
+//! - [`cache`]: the per-user cache, its atomic install and its listing.
+
+pub mod beneath;
+pub mod cache;
+pub mod layer;
+pub mod manifest;
+pub mod source;
+
+pub use cache::{CachedImage, ImageCache};
+
+use crate::error::{Error, Result};
+use sha2::{Digest as _, Sha256};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The defaults an image gives a container: the image config's "config" object
+/// (OCI image-spec `config.md`; docker's `ContainerConfig` has the same keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageConfig {
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+}
+
+/// What a SOURCE argument is, told by its contents (never by its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A directory holding a root file system, used in place.
+    RootfsDir,
+    /// A tar with manifest.json, a config JSON and layer tars (`podman save`, `docker save`).
+    DockerArchive,
+    /// A tar of an OCI image layout (`podman save --format oci-archive`).
+    OciArchive,
+    /// A directory with `oci-layout`, `index.json` and `blobs/` (`skopeo copy oci:DIR`).
+    OciLayout,
+}
+
+impl SourceKind {
+    /// The name podman and skopeo use for this transport.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::RootfsDir => "rootfs-dir",
+            SourceKind::DockerArchive => "docker-archive",
+            SourceKind::OciArchive => "oci-archive",
+            SourceKind::OciLayout => "oci",
+        }
+    }
+}
+
+/// A source ready to run.
+#[derive(Debug, Clone)]
+pub struct PreparedSource {
+    pub kind: SourceKind,
+    /// The directory to use as the container's lower layer.
+    pub rootfs: PathBuf,
+    /// The image's defaults; all empty for a plain rootfs directory.
+    pub config: ImageConfig,
+    /// The image digest (`sha256:` of its config blob) or, for a directory, `dir:` and the
+    /// sha256 of its canonical path (stable while the directory stays where it is).
+    pub id: String,
+}
+
+/// Detect the kind of `source` (no namespace needed).
+pub fn detect(source: &Path) -> Result<SourceKind> {
+    source::detect(source)
+}
+
+/// Prepare a source for running: a rootfs directory is used in place; an archive or
+/// layout is unpacked once into `cache`, keyed by the image (config) digest, unless it is
+/// there already. Unpacking must run inside the mapped user namespace as uid 0 there (after
+/// `crate::cmd::unshare::enter(..)`), so that the owners from the layers land on the
+/// user's subordinate ids.
+pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
+    let kind = detect(source)?;
+    if kind == SourceKind::RootfsDir {
+        let rootfs = std::fs::canonicalize(source).map_err(|e| Error::io("resolve", source, &e))?;
+        return Ok(PreparedSource {
+            kind,
+            id: dir_id(&rootfs),
+            rootfs,
+            config: ImageConfig::default(),
+        });
+    }
+    let blobs = source::Blobs::open(source, kind)?;
+    let plan = manifest::plan(&blobs, kind)?;
+    let image = match cache.lookup(&plan.id)? {
+        Some(image) => image,
+        None => cache.install(source, kind, &plan, &blobs)?,
+    };
+    Ok(PreparedSource {
+        kind,
+        rootfs: cache.rootfs_of(&image.id),
+        config: image.config,
+        id: image.id,
+    })
+}
+
+/// The id of a rootfs directory: stable for a path, distinct from image digests.
+pub fn dir_id(canonical: &Path) -> String {
+    format!("dir:{}", sha256_hex(canonical.as_os_str().as_bytes()))
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

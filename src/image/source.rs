@@ -1,0 +1,282 @@
+//! An image source as a set of named blobs: the members of an archive (read in place,
+//! by offset, never extracted) or the files of an OCI layout directory.
+
+use super::SourceKind;
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// JSON documents (manifests, configs, index) larger than this are refused: real ones are
+/// a few KiB, and reading one whole must not exhaust memory.
+const MAX_JSON: u64 = 16 << 20;
+
+/// How many symlinks between members of an archive are followed (docker's old save format
+/// links a repeated layer to its first copy).
+const MAX_MEMBER_LINKS: usize = 8;
+
+fn not_an_image(source: &Path, why: &str) -> Error {
+    Error::failure(format!("{} is not an image SOURCE", source.display()))
+        .because(why)
+        .fix(
+            "give a root filesystem directory, an archive from `podman save` (docker-archive or \
+             --format oci-archive) or an OCI layout directory",
+        )
+}
+
+/// Detect the kind by content: a directory with `oci-layout` is an OCI layout, any other
+/// directory a root file system; a tar file is an OCI archive when it holds `oci-layout`
+/// and `index.json` (docker 25+ writes both layouts into one save; OCI is the fuller), a
+/// docker-archive when it holds `manifest.json`.
+pub fn detect(source: &Path) -> Result<SourceKind> {
+    let meta = std::fs::metadata(source).map_err(|e| Error::io("read", source, &e))?;
+    if meta.is_dir() {
+        return Ok(if source.join("oci-layout").is_file() {
+            SourceKind::OciLayout
+        } else {
+            SourceKind::RootfsDir
+        });
+    }
+    if !meta.is_file() {
+        return Err(not_an_image(
+            source,
+            "neither a directory nor a regular file",
+        ));
+    }
+    let members = index_tar(source)?;
+    if members.contains_key("oci-layout") && members.contains_key("index.json") {
+        Ok(SourceKind::OciArchive)
+    } else if members.contains_key("manifest.json") {
+        Ok(SourceKind::DockerArchive)
+    } else {
+        Err(not_an_image(
+            source,
+            "a tar archive without manifest.json or oci-layout/index.json",
+        ))
+    }
+}
+
+/// A member of an archive: where its data starts and how long it is, or what it links to.
+#[derive(Debug, Clone)]
+pub struct Member {
+    offset: u64,
+    size: u64,
+    link: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Blobs {
+    Archive {
+        path: PathBuf,
+        file: File,
+        members: HashMap<String, Member>,
+    },
+    Layout {
+        path: PathBuf,
+    },
+}
+
+/// An archive member name as a plain relative path (`./a//b` → `a/b`).
+fn member_name(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    text.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Index the members of a tar file by name, seeking over their data.
+fn index_tar(path: &Path) -> Result<HashMap<String, Member>> {
+    let file = File::open(path).map_err(|e| Error::io("open", path, &e))?;
+    let mut head = [0u8; 512];
+    let n = file.read_at(&mut head, 0).unwrap_or(0);
+    if n >= 4 && (head[..2] == [0x1f, 0x8b] || head[..4] == [0x28, 0xb5, 0x2f, 0xfd]) {
+        return Err(
+            not_an_image(path, "a compressed file; image archives are plain tar").fix(format!(
+                "decompress it first (gunzip or unzstd), then give the .tar: {}",
+                path.display()
+            )),
+        );
+    }
+    if n < 512 || &head[257..262] != b"ustar" {
+        return Err(not_an_image(path, "not a tar archive (no ustar header)"));
+    }
+    let bad = |e: io::Error| not_an_image(path, &format!("unreadable tar: {e}"));
+    let mut archive = tar::Archive::new(file);
+    let mut members = HashMap::new();
+    for entry in archive.entries_with_seek().map_err(bad)? {
+        let entry = entry.map_err(bad)?;
+        let name = member_name(&entry.path_bytes());
+        let kind = entry.header().entry_type();
+        let link = if kind.is_symlink() || kind.is_hard_link() {
+            entry.link_name_bytes().map(|l| {
+                let l = String::from_utf8_lossy(&l).into_owned();
+                if kind.is_symlink() {
+                    // A symlink's target is relative to the link's own directory.
+                    let dir = name.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                    resolve_relative(dir, &l)
+                } else {
+                    member_name(l.as_bytes())
+                }
+            })
+        } else {
+            None
+        };
+        members.insert(
+            name,
+            Member {
+                offset: entry.raw_file_position(),
+                size: entry.size(),
+                link,
+            },
+        );
+    }
+    Ok(members)
+}
+
+/// `dir` joined with `target`, `..` applied lexically, confined to the archive's top.
+fn resolve_relative(dir: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        dir.split('/').filter(|c| !c.is_empty()).collect()
+    };
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+/// A reader of one member's bytes, by position, so that members need no seeking.
+pub struct MemberReader<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for MemberReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.end - self.pos;
+        let want = buf.len().min(left.min(usize::MAX as u64) as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Blobs {
+    pub fn open(source: &Path, kind: SourceKind) -> Result<Blobs> {
+        match kind {
+            SourceKind::DockerArchive | SourceKind::OciArchive => {
+                let members = index_tar(source)?;
+                let file = File::open(source).map_err(|e| Error::io("open", source, &e))?;
+                Ok(Blobs::Archive {
+                    path: source.to_path_buf(),
+                    file,
+                    members,
+                })
+            }
+            SourceKind::OciLayout => Ok(Blobs::Layout {
+                path: source.to_path_buf(),
+            }),
+            SourceKind::RootfsDir => Err(Error::failure(format!(
+                "{} is a root filesystem directory, not an image",
+                source.display()
+            ))),
+        }
+    }
+
+    pub fn source_path(&self) -> &Path {
+        match self {
+            Blobs::Archive { path, .. } | Blobs::Layout { path } => path,
+        }
+    }
+
+    fn missing(&self, name: &str) -> Error {
+        Error::failure(format!(
+            "{}: {name} is missing",
+            self.source_path().display()
+        ))
+        .because("the image names a file that the archive or layout does not hold")
+        .fix("the image is incomplete or damaged: save it again (podman save)")
+    }
+
+    /// Open a blob by its name inside the source (`manifest.json`, `blobs/sha256/HEX`).
+    pub fn open_blob(&self, name: &str) -> Result<(Box<dyn Read + '_>, u64)> {
+        if name.split('/').any(|c| c == "..") {
+            return Err(self.missing(name).because("the name contains `..`"));
+        }
+        match self {
+            Blobs::Archive { file, members, .. } => {
+                let mut key = member_name(name.as_bytes());
+                for _ in 0..=MAX_MEMBER_LINKS {
+                    let member = members.get(&key).ok_or_else(|| self.missing(name))?;
+                    match &member.link {
+                        Some(target) => key = target.clone(),
+                        None => {
+                            let reader = MemberReader {
+                                file,
+                                pos: member.offset,
+                                end: member.offset + member.size,
+                            };
+                            return Ok((Box::new(reader), member.size));
+                        }
+                    }
+                }
+                Err(self
+                    .missing(name)
+                    .because("too many links between archive members"))
+            }
+            Blobs::Layout { path } => {
+                let full = path.join(name);
+                let file = File::open(&full).map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => self.missing(name),
+                    _ => Error::io("open", &full, &e),
+                })?;
+                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                Ok((Box::new(file), size))
+            }
+        }
+    }
+
+    /// Read a small JSON document whole.
+    pub fn read_json_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        let (reader, size) = self.open_blob(name)?;
+        if size > MAX_JSON {
+            return Err(Error::failure(format!(
+                "{}: {name} is {size} bytes, too large for an image document",
+                self.source_path().display()
+            )));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        reader
+            .take(MAX_JSON)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read", &self.source_path().join(name), &e))?;
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_links_resolve_inside_the_archive() {
+        assert_eq!(resolve_relative("abc", "../def/layer.tar"), "def/layer.tar");
+        assert_eq!(resolve_relative("abc", "/def/layer.tar"), "def/layer.tar");
+        assert_eq!(resolve_relative("", "../../x"), "x");
+        assert_eq!(member_name(b"./blobs//sha256/ab"), "blobs/sha256/ab");
+    }
+}
