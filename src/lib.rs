@@ -7,6 +7,7 @@
 pub mod clean;
 pub mod cli;
 pub mod cmd;
+pub mod doctor;
 pub mod error;
 pub mod exit;
 pub mod idmap;

@@ -1,8 +1,105 @@
-//! `userns doctor` (placeholder: being written).
+//! `userns doctor`: a checklist of everything rootless user namespaces need here.
 
 use crate::cli::DoctorArgs;
+use crate::doctor::{checks, live, render, storage, Check, Status};
 use crate::error::Result;
+use crate::exit;
+use crate::ids::IdKind;
+use crate::storage::StoragePaths;
+use crate::subid::{SubIdPaths, UserSubIds};
+use crate::unshare::{diagnose::sysctl, helper};
+use crate::users::Account;
+use serde::Serialize;
+use std::path::Path;
 
-pub fn run(_args: DoctorArgs) -> Result<u8> {
-    todo!("userns doctor")
+#[derive(Serialize)]
+struct Report<'a> {
+    user: &'a Account,
+    ok: bool,
+    checks: &'a [Check],
+}
+
+pub fn run(args: DoctorArgs) -> Result<u8> {
+    let me = Account::current();
+    let account = match &args.user {
+        Some(u) => Account::resolve(u)?,
+        None => me.clone(),
+    };
+    let for_me = account.uid == me.uid;
+    let mut list = vec![
+        checks::kernel_support(Path::new("/proc")),
+        checks::max_user_namespaces(sysctl("user/max_user_namespaces")),
+        checks::unprivileged_userns_clone(sysctl("kernel/unprivileged_userns_clone")),
+        checks::apparmor_restriction(sysctl("kernel/apparmor_restrict_unprivileged_userns")),
+        checks::helper_check(IdKind::Uid),
+        checks::helper_check(IdKind::Gid),
+    ];
+    if for_me {
+        list.push(checks::no_new_privs(helper::no_new_privs()));
+    }
+    let paths = SubIdPaths::default();
+    let mut plans = Vec::new();
+    let mut sources = Vec::new();
+    for kind in IdKind::BOTH {
+        match (
+            crate::subid::SubIdFile::read(paths.path(kind)),
+            UserSubIds::read(&paths, kind, &account),
+        ) {
+            (Ok(file), Ok(ids)) => {
+                list.extend(checks::subids(kind, &ids, &file, &account));
+                plans.push(checks::plan(kind, &account, &ids));
+                sources.push(ids);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                list.push(
+                    Check::new(
+                        kind.subid_name(),
+                        Status::Fail,
+                        e.to_string().lines().next().unwrap_or("").to_string(),
+                    )
+                    .with_fix(e.fix.clone().unwrap_or_else(|| {
+                        "check the file's mode: it must be readable by everyone (0644)".into()
+                    })),
+                );
+                plans.push(None);
+            }
+        }
+    }
+    if let [uid, gid] = sources.as_slice() {
+        list.push(checks::source(uid, gid));
+    }
+    if let Ok((uid_here, gid_here)) = crate::idmap::proc::self_maps() {
+        list.push(checks::parent_map(&uid_here, plans[0].as_ref()));
+        list.push(checks::parent_map(&gid_here, plans[1].as_ref()));
+    }
+    if for_me {
+        list.push(checks::runtime_dir(
+            std::env::var("XDG_RUNTIME_DIR").ok().as_deref(),
+            account.uid,
+        ));
+        let graphroot = StoragePaths::discover(&account).graphroot;
+        let owners = storage::sample_owners(&graphroot);
+        list.push(storage::judge(
+            &graphroot,
+            &owners,
+            account.uid,
+            plans[0].as_ref(),
+        ));
+        list.push(if args.no_live {
+            Check::new("live test", Status::Skip, "skipped (--no-live)")
+        } else {
+            live::run(plans[0].as_ref(), plans[1].as_ref())
+        });
+    }
+    let ok = !list.iter().any(|c| c.status == Status::Fail);
+    if args.json {
+        crate::output::print_json(&Report {
+            user: &account,
+            ok,
+            checks: &list,
+        })?;
+    } else {
+        print!("{}", render(&list));
+    }
+    Ok(if ok { exit::OK } else { exit::PROBLEMS })
 }

@@ -1,0 +1,407 @@
+//! The individual checks. Each reads one thing and judges it; the judging parts take
+//! plain values so they are unit-tested without the machine state they describe.
+
+use super::{Check, Status};
+use crate::idmap::{plan_for_user, IdMap};
+use crate::ids::IdKind;
+use crate::subid::lint::{self, Passwd, Severity, SystemPasswd};
+use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
+use crate::subid::{SubIdFile, SubIdPaths, UserSubIds};
+use crate::unshare::{diagnose, helper};
+use crate::users::Account;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+/// Kernel support: a kernel without CONFIG_USER_NS has no /proc/self/ns/user.
+pub fn kernel_support(proc_root: &Path) -> Check {
+    let path = proc_root.join("self/ns/user");
+    if path.exists() {
+        Check::pass(
+            "kernel",
+            format!("user namespaces supported ({})", path.display()),
+        )
+    } else {
+        Check::new(
+            "kernel",
+            Status::Fail,
+            format!("{} does not exist", path.display()),
+        )
+        .with_fix("use a kernel built with CONFIG_USER_NS=y (every distribution kernel has it)")
+    }
+}
+
+/// `user.max_user_namespaces`: 0 disables them for everyone below this namespace.
+pub fn max_user_namespaces(value: Option<i64>) -> Check {
+    let name = "user.max_user_namespaces";
+    match value {
+        None => Check::new(name, Status::Skip, "not present on this kernel"),
+        Some(0) => Check::new(name, Status::Fail, "0: user namespaces are disabled").with_fix(
+            "as root: sysctl -w user.max_user_namespaces=28633 (keep it in /etc/sysctl.d/)",
+        ),
+        Some(n) if n < 16 => Check::new(name, Status::Warn, format!("{n}: very low"))
+            .with_fix("as root: sysctl -w user.max_user_namespaces=28633"),
+        Some(n) => Check::pass(name, n.to_string()),
+    }
+}
+
+/// Debian's and older Ubuntu's `kernel.unprivileged_userns_clone`.
+pub fn unprivileged_userns_clone(value: Option<i64>) -> Check {
+    let name = "kernel.unprivileged_userns_clone";
+    match value {
+        None => Check::new(
+            name,
+            Status::Skip,
+            "not present on this kernel (no restriction)",
+        ),
+        Some(0) => Check::new(
+            name,
+            Status::Fail,
+            "0: unprivileged users may not create user namespaces",
+        )
+        .with_fix(
+            "as root: sysctl -w kernel.unprivileged_userns_clone=1 (keep it in /etc/sysctl.d/)",
+        ),
+        Some(n) => Check::pass(name, n.to_string()),
+    }
+}
+
+/// Ubuntu 23.10+'s `kernel.apparmor_restrict_unprivileged_userns`.
+pub fn apparmor_restriction(value: Option<i64>) -> Check {
+    let name = "kernel.apparmor_restrict_unprivileged_userns";
+    match value {
+        None => Check::new(
+            name,
+            Status::Skip,
+            "not present on this kernel (no restriction)",
+        ),
+        Some(1) => Check::new(
+            name,
+            Status::Fail,
+            "1: AppArmor denies capabilities in new user namespaces to unconfined programs",
+        )
+        .with_fix(diagnose::apparmor_fix()),
+        Some(n) => Check::pass(name, n.to_string()),
+    }
+}
+
+/// newuidmap / newgidmap: present, privileged, not on a nosuid mount.
+pub fn helper_check(kind: IdKind) -> Check {
+    let name = kind.helper_name();
+    match helper::find(kind) {
+        Ok(h) => Check::pass(
+            name,
+            format!(
+                "{} ({})",
+                h.path.display(),
+                match h.privilege {
+                    helper::Privilege::SetuidRoot => "setuid root",
+                    helper::Privilege::FileCaps => "file capabilities",
+                }
+            ),
+        ),
+        Err(e) => from_error(name, Status::Fail, &e),
+    }
+}
+
+/// NoNewPrivs of this process.
+pub fn no_new_privs(set: bool) -> Check {
+    if set {
+        from_error("NoNewPrivs", Status::Fail, &helper::no_new_privs_error())
+    } else {
+        Check::pass("NoNewPrivs", "0 (setuid helpers can gain privilege)")
+    }
+}
+
+fn from_error(name: &str, status: Status, e: &crate::Error) -> Check {
+    let evidence = match &e.cause {
+        Some(c) => format!("{}: {c}", e.what),
+        None => e.what.clone(),
+    };
+    let check = Check::new(name, status, evidence);
+    match &e.fix {
+        Some(f) => check.with_fix(f.clone()),
+        None => check,
+    }
+}
+
+/// The user's ranges of one kind: present, usable, enough, lint-clean; and their source.
+pub fn subids(
+    kind: IdKind,
+    subids: &UserSubIds,
+    file: &SubIdFile,
+    account: &Account,
+) -> Vec<Check> {
+    let name = kind.subid_name();
+    let user = account.display_name();
+    let mut checks = Vec::new();
+    if subids.entries.is_empty() {
+        checks.push(
+            Check::new(
+                name,
+                Status::Fail,
+                format!("no {name} range for {user} in {}", subids.source),
+            )
+            .with_fix(format!(
+                "as root: usermod --add-sub{}s 100000-165535 {user}  (or: userns subid add {user})",
+                kind.name()
+            )),
+        );
+        return checks;
+    }
+    let usable: u64 = subids.usable().map(|e| e.count).sum();
+    let lines: Vec<String> = subids
+        .entries
+        .iter()
+        .map(|(e, u)| {
+            let verdict = u
+                .reason(kind)
+                .map(|r| format!(" (unusable: {r})"))
+                .unwrap_or_default();
+            format!(
+                "{}:{}: {}:{}:{}{verdict}",
+                subids.source, e.line, e.owner_text, e.start, e.count
+            )
+        })
+        .collect();
+    let unusable: Vec<&String> = lines.iter().filter(|l| l.contains("(unusable")).collect();
+    let status = if usable == 0 {
+        Status::Fail
+    } else if !unusable.is_empty() || usable < lint::MIN_USABLE_TOTAL {
+        Status::Warn
+    } else {
+        Status::Pass
+    };
+    let mut check = Check::new(
+        name,
+        status,
+        format!("{usable} usable ids\n{}", lines.join("\n")),
+    );
+    if usable == 0 || !unusable.is_empty() {
+        check = check.with_fix(format!(
+            "fix the unusable lines (userns subid check --strict shows each); a range must not contain {user}'s own {}",
+            kind.name()
+        ));
+    } else if usable < lint::MIN_USABLE_TOTAL {
+        check = check.with_fix(format!(
+            "images use ids up to 65535: as root, give {user} 65536 ids (usermod --add-sub{}s)",
+            kind.name()
+        ));
+    }
+    checks.push(check);
+    // The lint of `subid check`, restricted to the user's own lines.
+    let mine: Vec<usize> = subids.entries.iter().map(|(e, _)| e.line).collect();
+    let (subuid, subgid) = match kind {
+        IdKind::Uid => (file.clone(), SubIdFile::default()),
+        IdKind::Gid => (SubIdFile::default(), file.clone()),
+    };
+    let passwd = AccountFirst(account);
+    let findings: Vec<String> = lint::lint(&subuid, &subgid, &LoginDefs::parse(""), &passwd)
+        .into_iter()
+        .filter(|f| f.file == file.path && mine.contains(&f.line) && f.severity == Severity::Error)
+        .map(|f| f.to_string())
+        .collect();
+    let lint_name = format!("{name} lint");
+    checks.push(if findings.is_empty() {
+        Check::pass(lint_name, format!("no errors on {user}'s lines"))
+    } else {
+        Check::new(lint_name, Status::Fail, findings.join("\n")).with_fix(format!(
+            "edit {} as root; `userns subid check` lists every problem",
+            file.path.display()
+        ))
+    });
+    checks
+}
+
+/// The passwd database, answering for the checked account itself first (it may be given
+/// as a numeric uid that passwd does not know).
+struct AccountFirst<'a>(&'a Account);
+
+impl lint::Passwd for AccountFirst<'_> {
+    fn by_name(&self, name: &str) -> Option<Account> {
+        if self.0.name.as_deref() == Some(name) {
+            return Some(self.0.clone());
+        }
+        SystemPasswd.by_name(name)
+    }
+    fn by_uid(&self, uid: u32) -> Option<Account> {
+        if self.0.uid == uid {
+            return Some(self.0.clone());
+        }
+        SystemPasswd.by_uid(uid)
+    }
+}
+
+/// Where the ranges come from: files, or an NSS module through libsubid.
+pub fn source(uid: &UserSubIds, gid: &UserSubIds) -> Check {
+    Check::pass(
+        "subid source",
+        format!("subuid from {}, subgid from {}", uid.source, gid.source),
+    )
+}
+
+/// Inside a user namespace: whether its map holds the ids the plan needs.
+pub fn parent_map(here: &IdMap, planned: Option<&IdMap>) -> Check {
+    let name = format!("enclosing {}", here.kind.map_file());
+    if here.is_identity() {
+        return Check::pass(name, "initial user namespace (identity map)");
+    }
+    match planned {
+        None => Check::new(
+            name,
+            Status::Warn,
+            format!("inside a user namespace: {}", here.to_short()),
+        ),
+        Some(plan) => match diagnose::check_parent_covers(here, plan) {
+            Ok(()) => Check::pass(
+                name,
+                format!(
+                    "inside a user namespace that maps every planned id: {}",
+                    here.to_short()
+                ),
+            ),
+            Err(e) => from_error(&name, Status::Fail, &e),
+        },
+    }
+}
+
+/// The plan `userns unshare` would ask for, when there is one.
+pub fn plan(kind: IdKind, account: &Account, subids: &UserSubIds) -> Option<IdMap> {
+    plan_for_user(
+        kind,
+        account.own_id(kind),
+        0,
+        subids,
+        &account.display_name(),
+    )
+    .ok()
+    .map(|p| p.map)
+}
+
+/// $XDG_RUNTIME_DIR: set, a directory of the user's, mode 0700 (podman and userns keep
+/// their state there; podman refuses one that is not the user's).
+pub fn runtime_dir(value: Option<&str>, uid: u32) -> Check {
+    let name = "XDG_RUNTIME_DIR";
+    let Some(dir) = value.filter(|v| !v.is_empty()) else {
+        return Check::new(name, Status::Warn, "not set")
+            .with_fix("log in through a PAM session (systemd-logind sets it), or: export XDG_RUNTIME_DIR=/run/user/$(id -u) after `loginctl enable-linger $USER` as root");
+    };
+    match std::fs::symlink_metadata(dir) {
+        Err(e) => Check::new(name, Status::Fail, format!("{dir}: {e}"))
+            .with_fix(format!("create it: mkdir -m 700 {dir} (as its owner), or set XDG_RUNTIME_DIR to a directory of yours")),
+        Ok(m) if !m.is_dir() => Check::new(name, Status::Fail, format!("{dir} is not a directory"))
+            .with_fix("point XDG_RUNTIME_DIR at a directory of yours with mode 0700"),
+        Ok(m) if m.uid() != uid => Check::new(name, Status::Fail, format!("{dir} is owned by uid {}, not {uid}", m.uid()))
+            .with_fix("point XDG_RUNTIME_DIR at a directory of yours (/run/user/UID)"),
+        Ok(m) if m.permissions().mode() & 0o077 != 0 => Check::new(
+            name,
+            Status::Warn,
+            format!("{dir} has mode {:o}; others may read your runtime state", m.permissions().mode() & 0o7777),
+        )
+        .with_fix(format!("chmod 700 {dir}")),
+        Ok(_) => Check::pass(name, format!("{dir} (yours, mode 700)")),
+    }
+}
+
+/// The subid files for a check of `account`.
+pub fn read_files(paths: &SubIdPaths) -> (crate::Result<SubIdFile>, crate::Result<SubIdFile>) {
+    (
+        SubIdFile::read(&paths.subuid),
+        SubIdFile::read(&paths.subgid),
+    )
+}
+
+/// login.defs, for completeness of the lint; absent means shadow's defaults.
+pub fn login_defs() -> LoginDefs {
+    LoginDefs::read(Path::new(LOGIN_DEFS)).unwrap_or_else(|_| LoginDefs::defaults())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idmap::IdMapEntry;
+
+    #[test]
+    fn sysctl_judgements() {
+        assert_eq!(max_user_namespaces(Some(0)).status, Status::Fail);
+        assert_eq!(max_user_namespaces(Some(63000)).status, Status::Pass);
+        assert_eq!(max_user_namespaces(None).status, Status::Skip);
+        assert_eq!(unprivileged_userns_clone(Some(0)).status, Status::Fail);
+        assert_eq!(unprivileged_userns_clone(None).status, Status::Skip);
+        let aa = apparmor_restriction(Some(1));
+        assert_eq!(aa.status, Status::Fail);
+        assert!(aa.fix.unwrap().contains("apparmor_parser -r"));
+        assert_eq!(apparmor_restriction(Some(0)).status, Status::Pass);
+    }
+
+    #[test]
+    fn subid_judgements() {
+        let ivy = Account {
+            name: Some("ivy".into()),
+            uid: 2000,
+            gid: 2000,
+            home: None,
+        };
+        let file =
+            crate::subid::parse::parse(Path::new("/etc/subuid"), b"ivy:100000:1000\nivy:1999:5\n");
+        let ids = UserSubIds::from_file(IdKind::Uid, &file, &ivy);
+        let checks = subids(IdKind::Uid, &ids, &file, &ivy);
+        assert_eq!(checks[0].status, Status::Warn, "{checks:?}");
+        assert!(checks[0]
+            .evidence
+            .contains("/etc/subuid:2: ivy:1999:5 (unusable: range contains"));
+        assert_eq!(
+            checks[1].status,
+            Status::Fail,
+            "the lint flags line 2: {checks:?}"
+        );
+        let none = crate::subid::parse::parse(Path::new("/etc/subuid"), b"bob:100000:65536\n");
+        let ids = UserSubIds::from_file(IdKind::Uid, &none, &ivy);
+        let checks = subids(IdKind::Uid, &ids, &none, &ivy);
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].status, Status::Fail);
+        assert!(checks[0]
+            .fix
+            .as_ref()
+            .unwrap()
+            .contains("usermod --add-subuids"));
+    }
+
+    #[test]
+    fn parent_map_judgement() {
+        let here = IdMap::new(
+            IdKind::Uid,
+            vec![
+                IdMapEntry::new(0, 2000, 1),
+                IdMapEntry::new(1, 200000, 1000),
+            ],
+        );
+        let plan = IdMap::new(
+            IdKind::Uid,
+            vec![IdMapEntry::new(0, 0, 1), IdMapEntry::new(1, 1, 999)],
+        );
+        assert_eq!(parent_map(&here, Some(&plan)).status, Status::Pass);
+        let plan = IdMap::new(
+            IdKind::Uid,
+            vec![IdMapEntry::new(0, 0, 1), IdMapEntry::new(1, 5000, 10)],
+        );
+        assert_eq!(parent_map(&here, Some(&plan)).status, Status::Fail);
+        assert_eq!(
+            parent_map(&IdMap::identity(IdKind::Uid), Some(&plan)).status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn runtime_dir_judgement() {
+        assert_eq!(runtime_dir(None, 1).status, Status::Warn);
+        assert_eq!(runtime_dir(Some("/no/such/dir"), 1).status, Status::Fail);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_str().unwrap();
+        let me = nix::unistd::getuid().as_raw();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(runtime_dir(Some(path), me).status, Status::Pass);
+        assert_eq!(runtime_dir(Some(path), me + 1).status, Status::Fail);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(runtime_dir(Some(path), me).status, Status::Warn);
+    }
+}
