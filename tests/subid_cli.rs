@@ -366,6 +366,20 @@ fn check_reads_account_bounds_from_login_defs() {
         0,
     );
     assert!(!findings(&v).iter().any(|f| f.3 == "account-ids"), "{v}");
+    assert_eq!(findings(&v).len(), 3, "{v}");
+
+    // Bounds that reach into root's range 100000-165535 of the clean files.
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("login.defs");
+    std::fs::write(&wide, "UID_MAX 0x30d40\nGID_MAX 200000\n").unwrap();
+    let wide = wide.display().to_string();
+    let (out, _) = text_of(subid("check", "clean", &["--login-defs", &wide]), 0);
+    let uid_line = format!(
+        "{}:4: warning: subuid range 100000-165535 of root overlaps the ids of ordinary accounts, UID_MIN..UID_MAX (1000-200000, per {wide})",
+        fixture("clean.subuid")
+    );
+    assert!(out.contains(&uid_line), "{out}");
+    assert!(out.contains("GID_MIN..GID_MAX (1000-200000"), "{out}");
     assert_eq!(v["login_defs"], defs.as_str());
 }
 

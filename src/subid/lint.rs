@@ -385,8 +385,9 @@ fn lint_file(
                 file,
                 e.line,
                 format!(
-                    "{sub} range {} of {who} overlaps the ids of ordinary accounts, {min_key}..{max_key} ({account_min}-{account_max}); files of those accounts become reachable from the namespace",
-                    span(e)
+                    "{sub} range {} of {who} overlaps the ids of ordinary accounts, {min_key}..{max_key} ({account_min}-{account_max}, per {}); files of those accounts become reachable from the namespace",
+                    span(e),
+                    defs.origin(max_key)
                 ),
                 Some(format!(
                     "move the range above {max_key}, where useradd allocates (SUB_{}_MIN {})",

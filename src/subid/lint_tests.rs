@@ -298,7 +298,8 @@ fn ranges_over_account_ids_are_warnings_with_login_defs_bounds() {
         ]
     );
     assert!(
-        f[0].message.contains("UID_MIN..UID_MAX (1000-60000)"),
+        f[0].message
+            .contains("UID_MIN..UID_MAX (1000-60000, per shadow's default)"),
         "{}",
         f[0]
     );
