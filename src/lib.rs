@@ -16,6 +16,7 @@ pub mod ids;
 pub mod keep;
 pub mod nsinfo;
 pub mod output;
+pub mod run;
 pub mod storage;
 pub mod subid;
 pub mod sys;

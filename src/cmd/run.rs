@@ -1,8 +1,8 @@
-//! `userns run` (placeholder: being written).
+//! `userns run`: a thin layer over `crate::run`.
 
 use crate::cli::RunArgs;
 use crate::error::Result;
 
-pub fn run(_args: RunArgs) -> Result<u8> {
-    todo!("userns run")
+pub fn run(args: RunArgs) -> Result<u8> {
+    crate::run::run(&args)
 }

@@ -5,6 +5,11 @@
 //! pid 1, which passes them on to the program. Terminal signals (SIGINT, SIGQUIT) reach
 //! the program straight from the terminal, since all three share its process group, so
 //! neither userns nor pid 1 forwards them: the program sees each one once.
+//!
+//! A container (`userns run`) differs: its pid 1 starts a session of its own (setsid), so
+//! the caller's terminal never signals it directly. [`start_pid1`] with
+//! `forward_terminal` then forwards SIGINT and SIGQUIT as well, as podman's sig-proxy
+//! does, and [`Pid1Mode::Program`] makes the program itself pid 1 (no reaper).
 
 use super::exec::{exec_error, raw_execvp_ptrs, reset_signals, Program};
 use crate::error::{Error, Result};
@@ -32,18 +37,35 @@ extern "C" fn forward(sig: libc::c_int) {
 }
 
 fn install_forwarding(to: Pid) {
+    forward_signals(to, false);
+}
+
+/// Forward SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 to `to`; SIGINT and SIGQUIT too when
+/// `terminal` is set (the target is in another session and the terminal cannot reach it),
+/// else ignore them (the terminal delivers them to the target itself).
+pub fn forward_signals(to: Pid, terminal: bool) {
     FORWARD_TO.store(to.as_raw(), Ordering::Relaxed);
-    // SAFETY: installing a handler that only calls kill; SA_RESTART keeps waitpid going.
-    unsafe {
-        for sig in FORWARDED {
+    let handle = |sig: libc::c_int| {
+        // SAFETY: installing a handler that only calls kill; SA_RESTART keeps waitpid going.
+        unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = forward as *const () as usize;
             sa.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
-        for sig in TERMINAL {
-            libc::signal(sig, libc::SIG_IGN);
+    };
+    for sig in FORWARDED {
+        handle(sig);
+    }
+    for sig in TERMINAL {
+        if terminal {
+            handle(sig);
+        } else {
+            // SAFETY: setting a disposition; no memory involved.
+            unsafe {
+                libc::signal(sig, libc::SIG_IGN);
+            }
         }
     }
 }
@@ -65,7 +87,7 @@ pub fn run_as_init(program: &Program, in_pid1: impl FnOnce() -> Result<()>) -> R
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
             drop(report_read);
-            pid1(program, &argv, report_write, in_pid1)
+            pid1(program, &argv, report_write, false, in_pid1)
         }
         Ok(ForkResult::Parent { child }) => {
             drop(report_write);
@@ -119,6 +141,7 @@ fn pid1(
     program: &Program,
     argv: &[*const libc::c_char],
     report: OwnedFd,
+    forward_terminal: bool,
     in_pid1: impl FnOnce() -> Result<()>,
 ) -> ! {
     // SAFETY: prctl without pointers. If userns dies, pid 1 dies, and the kernel then
@@ -161,7 +184,7 @@ fn pid1(
         }
         Ok(ForkResult::Parent { child }) => {
             drop(report);
-            install_forwarding(child);
+            forward_signals(child, forward_terminal);
             loop {
                 match waitpid(Pid::from_raw(-1), None) {
                     Ok(status @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)))
@@ -176,5 +199,130 @@ fn pid1(
             }
         }
         Err(e) => fail(format!("cannot fork the program in the pid namespace: {e}")),
+    }
+}
+
+/// What pid 1 of a new pid namespace is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pid1Mode {
+    /// The program itself, exec'd in place (podman's default: no init).
+    Program,
+    /// The reaper of [`run_as_init`], with the program as its child (podman's `--init`).
+    Reaper,
+}
+
+/// A pid 1 started by [`start_pid1`]: wait for it with [`Pid1::wait`], or poll it and
+/// hand the status to [`Pid1::finish`].
+#[derive(Debug)]
+pub struct Pid1 {
+    pub pid: Pid,
+    report: OwnedFd,
+}
+
+/// Fork pid 1 of the (already unshared) pid namespace: it runs `in_pid1` (a container's
+/// whole setup), then the program as `mode` says. With `forward_terminal`, a reaper passes
+/// SIGINT and SIGQUIT on to the program instead of ignoring them (the program is in a
+/// session of its own, see the module comment). The caller installs its own forwarding
+/// ([`forward_signals`]) once this returns. The caller must be single-threaded.
+pub fn start_pid1(
+    program: &Program,
+    mode: Pid1Mode,
+    forward_terminal: bool,
+    in_pid1: impl FnOnce() -> Result<()>,
+) -> Result<Pid1> {
+    let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::failure("cannot create a pipe").because(e))?;
+    let argv: Vec<*const libc::c_char> = program
+        .argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    // SAFETY: single-threaded; the child prepares and execs without returning.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => {
+            drop(report_read);
+            match mode {
+                Pid1Mode::Reaper => pid1(program, &argv, report_write, forward_terminal, in_pid1),
+                Pid1Mode::Program => program_as_pid1(program, &argv, report_write, in_pid1),
+            }
+        }
+        Ok(ForkResult::Parent { child }) => Ok(Pid1 {
+            pid: child,
+            report: report_read,
+        }),
+        Err(e) => Err(Error::failure("cannot fork pid 1 of the new pid namespace").because(e)),
+    }
+}
+
+impl Pid1 {
+    /// Wait for pid 1 to end (retrying on signals); the exit code to leave with.
+    pub fn wait(self, program: &Program) -> Result<u8> {
+        let status = loop {
+            match waitpid(self.pid, None) {
+                Err(Errno::EINTR) | Ok(WaitStatus::Stopped(..)) | Ok(WaitStatus::Continued(_)) => {
+                    continue
+                }
+                Ok(s) => break s,
+                Err(e) => {
+                    return Err(
+                        Error::failure(format!("cannot wait for pid 1 ({})", self.pid)).because(e),
+                    )
+                }
+            }
+        };
+        self.finish(program, status)
+    }
+
+    /// The exit code for pid 1's final `status`, or the error it reported (setup failed,
+    /// program not found or not executable).
+    pub fn finish(self, program: &Program, status: WaitStatus) -> Result<u8> {
+        let report = read_all(self.report);
+        if let Some(err) = decode_report(program, &report) {
+            return Err(err);
+        }
+        Ok(for_wait_status(status))
+    }
+}
+
+/// pid 1 that is the program: prepare, then exec in place.
+fn program_as_pid1(
+    program: &Program,
+    argv: &[*const libc::c_char],
+    report: OwnedFd,
+    in_pid1: impl FnOnce() -> Result<()>,
+) -> ! {
+    // SAFETY: prctl without pointers; see pid1 for why.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    let fail = |msg: String| -> ! {
+        let mut bytes = vec![b'M'];
+        bytes.extend_from_slice(msg.as_bytes());
+        let _ = nix::unistd::write(&report, &bytes);
+        // SAFETY: _exit ends the process without running the parent's destructors.
+        unsafe { libc::_exit(crate::exit::OWN_FAILURE as i32) }
+    };
+    if let Err(e) = in_pid1() {
+        fail(e.to_string());
+    }
+    if let Err(e) = super::exec::enter_wd(program) {
+        fail(e.to_string());
+    }
+    reset_signals();
+    let errno = raw_execvp_ptrs(&program.argv[0], argv);
+    let mut bytes = [0u8; 5];
+    bytes[0] = b'E';
+    bytes[1..].copy_from_slice(&(errno as i32).to_ne_bytes());
+    // SAFETY: write and _exit are async-signal-safe.
+    unsafe {
+        libc::write(report.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(if errno == Errno::ENOENT { 127 } else { 126 });
     }
 }

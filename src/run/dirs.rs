@@ -1,0 +1,199 @@
+//! Where a container's files live: a random id, a per-container directory under
+//! $XDG_RUNTIME_DIR/userns/containers (else the data dir), and, with `--keep NAME`, a
+//! kept writable layer under the data dir.
+
+use super::rootfs::Layer;
+use crate::error::{Error, Result};
+use crate::users::Account;
+use std::path::{Path, PathBuf};
+
+/// statfs f_type of overlayfs: an upper dir may not live on it.
+const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
+
+/// A container id: 64 hex digits, as podman's; the first 12 are the short id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerId(String);
+
+impl ContainerId {
+    pub fn random() -> Result<ContainerId> {
+        let mut bytes = [0u8; 32];
+        // SAFETY: getrandom fills the buffer we own.
+        let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+        if n != bytes.len() as isize {
+            return Err(
+                Error::failure("cannot read random bytes for the container id")
+                    .because(std::io::Error::last_os_error()),
+            );
+        }
+        Ok(ContainerId(
+            bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        ))
+    }
+
+    pub fn full(&self) -> &str {
+        &self.0
+    }
+
+    /// The short id: the default hostname and the directory name.
+    pub fn short(&self) -> &str {
+        &self.0[..12]
+    }
+}
+
+/// The directories of one container.
+#[derive(Debug, Clone)]
+pub struct ContainerDirs {
+    /// Removed as a whole at exit: merged/, the /etc files, and upper/ and work/ unless kept.
+    pub dir: PathBuf,
+    pub merged: PathBuf,
+    pub layer: Layer,
+    /// The kept layer's directory (`--keep NAME`), left in place at exit.
+    pub kept: Option<PathBuf>,
+}
+
+fn is_overlay(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 == OVERLAYFS_MAGIC)
+}
+
+/// $XDG_DATA_HOME/userns, else ~/.local/share/userns.
+pub fn data_dir(account: &Account) -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("userns"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| account.home.clone())?;
+    Some(home.join(".local/share/userns"))
+}
+
+/// Where per-container directories go: under $XDG_RUNTIME_DIR when it is set, ours and
+/// not on overlayfs (podman's runroot rule), else under the data dir.
+pub fn containers_root(account: &Account) -> Result<PathBuf> {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .filter(|d| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == account.uid)
+                && !is_overlay(d)
+        });
+    let base = match runtime {
+        Some(d) => d.join("userns"),
+        None => data_dir(account).ok_or_else(|| {
+            Error::failure("no place for the container's files")
+                .because("XDG_RUNTIME_DIR is unset and there is no HOME")
+                .fix("set XDG_RUNTIME_DIR (or HOME) to a directory of yours")
+        })?,
+    };
+    Ok(base.join("containers"))
+}
+
+/// Check a `--keep` name: it becomes a directory name.
+pub fn check_keep_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!("invalid --keep name {name:?}"))
+            .fix("use letters, digits, '_', '.', '-', starting with a letter or digit"))
+    }
+}
+
+fn create_dir(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|e| Error::io("create directory", path, &e))
+}
+
+impl ContainerDirs {
+    /// Create the container's directories (and find or create a kept layer).
+    pub fn create(
+        account: &Account,
+        id: &ContainerId,
+        keep: Option<&str>,
+    ) -> Result<ContainerDirs> {
+        let root = containers_root(account)?;
+        create_dir(&root, 0o700)?;
+        let dir = root.join(id.short());
+        create_dir(&dir, 0o700)?;
+        let merged = dir.join("merged");
+        create_dir(&merged, 0o755)?;
+        let (layer_dir, kept) = match keep {
+            Some(name) => {
+                check_keep_name(name)?;
+                let kept = data_dir(account)
+                    .ok_or_else(|| {
+                        Error::failure(format!("no place to keep layer {name}"))
+                            .because("there is no HOME")
+                            .fix("set HOME or XDG_DATA_HOME")
+                    })?
+                    .join("kept")
+                    .join(name);
+                (kept.clone(), Some(kept))
+            }
+            None => (dir.clone(), None),
+        };
+        let layer = Layer {
+            upper: layer_dir.join("upper"),
+            work: layer_dir.join("work"),
+        };
+        create_dir(&layer.upper, 0o755)?;
+        create_dir(&layer.work, 0o700)?;
+        if is_overlay(&layer.upper) {
+            return Err(Error::failure(format!(
+                "{} is on overlayfs, which cannot hold an overlay's upper layer",
+                layer.upper.display()
+            ))
+            .fix("point XDG_RUNTIME_DIR (or XDG_DATA_HOME) at a tmpfs or a disk filesystem"));
+        }
+        Ok(ContainerDirs {
+            dir,
+            merged,
+            layer,
+            kept,
+        })
+    }
+
+    /// Remove the container's directory (the writable layer too, unless kept). Run inside
+    /// the mapped namespace: the layer holds files of subordinate ids, removable there.
+    /// remove_dir_all does not follow symlinks, so nothing outside the tree is touched.
+    pub fn remove(&self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir)
+            .map_err(|e| Error::io("remove the container directory", &self.dir, &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_hex_and_distinct() {
+        let a = ContainerId::random().unwrap();
+        let b = ContainerId::random().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.full().len(), 64);
+        assert_eq!(a.short().len(), 12);
+        assert!(a.full().chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn keep_names_are_plain_directory_names() {
+        assert!(check_keep_name("dev-box_1.2").is_ok());
+        for bad in ["", "../x", "a/b", ".hidden", "-x"] {
+            assert!(check_keep_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! `userns run`: a rootless container from a root filesystem or an image, without podman.
+//!
+//! The process tree, and why:
+//! - userns itself parses everything, creates the container's directories, then enters a
+//!   new user namespace (mapped with all the user's subordinate ids) together with new
+//!   pid, UTS, IPC, cgroup and (unless `--net host`) network namespaces, but keeps the
+//!   host's mount namespace, so that after the container it can still reach and remove
+//!   the writable layer by its path; it stays as the supervisor: forwards signals, relays
+//!   the pseudo-terminal, removes the layer, returns the exit code.
+//! - pid 1, forked into the new pid namespace, makes a mount namespace of its own, builds
+//!   the filesystem (`rootfs`), pivots into it, starts a session, becomes the container's
+//!   user with podman's capabilities (`process`), then execs the program in place, or with
+//!   `--init` stays as a reaper with the program as its child.
+//!
+//! Signals: the container is in a session of its own (setsid), so the caller's terminal
+//! never signals it directly. userns forwards SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGINT and
+//! SIGQUIT to pid 1 (podman's sig-proxy does the same). A pid 1 without a handler for a
+//! signal does not die of it (the kernel's rule for a namespace's init), exactly as under
+//! podman; `--init` makes the reaper pid 1, which passes each one on to the program. With
+//! `-t` the terminal is in raw mode, so ^C travels as a byte to the container's own
+//! terminal, whose line discipline signals the program.
+
+pub mod dirs;
+pub mod etcfiles;
+pub mod inroot;
+pub mod net;
+pub mod process;
+pub mod rootfs;
+pub mod source;
+pub mod spec;
+pub mod tty;
+pub mod user;
+
+use crate::cli::{NetMode, RunArgs, UnshareArgs};
+use crate::error::{Error, Result};
+use crate::unshare::supervise::{self, Pid1Mode};
+use crate::unshare::Program;
+use crate::users::Account;
+use dirs::{ContainerDirs, ContainerId};
+use std::path::{Path, PathBuf};
+
+/// The command line, parsed and checked before any namespace exists.
+struct Request {
+    source: PathBuf,
+    volumes: Vec<spec::Volume>,
+    env_files: Vec<String>,
+    env_cli: Vec<String>,
+}
+
+fn parse_request(args: &RunArgs) -> Result<Request> {
+    crate::cli::check_command_words(&args.command)?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::failure("cannot read the current directory").because(e))?;
+    let volumes = args
+        .volumes
+        .iter()
+        .map(|v| spec::parse_volume(v, &cwd))
+        .collect::<Result<Vec<_>>>()?;
+    let lookup = |k: &str| std::env::var(k).ok();
+    let mut env_files = Vec::new();
+    for file in &args.env_file {
+        let text =
+            std::fs::read_to_string(file).map_err(|e| Error::io("read the env file", file, &e))?;
+        env_files.extend(spec::parse_env_file(file, &text, &lookup)?);
+    }
+    let mut env_cli = Vec::new();
+    for e in &args.env {
+        env_cli.extend(spec::parse_env(e, &lookup)?);
+    }
+    if let Some(w) = &args.workdir {
+        if !w.starts_with('/') {
+            return Err(Error::usage(format!("invalid --workdir {w:?}"))
+                .fix("give an absolute path inside the container"));
+        }
+    }
+    if let Some(name) = &args.keep {
+        dirs::check_keep_name(name)?;
+    }
+    Ok(Request {
+        source: source::locate(&args.source)?,
+        volumes,
+        env_files,
+        env_cli,
+    })
+}
+
+/// Write /etc/hosts, /etc/hostname and /etc/resolv.conf into the container's directory.
+fn write_etc_files(
+    dir: &Path,
+    hostname: &str,
+    net: NetMode,
+) -> Result<Vec<(PathBuf, &'static str)>> {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let files = [
+        (
+            "hosts",
+            "/etc/hosts",
+            etcfiles::hosts_file(hostname, net, &read("/etc/hosts")),
+        ),
+        (
+            "hostname",
+            "/etc/hostname",
+            etcfiles::hostname_file(hostname),
+        ),
+        (
+            "resolv.conf",
+            "/etc/resolv.conf",
+            etcfiles::resolv_conf(net, &read("/etc/resolv.conf")),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, target, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io("write", &path, &e))?;
+        out.push((path, target));
+    }
+    Ok(out)
+}
+
+pub fn run(args: &RunArgs) -> Result<u8> {
+    let request = parse_request(args)?;
+    let account = Account::current();
+    let network = net::Network::prepare(args.net)?;
+    let id = ContainerId::random()?;
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(|| id.short().to_string());
+    let dirs = ContainerDirs::create(&account, &id, args.keep.as_deref())?;
+    let outcome = run_container(args, &request, &account, network, &hostname, &dirs);
+    // Inside the namespace now (or never got in, and the directory holds only our files).
+    if let Err(e) = dirs.remove() {
+        crate::warn(e);
+    }
+    outcome
+}
+
+fn run_container(
+    args: &RunArgs,
+    request: &Request,
+    account: &Account,
+    network: net::Network,
+    hostname: &str,
+    dirs: &ContainerDirs,
+) -> Result<u8> {
+    let etc_files = write_etc_files(&dirs.dir, hostname, args.net)?;
+    let namespaces = UnshareArgs {
+        pid: true,
+        uts: true,
+        hostname: Some(hostname.to_string()),
+        ipc: true,
+        cgroup: true,
+        net: args.net != NetMode::Host,
+        ..UnshareArgs::default()
+    };
+    crate::cmd::unshare::enter(&namespaces, account)?;
+    let _network = network.start()?;
+    let prepared = source::prepare(&request.source)?;
+    let workdir = args
+        .workdir
+        .clone()
+        .or(prepared.working_dir.clone())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "/".to_string());
+    let words = spec::program_words(&prepared.entrypoint, &prepared.cmd, &args.command);
+    let program = Program::new(&words, Some(Path::new(&workdir)))?;
+    let env = spec::container_env(
+        hostname,
+        &prepared.env,
+        &request.env_files,
+        &request.env_cli,
+    );
+    let user_spec = args
+        .user
+        .clone()
+        .or(prepared.user.clone())
+        .unwrap_or_default();
+    let plan = rootfs::RootfsPlan {
+        source: prepared.rootfs.clone(),
+        layer: (!args.rootfs_rw).then(|| dirs.layer.clone()),
+        merged: dirs.merged.clone(),
+        etc_files,
+        volumes: request.volumes.clone(),
+        read_only: args.read_only,
+        own_netns: args.net != NetMode::Host,
+        workdir,
+    };
+    let mut terminal = if args.tty {
+        Some(tty::Terminal::prepare()?)
+    } else {
+        None
+    };
+    let interactive = args.interactive;
+    let mode = if args.init {
+        Pid1Mode::Reaper
+    } else {
+        Pid1Mode::Program
+    };
+    let container_end = terminal.as_mut().and_then(|t| t.container_end());
+    let pid1 = supervise::start_pid1(&program, mode, true, move || {
+        rootfs::build(&plan)?;
+        nix::unistd::setsid()
+            .map_err(|e| Error::failure("cannot start the container's session").because(e))?;
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let user = user::resolve(&user_spec, &read("/etc/passwd"), &read("/etc/group"))?;
+        match container_end {
+            Some(end) => tty::attach(end, &user)?,
+            None if !interactive => process::stdin_null()?,
+            None => {}
+        }
+        let mut env = env;
+        if !spec::has_env(&env, "HOME") {
+            spec::set_env(&mut env, &format!("HOME={}", user.home));
+        }
+        process::set_environment(&env);
+        process::become_user(&user)
+    })?;
+    supervise::forward_signals(pid1.pid, true);
+    match terminal {
+        Some(t) => t.relay(pid1, &program, interactive),
+        None => pid1.wait(&program),
+    }
+}

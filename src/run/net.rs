@@ -1,0 +1,197 @@
+//! `--net pasta` and `--net slirp4netns`: user-mode networking for the container's network
+//! namespace. The helper must run in the host's network namespace (its sockets are the
+//! container's way out) and join ours only for the tap device, so, like the map writers,
+//! it is forked before userns unshares, waits on a pipe, and is started with userns's pid
+//! (whose namespaces are the container's).
+
+use crate::cli::NetMode;
+use crate::error::{Error, Result};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// How the helper says the network is up.
+#[derive(Debug)]
+enum Ready {
+    /// slirp4netns writes to its --ready-fd.
+    Fd(OwnedFd),
+    /// pasta exits 0 once configured (it goes on in the background).
+    Exit,
+}
+
+/// A pre-forked network helper, or nothing to do.
+#[derive(Debug)]
+pub struct Network {
+    helper: Option<Helper>,
+}
+
+#[derive(Debug)]
+struct Helper {
+    name: &'static str,
+    pid: Pid,
+    go: OwnedFd,
+    ready: Ready,
+    /// slirp4netns ends when this (its --exit-fd) closes: when userns ends.
+    exit_fd: Option<OwnedFd>,
+}
+
+/// Keeps the helper running while held.
+#[derive(Debug)]
+pub struct Running {
+    _exit_fd: Option<OwnedFd>,
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn cstrings(words: &[String]) -> Result<Vec<CString>> {
+    words
+        .iter()
+        .map(|w| CString::new(w.as_str()).map_err(|_| Error::failure("an argument holds a NUL")))
+        .collect()
+}
+
+impl Network {
+    /// Check the helper is installed and fork it, waiting. Call before entering.
+    pub fn prepare(mode: NetMode) -> Result<Network> {
+        let (name, package) = match mode {
+            NetMode::None | NetMode::Host => return Ok(Network { helper: None }),
+            NetMode::Pasta => ("pasta", "passt"),
+            NetMode::Slirp4netns => ("slirp4netns", "slirp4netns"),
+        };
+        let path = find_program(name).ok_or_else(|| {
+            Error::failure(format!("--net {name}: {name} is not installed"))
+                .fix(format!("install the {package} package (apt-get install {package}), or use --net none or --net host"))
+        })?;
+        let me = nix::unistd::getpid().as_raw();
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| Error::failure("cannot create a pipe").because(e))
+        };
+        let (go_read, go_write) = pipe()?;
+        let (mut words, ready, exit_fd, child_fds) = match mode {
+            NetMode::Slirp4netns => {
+                let (ready_read, ready_write) = pipe()?;
+                let (exit_read, exit_write) = pipe()?;
+                let words = vec![
+                    path.display().to_string(),
+                    "--configure".into(),
+                    "--mtu=65520".into(),
+                    "--disable-host-loopback".into(),
+                    "--ready-fd=3".into(),
+                    "--exit-fd=4".into(),
+                    format!("--userns-path=/proc/{me}/ns/user"),
+                ];
+                (
+                    words,
+                    Ready::Fd(ready_read),
+                    Some(exit_write),
+                    vec![ready_write, exit_read],
+                )
+            }
+            _ => {
+                let words = vec![
+                    path.display().to_string(),
+                    "--config-net".into(),
+                    "--quiet".into(),
+                ];
+                (words, Ready::Exit, None, vec![])
+            }
+        };
+        words.push(me.to_string());
+        if mode == NetMode::Slirp4netns {
+            words.push("tap0".into());
+        }
+        let argv = cstrings(&words)?;
+        let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        let raw_child_fds: Vec<i32> = child_fds.iter().map(|f| f.as_raw_fd()).collect();
+        // SAFETY: userns is single-threaded; the child only calls async-signal-safe libc
+        // functions before execv.
+        match unsafe { nix::unistd::fork() } {
+            Ok(ForkResult::Child) => unsafe {
+                libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                );
+                libc::close(go_write.as_raw_fd());
+                let mut byte = 0u8;
+                if libc::read(go_read.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) != 1 {
+                    // userns gave up before the namespace existed.
+                    libc::_exit(3);
+                }
+                // slirp4netns outlives nothing: the exit fd ends it; drop the death signal
+                // so it can shut down cleanly when that fd closes.
+                libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
+                // Move them above 3 first, so that one dup2 cannot overwrite the other.
+                let mut high = [0; 2];
+                for (i, &fd) in raw_child_fds.iter().enumerate() {
+                    high[i] = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
+                }
+                for (i, &fd) in high.iter().take(raw_child_fds.len()).enumerate() {
+                    libc::dup2(fd, 3 + i as i32);
+                }
+                libc::execv(argv[0].as_ptr(), ptrs.as_ptr());
+                libc::_exit(127);
+            },
+            Ok(ForkResult::Parent { child }) => Ok(Network {
+                helper: Some(Helper {
+                    name,
+                    pid: child,
+                    go: go_write,
+                    ready,
+                    exit_fd,
+                }),
+            }),
+            Err(e) => Err(Error::failure(format!("cannot fork {name}")).because(e)),
+        }
+    }
+
+    /// Start the helper (userns is now in the container's namespaces) and wait until the
+    /// network is configured.
+    pub fn start(self) -> Result<Running> {
+        let Some(h) = self.helper else {
+            return Ok(Running { _exit_fd: None });
+        };
+        nix::unistd::write(&h.go, b"g")
+            .map_err(|e| Error::failure(format!("cannot start {}", h.name)).because(e))?;
+        drop(h.go);
+        let failed = |why: String| {
+            Error::failure(format!(
+                "{} could not set up the container's network",
+                h.name
+            ))
+            .because(why)
+            .fix("run it by hand to see its messages, or use --net none or --net host")
+        };
+        match h.ready {
+            Ready::Fd(fd) => {
+                let mut byte = [0u8; 1];
+                match nix::unistd::read(&fd, &mut byte) {
+                    Ok(1) => {}
+                    _ => {
+                        let status = waitpid(h.pid, None);
+                        return Err(failed(format!("it ended before it was ready ({status:?})")));
+                    }
+                }
+            }
+            Ready::Exit => match waitpid(h.pid, None) {
+                Ok(WaitStatus::Exited(_, 0)) => {}
+                other => return Err(failed(format!("it ended with {other:?}"))),
+            },
+        }
+        Ok(Running {
+            _exit_fd: h.exit_fd,
+        })
+    }
+}

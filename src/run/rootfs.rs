@@ -1,0 +1,363 @@
+//! The container's filesystem, built by its pid 1 in a mount namespace of its own (so that
+//! userns, outside, keeps the host's view to clean up): the root (an overlay over the
+//! source, or the source itself), /proc, /dev, /sys, the /etc files, volumes; then
+//! pivot_root. Every target inside the root is resolved with `inroot` (never through an
+//! image's symlinks to the host).
+
+use super::inroot::{self, Kind};
+use super::spec::Volume;
+use crate::error::{Error, Result};
+use nix::mount::{mount, MsFlags};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// The overlay's writable layer (same filesystem, not itself on overlayfs).
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub upper: PathBuf,
+    pub work: PathBuf,
+}
+
+/// Everything pid 1 needs to build the filesystem.
+#[derive(Debug, Clone)]
+pub struct RootfsPlan {
+    /// The unpacked image or directory.
+    pub source: PathBuf,
+    /// None with --rootfs-rw: the source itself is the root.
+    pub layer: Option<Layer>,
+    /// The (empty) directory the root is mounted on.
+    pub merged: PathBuf,
+    /// Host files bind-mounted over /etc/hosts, /etc/hostname, /etc/resolv.conf.
+    pub etc_files: Vec<(PathBuf, &'static str)>,
+    pub volumes: Vec<Volume>,
+    pub read_only: bool,
+    /// The container has a network namespace of its own (a fresh sysfs may be mounted).
+    pub own_netns: bool,
+    /// Created when missing (podman creates a missing working directory).
+    pub workdir: String,
+}
+
+fn failed(what: String, e: impl std::fmt::Display) -> Error {
+    Error::failure(what).because(e)
+}
+
+/// `mount(2)` whose error names what was mounted where.
+fn mount_at(
+    source: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+    shown: &str,
+) -> Result<()> {
+    mount(source, target, fstype, flags, data)
+        .map_err(|e| failed(format!("cannot mount {shown}"), e))
+}
+
+/// Escape a path for overlayfs's option string: `\`, `,` and `:` are its separators.
+pub fn overlay_escape(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.display().to_string().chars() {
+        if matches!(c, '\\' | ',' | ':') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The overlay mount options; `userxattr` because a user namespace may not write the
+/// trusted.* xattrs overlayfs uses otherwise (kernel 5.11 rootless overlay).
+pub fn overlay_options(lower: &Path, layer: &Layer) -> String {
+    format!(
+        "lowerdir={},upperdir={},workdir={},userxattr",
+        overlay_escape(lower),
+        overlay_escape(&layer.upper),
+        overlay_escape(&layer.work)
+    )
+}
+
+/// MOUNT_ATTR_* of mount_setattr(2) (Linux 5.12).
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+
+/// Make the mount at `fd` (an O_PATH descriptor of its root) read-only, with its
+/// submounts when `recursive`. Unlike a MS_REMOUNT, this leaves the other flags alone,
+/// so the nodev/nosuid locked on mounts inherited from the host do not make it fail.
+fn set_read_only(fd: &OwnedFd, recursive: bool, shown: &str) -> Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
+    // SAFETY: mount_setattr with an empty path on our descriptor and a valid struct.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(failed(
+            format!("cannot make {shown} read-only"),
+            std::io::Error::last_os_error(),
+        )
+        .fix("mount_setattr needs Linux 5.12 or later"));
+    }
+    Ok(())
+}
+
+/// Build the filesystem and pivot into it. Runs in pid 1, uid 0 of the user namespace.
+pub fn build(plan: &RootfsPlan) -> Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .map_err(|e| failed("cannot create the container's mount namespace".into(), e))?;
+    crate::unshare::setup::make_mounts_private()?;
+    let merged = plan.merged.display().to_string();
+    match &plan.layer {
+        Some(layer) => mount_at(
+            Some("overlay"),
+            &merged,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(&overlay_options(&plan.source, layer)),
+            &format!("an overlay over {} on {merged}", plan.source.display()),
+        )
+        .map_err(|e| {
+            e.fix(
+                "rootless overlayfs needs Linux 5.11 or later, and upper and work dirs \
+                   on one filesystem that is not itself overlayfs; or use --rootfs-rw",
+            )
+        })?,
+        None => mount_at(
+            Some(&plan.source.display().to_string()),
+            &merged,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            &format!("{} on {merged}", plan.source.display()),
+        )?,
+    }
+    let root = std::fs::File::open(&plan.merged)
+        .map_err(|e| Error::io("open the container root", &plan.merged, &e))?;
+    let root: OwnedFd = root.into();
+    let r = root.as_raw_fd();
+
+    let proc_dir = inroot::ensure(r, "/proc", Kind::Dir)?;
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount_at(
+        Some("proc"),
+        &inroot::proc_fd(&proc_dir),
+        Some("proc"),
+        nosuid_nodev_noexec,
+        None,
+        "/proc",
+    )
+    .map_err(|e| e.fix("the kernel allows a new proc only where a full /proc is visible"))?;
+    build_dev(r)?;
+    build_sys(r, plan.own_netns)?;
+    for (host, target) in &plan.etc_files {
+        // An image whose /etc belongs to an id outside the map (a tree owned by the host's
+        // root, say) cannot get a missing file created; it runs with its own, or none.
+        if let Err(e) = bind(host, r, target, Kind::File, false) {
+            crate::warn(format!("{target} not provided: {e}"));
+        }
+    }
+    for v in &plan.volumes {
+        let kind = if v.host.is_dir() {
+            Kind::Dir
+        } else {
+            Kind::File
+        };
+        bind(&v.host, r, &v.target, kind, v.read_only)?;
+    }
+    inroot::ensure(r, &plan.workdir, Kind::Dir)?;
+    if plan.read_only {
+        // podman's --read-only-tmpfs (on by default): the usual scratch dirs stay writable.
+        for dir in ["/tmp", "/var/tmp", "/run"] {
+            if let Ok(fd) = inroot::open(r, dir, libc::O_PATH | libc::O_DIRECTORY) {
+                mount_at(
+                    Some("tmpfs"),
+                    &inroot::proc_fd(&fd),
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    Some("mode=1777"),
+                    dir,
+                )?;
+            }
+        }
+        set_read_only(
+            &inroot::open_path(r, "/").map_err(|e| failed("cannot open /".into(), e))?,
+            false,
+            "the container root",
+        )?;
+    }
+    pivot(&root)
+}
+
+/// Bind `host` onto `target` inside root (created as `kind` if missing), read-only if asked.
+fn bind(host: &Path, root: RawFd, target: &str, kind: Kind, read_only: bool) -> Result<()> {
+    let at = inroot::ensure(root, target, kind)?;
+    mount_at(
+        Some(&host.display().to_string()),
+        &inroot::proc_fd(&at),
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+        &format!("{} on {target}", host.display()),
+    )?;
+    if read_only {
+        // The descriptor still names the covered file: open the target again for the mount.
+        let top = inroot::open_path(root, target)
+            .map_err(|e| failed(format!("cannot open {target} inside the container"), e))?;
+        set_read_only(&top, true, target)?;
+    }
+    Ok(())
+}
+
+/// /dev: a tmpfs with the host's harmless devices bound in (a user namespace may not
+/// mknod), a private devpts, /dev/shm, /dev/mqueue and the usual symlinks, as podman.
+fn build_dev(root: RawFd) -> Result<()> {
+    let at = inroot::ensure(root, "/dev", Kind::Dir)?;
+    mount_at(
+        Some("tmpfs"),
+        &inroot::proc_fd(&at),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+        "a tmpfs on /dev",
+    )?;
+    let dev = inroot::open(root, "/dev", libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| failed("cannot open the container's /dev".into(), e))?;
+    let dev_path = inroot::proc_fd(&dev);
+    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let target = format!("{dev_path}/{name}");
+        std::fs::File::create(&target)
+            .map_err(|e| failed(format!("cannot create /dev/{name} in the container"), e))?;
+        mount_at(
+            Some(&format!("/dev/{name}")),
+            &target,
+            None,
+            MsFlags::MS_BIND,
+            None,
+            &format!("/dev/{name}"),
+        )?;
+    }
+    for (name, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+        ("core", "/proc/kcore"),
+    ] {
+        std::os::unix::fs::symlink(to, format!("{dev_path}/{name}"))
+            .map_err(|e| failed(format!("cannot create the symlink /dev/{name}"), e))?;
+    }
+    for name in ["pts", "shm", "mqueue"] {
+        std::fs::create_dir(format!("{dev_path}/{name}"))
+            .map_err(|e| failed(format!("cannot create /dev/{name}"), e))?;
+    }
+    let pts = format!("{dev_path}/pts");
+    // gid=5 is the tty group of most images (podman passes it too); the mount fails when
+    // gid 5 is not mapped, so fall back to the mounter's group then.
+    let devpts = |data: &str| {
+        mount(
+            Some("devpts"),
+            pts.as_str(),
+            Some("devpts"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            Some(data),
+        )
+    };
+    devpts("newinstance,ptmxmode=0666,mode=0620,gid=5")
+        .or_else(|_| devpts("newinstance,ptmxmode=0666,mode=0620"))
+        .map_err(|e| failed("cannot mount a devpts on /dev/pts".into(), e))?;
+    mount_at(
+        Some("shm"),
+        &format!("{dev_path}/shm"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+        "a tmpfs on /dev/shm",
+    )?;
+    // mqueue belongs to the IPC namespace, which is ours: a fresh one may be mounted.
+    mount_at(
+        Some("mqueue"),
+        &format!("{dev_path}/mqueue"),
+        Some("mqueue"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+        "/dev/mqueue",
+    )
+}
+
+/// /sys, read-only. A fresh sysfs shows the network devices of the mounter's network
+/// namespace, and the kernel allows it only when that namespace belongs to our user
+/// namespace; with the host's network, bind the host's /sys instead.
+fn build_sys(root: RawFd, own_netns: bool) -> Result<()> {
+    let at = inroot::ensure(root, "/sys", Kind::Dir)?;
+    let target = inroot::proc_fd(&at);
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if own_netns {
+        mount_at(
+            Some("sysfs"),
+            &target,
+            Some("sysfs"),
+            flags | MsFlags::MS_RDONLY,
+            None,
+            "a sysfs on /sys",
+        )
+    } else {
+        mount_at(
+            Some("/sys"),
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            "the host's /sys on /sys",
+        )?;
+        let top = inroot::open_path(root, "/sys")
+            .map_err(|e| failed("cannot open /sys inside the container".into(), e))?;
+        set_read_only(&top, true, "/sys")
+    }
+}
+
+/// pivot_root(".", ".") then detach the old root, which then sits on top of the new one
+/// (the trick runc uses: no put_old directory needed in a read-only image).
+fn pivot(root: &OwnedFd) -> Result<()> {
+    nix::unistd::fchdir(root).map_err(|e| failed("cannot enter the container root".into(), e))?;
+    nix::unistd::pivot_root(".", ".")
+        .map_err(|e| failed("cannot pivot_root into the container root".into(), e))?;
+    nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+        .map_err(|e| failed("cannot detach the host's root".into(), e))?;
+    nix::unistd::chdir("/").map_err(|e| failed("cannot change to /".into(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_options_escape_separators() {
+        let layer = Layer {
+            upper: "/r/u".into(),
+            work: "/r/w".into(),
+        };
+        assert_eq!(
+            overlay_options(Path::new("/img/a,b:c"), &layer),
+            "lowerdir=/img/a\\,b\\:c,upperdir=/r/u,workdir=/r/w,userxattr"
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! What the command line of `userns run` asks for, parsed into plain values before any
+//! namespace exists: volumes, environment, user. Pure, so it is tested without privileges.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// The PATH podman gives a container whose image sets none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `-v HOST:CTR[:ro]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    /// Absolute, canonical host path (resolved before entering the namespace).
+    pub host: PathBuf,
+    /// Absolute path inside the container.
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// Parse one `-v` value. The host path is made absolute against `cwd` and must exist:
+/// podman takes a name without a slash as a named volume, which userns does not have.
+pub fn parse_volume(spec: &str, cwd: &Path) -> Result<Volume> {
+    let bad = |why: &str| {
+        Error::usage(format!("invalid volume {spec:?}"))
+            .because(why.to_string())
+            .fix(
+                "write -v HOST:CTR or -v HOST:CTR:ro, both paths absolute (HOST may be ./relative)",
+            )
+    };
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (host, target, options) = match parts.as_slice() {
+        [h, t] => (*h, *t, ""),
+        [h, t, o] => (*h, *t, *o),
+        _ => return Err(bad("expected HOST:CTR[:OPTIONS]")),
+    };
+    if host.is_empty() || target.is_empty() {
+        return Err(bad("an empty path"));
+    }
+    if !host.starts_with('/') && !host.starts_with('.') {
+        return Err(bad(
+            "HOST is not a path (userns has no named volumes); start it with / or ./",
+        ));
+    }
+    if !target.starts_with('/') {
+        return Err(bad("CTR must be an absolute path inside the container"));
+    }
+    let mut read_only = false;
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        match option {
+            "ro" => read_only = true,
+            "rw" => read_only = false,
+            // SELinux relabelling: there is no SELinux policy to satisfy here.
+            "z" | "Z" => {}
+            other => return Err(bad(&format!("unknown option {other:?} (ro, rw, z, Z)"))),
+        }
+    }
+    let joined = cwd.join(host);
+    let host = joined
+        .canonicalize()
+        .map_err(|e| Error::io("use the volume source", &joined, &e))?;
+    Ok(Volume {
+        host,
+        target: target.to_string(),
+        read_only,
+    })
+}
+
+/// One `-e` value: `K=V`, or `K` alone to pass the caller's value (podman does the same;
+/// an unset K is left out). `lookup` reads the caller's environment.
+pub fn parse_env(spec: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>> {
+    match spec.split_once('=') {
+        Some(("", _)) => Err(Error::usage(format!("invalid -e {spec:?}"))
+            .because("the variable name is empty")
+            .fix("write -e NAME=VALUE")),
+        Some(_) => Ok(Some(spec.to_string())),
+        None if spec.is_empty() => Err(Error::usage("invalid -e \"\"").fix("write -e NAME=VALUE")),
+        None => Ok(lookup(spec).map(|v| format!("{spec}={v}"))),
+    }
+}
+
+/// The lines of an env file: `K=V`, `K` (from the caller), `#` comments and blank lines
+/// skipped, as podman's `--env-file` reads them.
+pub fn parse_env_file(
+    path: &Path,
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parsed = parse_env(line, lookup)
+            .map_err(|e| Error::usage(format!("{}:{}: {}", path.display(), n + 1, e.what)))?;
+        out.extend(parsed);
+    }
+    Ok(out)
+}
+
+/// Set `entry` (K=V) in `env`, replacing an earlier value of K.
+pub fn set_env(env: &mut Vec<String>, entry: &str) {
+    let key = entry.split_once('=').map_or(entry, |(k, _)| k);
+    env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+    env.push(entry.to_string());
+}
+
+/// Whether `env` sets K.
+pub fn has_env(env: &[String], key: &str) -> bool {
+    env.iter()
+        .any(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
+}
+
+/// The base environment: PATH, TERM, HOSTNAME (podman's defaults), then the image's Env,
+/// then env files, then `-e`, each overriding the ones before. HOME comes later, from
+/// the container's passwd, when none of these set it.
+pub fn container_env(
+    hostname: &str,
+    image_env: &[String],
+    files: &[String],
+    cli: &[String],
+) -> Vec<String> {
+    let mut env = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        "TERM=xterm".to_string(),
+        format!("HOSTNAME={hostname}"),
+        // systemd and others detect a container by this variable; podman sets it too.
+        "container=userns".to_string(),
+    ];
+    for entry in image_env.iter().chain(files).chain(cli) {
+        set_env(&mut env, entry);
+    }
+    env
+}
+
+/// The program to run: podman's rule is Entrypoint + (COMMAND, or else the image's Cmd);
+/// /bin/sh when both are empty.
+pub fn program_words(entrypoint: &[String], cmd: &[String], command: &[String]) -> Vec<String> {
+    let mut words = entrypoint.to_vec();
+    if command.is_empty() {
+        words.extend(cmd.iter().cloned());
+    } else {
+        words.extend(command.iter().cloned());
+    }
+    if words.is_empty() {
+        words.push("/bin/sh".to_string());
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn volumes_parse_with_options_and_resolve_the_host_path() {
+        let v = parse_volume("/tmp:/data:ro", Path::new("/")).unwrap();
+        assert_eq!(v.host, Path::new("/tmp").canonicalize().unwrap());
+        assert_eq!(v.target, "/data");
+        assert!(v.read_only);
+        let v = parse_volume("./tmp:/data", Path::new("/")).unwrap();
+        assert!(!v.read_only);
+        assert!(parse_volume("/tmp:data", Path::new("/")).is_err());
+        assert!(parse_volume("vol:/data", Path::new("/")).is_err());
+        assert!(parse_volume("/tmp:/data:rx", Path::new("/")).is_err());
+        assert!(parse_volume("/tmp", Path::new("/")).is_err());
+        let missing = parse_volume("/no/such/dir:/d", Path::new("/")).unwrap_err();
+        assert!(missing.what.contains("/no/such/dir"), "{missing}");
+    }
+
+    #[test]
+    fn env_layers_override_in_order() {
+        let lookup = |k: &str| (k == "FROM_HOST").then(|| "h".to_string());
+        assert_eq!(parse_env("A=1", &lookup).unwrap(), Some("A=1".into()));
+        assert_eq!(
+            parse_env("FROM_HOST", &lookup).unwrap(),
+            Some("FROM_HOST=h".into())
+        );
+        assert_eq!(parse_env("UNSET", &lookup).unwrap(), None);
+        assert!(parse_env("=x", &lookup).is_err());
+        let env = container_env(
+            "abc",
+            &["PATH=/img".into(), "A=img".into()],
+            &["A=file".into()],
+            &["A=cli".into(), "B=".into()],
+        );
+        assert!(env.contains(&"PATH=/img".to_string()));
+        assert!(env.contains(&"A=cli".to_string()));
+        assert!(env.contains(&"B=".to_string()));
+        assert!(env.contains(&"HOSTNAME=abc".to_string()));
+        assert_eq!(env.iter().filter(|e| e.starts_with("A=")).count(), 1);
+        assert!(has_env(&env, "TERM") && !has_env(&env, "HOME"));
+    }
+
+    #[test]
+    fn env_file_skips_comments_and_names_bad_lines() {
+        let p = Path::new("/x.env");
+        let got = parse_env_file(p, "# c\n\nA=1\n  B=2 3\nC\n", &no_env).unwrap();
+        assert_eq!(got, vec!["A=1".to_string(), "B=2 3".to_string()]);
+        let err = parse_env_file(p, "A=1\n=bad\n", &no_env).unwrap_err();
+        assert!(err.what.starts_with("/x.env:2:"), "{err}");
+    }
+
+    #[test]
+    fn program_is_entrypoint_then_command_or_cmd() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(program_words(&[], &[], &[]), s(&["/bin/sh"]));
+        assert_eq!(
+            program_words(&[], &s(&["sh", "-c", "x"]), &[]),
+            s(&["sh", "-c", "x"])
+        );
+        assert_eq!(
+            program_words(&s(&["/ep"]), &s(&["a"]), &s(&["b"])),
+            s(&["/ep", "b"])
+        );
+        assert_eq!(
+            program_words(&s(&["/ep"]), &s(&["a"]), &[]),
+            s(&["/ep", "a"])
+        );
+    }
+}
