@@ -155,7 +155,7 @@ fn run_container(
     };
     crate::cmd::unshare::enter(&namespaces, account)?;
     let _network = network.start()?;
-    let prepared = source::prepare(&request.source)?;
+    let prepared = source::prepare(&request.source, account)?;
     let workdir = args
         .workdir
         .clone()
