@@ -172,10 +172,11 @@ impl ImageCache {
         std::fs::create_dir_all(&rootfs).map_err(|e| Error::io("create", &rootfs, &e))?;
         let root = Root::open(&rootfs).map_err(|e| Error::io("open", &rootfs, &e))?;
         eprintln!(
-            "userns: unpacking {} ({}, {} layers) into {}",
+            "userns: unpacking {} ({}, {} layer{}) into {}",
             source.display(),
             short_id(&plan.id),
             plan.layers.len(),
+            if plan.layers.len() == 1 { "" } else { "s" },
             self.root.display()
         );
         let mut state = UnpackState::default();
