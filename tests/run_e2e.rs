@@ -1,0 +1,444 @@
+//! `userns run` end to end: the real binary, kernel and setuid helpers, as the fixture
+//! user ivy (2000, subids 200000:65536) of the hermetic scenario (tests/common), with a
+//! busybox-static root filesystem built at test time.
+
+mod common;
+
+use common::{assert_code, assert_ok, stderr, stdout, Scenario};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const APPLETS: &[&str] = &[
+    "sh", "cat", "id", "hostname", "ls", "mount", "touch", "sleep", "ps", "echo", "grep", "stat",
+    "tty", "kill", "true", "env", "pwd", "mkdir", "readlink", "rm", "wc", "head",
+];
+
+/// A rootfs of busybox-static, owned by the fixture user (so uid 0 inside owns it, as an
+/// image unpacked by podman is owned by the container's root).
+fn rootfs(s: &Scenario) -> PathBuf {
+    let root = s.scratch().join("rootfs");
+    for dir in [
+        "bin", "etc", "proc", "dev", "sys", "tmp", "root", "home/app",
+    ] {
+        std::fs::create_dir_all(root.join(dir)).expect("create rootfs dir");
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+        .expect("copy /bin/busybox (apt-get install busybox-static)");
+    for applet in APPLETS {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("applet link");
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\napp:x:1000:\ntty:x:5:\n").unwrap();
+    std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let status = std::process::Command::new("chown")
+        .args(["-R", &format!("{}:{}", s.uid(), s.gid())])
+        .arg(&root)
+        .status()
+        .expect("chown");
+    assert!(status.success());
+    root
+}
+
+fn setup(name: &str) -> Option<(Scenario, String)> {
+    let s = Scenario::new(name)?;
+    let root = rootfs(&s).display().to_string();
+    Some((s, root))
+}
+
+/// Run `userns run ARGS... ROOTFS sh -c SCRIPT`.
+fn run_sh(s: &Scenario, root: &str, args: &[&str], script: &str) -> std::process::Output {
+    let mut argv = vec!["run"];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&[root, "sh", "-c", script]);
+    s.run(&argv)
+}
+
+fn containers_left(s: &Scenario) -> Vec<String> {
+    let dir = s.scratch().join("run/userns/containers");
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn runs_as_root_of_the_full_map_with_the_program_as_pid_1() {
+    let Some((s, root)) = setup("run_identity") else {
+        return;
+    };
+    let out = assert_ok(&run_sh(
+        &s,
+        &root,
+        &[],
+        "id; cat /proc/self/uid_map; echo pid=$$",
+    ));
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines[0], "uid=0(root) gid=0(root)", "{out}");
+    assert_eq!(lines[1..3], ["0 2000 1", "1 200000 65536"], "{out}");
+    assert_eq!(lines[3], "pid=1", "{out}");
+    assert!(
+        containers_left(&s).is_empty(),
+        "container dir left: {:?}",
+        containers_left(&s)
+    );
+}
+
+#[test]
+fn init_is_pid_1_and_reaps_orphans() {
+    let Some((s, root)) = setup("run_init") else {
+        return;
+    };
+    // The inner sh leaves an orphan sleep that dies while the outer sh still runs: only
+    // a reaping pid 1 keeps it from staying a zombie.
+    let script = "echo pid=$$; sh -c 'sleep 0.2 &'; sleep 1; \
+                  for f in /proc/[0-9]*/stat; do read -r l < $f && echo \"$l\"; done";
+    let out = assert_ok(&run_sh(&s, &root, &["--init"], script));
+    assert!(!out.contains("pid=1\n"), "{out}");
+    assert!(out.starts_with("pid="), "{out}");
+    assert!(out.contains("1 (userns) "), "pid 1 is the reaper: {out}");
+    assert!(!out.contains(") Z "), "a zombie was left: {out}");
+}
+
+#[test]
+fn hostname_is_the_short_id_or_the_given_one() {
+    let Some((s, root)) = setup("run_hostname") else {
+        return;
+    };
+    let out = assert_ok(&run_sh(
+        &s,
+        &root,
+        &[],
+        "hostname; cat /etc/hostname; echo $HOSTNAME",
+    ));
+    let names: Vec<&str> = out.lines().collect();
+    assert_eq!(names[0].len(), 12, "{out}");
+    assert!(names[0].chars().all(|c| c.is_ascii_hexdigit()), "{out}");
+    assert_eq!(names[1], names[0]);
+    assert_eq!(names[2], names[0]);
+    let out = assert_ok(&run_sh(
+        &s,
+        &root,
+        &["--hostname", "box"],
+        "hostname; grep box /etc/hosts",
+    ));
+    assert!(out.starts_with("box\n"), "{out}");
+    assert!(out.contains("127.0.1.1\tbox"), "{out}");
+}
+
+#[test]
+fn provides_proc_dev_sys_and_etc_files() {
+    let Some((s, root)) = setup("run_mounts") else {
+        return;
+    };
+    let script = "mount; echo data > /dev/null && echo null-ok; \
+                  head -c 4 /dev/urandom | wc -c; ls -l /dev/ptmx; \
+                  touch /sys/x 2>&1; cat /etc/hosts /etc/resolv.conf >/dev/null && echo etc-ok";
+    let out = assert_ok(&run_sh(&s, &root, &[], script));
+    for expected in [
+        "proc on /proc type proc",
+        "tmpfs on /dev type tmpfs (rw,nosuid",
+        "devpts on /dev/pts type devpts",
+        "on /dev/shm type tmpfs",
+        "sysfs on /sys type sysfs (ro,",
+        " on /etc/hosts ",
+        "null-ok",
+        "4\n",
+        "/dev/ptmx -> pts/ptmx",
+        "Read-only file system",
+        "etc-ok",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    // With the host's network a fresh sysfs is refused, so the host's is bound, and
+    // made read-only with its submounts.
+    let out = run_sh(
+        &s,
+        &root,
+        &["--net", "host"],
+        "mount | grep ' /sys'; touch /sys/x",
+    );
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(text.lines().count() >= 1, "{text}");
+    for line in text.lines() {
+        assert!(
+            line.contains("(ro,"),
+            "a /sys mount stayed writable: {line}"
+        );
+    }
+}
+
+#[test]
+fn overlay_keeps_the_source_pristine_and_rootfs_rw_writes_through() {
+    let Some((s, root)) = setup("run_overlay") else {
+        return;
+    };
+    let out = run_sh(&s, &root, &[], "echo hi > /made-inside && cat /made-inside");
+    assert_eq!(assert_ok(&out), "hi\n");
+    assert!(
+        !Path::new(&root).join("made-inside").exists(),
+        "the overlay leaked into the source"
+    );
+    assert!(
+        containers_left(&s).is_empty(),
+        "upper layer left: {:?}",
+        containers_left(&s)
+    );
+    assert_ok(&run_sh(
+        &s,
+        &root,
+        &["--rootfs-rw"],
+        "echo hi > /made-inside",
+    ));
+    assert!(Path::new(&root).join("made-inside").exists());
+}
+
+#[test]
+fn volume_files_get_the_subordinate_owner_on_the_host() {
+    let Some((s, root)) = setup("run_volume") else {
+        return;
+    };
+    let vol = s.scratch().join("vol");
+    std::fs::create_dir(&vol).unwrap();
+    std::fs::set_permissions(&vol, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let ro = s.scratch().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let v = format!("{}:/data", vol.display());
+    let v_ro = format!("{}:/srv/ro:ro", ro.display());
+    let out = run_sh(
+        &s,
+        &root,
+        &["-u", "1000:1000", "-v", &v, "-v", &v_ro],
+        "id -u; id -g; touch /data/f; touch /srv/ro/x 2>&1; true",
+    );
+    let text = assert_ok(&out);
+    assert!(text.starts_with("1000\n1000\n"), "{text}");
+    assert!(text.contains("Read-only file system"), "{text}");
+    let meta = std::fs::metadata(vol.join("f")).expect("file made in the volume");
+    assert_eq!((meta.uid(), meta.gid()), (200_999, 200_999));
+}
+
+#[test]
+fn env_workdir_and_user() {
+    let Some((s, root)) = setup("run_env") else {
+        return;
+    };
+    let env_file = s.scratch().join("env");
+    std::fs::write(&env_file, "# comment\nFROM_FILE=f\nA=file\n").unwrap();
+    let ef = env_file.display().to_string();
+    let out = run_sh(
+        &s,
+        &root,
+        &[
+            "-e",
+            "A=cli",
+            "--env-file",
+            &ef,
+            "-w",
+            "/work/dir",
+            "-u",
+            "app",
+        ],
+        "echo $A $FROM_FILE $HOME $PATH; pwd; id",
+    );
+    let text = assert_ok(&out);
+    assert!(
+        text.starts_with("cli f /home/app /usr/local/sbin:"),
+        "{text}"
+    );
+    assert!(text.contains("/work/dir\n"), "{text}");
+    assert!(text.contains("uid=1000(app) gid=1000(app)"), "{text}");
+}
+
+#[test]
+fn read_only_root_refuses_writes_but_keeps_tmp() {
+    let Some((s, root)) = setup("run_read_only") else {
+        return;
+    };
+    let out = run_sh(
+        &s,
+        &root,
+        &["--read-only"],
+        "touch /tmp/ok && echo tmp-ok; touch /x",
+    );
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("tmp-ok"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn exit_codes_follow_podman() {
+    let Some((s, root)) = setup("run_exit_codes") else {
+        return;
+    };
+    assert_code(&run_sh(&s, &root, &[], "exit 7"), 7);
+    let out = s.run(&["run", &root, "/no/such/program"]);
+    assert_code(&out, 127);
+    assert!(
+        stderr(&out).contains("command not found"),
+        "{}",
+        stderr(&out)
+    );
+    assert_code(&s.run(&["run", &root, "/etc/passwd"]), 126);
+    let out = s.run(&["run", "/no/such/source", "true"]);
+    assert_code(&out, 125);
+    assert!(stderr(&out).contains("/no/such/source"), "{}", stderr(&out));
+    // pid 1 cannot be killed from inside, so the program is a child of --init here.
+    assert_code(&run_sh(&s, &root, &["--init"], "kill -TERM $$"), 143);
+    assert!(containers_left(&s).is_empty());
+}
+
+#[test]
+fn sigterm_to_userns_reaches_pid_1() {
+    let Some((s, root)) = setup("run_signal") else {
+        return;
+    };
+    let mut child = s.spawn_sh(&format!(
+        "exec $USERNS run {root} sh -c 'trap \"echo got-term; exit 42\" TERM; echo ready; \
+         while :; do sleep 0.05; done'"
+    ));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a line").expect("read");
+    assert_eq!(first, "ready");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let started = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "SIGTERM was not forwarded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    assert_eq!(rest, ["got-term"]);
+    assert_eq!(status.code(), Some(42));
+}
+
+#[test]
+fn capabilities_are_podmans_default_set_with_no_new_privs() {
+    let Some((s, root)) = setup("run_caps") else {
+        return;
+    };
+    let out = assert_ok(&run_sh(
+        &s,
+        &root,
+        &[],
+        "grep -E '^(CapEff|CapBnd|CapInh|NoNewPrivs)' /proc/self/status",
+    ));
+    let fields: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // containers.conf default_capabilities of the podman installed here (11 capabilities).
+    assert!(
+        fields.contains(&vec!["CapEff:", "00000000800405fb"]),
+        "{out}"
+    );
+    assert!(
+        fields.contains(&vec!["CapBnd:", "00000000800405fb"]),
+        "{out}"
+    );
+    assert!(
+        fields.contains(&vec!["CapInh:", "0000000000000000"]),
+        "{out}"
+    );
+    assert!(fields.contains(&vec!["NoNewPrivs:", "1"]), "{out}");
+    let out = assert_ok(&run_sh(
+        &s,
+        &root,
+        &["-u", "1000"],
+        "grep CapEff /proc/self/status",
+    ));
+    assert!(out.contains("0000000000000000"), "{out}");
+}
+
+#[test]
+fn tty_gives_the_program_a_terminal_of_its_own() {
+    let Some((s, root)) = setup("run_tty") else {
+        return;
+    };
+    // script(1) gives userns a terminal; -e returns the child's exit code.
+    let out = s.sh(&format!(
+        "script -qec \"$USERNS run -t {root} sh -c 'tty; test -t 0 && echo stdin-tty; exit 3'\" /dev/null"
+    ));
+    assert_code(&out, 3);
+    let text = stdout(&out);
+    assert!(text.contains("/dev/pts/0"), "{text}");
+    assert!(text.contains("stdin-tty"), "{text}");
+    let out = s.sh(&format!(
+        "printf 'echo typed-$((6*7))\\nexit 5\\n' | script -qec \"$USERNS run -it {root} sh\" /dev/null"
+    ));
+    assert_code(&out, 5);
+    assert!(stdout(&out).contains("typed-42"), "{}", stdout(&out));
+}
+
+#[test]
+fn stdin_is_null_without_i_and_kept_with_it() {
+    let Some((s, root)) = setup("run_stdin") else {
+        return;
+    };
+    let out = assert_ok(&s.sh(&format!("echo piped | $USERNS run {root} cat; echo end")));
+    assert_eq!(out, "end\n");
+    let out = assert_ok(&s.sh(&format!("echo piped | $USERNS run -i {root} cat")));
+    assert_eq!(out, "piped\n");
+}
+
+#[test]
+fn keep_reuses_the_named_layer() {
+    let Some((s, root)) = setup("run_keep") else {
+        return;
+    };
+    assert_ok(&run_sh(&s, &root, &["--keep", "dev"], "echo kept > /state"));
+    let out = assert_ok(&run_sh(&s, &root, &["--keep", "dev"], "cat /state"));
+    assert_eq!(out, "kept\n");
+    assert!(!Path::new(&root).join("state").exists());
+    let out = run_sh(&s, &root, &[], "cat /state");
+    assert_code(&out, 1);
+}
+
+#[test]
+fn runs_a_podman_saved_image_with_its_config() {
+    let Some((s, root)) = setup("run_image") else {
+        return;
+    };
+    let tar = s.scratch().join("rootfs.tar");
+    let image = s.scratch().join("image.tar");
+    let out = s.sh(&format!(
+        "tar -C {root} -cf {tar} . && \
+         podman import --change 'CMD [\"/bin/sh\", \"-c\", \"echo cmd $FOO; pwd\"]' \
+           --change 'ENV FOO=bar' --change 'WORKDIR /home/app' {tar} localhost/userns-run-test >/dev/null && \
+         podman save -q -o {image} localhost/userns-run-test",
+        tar = tar.display(),
+        image = image.display()
+    ));
+    assert_ok(&out);
+    let out = s.run(&["run", &image.display().to_string()]);
+    assert_eq!(assert_ok(&out), "cmd bar\n/home/app\n");
+    let out = s.run(&["run", &image.display().to_string(), "id", "-u"]);
+    assert_eq!(assert_ok(&out), "0\n");
+}
