@@ -222,7 +222,20 @@ impl Root {
             dir = match self.resolve_dir(&parent[..=i]) {
                 Ok(fd) => fd,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    mkdir_at(&dir, &parent[i], 0o755)?;
+                    match mkdir_at(&dir, &parent[i], 0o755) {
+                        // Something is there yet did not resolve: a symlink whose target
+                        // is not beneath the root. Following it out is what must not happen.
+                        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                            let link = InnerPath {
+                                components: parent[..=i].to_vec(),
+                            };
+                            return Err(io::Error::other(format!(
+                                "{} is a symlink to a directory that is not in the image",
+                                link.display()
+                            )));
+                        }
+                        other => other?,
+                    }
                     self.resolve_dir(&parent[..=i])?
                 }
                 Err(e) => return Err(e),
