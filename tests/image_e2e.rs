@@ -490,3 +490,92 @@ fn unpacks_inside_the_namespace_onto_subordinate_ids() {
         common::stderr(&again)
     );
 }
+
+/// A busybox root file system in two layers: the upper one deletes and adds files.
+fn busybox_image(s: &Scratch) -> (PathBuf, PathBuf) {
+    let mut lower = vec![
+        json!({"path": "bin/", "type": "dir"}),
+        json!({"path": "bin/busybox", "file": "/bin/busybox", "mode": 0o755}),
+    ];
+    for applet in ["sh", "cat", "stat", "test", "echo", "pwd", "ls"] {
+        lower
+            .push(json!({"path": format!("bin/{applet}"), "type": "symlink", "target": "busybox"}));
+    }
+    lower.extend([
+        json!({"path": "etc/", "type": "dir"}),
+        json!({"path": "etc/removed", "data": "x"}),
+        json!({"path": "home/ivy/", "type": "dir", "uid": 1000, "gid": 1000, "mode": 0o750}),
+        json!({"path": "home/ivy/notes", "data": "n", "uid": 1000, "gid": 1001, "mode": 0o640}),
+        json!({"path": "usr/bin/su", "data": "x", "mode": 0o4755}),
+        json!({"path": "dev/", "type": "dir"}),
+        json!({"path": "dev/null", "type": "chr", "major": 1, "minor": 3}),
+    ]);
+    let lower = s.layer("bb-lower", serde_json::Value::Array(lower));
+    let upper = s.layer(
+        "bb-upper",
+        json!([
+            {"path": "etc/.wh.removed", "type": "file"},
+            {"path": "etc/added", "data": "added\n"},
+        ]),
+    );
+    (lower, upper)
+}
+
+#[test]
+fn userns_run_runs_archives_and_layouts_with_their_owners_whiteouts_and_config() {
+    let Some(scn) = common::Scenario::new("image_userns_run") else {
+        return;
+    };
+    let s = Scratch::new("userns_run");
+    let (lower, upper) = busybox_image(&s);
+    let config = json!({"config": {
+        "Env": ["PATH=/bin", "GREETING=hello"],
+        "WorkingDir": "/home/ivy",
+        "Cmd": ["sh", "-c", "echo $GREETING from $(pwd)"],
+    }});
+    let archive_src = s.docker_archive("bb", config.clone(), &[&lower, &upper]);
+    let archive = scn.scratch().join("bb.tar");
+    std::fs::copy(&archive_src, &archive).unwrap();
+    let archive = archive.display().to_string();
+
+    // First run: unpacked once, the image's Cmd, Env and WorkingDir apply.
+    let out = scn.run(&["run", &archive]);
+    assert_eq!(common::assert_ok(&out).trim(), "hello from /home/ivy");
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("unpacking") && err.contains("skipped 1 device node"),
+        "{err}"
+    );
+
+    // Second run: from the cache; owners as in the image, whiteout applied.
+    let out = scn.run(&[
+        "run",
+        &archive,
+        "sh",
+        "-c",
+        "stat -c %u:%g:%a /home/ivy/notes /usr/bin/su; test -e /etc/removed || echo removed; \
+         cat /etc/added",
+    ]);
+    assert_eq!(
+        common::assert_ok(&out),
+        "1000:1001:640\n0:0:4755\nremoved\nadded\n"
+    );
+    assert!(
+        !common::stderr(&out).contains("unpacking"),
+        "{}",
+        common::describe(&out)
+    );
+
+    // The same image as an OCI layout (zstd upper layer) runs the same way.
+    let layout_src = s.oci_layout("bb-oci", config, &[&lower, &compress("zstd", &upper)]);
+    let layout = scn.scratch().join("bb-oci");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(&layout_src)
+        .arg(&layout)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = scn.run(&["run", &layout.display().to_string(), "cat", "/etc/added"]);
+    assert_eq!(common::assert_ok(&out), "added\n");
+}
