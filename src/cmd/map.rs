@@ -343,7 +343,13 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
     let name = account.display_name();
     let mut plans = Vec::new();
     for kind in IdKind::BOTH {
-        let file = SubIdFile::read(paths.path(kind))?;
+        let subids = UserSubIds::read(paths, kind, &account)?;
+        // Ranges served by NSS have no file: attribute the map to libsubid's answer.
+        let file = if subids.from_nss_source() {
+            subids.to_file()
+        } else {
+            SubIdFile::read(paths.path(kind))?
+        };
         for s in skipped_lines_of(&file, &account) {
             crate::warn(format!(
                 "{}:{}: skipped {:?}: {}",
@@ -353,7 +359,6 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
                 s.reason
             ));
         }
-        let subids = UserSubIds::from_file(kind, &file, &account);
         let plan = plan_for_user(kind, account.own_id(kind), 0, &subids, &name)?;
         for left in &plan.left_out {
             crate::warn(left);

@@ -89,7 +89,8 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
                 if n == 1 { "" } else { "s" }
             ));
         }
-        let mine = UserSubIds::from_file(kind, &file, &account);
+        // NSS (`subid:` in nsswitch.conf) or the file, as newuidmap would decide.
+        let mine = UserSubIds::read(&paths, kind, &account)?;
         for (entry, verdict) in &mine.entries {
             ranges.push(ShowRange {
                 kind: kind.subid_name(),
@@ -97,7 +98,7 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
                 start: entry.start,
                 end: (entry.count > 0).then(|| entry.end() - 1),
                 count: entry.count,
-                file: file.path.clone(),
+                file: PathBuf::from(&mine.source),
                 line: entry.line,
                 usable: verdict.is_usable(),
                 reason: verdict.reason(kind),

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 pub struct SubIdPaths {
     pub subuid: PathBuf,
     pub subgid: PathBuf,
+    /// Given on the command line (--subuid/--subgid): then NSS is not consulted, even
+    /// for the default paths.
+    pub explicit: bool,
 }
 
 impl Default for SubIdPaths {
@@ -22,6 +25,7 @@ impl Default for SubIdPaths {
         SubIdPaths {
             subuid: PathBuf::from(IdKind::Uid.subid_path()),
             subgid: PathBuf::from(IdKind::Gid.subid_path()),
+            explicit: false,
         }
     }
 }
@@ -30,6 +34,7 @@ impl SubIdPaths {
     pub fn new(subuid: Option<PathBuf>, subgid: Option<PathBuf>) -> Self {
         let d = Self::default();
         SubIdPaths {
+            explicit: subuid.is_some() || subgid.is_some(),
             subuid: subuid.unwrap_or(d.subuid),
             subgid: subgid.unwrap_or(d.subgid),
         }
@@ -71,7 +76,7 @@ impl UserSubIds {
     /// newuidmap decides), else from the file. Explicit files always bypass NSS. When
     /// libsubid or its module is missing, warn and read the file, as libsubid would.
     pub fn read(paths: &SubIdPaths, kind: IdKind, account: &Account) -> Result<UserSubIds> {
-        if *paths == SubIdPaths::default() {
+        if !paths.explicit && *paths == SubIdPaths::default() {
             if let Some(module) = nss::configured(Path::new(nss::NSSWITCH)) {
                 match Self::from_nss(kind, account, &module) {
                     Ok(subids) => return Ok(subids),
@@ -117,6 +122,16 @@ impl UserSubIds {
             source: format!("nss:{module}"),
             entries,
         })
+    }
+
+    /// The entries as a file named by the source, for code that attributes map lines
+    /// to subid lines (`idmap::owners`).
+    pub fn to_file(&self) -> SubIdFile {
+        SubIdFile {
+            path: PathBuf::from(&self.source),
+            entries: self.entries.iter().map(|(e, _)| e.clone()).collect(),
+            skipped: Vec::new(),
+        }
     }
 
     /// Whether the entries came from NSS rather than a file.
