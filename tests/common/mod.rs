@@ -91,6 +91,7 @@ impl Scenario {
             );
             return None;
         }
+        remove_stale_scratch_dirs();
         let n = SCENARIO_COUNT.fetch_add(1, Ordering::Relaxed);
         let safe: String = test_name
             .chars()
@@ -518,6 +519,30 @@ impl Drop for Scenario {
             eprintln!("warning: cannot remove {}: {e}", self.scratch.display());
         }
     }
+}
+
+/// Scratch dirs of test processes that died before their Drop ran (a killed `cargo
+/// test`): the name holds the pid, and a pid with no /proc entry is gone. Once per process.
+fn remove_stale_scratch_dirs() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let Ok(entries) = std::fs::read_dir("/var/tmp") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix("userns-test.") else {
+                continue;
+            };
+            // userns-test.NAME.PID.N, and NAME has no dots.
+            let pid = rest.rsplit('.').nth(1).and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+    });
 }
 
 fn in_ci() -> bool {
