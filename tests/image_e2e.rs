@@ -380,6 +380,12 @@ fn cached_image_is_not_unpacked_again_and_a_bad_digest_leaves_nothing() {
         "{:?}",
         entries(&fresh.root)
     );
+
+    // A record whose tree was removed by hand is no cached image: unpacked again.
+    std::fs::remove_dir_all(&second.rootfs).unwrap();
+    let third = image::prepare(&archive, &cache).unwrap();
+    assert_whiteouts_applied(&third.rootfs);
+    assert_ne!(std::fs::metadata(&record).unwrap().mtime_nsec(), stamp);
 }
 
 #[test]

@@ -241,9 +241,30 @@ fn a_manifest_naming_a_blob_outside_the_layout_is_refused() {
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
     manifest["layers"][0]["digest"] = json!("sha256:../../../../etc/passwd");
-    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    let altered = manifest.to_string();
+    std::fs::write(&manifest_path, &altered).unwrap();
+    // As is, the manifest no longer matches the digest the index names.
+    let err = image::prepare(&layout, &s.cache("cache"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not match its digest"), "{err}");
+    // Stored under its new digest and named so by the index, the bad layer digest itself
+    // is what is refused.
+    let hex = sha256_hex(altered.as_bytes());
+    std::fs::write(layout.join("blobs/sha256").join(&hex), &altered).unwrap();
+    let mut index = index;
+    index["manifests"][0]["digest"] = json!(format!("sha256:{hex}"));
+    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
     let err = image::prepare(&layout, &s.cache("cache"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("unusable digest"), "{err}");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

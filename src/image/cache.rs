@@ -76,6 +76,8 @@ impl ImageCache {
         };
         let record = self.root.join(hex).join(RECORD);
         match std::fs::read(&record) {
+            // A record without its tree (removed by hand) is no image: unpack again.
+            Ok(_) if !self.root.join(hex).join(ROOTFS).is_dir() => Ok(None),
             Ok(bytes) => parse_record(&record, &bytes).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("read", &record, &e)),
@@ -149,6 +151,12 @@ impl ImageCache {
             }
         };
         let final_dir = self.root.join(hex);
+        if self.lookup(&plan.id)?.is_none() && final_dir.exists() {
+            // An incomplete leftover under the final name (its tree removed by hand):
+            // replace it, or the rename below could never succeed.
+            std::fs::remove_dir_all(&final_dir)
+                .map_err(|e| Error::io("remove the incomplete", &final_dir, &e))?;
+        }
         if let Err(e) = std::fs::rename(&temp, &final_dir) {
             let _ = std::fs::remove_dir_all(&temp);
             // Another unpack of the same image finished first: use that one.

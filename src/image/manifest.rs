@@ -167,9 +167,13 @@ fn plan_docker(blobs: &Blobs) -> Result<ImagePlan> {
 
 fn plan_oci(blobs: &Blobs) -> Result<ImagePlan> {
     let mut name = "index.json".to_string();
+    let mut expected: Option<String> = None;
     // An index may name another index (multi-platform images); follow a few levels.
     for _ in 0..4 {
         let bytes = blobs.read_json_bytes(&name)?;
+        if let Some(expected) = &expected {
+            check_digest(blobs, &name, expected, &bytes)?;
+        }
         let doc: OciDocument = parse(blobs, &name, &bytes)?;
         if let Some(manifests) = doc.manifests {
             let chosen = choose_manifest(&manifests).ok_or_else(|| {
@@ -182,6 +186,7 @@ fn plan_oci(blobs: &Blobs) -> Result<ImagePlan> {
                 .fix("save the image for this platform (podman save --platform ...)")
             })?;
             name = blob_name(&chosen.digest).ok_or_else(|| bad_digest(blobs, &chosen.digest))?;
+            expected = Some(chosen.digest.clone());
             continue;
         }
         let Some(config) = doc.config else {
@@ -237,6 +242,21 @@ fn go_arch() -> &'static str {
     }
 }
 
+/// A document named by digest must have that digest (sha256; other algorithms are not
+/// computed here and pass unchecked).
+fn check_digest(blobs: &Blobs, name: &str, expected: &str, bytes: &[u8]) -> Result<()> {
+    let actual = format!("sha256:{}", sha256_hex(bytes));
+    if expected.starts_with("sha256:") && expected != actual {
+        return Err(Error::failure(format!(
+            "{}: {name} does not match its digest",
+            blobs.source_path().display()
+        ))
+        .because(format!("it is named {expected}, the content is {actual}"))
+        .fix("the image is damaged or was altered: save it again"));
+    }
+    Ok(())
+}
+
 /// Read the config: compute the image id, check it against the manifest's digest, and
 /// pair the layers with the config's diff_ids.
 fn finish(
@@ -247,15 +267,8 @@ fn finish(
 ) -> Result<ImagePlan> {
     let bytes = blobs.read_json_bytes(config_name)?;
     let id = format!("sha256:{}", sha256_hex(&bytes));
-    if let Some(expected) = expected.filter(|d| d.starts_with("sha256:")) {
-        if expected != id {
-            return Err(Error::failure(format!(
-                "{}: the image config does not match its digest",
-                blobs.source_path().display()
-            ))
-            .because(format!("the manifest says {expected}, the content is {id}"))
-            .fix("the archive is damaged: save the image again"));
-        }
+    if let Some(expected) = expected {
+        check_digest(blobs, config_name, expected, &bytes)?;
     }
     let doc: ConfigDocument = parse(blobs, config_name, &bytes)?;
     let diff_ids = doc.rootfs.unwrap_or_default().diff_ids;
