@@ -4,7 +4,7 @@
 use super::{Check, Status};
 use crate::idmap::{plan_for_user, IdMap};
 use crate::ids::IdKind;
-use crate::subid::lint::{self, Passwd, Severity, SystemPasswd};
+use crate::subid::lint::{self, Severity, SystemPasswd};
 use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
 use crate::subid::{SubIdFile, SubIdPaths, UserSubIds};
 use crate::unshare::{diagnose, helper};
