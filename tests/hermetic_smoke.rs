@@ -168,3 +168,34 @@ fn spawned_shell_receives_signals_directly() {
         Some(libc::SIGTERM)
     );
 }
+
+#[test]
+fn root_setup_can_replace_a_helper_with_a_non_setuid_copy() {
+    // The example of the harness docs: $SCRATCH and $BIN are set for root_setup, and a
+    // bind mount made there is what the user's program sees.
+    let Some(s) = Scenario::new("root_setup_replaces_helper").map(|s| {
+        s.root_setup(
+            "test -x \"$BIN\"
+             cp /usr/bin/newuidmap \"$SCRATCH/newuidmap\"
+             chmod 0755 \"$SCRATCH/newuidmap\"
+             mount --bind \"$SCRATCH/newuidmap\" /usr/bin/newuidmap",
+        )
+    }) else {
+        return;
+    };
+    let out = s.sh("stat -c %a /usr/bin/newuidmap; unshare --map-auto --map-root-user true");
+    assert_code(&out, 1);
+    assert_eq!(stdout(&out), "755\n");
+    assert!(
+        common::stderr(&out).contains("newuidmap"),
+        "{}",
+        common::describe(&out)
+    );
+    // The host's helper keeps its setuid bit.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata("/usr/bin/newuidmap")
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o4000, 0o4000);
+}
