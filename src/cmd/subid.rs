@@ -80,17 +80,15 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
     let mut ranges = Vec::new();
     for kind in IdKind::BOTH {
         let path = paths.path(kind);
-        let file = SubIdFile::read(path)?;
-        if !file.skipped.is_empty() {
-            let n = file.skipped.len();
+        // NSS (`subid:` in nsswitch.conf) or the file, as newuidmap would decide.
+        let (mine, malformed) = UserSubIds::read_counting_malformed(&paths, kind, &account)?;
+        if malformed > 0 {
             crate::warn(format!(
-                "{}: {n} malformed line{} skipped; run `userns subid check` to see them",
+                "{}: {malformed} malformed line{} skipped; run `userns subid check` to see them",
                 path.display(),
-                if n == 1 { "" } else { "s" }
+                if malformed == 1 { "" } else { "s" }
             ));
         }
-        // NSS (`subid:` in nsswitch.conf) or the file, as newuidmap would decide.
-        let mine = UserSubIds::read(&paths, kind, &account)?;
         for (entry, verdict) in &mine.entries {
             ranges.push(ShowRange {
                 kind: kind.subid_name(),
@@ -108,9 +106,9 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
             kind: kind.subid_name(),
             path: path.to_path_buf(),
             exists: path.exists(),
-            malformed_lines: file.skipped.len(),
+            malformed_lines: malformed,
         });
-        parsed.push((kind, file, mine.entries.is_empty()));
+        parsed.push((kind, mine.source.clone(), mine.entries.is_empty()));
     }
 
     let output = ShowOutput {
@@ -129,11 +127,15 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
     }
 
     let who = account.display_name();
-    let missing: Vec<&(IdKind, SubIdFile, bool)> = parsed.iter().filter(|p| p.2).collect();
-    let [(_, subuid, _), (_, subgid, _)] = &parsed[..] else {
-        unreachable!("IdKind::BOTH has two kinds")
-    };
-    let suggestion = suggest_range(&[subuid, subgid]);
+    let missing: Vec<&(IdKind, String, bool)> = parsed.iter().filter(|p| p.2).collect();
+    if missing.is_empty() {
+        return Ok(exit::OK);
+    }
+    // Only now are every owner's lines needed: to suggest a free range in the fix.
+    let suggestion = suggest_range(&[
+        &SubIdFile::read(&paths.subuid)?,
+        &SubIdFile::read(&paths.subgid)?,
+    ]);
     if missing.len() == 2 {
         return Err(Error::failure(format!(
             "{who} has no subordinate ids in {} or {}",
@@ -145,11 +147,11 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
             "as root: usermod --add-subuids {suggestion} --add-subgids {suggestion} {who}"
         )));
     }
-    for (kind, file, _) in missing {
+    for (kind, source, _) in missing {
         crate::warn(format!(
             "{who} has no {} ranges in {}, so {} will refuse to map any; fix, as root: usermod --add-{}s {suggestion} {who}",
             kind.subid_name(),
-            file.path.display(),
+            source,
             kind.helper_name(),
             kind.subid_name(),
         ));

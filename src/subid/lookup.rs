@@ -1,6 +1,6 @@
 //! Which subid entries belong to a user, and which of them the kernel could use.
 
-use super::parse::{Owner, SubIdEntry, SubIdFile};
+use super::parse::{SubIdEntry, SubIdFile};
 use crate::ids::{IdKind, ID_LIMIT};
 use crate::users::Account;
 use serde::Serialize;
@@ -8,12 +8,15 @@ use serde::Serialize;
 /// Whether an entry belongs to `account`: shadow's `list_owner_ranges` takes lines whose
 /// owner is the exact name, and lines whose owner is the numeric uid.
 pub fn belongs_to(entry: &SubIdEntry, account: &Account) -> bool {
-    match &entry.owner {
-        Owner::Name(n) => account.name.as_deref() == Some(n.as_str()),
-        Owner::Uid(u) => {
-            *u == account.uid || account.name.as_deref() == Some(entry.owner_text.as_str())
-        }
-    }
+    owner_text_matches(&entry.owner_text, account)
+}
+
+/// Whether an owner field as written names `account` (the test of `belongs_to`, on text).
+pub fn owner_text_matches(text: &str, account: &Account) -> bool {
+    account.name.as_deref() == Some(text)
+        || (!text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && text.parse::<u32>() == Ok(account.uid))
 }
 
 /// The entries of `file` that belong to `account`, in file order.

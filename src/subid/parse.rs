@@ -87,8 +87,17 @@ pub struct SubIdFile {
 impl SubIdFile {
     /// Read and parse `path`. A missing file is an empty file (no entries), as shadow treats it.
     pub fn read(path: &Path) -> crate::error::Result<SubIdFile> {
+        Self::read_keeping(path, |_| true)
+    }
+
+    /// Read `path`, validating every line but keeping only the entries whose owner field
+    /// passes `keep`: a user's lookup in a site-sized file need not copy every other line.
+    pub fn read_keeping(
+        path: &Path,
+        keep: impl Fn(&str) -> bool,
+    ) -> crate::error::Result<SubIdFile> {
         match std::fs::read(path) {
-            Ok(bytes) => Ok(parse(path, &bytes)),
+            Ok(bytes) => Ok(parse_keeping(path, &bytes, keep)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SubIdFile {
                 path: path.to_path_buf(),
                 ..Default::default()
@@ -100,6 +109,12 @@ impl SubIdFile {
 
 /// Parse the bytes of a subid file. Invalid UTF-8 makes only its own line malformed.
 pub fn parse(path: &Path, bytes: &[u8]) -> SubIdFile {
+    parse_keeping(path, bytes, |_| true)
+}
+
+/// `parse`, keeping only the entries whose owner field passes `keep`; every line is still
+/// validated, so malformed lines are reported whoever they belong to.
+pub fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bool) -> SubIdFile {
     let mut file = SubIdFile {
         path: path.to_path_buf(),
         ..Default::default()
@@ -123,8 +138,18 @@ pub fn parse(path: &Path, bytes: &[u8]) -> SubIdFile {
         if text.trim_start().starts_with('#') || text.trim().is_empty() {
             continue;
         }
-        match parse_line(text, line) {
-            Ok(entry) => file.entries.push(entry),
+        match split_line(text) {
+            Ok((owner, start, count)) => {
+                if keep(owner) {
+                    file.entries.push(SubIdEntry {
+                        owner: Owner::from_field(owner),
+                        owner_text: owner.to_string(),
+                        start,
+                        count,
+                        line,
+                    });
+                }
+            }
             Err(reason) => file.skipped.push(Skipped {
                 line,
                 text: text.to_string(),
@@ -137,14 +162,27 @@ pub fn parse(path: &Path, bytes: &[u8]) -> SubIdFile {
 
 /// Parse one non-comment line into an entry, or say what was expected.
 pub fn parse_line(text: &str, line: usize) -> Result<SubIdEntry, String> {
-    let fields: Vec<&str> = text.split(':').collect();
-    if fields.len() != 3 {
+    let (owner_text, start, count) = split_line(text)?;
+    Ok(SubIdEntry {
+        owner: Owner::from_field(owner_text),
+        owner_text: owner_text.to_string(),
+        start,
+        count,
+        line,
+    })
+}
+
+/// Validate a line and return its owner field and numbers, without allocating.
+fn split_line(text: &str) -> Result<(&str, u64, u64), String> {
+    let mut fields = text.splitn(4, ':');
+    let (Some(owner_text), Some(start), Some(count), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
         return Err(format!(
             "expected 3 fields OWNER:START:COUNT, found {}",
-            fields.len()
+            text.split(':').count()
         ));
-    }
-    let owner_text = fields[0];
+    };
     if owner_text.is_empty() {
         return Err("empty owner; expected a user name or numeric uid".into());
     }
@@ -153,15 +191,9 @@ pub fn parse_line(text: &str, line: usize) -> Result<SubIdEntry, String> {
             "owner {owner_text:?} has surrounding white space; shadow matches names exactly"
         ));
     }
-    let start = parse_number(fields[1], "START")?;
-    let count = parse_number(fields[2], "COUNT")?;
-    Ok(SubIdEntry {
-        owner: Owner::from_field(owner_text),
-        owner_text: owner_text.to_string(),
-        start,
-        count,
-        line,
-    })
+    let start = parse_number(start, "START")?;
+    let count = parse_number(count, "COUNT")?;
+    Ok((owner_text, start, count))
 }
 
 fn parse_number(field: &str, name: &str) -> Result<u64, String> {

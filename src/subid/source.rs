@@ -1,7 +1,7 @@
 //! Where a user's subordinate ids come from: the files (default /etc/subuid and
 //! /etc/subgid, or files given on the command line), or an NSS module through libsubid.
 
-use super::lookup::{entries_for, usability, Usability};
+use super::lookup::{entries_for, owner_text_matches, usability, Usability};
 use super::nss;
 use super::parse::{Owner, SubIdEntry, SubIdFile};
 use crate::error::Result;
@@ -76,10 +76,20 @@ impl UserSubIds {
     /// newuidmap decides), else from the file. Explicit files always bypass NSS. When
     /// libsubid or its module is missing, warn and read the file, as libsubid would.
     pub fn read(paths: &SubIdPaths, kind: IdKind, account: &Account) -> Result<UserSubIds> {
+        Ok(Self::read_counting_malformed(paths, kind, account)?.0)
+    }
+
+    /// `read`, also returning how many lines of the file are malformed (0 when NSS
+    /// answered): one pass over the file serves `subid show`'s note too.
+    pub fn read_counting_malformed(
+        paths: &SubIdPaths,
+        kind: IdKind,
+        account: &Account,
+    ) -> Result<(UserSubIds, usize)> {
         if !paths.explicit && *paths == SubIdPaths::default() {
             if let Some(module) = nss::configured(Path::new(nss::NSSWITCH)) {
                 match Self::from_nss(kind, account, &module) {
-                    Ok(subids) => return Ok(subids),
+                    Ok(subids) => return Ok((subids, 0)),
                     Err(why) => warn_once(format!(
                         "{} names `subid: {module}`, but {why}; reading {} and {} instead",
                         nss::NSSWITCH,
@@ -89,8 +99,9 @@ impl UserSubIds {
                 }
             }
         }
-        let file = SubIdFile::read(paths.path(kind))?;
-        Ok(Self::from_file(kind, &file, account))
+        let file =
+            SubIdFile::read_keeping(paths.path(kind), |owner| owner_text_matches(owner, account))?;
+        Ok((Self::from_file(kind, &file, account), file.skipped.len()))
     }
 
     /// Ask libsubid for the ranges of `account`; Err says why NSS cannot answer.
