@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Benchmark: `userns run ROOTFS true` against `podman --runtime runc run --rm --network none IMAGE true`
+# and `bwrap --unshare-all --bind ROOTFS / --proc /proc --dev /dev true`, in ONE hyperfine
+# run, as the same unprivileged user, on the same busybox-static root filesystem (the
+# podman image is `podman import` of a tar of it, made by that user).
+#
+# What each does: userns maps all the user's subordinate ids (newuidmap/newgidmap), mounts
+# an overlay, /proc, /dev, /sys, pivots, drops capabilities; podman does that and more
+# (storage, conmon, runc); all three get a network namespace with loopback only (podman's
+# default, slirp4netns, would add a helper userns does not start by default); bwrap maps only the user's own id (no helpers, no overlay).
+#
+# The fixture user and its subuid/subgid lines are bind-mounted over /etc in a private
+# mount namespace: the host's /etc is untouched.
+#
+# Needs root for that setup, plus hyperfine, uidmap, podman, runc, bubblewrap, busybox-static.
+# Usage: bench/run.sh        writes bench/results/run.{json,csv}
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+BENCH_UID=2000
+
+[ "$(id -u)" -eq 0 ] || { echo "needs root (a private mount namespace and setpriv)" >&2; exit 1; }
+for tool in hyperfine newuidmap podman runc bwrap unshare setpriv /bin/busybox; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install hyperfine uidmap podman runc bubblewrap busybox-static)" >&2; exit 1; }
+done
+
+cargo build --release --quiet
+target="${CARGO_TARGET_DIR:-$repo/target}"
+scratch=$(mktemp -d /var/tmp/userns-bench.XXXXXX)
+trap 'pkill -u $BENCH_UID 2>/dev/null || true; rm -rf "$scratch"' EXIT
+chmod 755 "$scratch"
+install -m 755 "$target/release/userns" "$scratch/userns"
+cp -a /etc "$scratch/etc"
+echo "ivy:x:$BENCH_UID:$BENCH_UID::$scratch/home:/bin/sh" >> "$scratch/etc/passwd"
+echo "ivy:x:$BENCH_UID:" >> "$scratch/etc/group"
+echo "ivy:200000:65536" > "$scratch/etc/subuid"
+echo "ivy:200000:65536" > "$scratch/etc/subgid"
+chmod 644 "$scratch/etc/subuid" "$scratch/etc/subgid"
+install -d -m 755 -o $BENCH_UID -g $BENCH_UID "$scratch/home" "$scratch/out"
+install -d -m 700 -o $BENCH_UID -g $BENCH_UID "$scratch/run"
+
+# The root filesystem, owned by the user (uid 0 inside, as podman's unpacked images are).
+rootfs="$scratch/rootfs"
+mkdir -p "$rootfs"/{bin,etc,proc,dev,sys,tmp,root}
+cp /bin/busybox "$rootfs/bin/"
+for applet in sh true cat ls; do ln -s busybox "$rootfs/bin/$applet"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
+printf 'root:x:0:\n' > "$rootfs/etc/group"
+chmod 1777 "$rootfs/tmp"
+chown -R $BENCH_UID:$BENCH_UID "$rootfs"
+tar -C "$rootfs" -cf "$scratch/rootfs.tar" .
+chmod 644 "$scratch/rootfs.tar"
+
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
+SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
+    set -e
+    mount --bind "$SCRATCH/etc" /etc
+    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
+        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
+    cd "$SCRATCH/out"
+    as_user podman import -q "$SCRATCH/rootfs.tar" localhost/userns-bench >/dev/null
+    # Each must really run in the root filesystem, or the comparison is void.
+    as_user "$SCRATCH/userns" run "$SCRATCH/rootfs" cat /proc/self/uid_map | grep -q " 200000 " \
+        || { echo "userns run does not map the subordinate ids" >&2; exit 1; }
+    as_user podman --runtime runc run --rm --network none localhost/userns-bench ls /bin/busybox >/dev/null \
+        || { echo "podman run fails" >&2; exit 1; }
+    as_user bwrap --unshare-all --bind "$SCRATCH/rootfs" / --proc /proc --dev /dev ls /bin/busybox >/dev/null \
+        || { echo "bwrap fails" >&2; exit 1; }
+    as_user hyperfine -N --warmup 5 --runs 100 --style basic \
+        -n userns "$SCRATCH/userns run $SCRATCH/rootfs true" \
+        -n podman "podman --runtime runc run --rm --network none localhost/userns-bench true" \
+        -n bwrap "bwrap --unshare-all --bind $SCRATCH/rootfs / --proc /proc --dev /dev true" \
+        --export-json run.json --export-csv run.csv
+'
+mkdir -p bench/results
+cp "$scratch/out/run.json" "$scratch/out/run.csv" bench/results/
+awk -F, '
+    $1 == "userns" { u = $4 } $1 == "podman" { p = $4 } $1 == "bwrap" { b = $4 }
+    END {
+        printf "median: userns %.2f ms, podman %.2f ms, bwrap %.2f ms\n", u*1000, p*1000, b*1000
+        printf "ratio userns/podman = %.3f (aim < 0.1), userns/bwrap = %.2f (aim <= 1.5)\n", u/p, u/b
+    }' bench/results/run.csv
