@@ -442,3 +442,43 @@ fn runs_a_podman_saved_image_with_its_config() {
     let out = s.run(&["run", &image.display().to_string(), "id", "-u"]);
     assert_eq!(assert_ok(&out), "0\n");
 }
+
+#[test]
+fn slirp4netns_connects_the_container_and_missing_pasta_names_its_package() {
+    // This machine's /dev/net/tun is mode 0600; a 0666 node of the same device is bound
+    // over it in the scenario's private mount namespace (the host's is untouched).
+    let Some(s) = Scenario::new("run_net").map(|s| {
+        s.root_setup(
+            "mknod -m 666 \"$SCRATCH/tun\" c 10 200 && mount --bind \"$SCRATCH/tun\" /dev/net/tun",
+        )
+    }) else {
+        return;
+    };
+    let root = rootfs(&s).display().to_string();
+    let out = run_sh(
+        &s,
+        &root,
+        &["--net", "slirp4netns"],
+        "ls /sys/class/net; cat /etc/resolv.conf; grep tap0 /proc/net/route | head -1",
+    );
+    let text = assert_ok(&out);
+    assert!(text.contains("tap0\n"), "{text}");
+    assert!(text.contains("nameserver 10.0.2.3"), "{text}");
+    assert!(
+        text.contains("tap0\t00000000\t0202000A"),
+        "no default route via 10.0.2.2: {text}"
+    );
+    // The helper's chatter goes to its log, not into the container's output.
+    assert!(!text.contains("Starting slirp"), "{text}");
+    let out = run_sh(&s, &root, &[], "ls /sys/class/net");
+    assert_eq!(assert_ok(&out), "lo\n");
+    let pasta_installed = std::process::Command::new("sh")
+        .args(["-c", "command -v pasta"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !pasta_installed {
+        let out = run_sh(&s, &root, &["--net", "pasta"], "true");
+        assert_code(&out, 125);
+        assert!(stderr(&out).contains("passt"), "{}", stderr(&out));
+    }
+}

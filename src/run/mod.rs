@@ -120,14 +120,14 @@ fn write_etc_files(
 pub fn run(args: &RunArgs) -> Result<u8> {
     let request = parse_request(args)?;
     let account = Account::current();
-    let network = net::Network::prepare(args.net)?;
     let id = ContainerId::random()?;
     let hostname = args
         .hostname
         .clone()
         .unwrap_or_else(|| id.short().to_string());
     let dirs = ContainerDirs::create(&account, &id, args.keep.as_deref())?;
-    let outcome = run_container(args, &request, &account, network, &hostname, &dirs);
+    let outcome = net::Network::prepare(args.net, &dirs.dir.join("network.log"))
+        .and_then(|network| run_container(args, &request, &account, network, &hostname, &dirs));
     // Inside the namespace now (or never got in, and the directory holds only our files).
     if let Err(e) = dirs.remove() {
         crate::warn(e);

@@ -30,6 +30,8 @@ pub struct Network {
 #[derive(Debug)]
 struct Helper {
     name: &'static str,
+    /// Where its stdout and stderr go.
+    log: PathBuf,
     pid: Pid,
     go: OwnedFd,
     ready: Ready,
@@ -59,8 +61,9 @@ fn cstrings(words: &[String]) -> Result<Vec<CString>> {
 }
 
 impl Network {
-    /// Check the helper is installed and fork it, waiting. Call before entering.
-    pub fn prepare(mode: NetMode) -> Result<Network> {
+    /// Check the helper is installed and fork it, waiting, its output going to `log`
+    /// (slirp4netns is chatty; its words matter only when it fails). Call before entering.
+    pub fn prepare(mode: NetMode, log: &std::path::Path) -> Result<Network> {
         let (name, package) = match mode {
             NetMode::None | NetMode::Host => return Ok(Network { helper: None }),
             NetMode::Pasta => ("pasta", "passt"),
@@ -109,6 +112,8 @@ impl Network {
         if mode == NetMode::Slirp4netns {
             words.push("tap0".into());
         }
+        let log_file = std::fs::File::create(log).map_err(|e| Error::io("create", log, &e))?;
+        let log_fd = log_file.as_raw_fd();
         let argv = cstrings(&words)?;
         let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
@@ -141,12 +146,15 @@ impl Network {
                 for (i, &fd) in high.iter().take(raw_child_fds.len()).enumerate() {
                     libc::dup2(fd, 3 + i as i32);
                 }
+                libc::dup2(log_fd, 1);
+                libc::dup2(log_fd, 2);
                 libc::execv(argv[0].as_ptr(), ptrs.as_ptr());
                 libc::_exit(127);
             },
             Ok(ForkResult::Parent { child }) => Ok(Network {
                 helper: Some(Helper {
                     name,
+                    log: log.to_path_buf(),
                     pid: child,
                     go: go_write,
                     ready,
@@ -166,13 +174,23 @@ impl Network {
         nix::unistd::write(&h.go, b"g")
             .map_err(|e| Error::failure(format!("cannot start {}", h.name)).because(e))?;
         drop(h.go);
+        let log = h.log.clone();
         let failed = |why: String| {
+            // Read once it has ended: its last words, without the usual warnings.
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let said: Vec<&str> = text.lines().filter(|l| !l.starts_with("WARNING")).collect();
+            let said = said[said.len().saturating_sub(4)..].join("; ");
             Error::failure(format!(
                 "{} could not set up the container's network",
                 h.name
             ))
-            .because(why)
-            .fix("run it by hand to see its messages, or use --net none or --net host")
+            .because(format!("{why}; it said: {said}"))
+            .fix(if text.contains("/dev/net/tun") {
+                "it needs /dev/net/tun readable and writable by you (mode 0666, as most \
+                     distributions ship it), or use --net none or --net host"
+            } else {
+                "use --net none or --net host"
+            })
         };
         match h.ready {
             Ready::Fd(fd) => {
