@@ -513,10 +513,42 @@ impl Drop for Scenario {
             eprintln!("kept scratch dir {}", self.scratch.display());
             return;
         }
+        self.kill_leftover_processes();
         // As root, rm works on files owned by subordinate ids too. A mount left behind
         // lives in a private namespace that died with its processes.
         if let Err(e) = std::fs::remove_dir_all(&self.scratch) {
             eprintln!("warning: cannot remove {}: {e}", self.scratch.display());
+        }
+    }
+}
+
+impl Scenario {
+    /// Processes a run left behind on purpose (podman's pause process, a namespace kept
+    /// by `userns unshare --name`) would outlive the test and pile up. Every process of
+    /// this scenario carries its XDG_RUNTIME_DIR in its environment: end those. Other
+    /// scenarios run as the same uid at the same time, so the uid alone cannot decide.
+    fn kill_leftover_processes(&self) {
+        let marker = format!("XDG_RUNTIME_DIR={}", self.run_dir().display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            if environ.split(|&b| b == 0).any(|v| v == marker.as_bytes()) {
+                // SAFETY: kill(2) with a pid read from /proc; a vanished pid is harmless.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
         }
     }
 }
