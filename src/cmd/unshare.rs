@@ -78,15 +78,21 @@ pub fn run(args: UnshareArgs) -> Result<u8> {
     let container_env = env::container_env(&account);
     enter(&args, &account)?;
     env::apply(&container_env);
+    run_program(&program, &args)
+}
+
+/// Run the program in the namespace this process is in: exec'd in place, or under the
+/// pid-1 reaper when a pid namespace was asked for (then with a fresh /proc if asked).
+pub fn run_program(program: &Program, args: &UnshareArgs) -> Result<u8> {
     if args.pid || args.mount_proc {
         let mount_proc = args.mount_proc;
-        supervise::run_as_init(&program, move || {
+        supervise::run_as_init(program, move || {
             if mount_proc {
                 setup::mount_proc()?;
             }
             Ok(())
         })
     } else {
-        Err(exec::exec(&program))
+        Err(exec::exec(program))
     }
 }

@@ -188,25 +188,17 @@ impl IdMap {
         other
             .entries
             .iter()
-            .filter(|e| !covers_range(self, e.outside as u64, e.outside_end()))
+            .filter(|e| {
+                let inside: Vec<(u64, u64)> = self
+                    .entries
+                    .iter()
+                    .map(|p| (p.inside as u64, p.inside_end()))
+                    .collect();
+                !crate::ids::intervals_cover(&inside, e.outside as u64, e.outside_end())
+            })
             .copied()
             .collect()
     }
-}
-
-/// Whether the inside ids [start, end) are all mapped by `map`.
-fn covers_range(map: &IdMap, mut start: u64, end: u64) -> bool {
-    while start < end {
-        match map
-            .entries
-            .iter()
-            .find(|e| (e.inside as u64) <= start && start < e.inside_end())
-        {
-            Some(e) => start = e.inside_end(),
-            None => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]

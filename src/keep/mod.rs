@@ -15,7 +15,7 @@ use crate::cli::UnshareArgs;
 use crate::error::{Error, Result};
 use crate::ids::IdKind;
 use crate::subid::SubIdPaths;
-use crate::unshare::{env, exec, setup, supervise, Program};
+use crate::unshare::{env, Program};
 use crate::users::Account;
 pub use join::Joinable;
 use record::{FileIdentity, KeptRecord, KeptRequest, NameLock};
@@ -134,17 +134,7 @@ pub fn unshare_named(name: &str, args: &UnshareArgs, account: &Account) -> Resul
     }
     lock.unlock();
     env::apply(&container_env);
-    if pid_ns {
-        let mount_proc = args.mount_proc;
-        supervise::run_as_init(&program, move || {
-            if mount_proc {
-                setup::mount_proc()?;
-            }
-            Ok(())
-        })
-    } else {
-        Err(exec::exec(&program))
-    }
+    crate::cmd::unshare::run_program(&program, args)
 }
 
 fn record_for(

@@ -170,7 +170,9 @@ pub fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()
         if entry.count == 1 && entry.outside == own_id {
             continue;
         }
-        if !covered(&allowed, entry.outside as u64, entry.outside_end()) {
+        let intervals: Vec<(u64, u64)> =
+            allowed.iter().map(|r| (r.start as u64, r.end())).collect();
+        if !crate::ids::intervals_cover(&intervals, entry.outside as u64, entry.outside_end()) {
             let list = if allowed.is_empty() {
                 "none".to_string()
             } else {
@@ -202,19 +204,6 @@ pub fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()
         }
     }
     Ok(())
-}
-
-fn covered(allowed: &[SubIdRange], mut start: u64, end: u64) -> bool {
-    while start < end {
-        match allowed
-            .iter()
-            .find(|r| (r.start as u64) <= start && start < r.end())
-        {
-            Some(r) => start = r.end(),
-            None => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]

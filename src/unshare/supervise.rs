@@ -144,44 +144,10 @@ fn pid1(
     forward_terminal: bool,
     in_pid1: impl FnOnce() -> Result<()>,
 ) -> ! {
-    // SAFETY: prctl without pointers. If userns dies, pid 1 dies, and the kernel then
-    // kills every process of the namespace: nothing is left behind.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-    }
-    let fail = |msg: String| -> ! {
-        let mut bytes = vec![b'M'];
-        bytes.extend_from_slice(msg.as_bytes());
-        let _ = nix::unistd::write(&report, &bytes);
-        // SAFETY: _exit ends the process without running destructors of the parent's state.
-        unsafe { libc::_exit(crate::exit::OWN_FAILURE as i32) }
-    };
-    if let Err(e) = in_pid1() {
-        fail(e.to_string());
-    }
-    if let Err(e) = super::exec::enter_wd(program) {
-        fail(e.to_string());
-    }
+    prepare_pid1(program, &report, in_pid1);
     // SAFETY: single-threaded child; the grandchild only resets signals and execs.
     match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => {
-            reset_signals();
-            let errno = raw_execvp_ptrs(&program.argv[0], argv);
-            let mut bytes = [0u8; 5];
-            bytes[0] = b'E';
-            bytes[1..].copy_from_slice(&(errno as i32).to_ne_bytes());
-            // SAFETY: write and _exit are async-signal-safe.
-            unsafe {
-                libc::write(report.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
-                libc::_exit(if errno == Errno::ENOENT { 127 } else { 126 });
-            }
-        }
+        Ok(ForkResult::Child) => exec_or_report(program, argv, &report),
         Ok(ForkResult::Parent { child }) => {
             drop(report);
             forward_signals(child, forward_terminal);
@@ -198,7 +164,10 @@ fn pid1(
                 }
             }
         }
-        Err(e) => fail(format!("cannot fork the program in the pid namespace: {e}")),
+        Err(e) => fail_pid1(
+            &report,
+            &format!("cannot fork the program in the pid namespace: {e}"),
+        ),
     }
 }
 
@@ -292,7 +261,15 @@ fn program_as_pid1(
     report: OwnedFd,
     in_pid1: impl FnOnce() -> Result<()>,
 ) -> ! {
-    // SAFETY: prctl without pointers; see pid1 for why.
+    prepare_pid1(program, &report, in_pid1);
+    exec_or_report(program, argv, &report)
+}
+
+/// What every pid 1 does first: die with userns (PR_SET_PDEATHSIG: then the kernel kills
+/// every process of the namespace, so nothing is left behind), run `in_pid1`, enter the
+/// working directory; on failure report up the pipe and leave.
+fn prepare_pid1(program: &Program, report: &OwnedFd, in_pid1: impl FnOnce() -> Result<()>) {
+    // SAFETY: prctl without pointers.
     unsafe {
         libc::prctl(
             libc::PR_SET_PDEATHSIG,
@@ -302,19 +279,23 @@ fn program_as_pid1(
             0,
         );
     }
-    let fail = |msg: String| -> ! {
-        let mut bytes = vec![b'M'];
-        bytes.extend_from_slice(msg.as_bytes());
-        let _ = nix::unistd::write(&report, &bytes);
-        // SAFETY: _exit ends the process without running the parent's destructors.
-        unsafe { libc::_exit(crate::exit::OWN_FAILURE as i32) }
-    };
-    if let Err(e) = in_pid1() {
-        fail(e.to_string());
+    if let Err(e) = in_pid1().and_then(|()| super::exec::enter_wd(program)) {
+        fail_pid1(report, &e.to_string());
     }
-    if let Err(e) = super::exec::enter_wd(program) {
-        fail(e.to_string());
-    }
+}
+
+/// Send `M` + the message up the pipe and leave pid 1 with 125.
+fn fail_pid1(report: &OwnedFd, message: &str) -> ! {
+    let mut bytes = vec![b'M'];
+    bytes.extend_from_slice(message.as_bytes());
+    let _ = nix::unistd::write(report, &bytes);
+    // SAFETY: _exit ends the process without running the parent's destructors.
+    unsafe { libc::_exit(crate::exit::OWN_FAILURE as i32) }
+}
+
+/// Exec the program with default signals; on failure send `E` + errno up the pipe and
+/// leave with 127 or 126. Only async-signal-safe calls after the exec.
+fn exec_or_report(program: &Program, argv: &[*const libc::c_char], report: &OwnedFd) -> ! {
     reset_signals();
     let errno = raw_execvp_ptrs(&program.argv[0], argv);
     let mut bytes = [0u8; 5];
