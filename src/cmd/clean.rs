@@ -82,7 +82,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
                 .map_err(|e| Error::io("open", &t.parent, &e))
         })
         .collect::<Result<Vec<Arc<OwnedFd>>>>()?;
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    let workers = workers();
     let options = WalkOptions {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(workers + 1),
@@ -244,4 +244,14 @@ fn progress_bar(total: Option<u64>, json: bool) -> ProgressBar {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     }
+}
+
+/// One removal worker per core (up to 8); `USERNS_CLEAN_WORKERS` overrides it, to
+/// measure what parallel removal gains on a given filesystem.
+fn workers() -> usize {
+    std::env::var("USERNS_CLEAN_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8)))
 }
