@@ -64,6 +64,8 @@ pub fn enter_new_userns(mapping: &Mapping, extra: CloneFlags) -> Result<()> {
                 abandon(gid);
                 return Err(diagnose::unshare_failed(errno));
             }
+            // Wake both before collecting either: the helpers then run side by side.
+            let (uid, gid) = (wake(uid), wake(gid));
             let results = [finish(uid), finish(gid)];
             let errors: Vec<Error> = results.into_iter().filter_map(|r| r.err()).collect();
             match errors.into_iter().reduce(merge) {
@@ -264,11 +266,16 @@ fn abandon(mut w: Writer) {
     let _ = waitpid(w.pid, None);
 }
 
-/// Wake the writer, collect its stderr and status.
-fn finish(mut w: Writer) -> Result<()> {
+/// Send the go signal: the writer runs newuidmap (or writes) from now on.
+fn wake(mut w: Writer) -> Writer {
     if let Some(go) = w.go.take() {
         let _ = nix::unistd::write(&go, b"g");
     }
+    w
+}
+
+/// Collect a woken writer's stderr and status.
+fn finish(w: Writer) -> Result<()> {
     // Read stderr to EOF before waiting, so a chatty helper cannot block on a full pipe.
     let mut text = String::new();
     let mut file = std::fs::File::from(w.stderr);
