@@ -40,6 +40,16 @@ impl Program {
         })
     }
 
+    /// The NULL-terminated argv pointer array execve takes. Build it before fork: it
+    /// allocates, and a forked child may then exec without allocating.
+    pub fn argv_ptrs(&self) -> Vec<*const libc::c_char> {
+        self.argv
+            .iter()
+            .map(|a| a.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    }
+
     pub fn name(&self) -> String {
         self.argv[0].to_string_lossy().into_owned()
     }
@@ -114,15 +124,9 @@ pub fn exec(program: &Program) -> Error {
     exec_error(program, errno)
 }
 
-/// execvp without allocating (nix's wrapper builds a Vec): safe after fork.
+/// execvp of the program (builds the pointer array: not for use after fork).
 pub fn raw_execvp(program: &Program) -> Errno {
-    let argv: Vec<*const libc::c_char> = program
-        .argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    raw_execvp_ptrs(&program.argv[0], &argv)
+    raw_execvp_ptrs(&program.argv[0], &program.argv_ptrs())
 }
 
 /// execvp with a prepared, NULL-terminated pointer array (no allocation at all).

@@ -36,10 +36,6 @@ extern "C" fn forward(sig: libc::c_int) {
     }
 }
 
-fn install_forwarding(to: Pid) {
-    forward_signals(to, false);
-}
-
 /// Forward SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 to `to`; SIGINT and SIGQUIT too when
 /// `terminal` is set (the target is in another session and the terminal cannot reach it),
 /// else ignore them (the terminal delivers them to the target itself).
@@ -73,46 +69,9 @@ pub fn forward_signals(to: Pid, terminal: bool) {
 /// Run `program` under a pid-1 reaper in the (already unshared) pid namespace; `in_pid1`
 /// runs first in pid 1 (to mount /proc, say). Returns the exit code to leave with.
 pub fn run_as_init(program: &Program, in_pid1: impl FnOnce() -> Result<()>) -> Result<u8> {
-    // Errors of pid 1 and of the exec are sent up this pipe as an errno or text, so that
-    // userns (not a forked child) prints them and picks the exit code.
-    let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| Error::failure("cannot create a pipe").because(e))?;
-    let argv: Vec<*const libc::c_char> = program
-        .argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    // SAFETY: single-threaded; the child prepares and execs without returning.
-    match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => {
-            drop(report_read);
-            pid1(program, &argv, report_write, false, in_pid1)
-        }
-        Ok(ForkResult::Parent { child }) => {
-            drop(report_write);
-            install_forwarding(child);
-            let status = loop {
-                match waitpid(child, None) {
-                    Err(Errno::EINTR)
-                    | Ok(WaitStatus::Stopped(..))
-                    | Ok(WaitStatus::Continued(_)) => continue,
-                    Ok(s) => break for_wait_status(s),
-                    Err(e) => {
-                        return Err(
-                            Error::failure(format!("cannot wait for pid 1 ({child})")).because(e)
-                        )
-                    }
-                }
-            };
-            let report = read_all(report_read);
-            if let Some(err) = decode_report(program, &report) {
-                return Err(err);
-            }
-            Ok(status)
-        }
-        Err(e) => Err(Error::failure("cannot fork pid 1 of the new pid namespace").because(e)),
-    }
+    let pid1 = start_pid1(program, Pid1Mode::Reaper, false, in_pid1)?;
+    forward_signals(pid1.pid, false);
+    pid1.wait(program)
 }
 
 fn read_all(fd: OwnedFd) -> Vec<u8> {
@@ -201,12 +160,7 @@ pub fn start_pid1(
 ) -> Result<Pid1> {
     let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| Error::failure("cannot create a pipe").because(e))?;
-    let argv: Vec<*const libc::c_char> = program
-        .argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
+    let argv = program.argv_ptrs();
     // SAFETY: single-threaded; the child prepares and execs without returning.
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
