@@ -16,28 +16,9 @@
 # Usage: bench/run.sh        writes bench/results/run.{json,csv}
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
-BENCH_UID=2000
-
-[ "$(id -u)" -eq 0 ] || { echo "needs root (a private mount namespace and setpriv)" >&2; exit 1; }
-for tool in hyperfine newuidmap podman runc bwrap unshare setpriv /bin/busybox; do
-    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install hyperfine uidmap podman runc bubblewrap busybox-static)" >&2; exit 1; }
-done
-
-cargo build --release --quiet
-target="${CARGO_TARGET_DIR:-$repo/target}"
-scratch=$(mktemp -d /var/tmp/userns-bench.XXXXXX)
-trap 'pkill -u $BENCH_UID 2>/dev/null || true; rm -rf "$scratch"' EXIT
-chmod 755 "$scratch"
-install -m 755 "$target/release/userns" "$scratch/userns"
-cp -a /etc "$scratch/etc"
-echo "ivy:x:$BENCH_UID:$BENCH_UID::$scratch/home:/bin/sh" >> "$scratch/etc/passwd"
-echo "ivy:x:$BENCH_UID:" >> "$scratch/etc/group"
-echo "ivy:200000:65536" > "$scratch/etc/subuid"
-echo "ivy:200000:65536" > "$scratch/etc/subgid"
-chmod 644 "$scratch/etc/subuid" "$scratch/etc/subgid"
-install -d -m 755 -o $BENCH_UID -g $BENCH_UID "$scratch/home" "$scratch/out"
-install -d -m 700 -o $BENCH_UID -g $BENCH_UID "$scratch/run"
+source bench/lib.sh
+bench_require hyperfine newuidmap podman runc bwrap unshare setpriv /bin/busybox
+bench_setup
 
 # The root filesystem, owned by the user (uid 0 inside, as podman's unpacked images are).
 rootfs="$scratch/rootfs"
@@ -51,7 +32,6 @@ chown -R $BENCH_UID:$BENCH_UID "$rootfs"
 tar -C "$rootfs" -cf "$scratch/rootfs.tar" .
 chmod 644 "$scratch/rootfs.tar"
 
-echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
 SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
     set -e
     mount --bind "$SCRATCH/etc" /etc
