@@ -101,6 +101,13 @@ pub struct SubidAddArgs {
     /// Give exactly this range instead of the first free one
     #[arg(long, value_name = "START:COUNT", conflicts_with = "count")]
     pub range: Option<String>,
+    #[command(flatten)]
+    pub write: SubidWriteOptions,
+}
+
+/// What `subid add` and `subid del` share: which files, which tree, how long to wait.
+#[derive(Debug, Args)]
+pub struct SubidWriteOptions {
     /// Only /etc/subuid
     #[arg(long, conflicts_with = "gids_only")]
     pub uids_only: bool,
@@ -123,18 +130,8 @@ pub struct SubidDelArgs {
     /// Remove only this range (default: every range of USER)
     #[arg(value_name = "START:COUNT")]
     pub range: Option<String>,
-    /// Only /etc/subuid
-    #[arg(long, conflicts_with = "gids_only")]
-    pub uids_only: bool,
-    /// Only /etc/subgid
-    #[arg(long)]
-    pub gids_only: bool,
-    /// Work on the tree at DIR instead of /
-    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
-    pub root: Option<PathBuf>,
-    /// Seconds to wait for the lock held by another writer
-    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
-    pub lock_timeout: u64,
+    #[command(flatten)]
+    pub write: SubidWriteOptions,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@
 //! SUB_UID_MAX. Every change is computed for both files before either is written, so a
 //! refusal leaves both untouched.
 
-use crate::cli::{SubidAddArgs, SubidDelArgs};
+use crate::cli::{SubidAddArgs, SubidDelArgs, SubidWriteOptions};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::ids::IdKind;
@@ -163,19 +163,47 @@ fn read_file(path: &Path) -> Result<(Vec<u8>, SubIdFile)> {
     Ok((text, file))
 }
 
-pub fn add(args: SubidAddArgs) -> Result<u8> {
-    require_root("add", &args.user)?;
-    let tree = Tree {
-        root: args.root.clone(),
-    };
-    let account = tree.account(&args.user)?;
-    let explicit = args.range.as_deref().map(parse_range).transpose()?;
-    let defs = LoginDefs::read(&tree.etc("login.defs"))?;
-    let kinds = kinds(args.uids_only, args.gids_only);
-    warn_if_nss(&tree);
+/// What `add` and `del` hold while they work: the tree, the user, the files to change, and
+/// the locks shadow takes (lckpwdf, then each file's link lock), released on drop.
+struct Session {
+    tree: Tree,
+    account: Account,
+    kinds: Vec<IdKind>,
+    _pwd: Option<PasswdLock>,
+    _locks: Vec<LinkLock>,
+}
 
-    let _pwd = tree.lock_passwd()?;
-    let _locks = lock_files(&tree, &kinds, args.lock_timeout)?;
+impl Session {
+    fn open(verb: &str, user: &str, opts: &SubidWriteOptions) -> Result<Session> {
+        require_root(verb, user)?;
+        let tree = Tree {
+            root: opts.root.clone(),
+        };
+        let account = tree.account(user)?;
+        let kinds = kinds(opts.uids_only, opts.gids_only);
+        warn_if_nss(&tree);
+        let pwd = tree.lock_passwd()?;
+        let locks = lock_files(&tree, &kinds, opts.lock_timeout)?;
+        Ok(Session {
+            tree,
+            account,
+            kinds,
+            _pwd: pwd,
+            _locks: locks,
+        })
+    }
+}
+
+pub fn add(args: SubidAddArgs) -> Result<u8> {
+    let explicit = args.range.as_deref().map(parse_range).transpose()?;
+    let Session {
+        tree,
+        account,
+        kinds,
+        _pwd,
+        _locks,
+    } = Session::open("add", &args.user, &args.write)?;
+    let defs = LoginDefs::read(&tree.etc("login.defs"))?;
     let mut changes = Vec::new();
     for &kind in &kinds {
         let path = tree.subid(kind);
@@ -306,17 +334,14 @@ fn commit(changes: &[Change]) -> Result<()> {
 }
 
 pub fn del(args: SubidDelArgs) -> Result<u8> {
-    require_root("del", &args.user)?;
-    let tree = Tree {
-        root: args.root.clone(),
-    };
-    let account = tree.account(&args.user)?;
     let span = args.range.as_deref().map(parse_range).transpose()?;
-    let kinds = kinds(args.uids_only, args.gids_only);
-    warn_if_nss(&tree);
-
-    let _pwd = tree.lock_passwd()?;
-    let _locks = lock_files(&tree, &kinds, args.lock_timeout)?;
+    let Session {
+        tree,
+        account,
+        kinds,
+        _pwd,
+        _locks,
+    } = Session::open("del", &args.user, &args.write)?;
     let mut changes = Vec::new();
     let who = account.display_name();
     for &kind in &kinds {
