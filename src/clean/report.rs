@@ -2,6 +2,7 @@
 
 use super::fs::{display_bytes, FileStat};
 use crate::idmap::IdMap;
+use crate::output::human_bytes;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -168,21 +169,6 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
-}
-
-/// 1536 → "1.5 KiB" (and the exact count is shown next to it where it matters).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
 }
 
 /// One tree's report block, as text.

@@ -4,6 +4,7 @@ use crate::cli::ImagesArgs;
 use crate::error::Result;
 use crate::image::cache::short_id;
 use crate::image::{CachedImage, ImageCache};
+use crate::output::human_bytes;
 use crate::users::Account;
 use serde::Serialize;
 
@@ -56,21 +57,6 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
         crate::table::render(&["ID", "KIND", "SIZE", "UNPACKED", "SOURCE"], &rows)
     );
     Ok(crate::exit::OK)
-}
-
-/// 1536 → "1.5 KiB".
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (days to civil date after Howard
