@@ -4,49 +4,13 @@
 //! tested in map_plan_cli.rs.
 
 mod common;
+mod map_support;
 
+use map_support::{rows, run};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn userns(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_userns"))
-        .args(args)
-        .output()
-        .expect("cannot run the userns binary")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Exit code, stdout, stderr; and no run may panic.
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = userns(args);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(
-        !stderr.contains("panicked"),
-        "userns {args:?} panicked:\n{stderr}"
-    );
-    (
-        out.status.code().expect("killed by a signal"),
-        stdout,
-        stderr,
-    )
-}
-
-/// The table rows of a map (after the blank line), each split into words.
-fn rows(stdout: &str) -> Vec<Vec<String>> {
-    stdout
-        .split("\n\n")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no table in:\n{stdout}"))
-        .lines()
-        .skip(1)
-        .map(|l| l.split_whitespace().map(String::from).collect())
-        .collect()
-}
 
 fn row(words: &str) -> Vec<String> {
     words.split_whitespace().map(String::from).collect()

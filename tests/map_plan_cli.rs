@@ -2,39 +2,10 @@
 //! exist on Debian (root, daemon uid 1, nobody).
 
 use std::path::Path;
-use std::process::Command;
 
-/// Exit code, stdout, stderr; and no run may panic.
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_userns"))
-        .args(args)
-        .output()
-        .expect("cannot run the userns binary");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "userns {args:?} panicked:\n{stderr}"
-    );
-    (
-        out.status.code().expect("killed by a signal"),
-        stdout,
-        stderr,
-    )
-}
+mod map_support;
 
-/// The table rows (after the blank line), each split into words.
-fn rows(stdout: &str) -> Vec<Vec<String>> {
-    stdout
-        .split("\n\n")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no table in:\n{stdout}"))
-        .lines()
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .map(|l| l.split_whitespace().map(String::from).collect())
-        .collect()
-}
+use map_support::{rows, run};
 
 fn row(words: &str) -> Vec<String> {
     words.split_whitespace().map(String::from).collect()
