@@ -7,7 +7,12 @@ use userns::exit::{self, Convention};
 
 fn main() -> ExitCode {
     userns::sys::reset_sigpipe();
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let parsed = match userns::quickparse::plain_enter(&args) {
+        Some(cli) => Ok(cli),
+        None => Cli::try_parse_from(&args),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(usage_error(e)),
     };
