@@ -5,6 +5,12 @@
 //! ioctls NS_GET_OWNER_UID and NS_GET_PARENT (ioctl_ns(2)). Processes that are not
 //! ours (EACCES: ptrace access is needed) or that exit meanwhile are skipped quietly,
 //! as lsns skips them.
+//!
+//! A namespace can outlive all its processes while a child namespace holds it (the
+//! kernel keeps a user namespace while any child refers to it as parent). Such an
+//! ancestor has no /proc entry, so it is reached through NS_GET_PARENT from its child
+//! and listed with no processes: without it `--tree` would show the child at top level
+//! as if its parent were the caller's namespace or unknown.
 
 use crate::idmap::IdMap;
 use serde::Serialize;
@@ -35,8 +41,9 @@ pub struct UserNamespace {
     pub owner_uid: Option<u32>,
     pub parent: Parent,
     pub processes: usize,
-    /// The lowest pid in it, whose command line and maps are shown.
-    pub pid: i32,
+    /// The lowest pid in it, whose command line and maps are shown; None for an
+    /// ancestor that no process is in any more.
+    pub pid: Option<i32>,
     pub command: String,
     /// Short form (`0:2000:1,1:200000:65536`), outside ids as the caller sees them.
     pub uid_map: Option<String>,
@@ -76,13 +83,40 @@ pub fn scan() -> Vec<UserNamespace> {
                 (pid, 1)
             });
     }
-    order
-        .into_iter()
-        .map(|ino| {
-            let (pid, processes) = seen[&ino];
-            describe(ino, pid, processes)
-        })
-        .collect()
+    let mut listed = Vec::with_capacity(order.len());
+    let mut known: std::collections::HashSet<u64> = order.iter().copied().collect();
+    let mut orphans = Vec::new();
+    for ino in order {
+        let (pid, processes) = seen[&ino];
+        let (ns, parent_fd) = describe(ino, pid, processes);
+        listed.push(ns);
+        orphans.extend(parent_fd);
+    }
+    // Ancestors without processes, each once, up to one that is listed or unreachable.
+    while let Some(fd) = orphans.pop() {
+        let Ok(id) = fd.metadata().map(|m| m.ino()) else {
+            continue;
+        };
+        if !known.insert(id) {
+            continue;
+        }
+        let (owner_uid, parent, grand) = ns_ioctls_fd(&fd);
+        listed.push(UserNamespace {
+            id,
+            init: false,
+            owner_uid,
+            parent,
+            processes: 0,
+            pid: None,
+            command: String::new(),
+            uid_map: None,
+            gid_map: None,
+            name: None,
+            stale_map: None,
+        });
+        orphans.extend(grand);
+    }
+    listed
 }
 
 /// fstatat(/proc, "PID/ns/user"): the namespace inode without opening a descriptor.
@@ -99,54 +133,63 @@ fn stat_userns(proc_dir: &std::fs::File, pid: i32) -> Option<u64> {
     }
 }
 
-fn describe(id: u64, pid: i32, processes: usize) -> UserNamespace {
-    let (owner_uid, parent) = ns_ioctls(pid, id);
+/// One namespace seen through its lowest pid, and a descriptor of its parent when the
+/// parent may have no process of its own (the caller checks whether it is listed).
+fn describe(id: u64, pid: i32, processes: usize) -> (UserNamespace, Option<std::fs::File>) {
+    let (owner_uid, parent, parent_fd) = ns_ioctls(pid, id);
     let maps = crate::idmap::proc::read_maps(pid).ok();
     let init = maps.as_ref().is_some_and(|(u, _)| u.is_identity());
     let short = |m: &IdMap| m.to_short();
-    UserNamespace {
+    let ns = UserNamespace {
         id,
         init,
         owner_uid,
         parent: if init { Parent::None } else { parent },
         processes,
-        pid,
+        pid: Some(pid),
         command: command_line(pid),
         uid_map: maps.as_ref().map(|(u, _)| short(u)),
         gid_map: maps.as_ref().map(|(_, g)| short(g)),
         name: None,
         stale_map: None,
-    }
+    };
+    (ns, if init { None } else { parent_fd })
 }
 
+type Ioctls = (Option<u32>, Parent, Option<std::fs::File>);
+
 /// NS_GET_OWNER_UID and NS_GET_PARENT on one descriptor of the namespace.
-fn ns_ioctls(pid: i32, expected: u64) -> (Option<u32>, Parent) {
+fn ns_ioctls(pid: i32, expected: u64) -> Ioctls {
     let Ok(file) = std::fs::File::open(format!("/proc/{pid}/ns/user")) else {
-        return (None, Parent::Unknown);
+        return (None, Parent::Unknown, None);
     };
     // The pid may have exited and been reused between the stat and the open.
     if file.metadata().map(|m| m.ino()).ok() != Some(expected) {
-        return (None, Parent::Unknown);
+        return (None, Parent::Unknown, None);
     }
+    ns_ioctls_fd(&file)
+}
+
+/// The ioctls on an open namespace descriptor; the parent's descriptor is returned too.
+fn ns_ioctls_fd(file: &std::fs::File) -> Ioctls {
     let fd = file.as_raw_fd();
     let mut uid: libc::uid_t = 0;
     // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer.
     let owner = (unsafe { libc::ioctl(fd, libc::NS_GET_OWNER_UID, &mut uid) } == 0).then_some(uid);
     // SAFETY: NS_GET_PARENT returns a new descriptor or -1.
     let parent_fd = unsafe { libc::ioctl(fd, libc::NS_GET_PARENT) };
-    let parent = if parent_fd >= 0 {
+    if parent_fd >= 0 {
         // SAFETY: the kernel just returned this descriptor to us.
         let parent = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(parent_fd) });
-        parent
-            .metadata()
-            .map(|m| Parent::Visible(m.ino()))
-            .unwrap_or(Parent::Unknown)
+        match parent.metadata() {
+            Ok(m) => (owner, Parent::Visible(m.ino()), Some(parent)),
+            Err(_) => (owner, Parent::Unknown, None),
+        }
     } else if std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
-        Parent::OutsideView
+        (owner, Parent::OutsideView, None)
     } else {
-        Parent::Unknown
-    };
-    (owner, parent)
+        (owner, Parent::Unknown, None)
+    }
 }
 
 /// /proc/PID/cmdline with NULs as spaces, shortened; `[comm]` for kernel threads.
@@ -208,7 +251,7 @@ mod tests {
             owner_uid: Some(0),
             parent,
             processes: 1,
-            pid: id as i32,
+            pid: Some(id as i32),
             command: String::new(),
             uid_map: None,
             gid_map: None,

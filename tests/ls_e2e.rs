@@ -111,3 +111,60 @@ fn tree_nests_children_under_parents() {
     assert_eq!(depth(host), 0, "{out}");
     assert_eq!(depth(inner), 4, "{out}");
 }
+
+/// A namespace whose last process has exited lives on while a child namespace holds it
+/// (kernel: a user namespace keeps a reference to its parent). `ls` still shows it, with
+/// no processes, between the host and the child.
+#[test]
+fn ancestor_without_processes_is_listed_between() {
+    let Some(s) = Scenario::new("ls_ancestor_without_processes") else {
+        return;
+    };
+    let out = s.sh(
+        "\"$USERNS\" unshare --single sh -c \
+             'readlink /proc/self/ns/user > \"$HOME/outer\"; \
+              unshare --user --map-root-user sleep 30 >/dev/null 2>&1 & echo $! > \"$HOME/pid\"'; \
+         i=0; while ! test -s \"$HOME/pid\" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; \
+         p=$(cat \"$HOME/pid\"); \
+         i=0; while [ \"$(readlink /proc/$p/ns/user)\" = \"$(cat \"$HOME/outer\")\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; \
+         cat \"$HOME/outer\"; readlink /proc/$p/ns/user; \
+         \"$USERNS\" ls --json; echo TREE; \"$USERNS\" ls --tree; kill $p",
+    );
+    let text = assert_ok(&out);
+    let mut lines = text.lines();
+    let mut inode = || -> u64 {
+        let l = lines.next().unwrap_or_else(|| panic!("{}", describe(&out)));
+        l.trim_start_matches("user:[")
+            .trim_end_matches(']')
+            .parse()
+            .unwrap_or_else(|_| panic!("{l}: {}", describe(&out)))
+    };
+    let (outer, inner) = (inode(), inode());
+    assert_ne!(outer, inner, "{}", describe(&out));
+    let rest: Vec<&str> = lines.collect();
+    let split = rest.iter().position(|l| *l == "TREE").expect("marker");
+    let json = rest[..split].join("\n");
+    let list: Vec<serde_json::Value> = serde_json::from_str(&json).expect("JSON array");
+    let host = std::fs::metadata("/proc/self/ns/user").unwrap().ino();
+    let find = |id: u64| {
+        list.iter()
+            .find(|n| n["id"].as_u64() == Some(id))
+            .unwrap_or_else(|| panic!("{id} not listed: {json}"))
+    };
+    let ancestor = find(outer);
+    assert_eq!(ancestor["processes"], 0, "{ancestor}");
+    assert!(ancestor["pid"].is_null(), "{ancestor}");
+    assert_eq!(ancestor["owner_uid"], 2000, "{ancestor}");
+    assert_eq!(ancestor["parent"]["id"].as_u64(), Some(host), "{ancestor}");
+    assert_eq!(find(inner)["parent"]["id"].as_u64(), Some(outer), "{json}");
+    let tree = &rest[split + 1..];
+    let depth = |ino: u64| {
+        tree.iter()
+            .find(|l| l.trim_start().starts_with(&ino.to_string()))
+            .map(|l| l.len() - l.trim_start().len())
+            .unwrap_or_else(|| panic!("{ino} not in {tree:#?}"))
+    };
+    assert_eq!(depth(host), 0, "{tree:#?}");
+    assert_eq!(depth(outer), 2, "{tree:#?}");
+    assert_eq!(depth(inner), 4, "{tree:#?}");
+}

@@ -48,17 +48,23 @@ fn row(depth: usize, ns: &UserNamespace, tree: bool) -> Vec<String> {
     if ns.stale_map.is_some() {
         name.push_str(" (stale map)");
     }
+    // A namespace without processes has no /proc/PID/uid_map to read its map from.
+    let unreadable = if ns.pid.is_none() { "-" } else { "?" };
     let mut cells = vec![
         format!("{}{id}", "  ".repeat(depth)),
         ns.owner_uid
             .map(|u| u.to_string())
             .unwrap_or_else(|| "?".into()),
         ns.processes.to_string(),
-        ns.pid.to_string(),
-        ns.uid_map.clone().unwrap_or_else(|| "?".into()),
-        ns.gid_map.clone().unwrap_or_else(|| "?".into()),
+        ns.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+        ns.uid_map.clone().unwrap_or_else(|| unreadable.into()),
+        ns.gid_map.clone().unwrap_or_else(|| unreadable.into()),
         name,
-        ns.command.clone(),
+        if ns.pid.is_none() {
+            "(no process; its child namespaces keep it)".to_string()
+        } else {
+            ns.command.clone()
+        },
     ];
     if !tree {
         let parent = match ns.parent {
