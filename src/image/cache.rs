@@ -5,7 +5,8 @@
 //! An image is unpacked into `.unpack-HEX-PID` beside the others and renamed into place
 //! only once complete, so a crash or a failed digest check never leaves a half image
 //! under the final name. Two unpacks of one image may race: the second rename fails
-//! (the name exists) and that copy is discarded.
+//! (the name exists) and that copy is discarded. What an unpack killed midway leaves
+//! (`.unpack-HEX-PID` of a pid that no longer runs) is removed by the next unpack.
 
 use super::beneath::Root;
 use super::layer::{self, UnpackState};
@@ -136,6 +137,14 @@ impl ImageCache {
         let hex = dir_name(&plan.id)
             .ok_or_else(|| Error::failure(format!("unusable image id {}", plan.id)))?;
         std::fs::create_dir_all(&self.root).map_err(|e| Error::io("create", &self.root, &e))?;
+        let swept = self.sweep_interrupted();
+        if swept > 0 {
+            eprintln!(
+                "userns: removed {swept} interrupted unpack{} from {}",
+                if swept == 1 { "" } else { "s" },
+                self.root.display()
+            );
+        }
         let temp = self
             .root
             .join(format!("{TEMP_PREFIX}{hex}-{}", std::process::id()));
@@ -166,6 +175,31 @@ impl ImageCache {
             return Err(Error::io("move into place", &final_dir, &e));
         }
         Ok(image)
+    }
+
+    /// Remove the `.unpack-HEX-PID` directories of unpacks whose process is gone (killed
+    /// or crashed before its own clean-up). One of a live pid is another unpack at work,
+    /// or a pid reused since: left alone either way, at worst until a later sweep.
+    fn sweep_interrupted(&self) -> usize {
+        let Ok(dir) = std::fs::read_dir(&self.root) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(interrupted_pid) else {
+                continue;
+            };
+            if pid == std::process::id() || process_runs(pid) {
+                continue;
+            }
+            let path = entry.path();
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => removed += 1,
+                Err(e) => crate::warn(Error::io("remove the interrupted unpack", &path, &e)),
+            }
+        }
+        removed
     }
 
     fn unpack_into(
@@ -235,6 +269,22 @@ impl ImageCache {
     }
 }
 
+/// The pid in a temporary unpack directory's name `.unpack-HEX-PID`.
+fn interrupted_pid(name: &str) -> Option<u32> {
+    let (hex, pid) = name.strip_prefix(TEMP_PREFIX)?.rsplit_once('-')?;
+    dir_name(&format!("sha256:{hex}"))?;
+    let pid: u32 = pid.parse().ok()?;
+    // kill(2) reads 0 and negative pids as process groups: never ask about those.
+    (pid > 0 && i32::try_from(pid).is_ok()).then_some(pid)
+}
+
+/// Whether a process with this pid exists (EPERM: it does, but is not ours).
+fn process_runs(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks; pid is positive (interrupted_pid).
+    let sent = unsafe { libc::kill(pid as i32, 0) } == 0;
+    sent || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// Write and fsync, so that the rename that follows publishes a complete record.
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
@@ -259,5 +309,43 @@ pub fn short_id(id: &str) -> String {
     match id.split_once(':') {
         Some((alg, hex)) => format!("{alg}:{}", &hex[..hex.len().min(12)]),
         None => id.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn only_temporary_unpack_names_give_a_pid() {
+        assert_eq!(interrupted_pid(&format!(".unpack-{HEX}-42")), Some(42));
+        assert_eq!(interrupted_pid(&format!(".unpack-{HEX}-0")), None);
+        assert_eq!(interrupted_pid(&format!(".unpack-{HEX}-4294967295")), None);
+        assert_eq!(interrupted_pid(&format!(".unpack-{HEX}-x")), None);
+        assert_eq!(interrupted_pid(&format!(".unpack-{}-42", &HEX[1..])), None);
+        assert_eq!(interrupted_pid(HEX), None);
+        assert_eq!(interrupted_pid(&format!("{HEX}-42")), None);
+    }
+
+    #[test]
+    fn sweep_removes_dead_unpacks_and_keeps_live_ones_and_images() {
+        let root = std::env::temp_dir().join(format!("userns-sweep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let cache = ImageCache { root: root.clone() };
+        // pid_max is at most 2^22, so this pid cannot run.
+        let dead = root.join(format!(".unpack-{HEX}-2147483647"));
+        let live = root.join(format!(".unpack-{HEX}-1"));
+        let own = root.join(format!(".unpack-{HEX}-{}", std::process::id()));
+        let image = root.join(HEX);
+        for dir in [&dead, &live, &own, &image] {
+            std::fs::create_dir_all(dir.join("rootfs/etc")).unwrap();
+            std::fs::write(dir.join("rootfs/etc/passwd"), "root:x:0:0::/:/bin/sh\n").unwrap();
+        }
+        assert_eq!(cache.sweep_interrupted(), 1);
+        assert!(!dead.exists());
+        assert!(live.exists() && own.exists() && image.exists());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
