@@ -23,6 +23,7 @@
 pub mod dirs;
 pub mod etcfiles;
 pub mod inroot;
+pub mod masks;
 pub mod net;
 pub mod process;
 pub mod rootfs;

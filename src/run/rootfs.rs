@@ -83,7 +83,7 @@ const MOUNT_ATTR_RDONLY: u64 = 0x1;
 /// Make the mount at `fd` (an O_PATH descriptor of its root) read-only, with its
 /// submounts when `recursive`. Unlike a MS_REMOUNT, this leaves the other flags alone,
 /// so the nodev/nosuid locked on mounts inherited from the host do not make it fail.
-fn set_read_only(fd: &OwnedFd, recursive: bool, shown: &str) -> Result<()> {
+pub(crate) fn set_read_only(fd: &OwnedFd, recursive: bool, shown: &str) -> Result<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -167,6 +167,7 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
     .map_err(|e| e.fix("the kernel allows a new proc only where a full /proc is visible"))?;
     build_dev(r)?;
     build_sys(r, plan.own_netns)?;
+    super::masks::apply(r)?;
     for (host, target) in &plan.etc_files {
         // An image whose /etc belongs to an id outside the map (a tree owned by the host's
         // root, say) cannot get a missing file created; it runs with its own, or none.
