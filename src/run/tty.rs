@@ -3,9 +3,10 @@
 //! pid 1 opens /dev/ptmx inside the container (after pivot_root, so the terminal lives
 //! in the container's devpts and `tty` names it), gives the slave to the user, makes it
 //! stdin/stdout/stderr and its controlling terminal (TIOCSCTTY after setsid), and sends
-//! the master to userns over a socket (SCM_RIGHTS). userns puts its own terminal in raw
-//! mode and relays bytes both ways, and passes window-size changes on (SIGWINCH →
-//! TIOCSWINSZ on the master; the kernel then signals the container's foreground group).
+//! the master to userns over a socket (SCM_RIGHTS); it is bound over /dev/console too.
+//! userns puts its own terminal in raw mode and relays bytes both ways, and passes
+//! window-size changes on (SIGWINCH → TIOCSWINSZ on the master; the kernel then signals
+//! the container's foreground group).
 
 use super::user::ExecUser;
 use crate::error::{Error, Result};
@@ -113,6 +114,7 @@ pub fn attach(sock: OwnedFd, user: &ExecUser) -> Result<()> {
     // The user's own terminal, as login and runc leave it.
     nix::unistd::fchown(&slave, Some(user.uid.into()), Some(user.gid.into()))
         .map_err(|e| fail(&format!("cannot give {slave_path} to uid {}", user.uid), e))?;
+    bind_console(&slave_path)?;
     let fds = [m];
     socket::sendmsg::<()>(
         sock.as_raw_fd(),
@@ -143,6 +145,27 @@ pub fn attach(sock: OwnedFd, user: &ExecUser) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Bind the terminal over /dev/console, as runc does with a terminal: what a program
+/// writes to the console (an init system, a getty, a kernel-style logger) reaches the
+/// user's screen instead of failing with ENOENT. /dev is the container's own tmpfs.
+fn bind_console(slave_path: &str) -> Result<()> {
+    const CONSOLE: &str = "/dev/console";
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(CONSOLE)
+        .map_err(|e| fail("cannot create /dev/console in the container", e))?;
+    nix::mount::mount(
+        Some(slave_path),
+        CONSOLE,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| fail(&format!("cannot bind {slave_path} over /dev/console"), e))
 }
 
 /// The self-pipe that SIGCHLD and SIGWINCH write to, so that poll wakes for them.
