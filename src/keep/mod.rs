@@ -57,13 +57,27 @@ pub fn liveness(rec: &KeptRecord) -> Liveness {
 }
 
 /// Whether /etc/subuid or /etc/subgid changed since the namespace was made so that its
-/// live map is no longer what a fresh plan gives. The cheap identity comparison comes
-/// first; only a changed file costs a fresh plan and a read of the live map.
+/// live map is no longer what a fresh plan gives, with the fix (`userns stop`).
 pub fn stale_map(rec: &KeptRecord, account: &Account) -> Option<String> {
+    map_change(rec, account).map(|change| {
+        format!(
+            "kept namespace {} has stale maps: {change}; run `userns stop {}` and create it again",
+            rec.name, rec.name
+        )
+    })
+}
+
+/// What changed, when NAME's live map is no longer what a fresh plan gives: which file,
+/// and the map it has against the map it would get now. The cheap identity comparison
+/// comes first; only a changed file costs a fresh plan and a read of the live map.
+pub fn map_change(rec: &KeptRecord, account: &Account) -> Option<String> {
     let paths = SubIdPaths::default();
-    if FileIdentity::of(paths.path(IdKind::Uid)) == rec.subuid
-        && FileIdentity::of(paths.path(IdKind::Gid)) == rec.subgid
-    {
+    let changed: Vec<String> = [(IdKind::Uid, &rec.subuid), (IdKind::Gid, &rec.subgid)]
+        .into_iter()
+        .filter(|(kind, then)| FileIdentity::of(paths.path(*kind)) != **then)
+        .map(|(kind, _)| paths.path(kind).display().to_string())
+        .collect();
+    if changed.is_empty() {
         return None;
     }
     let request = crate::unshare::MapRequest {
@@ -74,23 +88,24 @@ pub fn stale_map(rec: &KeptRecord, account: &Account) -> Option<String> {
         single: rec.request.single,
     };
     let (live_uid, live_gid) = crate::idmap::proc::read_maps(rec.pid).ok()?;
-    let differs = match crate::unshare::plan_mapping(&request, account, &paths) {
-        Ok(fresh) => {
-            if fresh.uid == live_uid && fresh.gid == live_gid {
-                return None;
-            }
-            format!(
-                "its uid_map is {} but /etc/subuid and /etc/subgid now give {}",
-                live_uid.to_short(),
-                fresh.uid.to_short()
-            )
-        }
-        Err(e) => format!("its maps can no longer be planned: {}", e.what),
-    };
-    Some(format!(
-        "kept namespace {} has stale maps: {differs}; run `userns stop {}` and create it again",
-        rec.name, rec.name
-    ))
+    let changed = changed.join(" and ");
+    match crate::unshare::plan_mapping(&request, account, &paths) {
+        Ok(fresh) if fresh.uid == live_uid && fresh.gid == live_gid => None,
+        Ok(fresh) if fresh.uid == live_uid => Some(format!(
+            "{changed} changed: its gid_map is {} but they now give {}",
+            live_gid.to_short(),
+            fresh.gid.to_short()
+        )),
+        Ok(fresh) => Some(format!(
+            "{changed} changed: its uid_map is {} but they now give {}",
+            live_uid.to_short(),
+            fresh.uid.to_short()
+        )),
+        Err(e) => Some(format!(
+            "{changed} changed: its maps can no longer be planned: {}",
+            e.what
+        )),
+    }
 }
 
 fn parse_specs(specs: &[String], option: &str) -> Option<Vec<crate::idmap::IdMapEntry>> {
@@ -123,18 +138,32 @@ pub fn unshare_named(name: &str, args: &UnshareArgs, account: &Account) -> Resul
         }
     }
     let mapping = crate::cmd::unshare::enter(args, account)?;
+    keep_here(&dir, name, args, &mapping, account)?;
+    lock.unlock();
+    env::apply(&container_env);
+    crate::cmd::unshare::run_program(&program, args)
+}
+
+/// Keep the namespaces this process has just entered (with `args`, mapped as `mapping`)
+/// under NAME: spawn their pause process and write the record. The caller holds NAME's
+/// lock. Shared by `unshare --name` and `run` (`--userns shared`).
+pub fn keep_here(
+    dir: &Path,
+    name: &str,
+    args: &UnshareArgs,
+    mapping: &crate::unshare::Mapping,
+    account: &Account,
+) -> Result<()> {
     let flags = crate::cmd::unshare::extra_flags(args);
     let pid_ns = flags.contains(nix::sched::CloneFlags::CLONE_NEWPID);
     let pause = pause::spawn(pid_ns)?;
-    let made = record_for(name, pause.as_raw(), args, &mapping, flags, account)
-        .and_then(|rec| record::write(&dir, &rec));
+    let made = record_for(name, pause.as_raw(), args, mapping, flags, account)
+        .and_then(|rec| record::write(dir, &rec));
     if let Err(e) = made {
         let _ = nix::sys::signal::kill(pause, nix::sys::signal::Signal::SIGKILL);
         return Err(e);
     }
-    lock.unlock();
-    env::apply(&container_env);
-    crate::cmd::unshare::run_program(&program, args)
+    Ok(())
 }
 
 fn record_for(
@@ -223,6 +252,12 @@ pub fn find_kept(dir: &Path, name: &str) -> Result<(KeptRecord, Joinable)> {
 /// A stale record is just removed. Returns what happened, for the report.
 pub fn stop(dir: &Path, rec: &KeptRecord) -> Result<String> {
     let _lock = NameLock::acquire(dir, &rec.name)?;
+    stop_locked(dir, rec)
+}
+
+/// `stop`, for a caller that already holds NAME's lock (a second flock of the same file
+/// from another descriptor would wait for ever).
+pub fn stop_locked(dir: &Path, rec: &KeptRecord) -> Result<String> {
     let outcome = match liveness(rec) {
         Liveness::Stale(why) => format!("removed the stale record of {} ({why})", rec.name),
         Liveness::Alive(j) => {
