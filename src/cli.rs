@@ -392,6 +392,21 @@ pub struct RunArgs {
     /// Network: none (loopback only), host, pasta, slirp4netns
     #[arg(long, value_enum, default_value_t = NetMode::None)]
     pub net: NetMode,
+    /// The container's user namespace. `shared` (the default): the one userns keeps for
+    /// containers, named `containers` (see `userns ls`; `userns enter containers` is like
+    /// `podman unshare`; `userns stop containers` ends it), made on first use and mapped
+    /// with all your subordinate ids; every container joins it, which spares the setuid
+    /// helpers newuidmap and newgidmap. It is made afresh when /etc/subuid or /etc/subgid
+    /// changed its map. `shared:NAME`: the same with the kept namespace NAME (for example
+    /// one made by `userns unshare --name NAME`; only its user namespace is joined).
+    /// `private`: a new user namespace for this container alone
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "shared",
+        value_parser = crate::run::namespaces::UsernsMode::parse
+    )]
+    pub userns: crate::run::namespaces::UsernsMode,
     /// Write to the source directory itself instead of an overlay over it
     #[arg(long)]
     pub rootfs_rw: bool,

@@ -1,12 +1,20 @@
 //! `userns run`: a rootless container from a root filesystem or an image, without podman.
 //!
 //! The process tree, and why:
-//! - userns itself parses everything, creates the container's directories, then enters a
-//!   new user namespace (mapped with all the user's subordinate ids) together with new
-//!   pid, UTS, IPC, cgroup and (unless `--net host`) network namespaces, but keeps the
-//!   host's mount namespace, so that after the container it can still reach and remove
-//!   the writable layer by its path; it stays as the supervisor: forwards signals, relays
-//!   the pseudo-terminal, removes the layer, returns the exit code.
+//! - userns itself parses everything, creates the container's directories, then enters
+//!   the container's namespaces (`namespaces`). Its user namespace is, by default
+//!   (`--userns shared`), the one userns keeps for containers under the name `containers`:
+//!   under that name's lock, userns joins it with setns(2) if its pause process is alive
+//!   and its map not stale, else makes it (a new user namespace mapped with all the user's
+//!   subordinate ids by newuidmap/newgidmap), forks the pause process that keeps it, and
+//!   records it. Either way it then unshares new pid, UTS, IPC, cgroup and (unless
+//!   `--net host`) network namespaces, which setns into the user namespace allows.
+//!   `--userns private` makes a new user namespace with them instead, every run.
+//!   userns keeps the host's mount namespace, so that after the container it can still
+//!   reach and remove the writable layer by its path; it stays as the supervisor: forwards
+//!   signals, relays the pseudo-terminal, removes the layer, returns the exit code.
+//! - the pause process (shared mode, first run only) sleeps in the kept user namespace
+//!   until `userns stop containers`; containers running in it keep it alive too.
 //! - pid 1, forked into the new pid namespace, makes a mount namespace of its own, builds
 //!   the filesystem (`rootfs`), pivots into it, starts a session, becomes the container's
 //!   user with podman's capabilities (`process`), then execs the program in place, or with
@@ -24,6 +32,7 @@ pub mod dirs;
 pub mod etcfiles;
 pub mod inroot;
 pub mod masks;
+pub mod namespaces;
 pub mod net;
 pub mod process;
 pub mod rootfs;
@@ -32,7 +41,7 @@ pub mod spec;
 pub mod tty;
 pub mod user;
 
-use crate::cli::{NetMode, RunArgs, UnshareArgs};
+use crate::cli::{NetMode, RunArgs};
 use crate::error::{Error, Result};
 use crate::unshare::supervise::{self, Pid1Mode};
 use crate::unshare::Program;
@@ -145,16 +154,7 @@ fn run_container(
     dirs: &ContainerDirs,
 ) -> Result<u8> {
     let etc_files = write_etc_files(&dirs.dir, hostname, args.net)?;
-    let namespaces = UnshareArgs {
-        pid: true,
-        uts: true,
-        hostname: Some(hostname.to_string()),
-        ipc: true,
-        cgroup: true,
-        net: args.net != NetMode::Host,
-        ..UnshareArgs::default()
-    };
-    crate::cmd::unshare::enter(&namespaces, account)?;
+    namespaces::enter(&args.userns, account, hostname, args.net != NetMode::Host)?;
     let _network = network.start()?;
     let prepared = source::prepare(&request.source, account)?;
     let workdir = args
