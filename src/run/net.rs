@@ -37,12 +37,52 @@ struct Helper {
     ready: Ready,
     /// slirp4netns ends when this (its --exit-fd) closes: when userns ends.
     exit_fd: Option<OwnedFd>,
+    /// Where pasta writes the pid of its background process (`--pid`).
+    pid_file: Option<PathBuf>,
 }
 
-/// Keeps the helper running while held.
+/// Keeps the helper running while held; dropping it ends the helper.
 #[derive(Debug)]
 pub struct Running {
     _exit_fd: Option<OwnedFd>,
+    /// pasta's background process, held by a pidfd so that a reused pid is never
+    /// signalled. pasta attached to a PID does not notice that the namespace is gone
+    /// (its own quit-on-netns-loss watches only a namespace given as a path), so it
+    /// would run on, holding the container's network namespace, without this.
+    daemon: Option<OwnedFd>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(pidfd) = &self.daemon {
+            // SAFETY: pidfd_send_signal on a pidfd we own, no siginfo, no flags.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd.as_raw_fd(),
+                    libc::SIGTERM,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                );
+            }
+        }
+    }
+}
+
+/// A pidfd for the pid in pasta's pid file, once it has written it.
+fn daemon_pidfd(pid_file: &std::path::Path) -> Option<OwnedFd> {
+    let pid: i32 = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    if pid <= 0 {
+        return None;
+    }
+    // SAFETY: pidfd_open with a positive pid and no flags returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: the kernel just returned this descriptor to us.
+    (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
 }
 
 fn find_program(name: &str) -> Option<PathBuf> {
@@ -104,6 +144,8 @@ impl Network {
                     path.display().to_string(),
                     "--config-net".into(),
                     "--quiet".into(),
+                    "--pid".into(),
+                    log.with_file_name("pasta.pid").display().to_string(),
                 ];
                 (words, Ready::Exit, None, vec![])
             }
@@ -159,6 +201,7 @@ impl Network {
                     go: go_write,
                     ready,
                     exit_fd,
+                    pid_file: (mode == NetMode::Pasta).then(|| log.with_file_name("pasta.pid")),
                 }),
             }),
             Err(e) => Err(Error::failure(format!("cannot fork {name}")).because(e)),
@@ -169,7 +212,10 @@ impl Network {
     /// network is configured.
     pub fn start(self) -> Result<Running> {
         let Some(h) = self.helper else {
-            return Ok(Running { _exit_fd: None });
+            return Ok(Running {
+                _exit_fd: None,
+                daemon: None,
+            });
         };
         nix::unistd::write(&h.go, b"g")
             .map_err(|e| Error::failure(format!("cannot start {}", h.name)).because(e))?;
@@ -208,8 +254,16 @@ impl Network {
                 other => return Err(failed(format!("it ended with {other:?}"))),
             },
         }
+        let daemon = h.pid_file.as_deref().and_then(daemon_pidfd);
+        if h.pid_file.is_some() && daemon.is_none() {
+            crate::warn(format!(
+                "{} did not leave its pid in its pid file; it may outlive the container",
+                h.name
+            ));
+        }
         Ok(Running {
             _exit_fd: h.exit_fd,
+            daemon,
         })
     }
 }
