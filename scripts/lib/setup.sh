@@ -13,11 +13,12 @@
 #   time            /usr/bin/time, for peak memory in bench/unshare.sh
 #   catatonit slirp4netns fuse-overlayfs   podman's rootless pause process, network and
 #                   storage: only Recommends of podman, which --no-install-recommends skips
+#   passt           pasta, for `userns run --net pasta` and its test
 #   libsubid4       libsubid, which the NSS tests load (uidmap depends on it too)
 #   python3         builds the test image layers (fixtures/images/mktar.py)
 USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
     groff-base util-linux ca-certificates time catatonit slirp4netns fuse-overlayfs libsubid4
-    python3)
+    python3 passt)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -1,0 +1,90 @@
+//! `userns run --net pasta`: the container gets pasta's network (a copy of the host's
+//! addresses and routes on its own interface), pasta ends with the container, and a
+//! machine without pasta gets an error that names the package.
+
+mod common;
+mod run_support;
+
+use common::{assert_code, assert_ok, stderr, Scenario};
+use run_support::{rootfs, run_sh};
+
+/// This machine's /dev/net/tun is mode 0600; a 0666 node of the same device is bound over
+/// it in the scenario's private mount namespace (the host's is untouched).
+const TUN_FOR_ALL: &str =
+    "mknod -m 666 \"$SCRATCH/tun\" c 10 200 && mount --bind \"$SCRATCH/tun\" /dev/net/tun";
+
+/// Processes named `comm` that carry this scenario's XDG_RUNTIME_DIR (other scenarios
+/// run as the same uid at the same time).
+fn scenario_processes(s: &Scenario, comm: &str) -> Vec<i32> {
+    let marker = format!("XDG_RUNTIME_DIR={}", s.scratch().join("run").display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok()) else {
+            continue;
+        };
+        let named =
+            std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == comm);
+        let ours = std::fs::read(entry.path().join("environ"))
+            .is_ok_and(|e| e.split(|&b| b == 0).any(|v| v == marker.as_bytes()));
+        if named && ours {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn pasta_gives_the_host_network_and_ends_with_the_container() {
+    let Some(s) = Scenario::new("run_pasta").map(|s| s.root_setup(TUN_FOR_ALL)) else {
+        return;
+    };
+    if std::process::Command::new("sh")
+        .args(["-c", "command -v pasta"])
+        .output()
+        .is_ok_and(|o| !o.status.success())
+    {
+        assert!(
+            std::env::var("CI").is_err(),
+            "pasta is missing in CI: scripts/test installs passt"
+        );
+        eprintln!("skipped: pasta is not installed (apt-get install passt)");
+        return;
+    }
+    let root = rootfs(&s).display().to_string();
+    let out = run_sh(&s, &root, &["--net", "pasta"], "ls /sys/class/net");
+    let text = assert_ok(&out);
+    let interfaces: Vec<&str> = text.lines().collect();
+    assert!(interfaces.contains(&"lo"), "{text}");
+    assert!(
+        interfaces.len() >= 2,
+        "pasta added no interface of its own: {text}"
+    );
+    // userns sends pasta SIGTERM as the container ends; give it a moment to go.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !scenario_processes(&s, "pasta").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pasta outlived the container by 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn missing_pasta_names_its_package() {
+    // Hide pasta in the scenario's private mount namespace, wherever it is installed.
+    let Some(s) = Scenario::new("run_pasta_missing").map(|s| {
+        s.root_setup(
+            "for p in /usr/bin/pasta /usr/sbin/pasta /bin/pasta; do \
+             if [ -e $p ]; then mount --bind /dev/null $p; fi; done",
+        )
+    }) else {
+        return;
+    };
+    let root = rootfs(&s).display().to_string();
+    let out = run_sh(&s, &root, &["--net", "pasta"], "true");
+    assert_code(&out, 125);
+    let err = stderr(&out);
+    assert!(err.contains("pasta is not installed"), "{err}");
+    assert!(err.contains("apt-get install passt"), "{err}");
+}
