@@ -29,6 +29,20 @@ impl Account {
         })
     }
 
+    /// The invoking user's uid, gid and $HOME without a passwd lookup, where nothing
+    /// else is needed (podman's environment and storage paths): NSS is the costliest
+    /// step of `userns enter`. Its `name` is None, so it cannot match subid lines by
+    /// name: use `current` for anything that plans a map.
+    pub fn current_ids_and_home() -> Option<Account> {
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+        Some(Account {
+            name: None,
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            home: Some(PathBuf::from(home)),
+        })
+    }
+
     pub fn by_uid(uid: u32) -> Option<Account> {
         uzers::get_user_by_uid(uid).map(|u| from_user(&u))
     }

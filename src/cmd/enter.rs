@@ -18,14 +18,19 @@ enum Target {
 
 pub fn run(args: EnterArgs) -> Result<u8> {
     crate::cli::check_command_words(&args.command)?;
-    let account = Account::current();
     let program = Program::new(&args.command, args.wd.as_deref())?;
-    let container_env = env::container_env(&account);
+    // Only the ids and home matter for the environment; the passwd lookup is left for
+    // when the subid files changed and a fresh plan is needed.
+    let container_env = env::container_env(
+        &Account::current_ids_and_home().unwrap_or_else(Account::current),
+    );
     let (target, joinable) = resolve(&args.target)?;
     let start_time = match &target {
         Target::Kept(rec) => {
-            if let Some(warning) = keep::stale_map(rec, &account) {
-                crate::warn(warning);
+            if keep::subid_files_changed(rec) {
+                if let Some(warning) = keep::stale_map(rec, &Account::current()) {
+                    crate::warn(warning);
+                }
             }
             Some(rec.start_time)
         }

@@ -72,11 +72,7 @@ pub fn stale_map(rec: &KeptRecord, account: &Account) -> Option<String> {
 /// comes first; only a changed file costs a fresh plan and a read of the live map.
 pub fn map_change(rec: &KeptRecord, account: &Account) -> Option<String> {
     let paths = SubIdPaths::default();
-    let changed: Vec<String> = [(IdKind::Uid, &rec.subuid), (IdKind::Gid, &rec.subgid)]
-        .into_iter()
-        .filter(|(kind, then)| FileIdentity::of(paths.path(*kind)) != **then)
-        .map(|(kind, _)| paths.path(kind).display().to_string())
-        .collect();
+    let changed = changed_subid_files(rec, &paths);
     if changed.is_empty() {
         return None;
     }
@@ -106,6 +102,21 @@ pub fn map_change(rec: &KeptRecord, account: &Account) -> Option<String> {
             e.what
         )),
     }
+}
+
+/// The subid files written since NAME was made (usually none: one stat each).
+fn changed_subid_files(rec: &KeptRecord, paths: &SubIdPaths) -> Vec<String> {
+    [(IdKind::Uid, &rec.subuid), (IdKind::Gid, &rec.subgid)]
+        .into_iter()
+        .filter(|(kind, then)| !then.still_matches(paths.path(*kind)))
+        .map(|(kind, _)| paths.path(kind).display().to_string())
+        .collect()
+}
+
+/// Whether /etc/subuid or /etc/subgid was written since NAME was made: the cheap test
+/// before `stale_map`, for callers that would otherwise look the user up for nothing.
+pub fn subid_files_changed(rec: &KeptRecord) -> bool {
+    !changed_subid_files(rec, &SubIdPaths::default()).is_empty()
 }
 
 fn parse_specs(specs: &[String], option: &str) -> Option<Vec<crate::idmap::IdMapEntry>> {

@@ -23,26 +23,61 @@ pub struct FileIdentity {
     pub size: u64,
     /// FNV-1a 64 of the contents, hex: stable across Rust versions, unlike DefaultHasher.
     pub fnv1a64: String,
+    /// Inode and status-change time (absent in records of older userns): with them a
+    /// stat alone can tell that the file was not written since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inode: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctime_ns: Option<i128>,
+}
+
+fn nanos(secs: i64, nsec: i64) -> i128 {
+    secs as i128 * 1_000_000_000 + nsec as i128
 }
 
 impl FileIdentity {
     /// The identity of `path` now; an absent or unreadable file has an empty identity, so
     /// that its later appearance counts as a change.
     pub fn of(path: &Path) -> FileIdentity {
-        let (mtime_ns, size, bytes) = match (std::fs::metadata(path), std::fs::read(path)) {
-            (Ok(m), Ok(bytes)) => (
-                m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-                m.size(),
-                bytes,
-            ),
-            _ => (0, 0, Vec::new()),
-        };
-        FileIdentity {
-            path: path.to_path_buf(),
-            mtime_ns,
-            size,
-            fnv1a64: format!("{:016x}", fnv1a64(&bytes)),
+        match (std::fs::metadata(path), std::fs::read(path)) {
+            (Ok(m), Ok(bytes)) => FileIdentity {
+                path: path.to_path_buf(),
+                mtime_ns: nanos(m.mtime(), m.mtime_nsec()),
+                size: m.size(),
+                fnv1a64: format!("{:016x}", fnv1a64(&bytes)),
+                inode: Some(m.ino()),
+                ctime_ns: Some(nanos(m.ctime(), m.ctime_nsec())),
+            },
+            _ => FileIdentity {
+                path: path.to_path_buf(),
+                mtime_ns: 0,
+                size: 0,
+                fnv1a64: format!("{:016x}", fnv1a64(&[])),
+                inode: None,
+                ctime_ns: None,
+            },
         }
+    }
+
+    /// Whether `path` still has this identity. Same inode, status-change time, mtime and
+    /// size settle it with one stat: every write or rename-into-place moves the ctime,
+    /// which no user can set back (unlike the mtime, which `touch -d` and `rsync -a`
+    /// set). Anything else is decided by mtime, size and content, so that a /etc/subuid
+    /// of 100,000 lines is read only when it may have changed.
+    pub fn still_matches(&self, path: &Path) -> bool {
+        if let (Some(inode), Some(ctime_ns), Ok(m)) =
+            (self.inode, self.ctime_ns, std::fs::metadata(path))
+        {
+            if m.ino() == inode
+                && nanos(m.ctime(), m.ctime_nsec()) == ctime_ns
+                && nanos(m.mtime(), m.mtime_nsec()) == self.mtime_ns
+                && m.size() == self.size
+            {
+                return true;
+            }
+        }
+        let now = FileIdentity::of(path);
+        now.mtime_ns == self.mtime_ns && now.size == self.size && now.fnv1a64 == self.fnv1a64
     }
 }
 
@@ -338,6 +373,38 @@ mod tests {
         ] {
             assert!(check_name(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn file_identity_sees_rewrites_even_with_the_mtime_set_back() {
+        let dir = std::env::temp_dir().join(format!("userns-identity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("subuid");
+        std::fs::write(&file, "ivy:100000:65536\n").unwrap();
+        let then = FileIdentity::of(&file);
+        assert!(then.still_matches(&file));
+        // Same size, then the mtime put back as `touch -d` or `rsync -a` would.
+        let old = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&file, "ivy:100001:65536\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(!then.still_matches(&file));
+        // A record of an older userns (no inode, no ctime) falls back to the content.
+        let legacy = FileIdentity {
+            inode: None,
+            ctime_ns: None,
+            ..FileIdentity::of(&file)
+        };
+        assert!(legacy.still_matches(&file));
+        std::fs::remove_file(&file).unwrap();
+        assert!(!legacy.still_matches(&file));
+        assert!(FileIdentity::of(&file).still_matches(&file), "absent stays absent");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
