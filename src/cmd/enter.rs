@@ -21,9 +21,8 @@ pub fn run(args: EnterArgs) -> Result<u8> {
     let program = Program::new(&args.command, args.wd.as_deref())?;
     // Only the ids and home matter for the environment; the passwd lookup is left for
     // when the subid files changed and a fresh plan is needed.
-    let container_env = env::container_env(
-        &Account::current_ids_and_home().unwrap_or_else(Account::current),
-    );
+    let container_env =
+        env::container_env(&Account::current_ids_and_home().unwrap_or_else(Account::current));
     let (target, joinable) = resolve(&args.target)?;
     let start_time = match &target {
         Target::Kept(rec) => {

@@ -403,7 +403,10 @@ mod tests {
         assert!(legacy.still_matches(&file));
         std::fs::remove_file(&file).unwrap();
         assert!(!legacy.still_matches(&file));
-        assert!(FileIdentity::of(&file).still_matches(&file), "absent stays absent");
+        assert!(
+            FileIdentity::of(&file).still_matches(&file),
+            "absent stays absent"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
