@@ -585,3 +585,72 @@ fn userns_run_runs_archives_and_layouts_with_their_owners_whiteouts_and_config()
     let out = scn.run(&["run", &layout.display().to_string(), "cat", "/etc/added"]);
     assert_eq!(common::assert_ok(&out), "added\n");
 }
+
+/// An attribute of `path` as the host (the test, as root) reads it.
+fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: lgetxattr into a buffer of the given length.
+    let len =
+        unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (len >= 0).then(|| {
+        buf.truncate(len as usize);
+        buf
+    })
+}
+
+#[test]
+fn extended_attributes_and_file_capabilities_survive_the_unpack() {
+    let Some(scn) = common::Scenario::new("image_xattrs") else {
+        return;
+    };
+    let s = Scratch::new("xattrs");
+    let (lower, _) = busybox_image(&s);
+    // A v2 file capability: cap_net_raw (13) permitted, effective flag set.
+    let cap_net_raw = "hex:0100000200200000000000000000000000000000";
+    let upper = s.layer(
+        "attrs",
+        json!([
+            {"path": "bin/ping", "data": "x", "mode": 0o755, "xattrs": {
+                "user.origin": "image",
+                "security.capability": cap_net_raw,
+                "user.overlay.opaque": "y",
+            }},
+            {"path": "data/", "type": "dir", "xattrs": {"user.kind": "dir"}},
+        ]),
+    );
+    let archive = scn.scratch().join("attrs.tar");
+    std::fs::copy(
+        s.docker_archive("attrs", json!({}), &[&lower, &upper]),
+        &archive,
+    )
+    .unwrap();
+    let out = scn.run(&["run", &archive.display().to_string(), "echo", "ran"]);
+    common::assert_ok(&out);
+    let err = common::stderr(&out);
+    assert!(err.contains("skipped 1 extended attribute"), "{err}");
+    let listed = common::assert_ok(&scn.run(&["images", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let rootfs = PathBuf::from(v[0]["rootfs"].as_str().expect("rootfs in images --json"));
+
+    let ping = rootfs.join("bin/ping");
+    assert_eq!(xattr(&ping, "user.origin").as_deref(), Some(&b"image"[..]));
+    assert_eq!(
+        xattr(&rootfs.join("data"), "user.kind").as_deref(),
+        Some(&b"dir"[..])
+    );
+    // The image may not steer the container's overlay.
+    assert_eq!(xattr(&ping, "user.overlay.opaque"), None);
+    // Written inside the namespace, the capability is stored as v3 with the namespace's
+    // root (the fixture user, 2000) as its owner: valid in there, nowhere else.
+    let cap = xattr(&ping, "security.capability").expect("file capability kept");
+    assert_eq!(cap.len(), 24, "{cap:?}");
+    assert_eq!(
+        u32::from_le_bytes(cap[0..4].try_into().unwrap()),
+        0x0300_0001
+    );
+    assert_eq!(u32::from_le_bytes(cap[4..8].try_into().unwrap()), 1 << 13);
+    assert_eq!(u32::from_le_bytes(cap[20..24].try_into().unwrap()), 2000);
+}

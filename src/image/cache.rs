@@ -249,6 +249,14 @@ impl ImageCache {
                 if state.devices_skipped == 1 { "" } else { "s" }
             );
         }
+        if state.xattrs_skipped > 0 {
+            eprintln!(
+                "userns: skipped {} extended attribute{} (overlay's own, or refused here: \
+                 trusted.* needs the initial namespace)",
+                state.xattrs_skipped,
+                if state.xattrs_skipped == 1 { "" } else { "s" }
+            );
+        }
         let image = CachedImage {
             id: plan.id.clone(),
             source: std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf()),

@@ -6,11 +6,13 @@
 //! land outside the root. Symlinks are created as they are and never followed here; hard
 //! links must name an entry already beneath the root. Owners come from the tar headers
 //! (chown with AT_SYMLINK_NOFOLLOW; inside the mapped namespace they land on subordinate
-//! ids), then modes (after chown, which clears setuid bits), then times. Device nodes
+//! ids), then modes (after chown, which clears setuid bits), then extended attributes
+//! (`xattrs`: chown clears file capabilities too), then times. Device nodes
 //! cannot be made in a user namespace (mknod needs CAP_MKNOD in the initial one); they are
 //! counted and skipped, as rootless podman does with the /dev it mounts instead.
 
 use super::beneath::{self, InnerPath, Root};
+use super::xattrs;
 use crate::error::{Error, Result};
 use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -30,6 +32,8 @@ pub struct UnpackState {
     /// Bytes of regular file data written (hard links counted once).
     pub bytes: u64,
     pub entries: u64,
+    /// Extended attributes left out: overlay's own, or refused by the file system.
+    pub xattrs_skipped: u64,
     /// Directory mtimes, set once after the last layer (adding a child changes them).
     dir_times: HashMap<Option<InnerPath>, i64>,
 }
@@ -243,6 +247,7 @@ fn apply_entry(
     }
     this_layer.insert(path.clone());
     let name = path.name();
+    let attrs = xattrs::of_entry(entry, &mut state.xattrs_skipped)?;
     match kind {
         EntryType::Directory => {
             if existing.is_none_or(|st| !beneath::is_dir(&st)) {
@@ -250,12 +255,14 @@ fn apply_entry(
             }
             let fd = beneath::open_dir_at(&parent, name)?;
             set_owner_mode(fd.as_raw_fd(), uid, gid, mode)?;
+            xattrs::apply(fd.as_raw_fd(), &attrs, &mut state.xattrs_skipped)?;
             state.dir_times.insert(Some(path.clone()), mtime);
         }
         EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
             let mut file = beneath::create_file_at(&parent, name)?;
             state.bytes += io::copy(entry, &mut file)?;
             set_owner_mode(file.as_raw_fd(), uid, gid, mode)?;
+            xattrs::apply(file.as_raw_fd(), &attrs, &mut state.xattrs_skipped)?;
             beneath::set_times(file.as_raw_fd(), mtime)?;
         }
         EntryType::Symlink => {

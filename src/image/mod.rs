@@ -17,6 +17,7 @@ pub mod cache;
 pub mod layer;
 pub mod manifest;
 pub mod source;
+pub mod xattrs;
 
 pub use cache::{CachedImage, ImageCache};
 
