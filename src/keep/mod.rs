@@ -32,14 +32,14 @@ pub enum Liveness {
 /// namespace inode are compared, so the Joinable names the recorded process.
 pub fn liveness(rec: &KeptRecord) -> Liveness {
     let shown = format!("kept namespace {} (pid {})", rec.name, rec.pid);
-    let now = match process::start_time(rec.pid) {
-        Ok(t) => t,
+    let now = match process::stat_of(rec.pid) {
+        Ok(stat) => stat,
         Err(_) => return Liveness::Stale(format!("its pause process {} has exited", rec.pid)),
     };
-    if now != rec.start_time {
+    if now.start_time != rec.start_time {
         return Liveness::Stale(format!("pid {} now belongs to another process", rec.pid));
     }
-    if process::is_zombie(rec.pid) {
+    if now.zombie {
         return Liveness::Stale(format!("its pause process {} has exited", rec.pid));
     }
     let joinable = match Joinable::open(rec.pid, Some(rec.start_time), shown) {

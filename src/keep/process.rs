@@ -35,27 +35,43 @@ pub fn kinds_of(flags: CloneFlags) -> Vec<String> {
 /// Field 22 of /proc/PID/stat, the start time in clock ticks after boot. The command
 /// name (field 2) may hold spaces and parentheses, so fields are counted after the last ')'.
 pub fn start_time(pid: i32) -> Result<u64> {
+    Ok(stat_of(pid)?.start_time)
+}
+
+/// What `liveness` needs of /proc/PID/stat, from one read of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub start_time: u64,
+    /// Exited and waiting to be reaped (state Z or X): its /proc entry and start time
+    /// remain, but its namespaces are gone and setns fails with ESRCH.
+    pub zombie: bool,
+}
+
+pub fn stat_of(pid: i32) -> Result<ProcStat> {
     let path = format!("/proc/{pid}/stat");
-    let text = std::fs::read_to_string(&path).map_err(|e| gone_or(pid, &path, &e))?;
-    parse_start_time(&text).ok_or_else(|| {
+    let text = read_small(&path).map_err(|e| gone_or(pid, &path, &e))?;
+    let start_time = parse_start_time(&text).ok_or_else(|| {
         Error::failure(format!("cannot parse {path}"))
             .because("field 22 (starttime) is missing or not a number")
             .fix("check that /proc is a proc file system")
+    })?;
+    let state = text[text.rfind(')').unwrap_or(0) + 1..]
+        .split_whitespace()
+        .next();
+    Ok(ProcStat {
+        start_time,
+        zombie: matches!(state, Some("Z" | "X")),
     })
 }
 
-/// Whether the process has exited and waits to be reaped (state Z or X): its /proc entry
-/// and start time remain, but its namespaces are gone and setns fails with ESRCH.
-pub fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let rest = &s[s.rfind(')')? + 1..];
-            rest.split_whitespace()
-                .next()
-                .map(|st| st == "Z" || st == "X")
-        })
-        .unwrap_or(true)
+/// A /proc file of well under 1 KiB in one read (plus the one that sees its end):
+/// read_to_string sizes its buffer by a stat, which says 0 for /proc files, and then
+/// grows it from 32 bytes, six reads for a /proc/PID/stat.
+fn read_small(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(1024);
+    std::fs::File::open(path)?.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(std::io::Error::other)
 }
 
 pub fn parse_start_time(stat: &str) -> Option<u64> {
@@ -205,5 +221,23 @@ mod tests {
         let flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET;
         assert_eq!(kinds_of(flags), vec!["user", "mnt", "net"]);
         assert_eq!(flag_of("pid"), Some(CloneFlags::CLONE_NEWPID));
+    }
+
+    #[test]
+    fn an_unreaped_child_is_a_zombie_and_we_are_not() {
+        let me = std::process::id() as i32;
+        assert!(!stat_of(me).unwrap().zombie);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Not reaped yet: it turns Z once it has exited.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !stat_of(pid).unwrap().zombie {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "child never became a zombie"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.wait().unwrap();
     }
 }
