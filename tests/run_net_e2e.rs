@@ -13,17 +13,20 @@ use run_support::{rootfs, run_sh};
 const TUN_FOR_ALL: &str =
     "mknod -m 666 \"$SCRATCH/tun\" c 10 200 && mount --bind \"$SCRATCH/tun\" /dev/net/tun";
 
-/// Processes named `comm` that carry this scenario's XDG_RUNTIME_DIR (other scenarios
-/// run as the same uid at the same time).
-fn scenario_processes(s: &Scenario, comm: &str) -> Vec<i32> {
+/// Live processes started as `program` (its file name in argv[0]: pasta re-executes
+/// itself as passt.avx2, so its comm does not say pasta) that carry this scenario's
+/// XDG_RUNTIME_DIR (other scenarios run as the same uid at the same time).
+fn scenario_processes(s: &Scenario, program: &str) -> Vec<i32> {
     let marker = format!("XDG_RUNTIME_DIR={}", s.scratch().join("run").display());
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok()) else {
             continue;
         };
-        let named =
-            std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == comm);
+        let named = std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| {
+            let argv0 = c.split(|&b| b == 0).next().unwrap_or_default();
+            argv0.rsplit(|&b| b == b'/').next() == Some(program.as_bytes())
+        });
         let ours = std::fs::read(entry.path().join("environ"))
             .is_ok_and(|e| e.split(|&b| b == 0).any(|v| v == marker.as_bytes()));
         if named && ours {
