@@ -1,12 +1,32 @@
 //! The `userns` binary: parse the command line, run, turn the outcome into an exit code.
+//!
+//! `main` is the C entry point, not Rust's: Rust's runtime start-up reads
+//! /proc/self/maps for the main thread's stack guard, installs a stack-overflow handler
+//! on an alternate stack and ignores SIGPIPE, which cost `userns enter NAME true` about
+//! 0.09 ms of its ~1.5 ms (measured with perf stat, 500 runs each way). userns needs none
+//! of it: an overflow still ends in SIGSEGV, SIGPIPE keeps its default (as coreutils
+//! expect), the arguments come from glibc as before, and what else matters is done here:
+//! closed standard descriptors are opened on /dev/null and stdout is flushed at the end.
+// The test harness of this binary target (no tests: --all-targets builds it) brings
+// its own main.
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code))]
 
 use clap::Parser;
-use std::process::ExitCode;
 use userns::cli::{Cli, PROGRAM_COMMANDS};
 use userns::exit::{self, Convention};
 
-fn main() -> ExitCode {
-    userns::sys::reset_sigpipe();
+#[cfg(not(test))]
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    userns::sys::sanitize_std_fds();
+    let code = run();
+    // Rust's runtime would flush stdout on return from its main; this one must.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    libc::c_int::from(code)
+}
+
+fn run() -> u8 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let parsed = match userns::quickparse::plain_enter(&args) {
         Some(cli) => Ok(cli),
@@ -14,7 +34,7 @@ fn main() -> ExitCode {
     };
     let cli = match parsed {
         Ok(cli) => cli,
-        Err(e) => return ExitCode::from(usage_error(e)),
+        Err(e) => return usage_error(e),
     };
     let convention = if cli.command.runs_program() {
         Convention::Program
@@ -22,10 +42,10 @@ fn main() -> ExitCode {
         Convention::Inspect
     };
     match userns::cmd::run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(err) => {
             eprintln!("userns: {err}");
-            ExitCode::from(exit::for_error(&err, convention))
+            exit::for_error(&err, convention)
         }
     }
 }

@@ -1,11 +1,24 @@
 //! Small process-wide settings that must be made before anything else runs.
 
-/// Rust starts every program with SIGPIPE ignored, and an ignored disposition survives
-/// execve: a shell started from userns would then see EPIPE instead of dying quietly in
-/// `yes | head`. Restore the default at once (what coreutils and ripgrep expect).
-pub fn reset_sigpipe() {
-    // SAFETY: setting a signal disposition to SIG_DFL has no memory-safety preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+/// What Rust's runtime does first and the `userns` binary, which skips that runtime
+/// (see main.rs), must still do: a descriptor 0, 1 or 2 that the caller left closed is
+/// opened on /dev/null, so that no file userns opens later lands there and is taken by
+/// a program for its stdin or stdout (Rust's `sys::init` does the same with one poll).
+pub fn sanitize_std_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll on three pollfd structs we own, with a zero timeout.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for p in fds {
+        if p.revents & libc::POLLNVAL != 0 {
+            // SAFETY: open with a constant path; the lowest free descriptor, the closed
+            // one, is the one it takes (open(2)).
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
     }
 }

@@ -429,3 +429,15 @@ fn helper_error_is_quoted_with_its_command_line() {
     assert!(words[0].parse::<u32>().is_ok(), "pid first: {command}");
     assert_eq!(words[1..], ["0", "2000", "1", "1", "200000", "65536"]);
 }
+
+/// A standard descriptor the caller left closed is /dev/null for the program (as under
+/// any program started by Rust's runtime, which userns's C entry point replaces), never
+/// a file userns opened meanwhile.
+#[test]
+fn closed_standard_descriptors_become_dev_null() {
+    let Some(s) = scenario("unshare_closed_fds") else {
+        return;
+    };
+    let out = s.sh("\"$USERNS\" unshare sh -c 'readlink /proc/self/fd/0; readlink /proc/self/fd/2 >&3' 3>&1 <&- 2>&-");
+    assert_eq!(assert_ok(&out), "/dev/null\n/dev/null\n");
+}
