@@ -1,5 +1,15 @@
 //! Small process-wide settings that must be made before anything else runs.
 
+/// SIGPIPE to its default, whatever the caller left: ignored, a write to a closed pipe
+/// (`userns ls | head -1`) would fail with EPIPE and print! would abort, where coreutils
+/// and ripgrep end quietly. (Rust's own runtime, which main.rs skips, ignores it too.)
+pub fn reset_sigpipe() {
+    // SAFETY: setting a signal disposition to SIG_DFL has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// What Rust's runtime does first and the `userns` binary, which skips that runtime
 /// (see main.rs), must still do: a descriptor 0, 1 or 2 that the caller left closed is
 /// opened on /dev/null, so that no file userns opens later lands there and is taken by
