@@ -4,10 +4,10 @@
 //! /proc/self/maps for the main thread's stack guard, installs a stack-overflow handler
 //! on an alternate stack and ignores SIGPIPE (which userns set back at once): about
 //! 0.09 ms of the ~1.5 ms of `userns enter NAME true` (perf stat, 500 runs each way,
-//! alternated three times). userns needs none
-//! of it: an overflow still ends in SIGSEGV, the arguments come from glibc as before,
-//! and what else matters is done here: closed standard descriptors are opened on
-//! /dev/null, SIGPIPE gets its default, stdout is flushed at the end.
+//! alternated three times). userns needs none of it: an overflow still ends in SIGSEGV,
+//! the arguments come from glibc as before, and what else matters is done here: closed
+//! standard descriptors are opened on /dev/null, SIGPIPE gets its default, stdout is
+//! flushed at the end.
 // The test harness of this binary target (no tests: --all-targets builds it) brings
 // its own main.
 #![cfg_attr(not(test), no_main)]
