@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_code, assert_ok, describe, stderr, Scenario};
+use common::{assert_code, assert_ok, describe, ns_and_map, stderr, Scenario, SHOW};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
@@ -30,19 +30,6 @@ fn record(s: &Scenario, name: &str) -> serde_json::Value {
 fn pause_pid(s: &Scenario, name: &str) -> i32 {
     record(s, name)["pid"].as_i64().expect("pid in record") as i32
 }
-
-/// What a run printed as `readlink /proc/self/ns/user` then the uid_map, normalised.
-fn ns_and_map(out: &std::process::Output) -> (String, String) {
-    let text = assert_ok(out);
-    let mut lines = text.lines();
-    let ns = lines.next().unwrap_or_default().to_string();
-    let map: Vec<String> = lines
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(":"))
-        .collect();
-    (ns, map.join(","))
-}
-
-const SHOW: &str = "readlink /proc/self/ns/user; cat /proc/self/uid_map";
 
 /// A process that exited may stay a zombie until its new parent reaps it.
 fn wait_gone(pid: i32) {

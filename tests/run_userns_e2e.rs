@@ -7,24 +7,10 @@
 mod common;
 mod run_support;
 
-use common::{assert_code, assert_ok, describe, stderr, Scenario};
+use common::{assert_code, assert_ok, describe, ns_and_map, stderr, Scenario, SHOW};
 use run_support::{run_sh, setup};
 use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
-
-const SHOW: &str = "readlink /proc/self/ns/user; cat /proc/self/uid_map";
-
-/// The user namespace and uid_map a run printed with SHOW: ("user:[4026532...]",
-/// "0:2000:1,1:200000:65536").
-fn ns_and_map(out: &std::process::Output) -> (String, String) {
-    let text = assert_ok(out);
-    let mut lines = text.lines();
-    let ns = lines.next().unwrap_or_default().to_string();
-    let map: Vec<String> = lines
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(":"))
-        .collect();
-    (ns, map.join(","))
-}
 
 /// "user:[4026532123]" -> 4026532123.
 fn inode(ns: &str) -> u64 {

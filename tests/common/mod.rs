@@ -708,3 +708,19 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A script that prints the user namespace it runs in, then its uid_map; read the output
+/// with [`ns_and_map`].
+pub const SHOW: &str = "readlink /proc/self/ns/user; cat /proc/self/uid_map";
+
+/// The user namespace and uid_map a run printed with [`SHOW`]: ("user:[4026532...]",
+/// "0:2000:1,1:200000:65536").
+pub fn ns_and_map(out: &Output) -> (String, String) {
+    let text = assert_ok(out);
+    let mut lines = text.lines();
+    let ns = lines.next().unwrap_or_default().to_string();
+    let map: Vec<String> = lines
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(":"))
+        .collect();
+    (ns, map.join(","))
+}
