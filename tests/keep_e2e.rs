@@ -209,6 +209,7 @@ fn stale_map_is_flagged_with_the_fix() {
     assert_ok(&s.run(&["unshare", "--name", "dev", "true"]));
     // The administrator moves ivy's range after the namespace was made.
     std::fs::write(s.etc().join("subuid"), "ivy:300000:65536\n").unwrap();
+    std::fs::write(s.etc().join("subgid"), "ivy:400000:65536\n").unwrap();
     let out = s.run(&["enter", "dev", "cat", "/proc/self/uid_map"]);
     assert_ok(&out);
     let err = stderr(&out);
@@ -217,7 +218,17 @@ fn stale_map_is_flagged_with_the_fix() {
         "{}",
         describe(&out)
     );
-    assert!(err.contains("1:300000:65536"), "{}", describe(&out));
+    // Both maps are named, each with what it would be now.
+    assert!(
+        err.contains("uid_map is") && err.contains("1:300000:65536"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        err.contains("gid_map is") && err.contains("1:400000:65536"),
+        "{}",
+        describe(&out)
+    );
     let out = s.run(&["unshare", "--name", "dev", "true"]);
     assert!(stderr(&out).contains("stale maps"), "{}", describe(&out));
     let ls = ls_json(&s);

@@ -86,17 +86,24 @@ pub fn map_change(rec: &KeptRecord, account: &Account) -> Option<String> {
     let (live_uid, live_gid) = crate::idmap::proc::read_maps(rec.pid).ok()?;
     let changed = changed.join(" and ");
     match crate::unshare::plan_mapping(&request, account, &paths) {
-        Ok(fresh) if fresh.uid == live_uid && fresh.gid == live_gid => None,
-        Ok(fresh) if fresh.uid == live_uid => Some(format!(
-            "{changed} changed: its gid_map is {} but they now give {}",
-            live_gid.to_short(),
-            fresh.gid.to_short()
-        )),
-        Ok(fresh) => Some(format!(
-            "{changed} changed: its uid_map is {} but they now give {}",
-            live_uid.to_short(),
-            fresh.uid.to_short()
-        )),
+        Ok(fresh) => {
+            let differences: Vec<String> = [
+                ("uid_map", &live_uid, &fresh.uid),
+                ("gid_map", &live_gid, &fresh.gid),
+            ]
+            .into_iter()
+            .filter(|(_, live, fresh)| live != fresh)
+            .map(|(which, live, fresh)| {
+                format!(
+                    "its {which} is {} but they now give {}",
+                    live.to_short(),
+                    fresh.to_short()
+                )
+            })
+            .collect();
+            (!differences.is_empty())
+                .then(|| format!("{changed} changed: {}", differences.join("; ")))
+        }
         Err(e) => Some(format!(
             "{changed} changed: its maps can no longer be planned: {}",
             e.what
