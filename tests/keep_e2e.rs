@@ -107,6 +107,10 @@ fn create_join_list_stop() {
         .collect();
     assert_eq!(dev["uid_map"].as_str(), Some(host_map.join(",").as_str()));
     assert_eq!(dev["stale_map"], serde_json::Value::Null);
+    // Its only process is the pause process, shown as such rather than by the command
+    // line of the `unshare --name` that forked it.
+    assert_eq!(dev["pid"].as_i64(), Some(pid as i64));
+    assert_eq!(dev["command"], "userns pause process of dev");
 
     let out = s.run(&["stop", "dev"]);
     assert_ok(&out);

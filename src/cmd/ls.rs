@@ -95,6 +95,11 @@ fn name_kept(namespaces: &mut [UserNamespace]) {
         }
         if let Some(ns) = namespaces.iter_mut().find(|n| n.id == rec.userns_inode) {
             ns.stale_map = keep::stale_map(&rec, &account);
+            // The pause process was forked, not executed: its command line is still that
+            // of the command that made the namespace, which has long ended.
+            if ns.pid == Some(rec.pid) {
+                ns.command = format!("userns pause process of {}", rec.name);
+            }
             ns.name = Some(rec.name);
         }
     }
