@@ -138,7 +138,10 @@ fn stat_userns(proc_dir: &std::fs::File, pid: i32) -> Option<u64> {
 fn describe(id: u64, pid: i32, processes: usize) -> (UserNamespace, Option<std::fs::File>) {
     let (owner_uid, parent, parent_fd) = ns_ioctls(pid, id);
     let maps = crate::idmap::proc::read_maps(pid).ok();
-    let init = maps.as_ref().is_some_and(|(u, _)| u.is_identity());
+    // The initial namespace maps every id to itself and has no parent (NS_GET_PARENT:
+    // EPERM). A namespace root makes with an identity map (as `userns unshare` does for
+    // root) has the first but not the second.
+    let init = maps.as_ref().is_some_and(|(u, _)| u.is_identity()) && parent == Parent::OutsideView;
     let short = |m: &IdMap| m.to_short();
     let ns = UserNamespace {
         id,

@@ -168,3 +168,53 @@ fn ancestor_without_processes_is_listed_between() {
     assert_eq!(depth(outer), 2, "{tree:#?}");
     assert_eq!(depth(inner), 4, "{tree:#?}");
 }
+
+/// A namespace root makes with an identity map (userns maps all ids one to one for
+/// root) is not the initial one: it is listed under its parent, not as "(init)".
+#[test]
+fn an_identity_mapped_child_of_root_is_not_taken_for_the_initial_namespace() {
+    if !nix::unistd::geteuid().is_root() {
+        assert!(std::env::var("CI").is_err(), "CI runs the tests as root");
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let userns = env!("CARGO_BIN_EXE_userns");
+    let mut holder = std::process::Command::new(userns)
+        .args(["unshare", "sleep", "30"])
+        .spawn()
+        .expect("userns unshare");
+    let pid = holder.id();
+    let own = std::fs::metadata("/proc/self/ns/user").unwrap().ino();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let child = loop {
+        let ino = std::fs::metadata(format!("/proc/{pid}/ns/user")).map(|m| m.ino());
+        match ino {
+            Ok(ino) if ino != own => break ino,
+            _ => {}
+        }
+        assert!(std::time::Instant::now() < deadline, "no namespace made");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    let out = std::process::Command::new(userns)
+        .args(["ls", "--json"])
+        .output()
+        .unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let text = assert_ok(&out);
+    assert_eq!(
+        map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0", "4294967295"]
+    );
+    let list: Vec<serde_json::Value> = serde_json::from_str(&text).expect("JSON array");
+    let ns = list
+        .iter()
+        .find(|n| n["id"].as_u64() == Some(child))
+        .unwrap_or_else(|| panic!("{child} not listed: {text}"));
+    assert_eq!(ns["init"], false, "{ns}");
+    assert_eq!(ns["parent"]["id"].as_u64(), Some(own), "{ns}");
+    let inits: Vec<_> = list.iter().filter(|n| n["init"] == true).collect();
+    assert_eq!(inits.len(), 1, "{inits:?}");
+    assert_eq!(inits[0]["id"].as_u64(), Some(own));
+}
