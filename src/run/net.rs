@@ -69,6 +69,16 @@ impl Drop for Running {
     }
 }
 
+/// A helper's end in words: "exit status 1", "signal SIGKILL".
+fn describe_status(status: nix::Result<WaitStatus>) -> String {
+    match status {
+        Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+        Ok(WaitStatus::Signaled(_, sig, _)) => format!("signal {sig}"),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("cannot wait for it: {e}"),
+    }
+}
+
 /// A pidfd for the pid in pasta's pid file, once it has written it.
 fn daemon_pidfd(pid_file: &std::path::Path) -> Option<OwnedFd> {
     let pid: i32 = std::fs::read_to_string(pid_file)
@@ -231,12 +241,15 @@ impl Network {
                 h.name
             ))
             .because(format!("{why}; it said: {said}"))
-            .fix(if text.contains("/dev/net/tun") {
-                "it needs /dev/net/tun readable and writable by you (mode 0666, as most \
+            // slirp4netns names /dev/net/tun; pasta says "Failed to open tun socket".
+            .fix(
+                if text.contains("/dev/net/tun") || text.contains("tun socket") {
+                    "it needs /dev/net/tun readable and writable by you (mode 0666, as most \
                      distributions ship it), or use --net none or --net host"
-            } else {
-                "use --net none or --net host"
-            })
+                } else {
+                    "use --net none or --net host"
+                },
+            )
         };
         match h.ready {
             Ready::Fd(fd) => {
@@ -245,13 +258,16 @@ impl Network {
                     Ok(1) => {}
                     _ => {
                         let status = waitpid(h.pid, None);
-                        return Err(failed(format!("it ended before it was ready ({status:?})")));
+                        return Err(failed(format!(
+                            "it ended before it was ready ({})",
+                            describe_status(status)
+                        )));
                     }
                 }
             }
             Ready::Exit => match waitpid(h.pid, None) {
                 Ok(WaitStatus::Exited(_, 0)) => {}
-                other => return Err(failed(format!("it ended with {other:?}"))),
+                other => return Err(failed(format!("it ended with {}", describe_status(other)))),
             },
         }
         let daemon = h.pid_file.as_deref().and_then(daemon_pidfd);
