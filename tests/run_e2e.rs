@@ -253,6 +253,15 @@ fn exit_codes_follow_podman() {
         "{}",
         stderr(&out)
     );
+    // A bare name is searched in the container's PATH, and the message says which.
+    let out = s.run(&["run", "-e", "PATH=/opt/x:/bin", &root, "nosuchprogram"]);
+    assert_code(&out, 127);
+    assert!(
+        stderr(&out).contains("nosuchprogram: command not found")
+            && stderr(&out).contains("(PATH is /opt/x:/bin)"),
+        "{}",
+        stderr(&out)
+    );
     assert_code(&s.run(&["run", &root, "/etc/passwd"]), 126);
     let out = s.run(&["run", "/no/such/source", "true"]);
     assert_code(&out, 125);

@@ -164,13 +164,18 @@ fn run_container(
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "/".to_string());
     let words = spec::program_words(&prepared.entrypoint, &prepared.cmd, &args.command);
-    let program = Program::new(&words, Some(Path::new(&workdir)))?;
+    let mut program = Program::new(&words, Some(Path::new(&workdir)))?;
     let env = spec::container_env(
         hostname,
         &prepared.env,
         &request.env_files,
         &request.env_cli,
     );
+    // pid 1 searches the container's PATH, not the caller's.
+    program.search_path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .map(str::to_string);
     let user_spec = args
         .user
         .clone()

@@ -14,6 +14,9 @@ pub struct Program {
     /// The command as the user typed it, for messages.
     pub shown: String,
     pub wd: Option<PathBuf>,
+    /// The PATH the program is searched in, when it is not this process's own (a
+    /// container's), for the "command not found" message.
+    pub search_path: Option<String>,
 }
 
 impl Program {
@@ -37,6 +40,7 @@ impl Program {
             argv,
             shown: words.join(" "),
             wd: wd.map(Path::to_path_buf),
+            search_path: None,
         })
     }
 
@@ -150,7 +154,10 @@ pub fn exec_error(program: &Program, errno: Errno) -> Error {
             } else {
                 format!(
                     "check the name, or give its full path (PATH is {})",
-                    std::env::var("PATH").unwrap_or_default()
+                    program
+                        .search_path
+                        .clone()
+                        .unwrap_or_else(|| std::env::var("PATH").unwrap_or_default())
                 )
             }),
         _ => Error::new(kind, format!("{name}: cannot execute"))
