@@ -435,3 +435,48 @@ fn slirp4netns_connects_the_container() {
     let out = run_sh(&s, &root, &[], "ls /sys/class/net");
     assert_eq!(assert_ok(&out), "lo\n");
 }
+
+/// A run killed before its clean-up leaves its directory, with a writable layer of
+/// subordinate-id files the user cannot delete. The next run removes it (in the
+/// namespace), but never a directory that a live run holds locked, a fresh one, or
+/// anything not named like a container.
+#[test]
+fn directories_of_killed_runs_are_removed_by_the_next_run() {
+    let Some((s, root)) = setup("run_sweep") else {
+        return;
+    };
+    // ab: abandoned, its layer owned by subordinate ids; ac: as old, but a live run holds
+    // its lock; ad: unlocked but just made; not-a-container: not a container's name; and
+    // the directory of a run killed with SIGKILL.
+    let script = format!(
+        "c=$XDG_RUNTIME_DIR/userns/containers; mkdir -m 700 $XDG_RUNTIME_DIR/userns; \
+         $USERNS unshare sh -c \"mkdir -p $c/0123456789ab/upper/etc $c/0123456789ac \
+             $c/0123456789ad $c/not-a-container && touch $c/0123456789ab/upper/etc/f && \
+             chown -R 1000:1000 $c/0123456789ab/upper\" || exit 9; \
+         touch -d '2 hours ago' $c/0123456789ab $c/0123456789ac $c/not-a-container; \
+         flock -n $c/0123456789ac sleep 30 >/dev/null 2>&1 & holder=$!; \
+         $USERNS run {root} sleep 30 & victim=$!; sleep 0.5; kill -9 $victim; sleep 0.3; \
+         for d in $c/*; do case $d in */0123456789a?|*/not-a-container) ;; \
+             *) touch -d '2 hours ago' $d; echo killed-run-left-its-dir;; esac; done; \
+         $USERNS run {root} true; echo status=$?; kill $holder; ls $c"
+    );
+    let out = s.sh(&script);
+    let text = assert_ok(&out);
+    let err = stderr(&out);
+    assert!(text.contains("status=0"), "{text}\n{err}");
+    // A run killed with SIGKILL: its directory stays, its lock goes with it.
+    assert!(text.contains("killed-run-left-its-dir\n"), "{text}\n{err}");
+    assert!(
+        err.contains("removed 2 container directories left by runs that were killed"),
+        "{err}"
+    );
+    let left: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("status") && !l.starts_with("killed"))
+        .collect();
+    assert_eq!(
+        left,
+        ["0123456789ac", "0123456789ad", "not-a-container"],
+        "{text}"
+    );
+}

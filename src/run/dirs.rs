@@ -5,6 +5,7 @@
 use super::rootfs::Layer;
 use crate::error::{Error, Result};
 use crate::users::Account;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// statfs f_type of overlayfs: an upper dir may not live on it.
@@ -166,6 +167,15 @@ impl ContainerDirs {
         })
     }
 
+    /// Hold an exclusive lock on the container's directory while this process lives, so
+    /// that `sweep_abandoned` of another run leaves it alone. flock on the directory
+    /// itself: the lock goes with the process, however it ends.
+    pub fn lock(&self) -> Result<OwnedFd> {
+        let fd = lock_dir(&self.dir, libc::LOCK_EX)
+            .map_err(|e| Error::io("lock the container directory", &self.dir, &e))?;
+        Ok(fd)
+    }
+
     /// Remove the container's directory (the writable layer too, unless kept). Run inside
     /// the mapped namespace: the layer holds files of subordinate ids, removable there.
     /// remove_dir_all does not follow symlinks, so nothing outside the tree is touched.
@@ -173,6 +183,64 @@ impl ContainerDirs {
         std::fs::remove_dir_all(&self.dir)
             .map_err(|e| Error::io("remove the container directory", &self.dir, &e))
     }
+}
+
+/// A directory opened and flocked with `op` (LOCK_EX, maybe | LOCK_NB).
+fn lock_dir(dir: &Path, op: i32) -> std::io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(dir)?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), op) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(file.into())
+}
+
+/// How long a container directory must have been left unchanged before a run that finds
+/// it unlocked may remove it: a run creates its directory a moment before it locks it.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Remove the directories that runs killed before their own clean-up left under `root`
+/// (a 12-hex-digit name, unlocked, unchanged for a minute), as `podman container
+/// cleanup` does for its own. Their writable layers hold files of subordinate ids, so
+/// this runs inside the mapped namespace. Returns how many were removed.
+pub fn sweep_abandoned(root: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_id = name
+            .to_str()
+            .is_some_and(|n| n.len() == 12 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !is_id {
+            continue;
+        }
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= ABANDONED_AFTER);
+        if !old {
+            continue;
+        }
+        // Held while the lock is: a run starting now cannot take this name (random id).
+        let Ok(_held) = lock_dir(&path, libc::LOCK_EX | libc::LOCK_NB) else {
+            continue;
+        };
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => removed += 1,
+            Err(e) => crate::warn(Error::io(
+                "remove the abandoned container directory",
+                &path,
+                &e,
+            )),
+        }
+    }
+    removed
 }
 
 #[cfg(test)]

@@ -136,11 +136,27 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         .clone()
         .unwrap_or_else(|| id.short().to_string());
     let dirs = ContainerDirs::create(&account, &id, args.keep.as_deref())?;
+    let lock = dirs.lock()?;
     let outcome = net::Network::prepare(args.net, &dirs.dir.join("network.log"))
         .and_then(|network| run_container(args, &request, &account, network, &hostname, &dirs));
     // Inside the namespace now (or never got in, and the directory holds only our files).
-    if let Err(e) = dirs.remove() {
-        crate::warn(e);
+    let removed = dirs.remove();
+    drop(lock);
+    match removed {
+        Err(e) => crate::warn(e),
+        // In the namespace, where their subordinate-id files can go: what killed runs left.
+        Ok(()) if outcome.is_ok() => {
+            if let Some(root) = dirs.dir.parent() {
+                let swept = dirs::sweep_abandoned(root);
+                if swept > 0 {
+                    eprintln!(
+                        "userns: removed {swept} container director{} left by runs that were killed",
+                        if swept == 1 { "y" } else { "ies" }
+                    );
+                }
+            }
+        }
+        Ok(()) => {}
     }
     outcome
 }
