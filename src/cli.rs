@@ -434,10 +434,13 @@ pub struct RunArgs {
     /// Allocate a pseudo-terminal
     #[arg(short = 't', long)]
     pub tty: bool,
-    /// Remove the container's writable layer at exit (the default)
+    /// Throw the container's writable layer away at exit (the default): it is a tmpfs of
+    /// the container's own (memory, at most half of RAM), gone with the container; write
+    /// large data to a volume (-v) or a kept layer
     #[arg(long)]
     pub rm: bool,
-    /// Keep the container's writable layer under NAME instead of removing it
+    /// Keep the container's writable layer on disk, under NAME in the data dir
+    /// (~/.local/share/userns/kept/NAME), instead of throwing it away
     #[arg(long, value_name = "NAME", conflicts_with = "rm")]
     pub keep: Option<String>,
     /// A root filesystem directory, an image archive (docker-archive or OCI) or an OCI layout

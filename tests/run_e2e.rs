@@ -143,8 +143,14 @@ fn overlay_keeps_the_source_pristine_and_rootfs_rw_writes_through() {
     let Some((s, root)) = setup("run_overlay") else {
         return;
     };
-    let out = run_sh(&s, &root, &[], "echo hi > /made-inside && cat /made-inside");
-    assert_eq!(assert_ok(&out), "hi\n");
+    // While it runs, what it writes lives in a tmpfs of its own mount namespace: the
+    // host sees an empty mount point, and a killed run leaves no layer behind.
+    let out = s.sh(&format!(
+        "$USERNS run {root} sh -c 'echo hi > /made-inside && cat /made-inside; sleep 1' & \
+         sleep 0.5; for d in $XDG_RUNTIME_DIR/userns/containers/*/layer; do \
+         test -d $d && echo mount-point; ls -A $d; done; wait"
+    ));
+    assert_eq!(assert_ok(&out), "hi\nmount-point\n");
     assert!(
         !Path::new(&root).join("made-inside").exists(),
         "the overlay leaked into the source"

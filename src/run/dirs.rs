@@ -1,6 +1,7 @@
 //! Where a container's files live: a random id, a per-container directory under
-//! $XDG_RUNTIME_DIR/userns/containers (else the data dir), and, with `--keep NAME`, a
-//! kept writable layer under the data dir.
+//! $XDG_RUNTIME_DIR/userns/containers (else the data dir), and the writable layer: a
+//! tmpfs of the container's own (see `rootfs::Layer`), or with `--keep NAME` a kept
+//! layer under the data dir.
 
 use super::rootfs::Layer;
 use crate::error::{Error, Result};
@@ -44,7 +45,7 @@ impl ContainerId {
 /// The directories of one container.
 #[derive(Debug, Clone)]
 pub struct ContainerDirs {
-    /// Removed as a whole at exit: merged/, the /etc files, and upper/ and work/ unless kept.
+    /// Removed as a whole at exit: merged/, the /etc files, the layer's mount point.
     pub dir: PathBuf,
     pub merged: PathBuf,
     pub layer: Layer,
@@ -131,7 +132,7 @@ impl ContainerDirs {
         create_dir(&dir, 0o700)?;
         let merged = dir.join("merged");
         create_dir(&merged, 0o755)?;
-        let (layer_dir, kept) = match keep {
+        let (layer, kept) = match keep {
             Some(name) => {
                 check_keep_name(name)?;
                 let kept = data_dir(account)
@@ -142,23 +143,34 @@ impl ContainerDirs {
                     })?
                     .join("kept")
                     .join(name);
-                (kept.clone(), Some(kept))
+                let layer = Layer {
+                    upper: kept.join("upper"),
+                    work: kept.join("work"),
+                    tmpfs_at: None,
+                };
+                create_dir(&layer.upper, 0o755)?;
+                create_dir(&layer.work, 0o700)?;
+                if is_overlay(&layer.upper) {
+                    return Err(Error::failure(format!(
+                        "{} is on overlayfs, which cannot hold an overlay's upper layer",
+                        layer.upper.display()
+                    ))
+                    .fix("point XDG_DATA_HOME at a disk filesystem"));
+                }
+                (layer, Some(kept))
             }
-            None => (dir.clone(), None),
+            None => {
+                // Only the mount point: pid 1 mounts the layer's own tmpfs on it.
+                let at = dir.join("layer");
+                create_dir(&at, 0o700)?;
+                let layer = Layer {
+                    upper: at.join("upper"),
+                    work: at.join("work"),
+                    tmpfs_at: Some(at),
+                };
+                (layer, None)
+            }
         };
-        let layer = Layer {
-            upper: layer_dir.join("upper"),
-            work: layer_dir.join("work"),
-        };
-        create_dir(&layer.upper, 0o755)?;
-        create_dir(&layer.work, 0o700)?;
-        if is_overlay(&layer.upper) {
-            return Err(Error::failure(format!(
-                "{} is on overlayfs, which cannot hold an overlay's upper layer",
-                layer.upper.display()
-            ))
-            .fix("point XDG_RUNTIME_DIR (or XDG_DATA_HOME) at a tmpfs or a disk filesystem"));
-        }
         Ok(ContainerDirs {
             dir,
             merged,

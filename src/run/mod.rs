@@ -11,14 +11,16 @@
 //!   `--net host`) network namespaces, which setns into the user namespace allows.
 //!   `--userns private` makes a new user namespace with them instead, every run.
 //!   userns keeps the host's mount namespace, so that after the container it can still
-//!   reach and remove the writable layer by its path; it stays as the supervisor: forwards
-//!   signals, relays the pseudo-terminal, removes the layer, returns the exit code.
+//!   reach and remove the container's directory by its path; it stays as the supervisor:
+//!   forwards signals, relays the pseudo-terminal, removes the directory, returns the exit
+//!   code.
 //! - the pause process (shared mode, first run only) sleeps in the kept user namespace
 //!   until `userns stop containers`; containers running in it keep it alive too.
 //! - pid 1, forked into the new pid namespace, makes a mount namespace of its own, builds
-//!   the filesystem (`rootfs`), pivots into it, starts a session, becomes the container's
-//!   user with podman's capabilities (`process`), then execs the program in place, or with
-//!   `--init` stays as a reaper with the program as its child.
+//!   the filesystem (`rootfs`: the writable layer is a tmpfs of that mount namespace, so
+//!   it ends with the container, unless `--keep NAME`), pivots into it, starts a session,
+//!   becomes the container's user with podman's capabilities (`process`), then execs the
+//!   program in place, or with `--init` stays as a reaper with the program as its child.
 //!
 //! Signals: the container is in a session of its own (setsid), so the caller's terminal
 //! never signals it directly. userns forwards SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGINT and

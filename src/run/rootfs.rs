@@ -16,6 +16,33 @@ use std::path::{Path, PathBuf};
 pub struct Layer {
     pub upper: PathBuf,
     pub work: PathBuf,
+    /// Mount a tmpfs of the container's own here first and make upper and work in it (a
+    /// layer thrown away at exit, the `--rm` default): it ends with the container's mount
+    /// namespace, so nothing is left to delete, even after a kill -9, and creating and
+    /// removing it costs no disk metadata (on ext4 ~2.4 ms a run). None: a kept layer
+    /// (`--keep NAME`) on disk.
+    pub tmpfs_at: Option<PathBuf>,
+}
+
+/// The private tmpfs of a thrown-away layer, with its upper and work directories.
+fn mount_layer_tmpfs(layer: &Layer, at: &Path) -> Result<()> {
+    let shown = at.display().to_string();
+    mount_at(
+        Some("tmpfs"),
+        &shown,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0700"),
+        &format!("the container's writable layer (a tmpfs) on {shown}"),
+    )?;
+    for (dir, mode) in [(&layer.upper, 0o755), (&layer.work, 0o700)] {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(mode)
+            .create(dir)
+            .map_err(|e| Error::io("create", dir, &e))?;
+    }
+    Ok(())
 }
 
 /// Everything pid 1 needs to build the filesystem.
@@ -125,6 +152,13 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
         .map_err(|e| failed("cannot create the container's mount namespace".into(), e))?;
     crate::unshare::setup::make_mounts_private()?;
     let merged = plan.merged.display().to_string();
+    if let Some((layer, at)) = plan
+        .layer
+        .as_ref()
+        .and_then(|l| l.tmpfs_at.as_ref().map(|at| (l, at)))
+    {
+        mount_layer_tmpfs(layer, at)?;
+    }
     match &plan.layer {
         Some(layer) => mount_at(
             Some("overlay"),
@@ -355,6 +389,7 @@ mod tests {
         let layer = Layer {
             upper: "/r/u".into(),
             work: "/r/w".into(),
+            tmpfs_at: None,
         };
         assert_eq!(
             overlay_options(Path::new("/img/a,b:c"), &layer),
