@@ -6,7 +6,7 @@ mod common;
 mod run_support;
 
 use common::{assert_code, assert_ok, stderr, stdout, Scenario};
-use run_support::{rootfs, run_sh, setup};
+use run_support::{rootfs, run_sh, setup, tun_with_mode};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -413,13 +413,7 @@ fn runs_a_podman_saved_image_with_its_config() {
 
 #[test]
 fn slirp4netns_connects_the_container() {
-    // This machine's /dev/net/tun is mode 0600; a 0666 node of the same device is bound
-    // over it in the scenario's private mount namespace (the host's is untouched).
-    let Some(s) = Scenario::new("run_net").map(|s| {
-        s.root_setup(
-            "mknod -m 666 \"$SCRATCH/tun\" c 10 200 && mount --bind \"$SCRATCH/tun\" /dev/net/tun",
-        )
-    }) else {
+    let Some(s) = Scenario::new("run_net").map(|s| s.root_setup(&tun_with_mode("666"))) else {
         return;
     };
     let root = rootfs(&s).display().to_string();

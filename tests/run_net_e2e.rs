@@ -6,12 +6,7 @@ mod common;
 mod run_support;
 
 use common::{assert_code, assert_ok, stderr, Scenario};
-use run_support::{rootfs, run_sh};
-
-/// This machine's /dev/net/tun is mode 0600; a 0666 node of the same device is bound over
-/// it in the scenario's private mount namespace (the host's is untouched).
-const TUN_FOR_ALL: &str =
-    "mknod -m 666 \"$SCRATCH/tun\" c 10 200 && mount --bind \"$SCRATCH/tun\" /dev/net/tun";
+use run_support::{rootfs, run_sh, tun_with_mode};
 
 /// Live processes started as `program` (its file name in argv[0]: pasta re-executes
 /// itself as passt.avx2, so its comm does not say pasta) that carry this scenario's
@@ -54,7 +49,7 @@ fn pasta_installed() -> bool {
 
 #[test]
 fn pasta_gives_the_host_network_and_ends_with_the_container() {
-    let Some(s) = Scenario::new("run_pasta").map(|s| s.root_setup(TUN_FOR_ALL)) else {
+    let Some(s) = Scenario::new("run_pasta").map(|s| s.root_setup(&tun_with_mode("666"))) else {
         return;
     };
     if !pasta_installed() {
@@ -103,11 +98,8 @@ fn missing_pasta_names_its_package() {
 /// the container's interface: userns says so, with the fix, and exits 125.
 #[test]
 fn pasta_without_tun_access_names_the_device() {
-    let Some(s) = Scenario::new("run_pasta_no_tun").map(|s| {
-        s.root_setup(
-            "mknod -m 600 \"$SCRATCH/tun\" c 10 200 && mount --bind \"$SCRATCH/tun\" /dev/net/tun",
-        )
-    }) else {
+    let Some(s) = Scenario::new("run_pasta_no_tun").map(|s| s.root_setup(&tun_with_mode("600")))
+    else {
         return;
     };
     if !pasta_installed() {

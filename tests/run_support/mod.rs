@@ -56,3 +56,12 @@ pub fn run_sh(s: &Scenario, root: &str, args: &[&str], script: &str) -> std::pro
     argv.extend_from_slice(&[root, "sh", "-c", script]);
     s.run(&argv)
 }
+
+/// A root set-up for `Scenario::root_setup`: a /dev/net/tun node of mode MODE bound over
+/// the host's in the scenario's private mount namespace (the host's is untouched). This
+/// machine's is 0600; pasta and slirp4netns need it 0666, as most distributions ship it.
+pub fn tun_with_mode(mode: &str) -> String {
+    format!(
+        "mknod -m {mode} \"$SCRATCH/tun\" c 10 200 && mount --bind \"$SCRATCH/tun\" /dev/net/tun"
+    )
+}
