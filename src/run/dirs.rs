@@ -188,8 +188,10 @@ impl ContainerDirs {
         Ok(fd)
     }
 
-    /// Remove the container's directory (the writable layer too, unless kept). Run inside
-    /// the mapped namespace: the layer holds files of subordinate ids, removable there.
+    /// Remove the container's directory (its writable layer, a tmpfs of the container's
+    /// mount namespace, is gone already). Run inside the mapped namespace all the same,
+    /// where a file of a subordinate id (written by a program through a bind mount of the
+    /// directory, or left by an older userns that kept the layer here) is removable too.
     /// remove_dir_all does not follow symlinks, so nothing outside the tree is touched.
     pub fn remove(&self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir)
@@ -214,8 +216,8 @@ const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Remove the directories that runs killed before their own clean-up left under `root`
 /// (a 12-hex-digit name, unlocked, unchanged for a minute), as `podman container
-/// cleanup` does for its own. Their writable layers hold files of subordinate ids, so
-/// this runs inside the mapped namespace. Returns how many were removed.
+/// cleanup` does for its own. Inside the mapped namespace, as `ContainerDirs::remove`,
+/// since one may hold files of subordinate ids. Returns how many were removed.
 pub fn sweep_abandoned(root: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(root) else {
         return 0;
