@@ -178,3 +178,34 @@ fn runtime_dir_and_stale_storage_are_flagged() {
     let (_, checks) = doctor(&s.env("XDG_RUNTIME_DIR", "/nonexistent/run"), "--no-live");
     assert_eq!(status(&checks, "XDG_RUNTIME_DIR"), "fail");
 }
+
+#[test]
+fn a_kept_namespace_with_a_stale_map_is_flagged_with_its_stop() {
+    let Some(s) = Scenario::new("doctor_kept_stale") else {
+        return;
+    };
+    assert_ok(&s.run(&["unshare", "--name", "dev", "true"]));
+    let (_, checks) = doctor(&s, "--no-live");
+    assert_eq!(status(&checks, "kept namespaces"), "pass");
+    assert_eq!(
+        check(&checks, "kept namespaces")["evidence"],
+        "dev: maps current"
+    );
+    // The administrator moves the user's range: the kept map is stale now.
+    std::fs::write(s.etc().join("subuid"), "ivy:300000:65536\n").unwrap();
+    let (_, checks) = doctor(&s, "--no-live");
+    let kept = check(&checks, "kept namespaces");
+    assert_eq!(kept["status"], "warn", "{kept}");
+    let evidence = kept["evidence"].as_str().unwrap();
+    assert!(
+        evidence.starts_with("dev: /etc/subuid changed") && evidence.contains("1:300000:65536"),
+        "{kept}"
+    );
+    assert!(
+        kept["fix"].as_str().unwrap().starts_with("userns stop dev"),
+        "{kept}"
+    );
+    assert_ok(&s.run(&["stop", "dev"]));
+    let (_, checks) = doctor(&s, "--no-live");
+    assert_eq!(check(&checks, "kept namespaces")["evidence"], "none");
+}

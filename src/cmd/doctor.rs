@@ -1,7 +1,7 @@
 //! `userns doctor`: a checklist of everything rootless user namespaces need here.
 
 use crate::cli::DoctorArgs;
-use crate::doctor::{checks, live, render, storage, Check, Status};
+use crate::doctor::{checks, kept, live, render, storage, Check, Status};
 use crate::error::Result;
 use crate::exit;
 use crate::ids::IdKind;
@@ -77,6 +77,7 @@ pub fn run(args: DoctorArgs) -> Result<u8> {
             std::env::var("XDG_RUNTIME_DIR").ok().as_deref(),
             account.uid,
         ));
+        list.push(kept::judge(&kept_namespaces(&account)));
         let graphroot = StoragePaths::discover(&account).graphroot;
         let owners = storage::sample_owners(&graphroot);
         list.push(storage::judge(
@@ -102,4 +103,20 @@ pub fn run(args: DoctorArgs) -> Result<u8> {
         print!("{}", render(&list));
     }
     Ok(if ok { exit::OK } else { exit::PROBLEMS })
+}
+
+/// The live namespaces the caller keeps, with why each map is stale, if it is.
+fn kept_namespaces(account: &Account) -> Vec<kept::Kept> {
+    let Ok(dir) = crate::keep::record::registry_dir(false) else {
+        return Vec::new();
+    };
+    crate::keep::record::list(&dir)
+        .into_iter()
+        .flatten()
+        .filter(|rec| matches!(crate::keep::liveness(rec), crate::keep::Liveness::Alive(_)))
+        .map(|rec| kept::Kept {
+            stale: crate::keep::map_change(&rec, account),
+            name: rec.name,
+        })
+        .collect()
 }

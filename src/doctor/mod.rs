@@ -4,6 +4,7 @@
 //! missing subuid lines, storage left over from another map).
 
 pub mod checks;
+pub mod kept;
 pub mod live;
 pub mod storage;
 
