@@ -190,7 +190,7 @@ impl ImageCache {
             let Some(pid) = name.to_str().and_then(interrupted_pid) else {
                 continue;
             };
-            if pid == std::process::id() || process_runs(pid) {
+            if pid == std::process::id() as i32 || crate::keep::process::exists(pid) {
                 continue;
             }
             let path = entry.path();
@@ -278,19 +278,12 @@ impl ImageCache {
 }
 
 /// The pid in a temporary unpack directory's name `.unpack-HEX-PID`.
-fn interrupted_pid(name: &str) -> Option<u32> {
+fn interrupted_pid(name: &str) -> Option<i32> {
     let (hex, pid) = name.strip_prefix(TEMP_PREFIX)?.rsplit_once('-')?;
     dir_name(&format!("sha256:{hex}"))?;
-    let pid: u32 = pid.parse().ok()?;
+    let pid: i32 = pid.parse().ok()?;
     // kill(2) reads 0 and negative pids as process groups: never ask about those.
-    (pid > 0 && i32::try_from(pid).is_ok()).then_some(pid)
-}
-
-/// Whether a process with this pid exists (EPERM: it does, but is not ours).
-fn process_runs(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks; pid is positive (interrupted_pid).
-    let sent = unsafe { libc::kill(pid as i32, 0) } == 0;
-    sent || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    (pid > 0).then_some(pid)
 }
 
 /// Write and fsync, so that the rename that follows publishes a complete record.

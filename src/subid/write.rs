@@ -129,7 +129,7 @@ fn link_lock(temp: &Path, lock: &Path) -> Result<Option<Holder>> {
     let Some(pid) = parse_lock_pid(&text) else {
         return Ok(Some(Holder::Unreadable(text)));
     };
-    if process_alive(pid) {
+    if crate::keep::process::exists(pid) {
         return Ok(Some(Holder::Pid(pid)));
     }
     // Stale: its writer died without unlocking. Remove it and link once more; a rival
@@ -169,14 +169,6 @@ fn parse_lock_pid(text: &str) -> Option<i32> {
         return None;
     }
     digits.parse().ok().filter(|&p: &i32| p > 0)
-}
-
-/// kill(pid, 0): ESRCH means no such process; EPERM means one exists that we may not
-/// signal, which is alive all the same.
-fn process_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 fn process_name(pid: i32) -> String {
