@@ -59,12 +59,14 @@ pub fn liveness(rec: &KeptRecord) -> Liveness {
 /// Whether /etc/subuid or /etc/subgid changed since the namespace was made so that its
 /// live map is no longer what a fresh plan gives, with the fix (`userns stop`).
 pub fn stale_map(rec: &KeptRecord, account: &Account) -> Option<String> {
-    map_change(rec, account).map(|change| {
-        format!(
-            "kept namespace {} has stale maps: {change}; run `userns stop {}` and create it again",
-            rec.name, rec.name
-        )
-    })
+    map_change(rec, account).map(|change| stale_warning(&rec.name, &change))
+}
+
+/// The warning for NAME, whose map `map_change` found stale, with the fix.
+pub fn stale_warning(name: &str, change: &str) -> String {
+    format!(
+        "kept namespace {name} has stale maps: {change}; run `userns stop {name}` and create it again"
+    )
 }
 
 /// What changed, when NAME's live map is no longer what a fresh plan gives: which file,

@@ -111,10 +111,8 @@ fn join_or_keep(name: &str, account: &Account) -> Result<()> {
                     keep::stop_locked(&dir, &rec)?;
                 }
                 stale => {
-                    if stale.is_some() {
-                        if let Some(warning) = keep::stale_map(&rec, account) {
-                            crate::warn(warning);
-                        }
+                    if let Some(change) = stale {
+                        crate::warn(keep::stale_warning(name, &change));
                     }
                     join_user(&rec, &joinable)?;
                     lock.unlock();
@@ -136,7 +134,7 @@ fn join_or_keep(name: &str, account: &Account) -> Result<()> {
 /// nothing but the user namespace, mapped as userns maps by default, since ending it
 /// loses nothing (running containers hold the old one). A namespace made by `userns
 /// unshare --name` with other namespaces or maps is the user's to stop; it is joined,
-/// with the warning of `keep::stale_map`.
+/// with the warning of `keep::stale_warning`.
 fn replaceable(rec: &KeptRecord) -> bool {
     rec.namespaces == ["user"] && rec.request == KeptRequest::default()
 }
