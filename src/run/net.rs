@@ -129,6 +129,7 @@ impl Network {
                 .map_err(|e| Error::failure("cannot create a pipe").because(e))
         };
         let (go_read, go_write) = pipe()?;
+        let pid_file = (mode == NetMode::Pasta).then(|| log.with_file_name("pasta.pid"));
         let (mut words, ready, exit_fd, child_fds) = match mode {
             NetMode::Slirp4netns => {
                 let (ready_read, ready_write) = pipe()?;
@@ -150,13 +151,14 @@ impl Network {
                 )
             }
             _ => {
-                let words = vec![
+                let mut words = vec![
                     path.display().to_string(),
                     "--config-net".into(),
                     "--quiet".into(),
-                    "--pid".into(),
-                    log.with_file_name("pasta.pid").display().to_string(),
                 ];
+                if let Some(file) = &pid_file {
+                    words.extend(["--pid".into(), file.display().to_string()]);
+                }
                 (words, Ready::Exit, None, vec![])
             }
         };
@@ -211,7 +213,7 @@ impl Network {
                     go: go_write,
                     ready,
                     exit_fd,
-                    pid_file: (mode == NetMode::Pasta).then(|| log.with_file_name("pasta.pid")),
+                    pid_file,
                 }),
             }),
             Err(e) => Err(Error::failure(format!("cannot fork {name}")).because(e)),
