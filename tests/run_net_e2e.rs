@@ -12,23 +12,15 @@ use run_support::{rootfs, run_sh, tun_with_mode};
 /// itself as passt.avx2, so its comm does not say pasta) that carry this scenario's
 /// XDG_RUNTIME_DIR (other scenarios run as the same uid at the same time).
 fn scenario_processes(s: &Scenario, program: &str) -> Vec<i32> {
-    let marker = format!("XDG_RUNTIME_DIR={}", s.scratch().join("run").display());
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse().ok()) else {
-            continue;
-        };
-        let named = std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| {
-            let argv0 = c.split(|&b| b == 0).next().unwrap_or_default();
-            argv0.rsplit(|&b| b == b'/').next() == Some(program.as_bytes())
-        });
-        let ours = std::fs::read(entry.path().join("environ"))
-            .is_ok_and(|e| e.split(|&b| b == 0).any(|v| v == marker.as_bytes()));
-        if named && ours {
-            found.push(pid);
-        }
-    }
-    found
+    s.processes()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let argv0 = c.split(|&b| b == 0).next().unwrap_or_default();
+                argv0.rsplit(|&b| b == b'/').next() == Some(program.as_bytes())
+            })
+        })
+        .collect()
 }
 
 /// Whether pasta is here; in CI it must be (scripts/test installs passt).

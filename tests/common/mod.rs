@@ -528,28 +528,32 @@ impl Scenario {
     /// this scenario carries its XDG_RUNTIME_DIR in its environment: end those. Other
     /// scenarios run as the same uid at the same time, so the uid alone cannot decide.
     fn kill_leftover_processes(&self) {
-        let marker = format!("XDG_RUNTIME_DIR={}", self.run_dir().display());
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|p| p.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-                continue;
-            };
-            if environ.split(|&b| b == 0).any(|v| v == marker.as_bytes()) {
-                // SAFETY: kill(2) with a pid read from /proc; a vanished pid is harmless.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
+        for pid in self.processes() {
+            // SAFETY: kill(2) with a pid read from /proc; a vanished pid is harmless.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
             }
         }
+    }
+
+    /// The live processes that carry this scenario's XDG_RUNTIME_DIR in their
+    /// environment: what its runs started, wherever they were reparented.
+    pub fn processes(&self) -> Vec<i32> {
+        let marker = format!("XDG_RUNTIME_DIR={}", self.run_dir().display());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+                let environ = std::fs::read(entry.path().join("environ")).ok()?;
+                environ
+                    .split(|&b| b == 0)
+                    .any(|v| v == marker.as_bytes())
+                    .then_some(pid)
+            })
+            .collect()
     }
 }
 
