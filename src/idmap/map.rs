@@ -94,6 +94,18 @@ impl IdMap {
         IdMap { kind, entries }
     }
 
+    /// A uid map from (inside, outside, count) triples, for tests.
+    #[cfg(test)]
+    pub(crate) fn uids(entries: &[(u32, u32, u32)]) -> Self {
+        IdMap::new(
+            IdKind::Uid,
+            entries
+                .iter()
+                .map(|&(a, b, c)| IdMapEntry::new(a, b, c))
+                .collect(),
+        )
+    }
+
     /// The map of the initial namespace: every id to itself.
     pub fn identity(kind: IdKind) -> Self {
         IdMap::new(kind, vec![IdMapEntry::new(0, 0, u32::MAX)])
@@ -206,13 +218,7 @@ mod tests {
     use super::*;
 
     fn m(entries: &[(u32, u32, u32)]) -> IdMap {
-        IdMap::new(
-            IdKind::Uid,
-            entries
-                .iter()
-                .map(|&(a, b, c)| IdMapEntry::new(a, b, c))
-                .collect(),
-        )
+        IdMap::uids(entries)
     }
 
     #[test]

@@ -179,19 +179,9 @@ pub fn no_entry_error(kind: IdKind, source: &str, user_name: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::subid::parse::parse;
-    use crate::users::Account;
-    use std::path::Path;
 
     fn subids(text: &str) -> UserSubIds {
-        let f = parse(Path::new("/etc/subuid"), text.as_bytes());
-        let ivy = Account {
-            name: Some("ivy".into()),
-            uid: 2000,
-            gid: 2000,
-            home: None,
-        };
-        UserSubIds::from_file(IdKind::Uid, &f, &ivy)
+        UserSubIds::of_ivy(text)
     }
 
     fn triples(p: &MapPlan) -> Vec<(u32, u32, u32)> {

@@ -58,6 +58,19 @@ pub struct UserSubIds {
 }
 
 impl UserSubIds {
+    /// The /etc/subuid entries of the fixture user ivy (uid 2000) in `text`, for tests.
+    #[cfg(test)]
+    pub(crate) fn of_ivy(text: &str) -> UserSubIds {
+        let file = crate::subid::parse::parse(std::path::Path::new("/etc/subuid"), text.as_bytes());
+        let ivy = Account {
+            name: Some("ivy".into()),
+            uid: 2000,
+            gid: 2000,
+            home: None,
+        };
+        UserSubIds::from_file(IdKind::Uid, &file, &ivy)
+    }
+
     /// The entries of `account` in a parsed file.
     pub fn from_file(kind: IdKind, file: &SubIdFile, account: &Account) -> UserSubIds {
         let own = account.own_id(kind);

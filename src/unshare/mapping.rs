@@ -209,28 +209,13 @@ pub fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::subid::parse::parse;
-    use std::path::Path;
 
     fn subids(text: &str) -> UserSubIds {
-        let f = parse(Path::new("/etc/subuid"), text.as_bytes());
-        let ivy = Account {
-            name: Some("ivy".into()),
-            uid: 2000,
-            gid: 2000,
-            home: None,
-        };
-        UserSubIds::from_file(IdKind::Uid, &f, &ivy)
+        UserSubIds::of_ivy(text)
     }
 
     fn map(entries: &[(u32, u32, u32)]) -> IdMap {
-        IdMap::new(
-            IdKind::Uid,
-            entries
-                .iter()
-                .map(|&(a, b, c)| IdMapEntry::new(a, b, c))
-                .collect(),
-        )
+        IdMap::uids(entries)
     }
 
     #[test]
