@@ -43,6 +43,17 @@ impl Account {
         })
     }
 
+    /// The fixture user of the unit tests: ivy, uid and gid 2000, no home.
+    #[cfg(test)]
+    pub(crate) fn ivy() -> Account {
+        Account {
+            name: Some("ivy".into()),
+            uid: 2000,
+            gid: 2000,
+            home: None,
+        }
+    }
+
     pub fn by_uid(uid: u32) -> Option<Account> {
         uzers::get_user_by_uid(uid).map(|u| from_user(&u))
     }

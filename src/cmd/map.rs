@@ -425,12 +425,7 @@ mod tests {
     use std::path::Path;
 
     fn ivy() -> Account {
-        Account {
-            name: Some("ivy".into()),
-            uid: 2000,
-            gid: 2000,
-            home: None,
-        }
+        Account::ivy()
     }
 
     fn report(uid_text: &str, gid_text: &str) -> MapReport {

@@ -335,12 +335,7 @@ mod tests {
 
     #[test]
     fn subid_judgements() {
-        let ivy = Account {
-            name: Some("ivy".into()),
-            uid: 2000,
-            gid: 2000,
-            home: None,
-        };
+        let ivy = Account::ivy();
         let file =
             crate::subid::parse::parse(Path::new("/etc/subuid"), b"ivy:100000:1000\nivy:1999:5\n");
         let ids = UserSubIds::from_file(IdKind::Uid, &file, &ivy);

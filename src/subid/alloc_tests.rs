@@ -7,12 +7,7 @@ fn file(text: &str) -> SubIdFile {
 }
 
 fn ivy() -> Account {
-    Account {
-        name: Some("ivy".into()),
-        uid: 2000,
-        gid: 2000,
-        home: None,
-    }
+    Account::ivy()
 }
 
 const POOL: Pool = Pool {

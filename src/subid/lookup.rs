@@ -85,12 +85,7 @@ mod tests {
     use std::path::Path;
 
     fn ivy() -> Account {
-        Account {
-            name: Some("ivy".into()),
-            uid: 2000,
-            gid: 2000,
-            home: None,
-        }
+        Account::ivy()
     }
 
     #[test]

@@ -62,13 +62,7 @@ impl UserSubIds {
     #[cfg(test)]
     pub(crate) fn of_ivy(text: &str) -> UserSubIds {
         let file = crate::subid::parse::parse(std::path::Path::new("/etc/subuid"), text.as_bytes());
-        let ivy = Account {
-            name: Some("ivy".into()),
-            uid: 2000,
-            gid: 2000,
-            home: None,
-        };
-        UserSubIds::from_file(IdKind::Uid, &file, &ivy)
+        UserSubIds::from_file(IdKind::Uid, &file, &Account::ivy())
     }
 
     /// The entries of `account` in a parsed file.
