@@ -4,6 +4,7 @@ pub mod create;
 pub mod diagnose;
 pub mod env;
 pub mod exec;
+pub mod fds;
 pub mod helper;
 pub mod mapping;
 pub mod setup;
