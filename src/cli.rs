@@ -434,6 +434,10 @@ pub struct RunArgs {
     /// Allocate a pseudo-terminal
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Pass N more descriptors, the caller's 3 to 3+N-1 (each must be open), as podman's
+    /// --preserve-fds; every other descriptor above 2 is closed for the container
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
     /// Throw the container's writable layer away at exit (the default): it is a tmpfs of
     /// the container's own (memory, at most half of RAM), gone with the container; write
     /// large data to a volume (-v) or a kept layer

@@ -29,6 +29,12 @@
 //! podman; `--init` makes the reaper pid 1, which passes each one on to the program. With
 //! `-t` the terminal is in raw mode, so ^C travels as a byte to the container's own
 //! terminal, whose line discipline signals the program.
+//!
+//! Descriptors: the container gets 0, 1 and 2, and the caller's 3 to 3+N-1 with
+//! `--preserve-fds N`, nothing else (podman's rule). userns makes the caller's others
+//! close-on-exec as it starts, so no program it runs inherits them, and pid 1 (which the
+//! container sees, and which with `--init` never execs) is not dumpable and closes every
+//! descriptor of userns's (`unshare::fds`, `unshare::supervise`).
 
 pub mod dirs;
 pub mod etcfiles;
@@ -45,7 +51,8 @@ pub mod user;
 
 use crate::cli::{NetMode, RunArgs};
 use crate::error::{Error, Result};
-use crate::unshare::supervise::{self, Pid1Mode};
+use crate::unshare::fds;
+use crate::unshare::supervise::{self, Confinement, Pid1Mode};
 use crate::unshare::Program;
 use crate::users::Account;
 use dirs::{ContainerDirs, ContainerId};
@@ -130,6 +137,8 @@ fn write_etc_files(
 }
 
 pub fn run(args: &RunArgs) -> Result<u8> {
+    // First, while userns holds no descriptor of its own above 2.
+    fds::keep_from_programs(args.preserve_fds)?;
     let request = parse_request(args)?;
     let account = Account::current();
     let id = ContainerId::random()?;
@@ -221,7 +230,10 @@ fn run_container(
         Pid1Mode::Program
     };
     let container_end = terminal.as_mut().and_then(|t| t.container_end());
-    let pid1 = supervise::start_pid1(&program, mode, true, move || {
+    let confinement = Confinement::Container {
+        preserve_fds: args.preserve_fds,
+    };
+    let pid1 = supervise::start_pid1(&program, mode, true, confinement, move || {
         rootfs::build(&plan)?;
         nix::unistd::setsid()
             .map_err(|e| Error::failure("cannot start the container's session").because(e))?;

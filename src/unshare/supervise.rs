@@ -10,6 +10,16 @@
 //! the caller's terminal never signals it directly. [`start_pid1`] with
 //! `forward_terminal` then forwards SIGINT and SIGQUIT as well, as podman's sig-proxy
 //! does, and [`Pid1Mode::Program`] makes the program itself pid 1 (no reaper).
+//!
+//! And a container's pid 1 is on the container's side of the boundary
+//! ([`Confinement::Container`]): the container sees it as /proc/1. A reaper never execs,
+//! so it would keep every descriptor userns had, close-on-exec ones included (the
+//! container directory's lock: a path to the host), and its /proc/1/fd, cwd, root, exe
+//! and mem would be the container's to open. So pid 1 is made non-dumpable first (runc
+//! and crun do the same with the container's init, CVE-2016-9962): then only a holder of
+//! CAP_SYS_PTRACE over the user namespace of its memory, the host's since it never
+//! execs, may open those. After the setup it closes every descriptor the program must not
+//! get, and a reaper, once the program is started, the rest, keeping 0, 1 and 2 only.
 
 use super::exec::{exec_error, raw_execvp_ptrs, reset_signals, Program};
 use crate::error::{Error, Result};
@@ -69,7 +79,7 @@ pub fn forward_signals(to: Pid, terminal: bool) {
 /// Run `program` under a pid-1 reaper in the (already unshared) pid namespace; `in_pid1`
 /// runs first in pid 1 (to mount /proc, say). Returns the exit code to leave with.
 pub fn run_as_init(program: &Program, in_pid1: impl FnOnce() -> Result<()>) -> Result<u8> {
-    let pid1 = start_pid1(program, Pid1Mode::Reaper, false, in_pid1)?;
+    let pid1 = start_pid1(program, Pid1Mode::Reaper, false, Confinement::Open, in_pid1)?;
     forward_signals(pid1.pid, false);
     pid1.wait(program)
 }
@@ -101,14 +111,20 @@ fn pid1(
     argv: &[*const libc::c_char],
     report: OwnedFd,
     forward_terminal: bool,
+    confinement: Confinement,
     in_pid1: impl FnOnce() -> Result<()>,
 ) -> ! {
-    prepare_pid1(program, &report, in_pid1);
+    prepare_pid1(program, &report, confinement, in_pid1);
     // SAFETY: single-threaded child; the grandchild only resets signals and execs.
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => exec_or_report(program, argv, &report),
         Ok(ForkResult::Parent { child }) => {
             drop(report);
+            if confinement != Confinement::Open {
+                // What is left above 2 is the program's (--preserve-fds), not the reaper's.
+                // It owns nothing there any more: the report pipe was its last.
+                let _ = super::fds::close_from(3);
+            }
             forward_signals(child, forward_terminal);
             loop {
                 match waitpid(Pid::from_raw(-1), None) {
@@ -139,6 +155,17 @@ pub enum Pid1Mode {
     Reaper,
 }
 
+/// Which side of a boundary pid 1 and the program are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confinement {
+    /// No boundary (`userns unshare --pid`): the program inherits every descriptor, as
+    /// under util-linux unshare, and pid 1 stays as userns left it.
+    Open,
+    /// A container: the program gets 0, 1, 2 and the caller's 3 to 3+N-1
+    /// (`--preserve-fds N`), pid 1 is not dumpable and a reaper keeps 0, 1 and 2 only.
+    Container { preserve_fds: u32 },
+}
+
 /// A pid 1 started by [`start_pid1`]: wait for it with [`Pid1::wait`], or poll it and
 /// hand the status to [`Pid1::finish`].
 #[derive(Debug)]
@@ -151,11 +178,13 @@ pub struct Pid1 {
 /// whole setup), then the program as `mode` says. With `forward_terminal`, a reaper passes
 /// SIGINT and SIGQUIT on to the program instead of ignoring them (the program is in a
 /// session of its own, see the module comment). The caller installs its own forwarding
-/// ([`forward_signals`]) once this returns. The caller must be single-threaded.
+/// ([`forward_signals`]) once this returns. `confinement` says what pid 1 and the program
+/// keep of userns. The caller must be single-threaded.
 pub fn start_pid1(
     program: &Program,
     mode: Pid1Mode,
     forward_terminal: bool,
+    confinement: Confinement,
     in_pid1: impl FnOnce() -> Result<()>,
 ) -> Result<Pid1> {
     let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
@@ -166,8 +195,17 @@ pub fn start_pid1(
         Ok(ForkResult::Child) => {
             drop(report_read);
             match mode {
-                Pid1Mode::Reaper => pid1(program, &argv, report_write, forward_terminal, in_pid1),
-                Pid1Mode::Program => program_as_pid1(program, &argv, report_write, in_pid1),
+                Pid1Mode::Reaper => pid1(
+                    program,
+                    &argv,
+                    report_write,
+                    forward_terminal,
+                    confinement,
+                    in_pid1,
+                ),
+                Pid1Mode::Program => {
+                    program_as_pid1(program, &argv, report_write, confinement, in_pid1)
+                }
             }
         }
         Ok(ForkResult::Parent { child }) => Ok(Pid1 {
@@ -213,16 +251,23 @@ fn program_as_pid1(
     program: &Program,
     argv: &[*const libc::c_char],
     report: OwnedFd,
+    confinement: Confinement,
     in_pid1: impl FnOnce() -> Result<()>,
 ) -> ! {
-    prepare_pid1(program, &report, in_pid1);
+    prepare_pid1(program, &report, confinement, in_pid1);
     exec_or_report(program, argv, &report)
 }
 
 /// What every pid 1 does first: die with userns (PR_SET_PDEATHSIG: then the kernel kills
 /// every process of the namespace, so nothing is left behind), run `in_pid1`, enter the
-/// working directory; on failure report up the pipe and leave.
-fn prepare_pid1(program: &Program, report: &OwnedFd, in_pid1: impl FnOnce() -> Result<()>) {
+/// working directory; on failure report up the pipe and leave. In a container, it is not
+/// dumpable and keeps, besides the report pipe, only what the program may have.
+fn prepare_pid1(
+    program: &Program,
+    report: &OwnedFd,
+    confinement: Confinement,
+    in_pid1: impl FnOnce() -> Result<()>,
+) {
     // SAFETY: prctl without pointers.
     unsafe {
         libc::prctl(
@@ -233,8 +278,38 @@ fn prepare_pid1(program: &Program, report: &OwnedFd, in_pid1: impl FnOnce() -> R
             0,
         );
     }
+    let container = match confinement {
+        Confinement::Open => None,
+        Confinement::Container { preserve_fds } => Some(preserve_fds),
+    };
+    if container.is_some() {
+        // Before the setup too: nothing may open this process's /proc files meanwhile.
+        set_not_dumpable(report);
+    }
     if let Err(e) = in_pid1().and_then(|()| super::exec::enter_wd(program)) {
         fail_pid1(report, &e.to_string());
+    }
+    if let Some(preserve_fds) = container {
+        // A change of credentials (becoming the container's user) sets dumpability to
+        // fs.suid_dumpable, which may be 1 (commit_creds): set it again.
+        set_not_dumpable(report);
+        // The container directory's lock, the terminal socket, the caller's descriptors:
+        // none is the program's. pid 1 never returns to the frames that own them, so
+        // nothing closes them twice; the report pipe stays until exec (close-on-exec).
+        let first = super::fds::first_unpassed(preserve_fds);
+        if let Err(e) = super::fds::close_from_except(first, report.as_raw_fd()) {
+            fail_pid1(
+                report,
+                &format!("cannot close the descriptors the container must not get: {e}"),
+            );
+        }
+    }
+}
+
+/// PR_SET_DUMPABLE 0, or report the failure and leave.
+fn set_not_dumpable(report: &OwnedFd) {
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        fail_pid1(report, &format!("cannot make pid 1 non-dumpable: {e}"));
     }
 }
 
