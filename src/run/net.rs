@@ -200,6 +200,10 @@ impl Network {
                 for (i, &fd) in high.iter().take(raw_child_fds.len()).enumerate() {
                     libc::dup2(fd, 3 + i as i32);
                 }
+                // Its own descriptors only: what --preserve-fds passes is the container's
+                // (userns made every other one of the caller's close-on-exec at its start).
+                // On failure it would merely hold them; it runs outside the container.
+                let _ = crate::unshare::fds::cloexec_from(3 + raw_child_fds.len() as u32);
                 libc::dup2(log_fd, 1);
                 libc::dup2(log_fd, 2);
                 libc::execv(argv[0].as_ptr(), ptrs.as_ptr());

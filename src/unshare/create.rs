@@ -204,6 +204,9 @@ unsafe fn writer_child(
         libc::close(fd);
     }
     libc::dup2(err_write, 2);
+    // A setuid helper has no use for the caller's other descriptors (nor does a direct
+    // write); none outlives the exec. Older kernels without close_range leave them.
+    let _ = super::fds::cloexec_from(3);
     let mut byte = 0u8;
     loop {
         let n = libc::read(go_read, (&mut byte as *mut u8).cast(), 1);
