@@ -25,6 +25,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     let default_storage = args.paths.is_empty();
     let paths = if default_storage {
         let storage = StoragePaths::discover(&account);
+        storage.check_trusted()?;
         let existing: Vec<PathBuf> = [&storage.graphroot, &storage.runroot]
             .into_iter()
             .filter(|p| p.symlink_metadata().is_ok())
@@ -64,7 +65,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     let ask = !args.yes && !args.dry_run;
     let mut notes = Vec::new();
     let pause = if default_storage {
-        PauseProcess::find(account.uid)
+        PauseProcess::find(account.uid)?
     } else {
         None
     };

@@ -5,6 +5,7 @@
 
 use super::rootfs::Layer;
 use crate::error::{Error, Result};
+use crate::trusted_dir::{self, Kind};
 use crate::users::Account;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -69,17 +70,17 @@ pub fn data_dir(account: &Account) -> Option<PathBuf> {
     Some(home.join(".local/share/userns"))
 }
 
-/// Where per-container directories go: under $XDG_RUNTIME_DIR when it is set, ours and
-/// not on overlayfs (podman's runroot rule), else under the data dir.
+/// Where per-container directories go: under $XDG_RUNTIME_DIR when it is set and exists
+/// (and is not on overlayfs, podman's runroot rule), else under the data dir. A runtime
+/// dir that is set but not to be trusted is refused, not passed over.
 pub fn containers_root(account: &Account) -> Result<PathBuf> {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .filter(|d| {
-            use std::os::unix::fs::MetadataExt;
-            std::fs::metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == account.uid)
-                && !is_overlay(d)
-        });
+    let runtime = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            (trusted_dir::check(&d, Kind::Runtime)? && !is_overlay(&d)).then_some(d)
+        }
+        None => None,
+    };
     let base = match runtime {
         Some(d) => d.join("userns"),
         None => data_dir(account).ok_or_else(|| {
