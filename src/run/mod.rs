@@ -89,7 +89,7 @@ fn parse_request(args: &RunArgs) -> Result<Request> {
         dirs::check_keep_name(name)?;
     }
     Ok(Request {
-        source: source::locate(&args.source)?,
+        source: source::locate(&args.source, args.rootfs_rw)?,
         volumes,
         env_files,
         env_cli,
@@ -174,7 +174,7 @@ fn run_container(
     let etc_files = write_etc_files(&dirs.dir, hostname, args.net)?;
     namespaces::enter(&args.userns, account, hostname, args.net != NetMode::Host)?;
     let _network = network.start()?;
-    let prepared = source::prepare(&request.source, account)?;
+    let prepared = source::prepare(&request.source, account, args.rootfs_rw)?;
     let workdir = args
         .workdir
         .clone()
