@@ -23,14 +23,15 @@ pub struct Prepared {
 
 /// Make SOURCE absolute, check it exists and is a kind userns can run; `rootfs_rw` only
 /// for a directory of the user's (see `check_rootfs_rw`).
-pub fn locate(source: &Path, rootfs_rw: bool) -> Result<PathBuf> {
+pub fn locate(source: &Path, rootfs_rw: bool) -> Result<(PathBuf, SourceKind)> {
     let path = source.canonicalize().map_err(|e| {
         Error::io("use the source", source, &e).fix(
             "give a root filesystem directory, an image archive (podman save) or an OCI layout",
         )
     })?;
-    check_rootfs_rw(&path, image::detect(&path)?, rootfs_rw)?;
-    Ok(path)
+    let kind = image::detect(&path)?;
+    check_rootfs_rw(&path, kind, rootfs_rw)?;
+    Ok((path, kind))
 }
 
 /// `--rootfs-rw` writes to the source itself: fine for a directory the user gave, not for
@@ -49,12 +50,32 @@ fn check_rootfs_rw(source: &Path, kind: SourceKind, rootfs_rw: bool) -> Result<(
     .fix("drop --rootfs-rw: the container then writes to a layer of its own (--keep NAME keeps that layer between runs)"))
 }
 
-/// Prepare the located source (inside the mapped namespace, as uid 0 there).
-pub fn prepare(source: &Path, account: &Account, rootfs_rw: bool) -> Result<Prepared> {
-    let prepared = image::prepare(source, &ImageCache::for_user(account))?;
+/// Prepare the located source (inside the mapped namespace, as uid 0 there); `located` is
+/// the kind `locate` found.
+pub fn prepare(
+    source: &Path,
+    located: SourceKind,
+    account: &Account,
+    rootfs_rw: bool,
+) -> Result<Prepared> {
+    let cache = ImageCache::for_user(account);
+    // The cache's top, the userns data dir, is private before anything is unpacked under
+    // it (created so, or made so when an older userns left it open); the cache itself is
+    // private too (`ImageCache::install`).
+    let secure_top = || match cache.root.parent() {
+        Some(top) => crate::trusted_dir::ensure_all(top, crate::trusted_dir::Kind::Private),
+        None => Ok(()),
+    };
+    if located != SourceKind::RootfsDir {
+        secure_top()?;
+    }
+    let prepared = image::prepare(source, &cache)?;
     // Checked again with the kind read here, in case the source changed since `locate`,
     // and before the container can write anything.
     check_rootfs_rw(source, prepared.kind, rootfs_rw)?;
+    if prepared.kind != SourceKind::RootfsDir && located == SourceKind::RootfsDir {
+        secure_top()?;
+    }
     let c = prepared.config;
     Ok(Prepared {
         rootfs: prepared.rootfs,
