@@ -45,15 +45,12 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     };
 
     let mapping = plan_mapping(&MapRequest::default(), &account, &SubIdPaths::default())?;
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .or_else(|| account.home.clone())
-        .and_then(|h| std::fs::canonicalize(h).ok());
+    let homes = guard::protected_homes();
     let mounts = guard::own_mounts()?;
     let mut targets: Vec<Target> = Vec::new();
     for path in &paths {
         let target = Target::resolve(path)?;
-        guard::check_path(&target, home.as_deref(), &mapping.uid)?;
+        guard::check_path(&target, &homes, &mapping.uid)?;
         guard::check_mounts(&target, &mounts, args.cross_filesystems)?;
         targets.push(target);
     }
