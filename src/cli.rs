@@ -407,7 +407,9 @@ pub struct RunArgs {
         value_parser = crate::run::namespaces::UsernsMode::parse
     )]
     pub userns: crate::run::namespaces::UsernsMode,
-    /// Write to the source directory itself instead of an overlay over it
+    /// Write to the source directory itself instead of an overlay over it. Only for a root
+    /// filesystem directory: an image's root is the cache's one copy, shared by every
+    /// container of the image, and is refused
     #[arg(long)]
     pub rootfs_rw: bool,
     /// Mount the container's root read-only

@@ -22,6 +22,7 @@ pub mod storage;
 pub mod subid;
 pub mod sys;
 pub mod table;
+pub mod trusted_dir;
 pub mod unshare;
 pub mod users;
 

@@ -26,6 +26,9 @@ const SYSTEM_CONF: &str = "/etc/containers/storage.conf";
 pub struct StoragePaths {
     pub graphroot: PathBuf,
     pub runroot: PathBuf,
+    /// The runtime dir the default runroot lies in (None for root, or when storage.conf
+    /// names the runroot): whoever controls it controls what the runroot leads to.
+    pub runtime_dir: Option<PathBuf>,
 }
 
 /// The `[storage]` keys that decide the paths.
@@ -105,11 +108,13 @@ impl StoragePaths {
             .or_else(|| account.home.clone())
             .unwrap_or_else(|| PathBuf::from("/"));
         let user_conf = user_conf_path(&env, &home);
+        // The user's own, as homedir.GetRuntimeDir requires, else the /tmp fallback; lstat,
+        // so that a link there is not taken for the directory.
         let run_user = PathBuf::from(format!("/run/user/{}", account.uid));
-        let run_user_dir_usable = std::fs::metadata(&run_user).is_ok_and(|m| {
-            use std::os::unix::fs::MetadataExt;
-            m.is_dir() && m.uid() == account.uid
-        });
+        let run_user_dir_usable = matches!(
+            crate::trusted_dir::inspect(&run_user),
+            Ok(None | Some(crate::trusted_dir::Problem::Open { .. }))
+        );
         StoragePaths::resolve(&StorageInputs {
             uid: account.uid,
             home,
@@ -135,6 +140,7 @@ impl StoragePaths {
             return StoragePaths {
                 graphroot: get(|c| &c.graphroot, "/var/lib/containers/storage"),
                 runroot: get(|c| &c.runroot, "/run/containers/storage"),
+                runtime_dir: None,
             };
         }
         let runtime_dir = env("XDG_RUNTIME_DIR")
@@ -158,25 +164,40 @@ impl StoragePaths {
             Some(p) => expand(p),
             None => data_home.join("containers/storage"),
         };
-        match &inputs.user {
-            None => StoragePaths {
-                graphroot: default_graphroot,
-                runroot: default_runroot,
-            },
-            Some(user) => StoragePaths {
-                graphroot: user
-                    .graphroot
-                    .as_deref()
-                    .or(user.rootless_storage_path.as_deref())
-                    .map(&expand)
-                    .unwrap_or(default_graphroot),
-                runroot: user
-                    .runroot
-                    .as_deref()
-                    .map(&expand)
-                    .unwrap_or(default_runroot),
-            },
+        let user = inputs.user.as_ref();
+        let runroot = user.and_then(|u| u.runroot.as_deref()).map(&expand);
+        StoragePaths {
+            graphroot: user
+                .and_then(|u| {
+                    u.graphroot
+                        .as_deref()
+                        .or(u.rootless_storage_path.as_deref())
+                })
+                .map(&expand)
+                .unwrap_or(default_graphroot),
+            runtime_dir: runroot.is_none().then_some(runtime_dir),
+            runroot: runroot.unwrap_or(default_runroot),
         }
+    }
+
+    /// Refuse storage that another user could steer before `clean` removes it: the
+    /// runtime dir of the default runroot (with no XDG_RUNTIME_DIR and no /run/user/UID,
+    /// podman's /tmp/storage-run-UID, which anyone can create first), then the graphroot
+    /// and runroot themselves and the way to them (storage.conf may put them anywhere,
+    /// such as a rootless_storage_path under /var/tmp). What does not exist is not checked.
+    pub fn check_trusted(&self) -> crate::Result<()> {
+        use crate::trusted_dir::{check, check_ancestors, Kind};
+        if let Some(dir) = &self.runtime_dir {
+            if check(dir, Kind::Runtime)? {
+                check_ancestors(dir, Kind::Runtime)?;
+            }
+        }
+        for dir in [&self.graphroot, &self.runroot] {
+            if check(dir, Kind::Storage)? {
+                check_ancestors(dir, Kind::Storage)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -281,6 +302,7 @@ mod tests {
             PathBuf::from("/home/ivy/.local/share/containers/storage")
         );
         assert_eq!(p.runroot, PathBuf::from("/tmp/storage-run-2000/containers"));
+        assert_eq!(p.runtime_dir, Some(PathBuf::from("/tmp/storage-run-2000")));
         let p = resolve(
             &[("XDG_DATA_HOME", "/d"), ("XDG_RUNTIME_DIR", "/run/x")],
             None,
@@ -325,6 +347,10 @@ rootless_storage_path = "/srv/$USER/${UID}x/$UID/../store"
         let p = resolve(&[("HOME", "/home/ivy")], Some(system), Some(user));
         assert_eq!(p.graphroot, PathBuf::from("/home/ivy/rsp"));
         assert_eq!(p.runroot, PathBuf::from("/rr/2000"));
+        assert_eq!(
+            p.runtime_dir, None,
+            "a runroot of storage.conf is not in it"
+        );
         let user = "[storage]\ngraphroot = \"/g\"\nrootless_storage_path = \"/ignored\"\n";
         assert_eq!(
             resolve(&[], Some(system), Some(user)).graphroot,

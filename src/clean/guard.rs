@@ -58,14 +58,32 @@ fn refusal(given: &Path, why: impl std::fmt::Display) -> Error {
     Error::failure(format!("refusing to touch {}", given.display())).because(why)
 }
 
-/// The path rules, pure: `/`, the home directory and its ancestors, and an owner that is
-/// not the user (uid `own_uid`) nor mapped by `uid_map` (his subordinate ids).
-pub fn check_path(target: &Target, home: Option<&Path>, uid_map: &IdMap) -> Result<()> {
+/// The home directories to protect, resolved: $HOME, and the home of the real uid in the
+/// passwd database (getpwuid), since $HOME is whatever the caller set
+/// (`HOME=/tmp userns clean ~` must still refuse). One NSS lookup, for clean and chown only.
+pub fn protected_homes() -> Vec<PathBuf> {
+    let from_env = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let from_passwd =
+        crate::users::Account::by_uid(nix::unistd::getuid().as_raw()).and_then(|a| a.home);
+    let mut homes: Vec<PathBuf> = [from_env, from_passwd]
+        .into_iter()
+        .flatten()
+        .filter_map(|h| std::fs::canonicalize(h).ok())
+        .collect();
+    homes.dedup();
+    homes
+}
+
+/// The path rules, pure: `/`, each home directory in `homes` and its ancestors, and an
+/// owner that is not the user nor mapped by `uid_map` (his subordinate ids).
+pub fn check_path(target: &Target, homes: &[PathBuf], uid_map: &IdMap) -> Result<()> {
     if target.path == Path::new("/") {
         return Err(refusal(&target.given, "it is the root directory /"));
     }
-    if let Some(home) = home {
-        if home == target.path {
+    for home in homes {
+        if *home == target.path {
             return Err(refusal(&target.given, "it is your home directory")
                 .fix("name the directories inside it that you mean"));
         }
@@ -239,7 +257,8 @@ mod tests {
     fn root_home_and_strangers_are_refused() {
         let home = Path::new("/home/ivy");
         let map = ivy_map();
-        let err = |t: &Target| check_path(t, Some(home), &map).unwrap_err().to_string();
+        let homes = [home.to_path_buf()];
+        let err = |t: &Target| check_path(t, &homes, &map).unwrap_err().to_string();
         assert!(err(&target("/", 0)).contains("root directory"));
         assert!(err(&target("/home/ivy", 2000)).contains("your home directory"));
         assert!(err(&target("/home", 2000)).contains("contains your home"));
@@ -252,10 +271,28 @@ mod tests {
             ("/srv/y", 265535),
         ] {
             assert!(
-                check_path(&target(ok.0, ok.1), Some(home), &map).is_ok(),
+                check_path(&target(ok.0, ok.1), &homes, &map).is_ok(),
                 "{ok:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_home_given_is_guarded() {
+        // $HOME says /tmp, passwd says /home/ivy: both are refused, and what holds them.
+        let homes = [PathBuf::from("/tmp"), PathBuf::from("/home/ivy")];
+        let map = ivy_map();
+        for (path, why) in [
+            ("/home/ivy", "your home directory"),
+            ("/home", "contains your home directory /home/ivy"),
+            ("/tmp", "your home directory"),
+        ] {
+            let e = check_path(&target(path, 2000), &homes, &map)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(why), "{path}: {e}");
+        }
+        assert!(check_path(&target("/home/ivy/x", 2000), &homes, &map).is_ok());
     }
 
     #[test]

@@ -19,22 +19,33 @@ pub struct PauseProcess {
 }
 
 /// podman's runtime dir (`util.GetRuntimeDir`): $XDG_RUNTIME_DIR, else /run/user/UID.
-pub fn runtime_dir(uid: u32) -> PathBuf {
+fn runtime_dir(uid: u32) -> PathBuf {
     std::env::var_os("XDG_RUNTIME_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")))
 }
 
+/// podman's pause pid file (`pkg/rootless`: GetRootlessPauseProcessPidPath), in a
+/// runtime dir that must be trusted: a planted pid file would name the process that
+/// `clean` stops or that `enter podman` joins.
+pub fn pause_pid_file(uid: u32) -> Result<PathBuf> {
+    let dir = runtime_dir(uid);
+    crate::trusted_dir::check(&dir, crate::trusted_dir::Kind::Runtime)?;
+    Ok(dir.join("libpod/tmp/pause.pid"))
+}
+
 impl PauseProcess {
-    pub fn find(uid: u32) -> Option<PauseProcess> {
-        let pid_file = runtime_dir(uid).join("libpod/tmp/pause.pid");
-        let pid: i32 = std::fs::read_to_string(&pid_file)
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        (pid > 1 && alive_as(pid, uid)).then_some(PauseProcess { pid, pid_file })
+    /// The pause process, if its pid file names a live process of `uid`; an error when
+    /// the runtime dir holding the pid file is not to be trusted.
+    pub fn find(uid: u32) -> Result<Option<PauseProcess>> {
+        let pid_file = pause_pid_file(uid)?;
+        let pid = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok());
+        Ok(pid
+            .filter(|&pid| pid > 1 && alive_as(pid, uid))
+            .map(|pid| PauseProcess { pid, pid_file }))
     }
 
     /// Refuse when containers are mounted on `trees` in the pause process's namespace.

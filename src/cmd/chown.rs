@@ -14,7 +14,6 @@ use crate::unshare::{plan_mapping, MapRequest};
 use crate::users::Account;
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 
 /// `OWNER[:GROUP]` as numbers; `OWNER:` means the group of the same number, `:GROUP`
 /// changes only the group. Names are refused: they mean nothing inside a container here.
@@ -114,18 +113,15 @@ pub fn run(args: ChownArgs) -> Result<u8> {
     let mapping = plan_mapping(&MapRequest::default(), &account, &SubIdPaths::default())?;
     let owner = ids_inside(owner, args.from_host, &mapping.uid, &mapping.gid)?;
     // A recursive chown of / or of the home directory would lock the user out.
-    let home = if args.recursive {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .or_else(|| account.home.clone())
-            .and_then(|h| std::fs::canonicalize(h).ok())
+    let homes = if args.recursive {
+        guard::protected_homes()
     } else {
-        None
+        Vec::new()
     };
     let mut targets = Vec::new();
     for path in &args.paths {
         let target = Target::resolve(path)?;
-        guard::check_path(&target, home.as_deref(), &mapping.uid)?;
+        guard::check_path(&target, &homes, &mapping.uid)?;
         let anchor =
             fs::open_anchor(&target.parent).map_err(|e| Error::io("open", &target.parent, &e))?;
         targets.push((target, anchor));

@@ -25,6 +25,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     let default_storage = args.paths.is_empty();
     let paths = if default_storage {
         let storage = StoragePaths::discover(&account);
+        storage.check_trusted()?;
         let existing: Vec<PathBuf> = [&storage.graphroot, &storage.runroot]
             .into_iter()
             .filter(|p| p.symlink_metadata().is_ok())
@@ -44,15 +45,12 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     };
 
     let mapping = plan_mapping(&MapRequest::default(), &account, &SubIdPaths::default())?;
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .or_else(|| account.home.clone())
-        .and_then(|h| std::fs::canonicalize(h).ok());
+    let homes = guard::protected_homes();
     let mounts = guard::own_mounts()?;
     let mut targets: Vec<Target> = Vec::new();
     for path in &paths {
         let target = Target::resolve(path)?;
-        guard::check_path(&target, home.as_deref(), &mapping.uid)?;
+        guard::check_path(&target, &homes, &mapping.uid)?;
         guard::check_mounts(&target, &mounts, args.cross_filesystems)?;
         targets.push(target);
     }
@@ -64,7 +62,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     let ask = !args.yes && !args.dry_run;
     let mut notes = Vec::new();
     let pause = if default_storage {
-        PauseProcess::find(account.uid)
+        PauseProcess::find(account.uid)?
     } else {
         None
     };

@@ -7,7 +7,6 @@ use crate::keep::{self, join, process, record, Joinable};
 use crate::unshare::{env, Program};
 use crate::users::Account;
 use nix::sched::CloneFlags;
-use std::path::PathBuf;
 
 /// What TARGET named.
 enum Target {
@@ -83,16 +82,11 @@ fn resolve(target: &str) -> Result<(Target, Joinable)> {
     Ok((Target::Kept(Box::new(rec)), joinable))
 }
 
-/// podman's pause process: `$XDG_RUNTIME_DIR/libpod/tmp/pause.pid` (podman
-/// `pkg/rootless`: GetRootlessPauseProcessPidPath), with XDG_RUNTIME_DIR defaulting to
-/// /run/user/UID as podman's `GetRuntimeDir` does.
+/// podman's pause process: `$XDG_RUNTIME_DIR/libpod/tmp/pause.pid`, with XDG_RUNTIME_DIR
+/// defaulting to /run/user/UID as podman's `GetRuntimeDir` does, and trusted only when
+/// the runtime dir is (another user's pid file would choose what we join).
 fn podman_pause_pid() -> Result<i32> {
-    let uid = nix::unistd::getuid().as_raw();
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
-    let path = runtime.join("libpod/tmp/pause.pid");
+    let path = crate::clean::podman::pause_pid_file(nix::unistd::getuid().as_raw())?;
     let not_running = |why: String| {
         Error::failure("podman's rootless pause process is not running")
             .because(why)

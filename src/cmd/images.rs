@@ -20,6 +20,15 @@ struct Listed<'a> {
 
 pub fn run(args: ImagesArgs) -> Result<u8> {
     let cache = ImageCache::for_user(&Account::current());
+    // Listing is a use too: an open cache left by an older userns is made private here.
+    for dir in cache
+        .root
+        .parent()
+        .into_iter()
+        .chain([cache.root.as_path()])
+    {
+        crate::trusted_dir::check(dir, crate::trusted_dir::Kind::Private)?;
+    }
     let images = cache.list()?;
     if args.json {
         let listed: Vec<Listed> = images

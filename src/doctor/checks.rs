@@ -9,7 +9,7 @@ use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
 use crate::subid::{SubIdFile, SubIdPaths, UserSubIds};
 use crate::unshare::{diagnose, helper};
 use crate::users::Account;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Kernel support: a kernel without CONFIG_USER_NS has no /proc/self/ns/user.
@@ -278,27 +278,35 @@ pub fn plan(kind: IdKind, account: &Account, subids: &UserSubIds) -> Option<IdMa
 }
 
 /// $XDG_RUNTIME_DIR: set, a directory of the user's, mode 0700 (podman and userns keep
-/// their state there; podman refuses one that is not the user's).
+/// their state there; podman refuses one that is not the user's). Judged by the rule of
+/// `trusted_dir`, so that what fails here is what `run`, `enter` and `clean` refuse.
 pub fn runtime_dir(value: Option<&str>, uid: u32) -> Check {
+    use crate::trusted_dir::{judge, Problem};
     let name = "XDG_RUNTIME_DIR";
     let Some(dir) = value.filter(|v| !v.is_empty()) else {
         return Check::new(name, Status::Warn, "not set")
             .with_fix("log in through a PAM session (systemd-logind sets it), or: export XDG_RUNTIME_DIR=/run/user/$(id -u) after `loginctl enable-linger $USER` as root");
     };
-    match std::fs::symlink_metadata(dir) {
-        Err(e) => Check::new(name, Status::Fail, format!("{dir}: {e}"))
+    let m = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) => return Check::new(name, Status::Fail, format!("{dir}: {e}"))
             .with_fix(format!("create it: mkdir -m 700 {dir} (as its owner), or set XDG_RUNTIME_DIR to a directory of yours")),
-        Ok(m) if !m.is_dir() => Check::new(name, Status::Fail, format!("{dir} is not a directory"))
-            .with_fix("point XDG_RUNTIME_DIR at a directory of yours with mode 0700"),
-        Ok(m) if m.uid() != uid => Check::new(name, Status::Fail, format!("{dir} is owned by uid {}, not {uid}", m.uid()))
-            .with_fix("point XDG_RUNTIME_DIR at a directory of yours (/run/user/UID)"),
-        Ok(m) if m.permissions().mode() & 0o077 != 0 => Check::new(
+    };
+    match judge(m.mode(), m.uid(), uid) {
+        None => Check::pass(name, format!("{dir} (yours, mode 700)")),
+        Some(Problem::Open { mode }) => Check::new(
             name,
             Status::Warn,
-            format!("{dir} has mode {:o}; others may read your runtime state", m.permissions().mode() & 0o7777),
+            format!("{dir} has mode {mode:o}; others may read your runtime state"),
         )
         .with_fix(format!("chmod 700 {dir}")),
-        Ok(_) => Check::pass(name, format!("{dir} (yours, mode 700)")),
+        Some(problem @ Problem::Writable { .. }) => {
+            Check::new(name, Status::Fail, format!("{dir}: {problem}"))
+                .with_fix(format!("chmod 700 {dir}"))
+        }
+        Some(problem) => Check::new(name, Status::Fail, format!("{dir}: {problem}")).with_fix(
+            "point XDG_RUNTIME_DIR at a directory of yours with mode 0700 (/run/user/UID)",
+        ),
     }
 }
 
@@ -319,6 +327,7 @@ pub fn login_defs() -> LoginDefs {
 mod tests {
     use super::*;
     use crate::idmap::IdMapEntry;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn sysctl_judgements() {
@@ -398,5 +407,8 @@ mod tests {
         assert_eq!(runtime_dir(Some(path), me + 1).status, Status::Fail);
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(runtime_dir(Some(path), me).status, Status::Warn);
+        // Writable by others: refused by userns, so a failure here.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(runtime_dir(Some(path), me).status, Status::Fail);
     }
 }

@@ -52,16 +52,22 @@ fn dir_name(id: &str) -> Option<&str> {
 
 impl ImageCache {
     /// The cache of `account`: `$XDG_DATA_HOME` when set to an absolute path (as the XDG
-    /// base directory spec says a relative one is ignored), else the account's home.
+    /// base directory spec says a relative one is ignored), else the account's home. Its
+    /// parent is the userns data dir, which must be private (see `run::source::prepare`);
+    /// without any home that is `/var/tmp/userns-UID` itself, directly in the sticky
+    /// /var/tmp, where no other user can rename or replace it once it is ours.
     pub fn for_user(account: &Account) -> ImageCache {
         let data_home = std::env::var_os("XDG_DATA_HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
             .or_else(|| account.home.as_ref().map(|h| h.join(".local/share")))
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-            .unwrap_or_else(|| PathBuf::from(format!("/var/tmp/userns-{}", account.uid)));
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+        let top = match data_home {
+            Some(d) => d.join("userns"),
+            None => PathBuf::from(format!("/var/tmp/userns-{}", account.uid)),
+        };
         ImageCache {
-            root: data_home.join("userns/images"),
+            root: top.join("images"),
         }
     }
 
@@ -136,7 +142,9 @@ impl ImageCache {
         }
         let hex = dir_name(&plan.id)
             .ok_or_else(|| Error::failure(format!("unusable image id {}", plan.id)))?;
-        std::fs::create_dir_all(&self.root).map_err(|e| Error::io("create", &self.root, &e))?;
+        // Private (0700): an image's setuid files belong to the user outside, and no path
+        // from another user may reach them (podman keeps its storage 0700 too).
+        crate::trusted_dir::ensure_all(&self.root, crate::trusted_dir::Kind::Private)?;
         let swept = self.sweep_interrupted();
         if swept > 0 {
             eprintln!(

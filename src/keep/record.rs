@@ -10,7 +10,7 @@ use crate::ids::IdKind;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// What was true of /etc/subuid or /etc/subgid when the namespace was made: enough to
@@ -177,58 +177,34 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The registry directory: `$XDG_RUNTIME_DIR/userns`, or `/tmp/userns-UID` (mode 0700)
-/// when XDG_RUNTIME_DIR is unset. Created when `create` is set. The directory must be
-/// a real directory owned by the caller and closed to others, or another user could plant
-/// records that make `userns enter NAME` join their namespace.
+/// The registry directory: `$XDG_RUNTIME_DIR/userns`, or `/tmp/userns-UID` when
+/// XDG_RUNTIME_DIR is unset. Created (mode 0700) when `create` is set. The runtime dir and
+/// the registry must both be trusted (`trusted_dir`), or another user could plant records
+/// that make `userns enter NAME` join their namespace.
 pub fn registry_dir(create: bool) -> Result<PathBuf> {
+    use crate::trusted_dir::{check, ensure, Kind};
     let uid = nix::unistd::getuid().as_raw();
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(base) => PathBuf::from(base).join("userns"),
+        Some(base) => {
+            let base = PathBuf::from(base);
+            if !check(&base, Kind::Runtime)? && create {
+                return Err(Error::failure(format!(
+                    "the runtime directory {} does not exist",
+                    base.display()
+                ))
+                .because("XDG_RUNTIME_DIR names it, and userns keeps its registry there")
+                .fix("set XDG_RUNTIME_DIR to a directory you own, mode 700 (systemd-logind makes /run/user/UID at login)"));
+            }
+            base.join("userns")
+        }
         None => PathBuf::from(format!("/tmp/userns-{uid}")),
     };
     if create {
-        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::io("create the registry directory", &dir, &e).fix(
-                "set XDG_RUNTIME_DIR to a directory you own (systemd sets /run/user/UID at login)",
-            )),
-        }
+        ensure(&dir, Kind::Private)?;
+    } else {
+        check(&dir, Kind::Private)?;
     }
-    match std::fs::symlink_metadata(&dir) {
-        Ok(m) => {
-            if !m.file_type().is_dir() {
-                return Err(Error::failure(format!(
-                    "the registry {} is not a directory",
-                    dir.display()
-                ))
-                .because("it is a symbolic link or a file; userns does not follow links here")
-                .fix(format!("remove {} and retry", dir.display())));
-            }
-            if m.uid() != uid {
-                return Err(Error::failure(format!(
-                    "the registry {} is owned by uid {}, not by you (uid {uid})",
-                    dir.display(),
-                    m.uid()
-                ))
-                .because("another user could plant records in it")
-                .fix("set XDG_RUNTIME_DIR to a directory you own, or have the directory removed"));
-            }
-            if m.mode() & 0o077 != 0 {
-                return Err(Error::failure(format!(
-                    "the registry {} has mode {:o}",
-                    dir.display(),
-                    m.mode() & 0o7777
-                ))
-                .because("others may read or write it")
-                .fix(format!("chmod 700 {}", dir.display())));
-            }
-            Ok(dir)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => Ok(dir),
-        Err(e) => Err(Error::io("inspect the registry directory", &dir, &e)),
-    }
+    Ok(dir)
 }
 
 pub fn record_path(dir: &Path, name: &str) -> PathBuf {

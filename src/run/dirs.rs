@@ -5,6 +5,7 @@
 
 use super::rootfs::Layer;
 use crate::error::{Error, Result};
+use crate::trusted_dir::{self, Kind};
 use crate::users::Account;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -57,10 +58,14 @@ fn is_overlay(path: &Path) -> bool {
     nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 == OVERLAYFS_MAGIC)
 }
 
-/// $XDG_DATA_HOME/userns, else ~/.local/share/userns.
+/// $XDG_DATA_HOME/userns, else ~/.local/share/userns. A relative XDG_DATA_HOME is
+/// ignored, as the XDG Base Directory specification says.
 pub fn data_dir(account: &Account) -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("userns"));
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+    {
+        return Some(d.join("userns"));
     }
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
@@ -69,17 +74,17 @@ pub fn data_dir(account: &Account) -> Option<PathBuf> {
     Some(home.join(".local/share/userns"))
 }
 
-/// Where per-container directories go: under $XDG_RUNTIME_DIR when it is set, ours and
-/// not on overlayfs (podman's runroot rule), else under the data dir.
+/// Where per-container directories go: under $XDG_RUNTIME_DIR when it is set and exists
+/// (and is not on overlayfs, podman's runroot rule), else under the data dir. A runtime
+/// dir that is set but not to be trusted is refused, not passed over.
 pub fn containers_root(account: &Account) -> Result<PathBuf> {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .filter(|d| {
-            use std::os::unix::fs::MetadataExt;
-            std::fs::metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == account.uid)
-                && !is_overlay(d)
-        });
+    let runtime = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            (trusted_dir::check(&d, Kind::Runtime)? && !is_overlay(&d)).then_some(d)
+        }
+        None => None,
+    };
     let base = match runtime {
         Some(d) => d.join("userns"),
         None => data_dir(account).ok_or_else(|| {
@@ -127,6 +132,15 @@ impl ContainerDirs {
         keep: Option<&str>,
     ) -> Result<ContainerDirs> {
         let root = containers_root(account)?;
+        // The data dir holds the kept layers and the image cache: private from its top, and
+        // made so on first use when an older userns left it open (one lstat when it is).
+        let data = data_dir(account);
+        if let Some(data) = &data {
+            trusted_dir::check(data, Kind::Private)?;
+        }
+        if let Some(base) = root.parent() {
+            trusted_dir::ensure_all(base, Kind::Private)?;
+        }
         create_dir(&root, 0o700)?;
         let dir = root.join(id.short());
         create_dir(&dir, 0o700)?;
@@ -135,14 +149,13 @@ impl ContainerDirs {
         let (layer, kept) = match keep {
             Some(name) => {
                 check_keep_name(name)?;
-                let kept = data_dir(account)
-                    .ok_or_else(|| {
-                        Error::failure(format!("no place to keep layer {name}"))
-                            .because("there is no HOME")
-                            .fix("set HOME or XDG_DATA_HOME")
-                    })?
-                    .join("kept")
-                    .join(name);
+                let data = data.ok_or_else(|| {
+                    Error::failure(format!("no place to keep layer {name}"))
+                        .because("there is no HOME")
+                        .fix("set HOME or XDG_DATA_HOME")
+                })?;
+                trusted_dir::ensure_all(&data, Kind::Private)?;
+                let kept = data.join("kept").join(name);
                 let layer = Layer {
                     upper: kept.join("upper"),
                     work: kept.join("work"),

@@ -61,6 +61,7 @@ use std::path::{Path, PathBuf};
 /// The command line, parsed and checked before any namespace exists.
 struct Request {
     source: PathBuf,
+    kind: crate::image::SourceKind,
     volumes: Vec<spec::Volume>,
     env_files: Vec<String>,
     env_cli: Vec<String>,
@@ -95,8 +96,10 @@ fn parse_request(args: &RunArgs) -> Result<Request> {
     if let Some(name) = &args.keep {
         dirs::check_keep_name(name)?;
     }
+    let (source, kind) = source::locate(&args.source, args.rootfs_rw)?;
     Ok(Request {
-        source: source::locate(&args.source)?,
+        source,
+        kind,
         volumes,
         env_files,
         env_cli,
@@ -183,7 +186,7 @@ fn run_container(
     let etc_files = write_etc_files(&dirs.dir, hostname, args.net)?;
     namespaces::enter(&args.userns, account, hostname, args.net != NetMode::Host)?;
     let _network = network.start()?;
-    let prepared = source::prepare(&request.source, account)?;
+    let prepared = source::prepare(&request.source, request.kind, account, args.rootfs_rw)?;
     let workdir = args
         .workdir
         .clone()

@@ -5,7 +5,7 @@
 //! subordinate owners.
 
 use crate::error::{Error, Result};
-use crate::image::{self, ImageCache};
+use crate::image::{self, ImageCache, SourceKind};
 use crate::users::Account;
 use std::path::{Path, PathBuf};
 
@@ -21,20 +21,61 @@ pub struct Prepared {
     pub user: Option<String>,
 }
 
-/// Make SOURCE absolute, check it exists and is a kind userns can run.
-pub fn locate(source: &Path) -> Result<PathBuf> {
+/// Make SOURCE absolute, check it exists and is a kind userns can run; `rootfs_rw` only
+/// for a directory of the user's (see `check_rootfs_rw`).
+pub fn locate(source: &Path, rootfs_rw: bool) -> Result<(PathBuf, SourceKind)> {
     let path = source.canonicalize().map_err(|e| {
         Error::io("use the source", source, &e).fix(
             "give a root filesystem directory, an image archive (podman save) or an OCI layout",
         )
     })?;
-    image::detect(&path)?;
-    Ok(path)
+    let kind = image::detect(&path)?;
+    check_rootfs_rw(&path, kind, rootfs_rw)?;
+    Ok((path, kind))
 }
 
-/// Prepare the located source (inside the mapped namespace, as uid 0 there).
-pub fn prepare(source: &Path, account: &Account) -> Result<Prepared> {
-    let prepared = image::prepare(source, &ImageCache::for_user(account))?;
+/// `--rootfs-rw` writes to the source itself: fine for a directory the user gave, not for
+/// an image, whose root is the one copy in the cache that every later container of the
+/// image starts from.
+fn check_rootfs_rw(source: &Path, kind: SourceKind, rootfs_rw: bool) -> Result<()> {
+    if !rootfs_rw || kind == SourceKind::RootfsDir {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "--rootfs-rw cannot be used with {} (an image, {})",
+        source.display(),
+        kind.name()
+    ))
+    .because("its root filesystem is the image cache's copy, shared by every container of the image; writes would change the image for good")
+    .fix("drop --rootfs-rw: the container then writes to a layer of its own (--keep NAME keeps that layer between runs)"))
+}
+
+/// Prepare the located source (inside the mapped namespace, as uid 0 there); `located` is
+/// the kind `locate` found.
+pub fn prepare(
+    source: &Path,
+    located: SourceKind,
+    account: &Account,
+    rootfs_rw: bool,
+) -> Result<Prepared> {
+    let cache = ImageCache::for_user(account);
+    // The cache's top, the userns data dir, is private before anything is unpacked under
+    // it (created so, or made so when an older userns left it open); the cache itself is
+    // private too (`ImageCache::install`).
+    let secure_top = || match cache.root.parent() {
+        Some(top) => crate::trusted_dir::ensure_all(top, crate::trusted_dir::Kind::Private),
+        None => Ok(()),
+    };
+    if located != SourceKind::RootfsDir {
+        secure_top()?;
+    }
+    let prepared = image::prepare(source, &cache)?;
+    // Checked again with the kind read here, in case the source changed since `locate`,
+    // and before the container can write anything.
+    check_rootfs_rw(source, prepared.kind, rootfs_rw)?;
+    if prepared.kind != SourceKind::RootfsDir && located == SourceKind::RootfsDir {
+        secure_top()?;
+    }
     let c = prepared.config;
     Ok(Prepared {
         rootfs: prepared.rootfs,
