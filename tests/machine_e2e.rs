@@ -1,10 +1,10 @@
-//! Root's view of the machine: `userns doctor` run by root without --user, in the
-//! hermetic scenario (tests/common) with the fixture user root and two other users who
-//! own ranges.
+//! Root's view of the machine: `userns doctor` run by root without --user, and
+//! `scripts/run` run by root without a user name, in the hermetic scenario (tests/common)
+//! with the fixture user root and two other users who own ranges.
 
 mod common;
 
-use common::{assert_ok, stdout, Scenario};
+use common::{assert_code, assert_ok, stdout, Scenario};
 use serde_json::Value;
 
 /// Root, with ivy (65536 ids of each kind) and bob (too few uids, no subgid line).
@@ -99,4 +99,35 @@ fn root_doctor_fails_on_an_error_in_the_files() {
         .as_str()
         .unwrap()
         .starts_with("/etc/subuid:2: error:"));
+}
+
+/// `scripts/run` as root without a user name shows the machine and exits 0; with a user
+/// name, that user's ranges and plan, as before.
+#[test]
+fn scripts_run_as_root_shows_the_machine() {
+    let Some(s) = machine("machine_scripts_run", SUBUID) else {
+        return;
+    };
+    let script = format!("{}/scripts/run", env!("CARGO_MANIFEST_DIR"));
+    let bin = s.bin().display().to_string();
+    let s = s.env("USERNS_BIN", &bin);
+    let out = s.sh(&format!("exec {script}"));
+    let text = assert_ok(&out);
+    for expected in [
+        "$ userns subid check",
+        "$ userns doctor",
+        "pass  user ivy",
+        "warn  user bob",
+        "pass  newuidmap",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing:\n{text}");
+    }
+    assert!(!text.contains("root has no"), "{text}");
+
+    let out = s.sh(&format!("exec {script} ivy"));
+    let text = assert_ok(&out);
+    assert!(text.contains("$ userns map --plan --user ivy"), "{text}");
+    assert!(text.contains("subuid  100000"), "{text}");
+    // Named explicitly, root is a user like any other, and has no ranges.
+    assert_code(&s.sh(&format!("exec {script} root")), 1);
 }
