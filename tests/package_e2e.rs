@@ -46,7 +46,7 @@ fn package_installs_works_passes_lintian_and_removes_cleanly() {
     let before = snapshot(&contents);
 
     let guard = Installed;
-    assert_ok(&sh(&format!("dpkg -i {}", deb.display())));
+    assert_ok(&dpkg(&["-i", &deb.display().to_string()]));
     check_files(&contents);
     check_man_pages();
     check_bash_completion();
@@ -84,7 +84,7 @@ struct Installed;
 impl Drop for Installed {
     fn drop(&mut self) {
         if installed() {
-            let out = sh("dpkg -r userns");
+            let out = dpkg(&["-r", "userns"]);
             if !out.status.success() {
                 eprintln!("dpkg -r userns failed:\n{}", common::describe(&out));
             }
@@ -113,6 +113,24 @@ fn lock(path: &str) -> std::fs::File {
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
     assert_eq!(rc, 0, "flock {path}: {}", std::io::Error::last_os_error());
     file
+}
+
+/// dpkg with `args`, waiting for apt or dpkg run by someone else on this machine (dpkg
+/// itself does not wait for its lock; apt's DPkg::Lock::Timeout is apt's).
+fn dpkg(args: &[&str]) -> Output {
+    let started = Instant::now();
+    loop {
+        let out = Command::new("dpkg")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .expect("run dpkg");
+        let locked = String::from_utf8_lossy(&out.stderr).contains("lock");
+        if out.status.success() || !locked || started.elapsed().as_secs() > 300 {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
 }
 
 fn sh(script: &str) -> Output {
