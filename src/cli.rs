@@ -356,7 +356,9 @@ pub struct StatArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Check for this user instead of you
+    /// Check for this user instead of you. Run by root without --user, doctor checks the
+    /// machine instead: the subid files, and every user who has ranges with the maps they
+    /// would get; root itself needs no subordinate ids
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
     /// Skip the live test that creates a namespace with the helpers

@@ -13,9 +13,19 @@
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(dead_code))]
 
-use clap::Parser;
+use clap::FromArgMatches;
 use userns::cli::{Cli, PROGRAM_COMMANDS};
 use userns::exit::{self, Convention};
+
+/// What `--version` prints after the name: the version and the commit built (build.rs).
+/// Set here rather than in `cli.rs`, so that the man pages, generated from the library's
+/// `Command`, do not change with every commit.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("USERNS_COMMIT"),
+    ")"
+);
 
 #[cfg(not(test))]
 #[no_mangle]
@@ -32,7 +42,7 @@ fn run() -> u8 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let parsed = match userns::quickparse::plain_enter(&args) {
         Some(cli) => Ok(cli),
-        None => Cli::try_parse_from(&args),
+        None => parse(&args),
     };
     let cli = match parsed {
         Ok(cli) => cli,
@@ -50,6 +60,13 @@ fn run() -> u8 {
             exit::for_error(&err, convention)
         }
     }
+}
+
+/// `Cli::try_parse_from`, with the commit in the version.
+fn parse(args: &[std::ffi::OsString]) -> Result<Cli, clap::Error> {
+    let mut command = userns::cli::command().version(VERSION);
+    let mut matches = command.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
 }
 
 /// Print clap's message; usage errors exit 2, or 125 for commands that run a program.

@@ -16,21 +16,26 @@
 #   passt           pasta, for `userns run --net pasta` and its test
 #   libsubid4       libsubid, which the NSS tests load (uidmap depends on it too)
 #   python3         builds the test image layers (fixtures/images/mktar.py)
+#   dpkg-dev        dpkg-shlibdeps, which scripts/package (cargo-deb) runs for Depends
+#   lintian man-db bash-completion   tests/package_e2e.rs: lint the package, find its man
+#                   pages with `man -w`, load its completion as bash-completion does
 USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
     groff-base util-linux ca-certificates time catatonit slirp4netns fuse-overlayfs libsubid4
-    python3 passt)
+    python3 passt dpkg-dev lintian man-db bash-completion)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
+# ensure_packages [PACKAGE...]: the given packages, by default USERNS_APT_PACKAGES.
 ensure_packages() {
-    local missing=() pkg
+    local missing=() pkg wanted=("$@")
+    [ ${#wanted[@]} -gt 0 ] || wanted=("${USERNS_APT_PACKAGES[@]}")
     command -v dpkg-query >/dev/null || {
-        echo "note: not Debian/Ubuntu; make sure these are installed: ${USERNS_APT_PACKAGES[*]}" >&2
+        echo "note: not Debian/Ubuntu; make sure these are installed: ${wanted[*]}" >&2
         return 0
     }
-    for pkg in "${USERNS_APT_PACKAGES[@]}"; do
+    for pkg in "${wanted[@]}"; do
         is_installed "$pkg" || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0

@@ -1,7 +1,8 @@
-//! `userns doctor`: a checklist of everything rootless user namespaces need here.
+//! `userns doctor`: a checklist of everything rootless user namespaces need here, for
+//! the caller (or --user); run by root for no one in particular, for the whole machine.
 
 use crate::cli::DoctorArgs;
-use crate::doctor::{checks, kept, live, render, storage, Check, Status};
+use crate::doctor::{checks, kept, live, machine, render, storage, Check, Status};
 use crate::error::Result;
 use crate::exit;
 use crate::ids::IdKind;
@@ -14,26 +15,25 @@ use std::path::Path;
 
 #[derive(Serialize)]
 struct Report<'a> {
-    user: &'a Account,
+    /// "user": the checks for `user`; "machine": root's run for no one in particular.
+    scope: &'static str,
+    /// None for the machine.
+    user: Option<&'a Account>,
     ok: bool,
     checks: &'a [Check],
 }
 
 pub fn run(args: DoctorArgs) -> Result<u8> {
     let me = Account::current();
+    if me.uid == 0 && args.user.is_none() {
+        return for_machine(&args);
+    }
     let account = match &args.user {
         Some(u) => Account::resolve(u)?,
         None => me.clone(),
     };
     let for_me = account.uid == me.uid;
-    let mut list = vec![
-        checks::kernel_support(Path::new("/proc")),
-        checks::max_user_namespaces(sysctl("user/max_user_namespaces")),
-        checks::unprivileged_userns_clone(sysctl("kernel/unprivileged_userns_clone")),
-        checks::apparmor_restriction(sysctl("kernel/apparmor_restrict_unprivileged_userns")),
-        checks::helper_check(IdKind::Uid),
-        checks::helper_check(IdKind::Gid),
-    ];
+    let mut list = system_checks();
     if for_me {
         list.push(checks::no_new_privs(helper::no_new_privs()));
     }
@@ -92,15 +92,54 @@ pub fn run(args: DoctorArgs) -> Result<u8> {
             live::run(plans[0].as_ref(), plans[1].as_ref())
         });
     }
+    report(&args, Some(&account), &list)
+}
+
+/// Root's run without --user: the machine-wide checks, the subid files, and every user
+/// who has ranges with the maps they would get. No live test: root's own namespace would
+/// prove nothing about users'.
+fn for_machine(args: &DoctorArgs) -> Result<u8> {
+    let mut list = system_checks();
+    if let Ok((uid_here, gid_here)) = crate::idmap::proc::self_maps() {
+        list.push(checks::parent_map(&uid_here, None));
+        list.push(checks::parent_map(&gid_here, None));
+    }
+    list.extend(machine::checks(
+        &SubIdPaths::default(),
+        &crate::subid::lint::SystemPasswd,
+    ));
+    list.push(Check::new(
+        "live test",
+        Status::Skip,
+        "run by root for no user; `userns doctor` run by a user tests their namespace",
+    ));
+    report(args, None, &list)
+}
+
+/// What every run checks: the kernel, its switches, and the setuid helpers.
+fn system_checks() -> Vec<Check> {
+    vec![
+        checks::kernel_support(Path::new("/proc")),
+        checks::max_user_namespaces(sysctl("user/max_user_namespaces")),
+        checks::unprivileged_userns_clone(sysctl("kernel/unprivileged_userns_clone")),
+        checks::apparmor_restriction(sysctl("kernel/apparmor_restrict_unprivileged_userns")),
+        checks::helper_check(IdKind::Uid),
+        checks::helper_check(IdKind::Gid),
+    ]
+}
+
+/// Print the checklist (or JSON); exit 1 when a check failed.
+fn report(args: &DoctorArgs, user: Option<&Account>, list: &[Check]) -> Result<u8> {
     let ok = !list.iter().any(|c| c.status == Status::Fail);
     if args.json {
         crate::output::print_json(&Report {
-            user: &account,
+            scope: if user.is_some() { "user" } else { "machine" },
+            user,
             ok,
-            checks: &list,
+            checks: list,
         })?;
     } else {
-        print!("{}", render(&list));
+        print!("{}", render(list));
     }
     Ok(if ok { exit::OK } else { exit::PROBLEMS })
 }

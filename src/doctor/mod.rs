@@ -6,6 +6,7 @@
 pub mod checks;
 pub mod kept;
 pub mod live;
+pub mod machine;
 pub mod storage;
 
 use serde::Serialize;

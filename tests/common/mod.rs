@@ -728,3 +728,12 @@ pub fn ns_and_map(out: &Output) -> (String, String) {
         .collect();
     (ns, map.join(","))
 }
+
+impl Scenario {
+    /// Run this userns binary instead of the one cargo built: an installed
+    /// /usr/bin/userns, say. It must be executable by the fixture user.
+    pub fn binary(mut self, path: &Path) -> Self {
+        self.bin = path.to_path_buf();
+        self
+    }
+}
