@@ -123,10 +123,11 @@ pub fn run(args: ChownArgs) -> Result<u8> {
         None
     };
     // Each PATH is resolved once, to descriptors; the checks and the change act on what
-    // they hold (see clean/target.rs). A symlink named is changed itself.
+    // they hold (see clean/target.rs). A symlink named is followed, as chown(1) does,
+    // unless -h.
     let mut targets = Vec::new();
     for path in &args.paths {
-        let r = target::resolve(path, false, account.uid)?;
+        let r = target::resolve(path, !args.no_dereference, account.uid)?;
         guard::check_path(&r.target, home.as_deref(), &mapping.uid)?;
         target::check_identity(&r, home.as_deref())?;
         targets.push(r);
