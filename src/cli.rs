@@ -39,8 +39,18 @@ pub enum Command {
     /// End a namespace kept by `userns unshare --name`
     Stop(StopArgs),
     /// Remove rootless container storage (or any tree) owned by your subordinate ids
+    ///
+    /// A symlink given as PATH is removed itself, never what it points to, and no symlink
+    /// inside a tree is followed. Symlinks on the way to PATH are resolved once, before
+    /// anything is checked or removed; one owned by another user (neither you nor root)
+    /// is refused.
     Clean(CleanArgs),
     /// Change ownership as seen inside your mapped namespace
+    ///
+    /// A symlink given as PATH is dereferenced (the file it points to changes) unless -h is
+    /// given. With -R, symlinks inside the tree are never followed: each changes itself.
+    /// Symlinks on the way to PATH are resolved once, before anything changes; one owned
+    /// by another user (neither you nor root) is refused.
     Chown(ChownArgs),
     /// Show a file's owner as the host sees it and as your namespace sees it
     Stat(StatArgs),
@@ -326,10 +336,15 @@ pub struct CleanArgs {
 }
 
 #[derive(Debug, Args)]
+// -h is chown(1)'s --no-dereference; help stays on --help.
+#[command(disable_help_flag = true)]
 pub struct ChownArgs {
-    /// Operate on directories recursively
+    /// Operate on directories recursively, never following symlinks inside them
     #[arg(short = 'R', long)]
     pub recursive: bool,
+    /// Change a symlink given as PATH itself, not the file it points to
+    #[arg(short = 'h', long)]
+    pub no_dereference: bool,
     /// OWNER and GROUP are host ids, not ids inside the namespace
     #[arg(long)]
     pub from_host: bool,
@@ -342,6 +357,9 @@ pub struct ChownArgs {
     /// Files and directories to change
     #[arg(value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
     pub paths: Vec<PathBuf>,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 #[derive(Debug, Args)]

@@ -50,8 +50,8 @@ fn chown_gives_a_volume_to_a_container_user_and_back() {
     // Host ids, translated: 200004 is container id 5.
     assert_ok(&s.run(&["chown", "-R", "--from-host", "200004:2000", "data"]));
     assert_eq!(owner(&data.join("sub/deeper/g")), (200004, 2000));
-    // Not recursive: only the named file, and a symlink named is changed itself.
-    assert_ok(&s.run(&["chown", "7", "data/link"]));
+    // Not recursive: only the named file, and with -h a symlink named is changed itself.
+    assert_ok(&s.run(&["chown", "-h", "7", "data/link"]));
     assert_eq!(owner(&data.join("link")), (200006, 2000));
     assert_eq!(owner(&outside.join("target")), (2000, 2000));
     assert_eq!(owner(&data.join("f")), (200004, 2000));

@@ -4,9 +4,9 @@
 
 use super::fs::{self, FileStat};
 use super::report::Failure;
+use super::target::Resolved;
 use super::walk::{walk, Place, Visitor, WalkOptions};
-use std::ffi::CStr;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 /// The new owner: None leaves that id as it is (chown(2)'s -1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +61,10 @@ impl Visitor for Chowner {
     }
 }
 
-/// Change the owner of `name` in `parent` and, when it is a directory and `recursive`,
+/// Change the owner of the resolved target and, when it is a directory and `recursive`,
 /// of everything below it.
 pub fn chown_tree(
-    parent: BorrowedFd,
-    name: &CStr,
-    path: &[u8],
+    target: &Resolved,
     owner: NewOwner,
     recursive: bool,
     options: WalkOptions,
@@ -75,10 +73,19 @@ pub fn chown_tree(
         owner,
         out: ChownOutcome::default(),
     };
-    if recursive {
-        walk(parent, name, path, options, &mut chowner);
+    let path = target.target.path.as_os_str().as_encoded_bytes();
+    if recursive && target.st.is_dir() {
+        walk(
+            target.parent.as_fd(),
+            &target.target.name,
+            path,
+            &target.st,
+            options,
+            &mut chowner,
+        );
     } else {
-        let r = fs::chown_at(parent, name, owner.uid, owner.gid);
+        // The inode that was checked, through its handle: no name is looked up again.
+        let r = fs::chown_handle(target.handle.as_fd(), owner.uid, owner.gid);
         chowner.record(r, || path.to_vec());
     }
     chowner.out

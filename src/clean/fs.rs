@@ -90,20 +90,61 @@ pub fn open_path_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Open a path given on the command line (absolute, already canonical) as the anchor a
-/// walk starts from. The path's own symlinks were resolved by canonicalize; the last
-/// component is opened with O_NOFOLLOW so a swap after that is refused, not followed.
-pub fn open_anchor(path: &std::path::Path) -> io::Result<OwnedFd> {
-    let c = cstring(path.as_os_str().as_encoded_bytes())?;
-    // SAFETY: as in open_dir_at, relative to no directory (the path is absolute).
+/// `/` as an O_PATH descriptor, where resolving an absolute path starts.
+pub fn open_root() -> io::Result<OwnedFd> {
+    // SAFETY: the path is a NUL-terminated literal; the result is checked before use.
     let fd = check(unsafe {
         libc::open(
-            c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            c"/".as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
         )
     })?;
     // SAFETY: as in open_dir_at.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The text of the symlink an O_PATH|O_NOFOLLOW descriptor holds: readlinkat with an
+/// empty name reads the link the descriptor itself is (open(2), O_PATH), so the link read
+/// is the one whose owner was checked, not whatever the name holds by now.
+pub fn read_link_fd(link: BorrowedFd) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        // SAFETY: buf is writable for buf.len() bytes; the name is an empty C string.
+        let n = unsafe {
+            libc::readlinkat(
+                link.as_raw_fd(),
+                c"".as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // A result that fills the buffer may have been cut short (readlink(2)).
+        if (n as usize) < buf.len() {
+            buf.truncate(n as usize);
+            return Ok(buf);
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+}
+
+/// Change the owner of the very inode an O_PATH descriptor holds (a symlink itself when
+/// it was opened with O_NOFOLLOW): fchownat with AT_EMPTY_PATH resolves no name.
+pub fn chown_handle(fd: BorrowedFd, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    let (u, g) = ids(uid, gid);
+    // SAFETY: the name is an empty C string; fd is a valid descriptor.
+    check(unsafe {
+        libc::fchownat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            u,
+            g,
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(|_| ())
 }
 
 pub fn cstring(bytes: &[u8]) -> io::Result<CString> {
@@ -300,7 +341,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir(t.path().join("d")).unwrap();
         std::os::unix::fs::symlink(t.path().join("d"), t.path().join("l")).unwrap();
-        let anchor = open_anchor(t.path()).unwrap();
+        let anchor = OwnedFd::from(std::fs::File::open(t.path()).unwrap());
         let l = CString::new("l").unwrap();
         // O_NOFOLLOW|O_DIRECTORY on a symlink: ELOOP or ENOTDIR, depending on the kernel.
         let err = open_dir_at(anchor.as_fd(), &l).unwrap_err();
@@ -309,7 +350,12 @@ mod tests {
             "{err}"
         );
         assert!(stat_at(anchor.as_fd(), &l).unwrap().is_symlink());
-        assert!(open_anchor(&t.path().join("l")).is_err());
+        let link = open_path_at(anchor.as_fd(), &l).unwrap();
+        assert!(stat_fd(link.as_fd()).unwrap().is_symlink());
+        assert_eq!(
+            read_link_fd(link.as_fd()).unwrap(),
+            t.path().join("d").as_os_str().as_encoded_bytes()
+        );
         let names = read_names(anchor.as_fd()).unwrap();
         assert_eq!(names.len(), 2);
         // A second read of the same descriptor lists the names again.

@@ -5,56 +5,24 @@
 use crate::error::{Error, Result};
 use crate::idmap::IdMap;
 use std::ffi::CString;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// A PATH from the command line, resolved and checked.
+/// A PATH from the command line, resolved (by `target::resolve`) and checked.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// As the user wrote it, for messages.
     pub given: PathBuf,
-    /// Canonical (every symlink above the last component resolved).
+    /// Canonical (every symlink on the way resolved).
     pub path: PathBuf,
     /// The canonical parent, where the walk is anchored.
     pub parent: PathBuf,
-    /// The last component, opened with O_NOFOLLOW.
+    /// The last component, looked up in the parent with O_NOFOLLOW.
     pub name: CString,
     pub owner_uid: u32,
     pub is_dir: bool,
 }
 
-impl Target {
-    /// Resolve PATH without following a symlink in its last component.
-    pub fn resolve(given: &Path) -> Result<Target> {
-        let meta = std::fs::symlink_metadata(given).map_err(|e| Error::io("inspect", given, &e))?;
-        let path = if meta.file_type().is_symlink() {
-            // Resolve the directory part only: the link itself is the target.
-            let parent = given.parent().filter(|p| !p.as_os_str().is_empty());
-            let parent = parent.unwrap_or(Path::new("."));
-            let parent =
-                std::fs::canonicalize(parent).map_err(|e| Error::io("resolve", parent, &e))?;
-            parent.join(given.file_name().unwrap_or_default())
-        } else {
-            std::fs::canonicalize(given).map_err(|e| Error::io("resolve", given, &e))?
-        };
-        let (parent, name) = match (path.parent(), path.file_name()) {
-            (Some(p), Some(n)) => (p.to_path_buf(), n),
-            _ => return Err(refusal(given, "it is the root directory /")),
-        };
-        let name = CString::new(name.as_encoded_bytes())
-            .map_err(|_| Error::usage(format!("{}: the path holds a NUL byte", given.display())))?;
-        Ok(Target {
-            given: given.to_path_buf(),
-            owner_uid: meta.uid(),
-            is_dir: meta.is_dir(),
-            parent,
-            name,
-            path,
-        })
-    }
-}
-
-fn refusal(given: &Path, why: impl std::fmt::Display) -> Error {
+pub(super) fn refusal(given: &Path, why: impl std::fmt::Display) -> Error {
     Error::failure(format!("refusing to touch {}", given.display())).because(why)
 }
 

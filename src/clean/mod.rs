@@ -7,6 +7,7 @@ pub mod guard;
 pub mod podman;
 pub mod remove;
 pub mod report;
+pub mod target;
 pub mod walk;
 
 /// Descriptors kept free for everything else (stdio, the walks' anchors, helpers).

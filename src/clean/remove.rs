@@ -10,7 +10,7 @@
 
 use super::fs::{self, FileStat};
 use super::report::{Failure, Tally};
-use super::walk::{walk, Place, Visitor, WalkOptions};
+use super::walk::{walk, Place, Visitor, WalkOptions, REPLACED};
 use indicatif::ProgressBar;
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -54,10 +54,16 @@ impl Visitor for Counter {
     }
 }
 
-/// Count the tree `name` of `parent` without changing it.
-pub fn count_tree(parent: BorrowedFd, name: &CStr, path: &[u8], options: WalkOptions) -> Outcome {
+/// Count the tree `name` of `parent` (the inode `expect`) without changing it.
+pub fn count_tree(
+    parent: BorrowedFd,
+    name: &CStr,
+    path: &[u8],
+    expect: &FileStat,
+    options: WalkOptions,
+) -> Outcome {
     let mut counter = Counter::default();
-    walk(parent, name, path, options, &mut counter);
+    walk(parent, name, path, expect, options, &mut counter);
     counter.out
 }
 
@@ -65,6 +71,8 @@ pub fn count_tree(parent: BorrowedFd, name: &CStr, path: &[u8], options: WalkOpt
 struct Job {
     parent: Arc<OwnedFd>,
     name: CString,
+    /// What `name` was when it was handed over; the worker checks it is still that.
+    st: FileStat,
     /// The job directory's parent path, for messages.
     dir: Vec<u8>,
 }
@@ -174,6 +182,22 @@ impl Visitor for Remover<'_> {
     }
 
     fn leave(&mut self, parent: BorrowedFd, at: Place, st: &FileStat) {
+        // rmdir takes a name, not a descriptor: the name must still hold the directory
+        // that was emptied. What is left between this check and the rmdir cannot reach
+        // out: the name is looked up in `parent` (the checked parent of the root, or a
+        // directory of the tree), and rmdir only takes an empty directory, which whoever
+        // could rename it there could remove as well.
+        match fs::stat_at(parent, at.name) {
+            Ok(now) if now.same_file(st) => {}
+            Ok(_) => {
+                return self.out.failures.push(Failure {
+                    path: at.path(),
+                    reason: REPLACED.into(),
+                })
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return,
+            Err(e) => return self.fail(&at, &e),
+        }
         match fs::unlink_at(parent, at.name, true) {
             Ok(()) => self.removed(st),
             // Not empty: something inside failed (reported there), or was handed to
@@ -191,7 +215,7 @@ impl Visitor for Remover<'_> {
         });
     }
 
-    fn delegate(&mut self, parent: &Arc<OwnedFd>, at: Place, _depth: usize) -> bool {
+    fn delegate(&mut self, parent: &Arc<OwnedFd>, at: Place, st: &FileStat, _depth: usize) -> bool {
         let Some(pool) = self.pool else { return false };
         if pool.hungry.load(Ordering::Relaxed) == 0 {
             return false;
@@ -199,6 +223,7 @@ impl Visitor for Remover<'_> {
         pool.offer(Job {
             parent: parent.clone(),
             name: at.name.to_owned(),
+            st: *st,
             dir: at.dir.to_vec(),
         });
         true
@@ -209,12 +234,14 @@ impl Visitor for Remover<'_> {
     }
 }
 
-/// Remove the tree `name` of `parent` (the tree's own directory included) with `workers`
-/// threads; the caller must already be allowed to (inside the mapped namespace).
+/// Remove the tree `name` of `parent` (the tree's own directory included, which must be
+/// the inode `expect`) with `workers` threads; the caller must already be allowed to
+/// (inside the mapped namespace).
 pub fn remove_tree(
     parent: &Arc<OwnedFd>,
     name: &CStr,
     path: &[u8],
+    expect: &FileStat,
     options: WalkOptions,
     workers: usize,
     progress: &ProgressBar,
@@ -236,6 +263,7 @@ pub fn remove_tree(
     pool.offer(Job {
         parent: parent.clone(),
         name: name.to_owned(),
+        st: *expect,
         dir,
     });
     let mut first = Outcome::default();
@@ -255,6 +283,7 @@ pub fn remove_tree(
                             job.parent.as_fd(),
                             &job.name,
                             &job_path,
+                            &job.st,
                             options,
                             &mut remover,
                         );
@@ -284,7 +313,7 @@ pub fn remove_tree(
         progress,
         unreported: 0,
     };
-    walk(parent.as_fd(), name, path, options, &mut sweeper);
+    walk(parent.as_fd(), name, path, expect, options, &mut sweeper);
     let mut last = std::mem::take(&mut sweeper.out);
     last.tally.merge(&first.tally);
     if last.failures.is_empty() && exists(parent.as_fd(), name) {
@@ -339,11 +368,12 @@ mod tests {
         let root = nix::unistd::geteuid().is_root();
         let t = tempfile::tempdir().unwrap();
         build(t.path(), 300);
-        let anchor = Arc::new(fs::open_anchor(t.path()).unwrap());
+        let anchor = Arc::new(OwnedFd::from(std::fs::File::open(t.path()).unwrap()));
         let name = CString::new("tree").unwrap();
         let path = t.path().join("tree");
         let bytes = path.as_os_str().as_encoded_bytes();
-        let scan = count_tree(anchor.as_fd(), &name, bytes, SMALL);
+        let st = fs::stat_at(anchor.as_fd(), &name).unwrap();
+        let scan = count_tree(anchor.as_fd(), &name, bytes, &st, SMALL);
         assert_eq!(
             scan.failures.len(),
             usize::from(!root),
@@ -351,7 +381,7 @@ mod tests {
             scan.failures
         );
         assert_eq!(scan.tally.files, 300 + 1 + u64::from(root));
-        let out = remove_tree(&anchor, &name, bytes, SMALL, 2, &ProgressBar::hidden());
+        let out = remove_tree(&anchor, &name, bytes, &st, SMALL, 2, &ProgressBar::hidden());
         assert!(out.failures.is_empty(), "{:?}", out.failures);
         assert_eq!(out.tally.files, 300 + 1 + 1);
         assert_eq!(out.tally.directories, 300 + 2);

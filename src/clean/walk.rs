@@ -12,6 +12,9 @@
 //!   out of the tree.
 //! - With `one_filesystem`, a directory whose st_dev differs from the root's is not
 //!   entered (the `rm --one-file-system` / `find -xdev` rule).
+//! - The root is looked up by name in a directory outside the tree (its parent), so it
+//!   must still be the inode the caller checked, (st_dev, st_ino) compared, before
+//!   anything is done to it or below it: a swap in the parent is refused, not walked.
 
 use super::fs::{self, FileStat};
 use std::ffi::{CStr, CString};
@@ -61,9 +64,15 @@ pub trait Visitor {
                 .into(),
         );
     }
-    /// Offer the subdirectory `at` of `parent` to another worker; true when taken (the walk
-    /// then skips it).
-    fn delegate(&mut self, _parent: &Arc<OwnedFd>, _at: Place, _depth: usize) -> bool {
+    /// Offer the subdirectory `at` of `parent` (as `st` says it is) to another worker; true
+    /// when taken (the walk then skips it).
+    fn delegate(
+        &mut self,
+        _parent: &Arc<OwnedFd>,
+        _at: Place,
+        _st: &FileStat,
+        _depth: usize,
+    ) -> bool {
         false
     }
     /// Whether a directory that cannot be opened for lack of permission may have its mode
@@ -95,13 +104,17 @@ enum Opened {
     /// Not a directory (any more): a symlink, a file, or something swapped in.
     NotDir,
     Vanished,
+    /// Not the directory expected (only when one was).
+    Replaced,
 }
 
-/// Walk the directory `name` of `anchor` (whose display path is `path`).
+/// Walk the entry `name` of `anchor` (whose display path is `path`), which must still be
+/// the inode `expect` describes.
 pub fn walk<V: Visitor>(
     anchor: BorrowedFd,
     name: &CStr,
     path: &[u8],
+    expect: &FileStat,
     options: WalkOptions,
     visitor: &mut V,
 ) {
@@ -114,8 +127,12 @@ pub fn walk<V: Visitor>(
         path: path.to_vec(),
         visitor,
     }
-    .run(name)
+    .run(name, expect)
 }
+
+/// Why a root that is no longer the checked inode is left alone.
+pub const REPLACED: &str =
+    "replaced since it was checked (another process renamed it); left as it is";
 
 struct Walker<'a, V> {
     anchor: BorrowedFd<'a>,
@@ -129,11 +146,20 @@ struct Walker<'a, V> {
 }
 
 impl<V: Visitor> Walker<'_, V> {
-    fn run(mut self, root: &CStr) {
+    fn run(mut self, root: &CStr, expect: &FileStat) {
         let root_path = std::mem::take(&mut self.path);
         let (dir, _) = split_last(&root_path);
         let at = Place { dir, name: root };
-        match open_child(self.anchor, root, self.visitor.may_fix_modes()) {
+        match open_child(
+            self.anchor,
+            root,
+            self.visitor.may_fix_modes(),
+            Some(expect),
+        ) {
+            Ok(Opened::Dir(_, st)) if !st.same_file(expect) => {
+                self.visitor.failed(&root_path, REPLACED.into())
+            }
+            Ok(Opened::Replaced) => self.visitor.failed(&root_path, REPLACED.into()),
             Ok(Opened::Dir(fd, st)) => {
                 if self.options.one_filesystem {
                     self.dev = Some(st.dev);
@@ -142,7 +168,10 @@ impl<V: Visitor> Walker<'_, V> {
                 self.push(root.to_owned(), fd, st);
             }
             Ok(Opened::NotDir) => match fs::stat_at(self.anchor, root) {
-                Ok(st) => self.visitor.entry(self.anchor, at, &st),
+                Ok(st) if st.same_file(expect) && !st.is_dir() => {
+                    self.visitor.entry(self.anchor, at, &st)
+                }
+                Ok(_) => self.visitor.failed(&root_path, REPLACED.into()),
                 Err(e) => self.visitor.failed(&root_path, fs::reason(&e)),
             },
             Ok(Opened::Vanished) => {}
@@ -175,10 +204,10 @@ impl<V: Visitor> Walker<'_, V> {
         if self.dev.is_some_and(|d| d != st.dev) {
             return self.visitor.other_filesystem(dir.as_fd(), at, &st);
         }
-        if self.visitor.delegate(&dir, at, depth) {
+        if self.visitor.delegate(&dir, at, &st, depth) {
             return;
         }
-        match open_child(dir.as_fd(), &name, self.visitor.may_fix_modes()) {
+        match open_child(dir.as_fd(), &name, self.visitor.may_fix_modes(), None) {
             Ok(Opened::Dir(fd, st)) => {
                 if self.dev.is_some_and(|d| d != st.dev) {
                     // Became a mount point between the stat and the open.
@@ -198,7 +227,7 @@ impl<V: Visitor> Walker<'_, V> {
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
                 Err(e) => self.visitor.failed(&at.path(), fs::reason(&e)),
             },
-            Ok(Opened::Vanished) => {}
+            Ok(Opened::Vanished | Opened::Replaced) => {}
             Err(e) => self.visitor.failed(&at.path(), fs::reason(&e)),
         }
     }
@@ -342,8 +371,15 @@ fn split_last(path: &[u8]) -> (&[u8], &[u8]) {
 
 /// Open the directory `name` of `dir` without following a symlink. With `fix_modes`, a
 /// directory we may not read (mode 000, or no r/x for us) gets u+rwx through an O_PATH
-/// handle on the very inode (never a re-resolved name) and is opened again.
-fn open_child(dir: BorrowedFd, name: &CStr, fix_modes: bool) -> io::Result<Opened> {
+/// handle on the very inode (never a re-resolved name) and is opened again. With
+/// `expect`, that inode must be the one expected before its mode is touched (`dir` is
+/// then outside the tree, and the name could hold anything by now).
+fn open_child(
+    dir: BorrowedFd,
+    name: &CStr,
+    fix_modes: bool,
+    expect: Option<&FileStat>,
+) -> io::Result<Opened> {
     let classify = |e: io::Error| -> io::Result<Opened> {
         match e.raw_os_error() {
             Some(libc::ELOOP) | Some(libc::ENOTDIR) => Ok(Opened::NotDir),
@@ -368,6 +404,9 @@ fn open_child(dir: BorrowedFd, name: &CStr, fix_modes: bool) -> io::Result<Opene
     let st = fs::stat_fd(handle.as_fd())?;
     if !st.is_dir() {
         return Ok(Opened::NotDir);
+    }
+    if expect.is_some_and(|e| !e.same_file(&st)) {
+        return Ok(Opened::Replaced);
     }
     fs::chmod_path_fd(handle.as_fd(), st.mode | 0o700).map_err(|_| first)?;
     let fd = match fs::open_dir_at(dir, name) {

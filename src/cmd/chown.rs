@@ -2,9 +2,10 @@
 //! namespace (`1000:1000` gives a volume to container user 1000, `0:0` gives it back).
 
 use crate::clean::chown::{chown_tree, NewOwner};
-use crate::clean::guard::{self, Target};
+use crate::clean::fd_budget;
+use crate::clean::guard;
+use crate::clean::target;
 use crate::clean::walk::WalkOptions;
-use crate::clean::{fd_budget, fs};
 use crate::cli::{ChownArgs, UnshareArgs};
 use crate::error::{Error, Result};
 use crate::exit;
@@ -13,7 +14,6 @@ use crate::subid::SubIdPaths;
 use crate::unshare::{plan_mapping, MapRequest};
 use crate::users::Account;
 use std::io::Write;
-use std::os::fd::AsFd;
 
 /// `OWNER[:GROUP]` as numbers; `OWNER:` means the group of the same number, `:GROUP`
 /// changes only the group. Names are refused: they mean nothing inside a container here.
@@ -118,13 +118,15 @@ pub fn run(args: ChownArgs) -> Result<u8> {
     } else {
         Vec::new()
     };
+    // Each PATH is resolved once, to descriptors; the checks and the change act on what
+    // they hold (see clean/target.rs). A symlink named is followed, as chown(1) does,
+    // unless -h.
     let mut targets = Vec::new();
     for path in &args.paths {
-        let target = Target::resolve(path)?;
-        guard::check_path(&target, &homes, &mapping.uid)?;
-        let anchor =
-            fs::open_anchor(&target.parent).map_err(|e| Error::io("open", &target.parent, &e))?;
-        targets.push((target, anchor));
+        let r = target::resolve(path, !args.no_dereference, account.uid)?;
+        guard::check_path(&r.target, &homes, &mapping.uid)?;
+        target::check_identity(&r, &homes)?;
+        targets.push(r);
     }
     let options = WalkOptions {
         one_filesystem: !args.cross_filesystems,
@@ -132,15 +134,8 @@ pub fn run(args: ChownArgs) -> Result<u8> {
     };
     crate::cmd::unshare::enter(&UnshareArgs::default(), &account)?;
     let mut failures = Vec::new();
-    for (target, anchor) in &targets {
-        let out = chown_tree(
-            anchor.as_fd(),
-            &target.name,
-            target.path.as_os_str().as_encoded_bytes(),
-            owner,
-            args.recursive,
-            options,
-        );
+    for target in &targets {
+        let out = chown_tree(target, owner, args.recursive, options);
         failures.extend(out.failures);
     }
     if failures.is_empty() {

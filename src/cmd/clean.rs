@@ -1,12 +1,13 @@
 //! `userns clean [PATH...]`: remove trees owned by your subordinate ids (by default your
 //! rootless container storage), from inside your mapped namespace, never leaving them.
 
+use crate::clean::fd_budget;
 use crate::clean::guard::{self, Target};
 use crate::clean::podman::PauseProcess;
 use crate::clean::remove::{count_tree, remove_tree, Outcome};
 use crate::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
+use crate::clean::target::{self, Resolved};
 use crate::clean::walk::WalkOptions;
-use crate::clean::{fd_budget, fs};
 use crate::cli::{CleanArgs, UnshareArgs};
 use crate::error::{Error, Result};
 use crate::exit;
@@ -16,9 +17,8 @@ use crate::unshare::{plan_mapping, MapRequest};
 use crate::users::Account;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 pub fn run(args: CleanArgs) -> Result<u8> {
     let account = Account::current();
@@ -47,17 +47,32 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     let mapping = plan_mapping(&MapRequest::default(), &account, &SubIdPaths::default())?;
     let homes = guard::protected_homes();
     let mounts = guard::own_mounts()?;
-    let mut targets: Vec<Target> = Vec::new();
+    // Each PATH is resolved once, to descriptors, before any check: the checks look at
+    // what the descriptors hold, and the removal starts from them (see target.rs).
+    let mut resolved: Vec<Resolved> = Vec::new();
     for path in &paths {
-        let target = Target::resolve(path)?;
-        guard::check_path(&target, &homes, &mapping.uid)?;
-        guard::check_mounts(&target, &mounts, args.cross_filesystems)?;
-        targets.push(target);
+        // A symlink named is removed itself, as rm does.
+        let r = target::resolve(path, false, account.uid)?;
+        guard::check_path(&r.target, &homes, &mapping.uid)?;
+        target::check_identity(&r, &homes)?;
+        guard::check_mounts(&r.target, &mounts, args.cross_filesystems)?;
+        resolved.push(r);
     }
     // A tree inside another given tree goes with it.
-    let all: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
-    targets.retain(|t| !all.iter().any(|o| *o != t.path && t.path.starts_with(o)));
-    targets.dedup_by(|a, b| a.path == b.path);
+    let all: Vec<PathBuf> = resolved.iter().map(|r| r.target.path.clone()).collect();
+    resolved.retain(|r| {
+        !all.iter()
+            .any(|o| *o != r.target.path && r.target.path.starts_with(o))
+    });
+    // The same tree named twice (or by two names) is removed once.
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    resolved.retain(|r| {
+        let id = (r.st.dev, r.st.ino);
+        let first = !seen.contains(&id);
+        seen.push(id);
+        first
+    });
+    let targets: Vec<Target> = resolved.iter().map(|r| r.target.clone()).collect();
 
     let ask = !args.yes && !args.dry_run;
     let mut notes = Vec::new();
@@ -71,15 +86,8 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         p.check_no_containers(&trees)?;
     }
 
-    // Everything that must happen before threads exist: descriptors, then the namespace.
-    let anchors = targets
-        .iter()
-        .map(|t| {
-            fs::open_anchor(&t.parent)
-                .map(Arc::new)
-                .map_err(|e| Error::io("open", &t.parent, &e))
-        })
-        .collect::<Result<Vec<Arc<OwnedFd>>>>()?;
+    // Everything that must happen before threads exist: descriptors (above), then the
+    // namespace.
     let workers = workers();
     let options = WalkOptions {
         one_filesystem: !args.cross_filesystems,
@@ -90,10 +98,12 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     let path_bytes = |t: &Target| t.path.as_os_str().as_encoded_bytes().to_vec();
     let mut planned: Option<Vec<Outcome>> = None;
     if ask || args.dry_run {
-        let scans: Vec<Outcome> = targets
+        let scans: Vec<Outcome> = resolved
             .iter()
-            .zip(&anchors)
-            .map(|(t, a)| count_tree(a.as_fd(), &t.name, &path_bytes(t), options))
+            .map(|r| {
+                let t = &r.target;
+                count_tree(r.parent.as_fd(), &t.name, &path_bytes(t), &r.st, options)
+            })
             .collect();
         if args.dry_run {
             if let Some(p) = &pause {
@@ -130,10 +140,20 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         .as_ref()
         .map(|s| s.iter().map(|o| o.tally.entries()).sum::<u64>());
     let progress = progress_bar(total, args.json);
-    let outcomes: Vec<Outcome> = targets
+    let outcomes: Vec<Outcome> = resolved
         .iter()
-        .zip(&anchors)
-        .map(|(t, a)| remove_tree(a, &t.name, &path_bytes(t), options, workers, &progress))
+        .map(|r| {
+            let t = &r.target;
+            remove_tree(
+                &r.parent,
+                &t.name,
+                &path_bytes(t),
+                &r.st,
+                options,
+                workers,
+                &progress,
+            )
+        })
         .collect();
     progress.finish_and_clear();
     finish(&args, "removed", &targets, &outcomes, &notes, &mapping.uid)
