@@ -161,6 +161,19 @@ impl Resolved<'_> {
         }
     }
 
+    /// `who`, cut short for a mention in another line's finding: shadow's tools keep
+    /// names short (useradd takes 32 characters), but a file may hold anything, and many
+    /// lines naming one huge owner would make the output quadratic in the file's size.
+    fn who_brief(&self) -> String {
+        let text = brief(&self.entry.owner_text);
+        match (&self.entry.owner, &self.account) {
+            (Owner::Uid(_), Some(Account { name: Some(n), .. })) => {
+                format!("{text} ({})", brief(n))
+            }
+            _ => text.into_owned(),
+        }
+    }
+
     /// The name to give `usermod` in a fix.
     fn usermod_name(&self) -> String {
         self.account
@@ -261,6 +274,19 @@ fn finding(
         message,
         fix,
     }
+}
+
+/// At most BRIEF_OWNER bytes of an owner's name, then "...".
+fn brief(text: &str) -> std::borrow::Cow<'_, str> {
+    const BRIEF_OWNER: usize = 64;
+    if text.len() <= BRIEF_OWNER {
+        return text.into();
+    }
+    let cut = (0..=BRIEF_OWNER)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}...", &text[..cut]).into()
 }
 
 /// `START-LAST`, or `START (empty)`; LAST may pass 2^32 on an overflowing line.
