@@ -53,6 +53,10 @@ pub struct Overlaps {
 pub fn earlier_overlaps(spans: &[Span], cap: usize) -> Vec<Overlaps> {
     debug_assert!(spans.iter().all(|s| (s.start as u128) < s.end));
     let all: Vec<usize> = (0..spans.len()).collect();
+    // A clean file, the usual case, needs none of the structures below.
+    if !any_overlap(spans, &all) {
+        return vec![Overlaps::default(); spans.len()];
+    }
     let mut whole = Sweep::new(spans, all);
     let mut groups: HashMap<u32, Vec<usize>> = HashMap::new();
     for (i, s) in spans.iter().enumerate() {
@@ -61,7 +65,9 @@ pub fn earlier_overlaps(spans: &[Span], cap: usize) -> Vec<Overlaps> {
     // Each span's own owner's sweep, and its index there; lone owners need none.
     let mut group_sweeps: Vec<Sweep> = Vec::new();
     let mut in_group: Vec<Option<(usize, usize)>> = vec![None; spans.len()];
-    for members in groups.into_values().filter(|m| m.len() > 1) {
+    // Only owners whose own lines overlap need a sweep of their own: on a site's file the
+    // owners are many, and visiting each one's structures in line order is slow.
+    for members in groups.into_values().filter(|m| any_overlap(spans, m)) {
         for (local, &i) in members.iter().enumerate() {
             in_group[i] = Some((group_sweeps.len(), local));
         }
@@ -99,6 +105,23 @@ pub fn earlier_overlaps(spans: &[Span], cap: usize) -> Vec<Overlaps> {
         };
     }
     result
+}
+
+/// Whether any two of the spans `members` overlap.
+fn any_overlap(spans: &[Span], members: &[usize]) -> bool {
+    let mut sorted: Vec<(u64, u128)> = members
+        .iter()
+        .map(|&i| (spans[i].start, spans[i].end))
+        .collect();
+    sorted.sort_unstable();
+    let mut reach = 0;
+    for (start, end) in sorted {
+        if (start as u128) < reach {
+            return true;
+        }
+        reach = reach.max(end);
+    }
+    false
 }
 
 /// What `Sweep::earlier` finds.
