@@ -105,10 +105,139 @@ fn from_user(u: &uzers::User) -> Account {
     }
 }
 
+/// The passwd database for many lookups, as `subid check` makes one per distinct owner.
+///
+/// The first `DIRECT_LOOKUPS` go to NSS one by one (getpwnam, getpwuid): cheapest for a
+/// handful. Past that, the database is enumerated once (getpwent, as `getent passwd`)
+/// and answered from memory: each getpwnam through the files source scans /etc/passwd,
+/// so one per owner is quadratic on a site whose passwd and subuid both list every user.
+/// A name the enumeration lacks is still asked of NSS, unless every passwd source in
+/// nsswitch.conf enumerates all it knows (`files`, `compat`): sssd enumerates nothing by
+/// default (`enumerate = false`), and systemd's module leaves out the users of
+/// machined's containers.
+#[derive(Default)]
+pub struct PasswdIndex {
+    lookups: std::cell::Cell<usize>,
+    table: std::cell::OnceCell<PasswdTable>,
+}
+
+#[derive(Default)]
+struct PasswdTable {
+    by_name: std::collections::HashMap<String, Account>,
+    by_uid: std::collections::HashMap<u32, Account>,
+    complete: bool,
+}
+
+/// Lookups made of NSS one by one before the database is enumerated.
+const DIRECT_LOOKUPS: usize = 16;
+
+impl PasswdIndex {
+    pub fn by_name(&self, name: &str) -> Option<Account> {
+        match self.table() {
+            Some(t) => t
+                .by_name
+                .get(name)
+                .cloned()
+                .or_else(|| (!t.complete).then(|| Account::by_name(name)).flatten()),
+            None => Account::by_name(name),
+        }
+    }
+
+    pub fn by_uid(&self, uid: u32) -> Option<Account> {
+        match self.table() {
+            Some(t) => t
+                .by_uid
+                .get(&uid)
+                .cloned()
+                .or_else(|| (!t.complete).then(|| Account::by_uid(uid)).flatten()),
+            None => Account::by_uid(uid),
+        }
+    }
+
+    /// The enumerated table, once enough lookups were made to be worth it.
+    fn table(&self) -> Option<&PasswdTable> {
+        let n = self.lookups.get() + 1;
+        self.lookups.set(n);
+        if n <= DIRECT_LOOKUPS {
+            return None;
+        }
+        Some(self.table.get_or_init(|| {
+            let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf").unwrap_or_default();
+            let mut table = PasswdTable {
+                complete: enumeration_is_complete(&nsswitch),
+                ..Default::default()
+            };
+            // SAFETY: getpwent's iteration state is process-wide; nothing else in this
+            // single-threaded command enumerates passwd while the iterator lives.
+            for user in unsafe { uzers::all_users() } {
+                let account = from_user(&user);
+                // getpwnam and getpwuid return the first match; so does the table.
+                table
+                    .by_uid
+                    .entry(account.uid)
+                    .or_insert_with(|| account.clone());
+                if let Some(name) = account.name.clone() {
+                    table.by_name.entry(name).or_insert(account);
+                }
+            }
+            table
+        }))
+    }
+}
+
+/// Whether enumerating passwd lists every user a lookup would find: true when each
+/// source on the `passwd:` line of nsswitch.conf is `files` or `compat` (glibc uses
+/// `files` when there is no such line).
+pub fn enumeration_is_complete(nsswitch: &str) -> bool {
+    let line = nsswitch.lines().find_map(|l| {
+        let l = l.split('#').next().unwrap_or("");
+        l.trim_start().strip_prefix("passwd:")
+    });
+    let Some(line) = line else {
+        return true;
+    };
+    let mut in_action = false;
+    for word in line.split_whitespace() {
+        // `[NOTFOUND=return]` and the like are actions, not sources.
+        if word.starts_with('[') {
+            in_action = true;
+        }
+        if in_action {
+            in_action = !word.ends_with(']');
+            continue;
+        }
+        if word != "files" && word != "compat" {
+            return false;
+        }
+    }
+    true
+}
+
 /// Whether a name or uid owner is known to the passwd database.
 pub fn owner_known(owner: &crate::subid::Owner) -> bool {
     match owner {
         crate::subid::Owner::Name(n) => uzers::get_user_by_name(n).is_some(),
         crate::subid::Owner::Uid(u) => uzers::get_user_by_uid(*u).is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enumeration_is_complete;
+
+    #[test]
+    fn only_files_and_compat_enumerate_completely() {
+        assert!(enumeration_is_complete(
+            "passwd: files\ngroup: files systemd\n"
+        ));
+        assert!(enumeration_is_complete("# none here\n"));
+        assert!(enumeration_is_complete(
+            "passwd: compat [NOTFOUND=return] files # x\n"
+        ));
+        assert!(!enumeration_is_complete("passwd:         files systemd\n"));
+        assert!(!enumeration_is_complete("passwd: files sss\n"));
+        assert!(!enumeration_is_complete(
+            "passwd: files [ NOTFOUND=return ] ldap\n"
+        ));
     }
 }

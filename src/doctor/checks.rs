@@ -194,7 +194,7 @@ pub fn subids(
         IdKind::Uid => (file.clone(), SubIdFile::default()),
         IdKind::Gid => (SubIdFile::default(), file.clone()),
     };
-    let passwd = AccountFirst(account);
+    let passwd = AccountFirst(account, SystemPasswd::default());
     let findings: Vec<String> = lint::lint(&subuid, &subgid, &LoginDefs::parse(""), &passwd)
         .into_iter()
         .filter(|f| f.file == file.path && mine.contains(&f.line) && f.severity == Severity::Error)
@@ -214,20 +214,20 @@ pub fn subids(
 
 /// The passwd database, answering for the checked account itself first (it may be given
 /// as a numeric uid that passwd does not know).
-struct AccountFirst<'a>(&'a Account);
+struct AccountFirst<'a>(&'a Account, SystemPasswd);
 
 impl lint::Passwd for AccountFirst<'_> {
     fn by_name(&self, name: &str) -> Option<Account> {
         if self.0.name.as_deref() == Some(name) {
             return Some(self.0.clone());
         }
-        SystemPasswd.by_name(name)
+        self.1.by_name(name)
     }
     fn by_uid(&self, uid: u32) -> Option<Account> {
         if self.0.uid == uid {
             return Some(self.0.clone());
         }
-        SystemPasswd.by_uid(uid)
+        self.1.by_uid(uid)
     }
 }
 

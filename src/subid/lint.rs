@@ -32,12 +32,13 @@ use super::login_defs::LoginDefs;
 use super::lookup::{usability, Usability};
 use super::parse::{Owner, SubIdEntry, SubIdFile};
 use crate::ids::{IdKind, ID_LIMIT};
-use crate::users::Account;
+use crate::users::{Account, PasswdIndex};
 use across::{login_defs_values, missing_other_kind, overlaps, small_totals};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// Ids a user should have to run ordinary container images, whose files use ids 0..65535
 /// (nobody is 65534); useradd grants SUB_UID_COUNT = 65536 by default.
@@ -114,15 +115,17 @@ pub trait Passwd {
     fn by_uid(&self, uid: u32) -> Option<Account>;
 }
 
-/// The real passwd database, through NSS (as `getent passwd`).
-pub struct SystemPasswd;
+/// The real passwd database, through NSS (as `getent passwd`), read whole once many
+/// owners are asked for (`PasswdIndex`).
+#[derive(Default)]
+pub struct SystemPasswd(PasswdIndex);
 
 impl Passwd for SystemPasswd {
     fn by_name(&self, name: &str) -> Option<Account> {
-        Account::by_name(name)
+        self.0.by_name(name)
     }
     fn by_uid(&self, uid: u32) -> Option<Account> {
-        Account::by_uid(uid)
+        self.0.by_uid(uid)
     }
 }
 
@@ -138,13 +141,14 @@ enum Identity {
 struct Resolved<'a> {
     entry: &'a SubIdEntry,
     identity: Identity,
-    account: Option<Account>,
+    /// Shared with the other lines of the owner: a site's file has many a user.
+    account: Option<Rc<Account>>,
 }
 
 impl Resolved<'_> {
     /// The id this entry must not contain: the owner's uid, or primary gid for subgid.
     fn own_id(&self, kind: IdKind) -> Option<u32> {
-        match (&self.account, kind, &self.entry.owner) {
+        match (self.account.as_deref(), kind, &self.entry.owner) {
             (Some(a), _, _) => Some(a.own_id(kind)),
             (None, IdKind::Uid, Owner::Uid(u)) => Some(*u),
             (None, _, _) => None,
@@ -153,7 +157,7 @@ impl Resolved<'_> {
 
     /// The owner for messages: `ivy`, `2000 (ivy)`, or the text as written.
     fn who(&self) -> String {
-        match (&self.entry.owner, &self.account) {
+        match (&self.entry.owner, self.account.as_deref()) {
             (Owner::Uid(_), Some(Account { name: Some(n), .. })) => {
                 format!("{} ({n})", self.entry.owner_text)
             }
@@ -166,7 +170,7 @@ impl Resolved<'_> {
     /// lines naming one huge owner would make the output quadratic in the file's size.
     fn who_brief(&self) -> String {
         let text = brief(&self.entry.owner_text);
-        match (&self.entry.owner, &self.account) {
+        match (&self.entry.owner, self.account.as_deref()) {
             (Owner::Uid(_), Some(Account { name: Some(n), .. })) => {
                 format!("{text} ({})", brief(n))
             }
@@ -186,20 +190,23 @@ impl Resolved<'_> {
 /// Looks owners up once each: a site's files can have thousands of lines for few owners.
 struct Resolver<'p> {
     passwd: &'p dyn Passwd,
-    cache: HashMap<Owner, Option<Account>>,
+    cache: HashMap<Owner, Option<Rc<Account>>>,
 }
 
 impl Resolver<'_> {
     fn resolve<'a>(&mut self, entry: &'a SubIdEntry) -> Resolved<'a> {
-        let passwd = self.passwd;
-        let account = self
-            .cache
-            .entry(entry.owner.clone())
-            .or_insert_with(|| match &entry.owner {
-                Owner::Name(n) => passwd.by_name(n),
-                Owner::Uid(u) => passwd.by_uid(*u),
-            })
-            .clone();
+        let account = match self.cache.get(&entry.owner) {
+            Some(known) => known.clone(),
+            None => {
+                let found = match &entry.owner {
+                    Owner::Name(n) => self.passwd.by_name(n),
+                    Owner::Uid(u) => self.passwd.by_uid(*u),
+                }
+                .map(Rc::new);
+                self.cache.insert(entry.owner.clone(), found.clone());
+                found
+            }
+        };
         let identity = match (&entry.owner, &account) {
             (Owner::Uid(u), _) => Identity::Uid(*u),
             (Owner::Name(_), Some(a)) => Identity::Uid(a.uid),
