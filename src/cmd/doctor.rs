@@ -41,16 +41,15 @@ pub fn run(args: DoctorArgs) -> Result<u8> {
     let mut plans = Vec::new();
     let mut sources = Vec::new();
     for kind in IdKind::BOTH {
-        match (
-            crate::subid::SubIdFile::read(paths.path(kind)),
-            UserSubIds::read(&paths, kind, &account),
-        ) {
-            (Ok(file), Ok(ids)) => {
+        // One read of the file serves the user's lines and the lint of them.
+        match crate::subid::SubIdFile::read(paths.path(kind)) {
+            Ok(file) => {
+                let ids = UserSubIds::read_with(&paths, kind, &account, &file);
                 list.extend(checks::subids(kind, &ids, &file, &account));
                 plans.push(checks::plan(kind, &account, &ids));
                 sources.push(ids);
             }
-            (Err(e), _) | (_, Err(e)) => {
+            Err(e) => {
                 list.push(
                     Check::new(
                         kind.subid_name(),
