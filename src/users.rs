@@ -123,8 +123,10 @@ pub struct PasswdIndex {
 
 #[derive(Default)]
 struct PasswdTable {
-    by_name: std::collections::HashMap<String, Account>,
-    by_uid: std::collections::HashMap<u32, Account>,
+    accounts: Vec<Account>,
+    /// Indices into `accounts`.
+    by_name: std::collections::HashMap<String, usize>,
+    by_uid: std::collections::HashMap<u32, usize>,
     complete: bool,
 }
 
@@ -134,22 +136,22 @@ const DIRECT_LOOKUPS: usize = 16;
 impl PasswdIndex {
     pub fn by_name(&self, name: &str) -> Option<Account> {
         match self.table() {
-            Some(t) => t
-                .by_name
-                .get(name)
-                .cloned()
-                .or_else(|| (!t.complete).then(|| Account::by_name(name)).flatten()),
+            Some(t) => match t.by_name.get(name) {
+                Some(&i) => Some(t.accounts[i].clone()),
+                None if t.complete => None,
+                None => Account::by_name(name),
+            },
             None => Account::by_name(name),
         }
     }
 
     pub fn by_uid(&self, uid: u32) -> Option<Account> {
         match self.table() {
-            Some(t) => t
-                .by_uid
-                .get(&uid)
-                .cloned()
-                .or_else(|| (!t.complete).then(|| Account::by_uid(uid)).flatten()),
+            Some(t) => match t.by_uid.get(&uid) {
+                Some(&i) => Some(t.accounts[i].clone()),
+                None if t.complete => None,
+                None => Account::by_uid(uid),
+            },
             None => Account::by_uid(uid),
         }
     }
@@ -171,14 +173,13 @@ impl PasswdIndex {
             // single-threaded command enumerates passwd while the iterator lives.
             for user in unsafe { uzers::all_users() } {
                 let account = from_user(&user);
+                let i = table.accounts.len();
                 // getpwnam and getpwuid return the first match; so does the table.
-                table
-                    .by_uid
-                    .entry(account.uid)
-                    .or_insert_with(|| account.clone());
-                if let Some(name) = account.name.clone() {
-                    table.by_name.entry(name).or_insert(account);
+                table.by_uid.entry(account.uid).or_insert(i);
+                if let Some(name) = &account.name {
+                    table.by_name.entry(name.clone()).or_insert(i);
                 }
+                table.accounts.push(account);
             }
             table
         }))

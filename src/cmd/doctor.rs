@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::exit;
 use crate::ids::IdKind;
 use crate::storage::StoragePaths;
+use crate::subid::lint::SystemPasswd;
 use crate::subid::{SubIdPaths, UserSubIds};
 use crate::unshare::{diagnose::sysctl, helper};
 use crate::users::Account;
@@ -40,12 +41,14 @@ pub fn run(args: DoctorArgs) -> Result<u8> {
     let paths = SubIdPaths::default();
     let mut plans = Vec::new();
     let mut sources = Vec::new();
+    // One for both files: past a few owners it holds the whole passwd database.
+    let passwd = SystemPasswd::default();
     for kind in IdKind::BOTH {
         // One read of the file serves the user's lines and the lint of them.
         match crate::subid::SubIdFile::read(paths.path(kind)) {
             Ok(file) => {
                 let ids = UserSubIds::read_with(&paths, kind, &account, &file);
-                list.extend(checks::subids(kind, &ids, &file, &account));
+                list.extend(checks::subids(kind, &ids, &file, &account, &passwd));
                 plans.push(checks::plan(kind, &account, &ids));
                 sources.push(ids);
             }

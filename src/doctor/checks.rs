@@ -132,6 +132,7 @@ pub fn subids(
     subids: &UserSubIds,
     file: &SubIdFile,
     account: &Account,
+    passwd: &SystemPasswd,
 ) -> Vec<Check> {
     let name = kind.subid_name();
     let user = account.display_name();
@@ -197,7 +198,7 @@ pub fn subids(
         IdKind::Uid => (relevant, SubIdFile::default()),
         IdKind::Gid => (SubIdFile::default(), relevant),
     };
-    let passwd = AccountFirst(account, SystemPasswd::default());
+    let passwd = AccountFirst(account, passwd);
     let findings: Vec<String> = lint::lint(&subuid, &subgid, &LoginDefs::parse(""), &passwd)
         .into_iter()
         .filter(|f| f.file == file.path && mine.contains(&f.line) && f.severity == Severity::Error)
@@ -247,7 +248,7 @@ fn lines_that_meet(file: &SubIdFile, mine: &HashSet<usize>) -> SubIdFile {
 
 /// The passwd database, answering for the checked account itself first (it may be given
 /// as a numeric uid that passwd does not know).
-struct AccountFirst<'a>(&'a Account, SystemPasswd);
+struct AccountFirst<'a>(&'a Account, &'a SystemPasswd);
 
 impl lint::Passwd for AccountFirst<'_> {
     fn by_name(&self, name: &str) -> Option<Account> {
@@ -372,7 +373,7 @@ mod tests {
         let file =
             crate::subid::parse::parse(Path::new("/etc/subuid"), b"ivy:100000:1000\nivy:1999:5\n");
         let ids = UserSubIds::from_file(IdKind::Uid, &file, &ivy);
-        let checks = subids(IdKind::Uid, &ids, &file, &ivy);
+        let checks = subids(IdKind::Uid, &ids, &file, &ivy, &SystemPasswd::default());
         assert_eq!(checks[0].status, Status::Warn, "{checks:?}");
         assert!(checks[0]
             .evidence
@@ -384,7 +385,7 @@ mod tests {
         );
         let none = crate::subid::parse::parse(Path::new("/etc/subuid"), b"bob:100000:65536\n");
         let ids = UserSubIds::from_file(IdKind::Uid, &none, &ivy);
-        let checks = subids(IdKind::Uid, &ids, &none, &ivy);
+        let checks = subids(IdKind::Uid, &ids, &none, &ivy, &SystemPasswd::default());
         assert_eq!(checks.len(), 1);
         assert_eq!(checks[0].status, Status::Fail);
         assert!(checks[0]
