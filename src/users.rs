@@ -112,9 +112,14 @@ fn from_user(u: &uzers::User) -> Account {
 /// and answered from memory: each getpwnam through the files source scans /etc/passwd,
 /// so one per owner is quadratic on a site whose passwd and subuid both list every user.
 /// A name the enumeration lacks is still asked of NSS, unless every passwd source in
-/// nsswitch.conf enumerates all it knows (`files`, `compat`): sssd enumerates nothing by
-/// default (`enumerate = false`), and systemd's module leaves out the users of
-/// machined's containers.
+/// nsswitch.conf enumerates what it knows (`files`, `compat`, `systemd`): sssd enumerates
+/// nothing by default (`enumerate = false`), nor winbind (`winbind enum users = no`).
+/// Such a lookup scans /etc/passwd again before asking the module, which is why the
+/// `systemd` of Debian's default `passwd: files systemd` counts as enumerating: its
+/// getpwent lists homed, dynamic and drop-in users. It leaves out the users of machined's
+/// containers (vu-NAME-UID), which no subuid line names in practice, and root and nobody
+/// when it synthesizes them (systemd 246+ does not when iterating): those two are
+/// always asked of NSS when missing.
 #[derive(Default)]
 pub struct PasswdIndex {
     lookups: std::cell::Cell<usize>,
@@ -130,6 +135,9 @@ struct PasswdTable {
     complete: bool,
 }
 
+/// The uid nss-systemd gives its synthesized nobody.
+const NOBODY: u32 = 65534;
+
 /// Lookups made of NSS one by one before the database is enumerated.
 const DIRECT_LOOKUPS: usize = 16;
 
@@ -138,7 +146,7 @@ impl PasswdIndex {
         match self.table() {
             Some(t) => match t.by_name.get(name) {
                 Some(&i) => Some(t.accounts[i].clone()),
-                None if t.complete => None,
+                None if t.complete && !matches!(name, "root" | "nobody") => None,
                 None => Account::by_name(name),
             },
             None => Account::by_name(name),
@@ -149,7 +157,7 @@ impl PasswdIndex {
         match self.table() {
             Some(t) => match t.by_uid.get(&uid) {
                 Some(&i) => Some(t.accounts[i].clone()),
-                None if t.complete => None,
+                None if t.complete && uid != 0 && uid != NOBODY => None,
                 None => Account::by_uid(uid),
             },
             None => Account::by_uid(uid),
@@ -187,8 +195,8 @@ impl PasswdIndex {
 }
 
 /// Whether enumerating passwd lists every user a lookup would find: true when each
-/// source on the `passwd:` line of nsswitch.conf is `files` or `compat` (glibc uses
-/// `files` when there is no such line).
+/// source on the `passwd:` line of nsswitch.conf is `files`, `compat` or `systemd`
+/// (glibc uses `files` when there is no such line).
 pub fn enumeration_is_complete(nsswitch: &str) -> bool {
     let line = nsswitch.lines().find_map(|l| {
         let l = l.split('#').next().unwrap_or("");
@@ -207,7 +215,7 @@ pub fn enumeration_is_complete(nsswitch: &str) -> bool {
             in_action = !word.ends_with(']');
             continue;
         }
-        if word != "files" && word != "compat" {
+        if !matches!(word, "files" | "compat" | "systemd") {
             return false;
         }
     }
@@ -224,10 +232,21 @@ pub fn owner_known(owner: &crate::subid::Owner) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::enumeration_is_complete;
+    use super::{enumeration_is_complete, Account, PasswdIndex, DIRECT_LOOKUPS};
 
     #[test]
-    fn only_files_and_compat_enumerate_completely() {
+    fn the_index_answers_as_nss_before_and_after_enumerating() {
+        let index = PasswdIndex::default();
+        for _ in 0..DIRECT_LOOKUPS + 2 {
+            assert_eq!(index.by_name("root"), Account::by_name("root"));
+            assert_eq!(index.by_uid(0), Account::by_uid(0));
+            assert_eq!(index.by_name("no-such-user-of-userns"), None);
+        }
+        assert!(index.table.get().is_some(), "enumerated past the threshold");
+    }
+
+    #[test]
+    fn files_compat_and_systemd_enumerate_completely() {
         assert!(enumeration_is_complete(
             "passwd: files\ngroup: files systemd\n"
         ));
@@ -235,7 +254,7 @@ mod tests {
         assert!(enumeration_is_complete(
             "passwd: compat [NOTFOUND=return] files # x\n"
         ));
-        assert!(!enumeration_is_complete("passwd:         files systemd\n"));
+        assert!(enumeration_is_complete("passwd:         files systemd\n"));
         assert!(!enumeration_is_complete("passwd: files sss\n"));
         assert!(!enumeration_is_complete(
             "passwd: files [ NOTFOUND=return ] ldap\n"
