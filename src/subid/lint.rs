@@ -140,7 +140,9 @@ enum Identity {
 /// An entry with its owner resolved.
 struct Resolved<'a> {
     entry: &'a SubIdEntry,
-    identity: Identity,
+    /// The owner's `Identity` as a small number, the same for every line of that identity
+    /// in both files: the rules that compare lines index by it rather than hash it.
+    owner: u32,
     /// Shared with the other lines of the owner: a site's file has many a user.
     account: Option<Rc<Account>>,
 }
@@ -188,36 +190,50 @@ impl Resolved<'_> {
 }
 
 /// Looks owners up once each: a site's files can have thousands of lines for few owners.
-struct Resolver<'p> {
-    passwd: &'p dyn Passwd,
-    cache: HashMap<Owner, Option<Rc<Account>>>,
+#[derive(Default)]
+struct Resolver {
+    cache: HashMap<Owner, (Option<Rc<Account>>, u32)>,
+    identities: HashMap<Identity, u32>,
 }
 
-impl Resolver<'_> {
-    fn resolve<'a>(&mut self, entry: &'a SubIdEntry) -> Resolved<'a> {
-        let account = match self.cache.get(&entry.owner) {
-            Some(known) => known.clone(),
-            None => {
-                let found = match &entry.owner {
-                    Owner::Name(n) => self.passwd.by_name(n),
-                    Owner::Uid(u) => self.passwd.by_uid(*u),
-                }
-                .map(Rc::new);
-                self.cache.insert(entry.owner.clone(), found.clone());
-                found
-            }
-        };
+impl Resolver {
+    fn resolve<'a>(&mut self, entry: &'a SubIdEntry, passwd: &dyn Passwd) -> Resolved<'a> {
+        if let Some((account, owner)) = self.cache.get(&entry.owner) {
+            return Resolved {
+                entry,
+                owner: *owner,
+                account: account.clone(),
+            };
+        }
+        let account = match &entry.owner {
+            Owner::Name(n) => passwd.by_name(n),
+            Owner::Uid(u) => passwd.by_uid(*u),
+        }
+        .map(Rc::new);
         let identity = match (&entry.owner, &account) {
             (Owner::Uid(u), _) => Identity::Uid(*u),
             (Owner::Name(_), Some(a)) => Identity::Uid(a.uid),
             (Owner::Name(n), None) => Identity::UnknownName(n.clone()),
         };
+        let next = self.identities.len() as u32;
+        let owner = *self.identities.entry(identity).or_insert(next);
+        self.cache
+            .insert(entry.owner.clone(), (account.clone(), owner));
         Resolved {
             entry,
-            identity,
+            owner,
             account,
         }
     }
+}
+
+/// How many owner numbers `lines` use: room for a table indexed by `Resolved::owner`.
+fn owner_slots(lines: &[Resolved]) -> usize {
+    lines
+        .iter()
+        .map(|r| r.owner as usize + 1)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Lint both files. Findings come per file (subuid, subgid, then login.defs), by line.
@@ -227,12 +243,17 @@ pub fn lint(
     login_defs: &LoginDefs,
     passwd: &dyn Passwd,
 ) -> Vec<Finding> {
-    let mut resolver = Resolver {
-        passwd,
-        cache: HashMap::new(),
-    };
-    let uids: Vec<Resolved> = subuid.entries.iter().map(|e| resolver.resolve(e)).collect();
-    let gids: Vec<Resolved> = subgid.entries.iter().map(|e| resolver.resolve(e)).collect();
+    let mut resolver = Resolver::default();
+    let uids: Vec<Resolved> = subuid
+        .entries
+        .iter()
+        .map(|e| resolver.resolve(e, passwd))
+        .collect();
+    let gids: Vec<Resolved> = subgid
+        .entries
+        .iter()
+        .map(|e| resolver.resolve(e, passwd))
+        .collect();
     let mut findings = Vec::new();
     for (kind, file, lines, other_file, other_lines) in [
         (IdKind::Uid, subuid, &uids, subgid, &gids),
@@ -334,7 +355,7 @@ fn lint_file(
     };
     let account_min = defs.get_u64(min_key).unwrap_or(1000);
     let account_max = defs.get_u64(max_key).unwrap_or(60000);
-    let mut first_of: HashMap<(&Identity, u64, u64), usize> = HashMap::new();
+    let mut first_of: HashMap<(u32, u64, u64), usize> = HashMap::new();
     let mut duplicates = HashSet::new();
 
     for r in lines {
@@ -430,7 +451,7 @@ fn lint_file(
             ));
         }
 
-        match first_of.get(&(&r.identity, e.start, e.count)) {
+        match first_of.get(&(r.owner, e.start, e.count)) {
             Some(&first) => {
                 duplicates.insert(e.line);
                 out.push(finding(
@@ -443,7 +464,7 @@ fn lint_file(
                 ));
             }
             None => {
-                first_of.insert((&r.identity, e.start, e.count), e.line);
+                first_of.insert((r.owner, e.start, e.count), e.line);
             }
         }
     }

@@ -1,13 +1,13 @@
 //! Lint rules that compare lines with each other (overlaps), add up an owner's lines
 //! (totals), or look at the other file (subuid without subgid); and login.defs values.
 
-use super::{finding, span, Finding, Identity, Resolved, Rule, Severity, MIN_USABLE_TOTAL};
+use super::{finding, owner_slots, span, Finding, Resolved, Rule, Severity, MIN_USABLE_TOTAL};
 use crate::ids::IdKind;
 use crate::subid::login_defs::{self, LoginDefs};
 use crate::subid::lookup::usability;
 use crate::subid::overlap::{earlier_overlaps, Span};
 use crate::subid::parse::SubIdFile;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// How many overlapping earlier lines of each kind (other owners, same owner) a line's
@@ -31,17 +31,13 @@ pub(super) fn overlaps(
         .iter()
         .filter(|r| r.entry.count > 0 && !duplicates.contains(&r.entry.line))
         .collect();
-    let mut owners: HashMap<&Identity, u32> = HashMap::new();
     let spans: Vec<Span> = considered
         .iter()
-        .map(|r| {
-            let next = owners.len() as u32;
-            Span {
-                start: r.entry.start,
-                end: r.entry.end(),
-                line: r.entry.line,
-                owner: *owners.entry(&r.identity).or_insert(next),
-            }
+        .map(|r| Span {
+            start: r.entry.start,
+            end: r.entry.end(),
+            line: r.entry.line,
+            owner: r.owner,
         })
         .collect();
     let found = earlier_overlaps(&spans, NAMED_OVERLAPS);
@@ -57,7 +53,7 @@ pub(super) fn overlaps(
             ))
         };
         for first in overlaps.named.iter().map(|&j| considered[j]) {
-            if first.identity != later.identity {
+            if first.owner != later.owner {
                 push(
                     out,
                     Severity::Error,
@@ -149,9 +145,10 @@ pub(super) fn small_totals(
 ) {
     // In order of each owner's first line, so findings come out in file order.
     let mut by_owner: Vec<(&Resolved, Vec<(u64, u64)>)> = Vec::new();
-    let mut index: HashMap<&Identity, usize> = HashMap::new();
+    // Owner number -> index in by_owner.
+    let mut index: Vec<Option<usize>> = vec![None; owner_slots(lines)];
     for r in lines {
-        let pos = *index.entry(&r.identity).or_insert_with(|| {
+        let pos = *index[r.owner as usize].get_or_insert_with(|| {
             by_owner.push((r, Vec::new()));
             by_owner.len() - 1
         });
@@ -209,17 +206,22 @@ pub(super) fn missing_other_kind(
     other_lines: &[Resolved],
     out: &mut Vec<Finding>,
 ) {
-    let other: HashSet<&Identity> = other_lines.iter().map(|r| &r.identity).collect();
-    let mut seen = HashSet::new();
+    // Indexed by owner number, which both files share.
+    let mut other = vec![false; owner_slots(lines).max(owner_slots(other_lines))];
+    for r in other_lines {
+        other[r.owner as usize] = true;
+    }
+    let mut seen = vec![false; other.len()];
     let other_kind = match kind {
         IdKind::Uid => IdKind::Gid,
         IdKind::Gid => IdKind::Uid,
     };
     for r in lines {
         // An unknown owner already has its own warning; a usermod fix for it would not run.
-        if r.account.is_none() || other.contains(&r.identity) || !seen.insert(&r.identity) {
+        if r.account.is_none() || other[r.owner as usize] || seen[r.owner as usize] {
             continue;
         }
+        seen[r.owner as usize] = true;
         out.push(finding(
             Severity::Warning,
             Rule::MissingOtherKind,

@@ -381,15 +381,16 @@ fn union_len_counts_overlaps_once() {
 /// the earlier lines (start, line, same owner, message) in the old order and wording.
 fn every_pair(file: &SubIdFile) -> HashMap<usize, Vec<(u64, usize, bool, String)>> {
     let table = passwd();
-    let mut resolver = Resolver {
-        passwd: &table,
-        cache: HashMap::new(),
-    };
-    let lines: Vec<Resolved> = file.entries.iter().map(|e| resolver.resolve(e)).collect();
+    let mut resolver = Resolver::default();
+    let lines: Vec<Resolved> = file
+        .entries
+        .iter()
+        .map(|e| resolver.resolve(e, &table))
+        .collect();
     let mut seen = HashSet::new();
     let kept: Vec<&Resolved> = lines
         .iter()
-        .filter(|r| seen.insert((r.identity.clone(), r.entry.start, r.entry.count)))
+        .filter(|r| seen.insert((r.owner, r.entry.start, r.entry.count)))
         .filter(|r| r.entry.count > 0)
         .collect();
     let mut pairs: HashMap<usize, Vec<(u64, usize, bool, String)>> = HashMap::new();
@@ -401,7 +402,7 @@ fn every_pair(file: &SubIdFile) -> HashMap<usize, Vec<(u64, usize, bool, String)
                 continue;
             }
             let (first, later) = (a, b);
-            let same = first.identity == later.identity;
+            let same = first.owner == later.owner;
             let message = if same {
                 format!(
                     "subuid range {} of {} overlaps its own line {} (range {}); a map using both is rejected by the kernel",
