@@ -13,19 +13,41 @@ pub const OVERFLOW_ID: u32 = 65534;
 /// Whether the ids [start, end) all lie in the union of `intervals` (each [first, end)),
 /// which may touch or overlap: newuidmap lets a request span adjacent subid lines, and a
 /// child map may span several lines of its parent's map.
-pub fn intervals_cover(intervals: &[(u64, u64)], mut start: u64, end: u64) -> bool {
-    while start < end {
-        match intervals
-            .iter()
-            .filter(|(first, last)| *first <= start && start < *last)
-            .map(|(_, last)| *last)
-            .max()
-        {
-            Some(next) => start = next,
-            None => return false,
+pub fn intervals_cover(intervals: &[(u64, u64)], start: u64, end: u64) -> bool {
+    union_covers(&union(intervals.to_vec()), start, end)
+}
+
+/// The union of half-open intervals as sorted, disjoint runs; intervals that overlap or
+/// touch make one run. Build it once to test many ranges against many intervals in
+/// O(log n) each.
+pub fn union<T: Ord + Copy>(mut intervals: Vec<(T, T)>) -> Vec<(T, T)> {
+    intervals.retain(|(first, end)| first < end);
+    intervals.sort_unstable();
+    let mut runs: Vec<(T, T)> = Vec::with_capacity(intervals.len());
+    for (first, end) in intervals {
+        match runs.last_mut() {
+            Some(run) if first <= run.1 => run.1 = run.1.max(end),
+            _ => runs.push((first, end)),
         }
     }
-    true
+    runs
+}
+
+/// Whether [start, end) lies in the `runs` of `union` (an empty range always does).
+pub fn union_covers<T: Ord + Copy>(runs: &[(T, T)], start: T, end: T) -> bool {
+    if start >= end {
+        return true;
+    }
+    // Touching intervals were merged, so a covered range lies in a single run.
+    let i = runs.partition_point(|run| run.1 <= start);
+    runs.get(i)
+        .is_some_and(|run| run.0 <= start && end <= run.1)
+}
+
+/// Whether [start, end) shares an id with the `runs` of `union`.
+pub fn union_overlaps<T: Ord + Copy>(runs: &[(T, T)], start: T, end: T) -> bool {
+    let i = runs.partition_point(|run| run.1 <= start);
+    start < end && runs.get(i).is_some_and(|run| run.0 < end)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -91,5 +113,41 @@ mod tests {
         assert!(!intervals_cover(&iv, 350, 501));
         assert!(!intervals_cover(&iv, 99, 101));
         assert!(intervals_cover(&iv, 5, 5), "an empty range is covered");
+    }
+
+    mod props {
+        use super::super::{intervals_cover, union, union_covers, union_overlaps};
+        use proptest::prelude::*;
+
+        /// The scan `intervals_cover` made before `union`: hop from interval to interval.
+        fn hop(intervals: &[(u64, u64)], mut start: u64, end: u64) -> bool {
+            while start < end {
+                match intervals
+                    .iter()
+                    .filter(|(first, last)| *first <= start && start < *last)
+                    .map(|(_, last)| *last)
+                    .max()
+                {
+                    Some(next) => start = next,
+                    None => return false,
+                }
+            }
+            true
+        }
+
+        proptest! {
+            #[test]
+            fn union_answers_as_the_scans_do(
+                intervals in proptest::collection::vec((0u64..60, 0u64..60), 0..12),
+                start in 0u64..70, len in 0u64..30,
+            ) {
+                let end = start + len;
+                prop_assert_eq!(intervals_cover(&intervals, start, end), hop(&intervals, start, end));
+                let runs = union(intervals.clone());
+                prop_assert_eq!(union_covers(&runs, start, end), hop(&intervals, start, end));
+                let shares = intervals.iter().any(|&(a, b)| a < b && a < end && start < b && start < end);
+                prop_assert_eq!(union_overlaps(&runs, start, end), shares);
+            }
+        }
     }
 }

@@ -105,10 +105,159 @@ fn from_user(u: &uzers::User) -> Account {
     }
 }
 
+/// The passwd database for many lookups, as `subid check` makes one per distinct owner.
+///
+/// The first `DIRECT_LOOKUPS` go to NSS one by one (getpwnam, getpwuid): cheapest for a
+/// handful. Past that, the database is enumerated once (getpwent, as `getent passwd`)
+/// and answered from memory: each getpwnam through the files source scans /etc/passwd,
+/// so one per owner is quadratic on a site whose passwd and subuid both list every user.
+/// A name the enumeration lacks is still asked of NSS, unless every passwd source in
+/// nsswitch.conf enumerates what it knows (`files`, `compat`, `systemd`): sssd enumerates
+/// nothing by default (`enumerate = false`), nor winbind (`winbind enum users = no`).
+/// Such a lookup scans /etc/passwd again before asking the module, which is why the
+/// `systemd` of Debian's default `passwd: files systemd` counts as enumerating: its
+/// getpwent lists homed, dynamic and drop-in users. It leaves out the users of machined's
+/// containers (vu-NAME-UID), which no subuid line names in practice, and root and nobody
+/// when it synthesizes them (systemd 246+ does not when iterating): those two are
+/// always asked of NSS when missing.
+#[derive(Default)]
+pub struct PasswdIndex {
+    lookups: std::cell::Cell<usize>,
+    table: std::cell::OnceCell<PasswdTable>,
+}
+
+#[derive(Default)]
+struct PasswdTable {
+    accounts: Vec<Account>,
+    /// Indices into `accounts`.
+    by_name: std::collections::HashMap<String, usize>,
+    by_uid: std::collections::HashMap<u32, usize>,
+    complete: bool,
+}
+
+/// The uid nss-systemd gives its synthesized nobody.
+const NOBODY: u32 = 65534;
+
+/// Lookups made of NSS one by one before the database is enumerated.
+const DIRECT_LOOKUPS: usize = 16;
+
+impl PasswdIndex {
+    pub fn by_name(&self, name: &str) -> Option<Account> {
+        match self.table() {
+            Some(t) => match t.by_name.get(name) {
+                Some(&i) => Some(t.accounts[i].clone()),
+                None if t.complete && !matches!(name, "root" | "nobody") => None,
+                None => Account::by_name(name),
+            },
+            None => Account::by_name(name),
+        }
+    }
+
+    pub fn by_uid(&self, uid: u32) -> Option<Account> {
+        match self.table() {
+            Some(t) => match t.by_uid.get(&uid) {
+                Some(&i) => Some(t.accounts[i].clone()),
+                None if t.complete && uid != 0 && uid != NOBODY => None,
+                None => Account::by_uid(uid),
+            },
+            None => Account::by_uid(uid),
+        }
+    }
+
+    /// The enumerated table, once enough lookups were made to be worth it.
+    fn table(&self) -> Option<&PasswdTable> {
+        let n = self.lookups.get() + 1;
+        self.lookups.set(n);
+        if n <= DIRECT_LOOKUPS {
+            return None;
+        }
+        Some(self.table.get_or_init(|| {
+            let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf").unwrap_or_default();
+            let mut table = PasswdTable {
+                complete: enumeration_is_complete(&nsswitch),
+                ..Default::default()
+            };
+            // SAFETY: getpwent's iteration state is process-wide; nothing else in this
+            // single-threaded command enumerates passwd while the iterator lives.
+            for user in unsafe { uzers::all_users() } {
+                let account = from_user(&user);
+                let i = table.accounts.len();
+                // getpwnam and getpwuid return the first match; so does the table.
+                table.by_uid.entry(account.uid).or_insert(i);
+                if let Some(name) = &account.name {
+                    table.by_name.entry(name.clone()).or_insert(i);
+                }
+                table.accounts.push(account);
+            }
+            table
+        }))
+    }
+}
+
+/// Whether enumerating passwd lists every user a lookup would find: true when each
+/// source on the `passwd:` line of nsswitch.conf is `files`, `compat` or `systemd`
+/// (glibc uses `files` when there is no such line).
+pub fn enumeration_is_complete(nsswitch: &str) -> bool {
+    let line = nsswitch.lines().find_map(|l| {
+        let l = l.split('#').next().unwrap_or("");
+        l.trim_start().strip_prefix("passwd:")
+    });
+    let Some(line) = line else {
+        return true;
+    };
+    let mut in_action = false;
+    for word in line.split_whitespace() {
+        // `[NOTFOUND=return]` and the like are actions, not sources.
+        if word.starts_with('[') {
+            in_action = true;
+        }
+        if in_action {
+            in_action = !word.ends_with(']');
+            continue;
+        }
+        if !matches!(word, "files" | "compat" | "systemd") {
+            return false;
+        }
+    }
+    true
+}
+
 /// Whether a name or uid owner is known to the passwd database.
 pub fn owner_known(owner: &crate::subid::Owner) -> bool {
     match owner {
         crate::subid::Owner::Name(n) => uzers::get_user_by_name(n).is_some(),
         crate::subid::Owner::Uid(u) => uzers::get_user_by_uid(*u).is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{enumeration_is_complete, Account, PasswdIndex, DIRECT_LOOKUPS};
+
+    #[test]
+    fn the_index_answers_as_nss_before_and_after_enumerating() {
+        let index = PasswdIndex::default();
+        for _ in 0..DIRECT_LOOKUPS + 2 {
+            assert_eq!(index.by_name("root"), Account::by_name("root"));
+            assert_eq!(index.by_uid(0), Account::by_uid(0));
+            assert_eq!(index.by_name("no-such-user-of-userns"), None);
+        }
+        assert!(index.table.get().is_some(), "enumerated past the threshold");
+    }
+
+    #[test]
+    fn files_compat_and_systemd_enumerate_completely() {
+        assert!(enumeration_is_complete(
+            "passwd: files\ngroup: files systemd\n"
+        ));
+        assert!(enumeration_is_complete("# none here\n"));
+        assert!(enumeration_is_complete(
+            "passwd: compat [NOTFOUND=return] files # x\n"
+        ));
+        assert!(enumeration_is_complete("passwd:         files systemd\n"));
+        assert!(!enumeration_is_complete("passwd: files sss\n"));
+        assert!(!enumeration_is_complete(
+            "passwd: files [ NOTFOUND=return ] ldap\n"
+        ));
     }
 }

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::exit;
 use crate::ids::IdKind;
 use crate::storage::StoragePaths;
+use crate::subid::lint::SystemPasswd;
 use crate::subid::{SubIdPaths, UserSubIds};
 use crate::unshare::{diagnose::sysctl, helper};
 use crate::users::Account;
@@ -40,17 +41,18 @@ pub fn run(args: DoctorArgs) -> Result<u8> {
     let paths = SubIdPaths::default();
     let mut plans = Vec::new();
     let mut sources = Vec::new();
+    // One for both files: past a few owners it holds the whole passwd database.
+    let passwd = SystemPasswd::default();
     for kind in IdKind::BOTH {
-        match (
-            crate::subid::SubIdFile::read(paths.path(kind)),
-            UserSubIds::read(&paths, kind, &account),
-        ) {
-            (Ok(file), Ok(ids)) => {
-                list.extend(checks::subids(kind, &ids, &file, &account));
+        // One read of the file serves the user's lines and the lint of them.
+        match crate::subid::SubIdFile::read(paths.path(kind)) {
+            Ok(file) => {
+                let ids = UserSubIds::read_with(&paths, kind, &account, &file);
+                list.extend(checks::subids(kind, &ids, &file, &account, &passwd));
                 plans.push(checks::plan(kind, &account, &ids));
                 sources.push(ids);
             }
-            (Err(e), _) | (_, Err(e)) => {
+            Err(e) => {
                 list.push(
                     Check::new(
                         kind.subid_name(),
@@ -106,7 +108,7 @@ fn for_machine(args: &DoctorArgs) -> Result<u8> {
     }
     list.extend(machine::checks(
         &SubIdPaths::default(),
-        &crate::subid::lint::SystemPasswd,
+        &SystemPasswd::default(),
     ));
     list.push(Check::new(
         "live test",

@@ -343,12 +343,17 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
     let name = account.display_name();
     let mut plans = Vec::new();
     for kind in IdKind::BOTH {
-        let subids = UserSubIds::read(paths, kind, &account)?;
-        // Ranges served by NSS have no file: attribute the map to libsubid's answer.
-        let file = if subids.from_nss_source() {
-            subids.to_file()
-        } else {
-            SubIdFile::read(paths.path(kind))?
+        let (subids, file) = match UserSubIds::nss_answer(paths, kind, &account) {
+            // Ranges served by NSS have no file: attribute the map to libsubid's answer.
+            Some(subids) => {
+                let file = subids.to_file();
+                (subids, file)
+            }
+            // One read of the file serves the user's lines and the owners of every range.
+            None => {
+                let file = SubIdFile::read(paths.path(kind))?;
+                (UserSubIds::from_file(kind, &file, &account), file)
+            }
         };
         for s in skipped_lines_of(&file, &account) {
             crate::warn(format!(

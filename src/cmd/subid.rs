@@ -239,7 +239,7 @@ pub fn check(args: SubidCheckArgs) -> Result<u8> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(LOGIN_DEFS));
     let defs = LoginDefs::read(&defs_path)?;
-    let findings = lint::lint(&subuid, &subgid, &defs, &SystemPasswd);
+    let findings = lint::lint(&subuid, &subgid, &defs, &SystemPasswd::default());
 
     let errors = lint::count(&findings, Severity::Error);
     let warnings = lint::count(&findings, Severity::Warning);

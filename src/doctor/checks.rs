@@ -3,12 +3,14 @@
 
 use super::{Check, Status};
 use crate::idmap::{plan_for_user, IdMap};
+use crate::ids;
 use crate::ids::IdKind;
 use crate::subid::lint::{self, Severity, SystemPasswd};
 use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
-use crate::subid::{SubIdFile, SubIdPaths, UserSubIds};
+use crate::subid::{SubIdEntry, SubIdFile, SubIdPaths, UserSubIds};
 use crate::unshare::{diagnose, helper};
 use crate::users::Account;
+use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -130,6 +132,7 @@ pub fn subids(
     subids: &UserSubIds,
     file: &SubIdFile,
     account: &Account,
+    passwd: &SystemPasswd,
 ) -> Vec<Check> {
     let name = kind.subid_name();
     let user = account.display_name();
@@ -189,12 +192,13 @@ pub fn subids(
     }
     checks.push(check);
     // The lint of `subid check`, restricted to the user's own lines.
-    let mine: Vec<usize> = subids.entries.iter().map(|(e, _)| e.line).collect();
+    let mine: HashSet<usize> = subids.entries.iter().map(|(e, _)| e.line).collect();
+    let relevant = lines_that_meet(file, &mine);
     let (subuid, subgid) = match kind {
-        IdKind::Uid => (file.clone(), SubIdFile::default()),
-        IdKind::Gid => (SubIdFile::default(), file.clone()),
+        IdKind::Uid => (relevant, SubIdFile::default()),
+        IdKind::Gid => (SubIdFile::default(), relevant),
     };
-    let passwd = AccountFirst(account);
+    let passwd = AccountFirst(account, passwd);
     let findings: Vec<String> = lint::lint(&subuid, &subgid, &LoginDefs::parse(""), &passwd)
         .into_iter()
         .filter(|f| f.file == file.path && mine.contains(&f.line) && f.severity == Severity::Error)
@@ -212,22 +216,52 @@ pub fn subids(
     checks
 }
 
+/// The entries of `file` that can carry an error on the lines `mine`: those lines, the
+/// lines overlapping them (owners-overlap) and those with the same START:COUNT
+/// (duplicate, also of an empty range). The other errors are about a line alone. The
+/// lint of a site-sized file then resolves a few owners, not one per line (each a
+/// passwd lookup, ~70 µs for an unknown name through nss-systemd).
+fn lines_that_meet(file: &SubIdFile, mine: &HashSet<usize>) -> SubIdFile {
+    let own: Vec<&SubIdEntry> = file
+        .entries
+        .iter()
+        .filter(|e| mine.contains(&e.line))
+        .collect();
+    let same_numbers: HashSet<(u64, u64)> = own.iter().map(|e| (e.start, e.count)).collect();
+    let covered = ids::union(
+        own.iter()
+            .filter(|e| e.count > 0)
+            .map(|e| (e.start as u128, e.end()))
+            .collect(),
+    );
+    let meets = |e: &SubIdEntry| {
+        mine.contains(&e.line)
+            || same_numbers.contains(&(e.start, e.count))
+            || (e.count > 0 && ids::union_overlaps(&covered, e.start as u128, e.end()))
+    };
+    SubIdFile {
+        path: file.path.clone(),
+        entries: file.entries.iter().filter(|e| meets(e)).cloned().collect(),
+        skipped: Vec::new(),
+    }
+}
+
 /// The passwd database, answering for the checked account itself first (it may be given
 /// as a numeric uid that passwd does not know).
-struct AccountFirst<'a>(&'a Account);
+struct AccountFirst<'a>(&'a Account, &'a SystemPasswd);
 
 impl lint::Passwd for AccountFirst<'_> {
     fn by_name(&self, name: &str) -> Option<Account> {
         if self.0.name.as_deref() == Some(name) {
             return Some(self.0.clone());
         }
-        SystemPasswd.by_name(name)
+        self.1.by_name(name)
     }
     fn by_uid(&self, uid: u32) -> Option<Account> {
         if self.0.uid == uid {
             return Some(self.0.clone());
         }
-        SystemPasswd.by_uid(uid)
+        self.1.by_uid(uid)
     }
 }
 
@@ -348,7 +382,7 @@ mod tests {
         let file =
             crate::subid::parse::parse(Path::new("/etc/subuid"), b"ivy:100000:1000\nivy:1999:5\n");
         let ids = UserSubIds::from_file(IdKind::Uid, &file, &ivy);
-        let checks = subids(IdKind::Uid, &ids, &file, &ivy);
+        let checks = subids(IdKind::Uid, &ids, &file, &ivy, &SystemPasswd::default());
         assert_eq!(checks[0].status, Status::Warn, "{checks:?}");
         assert!(checks[0]
             .evidence
@@ -360,7 +394,7 @@ mod tests {
         );
         let none = crate::subid::parse::parse(Path::new("/etc/subuid"), b"bob:100000:65536\n");
         let ids = UserSubIds::from_file(IdKind::Uid, &none, &ivy);
-        let checks = subids(IdKind::Uid, &ids, &none, &ivy);
+        let checks = subids(IdKind::Uid, &ids, &none, &ivy, &SystemPasswd::default());
         assert_eq!(checks.len(), 1);
         assert_eq!(checks[0].status, Status::Fail);
         assert!(checks[0]
@@ -368,6 +402,22 @@ mod tests {
             .as_ref()
             .unwrap()
             .contains("usermod --add-subuids"));
+    }
+
+    #[test]
+    fn the_lines_that_can_carry_errors_on_the_users_lines() {
+        let file = crate::subid::parse::parse(
+            Path::new("/etc/subuid"),
+            b"bob:100000:10\nann:500000:10\nivy:100005:10\n2000:7:0\nivy:7:0\nbob:100015:1\n",
+        );
+        let mine: HashSet<usize> = [3, 5].into();
+        let kept: Vec<usize> = lines_that_meet(&file, &mine)
+            .entries
+            .iter()
+            .map(|e| e.line)
+            .collect();
+        // Line 1 overlaps line 3, line 4 has line 5's numbers; 2 and 6 meet neither.
+        assert_eq!(kept, [1, 3, 4, 5]);
     }
 
     #[test]

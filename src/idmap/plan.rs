@@ -78,11 +78,14 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
     }
 
     let mut entries = vec![IdMapEntry::new(own_inside, own_id, 1)];
+    // The length of the map's text, kept as lines are added: rendering the whole map
+    // again for each range made a user with many lines cost O(lines x 340).
+    let mut bytes = proc_line_len(&entries[0]);
     let mut next_inside: u64 = 0;
     for piece in merged {
         let mut outside = piece.start;
         let mut remaining = piece.end - piece.start;
-        let before = entries.len();
+        let before = (entries.len(), bytes);
         while remaining > 0 {
             if next_inside == own_inside as u64 {
                 next_inside += 1;
@@ -97,20 +100,18 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
             if count == 0 {
                 break;
             }
-            entries.push(IdMapEntry::new(
-                next_inside as u32,
-                outside as u32,
-                count as u32,
-            ));
+            let entry = IdMapEntry::new(next_inside as u32, outside as u32, count as u32);
+            bytes += proc_line_len(&entry);
+            entries.push(entry);
             next_inside += count;
             outside += count;
             remaining -= count;
         }
-        let over_limit = entries.len() > MAX_LINES
-            || IdMap::new(kind, entries.clone()).to_proc_text().len() > MAX_BYTES;
+        let over_limit = entries.len() > MAX_LINES || bytes > MAX_BYTES;
         if remaining > 0 || over_limit {
             let reason = if over_limit {
-                entries.truncate(before);
+                entries.truncate(before.0);
+                bytes = before.1;
                 format!("the map would pass the kernel's limit of {MAX_LINES} lines or 4 KiB")
             } else {
                 format!("{remaining} ids do not fit below id 4294967295 inside")
@@ -129,6 +130,12 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
         map: IdMap::new(kind, entries),
         left_out,
     }
+}
+
+/// The length of an entry's line in `IdMap::to_proc_text`: `inside outside count\n`.
+fn proc_line_len(e: &IdMapEntry) -> usize {
+    let digits = |n: u32| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    digits(e.inside) + digits(e.outside) + digits(e.count) + 3
 }
 
 /// The plan for a user, or an error naming the fix when the user has no usable range.
@@ -247,6 +254,28 @@ mod tests {
         let p = plan_map(IdKind::Uid, 2000, 0, &subids(&text));
         assert!(p.map.validate().is_ok(), "{:?}", p.map.validate());
         assert!(!p.left_out.is_empty());
+    }
+
+    #[test]
+    fn the_running_length_is_the_length_of_the_text() {
+        for (a, b, c) in [
+            (0, 0, 1),
+            (9, 10, 99),
+            (1, 100000, 65536),
+            (u32::MAX, 7, 1000),
+        ] {
+            let e = IdMapEntry::new(a, b, c);
+            let text = IdMap::new(IdKind::Uid, vec![e]).to_proc_text();
+            assert_eq!(proc_line_len(&e), text.len(), "{text:?}");
+        }
+        // Many ranges: the map still ends at the kernel's limits, in byte and lines.
+        let text: String = (0..20_000u64)
+            .map(|i| format!("ivy:{}:1\n", 4_000_000_000 - i * 10))
+            .collect();
+        let p = plan_map(IdKind::Uid, 2000, 0, &subids(&text));
+        assert!(p.map.validate().is_ok(), "{:?}", p.map.validate());
+        assert_eq!(p.left_out.len(), 20_000 + 1 - p.map.entries.len());
+        assert!(p.map.to_proc_text().len() > MAX_BYTES - 40);
     }
 
     #[test]

@@ -32,12 +32,13 @@ use super::login_defs::LoginDefs;
 use super::lookup::{usability, Usability};
 use super::parse::{Owner, SubIdEntry, SubIdFile};
 use crate::ids::{IdKind, ID_LIMIT};
-use crate::users::Account;
+use crate::users::{Account, PasswdIndex};
 use across::{login_defs_values, missing_other_kind, overlaps, small_totals};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// Ids a user should have to run ordinary container images, whose files use ids 0..65535
 /// (nobody is 65534); useradd grants SUB_UID_COUNT = 65536 by default.
@@ -114,15 +115,17 @@ pub trait Passwd {
     fn by_uid(&self, uid: u32) -> Option<Account>;
 }
 
-/// The real passwd database, through NSS (as `getent passwd`).
-pub struct SystemPasswd;
+/// The real passwd database, through NSS (as `getent passwd`), read whole once many
+/// owners are asked for (`PasswdIndex`).
+#[derive(Default)]
+pub struct SystemPasswd(PasswdIndex);
 
 impl Passwd for SystemPasswd {
     fn by_name(&self, name: &str) -> Option<Account> {
-        Account::by_name(name)
+        self.0.by_name(name)
     }
     fn by_uid(&self, uid: u32) -> Option<Account> {
-        Account::by_uid(uid)
+        self.0.by_uid(uid)
     }
 }
 
@@ -137,14 +140,17 @@ enum Identity {
 /// An entry with its owner resolved.
 struct Resolved<'a> {
     entry: &'a SubIdEntry,
-    identity: Identity,
-    account: Option<Account>,
+    /// The owner's `Identity` as a small number, the same for every line of that identity
+    /// in both files: the rules that compare lines index by it rather than hash it.
+    owner: u32,
+    /// Shared with the other lines of the owner: a site's file has many a user.
+    account: Option<Rc<Account>>,
 }
 
 impl Resolved<'_> {
     /// The id this entry must not contain: the owner's uid, or primary gid for subgid.
     fn own_id(&self, kind: IdKind) -> Option<u32> {
-        match (&self.account, kind, &self.entry.owner) {
+        match (self.account.as_deref(), kind, &self.entry.owner) {
             (Some(a), _, _) => Some(a.own_id(kind)),
             (None, IdKind::Uid, Owner::Uid(u)) => Some(*u),
             (None, _, _) => None,
@@ -153,11 +159,24 @@ impl Resolved<'_> {
 
     /// The owner for messages: `ivy`, `2000 (ivy)`, or the text as written.
     fn who(&self) -> String {
-        match (&self.entry.owner, &self.account) {
+        match (&self.entry.owner, self.account.as_deref()) {
             (Owner::Uid(_), Some(Account { name: Some(n), .. })) => {
                 format!("{} ({n})", self.entry.owner_text)
             }
             _ => self.entry.owner_text.clone(),
+        }
+    }
+
+    /// `who`, cut short for a mention in another line's finding: shadow's tools keep
+    /// names short (useradd takes 32 characters), but a file may hold anything, and many
+    /// lines naming one huge owner would make the output quadratic in the file's size.
+    fn who_brief(&self) -> String {
+        let text = brief(&self.entry.owner_text);
+        match (&self.entry.owner, self.account.as_deref()) {
+            (Owner::Uid(_), Some(Account { name: Some(n), .. })) => {
+                format!("{text} ({})", brief(n))
+            }
+            _ => text.into_owned(),
         }
     }
 
@@ -171,33 +190,50 @@ impl Resolved<'_> {
 }
 
 /// Looks owners up once each: a site's files can have thousands of lines for few owners.
-struct Resolver<'p> {
-    passwd: &'p dyn Passwd,
-    cache: HashMap<Owner, Option<Account>>,
+#[derive(Default)]
+struct Resolver {
+    cache: HashMap<Owner, (Option<Rc<Account>>, u32)>,
+    identities: HashMap<Identity, u32>,
 }
 
-impl Resolver<'_> {
-    fn resolve<'a>(&mut self, entry: &'a SubIdEntry) -> Resolved<'a> {
-        let passwd = self.passwd;
-        let account = self
-            .cache
-            .entry(entry.owner.clone())
-            .or_insert_with(|| match &entry.owner {
-                Owner::Name(n) => passwd.by_name(n),
-                Owner::Uid(u) => passwd.by_uid(*u),
-            })
-            .clone();
+impl Resolver {
+    fn resolve<'a>(&mut self, entry: &'a SubIdEntry, passwd: &dyn Passwd) -> Resolved<'a> {
+        if let Some((account, owner)) = self.cache.get(&entry.owner) {
+            return Resolved {
+                entry,
+                owner: *owner,
+                account: account.clone(),
+            };
+        }
+        let account = match &entry.owner {
+            Owner::Name(n) => passwd.by_name(n),
+            Owner::Uid(u) => passwd.by_uid(*u),
+        }
+        .map(Rc::new);
         let identity = match (&entry.owner, &account) {
             (Owner::Uid(u), _) => Identity::Uid(*u),
             (Owner::Name(_), Some(a)) => Identity::Uid(a.uid),
             (Owner::Name(n), None) => Identity::UnknownName(n.clone()),
         };
+        let next = self.identities.len() as u32;
+        let owner = *self.identities.entry(identity).or_insert(next);
+        self.cache
+            .insert(entry.owner.clone(), (account.clone(), owner));
         Resolved {
             entry,
-            identity,
+            owner,
             account,
         }
     }
+}
+
+/// How many owner numbers `lines` use: room for a table indexed by `Resolved::owner`.
+fn owner_slots(lines: &[Resolved]) -> usize {
+    lines
+        .iter()
+        .map(|r| r.owner as usize + 1)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Lint both files. Findings come per file (subuid, subgid, then login.defs), by line.
@@ -207,12 +243,17 @@ pub fn lint(
     login_defs: &LoginDefs,
     passwd: &dyn Passwd,
 ) -> Vec<Finding> {
-    let mut resolver = Resolver {
-        passwd,
-        cache: HashMap::new(),
-    };
-    let uids: Vec<Resolved> = subuid.entries.iter().map(|e| resolver.resolve(e)).collect();
-    let gids: Vec<Resolved> = subgid.entries.iter().map(|e| resolver.resolve(e)).collect();
+    let mut resolver = Resolver::default();
+    let uids: Vec<Resolved> = subuid
+        .entries
+        .iter()
+        .map(|e| resolver.resolve(e, passwd))
+        .collect();
+    let gids: Vec<Resolved> = subgid
+        .entries
+        .iter()
+        .map(|e| resolver.resolve(e, passwd))
+        .collect();
     let mut findings = Vec::new();
     for (kind, file, lines, other_file, other_lines) in [
         (IdKind::Uid, subuid, &uids, subgid, &gids),
@@ -263,6 +304,19 @@ fn finding(
     }
 }
 
+/// At most BRIEF_OWNER bytes of an owner's name, then "...".
+fn brief(text: &str) -> std::borrow::Cow<'_, str> {
+    const BRIEF_OWNER: usize = 64;
+    if text.len() <= BRIEF_OWNER {
+        return text.into();
+    }
+    let cut = (0..=BRIEF_OWNER)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}...", &text[..cut]).into()
+}
+
 /// `START-LAST`, or `START (empty)`; LAST may pass 2^32 on an overflowing line.
 fn span(e: &SubIdEntry) -> String {
     if e.count == 0 {
@@ -301,7 +355,7 @@ fn lint_file(
     };
     let account_min = defs.get_u64(min_key).unwrap_or(1000);
     let account_max = defs.get_u64(max_key).unwrap_or(60000);
-    let mut first_of: HashMap<(&Identity, u64, u64), usize> = HashMap::new();
+    let mut first_of: HashMap<(u32, u64, u64), usize> = HashMap::new();
     let mut duplicates = HashSet::new();
 
     for r in lines {
@@ -397,7 +451,7 @@ fn lint_file(
             ));
         }
 
-        match first_of.get(&(&r.identity, e.start, e.count)) {
+        match first_of.get(&(r.owner, e.start, e.count)) {
             Some(&first) => {
                 duplicates.insert(e.line);
                 out.push(finding(
@@ -410,7 +464,7 @@ fn lint_file(
                 ));
             }
             None => {
-                first_of.insert((&r.identity, e.start, e.count), e.line);
+                first_of.insert((r.owner, e.start, e.count), e.line);
             }
         }
     }

@@ -1,18 +1,24 @@
 //! Lint rules that compare lines with each other (overlaps), add up an owner's lines
 //! (totals), or look at the other file (subuid without subgid); and login.defs values.
 
-use super::{finding, span, Finding, Identity, Resolved, Rule, Severity, MIN_USABLE_TOTAL};
+use super::{finding, owner_slots, span, Finding, Resolved, Rule, Severity, MIN_USABLE_TOTAL};
 use crate::ids::IdKind;
 use crate::subid::login_defs::{self, LoginDefs};
 use crate::subid::lookup::usability;
+use crate::subid::overlap::{earlier_overlaps, Span};
 use crate::subid::parse::SubIdFile;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
+
+/// How many overlapping earlier lines of each kind (other owners, same owner) a line's
+/// findings name; the rest are counted in one more finding, so that n mutually
+/// overlapping lines make O(n) findings rather than n(n-1)/2.
+pub(super) const NAMED_OVERLAPS: usize = 3;
 
 /// Overlapping ranges: between owners an error (each can reach the other's files),
 /// within one owner a warning (a map using both lines is rejected by the kernel, which
-/// forbids overlapping extents). Sorted by start, each range is compared only with those
-/// that start before it ends, so a large clean file costs O(n log n).
+/// forbids overlapping extents). Each is reported at the later line, naming the earlier;
+/// `overlap::earlier_overlaps` finds them in O(n log n) plus what it names.
 pub(super) fn overlaps(
     kind: IdKind,
     file: &SubIdFile,
@@ -21,23 +27,35 @@ pub(super) fn overlaps(
     out: &mut Vec<Finding>,
 ) {
     let sub = kind.subid_name();
-    let mut sorted: Vec<&Resolved> = lines
+    let considered: Vec<&Resolved> = lines
         .iter()
         .filter(|r| r.entry.count > 0 && !duplicates.contains(&r.entry.line))
         .collect();
-    sorted.sort_by_key(|r| (r.entry.start, r.entry.line));
-    for (i, a) in sorted.iter().enumerate() {
-        for b in &sorted[i + 1..] {
-            if b.entry.start as u128 >= a.entry.end() {
-                break;
-            }
-            let (first, later) = if a.entry.line < b.entry.line {
-                (a, b)
-            } else {
-                (b, a)
-            };
-            let (severity, rule, message, fix) = if first.identity != later.identity {
-                (
+    let spans: Vec<Span> = considered
+        .iter()
+        .map(|r| Span {
+            start: r.entry.start,
+            end: r.entry.end(),
+            line: r.entry.line,
+            owner: r.owner,
+        })
+        .collect();
+    let found = earlier_overlaps(&spans, NAMED_OVERLAPS);
+    for (later, overlaps) in considered.iter().zip(found) {
+        let push = |out: &mut Vec<Finding>, severity, rule, message, fix: &str| {
+            out.push(finding(
+                severity,
+                rule,
+                file,
+                later.entry.line,
+                message,
+                Some(fix.into()),
+            ))
+        };
+        for first in overlaps.named.iter().map(|&j| considered[j]) {
+            if first.owner != later.owner {
+                push(
+                    out,
                     Severity::Error,
                     Rule::OwnersOverlap,
                     format!(
@@ -45,13 +63,14 @@ pub(super) fn overlaps(
                         span(later.entry),
                         later.who(),
                         first.entry.line,
-                        first.who(),
+                        first.who_brief(),
                         span(first.entry)
                     ),
-                    "give one of the owners a free range; every subordinate id must belong to one user",
-                )
+                    OWNERS_FIX,
+                );
             } else {
-                (
+                push(
+                    out,
                     Severity::Warning,
                     Rule::SameOwnerOverlap,
                     format!(
@@ -61,19 +80,58 @@ pub(super) fn overlaps(
                         first.entry.line,
                         span(first.entry)
                     ),
-                    "merge the two lines into one range",
-                )
-            };
-            out.push(finding(
-                severity,
-                rule,
-                file,
-                later.entry.line,
-                message,
-                Some(fix.into()),
-            ));
+                    SAME_OWNER_FIX,
+                );
+            }
+        }
+        if let (n @ 1.., Some(within)) = (overlaps.more_other, overlaps.other_within) {
+            push(
+                out,
+                Severity::Error,
+                Rule::OwnersOverlap,
+                format!(
+                    "{sub} range {} of {} overlaps {n} more earlier line{} of other owners (at most {NAMED_OVERLAPS} are named per line), all within ids {}; each owner can reach the other's files",
+                    span(later.entry),
+                    later.who(),
+                    plural(n),
+                    ids(within)
+                ),
+                OWNERS_FIX,
+            );
+        }
+        if let (n @ 1.., Some(within)) = (overlaps.more_same, overlaps.same_within) {
+            push(
+                out,
+                Severity::Warning,
+                Rule::SameOwnerOverlap,
+                format!(
+                    "{sub} range {} of {} overlaps {n} more of its own earlier line{} (at most {NAMED_OVERLAPS} are named per line), all within ids {}; a map using them together is rejected by the kernel",
+                    span(later.entry),
+                    later.who(),
+                    plural(n),
+                    ids(within)
+                ),
+                "merge the overlapping lines into one range",
+            );
         }
     }
+}
+
+const OWNERS_FIX: &str =
+    "give one of the owners a free range; every subordinate id must belong to one user";
+const SAME_OWNER_FIX: &str = "merge the two lines into one range";
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// `FIRST-LAST` of a nonempty half-open range.
+fn ids((lo, hi): (u128, u128)) -> String {
+    format!("{lo}-{}", hi - 1)
 }
 
 /// Owners whose usable ids (union of their usable, non-duplicate lines) number fewer
@@ -87,9 +145,10 @@ pub(super) fn small_totals(
 ) {
     // In order of each owner's first line, so findings come out in file order.
     let mut by_owner: Vec<(&Resolved, Vec<(u64, u64)>)> = Vec::new();
-    let mut index: HashMap<&Identity, usize> = HashMap::new();
+    // Owner number -> index in by_owner.
+    let mut index: Vec<Option<usize>> = vec![None; owner_slots(lines)];
     for r in lines {
-        let pos = *index.entry(&r.identity).or_insert_with(|| {
+        let pos = *index[r.owner as usize].get_or_insert_with(|| {
             by_owner.push((r, Vec::new()));
             by_owner.len() - 1
         });
@@ -147,17 +206,22 @@ pub(super) fn missing_other_kind(
     other_lines: &[Resolved],
     out: &mut Vec<Finding>,
 ) {
-    let other: HashSet<&Identity> = other_lines.iter().map(|r| &r.identity).collect();
-    let mut seen = HashSet::new();
+    // Indexed by owner number, which both files share.
+    let mut other = vec![false; owner_slots(lines).max(owner_slots(other_lines))];
+    for r in other_lines {
+        other[r.owner as usize] = true;
+    }
+    let mut seen = vec![false; other.len()];
     let other_kind = match kind {
         IdKind::Uid => IdKind::Gid,
         IdKind::Gid => IdKind::Uid,
     };
     for r in lines {
         // An unknown owner already has its own warning; a usermod fix for it would not run.
-        if r.account.is_none() || other.contains(&r.identity) || !seen.insert(&r.identity) {
+        if r.account.is_none() || other[r.owner as usize] || seen[r.owner as usize] {
             continue;
         }
+        seen[r.owner as usize] = true;
         out.push(finding(
             Severity::Warning,
             Rule::MissingOtherKind,

@@ -375,3 +375,147 @@ fn union_len_counts_overlaps_once() {
     assert_eq!(union_len(vec![(0, 10), (5, 15), (20, 30)]), 25);
     assert_eq!(union_len(vec![(0, 100), (10, 20)]), 100);
 }
+
+/// The overlap findings of one file as the lint made them before the sweep: every pair
+/// compared, one finding at the later line naming the earlier. Returns, per later line,
+/// the earlier lines (start, line, same owner, message) in the old order and wording.
+fn every_pair(file: &SubIdFile) -> HashMap<usize, Vec<(u64, usize, bool, String)>> {
+    let table = passwd();
+    let mut resolver = Resolver::default();
+    let lines: Vec<Resolved> = file
+        .entries
+        .iter()
+        .map(|e| resolver.resolve(e, &table))
+        .collect();
+    let mut seen = HashSet::new();
+    let kept: Vec<&Resolved> = lines
+        .iter()
+        .filter(|r| seen.insert((r.owner, r.entry.start, r.entry.count)))
+        .filter(|r| r.entry.count > 0)
+        .collect();
+    let mut pairs: HashMap<usize, Vec<(u64, usize, bool, String)>> = HashMap::new();
+    for a in &kept {
+        for b in &kept {
+            let overlap =
+                (a.entry.start as u128) < b.entry.end() && (b.entry.start as u128) < a.entry.end();
+            if a.entry.line >= b.entry.line || !overlap {
+                continue;
+            }
+            let (first, later) = (a, b);
+            let same = first.owner == later.owner;
+            let message = if same {
+                format!(
+                    "subuid range {} of {} overlaps its own line {} (range {}); a map using both is rejected by the kernel",
+                    span(later.entry), later.who(), first.entry.line, span(first.entry)
+                )
+            } else {
+                format!(
+                    "subuid range {} of {} overlaps line {} ({}, range {}); each owner can reach the other's files",
+                    span(later.entry), later.who(), first.entry.line, first.who(), span(first.entry)
+                )
+            };
+            pairs.entry(later.entry.line).or_default().push((
+                first.entry.start,
+                first.entry.line,
+                same,
+                message,
+            ));
+        }
+    }
+    pairs
+}
+
+mod overlap_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        let owner = prop::sample::select(vec!["ivy", "bob", "2000", "2001", "ghost", "4242"]);
+        proptest::collection::vec((owner, 0u64..40, 0u64..15), 0..40).prop_map(|lines| {
+            lines
+                .iter()
+                .map(|(o, s, c)| format!("{o}:{}:{c}\n", 100_000 + s))
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// Up to the cap the findings are the old ones, word for word and in order;
+        /// past it, one finding per kind counts the rest.
+        #[test]
+        fn overlap_findings_are_the_pairs_of_the_old_algorithm_capped(subuid in text()) {
+            let (u, g) = files(&subuid, "");
+            let found = lint(&u, &g, &LoginDefs::defaults(), &passwd());
+            let mut expected = every_pair(&u);
+            for line in u.entries.iter().map(|e| e.line) {
+                let got: Vec<&Finding> = found
+                    .iter()
+                    .filter(|f| f.file.ends_with("subuid") && f.line == line)
+                    .filter(|f| matches!(f.rule, Rule::OwnersOverlap | Rule::SameOwnerOverlap))
+                    .collect();
+                let mut pairs = expected.remove(&line).unwrap_or_default();
+                pairs.sort_by_key(|p| (p.0, p.1));
+                let (same, other): (Vec<_>, Vec<_>) = pairs.iter().partition(|p| p.2);
+                let named: Vec<&String> = pairs
+                    .iter()
+                    .filter(|p| {
+                        let kind = if p.2 { &same } else { &other };
+                        kind.iter().position(|q| q.1 == p.1).unwrap() < NAMED
+                    })
+                    .map(|p| &p.3)
+                    .collect();
+                let got_named: Vec<&String> = got
+                    .iter()
+                    .filter(|f| !f.message.contains(" more "))
+                    .map(|f| &f.message)
+                    .collect();
+                prop_assert_eq!(got_named, named, "line {}", line);
+                for (kind, rule) in [(&other, Rule::OwnersOverlap), (&same, Rule::SameOwnerOverlap)] {
+                    let more: Vec<&&Finding> = got
+                        .iter()
+                        .filter(|f| f.rule == rule && f.message.contains(" more "))
+                        .collect();
+                    if kind.len() > NAMED {
+                        prop_assert_eq!(more.len(), 1, "line {}", line);
+                        let n = format!("overlaps {} more ", kind.len() - NAMED);
+                        prop_assert!(more[0].message.contains(&n), "{}", more[0]);
+                    } else {
+                        prop_assert!(more.is_empty(), "line {}", line);
+                    }
+                }
+            }
+        }
+    }
+
+    const NAMED: usize = across::NAMED_OVERLAPS;
+}
+
+#[test]
+fn mutually_overlapping_lines_make_a_linear_report() {
+    // 4,000 lines over the same ids: 7,998,000 pairs; every fourth line is bob's.
+    let text: String = (0..4000u64)
+        .map(|i| {
+            let owner = if i % 4 == 3 { "bob" } else { "ivy" };
+            format!("{owner}:{}:1000000\n", 100_000 + i)
+        })
+        .collect();
+    let (u, g) = files(&text, &text);
+    let f = lint(&u, &g, &LoginDefs::defaults(), &passwd());
+    assert!(f.len() <= 2 * 4000 * 8, "{} findings", f.len());
+    let last: Vec<String> = f
+        .iter()
+        .filter(|x| x.file.ends_with("subuid") && x.line == 4000)
+        .map(|x| x.to_string())
+        .collect();
+    assert_eq!(last.len(), 8, "{last:#?}");
+    assert_eq!(
+        last[6],
+        "/etc/subuid:4000: error: subuid range 103999-1103998 of bob overlaps 2997 more earlier lines of other owners (at most 3 are named per line), all within ids 103999-1103997; each owner can reach the other's files\n    fix: give one of the owners a free range; every subordinate id must belong to one user"
+    );
+    assert!(
+        last[7].contains("overlaps 996 more of its own earlier lines"),
+        "{}",
+        last[7]
+    );
+    assert!(last[0].contains("overlaps line 1 (ivy, range 100000-1099999)"));
+}

@@ -5,6 +5,7 @@ pub mod lint;
 pub mod login_defs;
 pub mod lookup;
 pub mod nss;
+mod overlap;
 pub mod parse;
 pub mod range;
 pub mod source;

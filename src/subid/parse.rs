@@ -197,6 +197,12 @@ fn split_line(text: &str) -> Result<(&str, u64, u64), String> {
 }
 
 fn parse_number(field: &str, name: &str) -> Result<u64, String> {
+    // The usual case first: digits only cannot be any of the errors below but the last.
+    if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit()) {
+        return field
+            .parse::<u64>()
+            .map_err(|_| format!("{name} {field} is far too large for an id"));
+    }
     if field.is_empty() {
         return Err(format!("empty {name}; expected a decimal number"));
     }

@@ -93,22 +93,45 @@ impl UserSubIds {
         kind: IdKind,
         account: &Account,
     ) -> Result<(UserSubIds, usize)> {
-        if !paths.explicit && *paths == SubIdPaths::default() {
-            if let Some(module) = nss::configured(Path::new(nss::NSSWITCH)) {
-                match Self::from_nss(kind, account, &module) {
-                    Ok(subids) => return Ok((subids, 0)),
-                    Err(why) => warn_once(format!(
-                        "{} names `subid: {module}`, but {why}; reading {} and {} instead",
-                        nss::NSSWITCH,
-                        paths.subuid.display(),
-                        paths.subgid.display()
-                    )),
-                }
-            }
+        if let Some(subids) = Self::nss_answer(paths, kind, account) {
+            return Ok((subids, 0));
         }
         let file =
             SubIdFile::read_keeping(paths.path(kind), |owner| owner_text_matches(owner, account))?;
         Ok((Self::from_file(kind, &file, account), file.skipped.len()))
+    }
+
+    /// `read`, for a caller that has read the whole file of `kind` anyway: its lines are
+    /// taken from `file` rather than from a second pass over a site-sized file.
+    pub fn read_with(
+        paths: &SubIdPaths,
+        kind: IdKind,
+        account: &Account,
+        file: &SubIdFile,
+    ) -> UserSubIds {
+        Self::nss_answer(paths, kind, account)
+            .unwrap_or_else(|| Self::from_file(kind, file, account))
+    }
+
+    /// The entries NSS serves, when nsswitch.conf names a module and `paths` are the
+    /// defaults (as newuidmap decides); None means: read the file.
+    pub fn nss_answer(paths: &SubIdPaths, kind: IdKind, account: &Account) -> Option<UserSubIds> {
+        if paths.explicit || *paths != SubIdPaths::default() {
+            return None;
+        }
+        let module = nss::configured(Path::new(nss::NSSWITCH))?;
+        match Self::from_nss(kind, account, &module) {
+            Ok(subids) => Some(subids),
+            Err(why) => {
+                warn_once(format!(
+                    "{} names `subid: {module}`, but {why}; reading {} and {} instead",
+                    nss::NSSWITCH,
+                    paths.subuid.display(),
+                    paths.subgid.display()
+                ));
+                None
+            }
+        }
     }
 
     /// Ask libsubid for the ranges of `account`; Err says why NSS cannot answer.

@@ -166,13 +166,13 @@ pub fn plan_mapping(req: &MapRequest, account: &Account, paths: &SubIdPaths) -> 
 pub fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()> {
     let mut allowed: Vec<SubIdRange> = subids.usable().filter_map(|e| e.range()).collect();
     allowed.sort();
+    // Once, not per map line: a user may have thousands of lines.
+    let runs = crate::ids::union(allowed.iter().map(|r| (r.start as u64, r.end())).collect());
     for entry in &map.entries {
         if entry.count == 1 && entry.outside == own_id {
             continue;
         }
-        let intervals: Vec<(u64, u64)> =
-            allowed.iter().map(|r| (r.start as u64, r.end())).collect();
-        if !crate::ids::intervals_cover(&intervals, entry.outside as u64, entry.outside_end()) {
+        if !crate::ids::union_covers(&runs, entry.outside as u64, entry.outside_end()) {
             let list = if allowed.is_empty() {
                 "none".to_string()
             } else {
