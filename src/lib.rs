@@ -22,6 +22,7 @@ pub mod storage;
 pub mod subid;
 pub mod sys;
 pub mod table;
+pub mod units;
 pub mod unshare;
 pub mod users;
 

@@ -206,7 +206,7 @@ fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome]) -> String {
             "total: {}, {}, {}\n",
             report::counted(total.files, "file"),
             report::counted(total.directories, "directory"),
-            crate::output::human_bytes(total.bytes)
+            crate::units::human_bytes(total.bytes)
         ));
     }
     text

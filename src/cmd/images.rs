@@ -4,7 +4,7 @@ use crate::cli::ImagesArgs;
 use crate::error::Result;
 use crate::image::cache::short_id;
 use crate::image::{CachedImage, ImageCache};
-use crate::output::human_bytes;
+use crate::units::human_bytes;
 use crate::users::Account;
 use serde::Serialize;
 
