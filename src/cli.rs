@@ -1,7 +1,9 @@
 //! The command line, as clap derive definitions. The same `Command` feeds the man pages
 //! (man/) and the shell completions, so they cannot drift from what the binary accepts.
 
+use crate::run::{NetMode, UsernsMode};
 use clap::{Args, Parser, Subcommand, ValueHint};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -367,9 +369,10 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
-/// Network modes of `userns run`.
+/// `--net` of `userns run`: the library's `NetMode` as the command line spells and
+/// documents it (each doc line is the value's help in `--help` and the man page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum NetMode {
+pub enum NetArg {
     /// A new network namespace with loopback only
     #[default]
     None,
@@ -381,6 +384,17 @@ pub enum NetMode {
     Slirp4netns,
 }
 
+impl From<NetArg> for NetMode {
+    fn from(arg: NetArg) -> NetMode {
+        match arg {
+            NetArg::None => NetMode::None,
+            NetArg::Host => NetMode::Host,
+            NetArg::Pasta => NetMode::Pasta,
+            NetArg::Slirp4netns => NetMode::Slirp4netns,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Run a tiny init as pid 1 that reaps orphans and forwards signals
@@ -390,8 +404,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
     /// Network: none (loopback only), host, pasta, slirp4netns
-    #[arg(long, value_enum, default_value_t = NetMode::None)]
-    pub net: NetMode,
+    #[arg(long, value_enum, default_value_t = NetArg::None)]
+    pub net: NetArg,
     /// The container's user namespace. `shared` (the default): the one userns keeps for
     /// containers, named `containers` (see `userns ls`; `userns enter containers` is like
     /// `podman unshare`; `userns stop containers` ends it), made on first use and mapped
@@ -404,9 +418,9 @@ pub struct RunArgs {
         long,
         value_name = "MODE",
         default_value = "shared",
-        value_parser = crate::run::namespaces::UsernsMode::parse
+        value_parser = UsernsMode::parse
     )]
-    pub userns: crate::run::namespaces::UsernsMode,
+    pub userns: UsernsMode,
     /// Write to the source directory itself instead of an overlay over it
     #[arg(long)]
     pub rootfs_rw: bool,
@@ -467,9 +481,10 @@ pub struct CompletionsArgs {
 
 /// clap's trailing COMMAND takes an unknown `--option` as the command's name; refuse that
 /// unless the user wrote `--` first (util-linux `unshare --bogus` is a usage error too).
-pub fn check_command_words(command: &[String]) -> crate::error::Result<()> {
+/// `words` is the whole command line, as parsed.
+pub fn check_command_words(command: &[String], words: &[OsString]) -> crate::error::Result<()> {
     match command.first() {
-        Some(first) if first.starts_with('-') && !std::env::args().any(|a| a == "--") => Err(
+        Some(first) if first.starts_with('-') && !words.iter().any(|w| w == "--") => Err(
             crate::error::Error::usage(format!("unknown option {first}"))
                 .fix("see --help; to run a command whose name starts with '-', put -- before it"),
         ),

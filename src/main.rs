@@ -43,7 +43,7 @@ fn run() -> u8 {
     } else {
         Convention::Inspect
     };
-    match userns::cmd::run(cli) {
+    match userns::cmd::run(cli, &args) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("userns: {err}");

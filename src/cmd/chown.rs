@@ -5,12 +5,12 @@ use crate::clean::chown::{chown_tree, NewOwner};
 use crate::clean::guard::{self, Target};
 use crate::clean::walk::WalkOptions;
 use crate::clean::{fd_budget, fs};
-use crate::cli::{ChownArgs, UnshareArgs};
+use crate::cli::ChownArgs;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::idmap::IdMap;
 use crate::subid::SubIdPaths;
-use crate::unshare::{plan_mapping, MapRequest};
+use crate::unshare::{plan_mapping, MapRequest, NsSpec};
 use crate::users::Account;
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -134,7 +134,7 @@ pub fn run(args: ChownArgs) -> Result<u8> {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(1),
     };
-    crate::cmd::unshare::enter(&UnshareArgs::default(), &account)?;
+    crate::unshare::enter(&NsSpec::default(), &account)?;
     let mut failures = Vec::new();
     for (target, anchor) in &targets {
         let out = chown_tree(

@@ -7,12 +7,12 @@ use crate::clean::remove::{count_tree, remove_tree, Outcome};
 use crate::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
 use crate::clean::walk::WalkOptions;
 use crate::clean::{fd_budget, fs};
-use crate::cli::{CleanArgs, UnshareArgs};
+use crate::cli::CleanArgs;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::storage::StoragePaths;
 use crate::subid::SubIdPaths;
-use crate::unshare::{plan_mapping, MapRequest};
+use crate::unshare::{plan_mapping, MapRequest, NsSpec};
 use crate::users::Account;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Write};
@@ -87,7 +87,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(workers + 1),
     };
-    crate::cmd::unshare::enter(&UnshareArgs::default(), &account)?;
+    crate::unshare::enter(&NsSpec::default(), &account)?;
 
     let path_bytes = |t: &Target| t.path.as_os_str().as_encoded_bytes().to_vec();
     let mut planned: Option<Vec<Outcome>> = None;

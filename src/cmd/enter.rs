@@ -3,10 +3,11 @@
 
 use crate::cli::EnterArgs;
 use crate::error::{Error, Result};
-use crate::keep::{self, join, process, record, Joinable};
+use crate::keep::{self, process, record, Joinable};
 use crate::unshare::{env, Program};
 use crate::users::Account;
 use nix::sched::CloneFlags;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// What TARGET named.
@@ -16,8 +17,8 @@ enum Target {
     Podman,
 }
 
-pub fn run(args: EnterArgs) -> Result<u8> {
-    crate::cli::check_command_words(&args.command)?;
+pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
+    crate::cli::check_command_words(&args.command, words)?;
     let program = Program::new(&args.command, args.wd.as_deref())?;
     // Only the ids and home matter for the environment; the passwd lookup is left for
     // when the subid files changed and a fresh plan is needed.
@@ -50,12 +51,9 @@ pub fn run(args: EnterArgs) -> Result<u8> {
                 .fix("there is nothing to enter; run the command directly"),
         );
     }
-    let cwd = std::env::current_dir().ok();
-    joinable.join(flags, start_time)?;
-    join::settle_credentials()?;
-    env::apply(&container_env);
-    let program = join::working_dir(&program, cwd, flags.contains(CloneFlags::CLONE_NEWNS));
-    join::run(&program, flags.contains(CloneFlags::CLONE_NEWPID))
+    joinable
+        .enter(flags, start_time)?
+        .run(&program, &container_env)
 }
 
 /// TARGET: `podman`, a PID (all digits), else a kept NAME.

@@ -18,9 +18,11 @@ pub mod unshare;
 
 use crate::cli::{Cli, Command, SubidCommand};
 use crate::error::Result;
+use std::ffi::OsString;
 
 /// Run a parsed command line; the result is the exit code (errors go through `exit.rs`).
-pub fn run(cli: Cli) -> Result<u8> {
+/// `words` is the command line it was parsed from.
+pub fn run(cli: Cli, words: &[OsString]) -> Result<u8> {
     match cli.command {
         Command::Subid(SubidCommand::Show(a)) => subid::show(a),
         Command::Subid(SubidCommand::Check(a)) => subid::check(a),
@@ -28,15 +30,15 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Subid(SubidCommand::Del(a)) => subid_admin::del(a),
         Command::Map(a) => map::run(a),
         Command::Translate(a) => translate::run(a),
-        Command::Unshare(a) => unshare::run(a),
-        Command::Enter(a) => enter::run(a),
+        Command::Unshare(a) => unshare::run(a, words),
+        Command::Enter(a) => enter::run(a, words),
         Command::Ls(a) => ls::run(a),
         Command::Stop(a) => stop::run(a),
         Command::Clean(a) => clean::run(a),
         Command::Chown(a) => chown::run(a),
         Command::Stat(a) => stat::run(a),
         Command::Doctor(a) => doctor::run(a),
-        Command::Run(a) => run::run(a),
+        Command::Run(a) => run::run(a, words),
         Command::Images(a) => images::run(a),
         Command::Completions(a) => completions::run(a),
     }

@@ -2,7 +2,32 @@
 
 use crate::cli::RunArgs;
 use crate::error::Result;
+use crate::run::RunSpec;
+use std::ffi::OsString;
 
-pub fn run(args: RunArgs) -> Result<u8> {
-    crate::run::run(&args)
+pub fn run(args: RunArgs, words: &[OsString]) -> Result<u8> {
+    crate::cli::check_command_words(&args.command, words)?;
+    crate::run::run(&spec(args))
+}
+
+/// The container the options ask for (`--rm` is the default, so it changes nothing).
+fn spec(args: RunArgs) -> RunSpec {
+    RunSpec {
+        init: args.init,
+        hostname: args.hostname,
+        net: args.net.into(),
+        userns: args.userns,
+        rootfs_rw: args.rootfs_rw,
+        read_only: args.read_only,
+        volumes: args.volumes,
+        env: args.env,
+        env_file: args.env_file,
+        workdir: args.workdir,
+        user: args.user,
+        interactive: args.interactive,
+        tty: args.tty,
+        keep: args.keep,
+        source: args.source,
+        command: args.command,
+    }
 }
