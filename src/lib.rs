@@ -16,6 +16,7 @@ pub mod image;
 pub mod keep;
 pub mod nsinfo;
 pub mod output;
+pub mod podman;
 pub mod quickparse;
 pub mod run;
 pub mod storage;

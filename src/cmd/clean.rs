@@ -2,7 +2,7 @@
 //! rootless container storage), from inside your mapped namespace, never leaving them.
 
 use crate::clean::guard::{self, Target};
-use crate::clean::podman::PauseProcess;
+use crate::podman::PauseProcess;
 use crate::clean::remove::{count_tree, remove_tree, Outcome};
 use crate::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
 use crate::clean::walk::WalkOptions;

@@ -6,7 +6,7 @@
 //! instead: their overlay mounts live in the pause process's mount namespace, invisible
 //! in ours.
 
-use super::guard::{mounts_within, parse_mountinfo};
+use crate::clean::guard::{mounts_within, parse_mountinfo};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
