@@ -2,7 +2,6 @@
 //! rootless container storage), from inside your mapped namespace, never leaving them.
 
 use crate::clean::guard::{self, Target};
-use crate::podman::PauseProcess;
 use crate::clean::remove::{count_tree, remove_tree, Outcome};
 use crate::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
 use crate::clean::walk::WalkOptions;
@@ -10,6 +9,7 @@ use crate::clean::{fd_budget, fs};
 use crate::cli::CleanArgs;
 use crate::error::{Error, Result};
 use crate::exit;
+use crate::podman::PauseProcess;
 use crate::storage::StoragePaths;
 use crate::subid::SubIdPaths;
 use crate::unshare::{plan_mapping, MapRequest, NsSpec};

@@ -4,11 +4,11 @@
 use crate::cli::EnterArgs;
 use crate::error::{Error, Result};
 use crate::keep::{self, process, record, Joinable};
+use crate::podman::PauseProcess;
 use crate::unshare::{env, Program};
 use crate::users::Account;
 use nix::sched::CloneFlags;
 use std::ffi::OsString;
-use std::path::PathBuf;
 
 /// What TARGET named.
 enum Target {
@@ -59,7 +59,7 @@ pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
 /// TARGET: `podman`, a PID (all digits), else a kept NAME.
 fn resolve(target: &str) -> Result<(Target, Joinable)> {
     if target == "podman" {
-        let pid = podman_pause_pid()?;
+        let pid = PauseProcess::locate(nix::unistd::getuid().as_raw())?.pid;
         let joinable = Joinable::open(pid, None, format!("podman's pause process (pid {pid})"))?;
         process::ns_inode(pid, "user")?;
         return Ok((Target::Podman, joinable));
@@ -79,40 +79,4 @@ fn resolve(target: &str) -> Result<(Target, Joinable)> {
     let dir = record::registry_dir(false)?;
     let (rec, joinable) = keep::find_kept(&dir, target)?;
     Ok((Target::Kept(Box::new(rec)), joinable))
-}
-
-/// podman's pause process: `$XDG_RUNTIME_DIR/libpod/tmp/pause.pid` (podman
-/// `pkg/rootless`: GetRootlessPauseProcessPidPath), with XDG_RUNTIME_DIR defaulting to
-/// /run/user/UID as podman's `GetRuntimeDir` does.
-fn podman_pause_pid() -> Result<i32> {
-    let uid = nix::unistd::getuid().as_raw();
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
-    let path = runtime.join("libpod/tmp/pause.pid");
-    let not_running = |why: String| {
-        Error::failure("podman's rootless pause process is not running")
-            .because(why)
-            .fix("run `podman unshare true` to start it (or `podman system migrate` after changing /etc/subuid)")
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(not_running(format!("{} does not exist", path.display())))
-        }
-        Err(e) => return Err(Error::io("read", &path, &e)),
-    };
-    let pid: i32 = text.trim().parse().map_err(|_| {
-        Error::failure(format!("cannot parse {}", path.display()))
-            .because(format!("it says {:?}, not a pid", text.trim()))
-            .fix("run `podman system migrate` to restart the pause process")
-    })?;
-    if process::start_time(pid).is_err() {
-        return Err(not_running(format!(
-            "{} names pid {pid}, which has exited",
-            path.display()
-        )));
-    }
-    Ok(pid)
 }
