@@ -15,7 +15,7 @@ use crate::subid::alloc::{self, AllocError, Conflict, Explicit, LineEdit, Pool};
 use crate::subid::login_defs::LoginDefs;
 use crate::subid::write::{self, LinkLock, PasswdLock};
 use crate::subid::{lookup, nss, SubIdFile, SubIdRange};
-use crate::users::Account;
+use crate::users::{passwd, Account};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -69,29 +69,7 @@ fn no_such_user(spec: &str, db: &str) -> Error {
 
 /// Find USER (a name first, then a numeric uid, as shadow does) in passwd text.
 fn passwd_lookup(text: &str, spec: &str) -> Option<Account> {
-    let accounts: Vec<Account> = text
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() < 7 || f[0].is_empty() || f[0].starts_with(['#', '+', '-']) {
-                return None;
-            }
-            Some(Account {
-                name: Some(f[0].to_string()),
-                uid: f[2].parse().ok()?,
-                gid: f[3].parse().ok()?,
-                home: Some(PathBuf::from(f[5])),
-            })
-        })
-        .collect();
-    accounts
-        .iter()
-        .find(|a| a.name.as_deref() == Some(spec))
-        .or_else(|| {
-            let uid: u32 = spec.parse().ok()?;
-            accounts.iter().find(|a| a.uid == uid)
-        })
-        .cloned()
+    passwd::lookup(text, spec).map(Account::from)
 }
 
 fn require_root(verb: &str, user: &str) -> Result<()> {
