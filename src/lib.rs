@@ -5,8 +5,6 @@
 //! last step (`unshare`, `sys`) touches the kernel.
 
 pub mod clean;
-pub mod cli;
-pub mod cmd;
 pub mod doctor;
 pub mod error;
 pub mod exit;
@@ -15,14 +13,11 @@ pub mod ids;
 pub mod image;
 pub mod keep;
 pub mod nsinfo;
-pub mod output;
 pub mod podman;
-pub mod quickparse;
 pub mod run;
 pub mod storage;
 pub mod subid;
 pub mod sys;
-pub mod table;
 pub mod units;
 pub mod unshare;
 pub mod users;

@@ -13,8 +13,10 @@
 #![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(dead_code))]
 
+mod cli;
+
 use clap::Parser;
-use userns::cli::{Cli, PROGRAM_COMMANDS};
+use cli::args::{Cli, PROGRAM_COMMANDS};
 use userns::exit::{self, Convention};
 
 #[cfg(not(test))]
@@ -30,7 +32,7 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
 
 fn run() -> u8 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let parsed = match userns::quickparse::plain_enter(&args) {
+    let parsed = match cli::quick::plain_enter(&args) {
         Some(cli) => Ok(cli),
         None => Cli::try_parse_from(&args),
     };
@@ -43,7 +45,7 @@ fn run() -> u8 {
     } else {
         Convention::Inspect
     };
-    match userns::cmd::run(cli, &args) {
+    match cli::cmd::run(cli, &args) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("userns: {err}");

@@ -5,6 +5,10 @@
 //! Regenerate with `scripts/gen-man` (that is `USERNS_UPDATE_MAN=1 cargo test --test
 //! man_pages`), which writes the pages instead of comparing them.
 
+#[allow(dead_code)]
+#[path = "../src/cli/args.rs"]
+mod args;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +27,7 @@ fn render_pages() -> BTreeMap<String, Vec<u8>> {
             .expect("render a man page into memory");
         pages.insert(man.get_filename(), page);
     }
-    let mut cmd = userns::cli::command();
+    let mut cmd = args::command();
     cmd.build();
     let mut pages = BTreeMap::new();
     walk(cmd, &mut pages);
@@ -88,7 +92,7 @@ fn committed_man_pages_match_the_cli() {
 fn every_subcommand_has_a_page_that_names_it() {
     let pages = render_pages();
     let root = String::from_utf8(pages["userns.1"].clone()).unwrap();
-    let cmd = userns::cli::command();
+    let cmd = args::command();
     for sub in cmd.get_subcommands() {
         let name = sub.get_name();
         assert!(

@@ -9,7 +9,7 @@
 //! clap would read as an option) goes to clap. The unit tests check that for every line
 //! taken, clap gives the same `Cli`.
 
-use crate::cli::{Cli, Command, EnterArgs};
+use crate::cli::args::{Cli, Command, EnterArgs};
 use std::ffi::OsString;
 
 /// `Some(cli)` when `args` (with the program name first) is a plain `enter` line.

@@ -1,10 +1,10 @@
 //! The command line, as clap derive definitions. The same `Command` feeds the man pages
 //! (man/) and the shell completions, so they cannot drift from what the binary accepts.
 
-use crate::run::{NetMode, UsernsMode};
 use clap::{Args, Parser, Subcommand, ValueHint};
 use std::ffi::OsString;
 use std::path::PathBuf;
+use userns::run::{NetMode, UsernsMode};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -166,7 +166,7 @@ pub struct SubidCheckArgs {
 #[derive(Debug, Args)]
 pub struct MapArgs {
     /// Process whose maps to show (default: userns itself)
-    #[arg(value_name = "PID", conflicts_with_all = ["plan", "user"], value_parser = crate::idmap::proc::parse_pid)]
+    #[arg(value_name = "PID", conflicts_with_all = ["plan", "user"], value_parser = userns::idmap::proc::parse_pid)]
     pub pid: Option<i32>,
     /// Show the maps `userns unshare` would ask for instead
     #[arg(long)]
@@ -187,7 +187,7 @@ pub struct MapArgs {
 #[derive(Debug, Args)]
 pub struct TranslateArgs {
     /// Process whose map to use (default: userns itself)
-    #[arg(long, value_name = "PID", value_parser = crate::idmap::proc::parse_pid)]
+    #[arg(long, value_name = "PID", value_parser = userns::idmap::proc::parse_pid)]
     pub pid: Option<i32>,
     /// Translate group ids through gid_map instead of uid_map
     #[arg(long)]
@@ -482,10 +482,10 @@ pub struct CompletionsArgs {
 /// clap's trailing COMMAND takes an unknown `--option` as the command's name; refuse that
 /// unless the user wrote `--` first (util-linux `unshare --bogus` is a usage error too).
 /// `words` is the whole command line, as parsed.
-pub fn check_command_words(command: &[String], words: &[OsString]) -> crate::error::Result<()> {
+pub fn check_command_words(command: &[String], words: &[OsString]) -> userns::error::Result<()> {
     match command.first() {
         Some(first) if first.starts_with('-') && !words.iter().any(|w| w == "--") => Err(
-            crate::error::Error::usage(format!("unknown option {first}"))
+            userns::error::Error::usage(format!("unknown option {first}"))
                 .fix("see --help; to run a command whose name starts with '-', put -- before it"),
         ),
         _ => Ok(()),

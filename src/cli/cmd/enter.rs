@@ -1,14 +1,14 @@
 //! `userns enter TARGET [--mount] [--all] [-w DIR] [COMMAND...]`: run a command in the
 //! namespaces of a kept NAME, a PID, or podman's rootless pause process.
 
-use crate::cli::EnterArgs;
-use crate::error::{Error, Result};
-use crate::keep::{self, process, record, Joinable};
-use crate::podman::PauseProcess;
-use crate::unshare::{env, Program};
-use crate::users::Account;
+use crate::cli::args::EnterArgs;
 use nix::sched::CloneFlags;
 use std::ffi::OsString;
+use userns::error::{Error, Result};
+use userns::keep::{self, process, record, Joinable};
+use userns::podman::PauseProcess;
+use userns::unshare::{env, Program};
+use userns::users::Account;
 
 /// What TARGET named.
 enum Target {
@@ -18,7 +18,7 @@ enum Target {
 }
 
 pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
-    crate::cli::check_command_words(&args.command, words)?;
+    crate::cli::args::check_command_words(&args.command, words)?;
     let program = Program::new(&args.command, args.wd.as_deref())?;
     // Only the ids and home matter for the environment; the passwd lookup is left for
     // when the subid files changed and a fresh plan is needed.
@@ -29,7 +29,7 @@ pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
         Target::Kept(rec) => {
             if keep::subid_files_changed(rec) {
                 if let Some(warning) = keep::stale_map(rec, &Account::current()) {
-                    crate::warn(warning);
+                    userns::warn(warning);
                 }
             }
             Some(rec.start_time)

@@ -1,13 +1,13 @@
-//! `userns run`: a thin layer over `crate::run`.
+//! `userns run`: a thin layer over `userns::run`.
 
-use crate::cli::RunArgs;
-use crate::error::Result;
-use crate::run::RunSpec;
+use crate::cli::args::RunArgs;
 use std::ffi::OsString;
+use userns::error::Result;
+use userns::run::RunSpec;
 
 pub fn run(args: RunArgs, words: &[OsString]) -> Result<u8> {
-    crate::cli::check_command_words(&args.command, words)?;
-    crate::run::run(&spec(args))
+    crate::cli::args::check_command_words(&args.command, words)?;
+    userns::run::run(&spec(args))
 }
 
 /// The container the options ask for (`--rm` is the default, so it changes nothing).

@@ -1,24 +1,24 @@
 //! `userns clean [PATH...]`: remove trees owned by your subordinate ids (by default your
 //! rootless container storage), from inside your mapped namespace, never leaving them.
 
-use crate::clean::guard::{self, Target};
-use crate::clean::remove::{count_tree, remove_tree, Outcome};
-use crate::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
-use crate::clean::walk::WalkOptions;
-use crate::clean::{fd_budget, fs};
-use crate::cli::CleanArgs;
-use crate::error::{Error, Result};
-use crate::exit;
-use crate::podman::PauseProcess;
-use crate::storage::StoragePaths;
-use crate::subid::SubIdPaths;
-use crate::unshare::{plan_mapping, MapRequest, NsSpec};
-use crate::users::Account;
+use crate::cli::args::CleanArgs;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use userns::clean::guard::{self, Target};
+use userns::clean::remove::{count_tree, remove_tree, Outcome};
+use userns::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
+use userns::clean::walk::WalkOptions;
+use userns::clean::{fd_budget, fs};
+use userns::error::{Error, Result};
+use userns::exit;
+use userns::podman::PauseProcess;
+use userns::storage::StoragePaths;
+use userns::subid::SubIdPaths;
+use userns::unshare::{plan_mapping, MapRequest, NsSpec};
+use userns::users::Account;
 
 pub fn run(args: CleanArgs) -> Result<u8> {
     let account = Account::current();
@@ -87,7 +87,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(workers + 1),
     };
-    crate::unshare::enter(&NsSpec::default(), &account)?;
+    userns::unshare::enter(&NsSpec::default(), &account)?;
 
     let path_bytes = |t: &Target| t.path.as_os_str().as_encoded_bytes().to_vec();
     let mut planned: Option<Vec<Outcome>> = None;
@@ -148,11 +148,11 @@ fn finish(
     targets: &[Target],
     outcomes: &[Outcome],
     notes: &[String],
-    uid_map: &crate::idmap::IdMap,
+    uid_map: &userns::idmap::IdMap,
 ) -> Result<u8> {
     let failures: Vec<_> = outcomes.iter().flat_map(|o| &o.failures).collect();
     if args.json {
-        crate::output::print_json(&CleanJson {
+        crate::cli::render::json::print_json(&CleanJson {
             action,
             trees: targets
                 .iter()
@@ -206,7 +206,7 @@ fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome]) -> String {
             "total: {}, {}, {}\n",
             report::counted(total.files, "file"),
             report::counted(total.directories, "directory"),
-            crate::units::human_bytes(total.bytes)
+            userns::units::human_bytes(total.bytes)
         ));
     }
     text

@@ -16,9 +16,9 @@ pub mod subid_admin;
 pub mod translate;
 pub mod unshare;
 
-use crate::cli::{Cli, Command, SubidCommand};
-use crate::error::Result;
+use crate::cli::args::{Cli, Command, SubidCommand};
 use std::ffi::OsString;
+use userns::error::Result;
 
 /// Run a parsed command line; the result is the exit code (errors go through `exit.rs`).
 /// `words` is the command line it was parsed from.

@@ -1,23 +1,23 @@
 //! `userns unshare`: run a command in a new user namespace mapped with all your
 //! subordinate ids (what `podman unshare` does, without podman).
 
-use crate::cli::UnshareArgs;
-use crate::error::Result;
-use crate::keep::record;
-use crate::unshare::{self, MapRequest, Namespaces, NsSpec, Program};
-use crate::users::Account;
+use crate::cli::args::UnshareArgs;
 use std::ffi::OsString;
+use userns::error::Result;
+use userns::keep::record;
+use userns::unshare::{self, MapRequest, Namespaces, NsSpec, Program};
+use userns::users::Account;
 
 pub fn run(args: UnshareArgs, words: &[OsString]) -> Result<u8> {
     if let Some(name) = &args.name {
         record::check_name(name)?;
     }
-    crate::cli::check_command_words(&args.command, words)?;
+    crate::cli::args::check_command_words(&args.command, words)?;
     let program = Program::new(&args.command, args.wd.as_deref())?;
     let spec = ns_spec(&args)?;
     let account = Account::current();
     match &args.name {
-        Some(name) => crate::keep::unshare_named(name, &spec, &program, &account),
+        Some(name) => userns::keep::unshare_named(name, &spec, &program, &account),
         None => unshare::enter::run(&spec, &program, &account),
     }
 }

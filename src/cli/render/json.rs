@@ -1,6 +1,6 @@
 //! JSON output for `--json`.
 
-use crate::error::{Error, Result};
+use userns::error::{Error, Result};
 
 /// Print a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
