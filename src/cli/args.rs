@@ -1,8 +1,10 @@
 //! The command line, as clap derive definitions. The same `Command` feeds the man pages
 //! (man/) and the shell completions, so they cannot drift from what the binary accepts.
+//!
+//! This file needs only clap and the library's public items: tests/man_pages.rs includes
+//! it as it is to render the pages.
 
 use clap::{Args, Parser, Subcommand, ValueHint};
-use std::ffi::OsString;
 use std::path::PathBuf;
 use userns::run::{NetMode, UsernsMode};
 
@@ -477,19 +479,6 @@ pub struct CompletionsArgs {
     /// The shell to print completions for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
-}
-
-/// clap's trailing COMMAND takes an unknown `--option` as the command's name; refuse that
-/// unless the user wrote `--` first (util-linux `unshare --bogus` is a usage error too).
-/// `words` is the whole command line, as parsed.
-pub fn check_command_words(command: &[String], words: &[OsString]) -> userns::error::Result<()> {
-    match command.first() {
-        Some(first) if first.starts_with('-') && !words.iter().any(|w| w == "--") => Err(
-            userns::error::Error::usage(format!("unknown option {first}"))
-                .fix("see --help; to run a command whose name starts with '-', put -- before it"),
-        ),
-        _ => Ok(()),
-    }
 }
 
 /// The clap `Command`, for man pages and completions.

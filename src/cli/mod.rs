@@ -1,8 +1,79 @@
 //! The command line: clap definitions (`args`), one thin file per subcommand (`cmd`), the
 //! fast parse of `enter` (`quick`), and table and JSON output (`render`). It is the
-//! binary's own; the library below it knows nothing of it.
+//! binary's own; the library below it knows nothing of it (tests/layering.rs checks).
 
 pub mod args;
 pub mod cmd;
 pub mod quick;
 pub mod render;
+
+use args::{Cli, Command, SubidCommand};
+use clap::Parser;
+use std::ffi::OsString;
+use userns::error::{Error, Result};
+
+/// Parse a command line (`words`, the program name first). The plainest `enter` lines
+/// are read without building clap's `Command` (see `quick`), with the same outcome.
+pub fn parse(words: &[OsString]) -> std::result::Result<Cli, clap::Error> {
+    match quick::plain_enter(words) {
+        Some(cli) => Ok(cli),
+        None => Cli::try_parse_from(words),
+    }
+}
+
+/// Run a parsed command line; the result is the exit code (errors go through `exit.rs`).
+/// `words` is the command line it was parsed from.
+pub fn run(cli: Cli, words: &[OsString]) -> Result<u8> {
+    match cli.command {
+        Command::Subid(SubidCommand::Show(a)) => cmd::subid::show(a),
+        Command::Subid(SubidCommand::Check(a)) => cmd::subid::check(a),
+        Command::Subid(SubidCommand::Add(a)) => cmd::subid_admin::add(a),
+        Command::Subid(SubidCommand::Del(a)) => cmd::subid_admin::del(a),
+        Command::Map(a) => cmd::map::run(a),
+        Command::Translate(a) => cmd::translate::run(a),
+        Command::Unshare(a) => cmd::unshare::run(a, words),
+        Command::Enter(a) => cmd::enter::run(a, words),
+        Command::Ls(a) => cmd::ls::run(a),
+        Command::Stop(a) => cmd::stop::run(a),
+        Command::Clean(a) => cmd::clean::run(a),
+        Command::Chown(a) => cmd::chown::run(a),
+        Command::Stat(a) => cmd::stat::run(a),
+        Command::Doctor(a) => cmd::doctor::run(a),
+        Command::Run(a) => cmd::run::run(a, words),
+        Command::Images(a) => cmd::images::run(a),
+        Command::Completions(a) => cmd::completions::run(a),
+    }
+}
+
+/// clap's trailing COMMAND takes an unknown `--option` as the command's name; refuse that
+/// unless the user wrote `--` first (util-linux `unshare --bogus` is a usage error too).
+/// `words` is the whole command line, as parsed.
+pub fn check_command_words(command: &[String], words: &[OsString]) -> Result<()> {
+    match command.first() {
+        Some(first) if first.starts_with('-') && !words.iter().any(|w| w == "--") => {
+            Err(Error::usage(format!("unknown option {first}"))
+                .fix("see --help; to run a command whose name starts with '-', put -- before it"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_that_looks_like_an_option_needs_a_double_dash() {
+        let words = |w: &[&str]| w.iter().map(OsString::from).collect::<Vec<_>>();
+        let bogus = ["--bogus".to_string()];
+        let err = check_command_words(&bogus, &words(&["userns", "unshare", "--bogus"]));
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("unknown option --bogus"));
+        assert!(
+            check_command_words(&bogus, &words(&["userns", "unshare", "--", "--bogus"])).is_ok()
+        );
+        assert!(check_command_words(&["sh".into()], &words(&["userns", "unshare", "sh"])).is_ok());
+    }
+}

@@ -1,4 +1,5 @@
-//! One file per subcommand, each a thin layer over the library modules.
+//! One file per subcommand, each a thin layer over the library: it turns its options into
+//! the library's spec types, calls the library, and renders the outcome.
 
 pub mod chown;
 pub mod clean;
@@ -15,31 +16,3 @@ pub mod subid;
 pub mod subid_admin;
 pub mod translate;
 pub mod unshare;
-
-use crate::cli::args::{Cli, Command, SubidCommand};
-use std::ffi::OsString;
-use userns::error::Result;
-
-/// Run a parsed command line; the result is the exit code (errors go through `exit.rs`).
-/// `words` is the command line it was parsed from.
-pub fn run(cli: Cli, words: &[OsString]) -> Result<u8> {
-    match cli.command {
-        Command::Subid(SubidCommand::Show(a)) => subid::show(a),
-        Command::Subid(SubidCommand::Check(a)) => subid::check(a),
-        Command::Subid(SubidCommand::Add(a)) => subid_admin::add(a),
-        Command::Subid(SubidCommand::Del(a)) => subid_admin::del(a),
-        Command::Map(a) => map::run(a),
-        Command::Translate(a) => translate::run(a),
-        Command::Unshare(a) => unshare::run(a, words),
-        Command::Enter(a) => enter::run(a, words),
-        Command::Ls(a) => ls::run(a),
-        Command::Stop(a) => stop::run(a),
-        Command::Clean(a) => clean::run(a),
-        Command::Chown(a) => chown::run(a),
-        Command::Stat(a) => stat::run(a),
-        Command::Doctor(a) => doctor::run(a),
-        Command::Run(a) => run::run(a, words),
-        Command::Images(a) => images::run(a),
-        Command::Completions(a) => completions::run(a),
-    }
-}
