@@ -118,11 +118,3 @@ fn from_user(u: &uzers::User) -> Account {
         home: Some(PathBuf::from(OsStr::new(u.home_dir()))),
     }
 }
-
-/// Whether a name or uid owner is known to the passwd database.
-pub fn owner_known(owner: &crate::subid::Owner) -> bool {
-    match owner {
-        crate::subid::Owner::Name(n) => uzers::get_user_by_name(n).is_some(),
-        crate::subid::Owner::Uid(u) => uzers::get_user_by_uid(*u).is_some(),
-    }
-}
