@@ -3,6 +3,10 @@
 //! Data flows one way: files and /proc are read into plain typed values
 //! (`subid::SubIdEntry`, `idmap::IdMap`), pure functions plan from them, and only the
 //! last step (`unshare`, `sys`) touches the kernel.
+//!
+//! The command line is the binary's (src/cli/): it builds this library's plain spec
+//! types (`unshare::NsSpec`, `run::RunSpec`...) and calls it; nothing here knows clap.
+//! See docs/ARCHITECTURE.md.
 
 pub mod clean;
 pub mod doctor;
