@@ -211,7 +211,7 @@ pub struct TranslateArgs {
     pub proc_root: Option<PathBuf>,
 }
 
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args)]
 pub struct UnshareArgs {
     /// Map ids explicitly instead of the plan (repeatable); checked against your subuid ranges
     #[arg(long = "map-users", value_name = "INNER:OUTER:COUNT")]

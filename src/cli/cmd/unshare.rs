@@ -9,6 +9,7 @@ use userns::unshare::{self, MapRequest, Namespaces, NsSpec, Program};
 use userns::users::Account;
 
 pub fn run(args: UnshareArgs, words: &[OsString]) -> Result<u8> {
+    // A bad NAME is reported before a bad COMMAND, whichever the line has both of.
     if let Some(name) = &args.name {
         record::check_name(name)?;
     }
