@@ -18,7 +18,7 @@ enum Target {
 }
 
 pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
-    crate::cli::check_command_words(&args.command, words)?;
+    super::check_command_words(&args.command, words)?;
     let program = Program::new(&args.command, args.wd.as_deref())?;
     // Only the ids and home matter for the environment; the passwd lookup is left for
     // when the subid files changed and a fresh plan is needed.

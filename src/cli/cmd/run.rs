@@ -6,7 +6,7 @@ use userns::error::Result;
 use userns::run::RunSpec;
 
 pub fn run(args: RunArgs, words: &[OsString]) -> Result<u8> {
-    crate::cli::check_command_words(&args.command, words)?;
+    super::check_command_words(&args.command, words)?;
     userns::run::run(&spec(args))
 }
 

@@ -13,7 +13,7 @@ pub fn run(args: UnshareArgs, words: &[OsString]) -> Result<u8> {
     if let Some(name) = &args.name {
         record::check_name(name)?;
     }
-    crate::cli::check_command_words(&args.command, words)?;
+    super::check_command_words(&args.command, words)?;
     let program = Program::new(&args.command, args.wd.as_deref())?;
     let spec = ns_spec(&args)?;
     let account = Account::current();
