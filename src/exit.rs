@@ -34,6 +34,15 @@ pub fn for_error(err: &Error, convention: Convention) -> u8 {
     }
 }
 
+/// The exit code of a command line the parser refused (help and version requests are
+/// not refusals: they exit `OK`).
+pub fn for_usage_error(convention: Convention) -> u8 {
+    match convention {
+        Convention::Inspect => USAGE,
+        Convention::Program => OWN_FAILURE,
+    }
+}
+
 /// The exit code that reports a child's wait status: its own code, or 128+N for signal N
 /// (what shells report, and what podman and bubblewrap return).
 pub fn for_wait_status(status: nix::sys::wait::WaitStatus) -> u8 {
@@ -72,6 +81,8 @@ mod tests {
         assert_eq!(for_error(&Error::usage("x"), Convention::Program), 125);
         assert_eq!(for_error(&Error::usage("x"), Convention::Inspect), 2);
         assert_eq!(for_error(&Error::failure("x"), Convention::Inspect), 1);
+        assert_eq!(for_usage_error(Convention::Program), 125);
+        assert_eq!(for_usage_error(Convention::Inspect), 2);
         let nf = Error::new(ErrorKind::NotFound, "x");
         assert_eq!(for_error(&nf, Convention::Program), 127);
         assert_eq!(

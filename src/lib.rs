@@ -3,10 +3,12 @@
 //! Data flows one way: files and /proc are read into plain typed values
 //! (`subid::SubIdEntry`, `idmap::IdMap`), pure functions plan from them, and only the
 //! last step (`unshare`, `sys`) touches the kernel.
+//!
+//! The command line is the binary's (src/cli/): it builds this library's plain spec
+//! types (`unshare::NsSpec`, `run::RunSpec`...) and calls it; nothing here knows clap.
+//! See docs/ARCHITECTURE.md.
 
 pub mod clean;
-pub mod cli;
-pub mod cmd;
 pub mod doctor;
 pub mod error;
 pub mod exit;
@@ -15,14 +17,13 @@ pub mod ids;
 pub mod image;
 pub mod keep;
 pub mod nsinfo;
-pub mod output;
-pub mod quickparse;
+pub mod podman;
 pub mod run;
 pub mod storage;
 pub mod subid;
 pub mod sys;
-pub mod table;
 pub mod trusted_dir;
+pub mod units;
 pub mod unshare;
 pub mod users;
 

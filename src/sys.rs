@@ -1,4 +1,5 @@
-//! Small process-wide settings that must be made before anything else runs.
+//! Small system calls below the domain modules: process-wide settings that must be made
+//! before anything else runs, and whether a pid is in use.
 
 /// SIGPIPE to its default, whatever the caller left: ignored, a write to a closed pipe
 /// (`userns ls | head -1`) would fail with EPIPE and print! would abort, where coreutils
@@ -31,4 +32,16 @@ pub fn sanitize_std_fds() {
             unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
         }
     }
+}
+
+/// Whether a process with this pid exists: kill(pid, 0) fails with ESRCH only when none
+/// does (EPERM: one we may not signal, alive all the same). Not for pid 0 or below, which
+/// kill(2) reads as process groups: those are never a process here.
+pub fn process_exists(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }

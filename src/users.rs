@@ -1,4 +1,7 @@
-//! The passwd database, through NSS (so LDAP/SSSD users resolve like `id` resolves them).
+//! The passwd database, through NSS (so LDAP/SSSD users resolve like `id` resolves them),
+//! and passwd files read as text (`passwd`).
+
+pub mod passwd;
 
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -91,6 +94,17 @@ impl Account {
         match kind {
             crate::ids::IdKind::Uid => self.uid,
             crate::ids::IdKind::Gid => self.gid,
+        }
+    }
+}
+
+impl From<passwd::PasswdEntry<'_>> for Account {
+    fn from(e: passwd::PasswdEntry<'_>) -> Account {
+        Account {
+            name: Some(e.name.to_string()),
+            uid: e.uid,
+            gid: e.gid,
+            home: Some(PathBuf::from(e.home)),
         }
     }
 }
@@ -220,14 +234,6 @@ pub fn enumeration_is_complete(nsswitch: &str) -> bool {
         }
     }
     true
-}
-
-/// Whether a name or uid owner is known to the passwd database.
-pub fn owner_known(owner: &crate::subid::Owner) -> bool {
-    match owner {
-        crate::subid::Owner::Name(n) => uzers::get_user_by_name(n).is_some(),
-        crate::subid::Owner::Uid(u) => uzers::get_user_by_uid(*u).is_some(),
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 pub mod chown;
 pub mod fs;
 pub mod guard;
-pub mod podman;
 pub mod remove;
 pub mod report;
 pub mod target;

@@ -2,7 +2,7 @@
 
 use super::fs::{display_bytes, FileStat};
 use crate::idmap::IdMap;
-use crate::output::human_bytes;
+use crate::units::human_bytes;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

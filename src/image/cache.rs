@@ -198,7 +198,7 @@ impl ImageCache {
             let Some(pid) = name.to_str().and_then(interrupted_pid) else {
                 continue;
             };
-            if pid == std::process::id() as i32 || crate::keep::process::exists(pid) {
+            if pid == std::process::id() as i32 || crate::sys::process_exists(pid) {
                 continue;
             }
             let path = entry.path();

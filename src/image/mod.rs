@@ -83,7 +83,7 @@ pub fn detect(source: &Path) -> Result<SourceKind> {
 /// Prepare a source for running: a rootfs directory is used in place; an archive or
 /// layout is unpacked once into `cache`, keyed by the image (config) digest, unless it is
 /// there already. Unpacking must run inside the mapped user namespace as uid 0 there (after
-/// `crate::cmd::unshare::enter(..)`), so that the owners from the layers land on the
+/// `crate::unshare::enter(..)`), so that the owners from the layers land on the
 /// user's subordinate ids.
 pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
     let kind = detect(source)?;

@@ -9,7 +9,7 @@
 
 use super::process::{self, NS_KINDS};
 use crate::error::{Error, Result};
-use crate::unshare::{exec, supervise, Program};
+use crate::unshare::{env, exec, supervise, Program};
 use nix::sched::CloneFlags;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -35,6 +35,17 @@ impl Joinable {
             }
         }
         Ok(Joinable { pid, shown, pidfd })
+    }
+
+    /// Join `flags` of the target (checked again against `start_time`, when known) and
+    /// settle the credentials there: the first half of enter-and-run, which `Joined::run`
+    /// finishes. The working directory is read first: setns into a mount namespace moves
+    /// this process to that namespace's root.
+    pub fn enter(&self, flags: CloneFlags, start_time: Option<u64>) -> Result<Joined> {
+        let cwd = std::env::current_dir().ok();
+        self.join(flags, start_time)?;
+        settle_credentials()?;
+        Ok(Joined { flags, cwd })
     }
 
     pub fn pidfd(&self) -> Option<&OwnedFd> {
@@ -113,10 +124,30 @@ impl Joinable {
     }
 }
 
+/// This process, in the namespaces of a `Joinable` (see `Joinable::enter`).
+pub struct Joined {
+    flags: CloneFlags,
+    /// The working directory before setns.
+    cwd: Option<PathBuf>,
+}
+
+impl Joined {
+    /// Run the program with `env` set, in -w DIR or back in the caller's directory.
+    pub fn run(self, program: &Program, env: &[(String, String)]) -> Result<u8> {
+        env::apply(env);
+        let program = working_dir(
+            program,
+            self.cwd,
+            self.flags.contains(CloneFlags::CLONE_NEWNS),
+        );
+        run(&program, self.flags.contains(CloneFlags::CLONE_NEWPID))
+    }
+}
+
 /// After setns into a user namespace the caller keeps its kernel uid, which the owner's
 /// map shows as 0 there. A caller whose uid is not mapped (root joining a user's
 /// namespace) becomes that namespace's root, as `nsenter -U` does.
-pub fn settle_credentials() -> Result<()> {
+fn settle_credentials() -> Result<()> {
     let overflow = 65534;
     if nix::unistd::getuid().as_raw() == overflow || nix::unistd::getgid().as_raw() == overflow {
         // Best effort: setgroups is denied where /proc/PID/setgroups says deny.
@@ -139,7 +170,7 @@ pub fn settle_credentials() -> Result<()> {
 
 /// Where to run after joining: -w DIR, else the caller's directory (setns into a mount
 /// namespace moves the caller to its root, so go back by path, as nsenter does), else /.
-pub fn working_dir(program: &Program, before: Option<PathBuf>, joined_mnt: bool) -> Program {
+fn working_dir(program: &Program, before: Option<PathBuf>, joined_mnt: bool) -> Program {
     let mut program = program.clone();
     if program.wd.is_none() && joined_mnt {
         let back = before.filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_dir()));
@@ -150,7 +181,7 @@ pub fn working_dir(program: &Program, before: Option<PathBuf>, joined_mnt: bool)
 
 /// Run the program in the joined namespaces: in place, or, when a pid namespace was
 /// joined (setns moves only the children there), as the child of a small supervisor.
-pub fn run(program: &Program, joined_pid: bool) -> Result<u8> {
+fn run(program: &Program, joined_pid: bool) -> Result<u8> {
     if joined_pid {
         supervise::run_as_init(program, || Ok(()))
     } else {

@@ -11,13 +11,12 @@ pub mod pause;
 pub mod process;
 pub mod record;
 
-use crate::cli::UnshareArgs;
 use crate::error::{Error, Result};
 use crate::ids::IdKind;
 use crate::subid::SubIdPaths;
-use crate::unshare::{env, Program};
+use crate::unshare::{env, NsSpec, Program};
 use crate::users::Account;
-pub use join::Joinable;
+pub use join::{Joinable, Joined};
 use record::{FileIdentity, KeptRecord, KeptRequest, NameLock};
 use std::path::Path;
 
@@ -78,13 +77,7 @@ pub fn map_change(rec: &KeptRecord, account: &Account) -> Option<String> {
     if changed.is_empty() {
         return None;
     }
-    let request = crate::unshare::MapRequest {
-        explicit_uid: parse_specs(&rec.request.map_users, "--map-users")?,
-        explicit_gid: parse_specs(&rec.request.map_groups, "--map-groups")?,
-        own_uid_inside: rec.request.map_user,
-        own_gid_inside: rec.request.map_group,
-        single: rec.request.single,
-    };
+    let request = rec.request.map_request().ok()?;
     let (live_uid, live_gid) = crate::idmap::proc::read_maps(rec.pid).ok()?;
     let changed = changed.join(" and ");
     match crate::unshare::plan_mapping(&request, account, &paths) {
@@ -128,56 +121,133 @@ pub fn subid_files_changed(rec: &KeptRecord) -> bool {
     !changed_subid_files(rec, &SubIdPaths::default()).is_empty()
 }
 
-fn parse_specs(specs: &[String], option: &str) -> Option<Vec<crate::idmap::IdMapEntry>> {
-    specs
-        .iter()
-        .filter(|s| s.as_str() != "auto")
-        .map(|s| crate::unshare::mapping::parse_map_spec(s, option).ok())
-        .collect()
+/// What `join_or_create` serves. Its two callers differ in what they join of a live
+/// NAME and in how they treat one that went stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptUse {
+    /// `userns unshare --name`: the user's own namespaces. Every namespace NAME holds is
+    /// joined; a stale map is the user's to fix (warned of), a dead record is replaced
+    /// with a word.
+    Unshare,
+    /// A container's user namespace (`userns run`, `--userns shared`): only the user
+    /// namespace is joined; one whose map went stale is replaced when that loses nothing
+    /// (`replaceable`), and a dead record quietly.
+    Container,
 }
 
-/// `userns unshare --name NAME`: join NAME if it is alive, else create it (under NAME's
-/// lock, so two racing creators end in one namespace) and run the command there.
-pub fn unshare_named(name: &str, args: &UnshareArgs, account: &Account) -> Result<u8> {
-    record::check_name(name)?;
-    crate::cli::check_command_words(&args.command)?;
-    let program = Program::new(&args.command, args.wd.as_deref())?;
-    let container_env = env::container_env(account);
+/// Where `join_or_create` left this process.
+pub enum Entered {
+    /// In the namespaces of a live NAME, credentials settled; the program is still to run.
+    Joined(Joined),
+    /// In namespaces just made from the spec, kept under NAME.
+    Created,
+}
+
+/// Join NAME if its pause process is alive, else make the namespaces of `spec`, keep them
+/// under NAME (pause process and record) and stay in them. Under NAME's lock, so that two
+/// racing callers end in one namespace, and a live NAME is not stopped while being joined.
+pub fn join_or_create(
+    name: &str,
+    spec: &NsSpec,
+    account: &Account,
+    usage: KeptUse,
+) -> Result<Entered> {
     let dir = record::registry_dir(true)?;
     let lock = NameLock::acquire(&dir, name)?;
     if let Some(rec) = record::read(&dir, name)? {
         match liveness(&rec) {
             Liveness::Alive(joinable) => {
-                lock.unlock();
-                return join_kept(&rec, &joinable, &program, &container_env, account);
+                if let Some(joined) = join_live(&dir, &rec, &joinable, account, usage)? {
+                    lock.unlock();
+                    return Ok(Entered::Joined(joined));
+                }
             }
             Liveness::Stale(why) => {
-                crate::warn(format!("replacing the stale record of {name}: {why}"));
+                if usage == KeptUse::Unshare {
+                    crate::warn(format!("replacing the stale record of {name}: {why}"));
+                }
                 record::remove(&dir, name)?;
             }
         }
     }
-    let mapping = crate::cmd::unshare::enter(args, account)?;
-    keep_here(&dir, name, args, &mapping, account)?;
+    let mapping = crate::unshare::enter(spec, account)?;
+    keep_here(&dir, name, spec, &mapping, account)?;
     lock.unlock();
-    env::apply(&container_env);
-    crate::cmd::unshare::run_program(&program, args)
+    Ok(Entered::Created)
 }
 
-/// Keep the namespaces this process has just entered (with `args`, mapped as `mapping`)
-/// under NAME: spawn their pause process and write the record. The caller holds NAME's
-/// lock. Shared by `unshare --name` and `run` (`--userns shared`).
-pub fn keep_here(
+/// Join a live NAME as `usage` says; or, when its map went stale and it may be replaced,
+/// stop it and return None. The caller holds NAME's lock.
+fn join_live(
+    dir: &Path,
+    rec: &KeptRecord,
+    joinable: &Joinable,
+    account: &Account,
+    usage: KeptUse,
+) -> Result<Option<Joined>> {
+    match map_change(rec, account) {
+        Some(change) if usage == KeptUse::Container && replaceable(rec) => {
+            crate::warn(format!(
+                "kept namespace {} has stale maps: {change}; replacing it \
+                 (containers still running in the old one keep it)",
+                rec.name
+            ));
+            stop_locked(dir, rec)?;
+            return Ok(None);
+        }
+        Some(change) => crate::warn(stale_warning(&rec.name, &change)),
+        None => {}
+    }
+    let kinds: Vec<&str> = match usage {
+        KeptUse::Unshare => rec.namespaces.iter().map(String::as_str).collect(),
+        KeptUse::Container => vec!["user"],
+    };
+    let flags = joinable.differing(&kinds)?;
+    joinable.enter(flags, Some(rec.start_time)).map(Some)
+}
+
+/// Whether a kept namespace whose map is stale may be replaced: only one that holds
+/// nothing but the user namespace, mapped as userns maps by default, since ending it
+/// loses nothing (running containers hold the old one). A namespace made by `userns
+/// unshare --name` with other namespaces or maps is the user's to stop; it is joined,
+/// with the warning of `stale_warning`.
+fn replaceable(rec: &KeptRecord) -> bool {
+    rec.namespaces == ["user"] && rec.request == KeptRequest::default()
+}
+
+/// `userns unshare --name NAME`: join NAME if it is alive, else create it as `spec` says,
+/// and run the program there.
+pub fn unshare_named(
+    name: &str,
+    spec: &NsSpec,
+    program: &Program,
+    account: &Account,
+) -> Result<u8> {
+    record::check_name(name)?;
+    let container_env = env::container_env(account);
+    match join_or_create(name, spec, account, KeptUse::Unshare)? {
+        Entered::Joined(joined) => joined.run(program, &container_env),
+        Entered::Created => {
+            env::apply(&container_env);
+            crate::unshare::run_program(program, spec)
+        }
+    }
+}
+
+/// Keep the namespaces this process has just entered (made from `spec`, mapped as
+/// `mapping`) under NAME: spawn their pause process and write the record. The caller
+/// holds NAME's lock.
+fn keep_here(
     dir: &Path,
     name: &str,
-    args: &UnshareArgs,
+    spec: &NsSpec,
     mapping: &crate::unshare::Mapping,
     account: &Account,
 ) -> Result<()> {
-    let flags = crate::cmd::unshare::extra_flags(args);
+    let flags = spec.extra_flags();
     let pid_ns = flags.contains(nix::sched::CloneFlags::CLONE_NEWPID);
     let pause = pause::spawn(pid_ns)?;
-    let made = record_for(name, pause.as_raw(), args, mapping, flags, account)
+    let made = record_for(name, pause.as_raw(), spec, mapping, flags, account)
         .and_then(|rec| record::write(dir, &rec));
     if let Err(e) = made {
         let _ = nix::sys::signal::kill(pause, nix::sys::signal::Signal::SIGKILL);
@@ -189,7 +259,7 @@ pub fn keep_here(
 fn record_for(
     name: &str,
     pid: i32,
-    args: &UnshareArgs,
+    spec: &NsSpec,
     mapping: &crate::unshare::Mapping,
     flags: nix::sched::CloneFlags,
     account: &Account,
@@ -203,13 +273,7 @@ fn record_for(
         namespaces: process::kinds_of(flags | nix::sched::CloneFlags::CLONE_NEWUSER),
         uid_map: record::map_lines(&mapping.uid),
         gid_map: record::map_lines(&mapping.gid),
-        request: KeptRequest {
-            map_users: args.map_users.clone(),
-            map_groups: args.map_groups.clone(),
-            map_user: args.map_user,
-            map_group: args.map_group,
-            single: args.single,
-        },
+        request: KeptRequest::of(&spec.map),
         subuid: FileIdentity::of(paths.path(IdKind::Uid)),
         subgid: FileIdentity::of(paths.path(IdKind::Gid)),
         created: std::time::SystemTime::now()
@@ -218,31 +282,6 @@ fn record_for(
             .unwrap_or(0),
         owner_uid: account.uid,
     })
-}
-
-/// Join every namespace NAME holds and run the program there.
-fn join_kept(
-    rec: &KeptRecord,
-    joinable: &Joinable,
-    program: &Program,
-    container_env: &[(String, String)],
-    account: &Account,
-) -> Result<u8> {
-    if let Some(warning) = stale_map(rec, account) {
-        crate::warn(warning);
-    }
-    let kinds: Vec<&str> = rec.namespaces.iter().map(String::as_str).collect();
-    let flags = joinable.differing(&kinds)?;
-    let cwd = std::env::current_dir().ok();
-    joinable.join(flags, Some(rec.start_time))?;
-    join::settle_credentials()?;
-    env::apply(container_env);
-    let joined_mnt = flags.contains(nix::sched::CloneFlags::CLONE_NEWNS);
-    let program = join::working_dir(program, cwd, joined_mnt);
-    join::run(
-        &program,
-        flags.contains(nix::sched::CloneFlags::CLONE_NEWPID),
-    )
 }
 
 /// Find NAME's live record, or say which names are known.

@@ -64,18 +64,6 @@ pub fn stat_of(pid: i32) -> Result<ProcStat> {
     })
 }
 
-/// Whether a process with this pid exists: kill(pid, 0) fails with ESRCH only when none
-/// does (EPERM: one we may not signal, alive all the same). Not for pid 0 or below, which
-/// kill(2) reads as process groups: those are never a process here.
-pub fn exists(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-}
-
 /// A /proc file of well under 1 KiB in one read (plus the one that sees its end):
 /// read_to_string sizes its buffer by a stat, which says 0 for /proc files, and then
 /// grows it from 32 bytes, six reads for a /proc/PID/stat.

@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use crate::idmap::{IdMap, IdMapEntry};
 use crate::ids::IdKind;
+use crate::unshare::MapRequest;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -99,6 +100,37 @@ pub struct KeptRequest {
     pub map_user: Option<u32>,
     pub map_group: Option<u32>,
     pub single: bool,
+}
+
+impl KeptRequest {
+    /// The record of `request`: explicit lines as `INNER:OUTER:COUNT`, as the options
+    /// take them, so that records stay readable by every userns.
+    pub fn of(request: &MapRequest) -> KeptRequest {
+        let words = |entries: &[IdMapEntry]| -> Vec<String> {
+            entries
+                .iter()
+                .map(|e| format!("{}:{}:{}", e.inside, e.outside, e.count))
+                .collect()
+        };
+        KeptRequest {
+            map_users: words(&request.explicit_uid),
+            map_groups: words(&request.explicit_gid),
+            map_user: request.own_uid_inside,
+            map_group: request.own_gid_inside,
+            single: request.single,
+        }
+    }
+
+    /// The request recorded (older records may hold `auto`, or the words as typed).
+    pub fn map_request(&self) -> Result<MapRequest> {
+        MapRequest::from_options(
+            &self.map_users,
+            &self.map_groups,
+            self.map_user,
+            self.map_group,
+            self.single,
+        )
+    }
 }
 
 /// One kept namespace.
@@ -349,6 +381,30 @@ mod tests {
         ] {
             assert!(check_name(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn requests_of_older_records_still_read() {
+        // The request of a record written before the request was kept as a MapRequest:
+        // the words as typed, `auto` among them.
+        let old: KeptRequest = serde_json::from_str(
+            r#"{"map_users":["auto","1:100000:65536"],"map_groups":[],"map_user":7,"map_group":null,"single":false}"#,
+        )
+        .unwrap();
+        let request = old.map_request().unwrap();
+        assert_eq!(
+            request.explicit_uid,
+            vec![IdMapEntry::new(1, 100000, 65536)]
+        );
+        assert_eq!(request.own_uid_inside, Some(7));
+        // Written again, it reads back as the same request.
+        let again = KeptRequest::of(&request);
+        assert_eq!(again.map_users, vec!["1:100000:65536".to_string()]);
+        assert_eq!(again.map_request().unwrap(), request);
+        assert_eq!(
+            KeptRequest::of(&MapRequest::default()),
+            KeptRequest::default()
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! /etc/hosts, /etc/hostname and /etc/resolv.conf of a container, as podman provides
 //! them: written into the container's runtime dir and bind-mounted, never into the image.
 
-use crate::cli::NetMode;
+use super::spec::NetMode;
 
 /// /etc/hostname.
 pub fn hostname_file(hostname: &str) -> String {

@@ -86,7 +86,7 @@ pub fn apply(root: RawFd) -> Result<()> {
         .map_err(|e| mount_failed("bind", path, e))?;
         // The bind is on top now: open the path again to reach the new mount.
         let top = inroot::open_path(root, path).map_err(|e| mount_failed("open", path, e))?;
-        super::rootfs::set_read_only(&top, true, path)?;
+        inroot::set_read_only(&top, true, path)?;
     }
     Ok(())
 }

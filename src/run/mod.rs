@@ -49,13 +49,14 @@ pub mod spec;
 pub mod tty;
 pub mod user;
 
-use crate::cli::{NetMode, RunArgs};
 use crate::error::{Error, Result};
 use crate::unshare::fds;
 use crate::unshare::supervise::{self, Confinement, Pid1Mode};
 use crate::unshare::Program;
 use crate::users::Account;
 use dirs::{ContainerDirs, ContainerId};
+pub use namespaces::UsernsMode;
+pub use spec::{NetMode, RunSpec};
 use std::path::{Path, PathBuf};
 
 /// The command line, parsed and checked before any namespace exists.
@@ -67,8 +68,7 @@ struct Request {
     env_cli: Vec<String>,
 }
 
-fn parse_request(args: &RunArgs) -> Result<Request> {
-    crate::cli::check_command_words(&args.command)?;
+fn parse_request(args: &RunSpec) -> Result<Request> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::failure("cannot read the current directory").because(e))?;
     let volumes = args
@@ -139,7 +139,7 @@ fn write_etc_files(
     Ok(out)
 }
 
-pub fn run(args: &RunArgs) -> Result<u8> {
+pub fn run(args: &RunSpec) -> Result<u8> {
     // First, while userns holds no descriptor of its own above 2.
     fds::keep_from_programs(args.preserve_fds)?;
     let request = parse_request(args)?;
@@ -176,7 +176,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
 }
 
 fn run_container(
-    args: &RunArgs,
+    args: &RunSpec,
     request: &Request,
     account: &Account,
     network: net::Network,

@@ -12,11 +12,9 @@
 //! joined: setns(2) into a user namespace grants every capability in it, and these
 //! namespaces are then owned by it (user_namespaces(7)).
 
-use crate::cli::UnshareArgs;
 use crate::error::{Error, Result};
-use crate::keep::record::{self, KeptRecord, KeptRequest, NameLock};
-use crate::keep::{self, Joinable, Liveness};
-use crate::unshare::setup;
+use crate::keep::{self, record, KeptUse};
+use crate::unshare::{setup, Namespaces, NsSpec};
 use crate::users::Account;
 use nix::sched::CloneFlags;
 
@@ -35,8 +33,15 @@ pub enum UsernsMode {
     Private,
 }
 
+impl Default for UsernsMode {
+    /// `shared`: the kept namespace `containers`.
+    fn default() -> UsernsMode {
+        UsernsMode::Shared(SHARED_NAME.to_string())
+    }
+}
+
 impl UsernsMode {
-    /// Parse `--userns MODE` (clap's value parser: a bad MODE is a usage error).
+    /// Parse `--userns MODE` (the command line's value parser: a bad MODE is a usage error).
     pub fn parse(text: &str) -> std::result::Result<UsernsMode, String> {
         match text {
             "shared" => Ok(UsernsMode::Shared(SHARED_NAME.to_string())),
@@ -56,21 +61,26 @@ impl UsernsMode {
 pub fn enter(mode: &UsernsMode, account: &Account, hostname: &str, own_net: bool) -> Result<()> {
     let name = match mode {
         UsernsMode::Private => {
-            let namespaces = UnshareArgs {
-                pid: true,
-                uts: true,
+            let spec = NsSpec {
+                namespaces: Namespaces {
+                    pid: true,
+                    uts: true,
+                    ipc: true,
+                    cgroup: true,
+                    net: own_net,
+                    mount: false,
+                },
                 hostname: Some(hostname.to_string()),
-                ipc: true,
-                cgroup: true,
-                net: own_net,
-                ..UnshareArgs::default()
+                ..NsSpec::default()
             };
-            crate::cmd::unshare::enter(&namespaces, account)?;
+            crate::unshare::enter(&spec, account)?;
             return Ok(());
         }
         UsernsMode::Shared(name) => name,
     };
-    join_or_keep(name, account)?;
+    // Joined or made under NAME's lock, so that containers started together end in one
+    // user namespace, mapped with all the user's subordinate ids as `userns unshare` maps.
+    keep::join_or_create(name, &NsSpec::default(), account, KeptUse::Container)?;
     let mut flags = CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC
@@ -92,59 +102,6 @@ pub fn enter(mode: &UsernsMode, account: &Account, hostname: &str, own_net: bool
         setup::loopback_up()?;
     }
     Ok(())
-}
-
-/// Join NAME's user namespace, or make it (mapped with all the user's subordinate ids, as
-/// `userns unshare` maps) and keep it. Under NAME's lock, so that containers started
-/// together end in one namespace.
-fn join_or_keep(name: &str, account: &Account) -> Result<()> {
-    let dir = record::registry_dir(true)?;
-    let lock = NameLock::acquire(&dir, name)?;
-    if let Some(rec) = record::read(&dir, name)? {
-        match keep::liveness(&rec) {
-            Liveness::Alive(joinable) => match keep::map_change(&rec, account) {
-                Some(change) if replaceable(&rec) => {
-                    crate::warn(format!(
-                        "kept namespace {name} has stale maps: {change}; replacing it \
-                         (containers still running in the old one keep it)"
-                    ));
-                    keep::stop_locked(&dir, &rec)?;
-                }
-                stale => {
-                    if let Some(change) = stale {
-                        crate::warn(keep::stale_warning(name, &change));
-                    }
-                    join_user(&rec, &joinable)?;
-                    lock.unlock();
-                    return Ok(());
-                }
-            },
-            // Its pause process is gone (or its pid reused): nothing to join, make anew.
-            Liveness::Stale(_) => record::remove(&dir, name)?,
-        }
-    }
-    let args = UnshareArgs::default();
-    let mapping = crate::cmd::unshare::enter(&args, account)?;
-    keep::keep_here(&dir, name, &args, &mapping, account)?;
-    lock.unlock();
-    Ok(())
-}
-
-/// Whether a kept namespace whose map is stale may be replaced: only one that holds
-/// nothing but the user namespace, mapped as userns maps by default, since ending it
-/// loses nothing (running containers hold the old one). A namespace made by `userns
-/// unshare --name` with other namespaces or maps is the user's to stop; it is joined,
-/// with the warning of `keep::stale_warning`.
-fn replaceable(rec: &KeptRecord) -> bool {
-    rec.namespaces == ["user"] && rec.request == KeptRequest::default()
-}
-
-/// setns into the kept user namespace only (pidfd-checked against the record's start
-/// time, as `userns enter` does), then settle the credentials there.
-fn join_user(rec: &KeptRecord, joinable: &Joinable) -> Result<()> {
-    let flags = joinable.differing(&["user"])?;
-    joinable.join(flags, Some(rec.start_time))?;
-    keep::join::settle_credentials()
 }
 
 #[cfg(test)]

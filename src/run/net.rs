@@ -4,7 +4,7 @@
 //! it is forked before userns unshares, waits on a pipe, and is started with userns's pid
 //! (whose namespaces are the container's).
 
-use crate::cli::NetMode;
+use super::spec::NetMode;
 use crate::error::{Error, Result};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{ForkResult, Pid};

@@ -104,48 +104,6 @@ pub fn overlay_options(lower: &Path, layer: &Layer) -> String {
     )
 }
 
-/// MOUNT_ATTR_* of mount_setattr(2) (Linux 5.12).
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-
-/// Make the mount at `fd` (an O_PATH descriptor of its root) read-only, with its
-/// submounts when `recursive`. Unlike a MS_REMOUNT, this leaves the other flags alone,
-/// so the nodev/nosuid locked on mounts inherited from the host do not make it fail.
-pub(crate) fn set_read_only(fd: &OwnedFd, recursive: bool, shown: &str) -> Result<()> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
-    // SAFETY: mount_setattr with an empty path on our descriptor and a valid struct.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(failed(
-            format!("cannot make {shown} read-only"),
-            std::io::Error::last_os_error(),
-        )
-        .fix("mount_setattr needs Linux 5.12 or later"));
-    }
-    Ok(())
-}
-
 /// Build the filesystem and pivot into it. Runs in pid 1, uid 0 of the user namespace.
 pub fn build(plan: &RootfsPlan) -> Result<()> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
@@ -232,7 +190,7 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
                 )?;
             }
         }
-        set_read_only(
+        inroot::set_read_only(
             &inroot::open_path(r, "/").map_err(|e| failed("cannot open /".into(), e))?,
             false,
             "the container root",
@@ -256,7 +214,7 @@ fn bind(host: &Path, root: RawFd, target: &str, kind: Kind, read_only: bool) -> 
         // The descriptor still names the covered file: open the target again for the mount.
         let top = inroot::open_path(root, target)
             .map_err(|e| failed(format!("cannot open {target} inside the container"), e))?;
-        set_read_only(&top, true, target)?;
+        inroot::set_read_only(&top, true, target)?;
     }
     Ok(())
 }
@@ -365,7 +323,7 @@ fn build_sys(root: RawFd, own_netns: bool) -> Result<()> {
         )?;
         let top = inroot::open_path(root, "/sys")
             .map_err(|e| failed("cannot open /sys inside the container".into(), e))?;
-        set_read_only(&top, true, "/sys")
+        inroot::set_read_only(&top, true, "/sys")
     }
 }
 

@@ -1,8 +1,59 @@
 //! What the command line of `userns run` asks for, parsed into plain values before any
 //! namespace exists: volumes, environment, user. Pure, so it is tested without privileges.
 
+use super::namespaces::UsernsMode;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
+
+/// Network modes of `userns run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetMode {
+    /// A new network namespace with loopback only.
+    #[default]
+    None,
+    /// The host's network namespace.
+    Host,
+    /// A new network namespace connected by pasta (passt package).
+    Pasta,
+    /// A new network namespace connected by slirp4netns.
+    Slirp4netns,
+}
+
+/// A container to run, as asked (the command line builds it from its options): the
+/// words are checked and parsed by `run::run`, before any namespace exists.
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    /// Run a tiny init as pid 1 that reaps orphans and forwards signals.
+    pub init: bool,
+    /// Hostname inside (default: a short container id).
+    pub hostname: Option<String>,
+    pub net: NetMode,
+    pub userns: UsernsMode,
+    /// Write to the source directory itself instead of an overlay over it.
+    pub rootfs_rw: bool,
+    pub read_only: bool,
+    /// `HOST:CTR[:ro]` each.
+    pub volumes: Vec<String>,
+    /// `K=V` or `K` each.
+    pub env: Vec<String>,
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container (absolute).
+    pub workdir: Option<String>,
+    /// `UID[:GID]`, ids or names of the container's passwd and group.
+    pub user: Option<String>,
+    /// Keep stdin open.
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    pub tty: bool,
+    /// Pass the caller's descriptors 3 to 3+N-1 to the container (podman's --preserve-fds).
+    pub preserve_fds: u32,
+    /// Keep the writable layer on disk under this name instead of throwing it away.
+    pub keep: Option<String>,
+    /// A root filesystem directory, an image archive or an OCI layout.
+    pub source: PathBuf,
+    /// The command and its arguments (default: the image's Entrypoint and Cmd).
+    pub command: Vec<String>,
+}
 
 /// The PATH podman gives a container whose image sets none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -3,6 +3,7 @@
 //! runc's `user.GetExecUser` does.
 
 use crate::error::{Error, Result};
+use crate::users::passwd;
 
 /// Who the program runs as inside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,17 +12,6 @@ pub struct ExecUser {
     pub gid: u32,
     /// From passwd when the user has an entry; podman uses "/" otherwise.
     pub home: String,
-}
-
-/// A passwd line's name, uid, gid and home.
-fn passwd_entries(text: &str) -> impl Iterator<Item = (&str, u32, u32, &str)> {
-    text.lines().filter_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 6 {
-            return None;
-        }
-        Some((f[0], f[2].parse().ok()?, f[3].parse().ok()?, f[5]))
-    })
 }
 
 fn group_gid(text: &str, name: &str) -> Option<u32> {
@@ -39,14 +29,10 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
         None => (spec, None),
     };
     let user = if user.is_empty() { "0" } else { user };
-    let by_name = passwd_entries(passwd).find(|(name, ..)| *name == user);
-    let (uid, mut gid, home) = match (by_name, user.parse::<u32>()) {
-        (Some((_, uid, gid, home)), _) => (uid, gid, home.to_string()),
-        (None, Ok(uid)) => match passwd_entries(passwd).find(|(_, u, ..)| *u == uid) {
-            Some((_, _, gid, home)) => (uid, gid, home.to_string()),
-            // A numeric uid without an entry runs with gid 0 and HOME=/ (podman, runc).
-            None => (uid, 0, "/".to_string()),
-        },
+    let (uid, mut gid, home) = match (passwd::lookup(passwd, user), user.parse::<u32>()) {
+        (Some(entry), _) => (entry.uid, entry.gid, entry.home.to_string()),
+        // A numeric uid without an entry runs with gid 0 and HOME=/ (podman, runc).
+        (None, Ok(uid)) => (uid, 0, "/".to_string()),
         (None, Err(_)) => {
             return Err(
                 Error::failure(format!("no user {user:?} in the container's /etc/passwd"))

@@ -129,7 +129,7 @@ fn link_lock(temp: &Path, lock: &Path) -> Result<Option<Holder>> {
     let Some(pid) = parse_lock_pid(&text) else {
         return Ok(Some(Holder::Unreadable(text)));
     };
-    if crate::keep::process::exists(pid) {
+    if crate::sys::process_exists(pid) {
         return Ok(Some(Holder::Pid(pid)));
     }
     // Stale: its writer died without unlocking. Remove it and link once more; a rival

@@ -37,7 +37,7 @@ impl Mapping {
 }
 
 /// What the user asked for on the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MapRequest {
     pub explicit_uid: Vec<IdMapEntry>,
     pub explicit_gid: Vec<IdMapEntry>,
@@ -45,6 +45,34 @@ pub struct MapRequest {
     pub own_uid_inside: Option<u32>,
     pub own_gid_inside: Option<u32>,
     pub single: bool,
+}
+
+impl MapRequest {
+    /// The request of `--map-users`, `--map-groups` (each `INNER:OUTER:COUNT`, or `auto`
+    /// for the plan), `--map-user`, `--map-group` and `--single`: as the command line
+    /// gives them, and as a kept namespace's record keeps them.
+    pub fn from_options(
+        map_users: &[String],
+        map_groups: &[String],
+        map_user: Option<u32>,
+        map_group: Option<u32>,
+        single: bool,
+    ) -> Result<MapRequest> {
+        let parse = |specs: &[String], option: &str| -> Result<Vec<IdMapEntry>> {
+            specs
+                .iter()
+                .filter(|s| s.as_str() != "auto")
+                .map(|s| parse_map_spec(s, option))
+                .collect()
+        };
+        Ok(MapRequest {
+            explicit_uid: parse(map_users, "--map-users")?,
+            explicit_gid: parse(map_groups, "--map-groups")?,
+            own_uid_inside: map_user,
+            own_gid_inside: map_group,
+            single,
+        })
+    }
 }
 
 /// Parse `INNER:OUTER:COUNT`.

@@ -1,12 +1,14 @@
 //! `userns enter TARGET [--mount] [--all] [-w DIR] [COMMAND...]`: run a command in the
 //! namespaces of a kept NAME, a PID, or podman's rootless pause process.
 
-use crate::cli::EnterArgs;
-use crate::error::{Error, Result};
-use crate::keep::{self, join, process, record, Joinable};
-use crate::unshare::{env, Program};
-use crate::users::Account;
+use crate::cli::args::EnterArgs;
 use nix::sched::CloneFlags;
+use std::ffi::OsString;
+use userns::error::{Error, Result};
+use userns::keep::{self, process, record, Joinable};
+use userns::podman::PauseProcess;
+use userns::unshare::{env, Program};
+use userns::users::Account;
 
 /// What TARGET named.
 enum Target {
@@ -15,8 +17,8 @@ enum Target {
     Podman,
 }
 
-pub fn run(args: EnterArgs) -> Result<u8> {
-    crate::cli::check_command_words(&args.command)?;
+pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
+    super::check_command_words(&args.command, words)?;
     let program = Program::new(&args.command, args.wd.as_deref())?;
     // Only the ids and home matter for the environment; the passwd lookup is left for
     // when the subid files changed and a fresh plan is needed.
@@ -27,7 +29,7 @@ pub fn run(args: EnterArgs) -> Result<u8> {
         Target::Kept(rec) => {
             if keep::subid_files_changed(rec) {
                 if let Some(warning) = keep::stale_map(rec, &Account::current()) {
-                    crate::warn(warning);
+                    userns::warn(warning);
                 }
             }
             Some(rec.start_time)
@@ -49,18 +51,15 @@ pub fn run(args: EnterArgs) -> Result<u8> {
                 .fix("there is nothing to enter; run the command directly"),
         );
     }
-    let cwd = std::env::current_dir().ok();
-    joinable.join(flags, start_time)?;
-    join::settle_credentials()?;
-    env::apply(&container_env);
-    let program = join::working_dir(&program, cwd, flags.contains(CloneFlags::CLONE_NEWNS));
-    join::run(&program, flags.contains(CloneFlags::CLONE_NEWPID))
+    joinable
+        .enter(flags, start_time)?
+        .run(&program, &container_env)
 }
 
 /// TARGET: `podman`, a PID (all digits), else a kept NAME.
 fn resolve(target: &str) -> Result<(Target, Joinable)> {
     if target == "podman" {
-        let pid = podman_pause_pid()?;
+        let pid = PauseProcess::locate(nix::unistd::getuid().as_raw())?.pid;
         let joinable = Joinable::open(pid, None, format!("podman's pause process (pid {pid})"))?;
         process::ns_inode(pid, "user")?;
         return Ok((Target::Podman, joinable));
@@ -80,35 +79,4 @@ fn resolve(target: &str) -> Result<(Target, Joinable)> {
     let dir = record::registry_dir(false)?;
     let (rec, joinable) = keep::find_kept(&dir, target)?;
     Ok((Target::Kept(Box::new(rec)), joinable))
-}
-
-/// podman's pause process: `$XDG_RUNTIME_DIR/libpod/tmp/pause.pid`, with XDG_RUNTIME_DIR
-/// defaulting to /run/user/UID as podman's `GetRuntimeDir` does, and trusted only when
-/// the runtime dir is (another user's pid file would choose what we join).
-fn podman_pause_pid() -> Result<i32> {
-    let path = crate::clean::podman::pause_pid_file(nix::unistd::getuid().as_raw())?;
-    let not_running = |why: String| {
-        Error::failure("podman's rootless pause process is not running")
-            .because(why)
-            .fix("run `podman unshare true` to start it (or `podman system migrate` after changing /etc/subuid)")
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(not_running(format!("{} does not exist", path.display())))
-        }
-        Err(e) => return Err(Error::io("read", &path, &e)),
-    };
-    let pid: i32 = text.trim().parse().map_err(|_| {
-        Error::failure(format!("cannot parse {}", path.display()))
-            .because(format!("it says {:?}, not a pid", text.trim()))
-            .fix("run `podman system migrate` to restart the pause process")
-    })?;
-    if process::start_time(pid).is_err() {
-        return Err(not_running(format!(
-            "{} names pid {pid}, which has exited",
-            path.display()
-        )));
-    }
-    Ok(pid)
 }

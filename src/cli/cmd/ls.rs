@@ -1,18 +1,18 @@
 //! `userns ls [--tree] [--json]`: the user namespaces you can see, with owners, maps,
 //! and the NAME of those userns keeps.
 
-use crate::cli::LsArgs;
-use crate::error::Result;
-use crate::keep::{self, record};
-use crate::nsinfo::{self, Parent, UserNamespace};
-use crate::users::Account;
+use crate::cli::args::LsArgs;
+use userns::error::Result;
+use userns::keep::{self, record};
+use userns::nsinfo::{self, Parent, UserNamespace};
+use userns::users::Account;
 
 pub fn run(args: LsArgs) -> Result<u8> {
     let mut namespaces = nsinfo::scan();
     name_kept(&mut namespaces);
     if args.json {
-        crate::output::print_json(&namespaces)?;
-        return Ok(crate::exit::OK);
+        crate::cli::render::json::print_json(&namespaces)?;
+        return Ok(userns::exit::OK);
     }
     let rows: Vec<(usize, &UserNamespace)> = if args.tree {
         nsinfo::tree_order(&namespaces)
@@ -29,13 +29,13 @@ pub fn run(args: LsArgs) -> Result<u8> {
     if !args.tree {
         header.insert(2, "PARENT");
     }
-    print!("{}", crate::table::render(&header, &table));
+    print!("{}", crate::cli::render::table::render(&header, &table));
     for ns in &namespaces {
         if let Some(why) = &ns.stale_map {
-            crate::warn(why);
+            userns::warn(why);
         }
     }
-    Ok(crate::exit::OK)
+    Ok(userns::exit::OK)
 }
 
 fn row(depth: usize, ns: &UserNamespace, tree: bool) -> Vec<String> {

@@ -1,18 +1,18 @@
 //! `userns doctor`: a checklist of everything rootless user namespaces need here, for
 //! the caller (or --user); run by root for no one in particular, for the whole machine.
 
-use crate::cli::DoctorArgs;
-use crate::doctor::{checks, kept, live, machine, render, storage, Check, Status};
-use crate::error::Result;
-use crate::exit;
-use crate::ids::IdKind;
-use crate::storage::StoragePaths;
-use crate::subid::lint::SystemPasswd;
-use crate::subid::{SubIdPaths, UserSubIds};
-use crate::unshare::{diagnose::sysctl, helper};
-use crate::users::Account;
+use crate::cli::args::DoctorArgs;
 use serde::Serialize;
 use std::path::Path;
+use userns::doctor::{checks, kept, live, machine, render, storage, Check, Status};
+use userns::error::Result;
+use userns::exit;
+use userns::ids::IdKind;
+use userns::storage::StoragePaths;
+use userns::subid::lint::SystemPasswd;
+use userns::subid::{SubIdPaths, UserSubIds};
+use userns::unshare::{diagnose::sysctl, helper};
+use userns::users::Account;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -45,7 +45,7 @@ pub fn run(args: DoctorArgs) -> Result<u8> {
     let passwd = SystemPasswd::default();
     for kind in IdKind::BOTH {
         // One read of the file serves the user's lines and the lint of them.
-        match crate::subid::SubIdFile::read(paths.path(kind)) {
+        match userns::subid::SubIdFile::read(paths.path(kind)) {
             Ok(file) => {
                 let ids = UserSubIds::read_with(&paths, kind, &account, &file);
                 list.extend(checks::subids(kind, &ids, &file, &account, &passwd));
@@ -70,7 +70,7 @@ pub fn run(args: DoctorArgs) -> Result<u8> {
     if let [uid, gid] = sources.as_slice() {
         list.push(checks::source(uid, gid));
     }
-    if let Ok((uid_here, gid_here)) = crate::idmap::proc::self_maps() {
+    if let Ok((uid_here, gid_here)) = userns::idmap::proc::self_maps() {
         list.push(checks::parent_map(&uid_here, plans[0].as_ref()));
         list.push(checks::parent_map(&gid_here, plans[1].as_ref()));
     }
@@ -102,7 +102,7 @@ pub fn run(args: DoctorArgs) -> Result<u8> {
 /// prove nothing about users'.
 fn for_machine(args: &DoctorArgs) -> Result<u8> {
     let mut list = system_checks();
-    if let Ok((uid_here, gid_here)) = crate::idmap::proc::self_maps() {
+    if let Ok((uid_here, gid_here)) = userns::idmap::proc::self_maps() {
         list.push(checks::parent_map(&uid_here, None));
         list.push(checks::parent_map(&gid_here, None));
     }
@@ -134,7 +134,7 @@ fn system_checks() -> Vec<Check> {
 fn report(args: &DoctorArgs, user: Option<&Account>, list: &[Check]) -> Result<u8> {
     let ok = !list.iter().any(|c| c.status == Status::Fail);
     if args.json {
-        crate::output::print_json(&Report {
+        crate::cli::render::json::print_json(&Report {
             scope: if user.is_some() { "user" } else { "machine" },
             user,
             ok,
@@ -148,15 +148,20 @@ fn report(args: &DoctorArgs, user: Option<&Account>, list: &[Check]) -> Result<u
 
 /// The live namespaces the caller keeps, with why each map is stale, if it is.
 fn kept_namespaces(account: &Account) -> Vec<kept::Kept> {
-    let Ok(dir) = crate::keep::record::registry_dir(false) else {
+    let Ok(dir) = userns::keep::record::registry_dir(false) else {
         return Vec::new();
     };
-    crate::keep::record::list(&dir)
+    userns::keep::record::list(&dir)
         .into_iter()
         .flatten()
-        .filter(|rec| matches!(crate::keep::liveness(rec), crate::keep::Liveness::Alive(_)))
+        .filter(|rec| {
+            matches!(
+                userns::keep::liveness(rec),
+                userns::keep::Liveness::Alive(_)
+            )
+        })
         .map(|rec| kept::Kept {
-            stale: crate::keep::map_change(&rec, account),
+            stale: userns::keep::map_change(&rec, account),
             name: rec.name,
         })
         .collect()

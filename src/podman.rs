@@ -1,12 +1,12 @@
 //! podman's rootless pause process: it keeps podman's user and mount namespaces alive
 //! between commands (podman `pkg/rootless/rootless_linux.c`, the pid in
-//! `$XDG_RUNTIME_DIR/libpod/tmp/pause.pid`). A pause process started before a clean
-//! keeps state about the old storage; `podman system reset` stops it, and so does
+//! `$XDG_RUNTIME_DIR/libpod/tmp/pause.pid`). `userns enter podman` joins it. A pause
+//! process started before a clean keeps state about the old storage; `podman system reset` stops it, and so does
 //! `userns clean` of the default storage. Containers still running are a reason to stop
 //! instead: their overlay mounts live in the pause process's mount namespace, invisible
 //! in ours.
 
-use super::guard::{mounts_within, parse_mountinfo};
+use crate::clean::guard::{mounts_within, parse_mountinfo};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -36,16 +36,55 @@ pub fn pause_pid_file(uid: u32) -> Result<PathBuf> {
 }
 
 impl PauseProcess {
-    /// The pause process, if its pid file names a live process of `uid`; an error when
-    /// the runtime dir holding the pid file is not to be trusted.
+    /// The pause process of `uid`, if there is one; an error when the runtime dir holding
+    /// the pid file is not to be trusted.
     pub fn find(uid: u32) -> Result<Option<PauseProcess>> {
         let pid_file = pause_pid_file(uid)?;
-        let pid = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok());
-        Ok(pid
-            .filter(|&pid| pid > 1 && alive_as(pid, uid))
-            .map(|pid| PauseProcess { pid, pid_file }))
+        Ok(Self::from_pid_file(pid_file, uid).ok())
+    }
+
+    /// The pause process of `uid`: the pid in its pid file (podman `pkg/rootless`:
+    /// GetRootlessPauseProcessPidPath), alive as a process of that user; or why there is
+    /// none, with the fix.
+    pub fn locate(uid: u32) -> Result<PauseProcess> {
+        Self::from_pid_file(pause_pid_file(uid)?, uid)
+    }
+
+    fn from_pid_file(pid_file: PathBuf, uid: u32) -> Result<PauseProcess> {
+        let not_running = |why: String| {
+            Error::failure("podman's rootless pause process is not running")
+                .because(why)
+                .fix("run `podman unshare true` to start it (or `podman system migrate` after changing /etc/subuid)")
+        };
+        let text = match std::fs::read_to_string(&pid_file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(not_running(format!(
+                    "{} does not exist",
+                    pid_file.display()
+                )))
+            }
+            Err(e) => return Err(Error::io("read", &pid_file, &e)),
+        };
+        let pid: i32 = text.trim().parse().map_err(|_| {
+            Error::failure(format!("cannot parse {}", pid_file.display()))
+                .because(format!("it says {:?}, not a pid", text.trim()))
+                .fix("run `podman system migrate` to restart the pause process")
+        })?;
+        let shown = pid_file.display();
+        match owner_of_live(pid) {
+            None => Err(not_running(format!(
+                "{shown} names pid {pid}, which has exited"
+            ))),
+            Some(owner) if owner != uid => Err(not_running(format!(
+                "{shown} names pid {pid}, a process of uid {owner}, not yours"
+            ))),
+            // Never init: `clean` would stop it.
+            Some(_) if pid == 1 => Err(not_running(format!(
+                "{shown} names pid 1, which is init, not a pause process"
+            ))),
+            Some(_) => Ok(PauseProcess { pid, pid_file }),
+        }
     }
 
     /// Refuse when containers are mounted on `trees` in the pause process's namespace.
@@ -108,11 +147,12 @@ impl PauseProcess {
     }
 }
 
-/// Whether `pid` is running (not a zombie) with real uid `uid`.
-fn alive_as(pid: i32, uid: u32) -> bool {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
-    };
+/// The real uid of `pid`, when it is running (not a zombie).
+fn owner_of_live(pid: i32) -> Option<u32> {
+    if pid <= 0 {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |key: &str| {
         status
             .lines()
@@ -122,7 +162,7 @@ fn alive_as(pid: i32, uid: u32) -> bool {
     };
     let zombie = field("State:").is_some_and(|s| s.starts_with('Z') || s.starts_with('X'));
     let real_uid = field("Uid:").and_then(|u| u.split_whitespace().next()?.parse::<u32>().ok());
-    !zombie && real_uid == Some(uid)
+    real_uid.filter(|_| !zombie)
 }
 
 fn wait_gone(pid: i32, limit: Duration) -> bool {
@@ -140,4 +180,34 @@ fn wait_gone(pid: i32, limit: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pid_file_is_trusted_only_for_a_live_process_of_the_user() {
+        let dir = std::env::temp_dir().join(format!("userns-pause-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pause.pid");
+        let me = nix::unistd::getuid().as_raw();
+        let why = |text: &str, uid: u32| {
+            std::fs::write(&file, text).unwrap();
+            let e = PauseProcess::from_pid_file(file.clone(), uid).unwrap_err();
+            format!("{e}")
+        };
+        let missing = PauseProcess::from_pid_file(dir.join("none"), me).unwrap_err();
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
+        assert!(why("x1\n", me).contains("not a pid"));
+        assert!(why("1\n", me + 1).contains("not yours"));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id().to_string();
+        child.wait().unwrap();
+        assert!(why(&gone, me).contains("which has exited"));
+        std::fs::write(&file, format!("{}\n", std::process::id())).unwrap();
+        let found = PauseProcess::from_pid_file(file.clone(), me).unwrap();
+        assert_eq!(found.pid, std::process::id() as i32);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

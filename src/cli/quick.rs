@@ -6,10 +6,11 @@
 //! Only a line whose meaning cannot differ from clap's is taken: `enter`, a TARGET that
 //! is not an option, then nothing or a COMMAND whose first word is not an option and
 //! which holds no `--`. Everything else (options, `--`, help, non-UTF-8 words, a TARGET
-//! clap would read as an option) goes to clap. The unit tests check that for every line
-//! taken, clap gives the same `Cli`.
+//! clap would read as an option) goes to clap. `cli::parse` is the one caller. The unit
+//! tests check that for every line taken, clap gives the same `Cli`: on chosen lines and
+//! on generated ones.
 
-use crate::cli::{Cli, Command, EnterArgs};
+use crate::cli::args::{Cli, Command, EnterArgs};
 use std::ffi::OsString;
 
 /// `Some(cli)` when `args` (with the program name first) is a plain `enter` line.
@@ -45,6 +46,8 @@ pub fn plain_enter(args: &[OsString]) -> Option<Cli> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use proptest::prelude::*;
+    use std::os::unix::ffi::OsStringExt;
 
     fn line(words: &[&str]) -> Vec<OsString> {
         std::iter::once("userns")
@@ -98,9 +101,87 @@ mod tests {
 
     #[test]
     fn non_utf8_words_go_to_clap() {
-        use std::os::unix::ffi::OsStringExt;
         let mut args = line(&["enter", "demo"]);
         args.push(OsString::from_vec(vec![0xff, b'x']));
         assert!(plain_enter(&args).is_none());
+    }
+
+    /// Words a generated command line is made of: `enter`'s options and their look-alikes,
+    /// `--`, help, pids, names, commands, odd words. Lines are built mostly from these, so
+    /// that the quick parse takes many and the differences that matter are tried.
+    const VOCABULARY: &[&str] = &[
+        "enter",
+        "unshare",
+        "ls",
+        "--mount",
+        "--all",
+        "-w",
+        "--wd",
+        "--wd=/tmp",
+        "-w/tmp",
+        "/tmp",
+        "--",
+        "-",
+        "--help",
+        "-h",
+        "help",
+        "--version",
+        "-V",
+        "--bogus",
+        "-x",
+        "-mw",
+        "0",
+        "1",
+        "1234",
+        "007",
+        "4294967296",
+        "demo",
+        "podman",
+        "containers",
+        "sh",
+        "-c",
+        "true",
+        "echo hi",
+        "a=b",
+        "",
+        " ",
+    ];
+
+    fn word() -> impl Strategy<Value = OsString> {
+        prop_oneof![
+            8 => proptest::sample::select(VOCABULARY).prop_map(OsString::from),
+            2 => "[a-z0-9/=._-]{0,5}".prop_map(OsString::from),
+            1 => proptest::collection::vec(proptest::num::u8::ANY, 0..4)
+                .prop_map(OsString::from_vec),
+        ]
+    }
+
+    /// `userns`, mostly `enter`, then up to seven words.
+    fn command_line() -> impl Strategy<Value = Vec<OsString>> {
+        let first = prop_oneof![
+            6 => Just(OsString::from("enter")),
+            1 => word(),
+        ];
+        (first, proptest::collection::vec(word(), 0..8)).prop_map(|(first, rest)| {
+            std::iter::once(OsString::from("userns"))
+                .chain(std::iter::once(first))
+                .chain(rest)
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whenever the quick parse takes a line, clap parses it to the same `Cli`; so
+        /// `cli::parse` reads every line as clap alone would.
+        #[test]
+        fn quick_parse_agrees_with_clap(args in command_line()) {
+            if let Some(quick) = plain_enter(&args) {
+                let clap = Cli::try_parse_from(&args);
+                prop_assert!(clap.is_ok(), "clap refuses {:?}: {:?}", args, clap);
+                prop_assert_eq!(format!("{quick:?}"), format!("{:?}", clap.unwrap()));
+            }
+        }
     }
 }

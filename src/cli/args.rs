@@ -1,8 +1,12 @@
 //! The command line, as clap derive definitions. The same `Command` feeds the man pages
 //! (man/) and the shell completions, so they cannot drift from what the binary accepts.
+//!
+//! This file needs only clap and the library's public items: tests/man_pages.rs includes
+//! it as it is to render the pages.
 
 use clap::{Args, Parser, Subcommand, ValueHint};
 use std::path::PathBuf;
+use userns::run::{NetMode, UsernsMode};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -174,7 +178,7 @@ pub struct SubidCheckArgs {
 #[derive(Debug, Args)]
 pub struct MapArgs {
     /// Process whose maps to show (default: userns itself)
-    #[arg(value_name = "PID", conflicts_with_all = ["plan", "user"], value_parser = crate::idmap::proc::parse_pid)]
+    #[arg(value_name = "PID", conflicts_with_all = ["plan", "user"], value_parser = userns::idmap::proc::parse_pid)]
     pub pid: Option<i32>,
     /// Show the maps `userns unshare` would ask for instead
     #[arg(long)]
@@ -195,7 +199,7 @@ pub struct MapArgs {
 #[derive(Debug, Args)]
 pub struct TranslateArgs {
     /// Process whose map to use (default: userns itself)
-    #[arg(long, value_name = "PID", value_parser = crate::idmap::proc::parse_pid)]
+    #[arg(long, value_name = "PID", value_parser = userns::idmap::proc::parse_pid)]
     pub pid: Option<i32>,
     /// Translate group ids through gid_map instead of uid_map
     #[arg(long)]
@@ -217,7 +221,7 @@ pub struct TranslateArgs {
     pub proc_root: Option<PathBuf>,
 }
 
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args)]
 pub struct UnshareArgs {
     /// Map ids explicitly instead of the plan (repeatable); checked against your subuid ranges
     #[arg(long = "map-users", value_name = "INNER:OUTER:COUNT")]
@@ -387,9 +391,10 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
-/// Network modes of `userns run`.
+/// `--net` of `userns run`: the library's `NetMode` as the command line spells and
+/// documents it (each doc line is the value's help in `--help` and the man page).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum NetMode {
+pub enum NetArg {
     /// A new network namespace with loopback only
     #[default]
     None,
@@ -401,6 +406,17 @@ pub enum NetMode {
     Slirp4netns,
 }
 
+impl From<NetArg> for NetMode {
+    fn from(arg: NetArg) -> NetMode {
+        match arg {
+            NetArg::None => NetMode::None,
+            NetArg::Host => NetMode::Host,
+            NetArg::Pasta => NetMode::Pasta,
+            NetArg::Slirp4netns => NetMode::Slirp4netns,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Run a tiny init as pid 1 that reaps orphans and forwards signals
@@ -410,8 +426,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
     /// Network: none (loopback only), host, pasta, slirp4netns
-    #[arg(long, value_enum, default_value_t = NetMode::None)]
-    pub net: NetMode,
+    #[arg(long, value_enum, default_value_t = NetArg::None)]
+    pub net: NetArg,
     /// The container's user namespace. `shared` (the default): the one userns keeps for
     /// containers, named `containers` (see `userns ls`; `userns enter containers` is like
     /// `podman unshare`; `userns stop containers` ends it), made on first use and mapped
@@ -424,9 +440,9 @@ pub struct RunArgs {
         long,
         value_name = "MODE",
         default_value = "shared",
-        value_parser = crate::run::namespaces::UsernsMode::parse
+        value_parser = UsernsMode::parse
     )]
-    pub userns: crate::run::namespaces::UsernsMode,
+    pub userns: UsernsMode,
     /// Write to the source directory itself instead of an overlay over it. Only for a root
     /// filesystem directory: an image's root is the cache's one copy, shared by every
     /// container of the image, and is refused
@@ -489,18 +505,6 @@ pub struct CompletionsArgs {
     /// The shell to print completions for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
-}
-
-/// clap's trailing COMMAND takes an unknown `--option` as the command's name; refuse that
-/// unless the user wrote `--` first (util-linux `unshare --bogus` is a usage error too).
-pub fn check_command_words(command: &[String]) -> crate::error::Result<()> {
-    match command.first() {
-        Some(first) if first.starts_with('-') && !std::env::args().any(|a| a == "--") => Err(
-            crate::error::Error::usage(format!("unknown option {first}"))
-                .fix("see --help; to run a command whose name starts with '-', put -- before it"),
-        ),
-        _ => Ok(()),
-    }
 }
 
 /// The clap `Command`, for man pages and completions.

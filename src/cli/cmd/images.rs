@@ -1,12 +1,12 @@
 //! `userns images`: the images unpacked in your cache, with where each came from.
 
-use crate::cli::ImagesArgs;
-use crate::error::Result;
-use crate::image::cache::short_id;
-use crate::image::{CachedImage, ImageCache};
-use crate::output::human_bytes;
-use crate::users::Account;
+use crate::cli::args::ImagesArgs;
 use serde::Serialize;
+use userns::error::Result;
+use userns::image::cache::short_id;
+use userns::image::{CachedImage, ImageCache};
+use userns::units::human_bytes;
+use userns::users::Account;
 
 /// One line of `--json`: the record plus what a script wants without recomputing it.
 #[derive(Serialize)]
@@ -27,7 +27,7 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
         .into_iter()
         .chain([cache.root.as_path()])
     {
-        crate::trusted_dir::check(dir, crate::trusted_dir::Kind::Private)?;
+        userns::trusted_dir::check(dir, userns::trusted_dir::Kind::Private)?;
     }
     let images = cache.list()?;
     if args.json {
@@ -39,15 +39,15 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
                 rootfs: cache.rootfs_of(&image.id),
             })
             .collect();
-        crate::output::print_json(&listed)?;
-        return Ok(crate::exit::OK);
+        crate::cli::render::json::print_json(&listed)?;
+        return Ok(userns::exit::OK);
     }
     if images.is_empty() {
         eprintln!(
             "no images in {} (userns run ARCHIVE unpacks one there)",
             cache.root.display()
         );
-        return Ok(crate::exit::OK);
+        return Ok(userns::exit::OK);
     }
     let rows: Vec<Vec<String>> = images
         .iter()
@@ -63,9 +63,9 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
         .collect();
     print!(
         "{}",
-        crate::table::render(&["ID", "KIND", "SIZE", "UNPACKED", "SOURCE"], &rows)
+        crate::cli::render::table::render(&["ID", "KIND", "SIZE", "UNPACKED", "SOURCE"], &rows)
     );
-    Ok(crate::exit::OK)
+    Ok(userns::exit::OK)
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (days to civil date after Howard

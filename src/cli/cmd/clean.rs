@@ -1,20 +1,20 @@
 //! `userns clean [PATH...]`: remove trees owned by your subordinate ids (by default your
 //! rootless container storage), from inside your mapped namespace, never leaving them.
 
-use crate::clean::fd_budget;
-use crate::clean::guard::{self, Target};
-use crate::clean::podman::PauseProcess;
-use crate::clean::remove::{count_tree, remove_tree, Outcome};
-use crate::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
-use crate::clean::target::{self, Resolved};
-use crate::clean::walk::WalkOptions;
-use crate::cli::{CleanArgs, UnshareArgs};
-use crate::error::{Error, Result};
-use crate::exit;
-use crate::storage::StoragePaths;
-use crate::subid::SubIdPaths;
-use crate::unshare::{plan_mapping, MapRequest};
-use crate::users::Account;
+use userns::clean::fd_budget;
+use userns::clean::guard::{self, Target};
+use userns::podman::PauseProcess;
+use userns::clean::remove::{count_tree, remove_tree, Outcome};
+use userns::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
+use userns::clean::target::{self, Resolved};
+use userns::clean::walk::WalkOptions;
+use crate::cli::args::CleanArgs;
+use userns::error::{Error, Result};
+use userns::exit;
+use userns::storage::StoragePaths;
+use userns::subid::SubIdPaths;
+use userns::unshare::{plan_mapping, MapRequest, NsSpec};
+use userns::users::Account;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::fd::AsFd;
@@ -93,7 +93,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(workers + 1),
     };
-    crate::cmd::unshare::enter(&UnshareArgs::default(), &account)?;
+    userns::unshare::enter(&NsSpec::default(), &account)?;
 
     let path_bytes = |t: &Target| t.path.as_os_str().as_encoded_bytes().to_vec();
     let mut planned: Option<Vec<Outcome>> = None;
@@ -166,11 +166,11 @@ fn finish(
     targets: &[Target],
     outcomes: &[Outcome],
     notes: &[String],
-    uid_map: &crate::idmap::IdMap,
+    uid_map: &userns::idmap::IdMap,
 ) -> Result<u8> {
     let failures: Vec<_> = outcomes.iter().flat_map(|o| &o.failures).collect();
     if args.json {
-        crate::output::print_json(&CleanJson {
+        crate::cli::render::json::print_json(&CleanJson {
             action,
             trees: targets
                 .iter()
@@ -224,7 +224,7 @@ fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome]) -> String {
             "total: {}, {}, {}\n",
             report::counted(total.files, "file"),
             report::counted(total.directories, "directory"),
-            crate::output::human_bytes(total.bytes)
+            userns::units::human_bytes(total.bytes)
         ));
     }
     text

@@ -1,18 +1,18 @@
 //! `userns map`: a process's uid_map and gid_map with who owns each host range, or
 //! (`--plan`) the maps `userns unshare` would ask for and the helper command lines.
 
-use crate::cli::MapArgs;
-use crate::error::Result;
-use crate::exit;
-use crate::idmap::owners::{attribute, describe_owners, RangeOwner};
-use crate::idmap::plan::{plan_for_user, MapPlan};
-use crate::idmap::proc::{map_state, MapState, ProcMap, ProcRoot, ProcTarget, SetGroups};
-use crate::idmap::{IdMap, LeftOut};
-use crate::ids::{IdKind, OVERFLOW_ID};
-use crate::subid::{Skipped, SubIdFile, SubIdPaths, UserSubIds};
-use crate::users::Account;
+use crate::cli::args::MapArgs;
 use serde::Serialize;
 use std::os::unix::fs::MetadataExt;
+use userns::error::Result;
+use userns::exit;
+use userns::idmap::owners::{attribute, describe_owners, RangeOwner};
+use userns::idmap::plan::{plan_for_user, MapPlan};
+use userns::idmap::proc::{map_state, MapState, ProcMap, ProcRoot, ProcTarget, SetGroups};
+use userns::idmap::{IdMap, LeftOut};
+use userns::ids::{IdKind, OVERFLOW_ID};
+use userns::subid::{Skipped, SubIdFile, SubIdPaths, UserSubIds};
+use userns::users::Account;
 
 pub fn run(args: MapArgs) -> Result<u8> {
     let paths = SubIdPaths::new(args.files.subuid.clone(), args.files.subgid.clone());
@@ -28,14 +28,14 @@ pub fn run(args: MapArgs) -> Result<u8> {
     let report = read_report(&root, target, &paths)?;
     for view in &report.maps {
         for s in &view.skipped {
-            crate::warn(format!(
+            userns::warn(format!(
                 "{}:{}: skipped {:?}: {}",
                 view.path, s.line, s.text, s.reason
             ));
         }
     }
     if args.json {
-        crate::output::print_json(&report)?;
+        crate::cli::render::json::print_json(&report)?;
     } else {
         print!("{}", render_report(&report));
     }
@@ -140,7 +140,7 @@ fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Resul
     for (kind, pm) in [(IdKind::Uid, &uid_map), (IdKind::Gid, &gid_map)] {
         // Attribution without the subid file is still worth showing; say why it is missing.
         let subids = SubIdFile::read(paths.path(kind)).unwrap_or_else(|e| {
-            crate::warn(format!("owners of {} ranges unknown: {e}", kind.name()));
+            userns::warn(format!("owners of {} ranges unknown: {e}", kind.name()));
             SubIdFile::default()
         });
         maps.push(proc_map_view(pm, &subids, &accounts));
@@ -253,7 +253,7 @@ pub fn render_report(r: &MapReport) -> String {
             ]);
         }
     }
-    out.push_str(&crate::table::render(
+    out.push_str(&crate::cli::render::table::render(
         &["KIND", "INSIDE", "OUTSIDE", "COUNT", "OWNER"],
         &rows,
     ));
@@ -356,7 +356,7 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
             }
         };
         for s in skipped_lines_of(&file, &account) {
-            crate::warn(format!(
+            userns::warn(format!(
                 "{}:{}: skipped {:?}: {}",
                 file.path.display(),
                 s.line,
@@ -366,7 +366,7 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
         }
         let plan = plan_for_user(kind, account.own_id(kind), 0, &subids, &name)?;
         for left in &plan.left_out {
-            crate::warn(left);
+            userns::warn(left);
         }
         plans.push(plan_view(&plan, &file, &account));
     }
@@ -377,7 +377,7 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
         plans,
     };
     if args.json {
-        crate::output::print_json(&report)?;
+        crate::cli::render::json::print_json(&report)?;
     } else {
         print!("{}", render_plan(&report));
     }
@@ -409,7 +409,7 @@ pub fn render_plan(r: &PlanReport) -> String {
             })
         })
         .collect();
-    out.push_str(&crate::table::render(
+    out.push_str(&crate::cli::render::table::render(
         &["KIND", "INSIDE", "OUTSIDE", "COUNT", "OWNER"],
         &rows,
     ));
@@ -424,13 +424,19 @@ pub fn render_plan(r: &PlanReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idmap::plan::plan_map;
-    use crate::idmap::proc::parse_map;
-    use crate::subid::parse::parse;
     use std::path::Path;
+    use userns::idmap::plan::plan_map;
+    use userns::idmap::proc::parse_map;
+    use userns::subid::parse::parse;
 
+    /// The fixture user, as the library's own tests have it (`Account::ivy`).
     fn ivy() -> Account {
-        Account::ivy()
+        Account {
+            name: Some("ivy".into()),
+            uid: 2000,
+            gid: 2000,
+            home: None,
+        }
     }
 
     fn report(uid_text: &str, gid_text: &str) -> MapReport {

@@ -23,16 +23,16 @@
 //! ```
 //! `rule` is one of the kebab-case names of `subid::lint::Rule`.
 
-use crate::cli::{SubidCheckArgs, SubidShowArgs};
-use crate::error::{Error, Result};
-use crate::exit;
-use crate::ids::IdKind;
-use crate::subid::lint::{self, Finding, Severity, SystemPasswd};
-use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
-use crate::subid::{SubIdFile, SubIdPaths, UserSubIds};
-use crate::users::Account;
+use crate::cli::args::{SubidCheckArgs, SubidShowArgs};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use userns::error::{Error, Result};
+use userns::exit;
+use userns::ids::IdKind;
+use userns::subid::lint::{self, Finding, Severity, SystemPasswd};
+use userns::subid::login_defs::{LoginDefs, LOGIN_DEFS};
+use userns::subid::{SubIdFile, SubIdPaths, UserSubIds};
+use userns::users::Account;
 
 #[derive(Serialize)]
 struct ShowUser {
@@ -83,7 +83,7 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
         // NSS (`subid:` in nsswitch.conf) or the file, as newuidmap would decide.
         let (mine, malformed) = UserSubIds::read_counting_malformed(&paths, kind, &account)?;
         if malformed > 0 {
-            crate::warn(format!(
+            userns::warn(format!(
                 "{}: {malformed} malformed line{} skipped; run `userns subid check` to see them",
                 path.display(),
                 if malformed == 1 { "" } else { "s" }
@@ -121,7 +121,7 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
         ranges,
     };
     if args.json {
-        crate::output::print_json(&output)?;
+        crate::cli::render::json::print_json(&output)?;
     } else if !output.ranges.is_empty() {
         print!("{}", render_ranges(&output.ranges));
     }
@@ -148,7 +148,7 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
         )));
     }
     for (kind, source, _) in missing {
-        crate::warn(format!(
+        userns::warn(format!(
             "{who} has no {} ranges in {}, so {} will refuse to map any; fix, as root: usermod --add-{}s {suggestion} {who}",
             kind.subid_name(),
             source,
@@ -176,7 +176,7 @@ fn render_ranges(ranges: &[ShowRange]) -> String {
             ]
         })
         .collect();
-    crate::table::render(
+    crate::cli::render::table::render(
         &["KIND", "START", "END", "COUNT", "USABLE", "SOURCE"],
         &rows,
     )
@@ -246,7 +246,7 @@ pub fn check(args: SubidCheckArgs) -> Result<u8> {
     let ok = errors == 0 && !(args.strict && warnings > 0);
     let files = [paths.subuid.as_path(), paths.subgid.as_path()];
     if args.json {
-        crate::output::print_json(&CheckOutput {
+        crate::cli::render::json::print_json(&CheckOutput {
             files,
             login_defs: defs_path,
             errors,

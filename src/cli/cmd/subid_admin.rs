@@ -7,17 +7,17 @@
 //! SUB_UID_MAX. Every change is computed for both files before either is written, so a
 //! refusal leaves both untouched.
 
-use crate::cli::{SubidAddArgs, SubidDelArgs, SubidWriteOptions};
-use crate::error::{Error, Result};
-use crate::exit;
-use crate::ids::IdKind;
-use crate::subid::alloc::{self, AllocError, Conflict, Explicit, LineEdit, Pool};
-use crate::subid::login_defs::LoginDefs;
-use crate::subid::write::{self, LinkLock, PasswdLock};
-use crate::subid::{lookup, nss, SubIdFile, SubIdRange};
-use crate::users::Account;
+use crate::cli::args::{SubidAddArgs, SubidDelArgs, SubidWriteOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use userns::error::{Error, Result};
+use userns::exit;
+use userns::ids::IdKind;
+use userns::subid::alloc::{self, AllocError, Conflict, Explicit, LineEdit, Pool};
+use userns::subid::login_defs::LoginDefs;
+use userns::subid::write::{self, LinkLock, PasswdLock};
+use userns::subid::{lookup, nss, SubIdFile, SubIdRange};
+use userns::users::{passwd, Account};
 
 /// The tree being administered: `/` or `--root DIR`.
 struct Tree {
@@ -69,29 +69,7 @@ fn no_such_user(spec: &str, db: &str) -> Error {
 
 /// Find USER (a name first, then a numeric uid, as shadow does) in passwd text.
 fn passwd_lookup(text: &str, spec: &str) -> Option<Account> {
-    let accounts: Vec<Account> = text
-        .lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() < 7 || f[0].is_empty() || f[0].starts_with(['#', '+', '-']) {
-                return None;
-            }
-            Some(Account {
-                name: Some(f[0].to_string()),
-                uid: f[2].parse().ok()?,
-                gid: f[3].parse().ok()?,
-                home: Some(PathBuf::from(f[5])),
-            })
-        })
-        .collect();
-    accounts
-        .iter()
-        .find(|a| a.name.as_deref() == Some(spec))
-        .or_else(|| {
-            let uid: u32 = spec.parse().ok()?;
-            accounts.iter().find(|a| a.uid == uid)
-        })
-        .cloned()
+    passwd::lookup(text, spec).map(Account::from)
 }
 
 fn require_root(verb: &str, user: &str) -> Result<()> {
@@ -133,7 +111,7 @@ fn parse_range(text: &str) -> Result<SubIdRange> {
 fn warn_if_nss(tree: &Tree) {
     let nsswitch = tree.etc("nsswitch.conf");
     if let Some(module) = nss::configured(&nsswitch) {
-        crate::warn(format!(
+        userns::warn(format!(
             "{} names `subid: {module}`: newuidmap and getsubids read ranges from that service, not from the files changed here",
             nsswitch.display()
         ));
@@ -159,7 +137,7 @@ struct Change {
 
 fn read_file(path: &Path) -> Result<(Vec<u8>, SubIdFile)> {
     let text = write::read_or_empty(path)?;
-    let file = crate::subid::parse::parse(path, &text);
+    let file = userns::subid::parse::parse(path, &text);
     Ok((text, file))
 }
 
@@ -358,7 +336,7 @@ pub fn del(args: SubidDelArgs) -> Result<u8> {
             };
             let before = file.entries.iter().find(|e| e.line == line);
             let before = before.map_or(String::new(), |e| {
-                crate::subid::parse::format_entry(&e.owner_text, e.start, e.count)
+                userns::subid::parse::format_entry(&e.owner_text, e.start, e.count)
             });
             messages.push(format!(
                 "{sub}: {}:{line}: {before}: {after}",

@@ -1,18 +1,18 @@
 //! `userns chown [-R] OWNER[:GROUP] PATH...`: change ownership as seen inside your mapped
 //! namespace (`1000:1000` gives a volume to container user 1000, `0:0` gives it back).
 
-use crate::clean::chown::{chown_tree, NewOwner};
-use crate::clean::fd_budget;
-use crate::clean::guard;
-use crate::clean::target;
-use crate::clean::walk::WalkOptions;
-use crate::cli::{ChownArgs, UnshareArgs};
-use crate::error::{Error, Result};
-use crate::exit;
-use crate::idmap::IdMap;
-use crate::subid::SubIdPaths;
-use crate::unshare::{plan_mapping, MapRequest};
-use crate::users::Account;
+use userns::clean::chown::{chown_tree, NewOwner};
+use userns::clean::fd_budget;
+use userns::clean::guard;
+use userns::clean::target;
+use userns::clean::walk::WalkOptions;
+use crate::cli::args::ChownArgs;
+use userns::error::{Error, Result};
+use userns::exit;
+use userns::idmap::IdMap;
+use userns::subid::SubIdPaths;
+use userns::unshare::{plan_mapping, MapRequest, NsSpec};
+use userns::users::Account;
 use std::io::Write;
 
 /// `OWNER[:GROUP]` as numbers; `OWNER:` means the group of the same number, `:GROUP`
@@ -132,7 +132,7 @@ pub fn run(args: ChownArgs) -> Result<u8> {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(1),
     };
-    crate::cmd::unshare::enter(&UnshareArgs::default(), &account)?;
+    userns::unshare::enter(&NsSpec::default(), &account)?;
     let mut failures = Vec::new();
     for target in &targets {
         let out = chown_tree(target, owner, args.recursive, options);
@@ -145,7 +145,7 @@ pub fn run(args: ChownArgs) -> Result<u8> {
     let _ = writeln!(
         err,
         "userns: the owner of {} could not be changed:",
-        crate::clean::report::counted(failures.len() as u64, "entry")
+        userns::clean::report::counted(failures.len() as u64, "entry")
     );
     for f in &failures {
         let _ = writeln!(err, "{}", f.line());
@@ -156,8 +156,8 @@ pub fn run(args: ChownArgs) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idmap::IdMapEntry;
-    use crate::ids::IdKind;
+    use userns::idmap::IdMapEntry;
+    use userns::ids::IdKind;
 
     fn map(kind: IdKind) -> IdMap {
         IdMap::new(

@@ -1,8 +1,8 @@
 //! `userns stop NAME` / `userns stop --all`: end kept namespaces.
 
-use crate::cli::StopArgs;
-use crate::error::{Error, Result};
-use crate::keep::{self, record};
+use crate::cli::args::StopArgs;
+use userns::error::{Error, Result};
+use userns::keep::{self, record};
 
 pub fn run(args: StopArgs) -> Result<u8> {
     let dir = record::registry_dir(false)?;
@@ -11,7 +11,7 @@ pub fn run(args: StopArgs) -> Result<u8> {
         for rec in record::list(&dir) {
             match rec {
                 Ok(r) => ok.push(r),
-                Err(e) => crate::warn(e),
+                Err(e) => userns::warn(e),
             }
         }
         ok
@@ -36,15 +36,15 @@ pub fn run(args: StopArgs) -> Result<u8> {
         // One name: its failure is the command's error, printed once by main.
         let outcome = keep::stop(&dir, &records[0])?;
         eprintln!("userns: {outcome}");
-        return Ok(crate::exit::OK);
+        return Ok(userns::exit::OK);
     }
-    let mut code = crate::exit::OK;
+    let mut code = userns::exit::OK;
     for rec in &records {
         match keep::stop(&dir, rec) {
             Ok(outcome) => eprintln!("userns: {outcome}"),
             Err(e) => {
                 eprintln!("userns: {e}");
-                code = crate::exit::PROBLEMS;
+                code = userns::exit::PROBLEMS;
             }
         }
     }

@@ -1,16 +1,16 @@
 //! `userns stat PATH...`: a file's owner as the host sees it and as your namespace sees it
 //! (translated through the planned maps; no namespace is entered), with type, mode, size.
 
-use crate::cli::StatArgs;
-use crate::error::{Error, Result};
-use crate::exit;
-use crate::idmap::IdMap;
-use crate::subid::SubIdPaths;
-use crate::unshare::{plan_mapping, MapRequest};
-use crate::users::Account;
+use crate::cli::args::StatArgs;
 use serde::Serialize;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use userns::error::{Error, Result};
+use userns::exit;
+use userns::idmap::IdMap;
+use userns::subid::SubIdPaths;
+use userns::unshare::{plan_mapping, MapRequest};
+use userns::users::Account;
 
 #[derive(Debug, Serialize)]
 pub struct Ids {
@@ -34,7 +34,7 @@ pub struct FileOwners {
 /// Describe one file without following a symlink in its last component.
 pub fn describe(path: &Path, uid_map: &IdMap, gid_map: &IdMap) -> Result<FileOwners> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io("inspect", path, &e))?;
-    let st = crate::clean::fs::FileStat {
+    let st = userns::clean::fs::FileStat {
         dev: meta.dev(),
         ino: meta.ino(),
         mode: meta.mode(),
@@ -43,7 +43,7 @@ pub fn describe(path: &Path, uid_map: &IdMap, gid_map: &IdMap) -> Result<FileOwn
         size: meta.size(),
     };
     Ok(FileOwners {
-        path: crate::clean::fs::display_bytes(path.as_os_str().as_encoded_bytes()),
+        path: userns::clean::fs::display_bytes(path.as_os_str().as_encoded_bytes()),
         file_type: st.type_name(),
         mode: format!("{:04o}", st.mode & 0o7777),
         size: st.size,
@@ -77,7 +77,7 @@ pub fn run(args: StatArgs) -> Result<u8> {
         }
     }
     if args.json {
-        crate::output::print_json(&rows)?;
+        crate::cli::render::json::print_json(&rows)?;
     } else if !rows.is_empty() {
         let table: Vec<Vec<String>> = rows
             .iter()
@@ -94,7 +94,7 @@ pub fn run(args: StatArgs) -> Result<u8> {
             .collect();
         print!(
             "{}",
-            crate::table::render(
+            crate::cli::render::table::render(
                 &["PATH", "TYPE", "MODE", "SIZE", "HOST", "NAMESPACE"],
                 &table
             )

@@ -1,14 +1,5 @@
-//! JSON output for `--json`.
-
-use crate::error::{Error, Result};
-
-/// Print a value as pretty JSON on stdout.
-pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::failure("cannot encode JSON output").because(e))?;
-    println!("{text}");
-    Ok(())
-}
+//! Quantities written for people, shared by the library's reports (clean) and the
+//! command line's (images).
 
 /// 1536 → "1.5 KiB", for reports of sizes (clean, images).
 pub fn human_bytes(n: u64) -> String {

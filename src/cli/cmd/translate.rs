@@ -1,13 +1,13 @@
 //! `userns translate`: ids through a process's uid_map or gid_map, in either direction.
 //! Exit 1 when any id is unmapped, so scripts can test it.
 
-use crate::cli::TranslateArgs;
-use crate::error::Result;
-use crate::exit;
-use crate::idmap::proc::{ProcRoot, ProcTarget};
-use crate::idmap::IdMap;
-use crate::ids::{IdKind, OVERFLOW_ID};
+use crate::cli::args::TranslateArgs;
 use serde::Serialize;
+use userns::error::Result;
+use userns::exit;
+use userns::idmap::proc::{ProcRoot, ProcTarget};
+use userns::idmap::IdMap;
+use userns::ids::{IdKind, OVERFLOW_ID};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -76,7 +76,7 @@ pub fn run(args: TranslateArgs) -> Result<u8> {
     };
     let pm = root.read_map(target, kind)?;
     for s in &pm.parsed.skipped {
-        crate::warn(format!(
+        userns::warn(format!(
             "{}:{}: skipped {:?}: {}",
             pm.path.display(),
             s.line,
@@ -88,7 +88,7 @@ pub fn run(args: TranslateArgs) -> Result<u8> {
     let results = translate(&map, direction, &args.ids);
     let any_unmapped = results.iter().any(|t| t.result.is_none());
     if args.json {
-        crate::output::print_json(&TranslateReport {
+        crate::cli::render::json::print_json(&TranslateReport {
             pid: args.pid,
             kind,
             direction,
@@ -124,13 +124,13 @@ pub fn render(kind: IdKind, direction: Direction, results: &[Translation]) -> St
             ]
         })
         .collect();
-    crate::table::render(&[&from, &to], &rows)
+    crate::cli::render::table::render(&[&from, &to], &rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idmap::proc::parse_map;
+    use userns::idmap::proc::parse_map;
 
     fn podman() -> IdMap {
         parse_map(IdKind::Uid, b"0 1000 1\n1 100000 65536\n").map

@@ -1,0 +1,4 @@
+//! Output for people (tables) and for scripts (JSON).
+
+pub mod json;
+pub mod table;

@@ -1,0 +1,55 @@
+//! Enter the new namespaces an `NsSpec` describes and run a program there: the work of
+//! `userns unshare`, and the first half of what `unshare --name`, `run`, `clean` and
+//! `chown` do.
+
+use super::spec::NsSpec;
+use super::{env, exec, setup, supervise, Mapping, Program};
+use crate::error::Result;
+use crate::subid::SubIdPaths;
+use crate::users::Account;
+use nix::sched::CloneFlags;
+
+/// Create the namespaces, map them, and set up what the extra namespaces need, leaving
+/// this process inside, mapped.
+pub fn enter(spec: &NsSpec, account: &Account) -> Result<Mapping> {
+    let mapping = super::plan_mapping(&spec.map, account, &SubIdPaths::default())?;
+    for left in &mapping.left_out {
+        crate::warn(left);
+    }
+    let flags = spec.extra_flags();
+    super::enter_new_userns(&mapping, flags)?;
+    if flags.contains(CloneFlags::CLONE_NEWNS) {
+        setup::make_mounts_private()?;
+    }
+    if let Some(name) = &spec.hostname {
+        setup::set_hostname(name)?;
+    }
+    if spec.namespaces.net {
+        setup::loopback_up()?;
+    }
+    Ok(mapping)
+}
+
+/// `userns unshare` without a name: new namespaces, then the program in them.
+pub fn run(spec: &NsSpec, program: &Program, account: &Account) -> Result<u8> {
+    let container_env = env::container_env(account);
+    enter(spec, account)?;
+    env::apply(&container_env);
+    run_program(program, spec)
+}
+
+/// Run the program in the namespace this process is in: exec'd in place, or under the
+/// pid-1 reaper when a pid namespace was asked for (then with a fresh /proc if asked).
+pub fn run_program(program: &Program, spec: &NsSpec) -> Result<u8> {
+    if spec.new_pid_namespace() {
+        let mount_proc = spec.mount_proc;
+        supervise::run_as_init(program, move || {
+            if mount_proc {
+                setup::mount_proc()?;
+            }
+            Ok(())
+        })
+    } else {
+        Err(exec::exec(program))
+    }
+}
