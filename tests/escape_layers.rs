@@ -60,6 +60,8 @@ impl Run {
         }
         assert!(err.contains("fix:"), "the error should give a fix:\n{err}");
         assert!(!err.contains("panicked"), "{err}");
+        // Shown with --nocapture, to read what users would.
+        eprintln!("refused as it should be:\n{err}");
         assert!(self.left.is_empty(), "left in the cache: {:?}", self.left);
         assert!(
             self.took < Duration::from_secs(20),

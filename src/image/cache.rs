@@ -230,13 +230,13 @@ impl ImageCache {
                 l.blob,
                 source.display()
             );
-            let (reader, _) = blobs.open_blob(&l.blob)?;
+            let (reader, _) = blobs.open_blob(&l.blob, l.size)?;
             layer::apply_blob(
                 &root,
                 reader,
                 &label,
                 l.digest.as_deref(),
-                l.diff_id.as_deref(),
+                &l.diff_id,
                 &mut state,
             )?;
         }

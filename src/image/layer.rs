@@ -12,9 +12,9 @@
 //! counted and skipped, as rootless podman does with the /dev it mounts instead.
 
 use super::beneath::{self, InnerPath, Root};
+use super::digest::{self, Hasher};
 use super::xattrs;
 use crate::error::{Error, Result};
-use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read};
@@ -38,45 +38,55 @@ pub struct UnpackState {
     dir_times: HashMap<Option<InnerPath>, i64>,
 }
 
-/// A reader that hashes what passes through it.
+/// A reader that hashes what passes through it (when there is a digest to check).
 struct Hashing<'h, R> {
     inner: R,
-    hasher: &'h mut Sha256,
+    hasher: Option<&'h mut Hasher>,
 }
 
 impl<R: Read> Read for Hashing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
 
-fn digest_of(hasher: Sha256) -> String {
-    format!("sha256:{}", super::hex(&hasher.finalize()))
+/// A hasher for an expected digest, in its algorithm.
+fn hasher_for(label: &str, expected: &str) -> Result<Hasher> {
+    let (alg, _) = digest::parse(expected).ok_or_else(|| {
+        Error::failure(format!("{label}: unusable digest {expected:?}"))
+            .because(format!("a digest must be {}", digest::FORMS))
+            .fix("the image is damaged or was made by hand: save it again (podman save)")
+    })?;
+    Ok(Hasher::new(alg))
 }
 
-/// Check one digest when it is given and of an algorithm we compute.
-fn verify(label: &str, what: &str, expected: Option<&str>, actual: &str) -> Result<()> {
-    match expected {
-        Some(e) if e.starts_with("sha256:") && e != actual => Err(Error::failure(format!(
-            "{label}: the {what} digest does not match"
-        ))
-        .because(format!("the image says {e}, the content is {actual}"))
-        .fix("the archive is damaged or was altered: save the image again")),
-        _ => Ok(()),
+fn verify(label: &str, what: &str, expected: &str, actual: String) -> Result<()> {
+    if expected == actual {
+        return Ok(());
     }
+    Err(
+        Error::failure(format!("{label}: the {what} digest does not match"))
+            .because(format!(
+                "the image says {expected}, the content is {actual}"
+            ))
+            .fix("the archive is damaged or was altered: save the image again"),
+    )
 }
 
-/// Apply one layer blob. `digest` is the blob's digest as stored, `diff_id` that of the
-/// uncompressed tar; both are checked when given (after the stream, so a mismatch fails
-/// the whole unpack and the caller discards the half-made tree).
+/// Apply one layer blob. `digest` is the blob's digest as stored (OCI), `diff_id` that of
+/// the uncompressed tar, each hashed in its own algorithm while the layer streams in, and
+/// checked at its end: a mismatch fails the whole unpack and the caller discards the
+/// half-made tree, so no run ever sees it.
 pub fn apply_blob(
     root: &Root,
     blob: impl Read,
     label: &str,
     digest: Option<&str>,
-    diff_id: Option<&str>,
+    diff_id: &str,
     state: &mut UnpackState,
 ) -> Result<()> {
     let read_err = |e: io::Error| {
@@ -84,14 +94,14 @@ pub fn apply_blob(
             .because(e)
             .fix("the archive is damaged or truncated: save the image again")
     };
-    let mut raw_hash = Sha256::new();
-    let mut plain_hash = Sha256::new();
+    let mut raw_hash = digest.map(|d| hasher_for(label, d)).transpose()?;
+    let mut plain_hash = hasher_for(label, diff_id)?;
     {
         let mut raw = BufReader::with_capacity(
             1 << 16,
             Hashing {
                 inner: blob,
-                hasher: &mut raw_hash,
+                hasher: raw_hash.as_mut(),
             },
         );
         // Compression is told by magic bytes, not by media type (docker-archive layers
@@ -114,7 +124,7 @@ pub fn apply_blob(
         };
         let mut plain = Hashing {
             inner: decoded,
-            hasher: &mut plain_hash,
+            hasher: Some(&mut plain_hash),
         };
         apply_tar(root, &mut plain, label, state)?;
         // Hash what follows the end-of-archive blocks too: digests cover the whole blob.
@@ -122,12 +132,14 @@ pub fn apply_blob(
         drop(plain);
         io::copy(&mut raw, &mut io::sink()).map_err(read_err)?;
     }
-    verify(label, "layer", digest, &digest_of(raw_hash))?;
+    if let (Some(expected), Some(hash)) = (digest, raw_hash) {
+        verify(label, "layer", expected, hash.finish())?;
+    }
     verify(
         label,
         "uncompressed layer (diff_id)",
         diff_id,
-        &digest_of(plain_hash),
+        plain_hash.finish(),
     )
 }
 
