@@ -419,8 +419,17 @@ pub fn set_times(fd: RawFd, mtime: i64) -> io::Result<()> {
 
 /// Remove a name and, when it is a directory, everything beneath it. Entries are opened
 /// with O_NOFOLLOW relative to their directory's descriptor, so a symlink inside is
-/// removed, never followed out of the root. A missing name is not an error.
+/// removed, never followed out of the root. A missing name is not an error. The name must
+/// be one entry of `dir`: `.`, `..`, empty names and paths are refused, since opening them
+/// would reach the directory itself or the one above it.
 pub fn remove_all_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    let n = name.as_bytes();
+    if matches!(n, b"" | b"." | b"..") || n.contains(&b'/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a name in a directory"),
+        ));
+    }
     remove_all_depth(dir, name, 0)
 }
 
@@ -493,7 +502,25 @@ pub fn list_dir(dir: &OwnedFd) -> io::Result<Vec<OsString>> {
 
 #[cfg(test)]
 mod tests {
-    use super::InnerPath;
+    use super::{remove_all_at, InnerPath, Root};
+    use std::ffi::OsStr;
+
+    #[test]
+    fn remove_all_takes_only_a_name_in_the_directory() {
+        let top = std::env::temp_dir().join(format!("userns-rm-names-{}", std::process::id()));
+        std::fs::create_dir_all(top.join("dir/sub")).unwrap();
+        std::fs::write(top.join("dir/sub/f"), "x").unwrap();
+        let root = Root::open(&top.join("dir/sub")).unwrap();
+        let fd = root.dir(None).unwrap();
+        for name in ["", ".", "..", "../sub", "a/b"] {
+            let err = remove_all_at(&fd, OsStr::new(name)).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{name:?}");
+        }
+        assert!(top.join("dir/sub/f").exists());
+        remove_all_at(&fd, OsStr::new("f")).unwrap();
+        assert!(!top.join("dir/sub/f").exists());
+        std::fs::remove_dir_all(&top).unwrap();
+    }
 
     fn shown(raw: &str) -> Option<String> {
         InnerPath::clean(raw.as_bytes()).map(|p| p.display())

@@ -188,18 +188,37 @@ fn apply_tar(
         let raw_path = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw_path).into_owned();
         apply_entry(root, &mut entry, &raw_path, &mut this_layer, state).map_err(|e| {
-            let e = Error::failure(format!("cannot unpack {shown:?} of {label}")).because(&e);
-            match e.cause.as_deref() {
-                Some(c) if c.contains("Invalid argument") && c.contains("chown") => e.fix(
-                    "the image uses ids your namespace does not map: give yourself a larger \
-                     subordinate range (userns subid add), or run inside `userns unshare`",
-                ),
-                _ => e,
+            let what = format!("cannot unpack {shown:?} of {label}");
+            match e {
+                EntryError::Refused { cause, fix } => Error::failure(what).because(cause).fix(fix),
+                EntryError::Io(e) => {
+                    let e = Error::failure(what).because(&e);
+                    match e.cause.as_deref() {
+                        Some(c) if c.contains("Invalid argument") && c.contains("chown") => e.fix(
+                            "the image uses ids your namespace does not map: give yourself a \
+                             larger subordinate range (userns subid add), or run inside \
+                             `userns unshare`",
+                        ),
+                        _ => e,
+                    }
+                }
             }
         })?;
         state.entries += 1;
     }
     Ok(())
+}
+
+/// Why an entry was not applied: the file system said no, or the entry itself is refused.
+enum EntryError {
+    Io(io::Error),
+    Refused { cause: String, fix: String },
+}
+
+impl From<io::Error> for EntryError {
+    fn from(e: io::Error) -> Self {
+        EntryError::Io(e)
+    }
 }
 
 fn io_context<'a>(what: &'a str, path: &'a InnerPath) -> impl Fn(io::Error) -> io::Error + 'a {
@@ -212,7 +231,7 @@ fn apply_entry(
     raw_path: &[u8],
     this_layer: &mut HashSet<InnerPath>,
     state: &mut UnpackState,
-) -> io::Result<()> {
+) -> Result<(), EntryError> {
     let header = entry.header();
     let kind = header.entry_type();
     let mode = header.mode()? & 0o7777;
@@ -248,7 +267,7 @@ fn apply_entry(
     let existing = match beneath::lstat_at(&parent, path.name()) {
         Ok(st) => Some(st),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     // A directory over a directory merges; anything else replaces what was there.
     if let Some(st) = existing {
@@ -280,7 +299,7 @@ fn apply_entry(
         EntryType::Symlink => {
             let target = entry.link_name_bytes().unwrap_or_default();
             if target.is_empty() {
-                return Err(io::Error::other("a symlink with an empty target"));
+                return Err(io::Error::other("a symlink with an empty target").into());
             }
             beneath::symlink_at(&target, &parent, name)?;
             beneath::chown_at(&parent, name, uid, gid).map_err(chown_context)?;
@@ -360,23 +379,42 @@ fn apply_whiteout(
     root: &Root,
     path: &InnerPath,
     this_layer: &HashSet<InnerPath>,
-) -> io::Result<()> {
+) -> Result<(), EntryError> {
     let name = path.name().as_bytes();
+    let hidden = &name[WHITEOUT_PREFIX.len()..];
+    // The image-spec's whiteout names a sibling: `.wh.`, `.wh..` and `.wh...` name none
+    // (nothing, the directory itself, its parent), and removing `..` beneath a directory
+    // is removing what holds it: at the top, the staging directory of the unpack.
+    if matches!(hidden, b"" | b"." | b"..") {
+        let named = match hidden {
+            b"" => "nothing",
+            b"." => "its own directory",
+            _ => "the directory above its own",
+        };
+        return Err(EntryError::Refused {
+            cause: format!(
+                "the whiteout {:?} names {named}, not a file beside it",
+                String::from_utf8_lossy(name)
+            ),
+            fix: "the layer is damaged or hostile: do not use this image (a whiteout \
+                  .wh.NAME deletes the file NAME in its own directory, nothing else)"
+                .to_string(),
+        });
+    }
     let parent = match root.parent_of(path, false) {
         Ok(fd) => fd,
         // Nothing below to hide.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     if name == OPAQUE_MARKER.as_bytes() {
-        return prune(&parent, path.parent_path(), this_layer, 0);
+        return Ok(prune(&parent, path.parent_path(), this_layer, 0)?);
     }
-    let hidden = &name[WHITEOUT_PREFIX.len()..];
-    if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) || hidden.is_empty() {
+    if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) {
         // `.wh..wh.plnk` and the like: aufs bookkeeping, not a whiteout of a file.
         return Ok(());
     }
-    beneath::remove_all_at(&parent, OsStr::from_bytes(hidden))
+    Ok(beneath::remove_all_at(&parent, OsStr::from_bytes(hidden))?)
 }
 
 /// Remove what lies in `dir` (beneath `dir_path`) that this layer did not create.
