@@ -300,6 +300,13 @@ impl Root {
     }
 }
 
+/// The root's descriptor (O_PATH), for fstatvfs of its file system.
+impl std::os::fd::AsFd for Root {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 pub fn mkdir_at(dir: &OwnedFd, name: &OsStr, mode: libc::mode_t) -> io::Result<()> {
     let c = cstring(name.as_bytes())?;
     // SAFETY: NUL-terminated name, checked result.

@@ -10,6 +10,7 @@
 
 use super::beneath::Root;
 use super::layer::{self, UnpackState};
+use super::limits::Limits;
 use super::manifest::ImagePlan;
 use super::source::Blobs;
 use super::{ImageConfig, SourceKind};
@@ -221,7 +222,7 @@ impl ImageCache {
             if plan.layers.len() == 1 { "" } else { "s" },
             self.root.display()
         );
-        let mut state = UnpackState::default();
+        let mut state = UnpackState::new(Limits::from_env()?, &self.root);
         let total = plan.layers.len();
         for (i, l) in plan.layers.iter().enumerate() {
             let label = format!(

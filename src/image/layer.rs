@@ -7,12 +7,19 @@
 //! links must name an entry already beneath the root. Owners come from the tar headers
 //! (chown with AT_SYMLINK_NOFOLLOW; inside the mapped namespace they land on subordinate
 //! ids), then modes (after chown, which clears setuid bits), then extended attributes
-//! (`xattrs`: chown clears file capabilities too), then times. Device nodes
-//! cannot be made in a user namespace (mknod needs CAP_MKNOD in the initial one); they are
-//! counted and skipped, as rootless podman does with the /dev it mounts instead.
+//! (`xattrs`: chown clears file capabilities too), then times. Device nodes cannot be
+//! made in a user namespace (mknod needs CAP_MKNOD in the initial one); they are counted
+//! and skipped, as rootless podman does with the /dev it mounts instead.
+//!
+//! The tar stream is walked by [`super::tarstream`], so a file's declared size is weighed
+//! against the limits and the free space ([`super::limits`]) before anything at its path
+//! changes, and a sparse file is written with its holes ([`super::sparse`]).
 
 use super::beneath::{self, InnerPath, Root};
 use super::digest::{self, Hasher};
+use super::limits::{Budget, Limits, Refusal};
+use super::sparse::{self, Sparse};
+use super::tarstream::{Entry, TarStream};
 use super::xattrs;
 use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
@@ -25,6 +32,9 @@ use tar::EntryType;
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
 
+/// File data goes through one buffer of this size (fewer system calls than io::copy's).
+const COPY_BUFFER: usize = 128 << 10;
+
 /// What unpacking all layers of an image did, for the summary line and the cache record.
 #[derive(Debug, Default)]
 pub struct UnpackState {
@@ -36,6 +46,19 @@ pub struct UnpackState {
     pub xattrs_skipped: u64,
     /// Directory mtimes, set once after the last layer (adding a child changes them).
     dir_times: HashMap<Option<InnerPath>, i64>,
+    /// What the files so far took of the limits and of the free space.
+    budget: Budget,
+    buf: Vec<u8>,
+}
+
+impl UnpackState {
+    /// A state for an unpack into the image cache `cache`, within `limits`.
+    pub fn new(limits: Limits, cache: &std::path::Path) -> UnpackState {
+        UnpackState {
+            budget: Budget::new(limits, cache),
+            ..UnpackState::default()
+        }
+    }
 }
 
 /// A reader that hashes what passes through it (when there is a digest to check).
@@ -173,40 +196,68 @@ fn apply_tar(
     label: &str,
     state: &mut UnpackState,
 ) -> Result<()> {
-    let mut archive = tar::Archive::new(stream);
-    let entries = archive
-        .entries()
-        .map_err(|e| Error::failure(format!("cannot read {label}")).because(e))?;
+    let mut tar = TarStream::new(stream);
     // Paths this layer put in place: an opaque marker hides everything else in its directory.
     let mut this_layer: HashSet<InnerPath> = HashSet::new();
-    for entry in entries {
-        let mut entry = entry.map_err(|e| {
-            Error::failure(format!("cannot read {label}: a damaged tar header"))
+    let mut previous: Option<String> = None;
+    loop {
+        let entry = match tar.next_entry() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                let after = previous
+                    .map(|p| format!(" after {p:?}"))
+                    .unwrap_or_default();
+                return Err(Error::failure(format!(
+                    "cannot read {label}: a damaged tar header{after}"
+                ))
                 .because(e)
-                .fix("the archive is damaged or truncated: save the image again")
-        })?;
-        let raw_path = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw_path).into_owned();
-        apply_entry(root, &mut entry, &raw_path, &mut this_layer, state).map_err(|e| {
+                .fix("the archive is damaged or truncated: save the image again"));
+            }
+        };
+        let shown = String::from_utf8_lossy(&entry.path).into_owned();
+        apply_entry(root, &entry, &mut tar, &mut this_layer, state).map_err(|e| {
             let what = format!("cannot unpack {shown:?} of {label}");
             match e {
                 EntryError::Refused { cause, fix } => Error::failure(what).because(cause).fix(fix),
                 EntryError::Io(e) => {
+                    let fix = io_fix(&e);
                     let e = Error::failure(what).because(&e);
-                    match e.cause.as_deref() {
-                        Some(c) if c.contains("Invalid argument") && c.contains("chown") => e.fix(
-                            "the image uses ids your namespace does not map: give yourself a \
-                             larger subordinate range (userns subid add), or run inside \
-                             `userns unshare`",
-                        ),
-                        _ => e,
+                    match fix {
+                        Some(fix) => e.fix(fix),
+                        None => e,
                     }
                 }
             }
         })?;
         state.entries += 1;
+        previous = Some(shown);
     }
-    Ok(())
+}
+
+/// The fix for an I/O error while unpacking an entry, when one can be told. (Errors given
+/// context keep their kind but lose their errno, hence the kinds and the text.)
+fn io_fix(e: &io::Error) -> Option<&'static str> {
+    let text = e.to_string();
+    if text.contains("Invalid argument") && text.contains("chown") {
+        return Some(
+            "the image uses ids your namespace does not map: give yourself a larger \
+             subordinate range (userns subid add), or run inside `userns unshare`",
+        );
+    }
+    match e.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Some(
+            "free space on the image cache's file system, or keep the cache on one with room \
+             (XDG_DATA_HOME=/path/with/room userns run ...)",
+        ),
+        io::ErrorKind::UnexpectedEof => {
+            Some("the archive is damaged or truncated: save the image again")
+        }
+        io::ErrorKind::InvalidData => {
+            Some("the layer is damaged or hostile: save the image again, or do not use it")
+        }
+        _ => None,
+    }
 }
 
 /// Why an entry was not applied: the file system said no, or the entry itself is refused.
@@ -221,25 +272,41 @@ impl From<io::Error> for EntryError {
     }
 }
 
+impl From<Refusal> for EntryError {
+    fn from(r: Refusal) -> Self {
+        EntryError::Refused {
+            cause: r.cause,
+            fix: r.fix,
+        }
+    }
+}
+
 fn io_context<'a>(what: &'a str, path: &'a InnerPath) -> impl Fn(io::Error) -> io::Error + 'a {
     move |e| io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
+fn is_file(kind: EntryType) -> bool {
+    matches!(
+        kind,
+        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse
+    )
+}
+
 fn apply_entry(
     root: &Root,
-    entry: &mut tar::Entry<'_, &mut dyn Read>,
-    raw_path: &[u8],
+    entry: &Entry,
+    data: &mut dyn Read,
     this_layer: &mut HashSet<InnerPath>,
     state: &mut UnpackState,
 ) -> Result<(), EntryError> {
-    let header = entry.header();
-    let kind = header.entry_type();
+    let header = &entry.header;
+    let kind = entry.kind();
     let mode = header.mode()? & 0o7777;
-    let uid = id32(header.uid()?)?;
-    let gid = id32(header.gid()?)?;
+    let uid = id32(entry.uid)?;
+    let gid = id32(entry.gid)?;
     let mtime = header.mtime()? as i64;
 
-    let Some(path) = InnerPath::clean(raw_path) else {
+    let Some(path) = InnerPath::clean(&entry.path) else {
         // `./` or `/`: the root directory's own metadata.
         if kind.is_dir() {
             let dir = root.dir(None)?;
@@ -254,10 +321,20 @@ fn apply_entry(
         return apply_whiteout(root, &path, this_layer);
     }
     match kind {
-        EntryType::XGlobalHeader | EntryType::XHeader => return Ok(()),
         EntryType::Char | EntryType::Block => {
             state.devices_skipped += 1;
             return Ok(());
+        }
+        // Weighed before anything at this path changes, let alone a byte is written.
+        _ if is_file(kind) => {
+            if let Some(Sparse {
+                real_size,
+                map: Some(map),
+            }) = &entry.sparse
+            {
+                sparse::check(map, *real_size, entry.size)?;
+            }
+            state.budget.admit(root, entry.file_size(), entry.size)?;
         }
         _ => {}
     }
@@ -278,7 +355,7 @@ fn apply_entry(
     }
     this_layer.insert(path.clone());
     let name = path.name();
-    let attrs = xattrs::of_entry(entry, &mut state.xattrs_skipped)?;
+    let attrs = xattrs::of_pax(&entry.pax, &mut state.xattrs_skipped);
     match kind {
         EntryType::Directory => {
             if existing.is_none_or(|st| !beneath::is_dir(&st)) {
@@ -289,25 +366,32 @@ fn apply_entry(
             xattrs::apply(fd.as_raw_fd(), &attrs, &mut state.xattrs_skipped)?;
             state.dir_times.insert(Some(path.clone()), mtime);
         }
-        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+        _ if is_file(kind) => {
             let mut file = beneath::create_file_at(&parent, name)?;
-            state.bytes += io::copy(entry, &mut file)?;
+            if state.buf.is_empty() {
+                state.buf = vec![0; COPY_BUFFER];
+            }
+            state.bytes += match &entry.sparse {
+                Some(s) => sparse::write(&mut file, data, s, entry.size, &mut state.buf)?,
+                None => {
+                    sparse::copy_exact(data, &mut file, entry.size, &mut state.buf)?;
+                    entry.size
+                }
+            };
             set_owner_mode(file.as_raw_fd(), uid, gid, mode)?;
             xattrs::apply(file.as_raw_fd(), &attrs, &mut state.xattrs_skipped)?;
             beneath::set_times(file.as_raw_fd(), mtime)?;
         }
         EntryType::Symlink => {
-            let target = entry.link_name_bytes().unwrap_or_default();
-            if target.is_empty() {
+            if entry.link.is_empty() {
                 return Err(io::Error::other("a symlink with an empty target").into());
             }
-            beneath::symlink_at(&target, &parent, name)?;
+            beneath::symlink_at(&entry.link, &parent, name)?;
             beneath::chown_at(&parent, name, uid, gid).map_err(chown_context)?;
             beneath::set_times_at(&parent, name, mtime)?;
         }
         EntryType::Link => {
-            let target = entry.link_name_bytes().unwrap_or_default();
-            let target = InnerPath::clean(&target)
+            let target = InnerPath::clean(&entry.link)
                 .ok_or_else(|| io::Error::other("a hard link to the root directory"))?;
             if target == path {
                 return Ok(());
@@ -347,12 +431,8 @@ fn apply_entry(
 }
 
 /// A hard link naming itself must not delete its own target first.
-fn is_self_link(entry: &tar::Entry<'_, &mut dyn Read>, path: &InnerPath) -> bool {
-    entry.header().entry_type().is_hard_link()
-        && entry
-            .link_name_bytes()
-            .and_then(|t| InnerPath::clean(&t))
-            .is_some_and(|t| &t == path)
+fn is_self_link(entry: &Entry, path: &InnerPath) -> bool {
+    entry.kind().is_hard_link() && InnerPath::clean(&entry.link).is_some_and(|t| &t == path)
 }
 
 fn id32(id: u64) -> io::Result<u32> {
