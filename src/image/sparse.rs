@@ -193,7 +193,8 @@ fn read_map(data: &mut dyn Read, stored: u64) -> io::Result<(Vec<Segment>, u64)>
     if count > MAX_SEGMENTS as u64 {
         return Err(bad(format!("{count} segments, more than {MAX_SEGMENTS}")));
     }
-    let mut map = Vec::with_capacity(count as usize);
+    // Each segment takes at least four bytes of the data ("0\n0\n"): no more room than that.
+    let mut map = Vec::with_capacity(count.min(stored / 4) as usize);
     for _ in 0..count {
         let offset = next(&mut text, "an offset")?;
         let len = next(&mut text, "a length")?;
