@@ -301,13 +301,24 @@ fn sizes_that_cannot_fit_are_refused_before_anything_is_written() {
             json!([{"path": "huge", "data": "x".repeat(512),
                                 "sparse": {"realsize": max, "map": [[0, 512], [max, 0]]}}]),
         ),
+        // Entries whose data is never written, but would be read to skip it.
+        (
+            "dir",
+            max,
+            json!([{"path": "huge", "type": "dir", "size": max, "file": filler}]),
+        ),
+        (
+            "whiteout",
+            max,
+            json!([{"path": "huge/.wh.x", "size": max, "file": filler}]),
+        ),
     ];
     for (name, size, spec) in bombs {
         let layer = compress("gzip", &s.layer(name, spec));
         let image = place(&scn, &docker_image(&s, name, json!({}), &[&layer]));
         let r = run(&scn, &image, "true", "");
         r.refused(&[
-            "\"huge\"",
+            "\"huge",
             "layer 1 of 1",
             &size.to_string(),
             "USERNS_UNPACK_MAX_FILE",

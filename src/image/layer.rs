@@ -305,6 +305,7 @@ fn apply_entry(
     let uid = id32(entry.uid)?;
     let gid = id32(entry.gid)?;
     let mtime = header.mtime()? as i64;
+    state.budget.check_size(entry.size)?;
 
     let Some(path) = InnerPath::clean(&entry.path) else {
         // `./` or `/`: the root directory's own metadata.

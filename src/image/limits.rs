@@ -137,17 +137,7 @@ impl Budget {
     /// would not do, so most files cost no system call.
     pub fn admit(&mut self, root: &Root, size: u64, data: u64) -> Result<(), Refusal> {
         let l = self.limits;
-        if size > l.max_file {
-            return Err(Refusal {
-                cause: format!(
-                    "it declares a size of {size} bytes ({}), over the limit of {} for one file \
-                     ({MAX_FILE_VAR})",
-                    human(size),
-                    human(l.max_file)
-                ),
-                fix: too_large(size, MAX_FILE_VAR),
-            });
-        }
+        self.check_size(size)?;
         let total = self.data.saturating_add(data);
         if total > l.max_image {
             return Err(Refusal {
@@ -163,6 +153,7 @@ impl Budget {
         }
         let free = match self.free {
             Some(free) if free >= data => free,
+            // A file system that cannot tell (statvfs failed) has the write's ENOSPC left.
             _ => free_bytes(root).unwrap_or(u64::MAX),
         };
         if data > free {
@@ -182,6 +173,24 @@ impl Budget {
         self.free = Some(free - data);
         self.data = total;
         Ok(())
+    }
+
+    /// Refuse a size over the limit for one file. Entries whose data is never written (a
+    /// directory, a link, a whiteout) are held to it too: skipping their data costs a read
+    /// of all of it.
+    pub fn check_size(&self, size: u64) -> Result<(), Refusal> {
+        if size <= self.limits.max_file {
+            return Ok(());
+        }
+        Err(Refusal {
+            cause: format!(
+                "it declares a size of {size} bytes ({}), over the limit of {} for one file \
+                 ({MAX_FILE_VAR})",
+                human(size),
+                human(self.limits.max_file)
+            ),
+            fix: too_large(size, MAX_FILE_VAR),
+        })
     }
 }
 
