@@ -243,17 +243,21 @@ fn a_manifest_naming_a_blob_outside_the_layout_is_refused() {
     manifest["layers"][0]["digest"] = json!("sha256:../../../../etc/passwd");
     let altered = manifest.to_string();
     std::fs::write(&manifest_path, &altered).unwrap();
-    // As is, the manifest no longer matches the digest the index names.
+    // As is, the manifest no longer has the size (nor the digest) the index names.
     let err = image::prepare(&layout, &s.cache("cache"))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("does not match its digest"), "{err}");
-    // Stored under its new digest and named so by the index, the bad layer digest itself
-    // is what is refused.
+    assert!(
+        err.contains("does not have the size the image gives it"),
+        "{err}"
+    );
+    // Stored under its new digest and size and named so by the index, the bad layer digest
+    // itself is what is refused.
     let hex = sha256_hex(altered.as_bytes());
     std::fs::write(layout.join("blobs/sha256").join(&hex), &altered).unwrap();
     let mut index = index;
     index["manifests"][0]["digest"] = json!(format!("sha256:{hex}"));
+    index["manifests"][0]["size"] = json!(altered.len());
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
     let err = image::prepare(&layout, &s.cache("cache"))
         .unwrap_err()

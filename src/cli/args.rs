@@ -486,6 +486,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "rm")]
     pub keep: Option<String>,
     /// A root filesystem directory, an image archive (docker-archive or OCI) or an OCI layout
+    ///
+    /// An archive or layout is unpacked once into the image cache (see `userns images`),
+    /// its layers checked against their sha256 or sha512 digests and diff_ids. A file over
+    /// 64 GiB, an image of over 256 GiB of file data, or more than the cache's file system
+    /// has free is refused before it is written: the environment variables
+    /// USERNS_UNPACK_MAX_FILE and USERNS_UNPACK_MAX_IMAGE (bytes, or with K, M, G, T: e.g.
+    /// 100G) change the limits
     #[arg(value_name = "SOURCE", value_hint = ValueHint::AnyPath)]
     pub source: PathBuf,
     /// The command and its arguments (default: the image's Entrypoint and Cmd, else /bin/sh)

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 // linux/openat2.h (kernel 5.6+)
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
 const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// How deep a tree may be before removing it is refused (a hostile layer could nest
@@ -167,6 +169,20 @@ pub fn is_dir(st: &libc::stat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
+/// A file type in words, for messages.
+pub fn kind_of(mode: libc::mode_t) -> &'static str {
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => "a regular file",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFLNK => "a symlink",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFSOCK => "a socket",
+        _ => "of an unknown type",
+    }
+}
+
 impl Root {
     /// Open an existing directory as the root.
     pub fn open(path: &Path) -> io::Result<Root> {
@@ -244,12 +260,50 @@ impl Root {
         Ok(dir)
     }
 
+    /// Open `rel` beneath the root for reading, only if it is a regular file, following no
+    /// symlink on the way (`RESOLVE_NO_SYMLINKS`: ELOOP when one is met) and never leaving
+    /// the root (`RESOLVE_BENEATH`: EXDEV). It is looked up with O_PATH first, which opens
+    /// nothing: a FIFO cannot block the open waiting for a writer, no device driver runs.
+    /// Returns the file and its size.
+    pub fn open_regular(&self, rel: &[u8]) -> io::Result<(std::fs::File, u64)> {
+        let resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        let path = openat2(self.fd.as_raw_fd(), rel, libc::O_PATH, resolve)?;
+        let st = nix::sys::stat::fstat(&path)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(io::Error::other(format!(
+                "not a regular file but {}",
+                kind_of(st.st_mode)
+            )));
+        }
+        // O_NONBLOCK: should it have become a FIFO since the lookup, the open still returns.
+        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+        let fd = openat2(self.fd.as_raw_fd(), rel, flags, resolve)?;
+        let again = nix::sys::stat::fstat(&fd)?;
+        if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+            return Err(io::Error::other(
+                "it was replaced while it was being opened",
+            ));
+        }
+        nix::fcntl::fcntl(
+            &fd,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+        )?;
+        Ok((std::fs::File::from(fd), again.st_size as u64))
+    }
+
     /// The directory `path` itself, resolved beneath the root (symlinks followed inside it).
     pub fn dir(&self, path: Option<&InnerPath>) -> io::Result<OwnedFd> {
         match path {
             Some(p) => self.resolve_dir(&p.components),
             None => self.resolve_dir(&[]),
         }
+    }
+}
+
+/// The root's descriptor (O_PATH), for fstatvfs of its file system.
+impl std::os::fd::AsFd for Root {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
@@ -372,8 +426,17 @@ pub fn set_times(fd: RawFd, mtime: i64) -> io::Result<()> {
 
 /// Remove a name and, when it is a directory, everything beneath it. Entries are opened
 /// with O_NOFOLLOW relative to their directory's descriptor, so a symlink inside is
-/// removed, never followed out of the root. A missing name is not an error.
+/// removed, never followed out of the root. A missing name is not an error. The name must
+/// be one entry of `dir`: `.`, `..`, empty names and paths are refused, since opening them
+/// would reach the directory itself or the one above it.
 pub fn remove_all_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    let n = name.as_bytes();
+    if matches!(n, b"" | b"." | b"..") || n.contains(&b'/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a name in a directory"),
+        ));
+    }
     remove_all_depth(dir, name, 0)
 }
 
@@ -446,7 +509,25 @@ pub fn list_dir(dir: &OwnedFd) -> io::Result<Vec<OsString>> {
 
 #[cfg(test)]
 mod tests {
-    use super::InnerPath;
+    use super::{remove_all_at, InnerPath, Root};
+    use std::ffi::OsStr;
+
+    #[test]
+    fn remove_all_takes_only_a_name_in_the_directory() {
+        let top = std::env::temp_dir().join(format!("userns-rm-names-{}", std::process::id()));
+        std::fs::create_dir_all(top.join("dir/sub")).unwrap();
+        std::fs::write(top.join("dir/sub/f"), "x").unwrap();
+        let root = Root::open(&top.join("dir/sub")).unwrap();
+        let fd = root.dir(None).unwrap();
+        for name in ["", ".", "..", "../sub", "a/b"] {
+            let err = remove_all_at(&fd, OsStr::new(name)).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{name:?}");
+        }
+        assert!(top.join("dir/sub/f").exists());
+        remove_all_at(&fd, OsStr::new("f")).unwrap();
+        assert!(!top.join("dir/sub/f").exists());
+        std::fs::remove_dir_all(&top).unwrap();
+    }
 
     fn shown(raw: &str) -> Option<String> {
         InnerPath::clean(raw.as_bytes()).map(|p| p.display())

@@ -10,6 +10,7 @@
 
 use super::beneath::Root;
 use super::layer::{self, UnpackState};
+use super::limits::Limits;
 use super::manifest::ImagePlan;
 use super::source::Blobs;
 use super::{ImageConfig, SourceKind};
@@ -229,7 +230,7 @@ impl ImageCache {
             if plan.layers.len() == 1 { "" } else { "s" },
             self.root.display()
         );
-        let mut state = UnpackState::default();
+        let mut state = UnpackState::new(Limits::from_env()?, &self.root);
         let total = plan.layers.len();
         for (i, l) in plan.layers.iter().enumerate() {
             let label = format!(
@@ -238,13 +239,13 @@ impl ImageCache {
                 l.blob,
                 source.display()
             );
-            let (reader, _) = blobs.open_blob(&l.blob)?;
+            let (reader, _) = blobs.open_blob(&l.blob, l.size)?;
             layer::apply_blob(
                 &root,
                 reader,
                 &label,
                 l.digest.as_deref(),
-                l.diff_id.as_deref(),
+                &l.diff_id,
                 &mut state,
             )?;
         }

@@ -7,14 +7,21 @@
 //! links must name an entry already beneath the root. Owners come from the tar headers
 //! (chown with AT_SYMLINK_NOFOLLOW; inside the mapped namespace they land on subordinate
 //! ids), then modes (after chown, which clears setuid bits), then extended attributes
-//! (`xattrs`: chown clears file capabilities too), then times. Device nodes
-//! cannot be made in a user namespace (mknod needs CAP_MKNOD in the initial one); they are
-//! counted and skipped, as rootless podman does with the /dev it mounts instead.
+//! (`xattrs`: chown clears file capabilities too), then times. Device nodes cannot be
+//! made in a user namespace (mknod needs CAP_MKNOD in the initial one); they are counted
+//! and skipped, as rootless podman does with the /dev it mounts instead.
+//!
+//! The tar stream is walked by [`super::tarstream`], so a file's declared size is weighed
+//! against the limits and the free space ([`super::limits`]) before anything at its path
+//! changes, and a sparse file is written with its holes ([`super::sparse`]).
 
 use super::beneath::{self, InnerPath, Root};
+use super::digest::{self, Hasher};
+use super::limits::{Budget, Limits, Refusal};
+use super::sparse::{self, Sparse};
+use super::tarstream::{Entry, TarStream};
 use super::xattrs;
 use crate::error::{Error, Result};
-use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read};
@@ -24,6 +31,9 @@ use tar::EntryType;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
+
+/// File data goes through one buffer of this size (fewer system calls than io::copy's).
+const COPY_BUFFER: usize = 128 << 10;
 
 /// What unpacking all layers of an image did, for the summary line and the cache record.
 #[derive(Debug, Default)]
@@ -36,47 +46,70 @@ pub struct UnpackState {
     pub xattrs_skipped: u64,
     /// Directory mtimes, set once after the last layer (adding a child changes them).
     dir_times: HashMap<Option<InnerPath>, i64>,
+    /// What the files so far took of the limits and of the free space.
+    budget: Budget,
+    buf: Vec<u8>,
 }
 
-/// A reader that hashes what passes through it.
+impl UnpackState {
+    /// A state for an unpack into the image cache `cache`, within `limits`.
+    pub fn new(limits: Limits, cache: &std::path::Path) -> UnpackState {
+        UnpackState {
+            budget: Budget::new(limits, cache),
+            ..UnpackState::default()
+        }
+    }
+}
+
+/// A reader that hashes what passes through it (when there is a digest to check).
 struct Hashing<'h, R> {
     inner: R,
-    hasher: &'h mut Sha256,
+    hasher: Option<&'h mut Hasher>,
 }
 
 impl<R: Read> Read for Hashing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
 
-fn digest_of(hasher: Sha256) -> String {
-    format!("sha256:{}", super::hex(&hasher.finalize()))
+/// A hasher for an expected digest, in its algorithm.
+fn hasher_for(label: &str, expected: &str) -> Result<Hasher> {
+    let (alg, _) = digest::parse(expected).ok_or_else(|| {
+        Error::failure(format!("{label}: unusable digest {expected:?}"))
+            .because(format!("a digest must be {}", digest::FORMS))
+            .fix("the image is damaged or was made by hand: save it again (podman save)")
+    })?;
+    Ok(Hasher::new(alg))
 }
 
-/// Check one digest when it is given and of an algorithm we compute.
-fn verify(label: &str, what: &str, expected: Option<&str>, actual: &str) -> Result<()> {
-    match expected {
-        Some(e) if e.starts_with("sha256:") && e != actual => Err(Error::failure(format!(
-            "{label}: the {what} digest does not match"
-        ))
-        .because(format!("the image says {e}, the content is {actual}"))
-        .fix("the archive is damaged or was altered: save the image again")),
-        _ => Ok(()),
+fn verify(label: &str, what: &str, expected: &str, actual: String) -> Result<()> {
+    if expected == actual {
+        return Ok(());
     }
+    Err(
+        Error::failure(format!("{label}: the {what} digest does not match"))
+            .because(format!(
+                "the image says {expected}, the content is {actual}"
+            ))
+            .fix("the archive is damaged or was altered: save the image again"),
+    )
 }
 
-/// Apply one layer blob. `digest` is the blob's digest as stored, `diff_id` that of the
-/// uncompressed tar; both are checked when given (after the stream, so a mismatch fails
-/// the whole unpack and the caller discards the half-made tree).
+/// Apply one layer blob. `digest` is the blob's digest as stored (OCI), `diff_id` that of
+/// the uncompressed tar, each hashed in its own algorithm while the layer streams in, and
+/// checked at its end: a mismatch fails the whole unpack and the caller discards the
+/// half-made tree, so no run ever sees it.
 pub fn apply_blob(
     root: &Root,
     blob: impl Read,
     label: &str,
     digest: Option<&str>,
-    diff_id: Option<&str>,
+    diff_id: &str,
     state: &mut UnpackState,
 ) -> Result<()> {
     let read_err = |e: io::Error| {
@@ -84,14 +117,14 @@ pub fn apply_blob(
             .because(e)
             .fix("the archive is damaged or truncated: save the image again")
     };
-    let mut raw_hash = Sha256::new();
-    let mut plain_hash = Sha256::new();
+    let mut raw_hash = digest.map(|d| hasher_for(label, d)).transpose()?;
+    let mut plain_hash = hasher_for(label, diff_id)?;
     {
         let mut raw = BufReader::with_capacity(
             1 << 16,
             Hashing {
                 inner: blob,
-                hasher: &mut raw_hash,
+                hasher: raw_hash.as_mut(),
             },
         );
         // Compression is told by magic bytes, not by media type (docker-archive layers
@@ -114,7 +147,7 @@ pub fn apply_blob(
         };
         let mut plain = Hashing {
             inner: decoded,
-            hasher: &mut plain_hash,
+            hasher: Some(&mut plain_hash),
         };
         apply_tar(root, &mut plain, label, state)?;
         // Hash what follows the end-of-archive blocks too: digests cover the whole blob.
@@ -122,12 +155,14 @@ pub fn apply_blob(
         drop(plain);
         io::copy(&mut raw, &mut io::sink()).map_err(read_err)?;
     }
-    verify(label, "layer", digest, &digest_of(raw_hash))?;
+    if let (Some(expected), Some(hash)) = (digest, raw_hash) {
+        verify(label, "layer", expected, hash.finish())?;
+    }
     verify(
         label,
         "uncompressed layer (diff_id)",
         diff_id,
-        &digest_of(plain_hash),
+        plain_hash.finish(),
     )
 }
 
@@ -161,54 +196,118 @@ fn apply_tar(
     label: &str,
     state: &mut UnpackState,
 ) -> Result<()> {
-    let mut archive = tar::Archive::new(stream);
-    let entries = archive
-        .entries()
-        .map_err(|e| Error::failure(format!("cannot read {label}")).because(e))?;
+    let mut tar = TarStream::new(stream);
     // Paths this layer put in place: an opaque marker hides everything else in its directory.
     let mut this_layer: HashSet<InnerPath> = HashSet::new();
-    for entry in entries {
-        let mut entry = entry.map_err(|e| {
-            Error::failure(format!("cannot read {label}: a damaged tar header"))
+    let mut previous: Option<String> = None;
+    loop {
+        let entry = match tar.next_entry() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                let after = previous
+                    .map(|p| format!(" after {p:?}"))
+                    .unwrap_or_default();
+                return Err(Error::failure(format!(
+                    "cannot read {label}: a damaged tar header{after}"
+                ))
                 .because(e)
-                .fix("the archive is damaged or truncated: save the image again")
-        })?;
-        let raw_path = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw_path).into_owned();
-        apply_entry(root, &mut entry, &raw_path, &mut this_layer, state).map_err(|e| {
-            let e = Error::failure(format!("cannot unpack {shown:?} of {label}")).because(&e);
-            match e.cause.as_deref() {
-                Some(c) if c.contains("Invalid argument") && c.contains("chown") => e.fix(
-                    "the image uses ids your namespace does not map: give yourself a larger \
-                     subordinate range (userns subid add), or run inside `userns unshare`",
-                ),
-                _ => e,
+                .fix("the archive is damaged or truncated: save the image again"));
+            }
+        };
+        let shown = String::from_utf8_lossy(&entry.path).into_owned();
+        apply_entry(root, &entry, &mut tar, &mut this_layer, state).map_err(|e| {
+            let what = format!("cannot unpack {shown:?} of {label}");
+            match e {
+                EntryError::Refused { cause, fix } => Error::failure(what).because(cause).fix(fix),
+                EntryError::Io(e) => {
+                    let fix = io_fix(&e);
+                    let e = Error::failure(what).because(&e);
+                    match fix {
+                        Some(fix) => e.fix(fix),
+                        None => e,
+                    }
+                }
             }
         })?;
         state.entries += 1;
+        previous = Some(shown);
     }
-    Ok(())
+}
+
+/// The fix for an I/O error while unpacking an entry, when one can be told. (Errors given
+/// context keep their kind but lose their errno, hence the kinds and the text.)
+fn io_fix(e: &io::Error) -> Option<&'static str> {
+    let text = e.to_string();
+    if text.contains("Invalid argument") && text.contains("chown") {
+        return Some(
+            "the image uses ids your namespace does not map: give yourself a larger \
+             subordinate range (userns subid add), or run inside `userns unshare`",
+        );
+    }
+    match e.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Some(
+            "free space on the image cache's file system, or keep the cache on one with room \
+             (XDG_DATA_HOME=/path/with/room userns run ...)",
+        ),
+        io::ErrorKind::UnexpectedEof => {
+            Some("the archive is damaged or truncated: save the image again")
+        }
+        io::ErrorKind::InvalidData => {
+            Some("the layer is damaged or hostile: save the image again, or do not use it")
+        }
+        _ => None,
+    }
+}
+
+/// Why an entry was not applied: the file system said no, or the entry itself is refused.
+enum EntryError {
+    Io(io::Error),
+    Refused { cause: String, fix: String },
+}
+
+impl From<io::Error> for EntryError {
+    fn from(e: io::Error) -> Self {
+        EntryError::Io(e)
+    }
+}
+
+impl From<Refusal> for EntryError {
+    fn from(r: Refusal) -> Self {
+        EntryError::Refused {
+            cause: r.cause,
+            fix: r.fix,
+        }
+    }
 }
 
 fn io_context<'a>(what: &'a str, path: &'a InnerPath) -> impl Fn(io::Error) -> io::Error + 'a {
     move |e| io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
+fn is_file(kind: EntryType) -> bool {
+    matches!(
+        kind,
+        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse
+    )
+}
+
 fn apply_entry(
     root: &Root,
-    entry: &mut tar::Entry<'_, &mut dyn Read>,
-    raw_path: &[u8],
+    entry: &Entry,
+    data: &mut dyn Read,
     this_layer: &mut HashSet<InnerPath>,
     state: &mut UnpackState,
-) -> io::Result<()> {
-    let header = entry.header();
-    let kind = header.entry_type();
+) -> Result<(), EntryError> {
+    let header = &entry.header;
+    let kind = entry.kind();
     let mode = header.mode()? & 0o7777;
-    let uid = id32(header.uid()?)?;
-    let gid = id32(header.gid()?)?;
+    let uid = id32(entry.uid)?;
+    let gid = id32(entry.gid)?;
     let mtime = header.mtime()? as i64;
+    state.budget.check_size(entry.size)?;
 
-    let Some(path) = InnerPath::clean(raw_path) else {
+    let Some(path) = InnerPath::clean(&entry.path) else {
         // `./` or `/`: the root directory's own metadata.
         if kind.is_dir() {
             let dir = root.dir(None)?;
@@ -223,10 +322,20 @@ fn apply_entry(
         return apply_whiteout(root, &path, this_layer);
     }
     match kind {
-        EntryType::XGlobalHeader | EntryType::XHeader => return Ok(()),
         EntryType::Char | EntryType::Block => {
             state.devices_skipped += 1;
             return Ok(());
+        }
+        // Weighed before anything at this path changes, let alone a byte is written.
+        _ if is_file(kind) => {
+            if let Some(Sparse {
+                real_size,
+                map: Some(map),
+            }) = &entry.sparse
+            {
+                sparse::check(map, *real_size, entry.size)?;
+            }
+            state.budget.admit(root, entry.file_size(), entry.size)?;
         }
         _ => {}
     }
@@ -236,7 +345,7 @@ fn apply_entry(
     let existing = match beneath::lstat_at(&parent, path.name()) {
         Ok(st) => Some(st),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     // A directory over a directory merges; anything else replaces what was there.
     if let Some(st) = existing {
@@ -247,7 +356,7 @@ fn apply_entry(
     }
     this_layer.insert(path.clone());
     let name = path.name();
-    let attrs = xattrs::of_entry(entry, &mut state.xattrs_skipped)?;
+    let attrs = xattrs::of_pax(&entry.pax, &mut state.xattrs_skipped);
     match kind {
         EntryType::Directory => {
             if existing.is_none_or(|st| !beneath::is_dir(&st)) {
@@ -258,25 +367,32 @@ fn apply_entry(
             xattrs::apply(fd.as_raw_fd(), &attrs, &mut state.xattrs_skipped)?;
             state.dir_times.insert(Some(path.clone()), mtime);
         }
-        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+        _ if is_file(kind) => {
             let mut file = beneath::create_file_at(&parent, name)?;
-            state.bytes += io::copy(entry, &mut file)?;
+            if state.buf.is_empty() {
+                state.buf = vec![0; COPY_BUFFER];
+            }
+            state.bytes += match &entry.sparse {
+                Some(s) => sparse::write(&mut file, data, s, entry.size, &mut state.buf)?,
+                None => {
+                    sparse::copy_exact(data, &mut file, entry.size, &mut state.buf)?;
+                    entry.size
+                }
+            };
             set_owner_mode(file.as_raw_fd(), uid, gid, mode)?;
             xattrs::apply(file.as_raw_fd(), &attrs, &mut state.xattrs_skipped)?;
             beneath::set_times(file.as_raw_fd(), mtime)?;
         }
         EntryType::Symlink => {
-            let target = entry.link_name_bytes().unwrap_or_default();
-            if target.is_empty() {
-                return Err(io::Error::other("a symlink with an empty target"));
+            if entry.link.is_empty() {
+                return Err(io::Error::other("a symlink with an empty target").into());
             }
-            beneath::symlink_at(&target, &parent, name)?;
+            beneath::symlink_at(&entry.link, &parent, name)?;
             beneath::chown_at(&parent, name, uid, gid).map_err(chown_context)?;
             beneath::set_times_at(&parent, name, mtime)?;
         }
         EntryType::Link => {
-            let target = entry.link_name_bytes().unwrap_or_default();
-            let target = InnerPath::clean(&target)
+            let target = InnerPath::clean(&entry.link)
                 .ok_or_else(|| io::Error::other("a hard link to the root directory"))?;
             if target == path {
                 return Ok(());
@@ -316,12 +432,8 @@ fn apply_entry(
 }
 
 /// A hard link naming itself must not delete its own target first.
-fn is_self_link(entry: &tar::Entry<'_, &mut dyn Read>, path: &InnerPath) -> bool {
-    entry.header().entry_type().is_hard_link()
-        && entry
-            .link_name_bytes()
-            .and_then(|t| InnerPath::clean(&t))
-            .is_some_and(|t| &t == path)
+fn is_self_link(entry: &Entry, path: &InnerPath) -> bool {
+    entry.kind().is_hard_link() && InnerPath::clean(&entry.link).is_some_and(|t| &t == path)
 }
 
 fn id32(id: u64) -> io::Result<u32> {
@@ -348,23 +460,42 @@ fn apply_whiteout(
     root: &Root,
     path: &InnerPath,
     this_layer: &HashSet<InnerPath>,
-) -> io::Result<()> {
+) -> Result<(), EntryError> {
     let name = path.name().as_bytes();
+    let hidden = &name[WHITEOUT_PREFIX.len()..];
+    // The image-spec's whiteout names a sibling: `.wh.`, `.wh..` and `.wh...` name none
+    // (nothing, the directory itself, its parent), and removing `..` beneath a directory
+    // is removing what holds it: at the top, the staging directory of the unpack.
+    if matches!(hidden, b"" | b"." | b"..") {
+        let named = match hidden {
+            b"" => "nothing",
+            b"." => "its own directory",
+            _ => "the directory above its own",
+        };
+        return Err(EntryError::Refused {
+            cause: format!(
+                "the whiteout {:?} names {named}, not a file beside it",
+                String::from_utf8_lossy(name)
+            ),
+            fix: "the layer is damaged or hostile: do not use this image (a whiteout \
+                  .wh.NAME deletes the file NAME in its own directory, nothing else)"
+                .to_string(),
+        });
+    }
     let parent = match root.parent_of(path, false) {
         Ok(fd) => fd,
         // Nothing below to hide.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     if name == OPAQUE_MARKER.as_bytes() {
-        return prune(&parent, path.parent_path(), this_layer, 0);
+        return Ok(prune(&parent, path.parent_path(), this_layer, 0)?);
     }
-    let hidden = &name[WHITEOUT_PREFIX.len()..];
-    if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) || hidden.is_empty() {
+    if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) {
         // `.wh..wh.plnk` and the like: aufs bookkeeping, not a whiteout of a file.
         return Ok(());
     }
-    beneath::remove_all_at(&parent, OsStr::from_bytes(hidden))
+    Ok(beneath::remove_all_at(&parent, OsStr::from_bytes(hidden))?)
 }
 
 /// Remove what lies in `dir` (beneath `dir_path`) that this layer did not create.

@@ -5,10 +5,12 @@
 //! tars, lowest first. OCI (image-spec `image-layout.md`): `index.json` lists manifests
 //! (or nested indexes); a manifest names its config and layers by digest, found at
 //! `blobs/ALG/HEX`. In both, the config's `rootfs.diff_ids` are the digests of the
-//! uncompressed layers, in the same order.
+//! uncompressed layers, in the same order: they are required, since they are all a
+//! docker-archive has to check its layers against.
 
+use super::digest::{self, Algorithm};
 use super::source::Blobs;
-use super::{sha256_hex, ImageConfig, SourceKind};
+use super::{ImageConfig, SourceKind};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 
@@ -19,8 +21,10 @@ pub struct LayerRef {
     pub blob: String,
     /// The digest of the blob as stored (OCI descriptors give it; it may be compressed).
     pub digest: Option<String>,
-    /// The digest of the uncompressed tar (the config's rootfs.diff_ids).
-    pub diff_id: Option<String>,
+    /// The blob's size as the OCI descriptor gives it: no more is read.
+    pub size: Option<u64>,
+    /// The digest of the uncompressed tar (the config's rootfs.diff_ids), well formed.
+    pub diff_id: String,
 }
 
 /// What an image source resolves to, before anything is unpacked.
@@ -45,6 +49,8 @@ struct Descriptor {
     #[serde(rename = "mediaType", default)]
     media_type: String,
     digest: String,
+    #[serde(default)]
+    size: Option<u64>,
     #[serde(default)]
     platform: Option<Platform>,
 }
@@ -111,14 +117,8 @@ fn parse<'a, T: Deserialize<'a>>(blobs: &Blobs, name: &str, bytes: &'a [u8]) -> 
 /// The blob name of a digest, refusing anything but `ALG:HEX` (a digest taken from a
 /// document must not become a path such as `../../x`).
 pub fn blob_name(digest: &str) -> Option<String> {
-    let (alg, hex) = digest.split_once(':')?;
-    let hex_len = match alg {
-        "sha256" => 64,
-        "sha512" => 128,
-        _ => return None,
-    };
-    let ok = hex.len() == hex_len && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    ok.then(|| format!("blobs/{alg}/{hex}"))
+    let (alg, hex) = digest::parse(digest)?;
+    Some(format!("blobs/{}/{hex}", alg.name()))
 }
 
 fn bad_digest(blobs: &Blobs, digest: &str) -> Error {
@@ -126,7 +126,8 @@ fn bad_digest(blobs: &Blobs, digest: &str) -> Error {
         "{}: unusable digest {digest:?}",
         blobs.source_path().display()
     ))
-    .because("a digest must be sha256:<64 hex> or sha512:<128 hex>")
+    .because(format!("a digest must be {}", digest::FORMS))
+    .fix("the image is damaged or was made by hand: save it again (podman save)")
 }
 
 /// Plan an archive or layout of `kind`.
@@ -138,7 +139,7 @@ pub fn plan(blobs: &Blobs, kind: SourceKind) -> Result<ImagePlan> {
 }
 
 fn plan_docker(blobs: &Blobs) -> Result<ImagePlan> {
-    let bytes = blobs.read_json_bytes("manifest.json")?;
+    let bytes = blobs.read_json_bytes("manifest.json", None)?;
     let entries: Vec<DockerManifest> = parse(blobs, "manifest.json", &bytes)?;
     let Some(entry) = entries.first() else {
         return Err(Error::failure(format!(
@@ -156,11 +157,7 @@ fn plan_docker(blobs: &Blobs) -> Result<ImagePlan> {
     let layers = entry
         .layers
         .iter()
-        .map(|l| LayerRef {
-            blob: l.clone(),
-            digest: None,
-            diff_id: None,
-        })
+        .map(|l| (l.clone(), None, None))
         .collect();
     finish(blobs, &entry.config, None, layers)
 }
@@ -168,9 +165,10 @@ fn plan_docker(blobs: &Blobs) -> Result<ImagePlan> {
 fn plan_oci(blobs: &Blobs) -> Result<ImagePlan> {
     let mut name = "index.json".to_string();
     let mut expected: Option<String> = None;
+    let mut size = None;
     // An index may name another index (multi-platform images); follow a few levels.
     for _ in 0..4 {
-        let bytes = blobs.read_json_bytes(&name)?;
+        let bytes = blobs.read_json_bytes(&name, size)?;
         if let Some(expected) = &expected {
             check_digest(blobs, &name, expected, &bytes)?;
         }
@@ -187,6 +185,7 @@ fn plan_oci(blobs: &Blobs) -> Result<ImagePlan> {
             })?;
             name = blob_name(&chosen.digest).ok_or_else(|| bad_digest(blobs, &chosen.digest))?;
             expected = Some(chosen.digest.clone());
+            size = chosen.size;
             continue;
         }
         let Some(config) = doc.config else {
@@ -201,15 +200,16 @@ fn plan_oci(blobs: &Blobs) -> Result<ImagePlan> {
             if l.media_type.contains("nondistributable") || l.media_type.contains("foreign") {
                 crate::warn(format!("layer {} is marked non-distributable", l.digest));
             }
-            layers.push(LayerRef {
-                blob,
-                digest: Some(l.digest.clone()),
-                diff_id: None,
-            });
+            layers.push((blob, Some(l.digest.clone()), l.size));
         }
         let config_name =
             blob_name(&config.digest).ok_or_else(|| bad_digest(blobs, &config.digest))?;
-        return finish(blobs, &config_name, Some(&config.digest), layers);
+        return finish(
+            blobs,
+            &config_name,
+            Some((&config.digest, config.size)),
+            layers,
+        );
     }
     Err(Error::failure(format!(
         "{}: index.json nests indexes too deep",
@@ -242,11 +242,11 @@ fn go_arch() -> &'static str {
     }
 }
 
-/// A document named by digest must have that digest (sha256; other algorithms are not
-/// computed here and pass unchecked).
+/// A document named by digest must have that digest, in the digest's own algorithm.
 fn check_digest(blobs: &Blobs, name: &str, expected: &str, bytes: &[u8]) -> Result<()> {
-    let actual = format!("sha256:{}", sha256_hex(bytes));
-    if expected.starts_with("sha256:") && expected != actual {
+    let (alg, _) = digest::parse(expected).ok_or_else(|| bad_digest(blobs, expected))?;
+    let actual = digest::of(alg, bytes);
+    if expected != actual {
         return Err(Error::failure(format!(
             "{}: {name} does not match its digest",
             blobs.source_path().display()
@@ -257,32 +257,66 @@ fn check_digest(blobs: &Blobs, name: &str, expected: &str, bytes: &[u8]) -> Resu
     Ok(())
 }
 
-/// Read the config: compute the image id, check it against the manifest's digest, and
-/// pair the layers with the config's diff_ids.
+/// A layer as the manifest gives it: blob name, digest and size (OCI only).
+type ManifestLayer = (String, Option<String>, Option<u64>);
+
+/// Read the config: compute the image id, check it against the manifest's digest (and
+/// size), and pair the layers with the config's diff_ids, which every layer must have.
 fn finish(
     blobs: &Blobs,
     config_name: &str,
-    expected: Option<&str>,
-    mut layers: Vec<LayerRef>,
+    expected: Option<(&str, Option<u64>)>,
+    manifest_layers: Vec<ManifestLayer>,
 ) -> Result<ImagePlan> {
-    let bytes = blobs.read_json_bytes(config_name)?;
-    let id = format!("sha256:{}", sha256_hex(&bytes));
-    if let Some(expected) = expected {
+    let bytes = blobs.read_json_bytes(config_name, expected.and_then(|(_, size)| size))?;
+    let id = digest::of(Algorithm::Sha256, &bytes);
+    if let Some((expected, _)) = expected {
         check_digest(blobs, config_name, expected, &bytes)?;
     }
     let doc: ConfigDocument = parse(blobs, config_name, &bytes)?;
     let diff_ids = doc.rootfs.unwrap_or_default().diff_ids;
-    if !diff_ids.is_empty() && diff_ids.len() != layers.len() {
-        return Err(Error::failure(format!(
-            "{}: the config lists {} layers, the manifest {}",
-            blobs.source_path().display(),
-            diff_ids.len(),
-            layers.len()
-        ))
-        .fix("the archive is damaged: save the image again"));
+    let source = blobs.source_path().display();
+    if diff_ids.len() != manifest_layers.len() {
+        let what = if diff_ids.is_empty() {
+            format!(
+                "{source}: the config {config_name} gives no diff_id (rootfs.diff_ids) for its \
+                 {} layers",
+                manifest_layers.len()
+            )
+        } else {
+            format!(
+                "{source}: the config {config_name} lists {} diff_ids (rootfs.diff_ids), the \
+                 manifest {} layers",
+                diff_ids.len(),
+                manifest_layers.len()
+            )
+        };
+        return Err(Error::failure(what)
+            .because(
+                "each layer's uncompressed digest must be in the config: it is what the layer \
+                 is checked against (a docker-archive has nothing else)",
+            )
+            .fix("the image is damaged or was made by hand: save it again (podman save)"));
     }
-    for (layer, diff_id) in layers.iter_mut().zip(diff_ids) {
-        layer.diff_id = Some(diff_id);
+    let total = manifest_layers.len();
+    let mut layers = Vec::with_capacity(total);
+    for (i, ((blob, digest, size), diff_id)) in
+        manifest_layers.into_iter().zip(diff_ids).enumerate()
+    {
+        if digest::parse(&diff_id).is_none() {
+            return Err(Error::failure(format!(
+                "{source}: the diff_id {diff_id:?} of layer {} of {total} ({blob}) is unusable",
+                i + 1
+            ))
+            .because(format!("a diff_id must be {}", digest::FORMS))
+            .fix("the image is damaged or was made by hand: save it again (podman save)"));
+        }
+        layers.push(LayerRef {
+            blob,
+            digest,
+            size,
+            diff_id,
+        });
     }
     let c = doc.config.unwrap_or_default();
     let non_empty = |s: Option<String>| s.filter(|s| !s.is_empty());
@@ -312,6 +346,11 @@ mod tests {
         );
         assert_eq!(blob_name("sha256:../../etc/passwd"), None);
         assert_eq!(blob_name(&format!("md5:{hex}")), None);
+        let hex = "b".repeat(128);
+        assert_eq!(
+            blob_name(&format!("sha512:{hex}")),
+            Some(format!("blobs/sha512/{hex}"))
+        );
         assert_eq!(blob_name("sha256"), None);
     }
 }

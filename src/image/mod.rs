@@ -8,15 +8,23 @@
 //!
 //! - [`source`]: the archive or layout as a set of named blobs (kind detection too);
 //! - [`manifest`]: manifest.json / index.json → the config and the ordered layers;
+//! - [`digest`]: sha256 and sha512 digests, computed while layers stream;
 //! - [`layer`]: one layer stream applied to a root (whiteouts, links, owners, modes);
+//! - [`tarstream`]: a layer's tar entries, sizes and sparse maps known before their data;
+//! - [`sparse`]: GNU tar's sparse formats, written with their holes;
+//! - [`limits`]: what an unpack may write, weighed before it writes it;
 //! - [`beneath`]: the openat2-confined file-system writes that layer relies on;
 //! - [`cache`]: the per-user cache, its atomic install and its listing.
 
 pub mod beneath;
 pub mod cache;
+pub mod digest;
 pub mod layer;
+pub mod limits;
 pub mod manifest;
 pub mod source;
+pub mod sparse;
+pub mod tarstream;
 pub mod xattrs;
 
 pub use cache::{CachedImage, ImageCache};

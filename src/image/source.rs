@@ -1,6 +1,12 @@
 //! An image source as a set of named blobs: the members of an archive (read in place,
 //! by offset, never extracted) or the files of an OCI layout directory.
+//!
+//! A blob is only ever a regular file (an archive member of type file, or a file in the
+//! layout opened without following any symlink), and no more of it is read than the
+//! image's descriptor says it holds: a layout whose blob links to /dev/zero or is a FIFO
+//! is refused when it is opened, not read forever.
 
+use super::beneath::Root;
 use super::SourceKind;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -64,6 +70,8 @@ pub struct Member {
     offset: u64,
     size: u64,
     link: Option<String>,
+    /// What it is when not a regular file nor a link ("a directory"), for the refusal.
+    other_kind: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -71,10 +79,13 @@ pub enum Blobs {
     Archive {
         path: PathBuf,
         file: File,
+        /// The archive's length: a member cannot reach past it.
+        len: u64,
         members: HashMap<String, Member>,
     },
     Layout {
         path: PathBuf,
+        dir: Root,
     },
 }
 
@@ -110,6 +121,14 @@ fn index_tar(path: &Path) -> Result<HashMap<String, Member>> {
         let entry = entry.map_err(bad)?;
         let name = member_name(&entry.path_bytes());
         let kind = entry.header().entry_type();
+        let other_kind = match kind {
+            _ if kind.is_file() || kind.is_contiguous() => None,
+            _ if kind.is_symlink() || kind.is_hard_link() => None,
+            _ if kind.is_dir() => Some("a directory"),
+            _ if kind.is_fifo() => Some("a FIFO"),
+            _ if kind.is_character_special() || kind.is_block_special() => Some("a device"),
+            _ => Some("not a regular file"),
+        };
         let link = if kind.is_symlink() || kind.is_hard_link() {
             entry.link_name_bytes().map(|l| {
                 let l = String::from_utf8_lossy(&l).into_owned();
@@ -130,6 +149,7 @@ fn index_tar(path: &Path) -> Result<HashMap<String, Member>> {
                 offset: entry.raw_file_position(),
                 size: entry.size(),
                 link,
+                other_kind,
             },
         );
     }
@@ -181,14 +201,20 @@ impl Blobs {
             SourceKind::DockerArchive | SourceKind::OciArchive => {
                 let members = index_tar(source)?;
                 let file = File::open(source).map_err(|e| Error::io("open", source, &e))?;
+                let len = file
+                    .metadata()
+                    .map_err(|e| Error::io("read", source, &e))?
+                    .len();
                 Ok(Blobs::Archive {
                     path: source.to_path_buf(),
                     file,
+                    len,
                     members,
                 })
             }
             SourceKind::OciLayout => Ok(Blobs::Layout {
                 path: source.to_path_buf(),
+                dir: Root::open(source).map_err(|e| Error::io("open", source, &e))?,
             }),
             SourceKind::RootfsDir => Err(Error::failure(format!(
                 "{} is a root filesystem directory, not an image",
@@ -199,8 +225,21 @@ impl Blobs {
 
     pub fn source_path(&self) -> &Path {
         match self {
-            Blobs::Archive { path, .. } | Blobs::Layout { path } => path,
+            Blobs::Archive { path, .. } | Blobs::Layout { path, .. } => path,
         }
+    }
+
+    /// A blob that is not a plain file of the image.
+    fn refused(&self, name: &str, why: impl std::fmt::Display) -> Error {
+        Error::failure(format!(
+            "{}: cannot use {name}",
+            self.source_path().display()
+        ))
+        .because(why)
+        .fix(
+            "an image holds its blobs as regular files of their own: save or copy the image \
+             again (podman save, skopeo copy), and do not use one whose blobs lead elsewhere",
+        )
     }
 
     fn missing(&self, name: &str) -> Error {
@@ -213,46 +252,85 @@ impl Blobs {
     }
 
     /// Open a blob by its name inside the source (`manifest.json`, `blobs/sha256/HEX`).
-    pub fn open_blob(&self, name: &str) -> Result<(Box<dyn Read + '_>, u64)> {
+    /// `expected` is the size the image's descriptor gives it: a blob of another size is
+    /// refused, and no more than that is ever read.
+    pub fn open_blob(
+        &self,
+        name: &str,
+        expected: Option<u64>,
+    ) -> Result<(Box<dyn Read + '_>, u64)> {
         if name.split('/').any(|c| c == "..") {
             return Err(self.missing(name).because("the name contains `..`"));
         }
-        match self {
-            Blobs::Archive { file, members, .. } => {
+        let (reader, size): (Box<dyn Read + '_>, u64) = match self {
+            Blobs::Archive {
+                file, members, len, ..
+            } => {
                 let mut key = member_name(name.as_bytes());
+                let mut found = None;
                 for _ in 0..=MAX_MEMBER_LINKS {
                     let member = members.get(&key).ok_or_else(|| self.missing(name))?;
                     match &member.link {
                         Some(target) => key = target.clone(),
                         None => {
-                            let reader = MemberReader {
-                                file,
-                                pos: member.offset,
-                                end: member.offset + member.size,
-                            };
-                            return Ok((Box::new(reader), member.size));
+                            found = Some(member);
+                            break;
                         }
                     }
                 }
-                Err(self
-                    .missing(name)
-                    .because("too many links between archive members"))
-            }
-            Blobs::Layout { path } => {
-                let full = path.join(name);
-                let file = File::open(&full).map_err(|e| match e.kind() {
-                    io::ErrorKind::NotFound => self.missing(name),
-                    _ => Error::io("open", &full, &e),
+                let member = found.ok_or_else(|| {
+                    self.missing(name)
+                        .because("too many links between archive members")
                 })?;
-                let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-                Ok((Box::new(file), size))
+                if let Some(kind) = member.other_kind {
+                    return Err(self.refused(name, format!("the archive member {key} is {kind}")));
+                }
+                let end = member.offset.saturating_add(member.size);
+                if end > *len {
+                    return Err(self.missing(name).because(format!(
+                        "the archive ends {} bytes into its {} bytes: it is truncated",
+                        len.saturating_sub(member.offset),
+                        member.size
+                    )));
+                }
+                let reader = MemberReader {
+                    file,
+                    pos: member.offset,
+                    end,
+                };
+                (Box::new(reader), member.size)
             }
+            Blobs::Layout { path, dir } => {
+                let (file, size) =
+                    dir.open_regular(name.as_bytes())
+                        .map_err(|e| match e.raw_os_error() {
+                            Some(libc::ENOENT) => self.missing(name),
+                            Some(libc::ELOOP) => self.refused(
+                                name,
+                                "it is a symlink (or lies under one), and blobs are opened \
+                             without following links",
+                            ),
+                            Some(libc::EXDEV) => self.refused(name, "it leads out of the layout"),
+                            None => self.refused(name, e),
+                            _ => Error::io("open", &path.join(name), &e),
+                        })?;
+                (Box::new(file), size)
+            }
+        };
+        match expected {
+            Some(n) if n != size => Err(Error::failure(format!(
+                "{}: {name} does not have the size the image gives it",
+                self.source_path().display()
+            ))
+            .because(format!("the image says {n} bytes, the blob holds {size}"))
+            .fix("the image is damaged or was altered: save or copy it again")),
+            _ => Ok((Box::new(reader.take(size)), size)),
         }
     }
 
-    /// Read a small JSON document whole.
-    pub fn read_json_bytes(&self, name: &str) -> Result<Vec<u8>> {
-        let (reader, size) = self.open_blob(name)?;
+    /// Read a small JSON document whole (`expected`: its size, when a descriptor gives it).
+    pub fn read_json_bytes(&self, name: &str, expected: Option<u64>) -> Result<Vec<u8>> {
+        let (reader, size) = self.open_blob(name, expected)?;
         if size > MAX_JSON {
             return Err(Error::failure(format!(
                 "{}: {name} is {size} bytes, too large for an image document",

@@ -11,7 +11,7 @@
 //! unpacked tree is the lower layer of the container's overlay, which reads them.
 
 use std::ffi::CString;
-use std::io::{self, Read};
+use std::io;
 
 const PAX_PREFIX: &[u8] = b"SCHILY.xattr.";
 
@@ -25,19 +25,12 @@ pub struct Xattr {
     pub value: Vec<u8>,
 }
 
-/// The attributes an entry carries, in archive order. Overlay attributes and names with
-/// a NUL are left out (counted in `refused`).
-pub fn of_entry(
-    entry: &mut tar::Entry<'_, &mut dyn Read>,
-    refused: &mut u64,
-) -> io::Result<Vec<Xattr>> {
-    let Some(extensions) = entry.pax_extensions()? else {
-        return Ok(Vec::new());
-    };
+/// The attributes in an entry's PAX records, in archive order. Overlay attributes and
+/// names with a NUL are left out (counted in `refused`).
+pub fn of_pax(records: &[(Vec<u8>, Vec<u8>)], refused: &mut u64) -> Vec<Xattr> {
     let mut out = Vec::new();
-    for ext in extensions {
-        let ext = ext?;
-        let Some(name) = ext.key_bytes().strip_prefix(PAX_PREFIX) else {
+    for (key, value) in records {
+        let Some(name) = key.strip_prefix(PAX_PREFIX) else {
             continue;
         };
         if OVERLAY_PREFIXES.iter().any(|p| name.starts_with(p)) {
@@ -47,12 +40,12 @@ pub fn of_entry(
         match CString::new(name) {
             Ok(name) => out.push(Xattr {
                 name,
-                value: ext.value_bytes().to_vec(),
+                value: value.clone(),
             }),
             Err(_) => *refused += 1,
         }
     }
-    Ok(out)
+    out
 }
 
 /// Set `xattrs` on the open file or directory `fd`. Refusals of the kind described in

@@ -1,0 +1,450 @@
+//! The entries of a layer, read from its tar stream (a gzip or zstd layer cannot seek).
+//!
+//! The tar crate parses each header block; the walk over the stream is done here, so that
+//! an entry's declared size and sparse map are known before a byte of its data is read
+//! (the crate's own reader hands out a sparse file's holes as zeros, and its size checks
+//! come after the writing started). What precedes an entry is read as GNU tar and PAX
+//! writers put it: GNU long names and long link names ('L', 'K'), a PAX extended header
+//! ('x': `path`, `linkpath`, `size`, `uid`, `gid`, and GNU tar's `GNU.sparse.*`), and an
+//! old GNU sparse header's extension blocks ('S'); global PAX headers ('g') are skipped.
+//! Extensions are read into memory, so each is bounded.
+
+use super::sparse::{self, Segment, Sparse};
+use std::io::{self, Read};
+use tar::{EntryType, GnuExtSparseHeader, GnuSparseHeader, Header};
+
+const BLOCK: u64 = 512;
+
+/// The most an extension (a long name, a PAX header) may hold.
+const MAX_EXTENSION: u64 = 16 << 20;
+
+/// One entry: its header, and what the extensions before it say.
+pub struct Entry {
+    pub header: Header,
+    /// The PAX `path`, else the GNU long name, else the header's name (with its prefix).
+    pub path: Vec<u8>,
+    /// The PAX `linkpath`, else the GNU long link name, else the header's; may be empty.
+    pub link: Vec<u8>,
+    pub uid: u64,
+    pub gid: u64,
+    /// The records of its PAX extended header, in order (extended attributes are there).
+    pub pax: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The bytes of data that follow the header in the archive.
+    pub size: u64,
+    /// A sparse file's size and map (checked against `size`, unless the map is in the data).
+    pub sparse: Option<Sparse>,
+}
+
+impl Entry {
+    pub fn kind(&self) -> EntryType {
+        self.header.entry_type()
+    }
+
+    /// How large the file is once unpacked: more than its data when sparse.
+    pub fn file_size(&self) -> u64 {
+        self.sparse.as_ref().map_or(self.size, |s| s.real_size)
+    }
+}
+
+/// A layer's tar stream, entry by entry. Between entries it reads the current entry's data
+/// (as `Read`, no further than its size).
+pub struct TarStream<'a> {
+    inner: &'a mut dyn Read,
+    /// Data of the current entry not read yet, and the padding to its block's end.
+    remaining: u64,
+    padding: u64,
+}
+
+fn damaged(why: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, why.into())
+}
+
+fn decimal(value: &[u8], key: &str) -> io::Result<u64> {
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            damaged(format!(
+                "the PAX record {key}={:?} is not a number",
+                String::from_utf8_lossy(value)
+            ))
+        })
+}
+
+/// Whether the header's checksum holds, summed unsigned (POSIX) or signed (old tars, which
+/// GNU tar accepts too), with the checksum field counted as spaces.
+fn checksum_ok(header: &Header) -> io::Result<bool> {
+    let bytes = header.as_bytes();
+    let fields = bytes[..148].iter().chain(&bytes[156..]);
+    let unsigned: u32 = fields.clone().map(|b| u32::from(*b)).sum::<u32>() + 8 * 32;
+    let signed: i64 = fields.map(|b| i64::from(*b as i8)).sum::<i64>() + 8 * 32;
+    let want = header.cksum()?;
+    Ok(want == unsigned || i64::from(want) == signed)
+}
+
+/// A slot of an old GNU sparse map; None for an unused one (GNU tar stops at a slot whose
+/// numbytes field is empty).
+fn slot(s: &GnuSparseHeader) -> io::Result<Option<Segment>> {
+    if s.numbytes[0] == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Segment {
+        offset: s.offset()?,
+        len: s.length()?,
+    }))
+}
+
+impl<'a> TarStream<'a> {
+    pub fn new(inner: &'a mut dyn Read) -> TarStream<'a> {
+        TarStream {
+            inner,
+            remaining: 0,
+            padding: 0,
+        }
+    }
+
+    /// One block; None at a clean end of the stream.
+    fn block(&mut self) -> io::Result<Option<[u8; BLOCK as usize]>> {
+        let mut block = [0u8; BLOCK as usize];
+        let mut got = 0;
+        while got < block.len() {
+            match self.inner.read(&mut block[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                Ok(0) => return Err(damaged("the layer ends inside a tar header")),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(block))
+    }
+
+    fn skip(&mut self, n: u64) -> io::Result<()> {
+        let skipped = io::copy(&mut (&mut *self.inner).take(n), &mut io::sink())?;
+        if skipped < n {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the layer ends inside an entry's data",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Start on an entry's data of `size` bytes.
+    fn begin(&mut self, size: u64) {
+        self.remaining = size;
+        self.padding = size.wrapping_neg() % BLOCK;
+    }
+
+    /// An extension's whole data (`size` bytes), within MAX_EXTENSION.
+    fn extension(&mut self, size: u64, what: &str) -> io::Result<Vec<u8>> {
+        if size > MAX_EXTENSION {
+            return Err(damaged(format!(
+                "a {what} of {size} bytes (at most {MAX_EXTENSION} are read)"
+            )));
+        }
+        self.begin(size);
+        let mut data = vec![0; size as usize];
+        self.read_exact(&mut data)?;
+        Ok(data)
+    }
+
+    /// The next entry, past what is left of the current one; None at the end of the archive.
+    pub fn next_entry(&mut self) -> io::Result<Option<Entry>> {
+        let mut long_name: Option<Vec<u8>> = None;
+        let mut long_link: Option<Vec<u8>> = None;
+        let mut pax: Option<Vec<(Vec<u8>, Vec<u8>)>> = None;
+        let header = loop {
+            self.skip(self.remaining)?;
+            self.skip(self.padding)?;
+            self.begin(0);
+            let block = match self.block()? {
+                Some(b) if b.iter().any(|b| *b != 0) => b,
+                // A zero block (or the stream's end) ends the archive.
+                _ if long_name.is_some() || long_link.is_some() || pax.is_some() => {
+                    return Err(damaged(
+                        "the layer ends after an extended header, before its entry",
+                    ))
+                }
+                _ => return Ok(None),
+            };
+            let header = Header::from_byte_slice(&block).clone();
+            if !checksum_ok(&header)? {
+                return Err(damaged("a tar header's checksum does not match"));
+            }
+            let size = header.entry_size()?;
+            let once = |seen: bool, what: &str| match seen {
+                true => Err(damaged(format!("two {what}s for one entry"))),
+                false => Ok(()),
+            };
+            match header.entry_type() {
+                EntryType::GNULongName => {
+                    once(long_name.is_some(), "GNU long name")?;
+                    let mut name = self.extension(size, "GNU long name")?;
+                    name.truncate(name.iter().position(|b| *b == 0).unwrap_or(name.len()));
+                    long_name = Some(name);
+                }
+                EntryType::GNULongLink => {
+                    once(long_link.is_some(), "GNU long link name")?;
+                    let mut link = self.extension(size, "GNU long link name")?;
+                    link.truncate(link.iter().position(|b| *b == 0).unwrap_or(link.len()));
+                    long_link = Some(link);
+                }
+                EntryType::XHeader => {
+                    once(pax.is_some(), "PAX extended header")?;
+                    let data = self.extension(size, "PAX extended header")?;
+                    let records = tar::PaxExtensions::new(&data)
+                        .map(|r| r.map(|r| (r.key_bytes().to_vec(), r.value_bytes().to_vec())))
+                        .collect::<io::Result<Vec<_>>>()
+                        .map_err(|e| damaged(format!("a malformed PAX extended header: {e}")))?;
+                    pax = Some(records);
+                }
+                EntryType::XGlobalHeader => self.begin(size),
+                _ => break header,
+            }
+        };
+        let pax = pax.unwrap_or_default();
+        let record = |key: &str| {
+            pax.iter()
+                .rev()
+                .find(|(k, _)| k == key.as_bytes())
+                .map(|(_, v)| v.as_slice())
+        };
+        let mut path = match (record("path"), long_name) {
+            (Some(p), _) => p.to_vec(),
+            (None, Some(n)) => n,
+            (None, None) => header.path_bytes().into_owned(),
+        };
+        let link = match (record("linkpath"), long_link) {
+            (Some(l), _) => l.to_vec(),
+            (None, Some(l)) => l,
+            (None, None) => header.link_name_bytes().unwrap_or_default().into_owned(),
+        };
+        let number = |key: &str, header_value: io::Result<u64>| match record(key) {
+            Some(v) => decimal(v, key),
+            None => header_value,
+        };
+        let size = number("size", header.entry_size())?;
+        let uid = number("uid", header.uid())?;
+        let gid = number("gid", header.gid())?;
+        let kind = header.entry_type();
+        let sparse = if kind.is_gnu_sparse() {
+            Some(self.old_gnu_map(&header)?)
+        } else if kind.is_file() || kind.is_contiguous() {
+            match sparse::from_pax(&pax)? {
+                Some((sparse, name)) => {
+                    if let Some(name) = name {
+                        path = name;
+                    }
+                    Some(sparse)
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        if let Some(Sparse {
+            real_size,
+            map: Some(map),
+        }) = &sparse
+        {
+            sparse::check(map, *real_size, size)?;
+        }
+        self.begin(size);
+        Ok(Some(Entry {
+            header,
+            path,
+            link,
+            uid,
+            gid,
+            pax,
+            size,
+            sparse,
+        }))
+    }
+
+    /// The map of an old GNU sparse header and of the extension blocks after it.
+    fn old_gnu_map(&mut self, header: &Header) -> io::Result<Sparse> {
+        let gnu = header
+            .as_gnu()
+            .ok_or_else(|| damaged("a sparse entry ('S') without a GNU header"))?;
+        let mut map = Vec::new();
+        let mut done = false;
+        for s in &gnu.sparse {
+            match slot(s)? {
+                Some(seg) if !done => map.push(seg),
+                _ => done = true,
+            }
+        }
+        let mut extended = gnu.is_extended();
+        while extended {
+            let block = self
+                .block()?
+                .ok_or_else(|| damaged("the layer ends inside a sparse map"))?;
+            let mut ext = GnuExtSparseHeader::new();
+            ext.as_mut_bytes().copy_from_slice(&block);
+            for s in ext.sparse() {
+                match slot(s)? {
+                    Some(seg) if !done => map.push(seg),
+                    _ => done = true,
+                }
+            }
+            if map.len() > sparse::MAX_SEGMENTS {
+                return Err(damaged(format!(
+                    "a sparse map of more than {} segments",
+                    sparse::MAX_SEGMENTS
+                )));
+            }
+            extended = ext.is_extended();
+        }
+        Ok(Sparse {
+            real_size: gnu.real_size()?,
+            map: Some(map),
+        })
+    }
+}
+
+/// The current entry's data; reading past it gives end of file, a stream that ends
+/// before it an error.
+impl Read for TarStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf
+            .len()
+            .min(self.remaining.try_into().unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the layer ends inside an entry's data",
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(kind: EntryType, path: &str, size: u64) -> Header {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_path(path).unwrap();
+        h.set_size(size);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        h
+    }
+
+    fn archive(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn extensions_give_the_entry_its_path_owner_and_records() {
+        let bytes = archive(|b| {
+            b.append_pax_extensions([
+                ("path", &b"pax/name"[..]),
+                ("uid", b"3000000"),
+                ("SCHILY.xattr.user.a", b"v"),
+            ])
+            .unwrap();
+            b.append(&header(EntryType::Regular, "short", 5), &b"hello"[..])
+                .unwrap();
+            let long = "d/".repeat(80) + "f";
+            let mut h = header(EntryType::Regular, "x", 2);
+            b.append_data(&mut h, &long, &b"hi"[..]).unwrap();
+        });
+        let mut input = &bytes[..];
+        let mut tar = TarStream::new(&mut input);
+        let e = tar.next_entry().unwrap().unwrap();
+        assert_eq!(
+            (e.path.as_slice(), e.uid, e.size),
+            (&b"pax/name"[..], 3_000_000, 5)
+        );
+        assert!(e
+            .pax
+            .iter()
+            .any(|(k, v)| k == b"SCHILY.xattr.user.a" && v == b"v"));
+        // The entry's data is left unread: the next entry skips it.
+        let e = tar.next_entry().unwrap().unwrap();
+        assert_eq!(e.path, ("d/".repeat(80) + "f").into_bytes());
+        let mut data = String::new();
+        tar.read_to_string(&mut data).unwrap();
+        assert_eq!(data, "hi");
+        assert!(tar.next_entry().unwrap().is_none());
+    }
+
+    #[test]
+    fn damaged_streams_are_errors() {
+        // Data cut short.
+        let mut bytes = archive(|b| {
+            b.append(&header(EntryType::Regular, "f", 4096), &[7u8; 4096][..])
+                .unwrap();
+        });
+        bytes.truncate(512 + 100);
+        let mut input = &bytes[..];
+        let mut tar = TarStream::new(&mut input);
+        tar.next_entry().unwrap().unwrap();
+        let mut sink = Vec::new();
+        let err = tar.read_to_end(&mut sink).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        // A bad checksum; an extension too large to read; an extension with no entry.
+        let mut bad = header(EntryType::Regular, "f", 0).as_bytes().to_vec();
+        bad[0] = b'g';
+        let huge = header(EntryType::XHeader, "x", MAX_EXTENSION + 1);
+        let orphan = archive(|b| b.append_pax_extensions([("path", &b"p"[..])]).unwrap());
+        for bytes in [bad, huge.as_bytes().to_vec(), orphan] {
+            let mut input = &bytes[..];
+            assert!(TarStream::new(&mut input).next_entry().is_err());
+        }
+    }
+
+    #[test]
+    fn an_old_gnu_sparse_header_gives_its_map_with_extension_blocks() {
+        let mut h = header(EntryType::GNUSparse, "s", 6 * 512);
+        let gnu = h.as_gnu_mut().unwrap();
+        let offsets = [0u64, 1 << 20, 2 << 20, 3 << 20];
+        for (slot, off) in gnu.sparse.iter_mut().zip(offsets) {
+            slot.set_offset(off);
+            slot.set_length(512);
+        }
+        gnu.set_is_extended(true);
+        gnu.set_real_size(1 << 30);
+        h.set_cksum();
+        let mut ext = GnuExtSparseHeader::new();
+        ext.sparse_mut()[0].set_offset(4 << 20);
+        ext.sparse_mut()[0].set_length(512);
+        ext.sparse_mut()[1].set_offset(5 << 20);
+        ext.sparse_mut()[1].set_length(512);
+        let mut bytes = h.as_bytes().to_vec();
+        bytes.extend_from_slice(ext.as_bytes());
+        bytes.extend_from_slice(&[1u8; 6 * 512]);
+        bytes.extend_from_slice(&[0u8; 1024]);
+        let mut input = &bytes[..];
+        let mut tar = TarStream::new(&mut input);
+        let e = tar.next_entry().unwrap().unwrap();
+        let sparse = e.sparse.clone().unwrap();
+        assert_eq!((e.size, e.file_size()), (3072, 1 << 30));
+        let map = sparse.map.unwrap();
+        assert_eq!(map.len(), 6);
+        assert_eq!(
+            map[5],
+            Segment {
+                offset: 5 << 20,
+                len: 512
+            }
+        );
+        assert!(tar.next_entry().unwrap().is_none());
+    }
+}
