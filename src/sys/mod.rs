@@ -1,5 +1,22 @@
-//! Small system calls below the domain modules: process-wide settings that must be made
-//! before anything else runs, and whether a pid is in use.
+//! The system-call layer below the domain modules: the calls they make on descriptors,
+//! processes and mounts, in one place each. Built on rustix (and nix) where they wrap the
+//! call safely; raw libc only where neither does, each `unsafe` block with the kernel
+//! rule that makes it sound. The domain modules use this, never libc::syscall.
+
+pub mod child;
+pub mod dir;
+pub mod fds;
+pub mod fs;
+pub mod mount;
+pub mod pidfd;
+pub mod resolve;
+pub mod signals;
+
+/// rustix's errno as the std error the domain modules report (same text, same number).
+#[allow(dead_code)]
+pub(crate) fn io_err(e: rustix::io::Errno) -> std::io::Error {
+    std::io::Error::from(e)
+}
 
 /// SIGPIPE to its default, whatever the caller left: ignored, a write to a closed pipe
 /// (`userns ls | head -1`) would fail with EPIPE and print! would abort, where coreutils
@@ -41,7 +58,9 @@ pub fn process_exists(pid: i32) -> bool {
     if pid <= 0 {
         return false;
     }
-    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+        return false;
+    };
+    // Signal 0 only checks for existence and permission; nothing is delivered.
+    rustix::process::test_kill_process(pid) != Err(rustix::io::Errno::SRCH)
 }
