@@ -71,7 +71,7 @@ unsafe fn pause_forever(reap: bool, ready: libc::c_int) -> ! {
     }
     // Keep only the ready pipe, as fd 3. close_range(2) (5.9+); the loop covers older kernels.
     libc::dup2(ready, 3);
-    if libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) != 0 {
+    if crate::sys::fds::close_from(4).is_err() {
         for fd in 4..4096 {
             libc::close(fd);
         }

@@ -58,9 +58,14 @@ pub fn process_exists(pid: i32) -> bool {
     if pid <= 0 {
         return false;
     }
-    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
-        return false;
-    };
-    // Signal 0 only checks for existence and permission; nothing is delivered.
-    rustix::process::test_kill_process(pid) != Err(rustix::io::Errno::SRCH)
+    probe_process(pid).map_err(|e| e.raw_os_error()) != Err(Some(libc::ESRCH))
+}
+
+/// kill(pid, 0): signal 0 only checks for existence and permission, nothing is
+/// delivered (kill(2)). A pid of 0 or below is EINVAL here, never a process group.
+pub fn probe_process(pid: i32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid)
+        .filter(|_| pid > 0)
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok(rustix::process::test_kill_process(pid)?)
 }
