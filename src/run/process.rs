@@ -48,10 +48,12 @@ pub fn set_environment(env: &[String]) {
 pub fn stdin_null() -> Result<()> {
     let null = std::fs::File::open("/dev/null")
         .map_err(|e| Error::failure("cannot open the container's /dev/null").because(e))?;
-    use std::os::fd::AsRawFd;
-    // SAFETY: dup2 onto fd 0; the File closes its own descriptor afterwards.
-    if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
-        return Err(errno_fail("cannot make /dev/null the container's stdin"));
+    // dup2 onto fd 0; the File closes its own descriptor afterwards.
+    if let Err(e) = rustix::stdio::dup2_stdin(&null) {
+        return Err(
+            Error::failure("cannot make /dev/null the container's stdin")
+                .because(std::io::Error::from(e)),
+        );
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 pub use super::dir::read_names;
+pub use rustix::fs::{flock, FlockOperation};
 
 /// What the walkers need of a stat(2) result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,10 +22,7 @@ pub(crate) fn io_err(e: rustix::io::Errno) -> std::io::Error {
 /// (`userns ls | head -1`) would fail with EPIPE and print! would abort, where coreutils
 /// and ripgrep end quietly. (Rust's own runtime, which main.rs skips, ignores it too.)
 pub fn reset_sigpipe() {
-    // SAFETY: setting a signal disposition to SIG_DFL has no memory-safety preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    signals::set_ignored(libc::SIGPIPE, false);
 }
 
 /// What Rust's runtime does first and the `userns` binary, which skips that runtime

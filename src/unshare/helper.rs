@@ -148,8 +148,7 @@ pub fn in_initial_userns() -> bool {
 /// Whether the calling process has NoNewPrivs set: then execve never grants the setuid
 /// bit or file capabilities, so the helpers run unprivileged and fail with EPERM.
 pub fn no_new_privs() -> bool {
-    // SAFETY: PR_GET_NO_NEW_PRIVS takes no pointers.
-    unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 }
+    rustix::thread::no_new_privs().unwrap_or(false)
 }
 
 /// The error for NoNewPrivs, named before any helper runs.
