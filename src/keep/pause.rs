@@ -24,6 +24,9 @@ pub fn spawn(pid_ns: bool) -> Result<Pid> {
     let ready = ready_write.as_raw_fd();
     // SAFETY: single-threaded; the children run only async-signal-safe calls.
     let child = match unsafe { nix::unistd::fork() } {
+        // SAFETY: the forked child of a single-threaded process; it closes its copy of the
+        // read end, forks once more and runs pause_forever (async-signal-safe calls only)
+        // or _exit, never returning to code that would free the parent's memory.
         Ok(ForkResult::Child) => unsafe {
             libc::close(ready_read.as_raw_fd());
             if pid_ns {
