@@ -8,6 +8,7 @@ pub mod dir;
 pub mod fds;
 pub mod fs;
 pub mod mount;
+pub mod ns;
 pub mod pidfd;
 pub mod resolve;
 pub mod signals;

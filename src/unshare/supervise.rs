@@ -258,16 +258,7 @@ fn prepare_pid1(
     confinement: Confinement,
     in_pid1: impl FnOnce() -> Result<()>,
 ) {
-    // SAFETY: prctl without pointers.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-    }
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let container = match confinement {
         Confinement::Open => None,
         Confinement::Container { preserve_fds } => Some(preserve_fds),
@@ -320,9 +311,7 @@ fn exec_or_report(program: &Program, argv: &[*const libc::c_char], report: &Owne
     let mut bytes = [0u8; 5];
     bytes[0] = b'E';
     bytes[1..].copy_from_slice(&(errno as i32).to_ne_bytes());
-    // SAFETY: write and _exit are async-signal-safe.
-    unsafe {
-        libc::write(report.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
-        libc::_exit(if errno == Errno::ENOENT { 127 } else { 126 });
-    }
+    // write(2) and _exit(2) are async-signal-safe (rustix's write is the system call).
+    let _ = rustix::io::write(report, &bytes);
+    signals::exit_now(if errno == Errno::ENOENT { 127 } else { 126 })
 }
