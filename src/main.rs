@@ -9,6 +9,9 @@
 //! glibc passing them to initialisers, which other C libraries do not), and what else
 //! matters is done here: closed standard descriptors are opened on /dev/null, SIGPIPE
 //! gets its default, stdout is flushed at the end.
+// Every unsafe block says why it is sound, every unsafe fn what its caller must ensure;
+// `cargo clippy -- -D warnings` in .ci/run enforces both.
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 // The test harness of this binary target (no tests: --all-targets builds it) brings
 // its own main.
 #![cfg_attr(not(test), no_main)]

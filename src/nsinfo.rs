@@ -15,7 +15,7 @@
 use crate::idmap::IdMap;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
 /// What the kernel says about a namespace's parent.
@@ -121,16 +121,10 @@ pub fn scan() -> Vec<UserNamespace> {
 
 /// fstatat(/proc, "PID/ns/user"): the namespace inode without opening a descriptor.
 fn stat_userns(proc_dir: &std::fs::File, pid: i32) -> Option<u64> {
-    let path = std::ffi::CString::new(format!("{pid}/ns/user")).ok()?;
-    // SAFETY: a zeroed stat buffer filled by fstatat on a descriptor we own.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::fstatat(proc_dir.as_raw_fd(), path.as_ptr(), &mut st, 0) == 0 {
-            Some(st.st_ino)
-        } else {
-            None
-        }
-    }
+    let path = format!("{pid}/ns/user");
+    rustix::fs::statat(proc_dir, path.as_str(), rustix::fs::AtFlags::empty())
+        .ok()
+        .map(|st| st.st_ino)
 }
 
 /// One namespace seen through its lowest pid, and a descriptor of its parent when the
@@ -175,20 +169,15 @@ fn ns_ioctls(pid: i32, expected: u64) -> Ioctls {
 
 /// The ioctls on an open namespace descriptor; the parent's descriptor is returned too.
 fn ns_ioctls_fd(file: &std::fs::File) -> Ioctls {
-    let fd = file.as_raw_fd();
-    let mut uid: libc::uid_t = 0;
-    // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer.
-    let owner = (unsafe { libc::ioctl(fd, libc::NS_GET_OWNER_UID, &mut uid) } == 0).then_some(uid);
-    // SAFETY: NS_GET_PARENT returns a new descriptor or -1.
-    let parent_fd = unsafe { libc::ioctl(fd, libc::NS_GET_PARENT) };
-    if parent_fd >= 0 {
-        // SAFETY: the kernel just returned this descriptor to us.
-        let parent = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(parent_fd) });
+    let owner = crate::sys::ns::owner_uid(file.as_fd()).ok();
+    let parent = crate::sys::ns::parent(file.as_fd());
+    if let Ok(parent) = parent {
+        let parent = std::fs::File::from(parent);
         match parent.metadata() {
             Ok(m) => (owner, Parent::Visible(m.ino()), Some(parent)),
             Err(_) => (owner, Parent::Unknown, None),
         }
-    } else if std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM) {
+    } else if parent.is_err_and(|e| e.raw_os_error() == Some(libc::EPERM)) {
         (owner, Parent::OutsideView, None)
     } else {
         (owner, Parent::Unknown, None)

@@ -24,6 +24,9 @@ pub fn spawn(pid_ns: bool) -> Result<Pid> {
     let ready = ready_write.as_raw_fd();
     // SAFETY: single-threaded; the children run only async-signal-safe calls.
     let child = match unsafe { nix::unistd::fork() } {
+        // SAFETY: the forked child of a single-threaded process; it closes its copy of the
+        // read end, forks once more and runs pause_forever (async-signal-safe calls only)
+        // or _exit, never returning to code that would free the parent's memory.
         Ok(ForkResult::Child) => unsafe {
             libc::close(ready_read.as_raw_fd());
             if pid_ns {
@@ -71,7 +74,7 @@ unsafe fn pause_forever(reap: bool, ready: libc::c_int) -> ! {
     }
     // Keep only the ready pipe, as fd 3. close_range(2) (5.9+); the loop covers older kernels.
     libc::dup2(ready, 3);
-    if libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) != 0 {
+    if crate::sys::fds::close_from(4).is_err() {
         for fd in 4..4096 {
             libc::close(fd);
         }

@@ -3,8 +3,9 @@
 //! process however pids are reused later.
 
 use crate::error::{Error, Result};
+use crate::sys::pidfd;
 use nix::sched::CloneFlags;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 
 /// The namespace kinds userns joins, in the order a fallback (one setns per fd) must
@@ -120,85 +121,47 @@ fn gone_or(pid: i32, path: &str, err: &std::io::Error) -> Error {
 
 /// pidfd_open(2): None when the kernel lacks it (ENOSYS, before 5.3).
 pub fn pidfd_open(pid: i32) -> Result<Option<OwnedFd>> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd >= 0 {
-        // SAFETY: the kernel just returned this descriptor to us.
-        return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd as i32) }));
-    }
-    let err = std::io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::ENOSYS) => Ok(None),
-        _ if is_gone(&err) => Err(gone_or(pid, "pidfd_open", &err)),
-        _ => Err(Error::failure(format!("cannot open a pidfd for process {pid}")).because(err)),
+    match pidfd::open(pid) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(err) => match err.raw_os_error() {
+            Some(libc::ENOSYS) => Ok(None),
+            _ if is_gone(&err) => Err(gone_or(pid, "pidfd_open", &err)),
+            _ => Err(Error::failure(format!("cannot open a pidfd for process {pid}")).because(err)),
+        },
     }
 }
 
 /// Send `signal` through the pidfd when there is one (so a reused pid is never hit),
 /// else by pid. Ok(false) when the process is already gone.
 pub fn send_signal(pid: i32, pidfd: Option<&OwnedFd>, signal: i32) -> Result<bool> {
-    use std::os::fd::AsRawFd;
-    let rc = match pidfd {
-        // SAFETY: pidfd_send_signal(fd, sig, NULL, 0) with a descriptor we own.
-        Some(fd) => unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                fd.as_raw_fd(),
-                signal,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            ) as i32
-        },
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        None => unsafe { libc::kill(pid, signal) },
+    let sent = match pidfd {
+        Some(fd) => pidfd::send_signal(fd, signal),
+        None => pidfd::kill(pid, signal),
     };
-    if rc == 0 {
-        return Ok(true);
+    match sent {
+        Ok(()) => Ok(true),
+        Err(err) if err.raw_os_error() == Some(libc::ESRCH) => Ok(false),
+        Err(err) => Err(Error::failure(format!("cannot signal process {pid}")).because(err)),
     }
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ESRCH) {
-        return Ok(false);
-    }
-    Err(Error::failure(format!("cannot signal process {pid}")).because(err))
 }
 
 /// Wait until the process behind `pidfd` exits (the pidfd polls readable then), at most
 /// `timeout_ms`. True when it exited.
 pub fn wait_exit(pid: i32, pidfd: Option<&OwnedFd>, timeout_ms: u64) -> bool {
-    use std::os::fd::AsRawFd;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+    let timeout = std::time::Duration::from_millis(timeout_ms);
+    if let Some(fd) = pidfd {
+        return pidfd::wait_exit(fd, timeout);
+    }
+    let deadline = std::time::Instant::now() + timeout;
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match pidfd {
-            Some(fd) => {
-                let mut pfd = libc::pollfd {
-                    fd: fd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd.
-                let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
-                if n > 0 {
-                    return true;
-                }
-                if n == 0 {
-                    return false;
-                }
-                if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                    return false;
-                }
-            }
-            None => {
-                // SAFETY: signal 0 only checks existence.
-                if unsafe { libc::kill(pid, 0) } != 0 {
-                    return true;
-                }
-                if left.is_zero() {
-                    return false;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
+        // Any failure of kill(pid, 0), as before pidfds: gone (or no longer ours).
+        if crate::sys::probe_process(pid).is_err() {
+            return true;
         }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -7,10 +7,10 @@
 use crate::error::{Error, Result};
 use crate::idmap::{IdMap, IdMapEntry};
 use crate::ids::IdKind;
+use crate::sys::fs::FlockOperation;
 use crate::unshare::MapRequest;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -340,13 +340,10 @@ impl NameLock {
             .open(&path)
             .map_err(|e| Error::io("open the lock file", &path, &e))?;
         loop {
-            // SAFETY: flock on a descriptor we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(NameLock { file });
-            }
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINTR) {
-                return Err(Error::io("lock", &path, &err));
+            match crate::sys::fs::flock(&file, FlockOperation::LockExclusive) {
+                Ok(()) => return Ok(NameLock { file }),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(Error::io("lock", &path, &e.into())),
             }
         }
     }
@@ -354,10 +351,7 @@ impl NameLock {
     /// Release now. The lock belongs to the open file description, which forked children
     /// share: an explicit unlock releases it for them too.
     pub fn unlock(self) {
-        // SAFETY: flock on a descriptor we own.
-        unsafe {
-            libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
-        }
+        let _ = crate::sys::fs::flock(&self.file, FlockOperation::Unlock);
     }
 }
 

@@ -20,13 +20,11 @@ pub struct ContainerId(String);
 impl ContainerId {
     pub fn random() -> Result<ContainerId> {
         let mut bytes = [0u8; 32];
-        // SAFETY: getrandom fills the buffer we own.
-        let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-        if n != bytes.len() as isize {
-            return Err(
-                Error::failure("cannot read random bytes for the container id")
-                    .because(std::io::Error::last_os_error()),
-            );
+        match rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) if n == bytes.len() => {}
+            // A short read: fewer bytes than asked for (getrandom(2)), say why as before.
+            Ok(_) => return Err(random_failed(std::io::Error::from_raw_os_error(0))),
+            Err(e) => return Err(random_failed(e.into())),
         }
         Ok(ContainerId(
             bytes.iter().map(|b| format!("{b:02x}")).collect(),
@@ -196,7 +194,7 @@ impl ContainerDirs {
     /// that `sweep_abandoned` of another run leaves it alone. flock on the directory
     /// itself: the lock goes with the process, however it ends.
     pub fn lock(&self) -> Result<OwnedFd> {
-        let fd = lock_dir(&self.dir, libc::LOCK_EX)
+        let fd = lock_dir(&self.dir, crate::sys::fs::FlockOperation::LockExclusive)
             .map_err(|e| Error::io("lock the container directory", &self.dir, &e))?;
         Ok(fd)
     }
@@ -213,14 +211,14 @@ impl ContainerDirs {
 }
 
 /// A directory opened and flocked with `op` (LOCK_EX, maybe | LOCK_NB).
-fn lock_dir(dir: &Path, op: i32) -> std::io::Result<OwnedFd> {
-    use std::os::fd::AsRawFd;
+fn lock_dir(dir: &Path, op: crate::sys::fs::FlockOperation) -> std::io::Result<OwnedFd> {
     let file = std::fs::File::open(dir)?;
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), op) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    crate::sys::fs::flock(&file, op)?;
     Ok(file.into())
+}
+
+fn random_failed(e: std::io::Error) -> Error {
+    Error::failure("cannot read random bytes for the container id").because(e)
 }
 
 /// How long a container directory must have been left unchanged before a run that finds
@@ -255,7 +253,10 @@ pub fn sweep_abandoned(root: &Path) -> usize {
             continue;
         }
         // Held while the lock is: a run starting now cannot take this name (random id).
-        let Ok(_held) = lock_dir(&path, libc::LOCK_EX | libc::LOCK_NB) else {
+        let Ok(_held) = lock_dir(
+            &path,
+            crate::sys::fs::FlockOperation::NonBlockingLockExclusive,
+        ) else {
             continue;
         };
         match std::fs::remove_dir_all(&path) {

@@ -11,7 +11,7 @@
 use super::inroot;
 use crate::error::{Error, Result};
 use nix::mount::{mount, MsFlags};
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 
 /// Hidden: key material, kernel memory, timing side channels, hardware details.
 pub const MASKED: &[&str] = &[
@@ -46,7 +46,7 @@ fn mount_failed(what: &str, path: &str, e: impl std::fmt::Display) -> Error {
 
 /// Mask and protect the paths above under the container root `root` (an O_PATH
 /// descriptor of the merged directory, with /proc and /sys already mounted).
-pub fn apply(root: RawFd) -> Result<()> {
+pub fn apply(root: BorrowedFd<'_>) -> Result<()> {
     for path in MASKED {
         let Some(at) = existing(root, path)? else {
             continue;
@@ -92,7 +92,7 @@ pub fn apply(root: RawFd) -> Result<()> {
 }
 
 /// The path under the root, or None when this kernel has no such file.
-fn existing(root: RawFd, path: &str) -> Result<Option<std::os::fd::OwnedFd>> {
+fn existing(root: BorrowedFd<'_>, path: &str) -> Result<Option<std::os::fd::OwnedFd>> {
     match inroot::open_path(root, path) {
         Ok(fd) => Ok(Some(fd)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

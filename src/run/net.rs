@@ -6,8 +6,9 @@
 
 use super::spec::NetMode;
 use crate::error::{Error, Result};
+use crate::sys::{child, pidfd};
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -55,16 +56,7 @@ pub struct Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(pidfd) = &self.daemon {
-            // SAFETY: pidfd_send_signal on a pidfd we own, no siginfo, no flags.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    pidfd.as_raw_fd(),
-                    libc::SIGTERM,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0,
-                );
-            }
+            let _ = pidfd::send_signal(pidfd, libc::SIGTERM);
         }
     }
 }
@@ -89,10 +81,7 @@ fn daemon_pidfd(pid_file: &std::path::Path) -> Option<OwnedFd> {
     if pid <= 0 {
         return None;
     }
-    // SAFETY: pidfd_open with a positive pid and no flags returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    // SAFETY: the kernel just returned this descriptor to us.
-    (fd >= 0).then(|| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+    pidfd::open(pid).ok()
 }
 
 fn find_program(name: &str) -> Option<PathBuf> {
@@ -128,7 +117,6 @@ impl Network {
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
                 .map_err(|e| Error::failure("cannot create a pipe").because(e))
         };
-        let (go_read, go_write) = pipe()?;
         let pid_file = (mode == NetMode::Pasta).then(|| log.with_file_name("pasta.pid"));
         let (mut words, ready, exit_fd, child_fds) = match mode {
             NetMode::Slirp4netns => {
@@ -167,61 +155,41 @@ impl Network {
             words.push("tap0".into());
         }
         let log_file = std::fs::File::create(log).map_err(|e| Error::io("create", log, &e))?;
-        let log_fd = log_file.as_raw_fd();
         let argv = cstrings(&words)?;
         let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
         let raw_child_fds: Vec<i32> = child_fds.iter().map(|f| f.as_raw_fd()).collect();
-        // SAFETY: userns is single-threaded; the child only calls async-signal-safe libc
-        // functions before execv.
-        match unsafe { nix::unistd::fork() } {
-            Ok(ForkResult::Child) => unsafe {
-                libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                );
-                libc::close(go_write.as_raw_fd());
-                let mut byte = 0u8;
-                if libc::read(go_read.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) != 1 {
-                    // userns gave up before the namespace existed.
-                    libc::_exit(3);
-                }
-                // slirp4netns outlives nothing: the exit fd ends it; drop the death signal
-                // so it can shut down cleanly when that fd closes.
-                libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0);
-                // Move them above 3 first, so that one dup2 cannot overwrite the other.
-                let mut high = [0; 2];
-                for (i, &fd) in raw_child_fds.iter().enumerate() {
-                    high[i] = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
-                }
-                for (i, &fd) in high.iter().take(raw_child_fds.len()).enumerate() {
-                    libc::dup2(fd, 3 + i as i32);
-                }
-                // Its own descriptors only: what --preserve-fds passes is the container's
-                // (userns made every other one of the caller's close-on-exec at its start).
-                // On failure it would merely hold them; it runs outside the container.
-                let _ = crate::unshare::fds::cloexec_from(3 + raw_child_fds.len() as u32);
-                libc::dup2(log_fd, 1);
-                libc::dup2(log_fd, 2);
-                libc::execv(argv[0].as_ptr(), ptrs.as_ptr());
-                libc::_exit(127);
+        let waiting = child::Waiting {
+            action: child::Action::Exec {
+                path: &argv[0],
+                argv: &ptrs,
             },
-            Ok(ForkResult::Parent { child }) => Ok(Network {
-                helper: Some(Helper {
-                    name,
-                    log: log.to_path_buf(),
-                    pid: child,
-                    go: go_write,
-                    ready,
-                    exit_fd,
-                    pid_file,
-                }),
+            close: &[],
+            // Its own descriptors only, as 3 and 4: what --preserve-fds passes is the
+            // container's (userns made every other one of the caller's close-on-exec at
+            // its start). On failure it would merely hold them; it runs outside the
+            // container.
+            pass: &raw_child_fds,
+            stdout: Some(log_file.as_raw_fd()),
+            stderr: Some(log_file.as_raw_fd()),
+            // slirp4netns outlives nothing: the exit fd ends it; without the death
+            // signal it can shut down cleanly when that fd closes.
+            die_with_parent: false,
+            report_errno: false,
+        };
+        let forked = child::fork_waiting(&waiting)
+            .map_err(|e| Error::failure(format!("cannot fork {name}")).because(e))?;
+        Ok(Network {
+            helper: Some(Helper {
+                name,
+                log: log.to_path_buf(),
+                pid: forked.pid,
+                go: forked.go,
+                ready,
+                exit_fd,
+                pid_file,
             }),
-            Err(e) => Err(Error::failure(format!("cannot fork {name}")).because(e)),
-        }
+        })
     }
 
     /// Start the helper (userns is now in the container's namespaces) and wait until the

@@ -48,10 +48,12 @@ pub fn set_environment(env: &[String]) {
 pub fn stdin_null() -> Result<()> {
     let null = std::fs::File::open("/dev/null")
         .map_err(|e| Error::failure("cannot open the container's /dev/null").because(e))?;
-    use std::os::fd::AsRawFd;
-    // SAFETY: dup2 onto fd 0; the File closes its own descriptor afterwards.
-    if unsafe { libc::dup2(null.as_raw_fd(), 0) } < 0 {
-        return Err(errno_fail("cannot make /dev/null the container's stdin"));
+    // dup2 onto fd 0; the File closes its own descriptor afterwards.
+    if let Err(e) = rustix::stdio::dup2_stdin(&null) {
+        return Err(
+            Error::failure("cannot make /dev/null the container's stdin")
+                .because(std::io::Error::from(e)),
+        );
     }
     Ok(())
 }
@@ -83,47 +85,33 @@ pub fn become_user(user: &ExecUser) -> Result<()> {
             }
         }
     }
-    // SAFETY: setgroups with an empty list; setresgid/setresuid with plain ids.
-    unsafe {
-        if libc::setgroups(0, std::ptr::null()) < 0 {
-            return Err(errno_fail("cannot clear the supplementary groups"));
-        }
-        if libc::setresgid(user.gid, user.gid, user.gid) < 0 {
-            return Err(errno_fail(&format!("cannot switch to gid {}", user.gid))
-                .fix("the gid must be mapped: 0..65536 are, with the full subid plan"));
-        }
-        if libc::setresuid(user.uid, user.uid, user.uid) < 0 {
-            return Err(errno_fail(&format!("cannot switch to uid {}", user.uid))
-                .fix("the uid must be mapped: 0..65536 are, with the full subid plan"));
-        }
-    }
+    use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+    let failed = |what: &str, e: nix::errno::Errno| {
+        Error::failure(what.to_string()).because(std::io::Error::from(e))
+    };
+    // glibc's setgroups/setresgid/setresuid (through nix): all threads, as before.
+    setgroups(&[]).map_err(|e| failed("cannot clear the supplementary groups", e))?;
+    let gid = Gid::from_raw(user.gid);
+    setresgid(gid, gid, gid).map_err(|e| {
+        failed(&format!("cannot switch to gid {}", user.gid), e)
+            .fix("the gid must be mapped: 0..65536 are, with the full subid plan")
+    })?;
+    let uid = Uid::from_raw(user.uid);
+    setresuid(uid, uid, uid).map_err(|e| {
+        failed(&format!("cannot switch to uid {}", user.uid), e)
+            .fix("the uid must be mapped: 0..65536 are, with the full subid plan")
+    })?;
     let sets = if user.uid == 0 { keep } else { 0 };
     set_caps(sets, sets, 0)?;
-    // SAFETY: prctl with integer arguments.
-    unsafe {
-        if libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        ) < 0
-        {
-            return Err(errno_fail("cannot clear the ambient capabilities"));
-        }
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
-            return Err(errno_fail("cannot set no_new_privs"));
-        }
-        // A credential change clears the parent-death signal (prctl(2)); set it again so
-        // that pid 1 still dies with userns.
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-    }
+    let failed = |what: &str, e: rustix::io::Errno| {
+        Error::failure(what.to_string()).because(std::io::Error::from(e))
+    };
+    rustix::thread::clear_ambient_capability_set()
+        .map_err(|e| failed("cannot clear the ambient capabilities", e))?;
+    rustix::thread::set_no_new_privs(true).map_err(|e| failed("cannot set no_new_privs", e))?;
+    // A credential change clears the parent-death signal (prctl(2)); set it again so
+    // that pid 1 still dies with userns.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use super::inroot::{self, Kind};
 use super::spec::Volume;
 use crate::error::{Error, Result};
 use nix::mount::{mount, MsFlags};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// The overlay's writable layer (same filesystem, not itself on overlayfs).
@@ -144,7 +144,7 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
     let root = std::fs::File::open(&plan.merged)
         .map_err(|e| Error::io("open the container root", &plan.merged, &e))?;
     let root: OwnedFd = root.into();
-    let r = root.as_raw_fd();
+    let r = root.as_fd();
 
     let proc_dir = inroot::ensure(r, "/proc", Kind::Dir)?;
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
@@ -200,7 +200,13 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
 }
 
 /// Bind `host` onto `target` inside root (created as `kind` if missing), read-only if asked.
-fn bind(host: &Path, root: RawFd, target: &str, kind: Kind, read_only: bool) -> Result<()> {
+fn bind(
+    host: &Path,
+    root: BorrowedFd<'_>,
+    target: &str,
+    kind: Kind,
+    read_only: bool,
+) -> Result<()> {
     let at = inroot::ensure(root, target, kind)?;
     mount_at(
         Some(&host.display().to_string()),
@@ -221,7 +227,7 @@ fn bind(host: &Path, root: RawFd, target: &str, kind: Kind, read_only: bool) -> 
 
 /// /dev: a tmpfs with the host's harmless devices bound in (a user namespace may not
 /// mknod), a private devpts, /dev/shm, /dev/mqueue and the usual symlinks, as podman.
-fn build_dev(root: RawFd) -> Result<()> {
+fn build_dev(root: BorrowedFd<'_>) -> Result<()> {
     let at = inroot::ensure(root, "/dev", Kind::Dir)?;
     mount_at(
         Some("tmpfs"),
@@ -299,7 +305,7 @@ fn build_dev(root: RawFd) -> Result<()> {
 /// /sys, read-only. A fresh sysfs shows the network devices of the mounter's network
 /// namespace, and the kernel allows it only when that namespace belongs to our user
 /// namespace; with the host's network, bind the host's /sys instead.
-fn build_sys(root: RawFd, own_netns: bool) -> Result<()> {
+fn build_sys(root: BorrowedFd<'_>, own_netns: bool) -> Result<()> {
     let at = inroot::ensure(root, "/sys", Kind::Dir)?;
     let target = inroot::proc_fd(&at);
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;

@@ -32,14 +32,28 @@ fn fail(what: &str, e: impl std::fmt::Display) -> Error {
 
 /// The window size of the caller's terminal (stdin, else stdout), if it has one.
 fn caller_winsize() -> Option<libc::winsize> {
-    for fd in [0, 1] {
-        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-        // SAFETY: TIOCGWINSZ fills the struct we own.
-        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 {
-            return Some(ws);
-        }
-    }
-    None
+    let size = rustix::termios::tcgetwinsize(std::io::stdin())
+        .or_else(|_| rustix::termios::tcgetwinsize(std::io::stdout()))
+        .ok()?;
+    Some(libc::winsize {
+        ws_row: size.ws_row,
+        ws_col: size.ws_col,
+        ws_xpixel: size.ws_xpixel,
+        ws_ypixel: size.ws_ypixel,
+    })
+}
+
+/// TIOCSWINSZ on the terminal `fd` (tty_ioctl(4)).
+fn set_winsize(fd: impl std::os::fd::AsFd, ws: &libc::winsize) {
+    let _ = rustix::termios::tcsetwinsize(
+        fd,
+        rustix::termios::Winsize {
+            ws_row: ws.ws_row,
+            ws_col: ws.ws_col,
+            ws_xpixel: ws.ws_xpixel,
+            ws_ypixel: ws.ws_ypixel,
+        },
+    );
 }
 
 impl Terminal {
@@ -92,19 +106,19 @@ pub fn attach(sock: OwnedFd, user: &ExecUser) -> Result<()> {
         nix::sys::stat::Mode::empty(),
     )
     .map_err(|e| fail("cannot open /dev/ptmx in the container", e))?;
-    let m = master.as_raw_fd();
-    let mut unlock: libc::c_int = 0;
-    let mut number: libc::c_uint = 0;
-    // SAFETY: the pty ioctls with pointers to locals.
-    unsafe {
-        if libc::ioctl(m, libc::TIOCSPTLCK, &mut unlock) < 0
-            || libc::ioctl(m, libc::TIOCGPTN, &mut number) < 0
-        {
-            return Err(fail("cannot unlock the pseudo-terminal", Errno::last()));
-        }
-        libc::ioctl(m, libc::TIOCSWINSZ, &ws);
-    }
-    let slave_path = format!("/dev/pts/{number}");
+    // TIOCSPTLCK 0 and TIOCGPTN (pts(4)): unlock the pair and learn its number.
+    // (rustix's ptsname is TIOCGPTN and "/dev/pts/N", not glibc's stat of the name.)
+    let slave_path = rustix::pty::unlockpt(&master)
+        .and_then(|()| rustix::pty::ptsname(&master, Vec::new()))
+        .map_err(|e| {
+            fail(
+                "cannot unlock the pseudo-terminal",
+                Errno::from_raw(e.raw_os_error()),
+            )
+        })?
+        .to_string_lossy()
+        .into_owned();
+    set_winsize(&master, &ws);
     let slave = nix::fcntl::open(
         slave_path.as_str(),
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
@@ -115,7 +129,7 @@ pub fn attach(sock: OwnedFd, user: &ExecUser) -> Result<()> {
     nix::unistd::fchown(&slave, Some(user.uid.into()), Some(user.gid.into()))
         .map_err(|e| fail(&format!("cannot give {slave_path} to uid {}", user.uid), e))?;
     bind_console(&slave_path)?;
-    let fds = [m];
+    let fds = [master.as_raw_fd()];
     socket::sendmsg::<()>(
         sock.as_raw_fd(),
         &[IoSlice::new(b"m")],
@@ -126,23 +140,21 @@ pub fn attach(sock: OwnedFd, user: &ExecUser) -> Result<()> {
     .map_err(|e| fail("cannot send the terminal to userns", e))?;
     drop(master);
     drop(sock);
-    let s = slave.as_raw_fd();
-    // SAFETY: dup2 onto stdio and TIOCSCTTY on our own session's new terminal.
-    unsafe {
-        for fd in 0..3 {
-            if libc::dup2(s, fd) < 0 {
-                return Err(fail(
-                    "cannot make the terminal the container's stdio",
-                    Errno::last(),
-                ));
-            }
-        }
-        if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-            return Err(fail(
-                "cannot make the terminal the controlling one",
-                Errno::last(),
-            ));
-        }
+    // The terminal as stdio, then the controlling one of this new session (TIOCSCTTY).
+    let stdio = rustix::stdio::dup2_stdin(&slave)
+        .and_then(|()| rustix::stdio::dup2_stdout(&slave))
+        .and_then(|()| rustix::stdio::dup2_stderr(&slave));
+    if let Err(e) = stdio {
+        return Err(fail(
+            "cannot make the terminal the container's stdio",
+            Errno::from_raw(e.raw_os_error()),
+        ));
+    }
+    if let Err(e) = rustix::process::ioctl_tiocsctty(std::io::stdin()) {
+        return Err(fail(
+            "cannot make the terminal the controlling one",
+            Errno::from_raw(e.raw_os_error()),
+        ));
     }
     Ok(())
 }
@@ -269,14 +281,8 @@ impl Terminal {
                 .map_err(|e| fail("cannot create a pipe", e))?;
         WAKE.store(wake_write.as_raw_fd(), Ordering::Relaxed);
         for sig in [libc::SIGCHLD, libc::SIGWINCH] {
-            // SAFETY: a handler that only writes a byte to the self-pipe.
-            unsafe {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = wake as *const () as usize;
-                sa.sa_flags = libc::SA_RESTART;
-                libc::sigemptyset(&mut sa.sa_mask);
-                libc::sigaction(sig, &sa, std::ptr::null_mut());
-            }
+            // SAFETY: wake only reads an atomic and write(2)s one byte, async-signal-safe.
+            unsafe { crate::sys::signals::set_handler(sig, wake) }
         }
         let _raw = interactive.then(RawMode::enter);
         let stdin = std::io::stdin();
@@ -317,8 +323,7 @@ impl Terminal {
                     }
                     if buf[..n].contains(&(libc::SIGWINCH as u8)) {
                         if let Some(ws) = caller_winsize() {
-                            // SAFETY: TIOCSWINSZ with a struct we own.
-                            unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+                            set_winsize(&master, &ws);
                         }
                     }
                 }

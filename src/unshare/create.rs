@@ -11,10 +11,11 @@ use super::diagnose;
 use super::mapping::{MapWriter, Mapping};
 use crate::error::{Error, Result};
 use crate::ids::IdKind;
+use crate::sys::child;
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -149,118 +150,36 @@ fn fork_writer(
             .collect(),
         Action::Write { .. } => Vec::new(),
     };
-    let (go_read, go_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
-    // SAFETY: userns is single-threaded here (namespace work happens before any thread
-    // starts), and the child runs only async-signal-safe calls before execv/_exit.
-    match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => unsafe {
-            writer_child(
-                &action,
-                &argv_ptrs,
-                go_read.as_raw_fd(),
-                go_write.as_raw_fd(),
-                err_read.as_raw_fd(),
-                err_write.as_raw_fd(),
-                close_in_child,
-            )
+    let close: Vec<RawFd> = std::iter::once(err_read.as_raw_fd())
+        .chain(close_in_child.iter().copied())
+        .collect();
+    let waiting = child::Waiting {
+        action: match &action {
+            Action::Exec { path, .. } => child::Action::Exec {
+                path,
+                argv: &argv_ptrs,
+            },
+            Action::Write { path, text } => child::Action::Write { path, text },
         },
-        Ok(ForkResult::Parent { child }) => {
-            drop(go_read);
-            drop(err_write);
-            Ok(Writer {
-                kind,
-                pid: child,
-                go: Some(go_write),
-                stderr: err_read,
-                shown,
-                direct: matches!(action, Action::Write { .. }),
-            })
-        }
-        Err(e) => Err(Error::failure("cannot fork the map writer").because(e)),
-    }
-}
-
-/// The writer child: only async-signal-safe libc calls, and it never returns.
-unsafe fn writer_child(
-    action: &Action,
-    argv: &[*const libc::c_char],
-    go_read: RawFd,
-    go_write: RawFd,
-    err_read: RawFd,
-    err_write: RawFd,
-    close_in_child: &[RawFd],
-) -> ! {
-    libc::prctl(
-        libc::PR_SET_PDEATHSIG,
-        libc::SIGKILL as libc::c_ulong,
-        0,
-        0,
-        0,
-    );
-    libc::close(go_write);
-    libc::close(err_read);
-    for &fd in close_in_child {
-        libc::close(fd);
-    }
-    libc::dup2(err_write, 2);
-    // A setuid helper has no use for the caller's other descriptors (nor does a direct
-    // write); none outlives the exec. Older kernels without close_range leave them.
-    let _ = super::fds::cloexec_from(3);
-    let mut byte = 0u8;
-    loop {
-        let n = libc::read(go_read, (&mut byte as *mut u8).cast(), 1);
-        if n == 1 {
-            break;
-        }
-        if n < 0 && *libc::__errno_location() == libc::EINTR {
-            continue;
-        }
-        // The parent gave up (or died) before unshare succeeded: nothing to write.
-        libc::_exit(3);
-    }
-    match action {
-        Action::Exec { path, .. } => {
-            libc::execv(path.as_ptr(), argv.as_ptr());
-            let errno = *libc::__errno_location();
-            report_errno(errno);
-            libc::_exit(127);
-        }
-        Action::Write { path, text } => {
-            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-            if fd < 0 {
-                report_errno(*libc::__errno_location());
-                libc::_exit(1);
-            }
-            let n = libc::write(fd, text.as_ptr().cast(), text.len());
-            if n != text.len() as isize {
-                report_errno(if n < 0 {
-                    *libc::__errno_location()
-                } else {
-                    libc::EIO
-                });
-                libc::_exit(1);
-            }
-            libc::_exit(0);
-        }
-    }
-}
-
-/// Write `errno:N` to stderr (the pipe) without allocating.
-unsafe fn report_errno(errno: i32) {
-    let mut buf = *b"errno:0000000000";
-    let mut n = errno.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 || i == 6 {
-            break;
-        }
-    }
-    libc::write(2, buf.as_ptr().cast(), 6);
-    libc::write(2, buf[i..].as_ptr().cast(), buf.len() - i);
+        close: &close,
+        pass: &[],
+        stdout: None,
+        stderr: Some(err_write.as_raw_fd()),
+        die_with_parent: true,
+        report_errno: true,
+    };
+    let forked = child::fork_waiting(&waiting)
+        .map_err(|e| Error::failure("cannot fork the map writer").because(e))?;
+    drop(err_write);
+    Ok(Writer {
+        kind,
+        pid: forked.pid,
+        go: Some(forked.go),
+        stderr: err_read,
+        shown,
+        direct: matches!(action, Action::Write { .. }),
+    })
 }
 
 /// Close the go pipe without waking the writer (it exits), and reap it.

@@ -66,44 +66,7 @@ pub fn default_shell() -> String {
         .unwrap_or_else(|| "/bin/sh".into())
 }
 
-/// Restore what an exec'd program expects: every signal at its default disposition (an
-/// ignored one would survive execve) and an empty signal mask. Async-signal-safe.
-///
-/// The raw rt_sigaction system call is used because glibc refuses to touch signals 32
-/// and 33, which it reserves, yet an ignored disposition of those is inherited too.
-pub fn reset_signals() {
-    /// struct k_sigaction of the x86_64/aarch64 kernel ABI.
-    #[repr(C)]
-    struct KernelSigaction {
-        handler: usize,
-        flags: libc::c_ulong,
-        restorer: usize,
-        mask: u64,
-    }
-    let default = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    // SAFETY: rt_sigaction and sigprocmask with valid pointers; no memory is shared.
-    unsafe {
-        for sig in 1..=64 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    &default as *const KernelSigaction,
-                    std::ptr::null_mut::<KernelSigaction>(),
-                    8usize,
-                );
-            }
-        }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-    }
-}
+pub use crate::sys::signals::reset_all as reset_signals;
 
 /// Change to the program's working directory.
 pub fn enter_wd(program: &Program) -> Result<()> {

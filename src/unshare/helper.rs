@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::ids::IdKind;
-use std::ffi::CString;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -114,21 +114,10 @@ const CAP_SETUID: u32 = 7;
 /// Whether the file carries a security.capability xattr that grants CAP_SETUID (uid)
 /// or CAP_SETGID (gid) in its permitted set (struct vfs_cap_data, linux/capability.h).
 fn has_file_cap(path: &Path, kind: IdKind) -> bool {
-    let Ok(cpath) = CString::new(path.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
     let mut buf = [0u8; 24];
-    // SAFETY: buf is valid for buf.len() bytes; cpath and the name are NUL-terminated.
-    let n = unsafe {
-        libc::getxattr(
-            cpath.as_ptr(),
-            c"security.capability".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 8 {
-        return false;
+    match rustix::fs::getxattr(path, c"security.capability", &mut buf[..]) {
+        Ok(n) if n >= 8 => {}
+        _ => return false,
     }
     let permitted = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
     let bit = match kind {
@@ -148,8 +137,7 @@ pub fn in_initial_userns() -> bool {
 /// Whether the calling process has NoNewPrivs set: then execve never grants the setuid
 /// bit or file capabilities, so the helpers run unprivileged and fail with EPERM.
 pub fn no_new_privs() -> bool {
-    // SAFETY: PR_GET_NO_NEW_PRIVS takes no pointers.
-    unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 }
+    rustix::thread::no_new_privs().unwrap_or(false)
 }
 
 /// The error for NoNewPrivs, named before any helper runs.

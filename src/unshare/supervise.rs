@@ -24,6 +24,7 @@
 use super::exec::{exec_error, raw_execvp_ptrs, reset_signals, Program};
 use crate::error::{Error, Result};
 use crate::exit::for_wait_status;
+use crate::sys::signals;
 use nix::errno::Errno;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
@@ -39,10 +40,8 @@ const TERMINAL: [libc::c_int; 2] = [libc::SIGINT, libc::SIGQUIT];
 extern "C" fn forward(sig: libc::c_int) {
     let pid = FORWARD_TO.load(Ordering::Relaxed);
     if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe {
-            libc::kill(pid, sig);
-        }
+        // kill(2) is async-signal-safe, and rustix's is the bare system call.
+        let _ = crate::sys::pidfd::kill(pid, sig);
     }
 }
 
@@ -52,14 +51,8 @@ extern "C" fn forward(sig: libc::c_int) {
 pub fn forward_signals(to: Pid, terminal: bool) {
     FORWARD_TO.store(to.as_raw(), Ordering::Relaxed);
     let handle = |sig: libc::c_int| {
-        // SAFETY: installing a handler that only calls kill; SA_RESTART keeps waitpid going.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = forward as *const () as usize;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
+        // SAFETY: forward only reads an atomic and calls kill(2), async-signal-safe.
+        unsafe { signals::set_handler(sig, forward) }
     };
     for sig in FORWARDED {
         handle(sig);
@@ -68,10 +61,7 @@ pub fn forward_signals(to: Pid, terminal: bool) {
         if terminal {
             handle(sig);
         } else {
-            // SAFETY: setting a disposition; no memory involved.
-            unsafe {
-                libc::signal(sig, libc::SIG_IGN);
-            }
+            signals::set_ignored(sig, true);
         }
     }
 }
@@ -131,11 +121,11 @@ fn pid1(
                     Ok(status @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)))
                         if pid == child =>
                     {
-                        // SAFETY: leaving pid 1 ends the namespace; the kernel kills the rest.
-                        unsafe { libc::_exit(for_wait_status(status) as i32) }
+                        // Leaving pid 1 ends the namespace; the kernel kills the rest.
+                        signals::exit_now(for_wait_status(status) as i32)
                     }
                     Ok(_) | Err(Errno::EINTR) => continue,
-                    Err(_) => unsafe { libc::_exit(crate::exit::OWN_FAILURE as i32) },
+                    Err(_) => signals::exit_now(crate::exit::OWN_FAILURE as i32),
                 }
             }
         }
@@ -268,16 +258,7 @@ fn prepare_pid1(
     confinement: Confinement,
     in_pid1: impl FnOnce() -> Result<()>,
 ) {
-    // SAFETY: prctl without pointers.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-    }
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let container = match confinement {
         Confinement::Open => None,
         Confinement::Container { preserve_fds } => Some(preserve_fds),
@@ -318,8 +299,8 @@ fn fail_pid1(report: &OwnedFd, message: &str) -> ! {
     let mut bytes = vec![b'M'];
     bytes.extend_from_slice(message.as_bytes());
     let _ = nix::unistd::write(report, &bytes);
-    // SAFETY: _exit ends the process without running the parent's destructors.
-    unsafe { libc::_exit(crate::exit::OWN_FAILURE as i32) }
+    // Without running the parent's destructors.
+    signals::exit_now(crate::exit::OWN_FAILURE as i32)
 }
 
 /// Exec the program with default signals; on failure send `E` + errno up the pipe and
@@ -330,9 +311,7 @@ fn exec_or_report(program: &Program, argv: &[*const libc::c_char], report: &Owne
     let mut bytes = [0u8; 5];
     bytes[0] = b'E';
     bytes[1..].copy_from_slice(&(errno as i32).to_ne_bytes());
-    // SAFETY: write and _exit are async-signal-safe.
-    unsafe {
-        libc::write(report.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
-        libc::_exit(if errno == Errno::ENOENT { 127 } else { 126 });
-    }
+    // write(2) and _exit(2) are async-signal-safe (rustix's write is the system call).
+    let _ = rustix::io::write(report, &bytes);
+    signals::exit_now(if errno == Errno::ENOENT { 127 } else { 126 })
 }

@@ -1,14 +1,29 @@
-//! Small system calls below the domain modules: process-wide settings that must be made
-//! before anything else runs, and whether a pid is in use.
+//! The system-call layer below the domain modules: the calls they make on descriptors,
+//! processes and mounts, in one place each. Built on rustix (and nix) where they wrap the
+//! call safely; raw libc only where neither does, each `unsafe` block with the kernel
+//! rule that makes it sound. The domain modules use this, never libc::syscall.
+
+pub mod child;
+pub mod dir;
+pub mod fds;
+pub mod fs;
+pub mod mount;
+pub mod ns;
+pub mod pidfd;
+pub mod resolve;
+pub mod signals;
+
+/// rustix's errno as the std error the domain modules report (same text, same number).
+#[allow(dead_code)]
+pub(crate) fn io_err(e: rustix::io::Errno) -> std::io::Error {
+    std::io::Error::from(e)
+}
 
 /// SIGPIPE to its default, whatever the caller left: ignored, a write to a closed pipe
 /// (`userns ls | head -1`) would fail with EPIPE and print! would abort, where coreutils
 /// and ripgrep end quietly. (Rust's own runtime, which main.rs skips, ignores it too.)
 pub fn reset_sigpipe() {
-    // SAFETY: setting a signal disposition to SIG_DFL has no memory-safety preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    signals::set_ignored(libc::SIGPIPE, false);
 }
 
 /// What Rust's runtime does first and the `userns` binary, which skips that runtime
@@ -41,7 +56,14 @@ pub fn process_exists(pid: i32) -> bool {
     if pid <= 0 {
         return false;
     }
-    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    probe_process(pid).map_err(|e| e.raw_os_error()) != Err(Some(libc::ESRCH))
+}
+
+/// kill(pid, 0): signal 0 only checks for existence and permission, nothing is
+/// delivered (kill(2)). A pid of 0 or below is EINVAL here, never a process group.
+pub fn probe_process(pid: i32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid)
+        .filter(|_| pid > 0)
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok(rustix::process::test_kill_process(pid)?)
 }

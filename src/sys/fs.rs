@@ -1,0 +1,197 @@
+//! The *at(2) calls the tree walkers make (clean, chown). Every name is resolved relative
+//! to a directory descriptor and never through a symlink, so a walk that starts inside a
+//! tree stays inside it whatever another process renames meanwhile. All through rustix,
+//! which wraps each of them safely.
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+
+pub use super::dir::read_names;
+pub use rustix::fs::{flock, FlockOperation};
+
+/// What the walkers need of a stat(2) result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+}
+
+impl FileStat {
+    fn from_stat(st: &rustix::fs::Stat) -> FileStat {
+        FileStat {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mode: st.st_mode,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            size: st.st_size as u64,
+        }
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFLNK
+    }
+
+    /// The same inode (the identity a reopened directory must still have).
+    pub fn same_file(&self, other: &FileStat) -> bool {
+        self.dev == other.dev && self.ino == other.ino
+    }
+
+    /// `ls -l`'s file type word.
+    pub fn type_name(&self) -> &'static str {
+        match self.mode & libc::S_IFMT {
+            libc::S_IFDIR => "directory",
+            libc::S_IFREG => "file",
+            libc::S_IFLNK => "symlink",
+            libc::S_IFCHR => "char-device",
+            libc::S_IFBLK => "block-device",
+            libc::S_IFIFO => "fifo",
+            libc::S_IFSOCK => "socket",
+            _ => "unknown",
+        }
+    }
+}
+
+/// Open the directory `name` in `dir` for reading, never through a symlink: with
+/// O_NOFOLLOW|O_DIRECTORY a symlink fails with ELOOP and anything else with ENOTDIR.
+pub fn open_dir_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY
+        | OFlags::DIRECTORY
+        | OFlags::NOFOLLOW
+        | OFlags::CLOEXEC
+        | OFlags::NONBLOCK
+        | OFlags::NOCTTY;
+    Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
+}
+
+/// Open `name` in `dir` as an O_PATH descriptor without following a symlink: a handle on
+/// the inode that needs no permission on it (used to fix a mode-000 directory).
+pub fn open_path_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
+    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
+}
+
+/// `/` as an O_PATH descriptor, where resolving an absolute path starts.
+pub fn open_root() -> io::Result<OwnedFd> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::open("/", flags, Mode::empty())?)
+}
+
+/// The text of the symlink an O_PATH|O_NOFOLLOW descriptor holds: readlinkat with an
+/// empty name reads the link the descriptor itself is (open(2), O_PATH), so the link read
+/// is the one whose owner was checked, not whatever the name holds by now.
+pub fn read_link_fd(link: BorrowedFd) -> io::Result<Vec<u8>> {
+    // rustix grows its buffer until the text fits (readlink(2) cuts it short silently).
+    Ok(rustix::fs::readlinkat(link, c"", Vec::with_capacity(256))?.into_bytes())
+}
+
+/// Change the owner of the very inode an O_PATH descriptor holds (a symlink itself when
+/// it was opened with O_NOFOLLOW): fchownat with AT_EMPTY_PATH resolves no name.
+pub fn chown_handle(fd: BorrowedFd, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    let (u, g) = ids(uid, gid);
+    let flags = AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW;
+    Ok(rustix::fs::chownat(fd, c"", u, g, flags)?)
+}
+
+pub fn cstring(bytes: &[u8]) -> io::Result<CString> {
+    CString::new(bytes).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// fstatat(dir, name, AT_SYMLINK_NOFOLLOW): the entry itself, a symlink as a symlink.
+pub fn stat_at(dir: BorrowedFd, name: &CStr) -> io::Result<FileStat> {
+    let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(FileStat::from_stat(&st))
+}
+
+pub fn stat_fd(fd: BorrowedFd) -> io::Result<FileStat> {
+    Ok(FileStat::from_stat(&rustix::fs::fstat(fd)?))
+}
+
+/// unlinkat(2), which never follows a symlink in the last component.
+pub fn unlink_at(dir: BorrowedFd, name: &CStr, remove_dir: bool) -> io::Result<()> {
+    let flags = if remove_dir {
+        AtFlags::REMOVEDIR
+    } else {
+        AtFlags::empty()
+    };
+    Ok(rustix::fs::unlinkat(dir, name, flags)?)
+}
+
+pub fn chmod_fd(fd: BorrowedFd, mode: u32) -> io::Result<()> {
+    Ok(rustix::fs::fchmod(fd, Mode::from_raw_mode(mode & 0o7777))?)
+}
+
+/// chmod through an O_PATH descriptor: fchmod refuses O_PATH (EBADF), but the
+/// /proc/self/fd magic link names exactly the inode the descriptor holds, never a path
+/// that could have been swapped (glibc's fchmodat(AT_SYMLINK_NOFOLLOW) does the same).
+pub fn chmod_path_fd(fd: BorrowedFd, mode: u32) -> io::Result<()> {
+    let link = cstring(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?;
+    Ok(rustix::fs::chmod(
+        link.as_c_str(),
+        Mode::from_raw_mode(mode & 0o7777),
+    )?)
+}
+
+pub fn chown_fd(fd: BorrowedFd, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    let (u, g) = ids(uid, gid);
+    Ok(rustix::fs::fchown(fd, u, g)?)
+}
+
+/// fchownat(AT_SYMLINK_NOFOLLOW): a symlink's own owner changes, never its target's.
+pub fn chown_at(
+    dir: BorrowedFd,
+    name: &CStr,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> io::Result<()> {
+    let (u, g) = ids(uid, gid);
+    Ok(rustix::fs::chownat(
+        dir,
+        name,
+        u,
+        g,
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?)
+}
+
+/// chown(2)'s "leave unchanged" is rustix's None.
+fn ids(uid: Option<u32>, gid: Option<u32>) -> (Option<rustix::fs::Uid>, Option<rustix::fs::Gid>) {
+    (
+        uid.map(rustix::fs::Uid::from_raw),
+        gid.map(rustix::fs::Gid::from_raw),
+    )
+}
+
+/// Raise RLIMIT_NOFILE's soft limit to the hard limit (deep trees hold one descriptor per
+/// level) and return the soft limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    let Some(current) = lim.current else {
+        return u64::MAX; // RLIM_INFINITY
+    };
+    match lim.maximum {
+        Some(max) if current >= max => current,
+        max => {
+            let raised = Rlimit {
+                current: max,
+                maximum: max,
+            };
+            // Raising soft up to hard needs no privilege (getrlimit(2)).
+            match setrlimit(Resource::Nofile, raised) {
+                Ok(()) => max.unwrap_or(u64::MAX),
+                Err(_) => current,
+            }
+        }
+    }
+}
