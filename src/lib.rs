@@ -17,9 +17,6 @@ pub mod error;
 pub mod exit;
 pub mod idmap;
 pub mod ids;
-// image/ is being rewritten on another branch and will take its openat2 from
-// sys::resolve then; until that lands, its two blocks without a SAFETY comment stay.
-#[allow(clippy::undocumented_unsafe_blocks)]
 pub mod image;
 pub mod keep;
 pub mod nsinfo;

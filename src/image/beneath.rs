@@ -9,17 +9,13 @@
 //! Entry names are first cleaned lexically, as containerd's `fs.RootPath` does, so that
 //! `a/../../etc/x` means `/etc/x` beneath the root.
 
+use crate::sys::fs::{self as sysfs, FileStat};
+use crate::sys::resolve::{self, Resolve};
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-
-// linux/openat2.h (kernel 5.6+)
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-const RESOLVE_BENEATH: u64 = 0x08;
-const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// How deep a tree may be before removing it is refused (a hostile layer could nest
 /// directories deep enough to exhaust the stack of a recursive remove).
@@ -92,85 +88,27 @@ fn cstring(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-fn check(ret: libc::c_int) -> io::Result<()> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-fn to_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just returned this descriptor to us; nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
-}
-
-/// openat2(dirfd, path, flags, resolve) through the raw syscall (glibc 2.36 has no wrapper).
-fn openat2(dirfd: RawFd, path: &[u8], flags: i32, resolve: u64) -> io::Result<OwnedFd> {
-    let path = cstring(path)?;
-    // SAFETY: open_how is plain data; zeroed is a valid value (it is #[non_exhaustive]).
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = resolve;
-    loop {
-        // SAFETY: path is NUL-terminated, how lives across the call and its size is passed.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                path.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        match to_fd(ret) {
-            // EAGAIN: a rename elsewhere raced the lookup (openat2(2)); simply retry.
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
-            other => return other,
-        }
-    }
+/// A name as the sys layer takes it (a NUL inside is EINVAL, as the kernel would say).
+fn c_name(name: &OsStr) -> io::Result<CString> {
+    cstring(name.as_bytes())
 }
 
 /// openat(dirfd, name) of one component, never following a symlink there.
-fn open_at(dirfd: RawFd, name: &OsStr, flags: i32, mode: libc::mode_t) -> io::Result<OwnedFd> {
-    let name = cstring(name.as_bytes())?;
-    // SAFETY: name is NUL-terminated; the result is checked.
-    let ret = unsafe {
-        libc::openat(
-            dirfd,
-            name.as_ptr(),
-            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            mode as libc::c_uint,
-        )
-    };
-    to_fd(ret as libc::c_long)
+fn open_at(dir: BorrowedFd<'_>, name: &OsStr, flags: i32) -> io::Result<OwnedFd> {
+    sysfs::open_nofollow_at(dir, &c_name(name)?, flags)
 }
 
 /// What is at a name in a directory, without following a symlink.
-pub fn lstat_at(dirfd: &OwnedFd, name: &OsStr) -> io::Result<libc::stat> {
-    let c = cstring(name.as_bytes())?;
-    // SAFETY: stat is plain data; the pointer is valid for the call.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    check(unsafe {
-        libc::fstatat(
-            dirfd.as_raw_fd(),
-            c.as_ptr(),
-            &mut st,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })?;
-    Ok(st)
+pub fn lstat_at(dirfd: &OwnedFd, name: &OsStr) -> io::Result<FileStat> {
+    sysfs::stat_at(dirfd.as_fd(), &c_name(name)?)
 }
 
-pub fn is_dir(st: &libc::stat) -> bool {
-    st.st_mode & libc::S_IFMT == libc::S_IFDIR
+pub fn is_dir(st: &FileStat) -> bool {
+    st.is_dir()
 }
 
 /// A file type in words, for messages.
-pub fn kind_of(mode: libc::mode_t) -> &'static str {
+pub fn kind_of(mode: u32) -> &'static str {
     match mode & libc::S_IFMT {
         libc::S_IFREG => "a regular file",
         libc::S_IFDIR => "a directory",
@@ -186,11 +124,11 @@ pub fn kind_of(mode: libc::mode_t) -> &'static str {
 impl Root {
     /// Open an existing directory as the root.
     pub fn open(path: &Path) -> io::Result<Root> {
-        let fd = openat2(
-            libc::AT_FDCWD,
-            path.as_os_str().as_bytes(),
+        let fd = resolve::open(
+            rustix::fs::CWD,
+            path.as_os_str(),
             libc::O_PATH | libc::O_DIRECTORY,
-            0,
+            Resolve::empty(),
         )?;
         Ok(Root {
             fd,
@@ -216,11 +154,11 @@ impl Root {
             rel.push("/");
             rel.push(c);
         }
-        openat2(
-            self.fd.as_raw_fd(),
-            rel.as_bytes(),
+        resolve::open(
+            self.fd.as_fd(),
+            &rel,
             libc::O_PATH | libc::O_DIRECTORY,
-            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+            Resolve::IN_ROOT | Resolve::NO_MAGICLINKS,
         )
     }
 
@@ -266,29 +204,27 @@ impl Root {
     /// nothing: a FIFO cannot block the open waiting for a writer, no device driver runs.
     /// Returns the file and its size.
     pub fn open_regular(&self, rel: &[u8]) -> io::Result<(std::fs::File, u64)> {
-        let resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-        let path = openat2(self.fd.as_raw_fd(), rel, libc::O_PATH, resolve)?;
-        let st = nix::sys::stat::fstat(&path)?;
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        let how = Resolve::BENEATH | Resolve::NO_SYMLINKS | Resolve::NO_MAGICLINKS;
+        let rel = OsStr::from_bytes(rel);
+        let path = resolve::open(self.fd.as_fd(), rel, libc::O_PATH, how)?;
+        let st = sysfs::stat_fd(path.as_fd())?;
+        if st.mode & libc::S_IFMT != libc::S_IFREG {
             return Err(io::Error::other(format!(
                 "not a regular file but {}",
-                kind_of(st.st_mode)
+                kind_of(st.mode)
             )));
         }
         // O_NONBLOCK: should it have become a FIFO since the lookup, the open still returns.
         let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
-        let fd = openat2(self.fd.as_raw_fd(), rel, flags, resolve)?;
-        let again = nix::sys::stat::fstat(&fd)?;
-        if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) {
+        let fd = resolve::open(self.fd.as_fd(), rel, flags, how)?;
+        let again = sysfs::stat_fd(fd.as_fd())?;
+        if !again.same_file(&st) {
             return Err(io::Error::other(
                 "it was replaced while it was being opened",
             ));
         }
-        nix::fcntl::fcntl(
-            &fd,
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
-        )?;
-        Ok((std::fs::File::from(fd), again.st_size as u64))
+        sysfs::set_status_flags(fd.as_fd(), 0)?;
+        Ok((std::fs::File::from(fd), again.size))
     }
 
     /// The directory `path` itself, resolved beneath the root (symlinks followed inside it).
@@ -307,121 +243,66 @@ impl std::os::fd::AsFd for Root {
     }
 }
 
-pub fn mkdir_at(dir: &OwnedFd, name: &OsStr, mode: libc::mode_t) -> io::Result<()> {
-    let c = cstring(name.as_bytes())?;
-    // SAFETY: NUL-terminated name, checked result.
-    check(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode) })
+pub fn mkdir_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+    sysfs::mkdir_at(dir.as_fd(), &c_name(name)?, mode)
 }
 
 /// Create a new regular file; fails if anything (even a dangling symlink) is there.
 pub fn create_file_at(dir: &OwnedFd, name: &OsStr) -> io::Result<std::fs::File> {
-    let fd = open_at(
-        dir.as_raw_fd(),
-        name,
-        libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
-        0o600,
-    )?;
+    let fd = sysfs::create_file_at(dir.as_fd(), &c_name(name)?)?;
     Ok(std::fs::File::from(fd))
 }
 
 /// Open an existing directory (not a symlink to one) for fchown/fchmod.
 pub fn open_dir_at(dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
-    open_at(dir.as_raw_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+    open_at(dir.as_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY)
 }
 
 pub fn symlink_at(target: &[u8], dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
     let t = cstring(target)?;
-    let n = cstring(name.as_bytes())?;
-    // SAFETY: NUL-terminated strings, checked result.
-    check(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), n.as_ptr()) })
+    sysfs::symlink_at(&t, dir.as_fd(), &c_name(name)?)
 }
 
-/// A hard link; flags 0 means a symlink at the source is linked itself, never followed.
+/// A hard link; a symlink at the source is linked itself, never followed.
 pub fn link_at(src_dir: &OwnedFd, src_name: &OsStr, dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
-    let s = cstring(src_name.as_bytes())?;
-    let n = cstring(name.as_bytes())?;
-    // SAFETY: NUL-terminated strings, checked result.
-    check(unsafe {
-        libc::linkat(
-            src_dir.as_raw_fd(),
-            s.as_ptr(),
-            dir.as_raw_fd(),
-            n.as_ptr(),
-            0,
-        )
-    })
+    let s = c_name(src_name)?;
+    sysfs::link_at(src_dir.as_fd(), &s, dir.as_fd(), &c_name(name)?)
 }
 
-pub fn mkfifo_at(dir: &OwnedFd, name: &OsStr, mode: libc::mode_t) -> io::Result<()> {
-    let n = cstring(name.as_bytes())?;
-    // SAFETY: NUL-terminated name, checked result.
-    check(unsafe { libc::mknodat(dir.as_raw_fd(), n.as_ptr(), libc::S_IFIFO | mode, 0) })
+pub fn mkfifo_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+    sysfs::mkfifo_at(dir.as_fd(), &c_name(name)?, mode)
 }
 
 /// chmod of a FIFO by name. fchmodat has no working AT_SYMLINK_NOFOLLOW, so this is only
 /// for a name the caller has just created as a FIFO in `dir` (so not a symlink).
 pub fn chmod_fifo_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
     let st = lstat_at(dir, name)?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+    if st.mode & libc::S_IFMT != libc::S_IFIFO {
         return Err(io::Error::other("expected the FIFO just made"));
     }
-    let n = cstring(name.as_bytes())?;
-    // SAFETY: NUL-terminated name, checked result.
-    check(unsafe { libc::fchmodat(dir.as_raw_fd(), n.as_ptr(), mode as libc::mode_t, 0) })
+    sysfs::chmod_at(dir.as_fd(), &c_name(name)?, mode)
 }
 
 /// chown of the name itself (AT_SYMLINK_NOFOLLOW: a symlink gets the owner, not its target).
 pub fn chown_at(dir: &OwnedFd, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
-    let n = cstring(name.as_bytes())?;
-    // SAFETY: NUL-terminated name, checked result.
-    check(unsafe {
-        libc::fchownat(
-            dir.as_raw_fd(),
-            n.as_ptr(),
-            uid,
-            gid,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })
+    sysfs::chown_at(dir.as_fd(), &c_name(name)?, Some(uid), Some(gid))
 }
 
-pub fn fchown(fd: RawFd, uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: plain syscall on a descriptor we own.
-    check(unsafe { libc::fchown(fd, uid, gid) })
+pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    sysfs::chown_fd(fd, Some(uid), Some(gid))
 }
 
-pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {
-    // SAFETY: plain syscall on a descriptor we own.
-    check(unsafe { libc::fchmod(fd, mode as libc::mode_t) })
-}
-
-fn timespecs(mtime: i64) -> [libc::timespec; 2] {
-    let t = libc::timespec {
-        tv_sec: mtime as libc::time_t,
-        tv_nsec: 0,
-    };
-    [t, t]
+pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    sysfs::chmod_fd(fd, mode)
 }
 
 /// Set atime and mtime of the name itself (a symlink's own times, never its target's).
 pub fn set_times_at(dir: &OwnedFd, name: &OsStr, mtime: i64) -> io::Result<()> {
-    let n = cstring(name.as_bytes())?;
-    let ts = timespecs(mtime);
-    // SAFETY: NUL-terminated name, two timespecs as utimensat wants.
-    check(unsafe {
-        libc::utimensat(
-            dir.as_raw_fd(),
-            n.as_ptr(),
-            ts.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    })
+    sysfs::set_times_at(dir.as_fd(), &c_name(name)?, mtime)
 }
 
-pub fn set_times(fd: RawFd, mtime: i64) -> io::Result<()> {
-    let ts = timespecs(mtime);
-    // SAFETY: two timespecs as futimens wants, on a descriptor we own.
-    check(unsafe { libc::futimens(fd, ts.as_ptr()) })
+pub fn set_times(fd: BorrowedFd<'_>, mtime: i64) -> io::Result<()> {
+    sysfs::set_times_fd(fd, mtime)
 }
 
 /// Remove a name and, when it is a directory, everything beneath it. Entries are opened
@@ -440,14 +321,12 @@ pub fn remove_all_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
     remove_all_depth(dir, name, 0)
 }
 
-fn unlink_at(dir: &OwnedFd, name: &OsStr, flags: i32) -> io::Result<()> {
-    let n = cstring(name.as_bytes())?;
-    // SAFETY: NUL-terminated name, checked result.
-    check(unsafe { libc::unlinkat(dir.as_raw_fd(), n.as_ptr(), flags) })
+fn unlink_at(dir: &OwnedFd, name: &OsStr, remove_dir: bool) -> io::Result<()> {
+    sysfs::unlink_at(dir.as_fd(), &c_name(name)?, remove_dir)
 }
 
 fn remove_all_depth(dir: &OwnedFd, name: &OsStr, depth: usize) -> io::Result<()> {
-    match unlink_at(dir, name, 0) {
+    match unlink_at(dir, name, false) {
         Ok(()) => return Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {}
@@ -462,49 +341,23 @@ fn remove_all_depth(dir: &OwnedFd, name: &OsStr, depth: usize) -> io::Result<()>
     for child in list_dir(&sub)? {
         remove_all_depth(&sub, &child, depth + 1)?;
     }
-    unlink_at(dir, name, libc::AT_REMOVEDIR)
+    unlink_at(dir, name, true)
 }
 
 /// The names in a directory (without `.` and `..`).
 pub fn list_dir(dir: &OwnedFd) -> io::Result<Vec<OsString>> {
-    // Read through a fresh descriptor of the same directory: fdopendir takes ownership and
-    // an O_PATH descriptor cannot be read.
+    // Read through a fresh descriptor of the same directory: an O_PATH descriptor (what
+    // the root's lookups return) cannot be read.
     let fd = open_at(
-        dir.as_raw_fd(),
+        dir.as_fd(),
         OsStr::new("."),
         libc::O_RDONLY | libc::O_DIRECTORY,
-        0,
     )?;
-    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
-    // SAFETY: raw is an open directory descriptor; fdopendir owns it from here on.
-    let dirp = unsafe { libc::fdopendir(raw) };
-    if dirp.is_null() {
-        let err = io::Error::last_os_error();
-        // SAFETY: fdopendir failed, so raw is still ours to close.
-        unsafe { libc::close(raw) };
-        return Err(err);
-    }
-    let mut names = Vec::new();
-    loop {
-        // SAFETY: dirp is a valid DIR*; errno is reset to tell the end from an error.
-        unsafe { *libc::__errno_location() = 0 };
-        let ent = unsafe { libc::readdir64(dirp) };
-        if ent.is_null() {
-            let err = io::Error::last_os_error();
-            // SAFETY: dirp is valid and closed once.
-            unsafe { libc::closedir(dirp) };
-            return match err.raw_os_error() {
-                Some(0) | None => Ok(names),
-                _ => Err(err),
-            };
-        }
-        // SAFETY: d_name is NUL-terminated inside the dirent readdir returned.
-        let name = unsafe { std::ffi::CStr::from_ptr((*ent).d_name.as_ptr()) };
-        let bytes = name.to_bytes();
-        if bytes != b"." && bytes != b".." {
-            names.push(OsString::from_vec(bytes.to_vec()));
-        }
-    }
+    let names = sysfs::read_names(fd.as_fd())?;
+    Ok(names
+        .into_iter()
+        .map(|n| OsString::from_vec(n.into_bytes()))
+        .collect())
 }
 
 #[cfg(test)]

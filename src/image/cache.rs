@@ -131,8 +131,7 @@ impl ImageCache {
         plan: &ImagePlan,
         blobs: &Blobs,
     ) -> Result<CachedImage> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !nix::unistd::geteuid().is_root() {
             return Err(
                 Error::failure(format!("cannot unpack {}", source.display()))
                     .because("unpacking an image must run as root inside the user namespace")

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use tar::EntryType;
 
@@ -312,7 +312,7 @@ fn apply_entry(
         if kind.is_dir() {
             let dir = root.dir(None)?;
             let fd = beneath::open_dir_at(&dir, OsStr::new("."))?;
-            set_owner_mode(fd.as_raw_fd(), uid, gid, mode)?;
+            set_owner_mode(fd.as_fd(), uid, gid, mode)?;
             state.dir_times.insert(None, mtime);
         }
         return Ok(());
@@ -363,8 +363,8 @@ fn apply_entry(
                 beneath::mkdir_at(&parent, name, 0o700)?;
             }
             let fd = beneath::open_dir_at(&parent, name)?;
-            set_owner_mode(fd.as_raw_fd(), uid, gid, mode)?;
-            xattrs::apply(fd.as_raw_fd(), &attrs, &mut state.xattrs_skipped)?;
+            set_owner_mode(fd.as_fd(), uid, gid, mode)?;
+            xattrs::apply(fd.as_fd(), &attrs, &mut state.xattrs_skipped)?;
             state.dir_times.insert(Some(path.clone()), mtime);
         }
         _ if is_file(kind) => {
@@ -379,9 +379,9 @@ fn apply_entry(
                     entry.size
                 }
             };
-            set_owner_mode(file.as_raw_fd(), uid, gid, mode)?;
-            xattrs::apply(file.as_raw_fd(), &attrs, &mut state.xattrs_skipped)?;
-            beneath::set_times(file.as_raw_fd(), mtime)?;
+            set_owner_mode(file.as_fd(), uid, gid, mode)?;
+            xattrs::apply(file.as_fd(), &attrs, &mut state.xattrs_skipped)?;
+            beneath::set_times(file.as_fd(), mtime)?;
         }
         EntryType::Symlink => {
             if entry.link.is_empty() {
@@ -448,7 +448,7 @@ fn chown_context(e: io::Error) -> io::Error {
 }
 
 /// Owner first, then mode: chown clears the setuid and setgid bits (chown(2)).
-fn set_owner_mode(fd: i32, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
+fn set_owner_mode(fd: BorrowedFd<'_>, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
     beneath::fchown(fd, uid, gid)
         .map_err(|e| io::Error::new(e.kind(), format!("chown to {uid}:{gid}: {e}")))?;
     beneath::fchmod(fd, mode)

@@ -207,8 +207,7 @@ fn too_large(n: u64, var: &str) -> String {
 
 /// The bytes an unprivileged writer may still use on the file system of `root`.
 fn free_bytes(root: &Root) -> std::io::Result<u64> {
-    let st = nix::sys::statvfs::fstatvfs(root)?;
-    Ok((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
+    crate::sys::fs::free_bytes(std::os::fd::AsFd::as_fd(root))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::BorrowedFd;
 
 const PAX_PREFIX: &[u8] = b"SCHILY.xattr.";
 
@@ -50,21 +51,9 @@ pub fn of_pax(records: &[(Vec<u8>, Vec<u8>)], refused: &mut u64) -> Vec<Xattr> {
 
 /// Set `xattrs` on the open file or directory `fd`. Refusals of the kind described in
 /// the module comment are counted in `refused`; other errors are returned.
-pub fn apply(fd: i32, xattrs: &[Xattr], refused: &mut u64) -> io::Result<()> {
+pub fn apply(fd: BorrowedFd<'_>, xattrs: &[Xattr], refused: &mut u64) -> io::Result<()> {
     for x in xattrs {
-        // SAFETY: fsetxattr on our descriptor with a NUL-terminated name and a buffer of
-        // the given length.
-        let r = unsafe {
-            libc::fsetxattr(
-                fd,
-                x.name.as_ptr(),
-                x.value.as_ptr().cast(),
-                x.value.len(),
-                0,
-            )
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
+        if let Err(e) = crate::sys::fs::set_xattr_fd(fd, &x.name, &x.value) {
             match e.raw_os_error() {
                 Some(libc::EPERM | libc::EOPNOTSUPP | libc::EACCES) => *refused += 1,
                 _ => {

@@ -195,3 +195,117 @@ pub fn raise_fd_limit() -> u64 {
         }
     }
 }
+
+/// Create a new regular file `name` in `dir` for writing (mode 0600 before the umask):
+/// O_CREAT|O_EXCL|O_NOFOLLOW fails if anything is there, even a dangling symlink.
+pub fn create_file_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        flags,
+        Mode::from_raw_mode(0o600),
+    )?)
+}
+
+/// Open `name` in `dir` with open(2)'s `flags` (libc's O_* bits), adding O_NOFOLLOW and
+/// O_CLOEXEC: a symlink in the last component fails with ELOOP, never followed.
+pub fn open_nofollow_at(dir: BorrowedFd, name: &CStr, flags: i32) -> io::Result<OwnedFd> {
+    let flags = OFlags::from_bits_retain((flags | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u32);
+    Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
+}
+
+/// mkdirat(2): a new directory, mode `mode` before the umask.
+pub fn mkdir_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
+    Ok(rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(mode))?)
+}
+
+/// symlinkat(2): `name` in `dir` becomes a symlink holding `target` (never resolved here).
+pub fn symlink_at(target: &CStr, dir: BorrowedFd, name: &CStr) -> io::Result<()> {
+    Ok(rustix::fs::symlinkat(target, dir, name)?)
+}
+
+/// linkat(2) with no flags: a symlink at the source is linked itself, never followed.
+pub fn link_at(src_dir: BorrowedFd, src: &CStr, dir: BorrowedFd, name: &CStr) -> io::Result<()> {
+    Ok(rustix::fs::linkat(
+        src_dir,
+        src,
+        dir,
+        name,
+        AtFlags::empty(),
+    )?)
+}
+
+/// mknodat(2) of a FIFO, mode `mode` before the umask.
+pub fn mkfifo_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
+    Ok(rustix::fs::mknodat(
+        dir,
+        name,
+        rustix::fs::FileType::Fifo,
+        Mode::from_raw_mode(mode),
+        0,
+    )?)
+}
+
+/// fchmodat(2) without flags: it follows a symlink in the last component (the kernel has
+/// no working AT_SYMLINK_NOFOLLOW for it), so only for a name known not to be one.
+pub fn chmod_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
+    Ok(rustix::fs::chmodat(
+        dir,
+        name,
+        Mode::from_raw_mode(mode & 0o7777),
+        AtFlags::empty(),
+    )?)
+}
+
+/// Access and modification time both `secs` (whole seconds).
+fn timestamps(secs: i64) -> rustix::fs::Timestamps {
+    let t = rustix::fs::Timespec {
+        tv_sec: secs,
+        tv_nsec: 0,
+    };
+    rustix::fs::Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
+}
+
+/// utimensat(AT_SYMLINK_NOFOLLOW): the times of the name itself, a symlink's own.
+pub fn set_times_at(dir: BorrowedFd, name: &CStr, secs: i64) -> io::Result<()> {
+    Ok(rustix::fs::utimensat(
+        dir,
+        name,
+        &timestamps(secs),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?)
+}
+
+/// futimens(2): access and modification time of an open file.
+pub fn set_times_fd(fd: BorrowedFd, secs: i64) -> io::Result<()> {
+    Ok(rustix::fs::futimens(fd, &timestamps(secs))?)
+}
+
+/// fsetxattr(2) with no flags (create or replace).
+pub fn set_xattr_fd(fd: BorrowedFd, name: &CStr, value: &[u8]) -> io::Result<()> {
+    Ok(rustix::fs::fsetxattr(
+        fd,
+        name,
+        value,
+        rustix::fs::XattrFlags::empty(),
+    )?)
+}
+
+/// fcntl(F_SETFL): replace the file status flags (O_NONBLOCK, O_APPEND, ...).
+pub fn set_status_flags(fd: BorrowedFd, flags: i32) -> io::Result<()> {
+    Ok(rustix::fs::fcntl_setfl(
+        fd,
+        OFlags::from_bits_retain(flags as u32),
+    )?)
+}
+
+/// The bytes an unprivileged writer may still use on the file system holding `fd`
+/// (fstatvfs(2): available blocks times the fragment size).
+pub fn free_bytes(fd: BorrowedFd) -> io::Result<u64> {
+    let st = rustix::fs::fstatvfs(fd)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
