@@ -26,10 +26,6 @@ pub fn cap_mask(caps: &[u32]) -> u64 {
     caps.iter().fold(0, |m, c| m | (1u64 << c))
 }
 
-fn errno_fail(what: &str) -> Error {
-    Error::failure(what.to_string()).because(std::io::Error::last_os_error())
-}
-
 /// Replace the process environment with `env` (K=V entries), so that execvp's PATH
 /// search and the program both see the container's.
 pub fn set_environment(env: &[String]) {
@@ -76,12 +72,16 @@ pub fn become_user(user: &ExecUser) -> Result<()> {
     let keep = cap_mask(&DEFAULT_CAPS);
     for cap in 0..=last_cap() {
         if keep & (1u64 << cap) == 0 {
-            // SAFETY: prctl with integer arguments.
-            let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
-            if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
-                return Err(errno_fail(&format!(
-                    "cannot drop capability {cap} from the bounding set"
-                )));
+            // prctl(PR_CAPBSET_DROP); EINVAL: a capability this kernel does not have.
+            let set = rustix::thread::CapabilitySet::from_bits_retain(1u64 << cap);
+            match rustix::thread::remove_capability_from_bounding_set(set) {
+                Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+                Err(e) => {
+                    return Err(Error::failure(format!(
+                        "cannot drop capability {cap} from the bounding set"
+                    ))
+                    .because(std::io::Error::from(e)))
+                }
             }
         }
     }
@@ -117,34 +117,17 @@ pub fn become_user(user: &ExecUser) -> Result<()> {
 
 /// capset(2) with the version-3 ABI (two 32-bit words per set).
 fn set_caps(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const VERSION_3: u32 = 0x2008_0522;
-    let header = Header {
-        version: VERSION_3,
-        pid: 0,
+    use rustix::thread::{set_capabilities, CapabilitySet, CapabilitySets};
+    // capset(2) with _LINUX_CAPABILITY_VERSION_3 on this thread (pid 0).
+    let sets = CapabilitySets {
+        effective: CapabilitySet::from_bits_retain(effective),
+        permitted: CapabilitySet::from_bits_retain(permitted),
+        inheritable: CapabilitySet::from_bits_retain(inheritable),
     };
-    let word = |set: u64, i: u32| (set >> (32 * i)) as u32;
-    let data = [0, 1].map(|i| Data {
-        effective: word(effective, i),
-        permitted: word(permitted, i),
-        inheritable: word(inheritable, i),
-    });
-    // SAFETY: capset reads a valid header and two data structs.
-    if unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) } < 0 {
-        return Err(errno_fail("cannot set the capabilities (capset)"));
-    }
-    Ok(())
+    set_capabilities(None, sets).map_err(|e| {
+        Error::failure("cannot set the capabilities (capset)".to_string())
+            .because(std::io::Error::from(e))
+    })
 }
 
 #[cfg(test)]
