@@ -1,7 +1,8 @@
-//! The *at(2) calls the tree walkers make (clean, chown). Every name is resolved relative
-//! to a directory descriptor and never through a symlink, so a walk that starts inside a
-//! tree stays inside it whatever another process renames meanwhile. All through rustix,
-//! which wraps each of them safely.
+//! The *at(2) calls the tree walkers (clean, chown) and the image unpacker make. Every
+//! name is resolved relative to a directory descriptor and never through a symlink (the
+//! one exception, `chmod_at`, says so), so a walk that starts inside a tree stays inside
+//! it whatever another process renames meanwhile. All through rustix, which wraps each
+//! of them safely.
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 use std::ffi::{CStr, CString};
