@@ -1,24 +1,24 @@
 //! `userns clean [PATH...]`: remove trees owned by your subordinate ids (by default your
 //! rootless container storage), from inside your mapped namespace, never leaving them.
 
-use userns::clean::fd_budget;
-use userns::clean::guard::{self, Target};
-use userns::podman::PauseProcess;
-use userns::clean::remove::{count_tree, remove_tree, Outcome};
-use userns::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
-use userns::clean::target::{self, Resolved};
-use userns::clean::walk::WalkOptions;
 use crate::cli::args::CleanArgs;
-use userns::error::{Error, Result};
-use userns::exit;
-use userns::storage::StoragePaths;
-use userns::subid::SubIdPaths;
-use userns::unshare::{plan_mapping, MapRequest, NsSpec};
-use userns::users::Account;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use userns::clean::fd_budget;
+use userns::clean::guard::{self, Target};
+use userns::clean::remove::{count_tree, remove_tree, Outcome};
+use userns::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
+use userns::clean::target::{self, Resolved};
+use userns::clean::walk::WalkOptions;
+use userns::error::{Error, Result};
+use userns::exit;
+use userns::podman::PauseProcess;
+use userns::storage::StoragePaths;
+use userns::subid::SubIdPaths;
+use userns::unshare::{plan_mapping, MapRequest, NsSpec};
+use userns::users::Account;
 
 pub fn run(args: CleanArgs) -> Result<u8> {
     let account = Account::current();
