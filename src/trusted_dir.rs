@@ -157,7 +157,10 @@ pub fn check_ancestors(path: &Path, kind: Kind) -> Result<()> {
             let e = refusal(dir, kind, &problem);
             return Err(Error {
                 what: format!("refusing to use the {} {}", kind.name(), path.display()),
-                cause: Some(format!("{} on the way to it: {problem}", dir.display())),
+                cause: Some(crate::error::Cause::text(format!(
+                    "{} on the way to it: {problem}",
+                    dir.display()
+                ))),
                 ..e
             });
         }
@@ -258,7 +261,7 @@ fn refusal(path: &Path, kind: Kind, problem: &Problem) -> Error {
         }
     };
     Error::failure(format!("refusing to use the {} {shown}", kind.name()))
-        .because(problem)
+        .because(problem.to_string())
         .fix(fix)
 }
 

@@ -22,7 +22,7 @@ pub struct Target {
     pub is_dir: bool,
 }
 
-pub(super) fn refusal(given: &Path, why: impl std::fmt::Display) -> Error {
+pub(super) fn refusal(given: &Path, why: impl Into<crate::error::Cause>) -> Error {
     Error::failure(format!("refusing to touch {}", given.display())).because(why)
 }
 

@@ -83,6 +83,14 @@ impl std::fmt::Display for MapError {
     }
 }
 
+impl std::error::Error for MapError {}
+
+impl From<MapError> for crate::error::Cause {
+    fn from(e: MapError) -> Self {
+        crate::error::Cause::other(e)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IdMap {
     pub kind: IdKind,

@@ -155,6 +155,8 @@ pub fn parse_map(kind: IdKind, bytes: &[u8]) -> ParsedMap {
     }
 }
 
+/// One line of a map file, or why it was skipped: the reason is data (kept with the
+/// skipped line and shown beside it), not an error that ends anything.
 fn parse_map_line(text: &str) -> std::result::Result<IdMapEntry, String> {
     let fields: Vec<&str> = text.split_ascii_whitespace().collect();
     if fields.len() != 3 {

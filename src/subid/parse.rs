@@ -160,7 +160,8 @@ pub fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bool) -> 
     file
 }
 
-/// Parse one non-comment line into an entry, or say what was expected.
+/// Parse one non-comment line into an entry, or say what was expected: that text is the
+/// reason of a skipped line (parsing never fails as a whole), so it stays a `String`.
 pub fn parse_line(text: &str, line: usize) -> Result<SubIdEntry, String> {
     let (owner_text, start, count) = split_line(text)?;
     Ok(SubIdEntry {
