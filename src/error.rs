@@ -51,7 +51,7 @@ pub struct Cause {
 
 /// The typed error behind a cause.
 #[derive(Debug)]
-pub enum Source {
+enum Source {
     Io(io::Error),
     Errno(Errno),
     Error(Box<Error>),
@@ -63,7 +63,7 @@ pub enum Source {
 
 impl Cause {
     /// A cause stated in words, with no error behind it.
-    pub fn text(text: impl Into<String>) -> Self {
+    pub(crate) fn text(text: impl Into<String>) -> Self {
         Cause {
             text: text.into(),
             source: Source::Text,
@@ -71,7 +71,7 @@ impl Cause {
     }
 
     /// The same typed source, told in other words (a caller that adds what it knows).
-    pub fn reworded(self, text: impl Into<String>) -> Self {
+    pub(crate) fn reworded(self, text: impl Into<String>) -> Self {
         Cause {
             text: text.into(),
             ..self
@@ -79,25 +79,10 @@ impl Cause {
     }
 
     /// Another library's error, kept as the source.
-    pub fn other(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn other(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Cause {
             text: e.to_string(),
             source: Source::Other(Box::new(e)),
-        }
-    }
-
-    pub fn source(&self) -> &Source {
-        &self.source
-    }
-
-    /// The errno behind this cause: of an I/O error, of an errno, or of the inner
-    /// error's own cause.
-    pub fn errno(&self) -> Option<Errno> {
-        match &self.source {
-            Source::Io(e) => e.raw_os_error().map(Errno::from_raw),
-            Source::Errno(errno) => Some(*errno),
-            Source::Error(inner) => inner.cause.as_ref().and_then(Cause::errno),
-            Source::Other(_) | Source::Text => None,
         }
     }
 }
@@ -223,7 +208,7 @@ impl From<&str> for Cause {
 }
 
 impl Error {
-    pub fn new(kind: ErrorKind, what: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, what: impl Into<String>) -> Self {
         Error {
             kind,
             what: what.into(),
@@ -322,7 +307,6 @@ mod tests {
         let source = e.source().expect("an io error is kept");
         let io = source.downcast_ref::<io::Error>().expect("as an io::Error");
         assert_eq!(io.raw_os_error(), Some(libc::ENOENT));
-        assert_eq!(e.cause.as_ref().and_then(Cause::errno), Some(Errno::ENOENT));
         assert!(source.source().is_none());
         // A cause in words has no source.
         assert!(Error::failure("x").because("y").source().is_none());
@@ -338,10 +322,6 @@ mod tests {
         assert_eq!(inner.what, "cannot open /run/x");
         let second = first.source().expect("the errno");
         assert_eq!(second.downcast_ref::<Errno>(), Some(&Errno::EACCES));
-        assert_eq!(
-            outer.cause.as_ref().and_then(Cause::errno),
-            Some(Errno::EACCES)
-        );
     }
 
     #[test]

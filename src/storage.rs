@@ -33,7 +33,7 @@ pub struct StoragePaths {
 
 /// The `[storage]` keys that decide the paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StorageConf {
+pub(crate) struct StorageConf {
     pub graphroot: Option<String>,
     pub runroot: Option<String>,
     pub rootless_storage_path: Option<String>,
@@ -41,7 +41,7 @@ pub struct StorageConf {
 
 /// Why storage.conf text cannot be used.
 #[derive(Debug)]
-pub enum ConfError {
+pub(crate) enum ConfError {
     /// Not TOML.
     Toml(toml::de::Error),
     /// A path key of `[storage]` that is not a string.
@@ -74,7 +74,7 @@ impl std::error::Error for ConfError {
 impl StorageConf {
     /// Parse storage.conf text; keys outside `[storage]` and other keys are ignored, as
     /// containers/storage ignores them here. Empty strings count as unset (Go's "").
-    pub fn parse(text: &str) -> Result<StorageConf, ConfError> {
+    pub(crate) fn parse(text: &str) -> Result<StorageConf, ConfError> {
         let value: toml::Table = text.parse().map_err(ConfError::Toml)?;
         let Some(storage) = value.get("storage").and_then(|v| v.as_table()) else {
             return Ok(StorageConf::default());
@@ -120,7 +120,7 @@ impl StorageConf {
 }
 
 /// Everything the resolution reads from outside, so that it is a pure function.
-pub struct StorageInputs<'a> {
+pub(crate) struct StorageInputs<'a> {
     pub uid: u32,
     pub home: PathBuf,
     /// The environment variable lookup ($XDG_*, and the variables of `expandEnvPath`).
@@ -158,7 +158,7 @@ impl StoragePaths {
     }
 
     /// The resolution itself (see the module comment for the order).
-    pub fn resolve(inputs: &StorageInputs) -> StoragePaths {
+    pub(crate) fn resolve(inputs: &StorageInputs) -> StoragePaths {
         let env = inputs.env;
         let expand = |p: &str| expand_env_path(p, inputs.uid, env);
         if inputs.uid == 0 {
@@ -247,7 +247,11 @@ fn user_conf_path(env: &dyn Fn(&str) -> Option<String>, home: &Path) -> PathBuf 
 
 /// containers/storage `expandEnvPath`: replace `$UID`, then expand `$VAR` and `${VAR}`
 /// like Go's os.ExpandEnv (unset variables become empty), then clean the path.
-pub fn expand_env_path(path: &str, uid: u32, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+pub(crate) fn expand_env_path(
+    path: &str,
+    uid: u32,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> PathBuf {
     let with_uid = path.replace("$UID", &uid.to_string());
     let mut out = String::new();
     let mut rest = with_uid.as_str();

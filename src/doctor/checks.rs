@@ -7,7 +7,7 @@ use crate::ids;
 use crate::ids::IdKind;
 use crate::subid::lint::{self, Severity, SystemPasswd};
 use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
-use crate::subid::{SubIdEntry, SubIdFile, SubIdPaths, UserSubIds};
+use crate::subid::{SubIdEntry, SubIdFile, UserSubIds};
 use crate::unshare::{diagnose, helper};
 use crate::users::Account;
 use std::collections::HashSet;
@@ -344,16 +344,8 @@ pub fn runtime_dir(value: Option<&str>, uid: u32) -> Check {
     }
 }
 
-/// The subid files for a check of `account`.
-pub fn read_files(paths: &SubIdPaths) -> (crate::Result<SubIdFile>, crate::Result<SubIdFile>) {
-    (
-        SubIdFile::read(&paths.subuid),
-        SubIdFile::read(&paths.subgid),
-    )
-}
-
 /// login.defs, for completeness of the lint; absent means shadow's defaults.
-pub fn login_defs() -> LoginDefs {
+pub(crate) fn login_defs() -> LoginDefs {
     LoginDefs::read(Path::new(LOGIN_DEFS)).unwrap_or_else(|_| LoginDefs::defaults())
 }
 

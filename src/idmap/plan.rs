@@ -174,7 +174,7 @@ pub fn plan_for_user(
 }
 
 /// The error for a user without any entry of `kind`.
-pub fn no_entry_error(kind: IdKind, source: &str, user_name: &str) -> Error {
+pub(crate) fn no_entry_error(kind: IdKind, source: &str, user_name: &str) -> Error {
     Error::failure(format!("{user_name} has no {} range", kind.subid_name()))
         .because(format!("{source} has no line for {user_name} (by name or uid)"))
         .fix(format!(

@@ -12,7 +12,7 @@ const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// Open `path` (relative to `root`, leading slashes ignored) with `flags`, resolved inside root.
-pub fn open(root: RawFd, path: &str, flags: i32) -> io::Result<OwnedFd> {
+pub(crate) fn open(root: RawFd, path: &str, flags: i32) -> io::Result<OwnedFd> {
     let rel = path.trim_start_matches('/');
     let rel = if rel.is_empty() { "." } else { rel };
     let c = CString::new(rel).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
@@ -46,13 +46,13 @@ pub fn open(root: RawFd, path: &str, flags: i32) -> io::Result<OwnedFd> {
 }
 
 /// An O_PATH descriptor of `path` inside root.
-pub fn open_path(root: RawFd, path: &str) -> io::Result<OwnedFd> {
+pub(crate) fn open_path(root: RawFd, path: &str) -> io::Result<OwnedFd> {
     open(root, path, libc::O_PATH)
 }
 
 /// What to create when a mount target is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Dir,
     File,
 }
@@ -60,7 +60,7 @@ pub enum Kind {
 /// An O_PATH descriptor of `path` inside root, creating it (and missing parents, mode
 /// 0755) when absent: a directory or an empty file (mode 0644), as podman creates the
 /// targets of volumes and of its /etc files.
-pub fn ensure(root: RawFd, path: &str, kind: Kind) -> Result<OwnedFd> {
+pub(crate) fn ensure(root: RawFd, path: &str, kind: Kind) -> Result<OwnedFd> {
     let fail = |e: io::Error| {
         Error::failure(format!("cannot create {path} inside the container"))
             .because(e)
@@ -111,12 +111,12 @@ pub fn ensure(root: RawFd, path: &str, kind: Kind) -> Result<OwnedFd> {
 }
 
 /// The path through which a mount reaches the file behind `fd`.
-pub fn proc_fd(fd: &OwnedFd) -> String {
+pub(crate) fn proc_fd(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
 /// Whether the O_PATH `fd` is a directory.
-pub fn is_dir(fd: &OwnedFd) -> bool {
+pub(crate) fn is_dir(fd: &OwnedFd) -> bool {
     nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
 
@@ -126,7 +126,7 @@ const MOUNT_ATTR_RDONLY: u64 = 0x1;
 /// Make the mount at `fd` (an O_PATH descriptor of its root) read-only, with its
 /// submounts when `recursive`. Unlike a MS_REMOUNT, this leaves the other flags alone,
 /// so the nodev/nosuid locked on mounts inherited from the host do not make it fail.
-pub fn set_read_only(fd: &OwnedFd, recursive: bool, shown: &str) -> Result<()> {
+pub(crate) fn set_read_only(fd: &OwnedFd, recursive: bool, shown: &str) -> Result<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,

@@ -46,7 +46,7 @@ fn mount_failed(what: &str, path: &str, e: impl Into<crate::error::Cause>) -> Er
 
 /// Mask and protect the paths above under the container root `root` (an O_PATH
 /// descriptor of the merged directory, with /proc and /sys already mounted).
-pub fn apply(root: RawFd) -> Result<()> {
+pub(crate) fn apply(root: RawFd) -> Result<()> {
     for path in MASKED {
         let Some(at) = existing(root, path)? else {
             continue;

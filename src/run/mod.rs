@@ -36,18 +36,18 @@
 //! container sees, and which with `--init` never execs) is not dumpable and closes every
 //! descriptor of userns's (`unshare::fds`, `unshare::supervise`).
 
-pub mod dirs;
-pub mod etcfiles;
-pub mod inroot;
+pub(crate) mod dirs;
+pub(crate) mod etcfiles;
+pub(crate) mod inroot;
 pub mod masks;
-pub mod namespaces;
-pub mod net;
-pub mod process;
-pub mod rootfs;
-pub mod source;
-pub mod spec;
-pub mod tty;
-pub mod user;
+pub(crate) mod namespaces;
+pub(crate) mod net;
+pub(crate) mod process;
+pub(crate) mod rootfs;
+pub(crate) mod source;
+pub(crate) mod spec;
+pub(crate) mod tty;
+pub(crate) mod user;
 
 use crate::error::{Error, Result};
 use crate::unshare::fds;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// The overlay's writable layer (same filesystem, not itself on overlayfs).
 #[derive(Debug, Clone)]
-pub struct Layer {
+pub(crate) struct Layer {
     pub upper: PathBuf,
     pub work: PathBuf,
     /// Mount a tmpfs of the container's own here first and make upper and work in it (a
@@ -47,7 +47,7 @@ fn mount_layer_tmpfs(layer: &Layer, at: &Path) -> Result<()> {
 
 /// Everything pid 1 needs to build the filesystem.
 #[derive(Debug, Clone)]
-pub struct RootfsPlan {
+pub(crate) struct RootfsPlan {
     /// The unpacked image or directory.
     pub source: PathBuf,
     /// None with --rootfs-rw: the source itself is the root.
@@ -82,7 +82,7 @@ fn mount_at(
 }
 
 /// Escape a path for overlayfs's option string: `\`, `,` and `:` are its separators.
-pub fn overlay_escape(path: &Path) -> String {
+pub(crate) fn overlay_escape(path: &Path) -> String {
     let mut out = String::new();
     for c in path.display().to_string().chars() {
         if matches!(c, '\\' | ',' | ':') {
@@ -95,7 +95,7 @@ pub fn overlay_escape(path: &Path) -> String {
 
 /// The overlay mount options; `userxattr` because a user namespace may not write the
 /// trusted.* xattrs overlayfs uses otherwise (kernel 5.11 rootless overlay).
-pub fn overlay_options(lower: &Path, layer: &Layer) -> String {
+pub(crate) fn overlay_options(lower: &Path, layer: &Layer) -> String {
     format!(
         "lowerdir={},upperdir={},workdir={},userxattr",
         overlay_escape(lower),
@@ -105,7 +105,7 @@ pub fn overlay_options(lower: &Path, layer: &Layer) -> String {
 }
 
 /// Build the filesystem and pivot into it. Runs in pid 1, uid 0 of the user namespace.
-pub fn build(plan: &RootfsPlan) -> Result<()> {
+pub(crate) fn build(plan: &RootfsPlan) -> Result<()> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .map_err(|e| failed("cannot create the container's mount namespace".into(), e))?;
     crate::unshare::setup::make_mounts_private()?;

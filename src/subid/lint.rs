@@ -42,7 +42,7 @@ use std::rc::Rc;
 
 /// Ids a user should have to run ordinary container images, whose files use ids 0..65535
 /// (nobody is 65534); useradd grants SUB_UID_COUNT = 65536 by default.
-pub const MIN_USABLE_TOTAL: u64 = 65536;
+pub(crate) const MIN_USABLE_TOTAL: u64 = 65536;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,7 +52,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",

@@ -30,20 +30,20 @@ fn close_range(first: u32, last: u32, flags: u32) -> std::result::Result<(), Err
 
 /// Mark every descriptor from `first` up close-on-exec: no program exec'd afterwards gets
 /// one, while this process may go on using them. Async-signal-safe.
-pub fn cloexec_from(first: u32) -> std::result::Result<(), Errno> {
+pub(crate) fn cloexec_from(first: u32) -> std::result::Result<(), Errno> {
     close_range(first, LAST, libc::CLOSE_RANGE_CLOEXEC)
 }
 
 /// Close every descriptor from `first` up. Async-signal-safe; the caller must own none
 /// of them (see [`close_from_except`]).
-pub fn close_from(first: u32) -> std::result::Result<(), Errno> {
+pub(crate) fn close_from(first: u32) -> std::result::Result<(), Errno> {
     close_range(first, LAST, 0)
 }
 
 /// Close every descriptor from `first` up except `keep` (a pipe still needed until
 /// exec). Async-signal-safe. The caller must own no other descriptor in that range that
 /// it will close again (in a forked pid 1 that never returns, nothing is dropped later).
-pub fn close_from_except(first: u32, keep: RawFd) -> std::result::Result<(), Errno> {
+pub(crate) fn close_from_except(first: u32, keep: RawFd) -> std::result::Result<(), Errno> {
     match u32::try_from(keep) {
         Ok(keep) if keep >= first => {
             if keep > first {
@@ -59,14 +59,14 @@ pub fn close_from_except(first: u32, keep: RawFd) -> std::result::Result<(), Err
 }
 
 /// The first descriptor that is neither stdio nor passed by `--preserve-fds count`.
-pub fn first_unpassed(count: u32) -> u32 {
+pub(crate) fn first_unpassed(count: u32) -> u32 {
     3u32.saturating_add(count)
 }
 
 /// `--preserve-fds N` passes 3 to 3+N-1, so each must be open: a closed one would be
 /// taken by the next file userns opens, and that file would reach the container.
 /// Check it before userns opens anything (podman refuses the same way).
-pub fn check_passed(count: u32) -> Result<()> {
+pub(crate) fn check_passed(count: u32) -> Result<()> {
     for fd in 3..first_unpassed(count) {
         // SAFETY: F_GETFD only reads a descriptor's flags; a closed one gives EBADF.
         // (nix's fcntl wants a borrowed descriptor, which a closed number is not.)
@@ -93,7 +93,7 @@ pub fn check_passed(count: u32) -> Result<()> {
 /// slirp4netns, the container's) inherits them. userns keeps them (the container cannot
 /// see it: it is outside the container's pid namespace); pid 1, which the container does
 /// see, closes them (supervise).
-pub fn keep_from_programs(preserve_fds: u32) -> Result<()> {
+pub(crate) fn keep_from_programs(preserve_fds: u32) -> Result<()> {
     check_passed(preserve_fds)?;
     cloexec_from(first_unpassed(preserve_fds)).map_err(|e| {
         Error::failure("cannot mark the caller's descriptors close-on-exec")

@@ -28,7 +28,7 @@ pub struct Mapping {
 }
 
 impl Mapping {
-    pub fn map(&self, kind: IdKind) -> &IdMap {
+    pub(crate) fn map(&self, kind: IdKind) -> &IdMap {
         match kind {
             IdKind::Uid => &self.uid,
             IdKind::Gid => &self.gid,
@@ -76,7 +76,7 @@ impl MapRequest {
 }
 
 /// Parse `INNER:OUTER:COUNT`.
-pub fn parse_map_spec(spec: &str, option: &str) -> Result<IdMapEntry> {
+pub(crate) fn parse_map_spec(spec: &str, option: &str) -> Result<IdMapEntry> {
     let bad = || {
         Error::usage(format!("invalid {option} {spec:?}"))
             .because("expected INNER:OUTER:COUNT, three decimal numbers, COUNT above 0")
@@ -191,7 +191,7 @@ pub fn plan_mapping(req: &MapRequest, account: &Account, paths: &SubIdPaths) -> 
 /// Check an explicit map against what newuidmap allows the caller: every outside range
 /// inside the caller's subid ranges (a range may span adjacent entries, as shadow's
 /// `have_range` allows), or exactly the caller's own id with count 1.
-pub fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()> {
+pub(crate) fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()> {
     let mut allowed: Vec<SubIdRange> = subids.usable().filter_map(|e| e.range()).collect();
     allowed.sort();
     // Once, not per map line: a user may have thousands of lines.
