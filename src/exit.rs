@@ -11,10 +11,10 @@ use crate::error::{Error, ErrorKind};
 
 pub const OK: u8 = 0;
 pub const PROBLEMS: u8 = 1;
-pub const USAGE: u8 = 2;
-pub const OWN_FAILURE: u8 = 125;
-pub const NOT_EXECUTABLE: u8 = 126;
-pub const NOT_FOUND: u8 = 127;
+pub(crate) const USAGE: u8 = 2;
+pub(crate) const OWN_FAILURE: u8 = 125;
+pub(crate) const NOT_EXECUTABLE: u8 = 126;
+pub(crate) const NOT_FOUND: u8 = 127;
 
 /// Which convention a subcommand follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub fn for_usage_error(convention: Convention) -> u8 {
 
 /// The exit code that reports a child's wait status: its own code, or 128+N for signal N
 /// (what shells report, and what podman and bubblewrap return).
-pub fn for_wait_status(status: nix::sys::wait::WaitStatus) -> u8 {
+pub(crate) fn for_wait_status(status: nix::sys::wait::WaitStatus) -> u8 {
     use nix::sys::wait::WaitStatus;
     match status {
         WaitStatus::Exited(_, code) => code as u8,
@@ -55,7 +55,7 @@ pub fn for_wait_status(status: nix::sys::wait::WaitStatus) -> u8 {
 }
 
 /// The exit code for a failed `execve` of the user's program.
-pub fn kind_for_exec_errno(errno: nix::errno::Errno) -> ErrorKind {
+pub(crate) fn kind_for_exec_errno(errno: nix::errno::Errno) -> ErrorKind {
     use nix::errno::Errno;
     match errno {
         Errno::ENOENT | Errno::ENOTDIR => ErrorKind::NotFound,

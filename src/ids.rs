@@ -5,7 +5,7 @@ use serde::Serialize;
 /// Largest id the kernel accepts at the end of a range: `(u32)-1` is the invalid id,
 /// so an extent must end (exclusive) at or below it (kernel/user_namespace.c rejects a
 /// range whose `first + count` wraps, and 4294967295 is never a valid id).
-pub const ID_LIMIT: u64 = u32::MAX as u64;
+pub(crate) const ID_LIMIT: u64 = u32::MAX as u64;
 
 /// The id the kernel shows for anything unmapped (`/proc/sys/kernel/overflowuid`).
 pub const OVERFLOW_ID: u32 = 65534;
@@ -13,14 +13,14 @@ pub const OVERFLOW_ID: u32 = 65534;
 /// Whether the ids [start, end) all lie in the union of `intervals` (each [first, end)),
 /// which may touch or overlap: newuidmap lets a request span adjacent subid lines, and a
 /// child map may span several lines of its parent's map.
-pub fn intervals_cover(intervals: &[(u64, u64)], start: u64, end: u64) -> bool {
+pub(crate) fn intervals_cover(intervals: &[(u64, u64)], start: u64, end: u64) -> bool {
     union_covers(&union(intervals.to_vec()), start, end)
 }
 
 /// The union of half-open intervals as sorted, disjoint runs; intervals that overlap or
 /// touch make one run. Build it once to test many ranges against many intervals in
 /// O(log n) each.
-pub fn union<T: Ord + Copy>(mut intervals: Vec<(T, T)>) -> Vec<(T, T)> {
+pub(crate) fn union<T: Ord + Copy>(mut intervals: Vec<(T, T)>) -> Vec<(T, T)> {
     intervals.retain(|(first, end)| first < end);
     intervals.sort_unstable();
     let mut runs: Vec<(T, T)> = Vec::with_capacity(intervals.len());
@@ -34,7 +34,7 @@ pub fn union<T: Ord + Copy>(mut intervals: Vec<(T, T)>) -> Vec<(T, T)> {
 }
 
 /// Whether [start, end) lies in the `runs` of `union` (an empty range always does).
-pub fn union_covers<T: Ord + Copy>(runs: &[(T, T)], start: T, end: T) -> bool {
+pub(crate) fn union_covers<T: Ord + Copy>(runs: &[(T, T)], start: T, end: T) -> bool {
     if start >= end {
         return true;
     }
@@ -45,7 +45,7 @@ pub fn union_covers<T: Ord + Copy>(runs: &[(T, T)], start: T, end: T) -> bool {
 }
 
 /// Whether [start, end) shares an id with the `runs` of `union`.
-pub fn union_overlaps<T: Ord + Copy>(runs: &[(T, T)], start: T, end: T) -> bool {
+pub(crate) fn union_overlaps<T: Ord + Copy>(runs: &[(T, T)], start: T, end: T) -> bool {
     let i = runs.partition_point(|run| run.1 <= start);
     start < end && runs.get(i).is_some_and(|run| run.0 < end)
 }
@@ -69,7 +69,7 @@ impl IdKind {
     }
 
     /// /etc/subuid or /etc/subgid.
-    pub fn subid_path(self) -> &'static str {
+    pub(crate) fn subid_path(self) -> &'static str {
         match self {
             IdKind::Uid => "/etc/subuid",
             IdKind::Gid => "/etc/subgid",

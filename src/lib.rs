@@ -30,7 +30,7 @@ pub mod units;
 pub mod unshare;
 pub mod users;
 
-pub use error::{Error, ErrorKind, Result};
+pub(crate) use error::{Error, Result};
 
 /// Print a warning to stderr in the one format userns uses.
 pub fn warn(message: impl std::fmt::Display) {

@@ -29,7 +29,7 @@ fn runtime_dir(uid: u32) -> PathBuf {
 /// podman's pause pid file (`pkg/rootless`: GetRootlessPauseProcessPidPath), in a
 /// runtime dir that must be trusted: a planted pid file would name the process that
 /// `clean` stops or that `enter podman` joins.
-pub fn pause_pid_file(uid: u32) -> Result<PathBuf> {
+pub(crate) fn pause_pid_file(uid: u32) -> Result<PathBuf> {
     let dir = runtime_dir(uid);
     crate::trusted_dir::check(&dir, crate::trusted_dir::Kind::Runtime)?;
     Ok(dir.join("libpod/tmp/pause.pid"))

@@ -33,29 +33,61 @@ pub struct StoragePaths {
 
 /// The `[storage]` keys that decide the paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StorageConf {
+pub(crate) struct StorageConf {
     pub graphroot: Option<String>,
     pub runroot: Option<String>,
     pub rootless_storage_path: Option<String>,
 }
 
+/// Why storage.conf text cannot be used.
+#[derive(Debug)]
+pub(crate) enum ConfError {
+    /// Not TOML.
+    Toml(toml::de::Error),
+    /// A path key of `[storage]` that is not a string.
+    NotAString {
+        key: &'static str,
+        found: &'static str,
+    },
+}
+
+impl std::fmt::Display for ConfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfError::Toml(e) => e.fmt(f),
+            ConfError::NotAString { key, found } => {
+                write!(f, "[storage] {key} must be a string, not {found}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfError::Toml(e) => Some(e),
+            ConfError::NotAString { .. } => None,
+        }
+    }
+}
+
 impl StorageConf {
     /// Parse storage.conf text; keys outside `[storage]` and other keys are ignored, as
     /// containers/storage ignores them here. Empty strings count as unset (Go's "").
-    pub fn parse(text: &str) -> Result<StorageConf, String> {
-        let value: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    pub(crate) fn parse(text: &str) -> Result<StorageConf, ConfError> {
+        let value: toml::Table = text.parse().map_err(ConfError::Toml)?;
         let Some(storage) = value.get("storage").and_then(|v| v.as_table()) else {
             return Ok(StorageConf::default());
         };
-        let key = |k: &str| -> Result<Option<String>, String> {
+        let key = |k: &'static str| -> Result<Option<String>, ConfError> {
             match storage.get(k) {
                 None => Ok(None),
                 Some(toml::Value::String(s)) if s.is_empty() => Ok(None),
                 Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!(
-                    "[storage] {k} must be a string, not {}",
-                    other.type_str()
-                )),
+                Some(other) => Err(ConfError::NotAString {
+                    key: k,
+                    found: other.type_str(),
+                }),
             }
         };
         Ok(StorageConf {
@@ -88,7 +120,7 @@ impl StorageConf {
 }
 
 /// Everything the resolution reads from outside, so that it is a pure function.
-pub struct StorageInputs<'a> {
+pub(crate) struct StorageInputs<'a> {
     pub uid: u32,
     pub home: PathBuf,
     /// The environment variable lookup ($XDG_*, and the variables of `expandEnvPath`).
@@ -126,7 +158,7 @@ impl StoragePaths {
     }
 
     /// The resolution itself (see the module comment for the order).
-    pub fn resolve(inputs: &StorageInputs) -> StoragePaths {
+    pub(crate) fn resolve(inputs: &StorageInputs) -> StoragePaths {
         let env = inputs.env;
         let expand = |p: &str| expand_env_path(p, inputs.uid, env);
         if inputs.uid == 0 {
@@ -215,7 +247,11 @@ fn user_conf_path(env: &dyn Fn(&str) -> Option<String>, home: &Path) -> PathBuf 
 
 /// containers/storage `expandEnvPath`: replace `$UID`, then expand `$VAR` and `${VAR}`
 /// like Go's os.ExpandEnv (unset variables become empty), then clean the path.
-pub fn expand_env_path(path: &str, uid: u32, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+pub(crate) fn expand_env_path(
+    path: &str,
+    uid: u32,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> PathBuf {
     let with_uid = path.replace("$UID", &uid.to_string());
     let mut out = String::new();
     let mut rest = with_uid.as_str();
@@ -366,8 +402,14 @@ rootless_storage_path = "/srv/$USER/${UID}x/$UID/../store"
 
     #[test]
     fn bad_values_are_errors() {
-        assert!(StorageConf::parse("[storage]\ngraphroot = 3\n").is_err());
-        assert!(StorageConf::parse("[storage\n").is_err());
+        let not_a_string = StorageConf::parse("[storage]\ngraphroot = 3\n").unwrap_err();
+        assert_eq!(
+            not_a_string.to_string(),
+            "[storage] graphroot must be a string, not integer"
+        );
+        let not_toml = StorageConf::parse("[storage\n").unwrap_err();
+        let source = std::error::Error::source(&not_toml).expect("toml's error is kept");
+        assert_eq!(source.to_string(), not_toml.to_string());
         assert_eq!(
             StorageConf::parse("[other]\ngraphroot = \"/x\"\n").unwrap(),
             StorageConf::default()

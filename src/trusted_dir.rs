@@ -44,7 +44,7 @@ impl Kind {
 
 /// Why a directory is not trusted, from its lstat.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
+pub(crate) enum Problem {
     Symlink {
         owner: u32,
     },
@@ -89,7 +89,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// The judgement itself, pure: `st_mode` and `st_uid` of an lstat, and the caller's uid.
-pub fn judge(st_mode: u32, owner: u32, me: u32) -> Option<Problem> {
+pub(crate) fn judge(st_mode: u32, owner: u32, me: u32) -> Option<Problem> {
     let mode = st_mode & 0o7777;
     match st_mode & libc::S_IFMT {
         libc::S_IFLNK => Some(Problem::Symlink { owner }),
@@ -103,7 +103,7 @@ pub fn judge(st_mode: u32, owner: u32, me: u32) -> Option<Problem> {
 
 /// What is wrong with `path` now: None when it is trusted; Err when lstat fails (NotFound
 /// when it does not exist).
-pub fn inspect(path: &Path) -> std::io::Result<Option<Problem>> {
+pub(crate) fn inspect(path: &Path) -> std::io::Result<Option<Problem>> {
     let meta = std::fs::symlink_metadata(path)?;
     Ok(judge(meta.mode(), meta.uid(), euid()))
 }
@@ -132,7 +132,7 @@ pub fn check(path: &Path, kind: Kind) -> Result<bool> {
 /// the caller's or root's too: one made by another user, or in a directory another user
 /// controls, would choose what `path` is. For paths set in configuration (podman's
 /// storage.conf, XDG_DATA_HOME), where a per-directory check sees only the end.
-pub fn check_ancestors(path: &Path, kind: Kind) -> Result<()> {
+pub(crate) fn check_ancestors(path: &Path, kind: Kind) -> Result<()> {
     let me = euid();
     for dir in path.ancestors().skip(1) {
         if dir.as_os_str().is_empty() {
@@ -157,7 +157,10 @@ pub fn check_ancestors(path: &Path, kind: Kind) -> Result<()> {
             let e = refusal(dir, kind, &problem);
             return Err(Error {
                 what: format!("refusing to use the {} {}", kind.name(), path.display()),
-                cause: Some(format!("{} on the way to it: {problem}", dir.display())),
+                cause: Some(crate::error::Cause::text(format!(
+                    "{} on the way to it: {problem}",
+                    dir.display()
+                ))),
                 ..e
             });
         }
@@ -167,13 +170,13 @@ pub fn check_ancestors(path: &Path, kind: Kind) -> Result<()> {
 
 /// `check`, creating the directory (mode 0700) when it does not exist; its parent must
 /// exist. Whoever created it first, the check that follows decides.
-pub fn ensure(path: &Path, kind: Kind) -> Result<()> {
+pub(crate) fn ensure(path: &Path, kind: Kind) -> Result<()> {
     ensure_with(path, kind, false)
 }
 
 /// `ensure`, creating missing parents too, with mode 0700 as the XDG Base Directory
 /// specification asks of directories made under $XDG_DATA_HOME.
-pub fn ensure_all(path: &Path, kind: Kind) -> Result<()> {
+pub(crate) fn ensure_all(path: &Path, kind: Kind) -> Result<()> {
     ensure_with(path, kind, true)
 }
 
@@ -258,7 +261,7 @@ fn refusal(path: &Path, kind: Kind, problem: &Problem) -> Error {
         }
     };
     Error::failure(format!("refusing to use the {} {shown}", kind.name()))
-        .because(problem)
+        .because(problem.to_string())
         .fix(fix)
 }
 

@@ -61,7 +61,7 @@ impl Account {
         uzers::get_user_by_uid(uid).map(|u| from_user(&u))
     }
 
-    pub fn by_name(name: &str) -> Option<Account> {
+    pub(crate) fn by_name(name: &str) -> Option<Account> {
         uzers::get_user_by_name(name).map(|u| from_user(&u))
     }
 
@@ -135,7 +135,7 @@ fn from_user(u: &uzers::User) -> Account {
 /// when it synthesizes them (systemd 246+ does not when iterating): those two are
 /// always asked of NSS when missing.
 #[derive(Default)]
-pub struct PasswdIndex {
+pub(crate) struct PasswdIndex {
     lookups: std::cell::Cell<usize>,
     table: std::cell::OnceCell<PasswdTable>,
 }
@@ -156,7 +156,7 @@ const NOBODY: u32 = 65534;
 const DIRECT_LOOKUPS: usize = 16;
 
 impl PasswdIndex {
-    pub fn by_name(&self, name: &str) -> Option<Account> {
+    pub(crate) fn by_name(&self, name: &str) -> Option<Account> {
         match self.table() {
             Some(t) => match t.by_name.get(name) {
                 Some(&i) => Some(t.accounts[i].clone()),
@@ -167,7 +167,7 @@ impl PasswdIndex {
         }
     }
 
-    pub fn by_uid(&self, uid: u32) -> Option<Account> {
+    pub(crate) fn by_uid(&self, uid: u32) -> Option<Account> {
         match self.table() {
             Some(t) => match t.by_uid.get(&uid) {
                 Some(&i) => Some(t.accounts[i].clone()),
@@ -211,7 +211,7 @@ impl PasswdIndex {
 /// Whether enumerating passwd lists every user a lookup would find: true when each
 /// source on the `passwd:` line of nsswitch.conf is `files`, `compat` or `systemd`
 /// (glibc uses `files` when there is no such line).
-pub fn enumeration_is_complete(nsswitch: &str) -> bool {
+pub(crate) fn enumeration_is_complete(nsswitch: &str) -> bool {
     let line = nsswitch.lines().find_map(|l| {
         let l = l.split('#').next().unwrap_or("");
         l.trim_start().strip_prefix("passwd:")

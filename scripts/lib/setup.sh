@@ -56,7 +56,7 @@ ensure_cargo() {
     fi
     command -v cargo >/dev/null && return 0
     cat >&2 <<'MSG'
-cargo not found. userns needs Rust 1.85 or newer (Debian 12's `cargo` package is too old).
+cargo not found. userns needs Rust 1.88 or newer (Debian 12's `cargo` package is too old).
 Install it with rustup, then run this script again:
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
     . "$HOME/.cargo/env"

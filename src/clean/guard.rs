@@ -22,7 +22,7 @@ pub struct Target {
     pub is_dir: bool,
 }
 
-pub(super) fn refusal(given: &Path, why: impl std::fmt::Display) -> Error {
+pub(super) fn refusal(given: &Path, why: impl Into<crate::error::Cause>) -> Error {
     Error::failure(format!("refusing to touch {}", given.display())).because(why)
 }
 
@@ -99,14 +99,14 @@ pub struct Mount {
 impl Mount {
     /// Mounts that mean a container is running on this storage (podman's rootless
     /// overlay, fuse-overlayfs, or a bind of a container's rootfs).
-    pub fn is_container_storage(&self) -> bool {
+    pub(crate) fn is_container_storage(&self) -> bool {
         self.fs_type == "overlay" || self.fs_type.starts_with("fuse.fuse-overlayfs")
     }
 }
 
 /// Parse mountinfo text. Field 5 is the mount point with space, tab, newline and
 /// backslash written as octal escapes; after the ` - ` separator come type and source.
-pub fn parse_mountinfo(text: &[u8]) -> Vec<Mount> {
+pub(crate) fn parse_mountinfo(text: &[u8]) -> Vec<Mount> {
     let mut mounts = Vec::new();
     for line in text.split(|&b| b == b'\n') {
         let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
@@ -150,7 +150,7 @@ fn unescape(field: &[u8]) -> Vec<u8> {
 }
 
 /// Mounts at `path` or below it.
-pub fn mounts_within<'m>(mounts: &'m [Mount], path: &Path) -> Vec<&'m Mount> {
+pub(crate) fn mounts_within<'m>(mounts: &'m [Mount], path: &Path) -> Vec<&'m Mount> {
     mounts
         .iter()
         .filter(|m| m.mount_point.starts_with(path))

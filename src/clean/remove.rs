@@ -266,6 +266,38 @@ pub fn remove_tree(
         st: *expect,
         dir,
     });
+    let first = run_workers(&pool, workers, options, progress, path);
+    if !exists(parent.as_fd(), name) {
+        return first;
+    }
+    // The sweep: whatever is left, by one walker; its failures are the final ones.
+    let mut sweeper = Remover {
+        out: Outcome::default(),
+        pool: None,
+        progress,
+        unreported: 0,
+    };
+    walk(parent.as_fd(), name, path, expect, options, &mut sweeper);
+    let mut last = std::mem::take(&mut sweeper.out);
+    last.tally.merge(&first.tally);
+    if last.failures.is_empty() && exists(parent.as_fd(), name) {
+        last.failures.push(Failure {
+            path: path.to_vec(),
+            reason: "still not empty: entries were added while it was being removed".into(),
+        });
+    }
+    last
+}
+
+/// `workers` threads taking jobs from the pool until it is empty; their outcomes merged.
+/// `path` names the tree in the failure of a worker that crashed.
+fn run_workers(
+    pool: &Pool,
+    workers: usize,
+    options: WalkOptions,
+    progress: &ProgressBar,
+    path: &[u8],
+) -> Outcome {
     let mut first = Outcome::default();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers.max(1))
@@ -273,7 +305,7 @@ pub fn remove_tree(
                 scope.spawn(|| {
                     let mut remover = Remover {
                         out: Outcome::default(),
-                        pool: Some(&pool),
+                        pool: Some(pool),
                         progress,
                         unreported: 0,
                     };
@@ -303,26 +335,7 @@ pub fn remove_tree(
             }
         }
     });
-    if !exists(parent.as_fd(), name) {
-        return first;
-    }
-    // The sweep: whatever is left, by one walker; its failures are the final ones.
-    let mut sweeper = Remover {
-        out: Outcome::default(),
-        pool: None,
-        progress,
-        unreported: 0,
-    };
-    walk(parent.as_fd(), name, path, expect, options, &mut sweeper);
-    let mut last = std::mem::take(&mut sweeper.out);
-    last.tally.merge(&first.tally);
-    if last.failures.is_empty() && exists(parent.as_fd(), name) {
-        last.failures.push(Failure {
-            path: path.to_vec(),
-            reason: "still not empty: entries were added while it was being removed".into(),
-        });
-    }
-    last
+    first
 }
 
 fn exists(parent: BorrowedFd, name: &CStr) -> bool {

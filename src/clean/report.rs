@@ -18,7 +18,7 @@ pub struct Tally {
 
 impl Tally {
     /// Count one entry; directories count their own size too (as du's apparent size).
-    pub fn add(&mut self, st: &FileStat) {
+    pub(crate) fn add(&mut self, st: &FileStat) {
         let slot = self.owners.entry(st.uid).or_default();
         if st.is_dir() {
             self.directories += 1;
@@ -46,7 +46,7 @@ impl Tally {
     }
 
     /// Owners as `0: 1,204 files, 1000: 98,113 files` with ids inside the namespace.
-    pub fn owner_summary(&self) -> String {
+    pub(crate) fn owner_summary(&self) -> String {
         self.owners
             .iter()
             .map(|(uid, (f, d))| {
@@ -63,7 +63,7 @@ impl Tally {
             .join(", ")
     }
 
-    pub fn owners_json(&self, uid_map: &IdMap) -> Vec<OwnerJson> {
+    pub(crate) fn owners_json(&self, uid_map: &IdMap) -> Vec<OwnerJson> {
         self.owners
             .iter()
             .map(|(uid, (f, d))| OwnerJson {
@@ -159,11 +159,11 @@ pub fn counted(n: u64, noun: &str) -> String {
 }
 
 /// 98113 → "98,113".
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

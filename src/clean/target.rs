@@ -51,27 +51,7 @@ struct Step {
 /// `follow_last` (chown without -h), else it is the target itself (clean, chown -h). A
 /// symlink owned by neither `own_uid` nor root is refused (see `trusted`).
 pub fn resolve(given: &Path, follow_last: bool, own_uid: u32) -> Result<Resolved> {
-    let bytes = given.as_os_str().as_encoded_bytes();
-    if bytes.is_empty() {
-        return Err(
-            Error::usage("an empty PATH names nothing").fix("give the path of a file or directory")
-        );
-    }
-    let mut start = Vec::new();
-    if !bytes.starts_with(b"/") {
-        let cwd = std::env::current_dir().map_err(|e| {
-            Error::failure(format!(
-                "cannot resolve {}: the current directory is unknown",
-                given.display()
-            ))
-            .because(e)
-            .fix("give an absolute path, or cd to a directory that exists")
-        })?;
-        start.extend_from_slice(cwd.as_os_str().as_encoded_bytes());
-        start.push(b'/');
-    }
-    start.extend_from_slice(bytes);
-
+    let start = absolute(given)?;
     let root = fs::open_root().map_err(|e| Error::io("open", Path::new("/"), &e))?;
     let mut pending = components(&start);
     let mut stack: Vec<Step> = Vec::new();
@@ -119,6 +99,36 @@ pub fn resolve(given: &Path, follow_last: bool, own_uid: u32) -> Result<Resolved
         stack.push(Step { name, fd, st });
     }
 
+    resolved(given, root, stack)
+}
+
+/// `given` as an absolute path (bytes), the current directory before a relative one.
+fn absolute(given: &Path) -> Result<Vec<u8>> {
+    let bytes = given.as_os_str().as_encoded_bytes();
+    if bytes.is_empty() {
+        return Err(
+            Error::usage("an empty PATH names nothing").fix("give the path of a file or directory")
+        );
+    }
+    let mut start = Vec::new();
+    if !bytes.starts_with(b"/") {
+        let cwd = std::env::current_dir().map_err(|e| {
+            Error::failure(format!(
+                "cannot resolve {}: the current directory is unknown",
+                given.display()
+            ))
+            .because(e)
+            .fix("give an absolute path, or cd to a directory that exists")
+        })?;
+        start.extend_from_slice(cwd.as_os_str().as_encoded_bytes());
+        start.push(b'/');
+    }
+    start.extend_from_slice(bytes);
+    Ok(start)
+}
+
+/// The walk's end: its last step is the target, the one before it (or `/`) its parent.
+fn resolved(given: &Path, root: OwnedFd, mut stack: Vec<Step>) -> Result<Resolved> {
     let Some(last) = stack.pop() else {
         return Err(guard::refusal(given, "it is the root directory /"));
     };

@@ -24,13 +24,13 @@ use std::sync::Arc;
 
 /// Where an entry is: its directory's path and its name.
 #[derive(Debug, Clone, Copy)]
-pub struct Place<'a> {
+pub(crate) struct Place<'a> {
     pub dir: &'a [u8],
     pub name: &'a CStr,
 }
 
 impl Place<'_> {
-    pub fn path(&self) -> Vec<u8> {
+    pub(crate) fn path(&self) -> Vec<u8> {
         join(self.dir, self.name)
     }
 }
@@ -46,7 +46,7 @@ fn join(dir: &[u8], name: &CStr) -> Vec<u8> {
 }
 
 /// What a walk does at each step.
-pub trait Visitor {
+pub(crate) trait Visitor {
     /// A directory was opened (the root included); `path` is its own path. Return false
     /// to leave its entries unread.
     fn enter(&mut self, fd: BorrowedFd, st: &FileStat, path: &[u8]) -> bool;
@@ -110,7 +110,7 @@ enum Opened {
 
 /// Walk the entry `name` of `anchor` (whose display path is `path`), which must still be
 /// the inode `expect` describes.
-pub fn walk<V: Visitor>(
+pub(crate) fn walk<V: Visitor>(
     anchor: BorrowedFd,
     name: &CStr,
     path: &[u8],
@@ -131,7 +131,7 @@ pub fn walk<V: Visitor>(
 }
 
 /// Why a root that is no longer the checked inode is left alone.
-pub const REPLACED: &str =
+pub(crate) const REPLACED: &str =
     "replaced since it was checked (another process renamed it); left as it is";
 
 struct Walker<'a, V> {

@@ -7,7 +7,7 @@ use crate::ids;
 use crate::ids::IdKind;
 use crate::subid::lint::{self, Severity, SystemPasswd};
 use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
-use crate::subid::{SubIdEntry, SubIdFile, SubIdPaths, UserSubIds};
+use crate::subid::{SubIdEntry, SubIdFile, UserSubIds};
 use crate::unshare::{diagnose, helper};
 use crate::users::Account;
 use std::collections::HashSet;
@@ -136,21 +136,26 @@ pub fn subids(
 ) -> Vec<Check> {
     let name = kind.subid_name();
     let user = account.display_name();
-    let mut checks = Vec::new();
     if subids.entries.is_empty() {
-        checks.push(
-            Check::new(
-                name,
-                Status::Fail,
-                format!("no {name} range for {user} in {}", subids.source),
-            )
-            .with_fix(format!(
-                "as root: usermod --add-sub{}s 100000-165535 {user}  (or: userns subid add {user})",
-                kind.name()
-            )),
-        );
-        return checks;
+        return vec![Check::new(
+            name,
+            Status::Fail,
+            format!("no {name} range for {user} in {}", subids.source),
+        )
+        .with_fix(format!(
+            "as root: usermod --add-sub{}s 100000-165535 {user}  (or: userns subid add {user})",
+            kind.name()
+        ))];
     }
+    vec![
+        ranges_check(kind, subids, &user),
+        lint_check(kind, subids, file, account, passwd),
+    ]
+}
+
+/// The user's lines, each with why it is unusable; enough usable ids?
+fn ranges_check(kind: IdKind, subids: &UserSubIds, user: &str) -> Check {
+    let name = kind.subid_name();
     let usable: u64 = subids.usable().map(|e| e.count).sum();
     let lines: Vec<String> = subids
         .entries
@@ -190,8 +195,18 @@ pub fn subids(
             kind.name()
         ));
     }
-    checks.push(check);
-    // The lint of `subid check`, restricted to the user's own lines.
+    check
+}
+
+/// The lint of `subid check`, restricted to the user's own lines: its errors.
+fn lint_check(
+    kind: IdKind,
+    subids: &UserSubIds,
+    file: &SubIdFile,
+    account: &Account,
+    passwd: &SystemPasswd,
+) -> Check {
+    let (name, user) = (kind.subid_name(), account.display_name());
     let mine: HashSet<usize> = subids.entries.iter().map(|(e, _)| e.line).collect();
     let relevant = lines_that_meet(file, &mine);
     let (subuid, subgid) = match kind {
@@ -205,15 +220,14 @@ pub fn subids(
         .map(|f| f.to_string())
         .collect();
     let lint_name = format!("{name} lint");
-    checks.push(if findings.is_empty() {
+    if findings.is_empty() {
         Check::pass(lint_name, format!("no errors on {user}'s lines"))
     } else {
         Check::new(lint_name, Status::Fail, findings.join("\n")).with_fix(format!(
             "edit {} as root; `userns subid check` lists every problem",
             file.path.display()
         ))
-    });
-    checks
+    }
 }
 
 /// The entries of `file` that can carry an error on the lines `mine`: those lines, the
@@ -344,16 +358,8 @@ pub fn runtime_dir(value: Option<&str>, uid: u32) -> Check {
     }
 }
 
-/// The subid files for a check of `account`.
-pub fn read_files(paths: &SubIdPaths) -> (crate::Result<SubIdFile>, crate::Result<SubIdFile>) {
-    (
-        SubIdFile::read(&paths.subuid),
-        SubIdFile::read(&paths.subgid),
-    )
-}
-
 /// login.defs, for completeness of the lint; absent means shadow's defaults.
-pub fn login_defs() -> LoginDefs {
+pub(crate) fn login_defs() -> LoginDefs {
     LoginDefs::read(Path::new(LOGIN_DEFS)).unwrap_or_else(|_| LoginDefs::defaults())
 }
 

@@ -60,7 +60,12 @@ pub fn checks(paths: &SubIdPaths, passwd: &dyn Passwd) -> Vec<Check> {
 
 /// The lint of one file: errors fail (newuidmap may refuse or misread the line), warnings
 /// warn; the lines themselves and their fixes are `userns subid check`'s to show.
-pub fn file_check(kind: IdKind, file: &SubIdFile, exists: bool, findings: &[Finding]) -> Check {
+pub(crate) fn file_check(
+    kind: IdKind,
+    file: &SubIdFile,
+    exists: bool,
+    findings: &[Finding],
+) -> Check {
     let name = format!("{} lint", kind.subid_name());
     if !exists {
         return Check::new(
@@ -115,7 +120,7 @@ fn findings_check(name: &str, findings: &[&Finding]) -> Check {
 
 /// `subid:` in nsswitch.conf names a service: newuidmap asks it, not the files, so the
 /// users listed from the files may not be the whole story.
-pub fn nss_source(module: &str, available: Result<(), String>) -> Check {
+pub(crate) fn nss_source(module: &str, available: Result<(), String>) -> Check {
     let name = "subid source";
     match available {
         Ok(()) => Check::pass(
@@ -142,7 +147,7 @@ pub fn nss_source(module: &str, available: Result<(), String>) -> Check {
 /// The accounts that own lines of either file, once each (a user listed by name and by
 /// uid is one user), in the order first met. Owners passwd does not know are left to the
 /// lint, which names them.
-pub fn owners(subuid: &SubIdFile, subgid: &SubIdFile, passwd: &dyn Passwd) -> Vec<Account> {
+pub(crate) fn owners(subuid: &SubIdFile, subgid: &SubIdFile, passwd: &dyn Passwd) -> Vec<Account> {
     let mut seen: Vec<&Owner> = Vec::new();
     let mut accounts: Vec<Account> = Vec::new();
     for entry in subuid.entries.iter().chain(&subgid.entries) {
@@ -165,7 +170,7 @@ pub fn owners(subuid: &SubIdFile, subgid: &SubIdFile, passwd: &dyn Passwd) -> Ve
 
 /// One user: the maps `userns unshare` would ask for, and what keeps them short of a
 /// full 65536 ids of each kind.
-pub fn user_check(account: &Account, uids: &UserSubIds, gids: &UserSubIds) -> Check {
+pub(crate) fn user_check(account: &Account, uids: &UserSubIds, gids: &UserSubIds) -> Check {
     let user = account.display_name();
     let mut maps = Vec::new();
     let mut problems = Vec::new();
@@ -206,7 +211,7 @@ pub fn user_check(account: &Account, uids: &UserSubIds, gids: &UserSubIds) -> Ch
 }
 
 /// Nobody has ranges: rootless containers work for no one yet, but nothing is broken.
-pub fn no_users(paths: &SubIdPaths) -> Check {
+pub(crate) fn no_users(paths: &SubIdPaths) -> Check {
     Check::new(
         "users",
         Status::Warn,

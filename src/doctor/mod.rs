@@ -22,7 +22,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Status::Pass => "pass",
             Status::Warn => "warn",
@@ -53,7 +53,7 @@ impl Check {
         }
     }
 
-    pub fn pass(name: impl Into<String>, evidence: impl Into<String>) -> Check {
+    pub(crate) fn pass(name: impl Into<String>, evidence: impl Into<String>) -> Check {
         Check::new(name, Status::Pass, evidence)
     }
 

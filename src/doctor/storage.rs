@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// How many entries to look at: enough to catch a stale layer, small enough for a login
 /// shell (the doctor's budget is 50 ms without the live test).
-pub const SAMPLE_LIMIT: usize = 3000;
+pub(crate) const SAMPLE_LIMIT: usize = 3000;
 const DEPTH_LIMIT: usize = 5;
 
 /// Host uids found under `root` (breadth first, no symlink followed), with a count each.

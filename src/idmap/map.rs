@@ -4,9 +4,9 @@ use crate::ids::{IdKind, ID_LIMIT};
 use serde::Serialize;
 
 /// Kernel limit on lines in one map since Linux 4.15 (user_namespaces(7)).
-pub const MAX_LINES: usize = 340;
+pub(crate) const MAX_LINES: usize = 340;
 /// A map must be written in one write(2) smaller than a page.
-pub const MAX_BYTES: usize = 4095;
+pub(crate) const MAX_BYTES: usize = 4095;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 pub struct IdMapEntry {
@@ -26,20 +26,20 @@ impl IdMapEntry {
         }
     }
 
-    pub fn inside_end(&self) -> u64 {
+    pub(crate) fn inside_end(&self) -> u64 {
         self.inside as u64 + self.count as u64
     }
 
-    pub fn outside_end(&self) -> u64 {
+    pub(crate) fn outside_end(&self) -> u64 {
         self.outside as u64 + self.count as u64
     }
 
-    pub fn to_host(&self, id: u32) -> Option<u32> {
+    pub(crate) fn to_host(self, id: u32) -> Option<u32> {
         let off = id.wrapping_sub(self.inside);
         (off < self.count).then(|| self.outside.wrapping_add(off))
     }
 
-    pub fn to_ns(&self, id: u32) -> Option<u32> {
+    pub(crate) fn to_ns(self, id: u32) -> Option<u32> {
         let off = id.wrapping_sub(self.outside);
         (off < self.count).then(|| self.inside.wrapping_add(off))
     }
@@ -80,6 +80,14 @@ impl std::fmt::Display for MapError {
                 "{bytes} bytes; the kernel takes one write smaller than a page (4096)"
             ),
         }
+    }
+}
+
+impl std::error::Error for MapError {}
+
+impl From<MapError> for crate::error::Cause {
+    fn from(e: MapError) -> Self {
+        crate::error::Cause::other(e)
     }
 }
 
@@ -168,7 +176,7 @@ impl IdMap {
     }
 
     /// Short form for tables: `0:1000:1,1:100000:65536`.
-    pub fn to_short(&self) -> String {
+    pub(crate) fn to_short(&self) -> String {
         if self.is_identity() {
             return "identity".into();
         }
@@ -190,13 +198,13 @@ impl IdMap {
     }
 
     /// Total number of ids mapped.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.entries.iter().map(|e| e.count as u64).sum()
     }
 
     /// Whether every outside id of `other` is an inside id of this map: whether a child
     /// namespace may use `other`'s outside ranges when this is the parent's map.
-    pub fn covers_outside_of(&self, other: &IdMap) -> Vec<IdMapEntry> {
+    pub(crate) fn covers_outside_of(&self, other: &IdMap) -> Vec<IdMapEntry> {
         other
             .entries
             .iter()

@@ -33,7 +33,7 @@ pub enum RangeOwner {
 
 impl RangeOwner {
     /// The words of the OWNER column.
-    pub fn describe(&self, kind: IdKind) -> String {
+    pub(crate) fn describe(&self, kind: IdKind) -> String {
         match self {
             RangeOwner::Identity => "identity (initial namespace)".into(),
             RangeOwner::OwnId { user, .. } => format!("own {} of {user}", kind.name()),

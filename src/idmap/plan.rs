@@ -60,29 +60,12 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
         })
         .collect();
 
-    let mut pieces: Vec<Piece> = subids
-        .usable()
-        .map(|e| Piece {
-            start: e.start,
-            end: e.start + e.count,
-            line: e.line,
-        })
-        .collect();
-    pieces.sort_by_key(|p| (p.start, p.end));
-    let mut merged: Vec<Piece> = Vec::new();
-    for p in pieces {
-        match merged.last_mut() {
-            Some(last) if p.start <= last.end => last.end = last.end.max(p.end),
-            _ => merged.push(p),
-        }
-    }
-
     let mut entries = vec![IdMapEntry::new(own_inside, own_id, 1)];
     // The length of the map's text, kept as lines are added: rendering the whole map
     // again for each range made a user with many lines cost O(lines x 340).
     let mut bytes = proc_line_len(&entries[0]);
     let mut next_inside: u64 = 0;
-    for piece in merged {
+    for piece in merged_pieces(subids) {
         let mut outside = piece.start;
         let mut remaining = piece.end - piece.start;
         let before = (entries.len(), bytes);
@@ -132,6 +115,28 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
     }
 }
 
+/// The usable ranges in ascending order, overlapping or adjacent ones merged (each
+/// keeps the line of its first range).
+fn merged_pieces(subids: &UserSubIds) -> Vec<Piece> {
+    let mut pieces: Vec<Piece> = subids
+        .usable()
+        .map(|e| Piece {
+            start: e.start,
+            end: e.start + e.count,
+            line: e.line,
+        })
+        .collect();
+    pieces.sort_by_key(|p| (p.start, p.end));
+    let mut merged: Vec<Piece> = Vec::new();
+    for p in pieces {
+        match merged.last_mut() {
+            Some(last) if p.start <= last.end => last.end = last.end.max(p.end),
+            _ => merged.push(p),
+        }
+    }
+    merged
+}
+
 /// The length of an entry's line in `IdMap::to_proc_text`: `inside outside count\n`.
 fn proc_line_len(e: &IdMapEntry) -> usize {
     let digits = |n: u32| n.checked_ilog10().map_or(1, |d| d as usize + 1);
@@ -174,7 +179,7 @@ pub fn plan_for_user(
 }
 
 /// The error for a user without any entry of `kind`.
-pub fn no_entry_error(kind: IdKind, source: &str, user_name: &str) -> Error {
+pub(crate) fn no_entry_error(kind: IdKind, source: &str, user_name: &str) -> Error {
     Error::failure(format!("{user_name} has no {} range", kind.subid_name()))
         .because(format!("{source} has no line for {user_name} (by name or uid)"))
         .fix(format!(

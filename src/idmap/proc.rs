@@ -37,7 +37,7 @@ impl ProcTarget {
     }
 
     /// "process 1234" or "this process", for messages.
-    pub fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             ProcTarget::Current => "this process".into(),
             ProcTarget::Pid(pid) => format!("process {pid}"),
@@ -105,12 +105,6 @@ pub struct ParsedMap {
     pub skipped: Vec<Skipped>,
 }
 
-impl ParsedMap {
-    pub fn state(&self) -> MapState {
-        map_state(&self.map)
-    }
-}
-
 /// Whether a map is the identity, unmapped (empty), or something else.
 pub fn map_state(map: &IdMap) -> MapState {
     if map.entries.is_empty() {
@@ -155,6 +149,8 @@ pub fn parse_map(kind: IdKind, bytes: &[u8]) -> ParsedMap {
     }
 }
 
+/// One line of a map file, or why it was skipped: the reason is data (kept with the
+/// skipped line and shown beside it), not an error that ends anything.
 fn parse_map_line(text: &str) -> std::result::Result<IdMapEntry, String> {
     let fields: Vec<&str> = text.split_ascii_whitespace().collect();
     if fields.len() != 3 {
@@ -203,7 +199,7 @@ fn check_overlap(
 }
 
 /// Parse /proc/PID/setgroups.
-pub fn parse_setgroups(text: &str) -> Option<SetGroups> {
+pub(crate) fn parse_setgroups(text: &str) -> Option<SetGroups> {
     match text.trim() {
         "allow" => Some(SetGroups::Allow),
         "deny" => Some(SetGroups::Deny),
@@ -270,13 +266,13 @@ impl ProcRoot {
 
     /// The uid map and gid map of `pid` (lines the parser skipped are dropped; use
     /// `read_proc_maps` to report them).
-    pub fn read_maps(&self, pid: i32) -> Result<(IdMap, IdMap)> {
+    pub(crate) fn read_maps(&self, pid: i32) -> Result<(IdMap, IdMap)> {
         let (u, g) = self.read_proc_maps(ProcTarget::Pid(pid))?;
         Ok((u.parsed.map, g.parsed.map))
     }
 
     /// The maps of the calling process.
-    pub fn self_maps(&self) -> Result<(IdMap, IdMap)> {
+    pub(crate) fn self_maps(&self) -> Result<(IdMap, IdMap)> {
         let (u, g) = self.read_proc_maps(ProcTarget::Current)?;
         Ok((u.parsed.map, g.parsed.map))
     }
@@ -302,10 +298,6 @@ impl ProcRoot {
         })
     }
 
-    pub fn userns_inode(&self, pid: i32) -> Result<u64> {
-        self.userns_inode_of(ProcTarget::Pid(pid))
-    }
-
     /// The uid owning `target`: the owner of /proc/PID, which is what newuidmap compares
     /// with its caller (shadow `src/newuidmap.c`, fstat of the /proc/PID directory).
     pub fn owner_uid_of(&self, target: ProcTarget) -> Result<u32> {
@@ -313,10 +305,6 @@ impl ProcRoot {
         std::fs::metadata(&path)
             .map(|m| m.uid())
             .map_err(|e| self.error(target, "stat", &path, &e))
-    }
-
-    pub fn pid_owner_uid(&self, pid: i32) -> Result<u32> {
-        self.owner_uid_of(ProcTarget::Pid(pid))
     }
 
     /// /proc/PID/setgroups: whether setgroups(2) is allowed inside the namespace.
@@ -332,10 +320,6 @@ impl ProcRoot {
                 ))
                 .fix("check that the proc root is a real /proc")
         })
-    }
-
-    pub fn setgroups(&self, pid: i32) -> Result<SetGroups> {
-        self.setgroups_of(ProcTarget::Pid(pid))
     }
 
     /// An error about `path` of `target`, with the cause and fix chosen by the errno.
@@ -396,28 +380,13 @@ impl ProcRoot {
 }
 
 /// `ProcRoot::system().read_maps(pid)`.
-pub fn read_maps(pid: i32) -> Result<(IdMap, IdMap)> {
+pub(crate) fn read_maps(pid: i32) -> Result<(IdMap, IdMap)> {
     ProcRoot::system().read_maps(pid)
 }
 
 /// `ProcRoot::system().self_maps()`.
 pub fn self_maps() -> Result<(IdMap, IdMap)> {
     ProcRoot::system().self_maps()
-}
-
-/// `ProcRoot::system().userns_inode(pid)`.
-pub fn userns_inode(pid: i32) -> Result<u64> {
-    ProcRoot::system().userns_inode(pid)
-}
-
-/// `ProcRoot::system().pid_owner_uid(pid)`.
-pub fn pid_owner_uid(pid: i32) -> Result<u32> {
-    ProcRoot::system().pid_owner_uid(pid)
-}
-
-/// `ProcRoot::system().setgroups(pid)`.
-pub fn setgroups(pid: i32) -> Result<SetGroups> {
-    ProcRoot::system().setgroups(pid)
 }
 
 #[cfg(test)]

@@ -22,9 +22,9 @@ fn parses_kernel_padding() {
     );
     assert_eq!(triples(&p), [(0, 1000, 1), (1, 100000, 65536)]);
     assert!(p.skipped.is_empty());
-    assert_eq!(p.state(), MapState::Mapped);
+    assert_eq!(map_state(&p.map), MapState::Mapped);
     let id = parse_map(IdKind::Gid, b"         0          0 4294967295\n");
-    assert_eq!(id.state(), MapState::Identity);
+    assert_eq!(map_state(&id.map), MapState::Identity);
     assert_eq!(id.map.kind, IdKind::Gid);
 }
 
@@ -32,7 +32,7 @@ fn parses_kernel_padding() {
 fn empty_text_is_unmapped() {
     for text in [&b""[..], b"\n", b"   \n\n"] {
         let p = parse_map(IdKind::Uid, text);
-        assert_eq!(p.state(), MapState::Unmapped);
+        assert_eq!(map_state(&p.map), MapState::Unmapped);
         assert!(p.skipped.is_empty());
     }
 }
@@ -121,13 +121,19 @@ fn reads_fixture_trees() {
     assert_eq!(u.to_short(), "0:1000:1,1:100000:65536");
     assert_eq!(g.to_short(), "0:1000:1,1:100000:65536");
     let r = ProcRoot::new(root.base().join("podman"));
-    assert_eq!(r.setgroups(4242).unwrap(), SetGroups::Allow);
+    assert_eq!(
+        r.setgroups_of(ProcTarget::Pid(4242)).unwrap(),
+        SetGroups::Allow
+    );
 
     let r = ProcRoot::new(root.base().join("unmapped"));
     let (u, g) = r.read_maps(4343).unwrap();
     assert_eq!(map_state(&u), MapState::Unmapped);
     assert_eq!(map_state(&g), MapState::Unmapped);
-    assert_eq!(r.setgroups(4343).unwrap(), SetGroups::Allow);
+    assert_eq!(
+        r.setgroups_of(ProcTarget::Pid(4343)).unwrap(),
+        SetGroups::Allow
+    );
 
     let r = ProcRoot::new(root.base().join("identity"));
     let (u, _) = r.self_maps().unwrap();
@@ -154,7 +160,7 @@ fn missing_process_is_a_clear_error() {
     let e = r.read_maps(1).unwrap_err();
     assert_eq!(e.what, "no process 1");
     assert!(e.fix.unwrap().contains("ps -p 1"));
-    let e = r.setgroups(1).unwrap_err();
+    let e = r.setgroups_of(ProcTarget::Pid(1)).unwrap_err();
     assert_eq!(e.what, "no process 1");
 }
 
@@ -174,10 +180,10 @@ fn reads_this_process() {
     let (u, g) = r.self_maps().unwrap();
     assert!(!u.entries.is_empty() && !g.entries.is_empty());
     let pid = std::process::id() as i32;
-    assert!(r.userns_inode(pid).unwrap() > 0);
+    assert!(r.userns_inode_of(ProcTarget::Pid(pid)).unwrap() > 0);
     assert_eq!(
-        r.pid_owner_uid(pid).unwrap(),
+        r.owner_uid_of(ProcTarget::Pid(pid)).unwrap(),
         nix::unistd::geteuid().as_raw()
     );
-    assert!(r.setgroups(pid).is_ok());
+    assert!(r.setgroups_of(ProcTarget::Pid(pid)).is_ok());
 }

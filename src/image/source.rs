@@ -230,7 +230,7 @@ impl Blobs {
     }
 
     /// A blob that is not a plain file of the image.
-    fn refused(&self, name: &str, why: impl std::fmt::Display) -> Error {
+    fn refused(&self, name: &str, why: impl Into<crate::error::Cause>) -> Error {
         Error::failure(format!(
             "{}: cannot use {name}",
             self.source_path().display()

@@ -48,7 +48,7 @@ impl Joinable {
         Ok(Joined { flags, cwd })
     }
 
-    pub fn pidfd(&self) -> Option<&OwnedFd> {
+    pub(crate) fn pidfd(&self) -> Option<&OwnedFd> {
         self.pidfd.as_ref()
     }
 
@@ -73,7 +73,7 @@ impl Joinable {
 
     /// setns into `flags` of the target. Without a pidfd, /proc/PID/ns/* fds are opened
     /// first, the start time checked again by the caller's `open`, then each joined, user first.
-    pub fn join(&self, flags: CloneFlags, start_time: Option<u64>) -> Result<()> {
+    pub(crate) fn join(&self, flags: CloneFlags, start_time: Option<u64>) -> Result<()> {
         if flags.is_empty() {
             return Ok(());
         }

@@ -6,8 +6,8 @@
 //! start time (field 22 of /proc/PID/stat) and same user-namespace inode. Anything else
 //! is a stale record, replaced by the next `unshare --name` and hidden from `ls`.
 
-pub mod join;
-pub mod pause;
+pub(crate) mod join;
+pub(crate) mod pause;
 pub mod process;
 pub mod record;
 
@@ -62,7 +62,7 @@ pub fn stale_map(rec: &KeptRecord, account: &Account) -> Option<String> {
 }
 
 /// The warning for NAME, whose map `map_change` found stale, with the fix.
-pub fn stale_warning(name: &str, change: &str) -> String {
+pub(crate) fn stale_warning(name: &str, change: &str) -> String {
     format!(
         "kept namespace {name} has stale maps: {change}; run `userns stop {name}` and create it again"
     )
@@ -124,7 +124,7 @@ pub fn subid_files_changed(rec: &KeptRecord) -> bool {
 /// What `join_or_create` serves. Its two callers differ in what they join of a live
 /// NAME and in how they treat one that went stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeptUse {
+pub(crate) enum KeptUse {
     /// `userns unshare --name`: the user's own namespaces. Every namespace NAME holds is
     /// joined; a stale map is the user's to fix (warned of), a dead record is replaced
     /// with a word.
@@ -136,7 +136,7 @@ pub enum KeptUse {
 }
 
 /// Where `join_or_create` left this process.
-pub enum Entered {
+pub(crate) enum Entered {
     /// In the namespaces of a live NAME, credentials settled; the program is still to run.
     Joined(Joined),
     /// In namespaces just made from the spec, kept under NAME.
@@ -146,7 +146,7 @@ pub enum Entered {
 /// Join NAME if its pause process is alive, else make the namespaces of `spec`, keep them
 /// under NAME (pause process and record) and stay in them. Under NAME's lock, so that two
 /// racing callers end in one namespace, and a live NAME is not stopped while being joined.
-pub fn join_or_create(
+pub(crate) fn join_or_create(
     name: &str,
     spec: &NsSpec,
     account: &Account,
@@ -316,7 +316,7 @@ pub fn stop(dir: &Path, rec: &KeptRecord) -> Result<String> {
 
 /// `stop`, for a caller that already holds NAME's lock (a second flock of the same file
 /// from another descriptor would wait for ever).
-pub fn stop_locked(dir: &Path, rec: &KeptRecord) -> Result<String> {
+pub(crate) fn stop_locked(dir: &Path, rec: &KeptRecord) -> Result<String> {
     let outcome = match liveness(rec) {
         Liveness::Stale(why) => format!("removed the stale record of {} ({why})", rec.name),
         Liveness::Alive(j) => {

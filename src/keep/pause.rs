@@ -16,7 +16,7 @@ use std::os::fd::AsRawFd;
 /// the direct child, hence pid 1 of the new pid namespace, and reaps orphans there.
 /// Otherwise a middle child forks it and exits, so that the caller's program (which
 /// replaces this process) never finds the pause process among its children.
-pub fn spawn(pid_ns: bool) -> Result<Pid> {
+pub(crate) fn spawn(pid_ns: bool) -> Result<Pid> {
     // The pause process reports its pid on this pipe once it is set up (own session,
     // name, signals blocked), so that nothing sees it half-made.
     let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)

@@ -6,7 +6,6 @@
 
 use crate::error::{Error, Result};
 use crate::idmap::{IdMap, IdMapEntry};
-use crate::ids::IdKind;
 use crate::sys::fs::FlockOperation;
 use crate::unshare::MapRequest;
 use serde::{Deserialize, Serialize};
@@ -39,7 +38,7 @@ fn nanos(secs: i64, nsec: i64) -> i128 {
 impl FileIdentity {
     /// The identity of `path` now; an absent or unreadable file has an empty identity, so
     /// that its later appearance counts as a change.
-    pub fn of(path: &Path) -> FileIdentity {
+    pub(crate) fn of(path: &Path) -> FileIdentity {
         match (std::fs::metadata(path), std::fs::read(path)) {
             (Ok(m), Ok(bytes)) => FileIdentity {
                 path: path.to_path_buf(),
@@ -65,7 +64,7 @@ impl FileIdentity {
     /// which no user can set back (unlike the mtime, which `touch -d` and `rsync -a`
     /// set). Anything else is decided by mtime, size and content, so that a /etc/subuid
     /// of 100,000 lines is read only when it may have changed.
-    pub fn still_matches(&self, path: &Path) -> bool {
+    pub(crate) fn still_matches(&self, path: &Path) -> bool {
         if let (Some(inode), Some(ctime_ns), Ok(m)) =
             (self.inode, self.ctime_ns, std::fs::metadata(path))
         {
@@ -82,7 +81,7 @@ impl FileIdentity {
     }
 }
 
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         hash ^= b as u64;
@@ -105,7 +104,7 @@ pub struct KeptRequest {
 impl KeptRequest {
     /// The record of `request`: explicit lines as `INNER:OUTER:COUNT`, as the options
     /// take them, so that records stay readable by every userns.
-    pub fn of(request: &MapRequest) -> KeptRequest {
+    pub(crate) fn of(request: &MapRequest) -> KeptRequest {
         let words = |entries: &[IdMapEntry]| -> Vec<String> {
             entries
                 .iter()
@@ -122,7 +121,7 @@ impl KeptRequest {
     }
 
     /// The request recorded (older records may hold `auto`, or the words as typed).
-    pub fn map_request(&self) -> Result<MapRequest> {
+    pub(crate) fn map_request(&self) -> Result<MapRequest> {
         MapRequest::from_options(
             &self.map_users,
             &self.map_groups,
@@ -159,21 +158,11 @@ pub struct KeptRecord {
     pub owner_uid: u32,
 }
 
-pub fn map_lines(map: &IdMap) -> Vec<[u32; 3]> {
+pub(crate) fn map_lines(map: &IdMap) -> Vec<[u32; 3]> {
     map.entries
         .iter()
         .map(|e| [e.inside, e.outside, e.count])
         .collect()
-}
-
-pub fn map_of(kind: IdKind, lines: &[[u32; 3]]) -> IdMap {
-    IdMap::new(
-        kind,
-        lines
-            .iter()
-            .map(|l| IdMapEntry::new(l[0], l[1], l[2]))
-            .collect(),
-    )
 }
 
 /// A NAME must be a plain file name, and distinguishable from the other kinds of
@@ -239,7 +228,7 @@ pub fn registry_dir(create: bool) -> Result<PathBuf> {
     Ok(dir)
 }
 
-pub fn record_path(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn record_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.json"))
 }
 
@@ -262,7 +251,7 @@ pub fn read(dir: &Path, name: &str) -> Result<Option<KeptRecord>> {
 }
 
 /// Write a record atomically: a reader sees the old one or the new one, never a part.
-pub fn write(dir: &Path, record: &KeptRecord) -> Result<()> {
+pub(crate) fn write(dir: &Path, record: &KeptRecord) -> Result<()> {
     let path = record_path(dir, &record.name);
     let temp = dir.join(format!(".{}.json.{}", record.name, std::process::id()));
     let text = serde_json::to_vec_pretty(record)
@@ -285,7 +274,7 @@ pub fn write(dir: &Path, record: &KeptRecord) -> Result<()> {
 }
 
 /// Remove NAME's record (and its lock file); an absent record is not an error.
-pub fn remove(dir: &Path, name: &str) -> Result<()> {
+pub(crate) fn remove(dir: &Path, name: &str) -> Result<()> {
     let path = record_path(dir, name);
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
@@ -324,12 +313,12 @@ pub fn known_names(dir: &Path) -> Vec<String> {
 /// An exclusive flock on `NAME.lock`, held until dropped (or `unlock`). The lock file is
 /// never removed: removing it would let a third process lock a fresh inode while the
 /// second still waits on the old one.
-pub struct NameLock {
+pub(crate) struct NameLock {
     file: File,
 }
 
 impl NameLock {
-    pub fn acquire(dir: &Path, name: &str) -> Result<NameLock> {
+    pub(crate) fn acquire(dir: &Path, name: &str) -> Result<NameLock> {
         let path = dir.join(format!("{name}.lock"));
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -350,7 +339,7 @@ impl NameLock {
 
     /// Release now. The lock belongs to the open file description, which forked children
     /// share: an explicit unlock releases it for them too.
-    pub fn unlock(self) {
+    pub(crate) fn unlock(self) {
         let _ = crate::sys::fs::flock(&self.file, FlockOperation::Unlock);
     }
 }
@@ -358,6 +347,17 @@ impl NameLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::IdKind;
+
+    fn map_of(kind: IdKind, lines: &[[u32; 3]]) -> IdMap {
+        IdMap::new(
+            kind,
+            lines
+                .iter()
+                .map(|l| IdMapEntry::new(l[0], l[1], l[2]))
+                .collect(),
+        )
+    }
 
     #[test]
     fn names_that_could_be_taken_for_other_targets_are_refused() {

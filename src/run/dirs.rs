@@ -15,10 +15,10 @@ const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
 
 /// A container id: 64 hex digits, as podman's; the first 12 are the short id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerId(String);
+pub(crate) struct ContainerId(String);
 
 impl ContainerId {
-    pub fn random() -> Result<ContainerId> {
+    pub(crate) fn random() -> Result<ContainerId> {
         let mut bytes = [0u8; 32];
         match rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()) {
             Ok(n) if n == bytes.len() => {}
@@ -31,25 +31,19 @@ impl ContainerId {
         ))
     }
 
-    pub fn full(&self) -> &str {
-        &self.0
-    }
-
     /// The short id: the default hostname and the directory name.
-    pub fn short(&self) -> &str {
+    pub(crate) fn short(&self) -> &str {
         &self.0[..12]
     }
 }
 
 /// The directories of one container.
 #[derive(Debug, Clone)]
-pub struct ContainerDirs {
+pub(crate) struct ContainerDirs {
     /// Removed as a whole at exit: merged/, the /etc files, the layer's mount point.
     pub dir: PathBuf,
     pub merged: PathBuf,
     pub layer: Layer,
-    /// The kept layer's directory (`--keep NAME`), left in place at exit.
-    pub kept: Option<PathBuf>,
 }
 
 fn is_overlay(path: &Path) -> bool {
@@ -58,7 +52,7 @@ fn is_overlay(path: &Path) -> bool {
 
 /// $XDG_DATA_HOME/userns, else ~/.local/share/userns. A relative XDG_DATA_HOME is
 /// ignored, as the XDG Base Directory specification says.
-pub fn data_dir(account: &Account) -> Option<PathBuf> {
+pub(crate) fn data_dir(account: &Account) -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .filter(|d| d.is_absolute())
@@ -75,7 +69,7 @@ pub fn data_dir(account: &Account) -> Option<PathBuf> {
 /// Where per-container directories go: under $XDG_RUNTIME_DIR when it is set and exists
 /// (and is not on overlayfs, podman's runroot rule), else under the data dir. A runtime
 /// dir that is set but not to be trusted is refused, not passed over.
-pub fn containers_root(account: &Account) -> Result<PathBuf> {
+pub(crate) fn containers_root(account: &Account) -> Result<PathBuf> {
     let runtime = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(d) => {
             let d = PathBuf::from(d);
@@ -95,7 +89,7 @@ pub fn containers_root(account: &Account) -> Result<PathBuf> {
 }
 
 /// Check a `--keep` name: it becomes a directory name.
-pub fn check_keep_name(name: &str) -> Result<()> {
+pub(crate) fn check_keep_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name
@@ -124,7 +118,7 @@ fn create_dir(path: &Path, mode: u32) -> Result<()> {
 
 impl ContainerDirs {
     /// Create the container's directories (and find or create a kept layer).
-    pub fn create(
+    pub(crate) fn create(
         account: &Account,
         id: &ContainerId,
         keep: Option<&str>,
@@ -144,7 +138,7 @@ impl ContainerDirs {
         create_dir(&dir, 0o700)?;
         let merged = dir.join("merged");
         create_dir(&merged, 0o755)?;
-        let (layer, kept) = match keep {
+        let layer = match keep {
             Some(name) => {
                 check_keep_name(name)?;
                 let data = data.ok_or_else(|| {
@@ -168,32 +162,26 @@ impl ContainerDirs {
                     ))
                     .fix("point XDG_DATA_HOME at a disk filesystem"));
                 }
-                (layer, Some(kept))
+                layer
             }
             None => {
                 // Only the mount point: pid 1 mounts the layer's own tmpfs on it.
                 let at = dir.join("layer");
                 create_dir(&at, 0o700)?;
-                let layer = Layer {
+                Layer {
                     upper: at.join("upper"),
                     work: at.join("work"),
                     tmpfs_at: Some(at),
-                };
-                (layer, None)
+                }
             }
         };
-        Ok(ContainerDirs {
-            dir,
-            merged,
-            layer,
-            kept,
-        })
+        Ok(ContainerDirs { dir, merged, layer })
     }
 
     /// Hold an exclusive lock on the container's directory while this process lives, so
     /// that `sweep_abandoned` of another run leaves it alone. flock on the directory
     /// itself: the lock goes with the process, however it ends.
-    pub fn lock(&self) -> Result<OwnedFd> {
+    pub(crate) fn lock(&self) -> Result<OwnedFd> {
         let fd = lock_dir(&self.dir, crate::sys::fs::FlockOperation::LockExclusive)
             .map_err(|e| Error::io("lock the container directory", &self.dir, &e))?;
         Ok(fd)
@@ -204,7 +192,7 @@ impl ContainerDirs {
     /// where a file of a subordinate id (written by a program through a bind mount of the
     /// directory, or left by an older userns that kept the layer here) is removable too.
     /// remove_dir_all does not follow symlinks, so nothing outside the tree is touched.
-    pub fn remove(&self) -> Result<()> {
+    pub(crate) fn remove(&self) -> Result<()> {
         std::fs::remove_dir_all(&self.dir)
             .map_err(|e| Error::io("remove the container directory", &self.dir, &e))
     }
@@ -229,7 +217,7 @@ const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 /// (a 12-hex-digit name, unlocked, unchanged for a minute), as `podman container
 /// cleanup` does for its own. Inside the mapped namespace, as `ContainerDirs::remove`,
 /// since one may hold files of subordinate ids. Returns how many were removed.
-pub fn sweep_abandoned(root: &Path) -> usize {
+pub(crate) fn sweep_abandoned(root: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(root) else {
         return 0;
     };
@@ -280,9 +268,9 @@ mod tests {
         let a = ContainerId::random().unwrap();
         let b = ContainerId::random().unwrap();
         assert_ne!(a, b);
-        assert_eq!(a.full().len(), 64);
+        assert_eq!(a.0.len(), 64);
         assert_eq!(a.short().len(), 12);
-        assert!(a.full().chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(a.0.chars().all(|c| c.is_ascii_hexdigit()));
     }
 
     #[test]

@@ -4,13 +4,13 @@
 use super::spec::NetMode;
 
 /// /etc/hostname.
-pub fn hostname_file(hostname: &str) -> String {
+pub(crate) fn hostname_file(hostname: &str) -> String {
     format!("{hostname}\n")
 }
 
 /// /etc/hosts: loopback names and the container's own name. With the host's network the
 /// host's own entries come first, so that its names still resolve.
-pub fn hosts_file(hostname: &str, net: NetMode, host_hosts: &str) -> String {
+pub(crate) fn hosts_file(hostname: &str, net: NetMode, host_hosts: &str) -> String {
     let mut text = String::new();
     if net == NetMode::Host {
         text.push_str(host_hosts);
@@ -45,7 +45,7 @@ fn is_loopback_nameserver(line: &str) -> bool {
 /// /etc/resolv.conf. The host's as it is for the host's network. In a network namespace
 /// of its own a loopback nameserver (systemd-resolved's 127.0.0.53) is unreachable, so
 /// those lines are dropped; slirp4netns forwards DNS at 10.0.2.3.
-pub fn resolv_conf(net: NetMode, host_resolv: &str) -> String {
+pub(crate) fn resolv_conf(net: NetMode, host_resolv: &str) -> String {
     match net {
         NetMode::Host => host_resolv.to_string(),
         NetMode::Slirp4netns => {

@@ -38,7 +38,7 @@ pub const READ_ONLY: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-fn mount_failed(what: &str, path: &str, e: impl std::fmt::Display) -> Error {
+fn mount_failed(what: &str, path: &str, e: impl Into<crate::error::Cause>) -> Error {
     Error::failure(format!("cannot {what} {path} in the container"))
         .because(e)
         .fix("podman masks the same paths; check that /proc and /sys are mounted as usual here")

@@ -36,18 +36,18 @@
 //! container sees, and which with `--init` never execs) is not dumpable and closes every
 //! descriptor of userns's (`unshare::fds`, `unshare::supervise`).
 
-pub mod dirs;
-pub mod etcfiles;
-pub mod inroot;
+pub(crate) mod dirs;
+pub(crate) mod etcfiles;
+pub(crate) mod inroot;
 pub mod masks;
-pub mod namespaces;
-pub mod net;
-pub mod process;
-pub mod rootfs;
-pub mod source;
-pub mod spec;
-pub mod tty;
-pub mod user;
+pub(crate) mod namespaces;
+pub(crate) mod net;
+pub(crate) mod process;
+pub(crate) mod rootfs;
+pub(crate) mod source;
+pub(crate) mod spec;
+pub(crate) mod tty;
+pub(crate) mod user;
 
 use crate::error::{Error, Result};
 use crate::unshare::fds;
@@ -175,18 +175,20 @@ pub fn run(args: &RunSpec) -> Result<u8> {
     outcome
 }
 
-fn run_container(
+/// What pid 1 runs: the image's entrypoint and command (or the user's), in its working
+/// directory, with the container's environment.
+struct ContainerProgram {
+    program: Program,
+    env: Vec<String>,
+    workdir: String,
+}
+
+fn container_program(
     args: &RunSpec,
     request: &Request,
-    account: &Account,
-    network: net::Network,
+    prepared: &source::Prepared,
     hostname: &str,
-    dirs: &ContainerDirs,
-) -> Result<u8> {
-    let etc_files = write_etc_files(&dirs.dir, hostname, args.net)?;
-    namespaces::enter(&args.userns, account, hostname, args.net != NetMode::Host)?;
-    let _network = network.start()?;
-    let prepared = source::prepare(&request.source, request.kind, account, args.rootfs_rw)?;
+) -> Result<ContainerProgram> {
     let workdir = args
         .workdir
         .clone()
@@ -206,6 +208,30 @@ fn run_container(
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .map(str::to_string);
+    Ok(ContainerProgram {
+        program,
+        env,
+        workdir,
+    })
+}
+
+fn run_container(
+    args: &RunSpec,
+    request: &Request,
+    account: &Account,
+    network: net::Network,
+    hostname: &str,
+    dirs: &ContainerDirs,
+) -> Result<u8> {
+    let etc_files = write_etc_files(&dirs.dir, hostname, args.net)?;
+    namespaces::enter(&args.userns, account, hostname, args.net != NetMode::Host)?;
+    let _network = network.start()?;
+    let prepared = source::prepare(&request.source, request.kind, account, args.rootfs_rw)?;
+    let ContainerProgram {
+        program,
+        env,
+        workdir,
+    } = container_program(args, request, &prepared, hostname)?;
     let user_spec = args
         .user
         .clone()

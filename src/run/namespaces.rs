@@ -19,7 +19,7 @@ use crate::users::Account;
 use nix::sched::CloneFlags;
 
 /// The name under which userns keeps the containers' user namespace.
-pub const SHARED_NAME: &str = "containers";
+pub(crate) const SHARED_NAME: &str = "containers";
 
 /// The forms of `--userns`, for messages.
 const FORMS: &str = "shared (the default), shared:NAME or private";

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 /// The capabilities podman grants by default (containers.conf `default_capabilities`
 /// since containers-common 0.47: NET_RAW, MKNOD and AUDIT_WRITE were dropped then).
 /// Numbers from linux/capability.h.
-pub const DEFAULT_CAPS: [u32; 11] = [
+pub(crate) const DEFAULT_CAPS: [u32; 11] = [
     0,  // CAP_CHOWN
     1,  // CAP_DAC_OVERRIDE
     3,  // CAP_FOWNER
@@ -22,13 +22,13 @@ pub const DEFAULT_CAPS: [u32; 11] = [
 ];
 
 /// The bit mask of `caps` (as /proc/PID/status shows CapEff).
-pub fn cap_mask(caps: &[u32]) -> u64 {
+pub(crate) fn cap_mask(caps: &[u32]) -> u64 {
     caps.iter().fold(0, |m, c| m | (1u64 << c))
 }
 
 /// Replace the process environment with `env` (K=V entries), so that execvp's PATH
 /// search and the program both see the container's.
-pub fn set_environment(env: &[String]) {
+pub(crate) fn set_environment(env: &[String]) {
     let old: Vec<_> = std::env::vars_os().map(|(k, _)| k).collect();
     for key in old {
         std::env::remove_var(key);
@@ -41,7 +41,7 @@ pub fn set_environment(env: &[String]) {
 }
 
 /// stdin from the container's /dev/null, as podman does without -i.
-pub fn stdin_null() -> Result<()> {
+pub(crate) fn stdin_null() -> Result<()> {
     let null = std::fs::File::open("/dev/null")
         .map_err(|e| Error::failure("cannot open the container's /dev/null").because(e))?;
     // dup2 onto fd 0; the File closes its own descriptor afterwards.
@@ -68,7 +68,7 @@ fn last_cap() -> u32 {
 /// SECBIT_KEEP_CAPS), set the three sets, clear ambient, set no_new_privs.
 ///
 /// Inheritable stays empty: podman stopped granting it after CVE-2022-27652.
-pub fn become_user(user: &ExecUser) -> Result<()> {
+pub(crate) fn become_user(user: &ExecUser) -> Result<()> {
     let keep = cap_mask(&DEFAULT_CAPS);
     for cap in 0..=last_cap() {
         if keep & (1u64 << cap) == 0 {

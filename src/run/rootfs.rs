@@ -64,7 +64,7 @@ pub struct RootfsPlan {
     pub workdir: String,
 }
 
-fn failed(what: String, e: impl std::fmt::Display) -> Error {
+fn failed(what: String, e: impl Into<crate::error::Cause>) -> Error {
     Error::failure(what).because(e)
 }
 

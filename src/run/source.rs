@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// What `userns run` takes from the source: the root, and the image's run configuration
 /// (all empty for a plain directory).
 #[derive(Debug, Clone, Default)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     pub rootfs: PathBuf,
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
@@ -23,7 +23,7 @@ pub struct Prepared {
 
 /// Make SOURCE absolute, check it exists and is a kind userns can run; `rootfs_rw` only
 /// for a directory of the user's (see `check_rootfs_rw`).
-pub fn locate(source: &Path, rootfs_rw: bool) -> Result<(PathBuf, SourceKind)> {
+pub(crate) fn locate(source: &Path, rootfs_rw: bool) -> Result<(PathBuf, SourceKind)> {
     let path = source.canonicalize().map_err(|e| {
         Error::io("use the source", source, &e).fix(
             "give a root filesystem directory, an image archive (podman save) or an OCI layout",
@@ -52,7 +52,7 @@ fn check_rootfs_rw(source: &Path, kind: SourceKind, rootfs_rw: bool) -> Result<(
 
 /// Prepare the located source (inside the mapped namespace, as uid 0 there); `located` is
 /// the kind `locate` found.
-pub fn prepare(
+pub(crate) fn prepare(
     source: &Path,
     located: SourceKind,
     account: &Account,

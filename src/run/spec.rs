@@ -56,11 +56,12 @@ pub struct RunSpec {
 }
 
 /// The PATH podman gives a container whose image sets none.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// `-v HOST:CTR[:ro]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Volume {
+pub(crate) struct Volume {
     /// Absolute, canonical host path (resolved before entering the namespace).
     pub host: PathBuf,
     /// Absolute path inside the container.
@@ -70,7 +71,7 @@ pub struct Volume {
 
 /// Parse one `-v` value. The host path is made absolute against `cwd` and must exist:
 /// podman takes a name without a slash as a named volume, which userns does not have.
-pub fn parse_volume(spec: &str, cwd: &Path) -> Result<Volume> {
+pub(crate) fn parse_volume(spec: &str, cwd: &Path) -> Result<Volume> {
     let bad = |why: &str| {
         Error::usage(format!("invalid volume {spec:?}"))
             .because(why.to_string())
@@ -118,7 +119,10 @@ pub fn parse_volume(spec: &str, cwd: &Path) -> Result<Volume> {
 
 /// One `-e` value: `K=V`, or `K` alone to pass the caller's value (podman does the same;
 /// an unset K is left out). `lookup` reads the caller's environment.
-pub fn parse_env(spec: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>> {
+pub(crate) fn parse_env(
+    spec: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>> {
     match spec.split_once('=') {
         Some(("", _)) => Err(Error::usage(format!("invalid -e {spec:?}"))
             .because("the variable name is empty")
@@ -131,7 +135,7 @@ pub fn parse_env(spec: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<
 
 /// The lines of an env file: `K=V`, `K` (from the caller), `#` comments and blank lines
 /// skipped, as podman's `--env-file` reads them.
-pub fn parse_env_file(
+pub(crate) fn parse_env_file(
     path: &Path,
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -150,14 +154,14 @@ pub fn parse_env_file(
 }
 
 /// Set `entry` (K=V) in `env`, replacing an earlier value of K.
-pub fn set_env(env: &mut Vec<String>, entry: &str) {
+pub(crate) fn set_env(env: &mut Vec<String>, entry: &str) {
     let key = entry.split_once('=').map_or(entry, |(k, _)| k);
     env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
     env.push(entry.to_string());
 }
 
 /// Whether `env` sets K.
-pub fn has_env(env: &[String], key: &str) -> bool {
+pub(crate) fn has_env(env: &[String], key: &str) -> bool {
     env.iter()
         .any(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key)
 }
@@ -165,7 +169,7 @@ pub fn has_env(env: &[String], key: &str) -> bool {
 /// The base environment: PATH, TERM, HOSTNAME (podman's defaults), then the image's Env,
 /// then env files, then `-e`, each overriding the ones before. HOME comes later, from
 /// the container's passwd, when none of these set it.
-pub fn container_env(
+pub(crate) fn container_env(
     hostname: &str,
     image_env: &[String],
     files: &[String],
@@ -186,7 +190,11 @@ pub fn container_env(
 
 /// The program to run: podman's rule is Entrypoint + (COMMAND, or else the image's Cmd);
 /// /bin/sh when both are empty.
-pub fn program_words(entrypoint: &[String], cmd: &[String], command: &[String]) -> Vec<String> {
+pub(crate) fn program_words(
+    entrypoint: &[String],
+    cmd: &[String],
+    command: &[String],
+) -> Vec<String> {
     let mut words = entrypoint.to_vec();
     if command.is_empty() {
         words.extend(cmd.iter().cloned());

@@ -26,7 +26,7 @@ pub struct Terminal {
     theirs: Option<OwnedFd>,
 }
 
-fn fail(what: &str, e: impl std::fmt::Display) -> Error {
+fn fail(what: &str, e: impl Into<crate::error::Cause>) -> Error {
     Error::failure(what.to_string()).because(e)
 }
 

@@ -7,7 +7,7 @@ use crate::users::passwd;
 
 /// Who the program runs as inside.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecUser {
+pub(crate) struct ExecUser {
     pub uid: u32,
     pub gid: u32,
     /// From passwd when the user has an entry; podman uses "/" otherwise.
@@ -23,7 +23,7 @@ fn group_gid(text: &str, name: &str) -> Option<u32> {
 
 /// Resolve `spec` (`USER[:GROUP]`, each a name or a number; empty means root) with the
 /// container's passwd and group texts (empty when the files are missing).
-pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
+pub(crate) fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser> {
     let (user, group_spec) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),

@@ -60,6 +60,15 @@ impl std::fmt::Display for AllocError {
     }
 }
 
+impl std::error::Error for AllocError {}
+
+/// The error kept as a cause; callers pass it by reference, then match on it for the fix.
+impl From<&AllocError> for crate::error::Cause {
+    fn from(e: &AllocError) -> Self {
+        crate::error::Cause::other(e.clone())
+    }
+}
+
 /// The lowest free range of `count` ids in `pool` that overlaps no entry of `file` and
 /// does not contain `own_id` (the owner's own id is mapped separately; a range holding it
 /// is unusable).

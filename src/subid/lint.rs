@@ -42,7 +42,7 @@ use std::rc::Rc;
 
 /// Ids a user should have to run ordinary container images, whose files use ids 0..65535
 /// (nobody is 65534); useradd grants SUB_UID_COUNT = 65536 by default.
-pub const MIN_USABLE_TOTAL: u64 = 65536;
+pub(crate) const MIN_USABLE_TOTAL: u64 = 65536;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,7 +52,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -326,6 +326,8 @@ fn span(e: &SubIdEntry) -> String {
     }
 }
 
+/// The lints of one file: each skipped line, each entry on its own (in line order, the
+/// findings of a line together), then the rules across entries.
 fn lint_file(
     kind: IdKind,
     file: &SubIdFile,
@@ -333,11 +335,46 @@ fn lint_file(
     defs: &LoginDefs,
     out: &mut Vec<Finding>,
 ) {
-    use Severity::{Error, Warning};
-    let sub = kind.subid_name();
+    malformed(file, out);
+    let accounts = AccountIds::of(kind, defs);
+    let mut first_of: HashMap<(u32, u64, u64), usize> = HashMap::new();
+    let mut duplicates = HashSet::new();
+    for r in lines {
+        unusable(kind, file, r, defs, out);
+        owner_problems(file, r, out);
+        accounts.overlap(kind, file, r, defs, out);
+        let e = r.entry;
+        match first_of.get(&(r.owner, e.start, e.count)) {
+            Some(&first) => {
+                duplicates.insert(e.line);
+                out.push(finding(
+                    Severity::Error,
+                    Rule::Duplicate,
+                    file,
+                    e.line,
+                    format!(
+                        "{} range {} of {} duplicates line {first}",
+                        kind.subid_name(),
+                        span(e),
+                        r.who()
+                    ),
+                    Some(format!("delete line {}", e.line)),
+                ));
+            }
+            None => {
+                first_of.insert((r.owner, e.start, e.count), e.line);
+            }
+        }
+    }
+    overlaps(kind, file, lines, &duplicates, out);
+    small_totals(kind, file, lines, &duplicates, out);
+}
+
+/// Lines the parser skipped.
+fn malformed(file: &SubIdFile, out: &mut Vec<Finding>) {
     for s in &file.skipped {
         out.push(finding(
-            Error,
+            Severity::Error,
             Rule::Malformed,
             file,
             s.line,
@@ -348,129 +385,154 @@ fn lint_file(
             ),
         ));
     }
+}
 
-    let (min_key, max_key) = match kind {
-        IdKind::Uid => ("UID_MIN", "UID_MAX"),
-        IdKind::Gid => ("GID_MIN", "GID_MAX"),
-    };
-    let account_min = defs.get_u64(min_key).unwrap_or(1000);
-    let account_max = defs.get_u64(max_key).unwrap_or(60000);
-    let mut first_of: HashMap<(u32, u64, u64), usize> = HashMap::new();
-    let mut duplicates = HashSet::new();
-
-    for r in lines {
-        let e = r.entry;
-        let who = r.who();
-        match usability(e, r.own_id(kind)) {
-            Usability::Usable => {}
-            Usability::ZeroCount => out.push(finding(
-                Error,
-                Rule::ZeroCount,
-                file,
-                e.line,
-                format!("{sub} range of {who} has count 0; the kernel rejects an empty range"),
-                Some("delete the line, or give it a count such as 65536".into()),
-            )),
-            Usability::Overflow => out.push(finding(
-                Error,
-                Rule::Overflow,
-                file,
-                e.line,
-                format!(
-                    "{sub} range {} of {who} ends past {}, the largest usable id",
-                    span(e),
-                    ID_LIMIT - 1
-                ),
-                Some(format!(
-                    "lower START or COUNT so that START+COUNT is at most {ID_LIMIT}"
-                )),
-            )),
-            Usability::ContainsOwnId { id } => out.push(finding(
-                Error,
+/// A range the kernel or newuidmap would refuse (see `usability`).
+fn unusable(
+    kind: IdKind,
+    file: &SubIdFile,
+    r: &Resolved,
+    defs: &LoginDefs,
+    out: &mut Vec<Finding>,
+) {
+    let (e, who, sub) = (r.entry, r.who(), kind.subid_name());
+    let (rule, message, fix) = match usability(e, r.own_id(kind)) {
+        Usability::Usable => return,
+        Usability::ZeroCount => (
+            Rule::ZeroCount,
+            format!("{sub} range of {who} has count 0; the kernel rejects an empty range"),
+            "delete the line, or give it a count such as 65536".to_string(),
+        ),
+        Usability::Overflow => (
+            Rule::Overflow,
+            format!(
+                "{sub} range {} of {who} ends past {}, the largest usable id",
+                span(e),
+                ID_LIMIT - 1
+            ),
+            format!("lower START or COUNT so that START+COUNT is at most {ID_LIMIT}"),
+        ),
+        Usability::ContainsOwnId { id } => {
+            let accounts = AccountIds::of(kind, defs);
+            (
                 Rule::ContainsOwnId,
-                file,
-                e.line,
                 format!(
                     "{sub} range {} of {who} contains the owner's own {} {id}; it is mapped separately, and the kernel rejects the overlap",
                     span(e),
                     own_id_name(kind)
                 ),
-                Some(format!(
-                    "move the range above {max_key} ({account_max}), e.g. to start at SUB_{}_MIN ({})",
+                format!(
+                    "move the range above {} ({}), e.g. to start at SUB_{}_MIN ({})",
+                    accounts.max_key,
+                    accounts.max,
                     kind.name().to_uppercase(),
                     sub_min(defs, kind)
-                )),
-            )),
+                ),
+            )
         }
+    };
+    out.push(finding(
+        Severity::Error,
+        rule,
+        file,
+        e.line,
+        message,
+        Some(fix),
+    ));
+}
 
-        if r.account.is_none() {
+/// An owner no one is, or a uid written so that only newuidmap reads it as one.
+fn owner_problems(file: &SubIdFile, r: &Resolved, out: &mut Vec<Finding>) {
+    let (e, who) = (r.entry, r.who());
+    if r.account.is_none() {
+        out.push(finding(
+            Severity::Warning,
+            Rule::UnknownOwner,
+            file,
+            e.line,
+            format!(
+                "owner {who} is not in the passwd database (getent passwd {who}); no one can use this range",
+            ),
+            Some("delete the line if the user is gone, or create the user".into()),
+        ));
+    }
+    if let Owner::Uid(u) = e.owner {
+        if e.owner_text != u.to_string() {
             out.push(finding(
-                Warning,
-                Rule::UnknownOwner,
+                Severity::Warning,
+                Rule::NonCanonicalUid,
                 file,
                 e.line,
                 format!(
-                    "owner {who} is not in the passwd database (getent passwd {who}); no one can use this range",
+                    "owner {:?} is uid {u} to newuidmap, but getsubids and podman compare the text with \"{u}\" and miss this line",
+                    e.owner_text
                 ),
-                Some("delete the line if the user is gone, or create the user".into()),
+                Some(format!("write the owner as {u}")),
             ));
         }
+    }
+}
 
-        if let Owner::Uid(u) = e.owner {
-            if e.owner_text != u.to_string() {
-                out.push(finding(
-                    Warning,
-                    Rule::NonCanonicalUid,
-                    file,
-                    e.line,
-                    format!(
-                        "owner {:?} is uid {u} to newuidmap, but getsubids and podman compare the text with \"{u}\" and miss this line",
-                        e.owner_text
-                    ),
-                    Some(format!("write the owner as {u}")),
-                ));
-            }
-        }
+/// The ids of ordinary accounts, UID_MIN..UID_MAX (or GID_*) of login.defs.
+struct AccountIds {
+    min_key: &'static str,
+    max_key: &'static str,
+    min: u64,
+    max: u64,
+}
 
-        if e.count > 0 && e.start <= account_max && e.end() > account_min as u128 {
-            out.push(finding(
-                Warning,
-                Rule::AccountIds,
-                file,
-                e.line,
-                format!(
-                    "{sub} range {} of {who} overlaps the ids of ordinary accounts, {min_key}..{max_key} ({account_min}-{account_max}, per {}); files of those accounts become reachable from the namespace",
-                    span(e),
-                    defs.origin(max_key)
-                ),
-                Some(format!(
-                    "move the range above {max_key}, where useradd allocates (SUB_{}_MIN {})",
-                    kind.name().to_uppercase(),
-                    sub_min(defs, kind)
-                )),
-            ));
-        }
-
-        match first_of.get(&(r.owner, e.start, e.count)) {
-            Some(&first) => {
-                duplicates.insert(e.line);
-                out.push(finding(
-                    Error,
-                    Rule::Duplicate,
-                    file,
-                    e.line,
-                    format!("{sub} range {} of {who} duplicates line {first}", span(e)),
-                    Some(format!("delete line {}", e.line)),
-                ));
-            }
-            None => {
-                first_of.insert((r.owner, e.start, e.count), e.line);
-            }
+impl AccountIds {
+    fn of(kind: IdKind, defs: &LoginDefs) -> Self {
+        let (min_key, max_key) = match kind {
+            IdKind::Uid => ("UID_MIN", "UID_MAX"),
+            IdKind::Gid => ("GID_MIN", "GID_MAX"),
+        };
+        AccountIds {
+            min_key,
+            max_key,
+            min: defs.get_u64(min_key).unwrap_or(1000),
+            max: defs.get_u64(max_key).unwrap_or(60000),
         }
     }
 
-    overlaps(kind, file, lines, &duplicates, out);
-    small_totals(kind, file, lines, &duplicates, out);
+    /// A range that reaches into the accounts' ids.
+    fn overlap(
+        &self,
+        kind: IdKind,
+        file: &SubIdFile,
+        r: &Resolved,
+        defs: &LoginDefs,
+        out: &mut Vec<Finding>,
+    ) {
+        let e = r.entry;
+        if e.count == 0 || e.start > self.max || e.end() <= self.min as u128 {
+            return;
+        }
+        let AccountIds {
+            min_key,
+            max_key,
+            min,
+            max,
+        } = self;
+        out.push(finding(
+            Severity::Warning,
+            Rule::AccountIds,
+            file,
+            e.line,
+            format!(
+                "{} range {} of {} overlaps the ids of ordinary accounts, {min_key}..{max_key} ({min}-{max}, per {}); files of those accounts become reachable from the namespace",
+                kind.subid_name(),
+                span(e),
+                r.who(),
+                defs.origin(max_key)
+            ),
+            Some(format!(
+                "move the range above {max_key}, where useradd allocates (SUB_{}_MIN {})",
+                kind.name().to_uppercase(),
+                sub_min(defs, kind)
+            )),
+        ));
+    }
 }
 
 fn own_id_name(kind: IdKind) -> &'static str {

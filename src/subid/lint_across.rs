@@ -5,7 +5,7 @@ use super::{finding, owner_slots, span, Finding, Resolved, Rule, Severity, MIN_U
 use crate::ids::IdKind;
 use crate::subid::login_defs::{self, LoginDefs};
 use crate::subid::lookup::usability;
-use crate::subid::overlap::{earlier_overlaps, Span};
+use crate::subid::overlap::{earlier_overlaps, Overlaps, Span};
 use crate::subid::parse::SubIdFile;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -26,7 +26,6 @@ pub(super) fn overlaps(
     duplicates: &HashSet<usize>,
     out: &mut Vec<Finding>,
 ) {
-    let sub = kind.subid_name();
     let considered: Vec<&Resolved> = lines
         .iter()
         .filter(|r| r.entry.count > 0 && !duplicates.contains(&r.entry.line))
@@ -42,78 +41,103 @@ pub(super) fn overlaps(
         .collect();
     let found = earlier_overlaps(&spans, NAMED_OVERLAPS);
     for (later, overlaps) in considered.iter().zip(found) {
-        let push = |out: &mut Vec<Finding>, severity, rule, message, fix: &str| {
-            out.push(finding(
-                severity,
-                rule,
-                file,
-                later.entry.line,
-                message,
-                Some(fix.into()),
-            ))
-        };
         for first in overlaps.named.iter().map(|&j| considered[j]) {
-            if first.owner != later.owner {
-                push(
-                    out,
-                    Severity::Error,
-                    Rule::OwnersOverlap,
-                    format!(
-                        "{sub} range {} of {} overlaps line {} ({}, range {}); each owner can reach the other's files",
-                        span(later.entry),
-                        later.who(),
-                        first.entry.line,
-                        first.who_brief(),
-                        span(first.entry)
-                    ),
-                    OWNERS_FIX,
-                );
-            } else {
-                push(
-                    out,
-                    Severity::Warning,
-                    Rule::SameOwnerOverlap,
-                    format!(
-                        "{sub} range {} of {} overlaps its own line {} (range {}); a map using both is rejected by the kernel",
-                        span(later.entry),
-                        later.who(),
-                        first.entry.line,
-                        span(first.entry)
-                    ),
-                    SAME_OWNER_FIX,
-                );
-            }
+            out.push(named_overlap(kind, file, later, first));
         }
-        if let (n @ 1.., Some(within)) = (overlaps.more_other, overlaps.other_within) {
-            push(
-                out,
-                Severity::Error,
-                Rule::OwnersOverlap,
-                format!(
-                    "{sub} range {} of {} overlaps {n} more earlier line{} of other owners (at most {NAMED_OVERLAPS} are named per line), all within ids {}; each owner can reach the other's files",
-                    span(later.entry),
-                    later.who(),
-                    plural(n),
-                    ids(within)
-                ),
-                OWNERS_FIX,
-            );
-        }
-        if let (n @ 1.., Some(within)) = (overlaps.more_same, overlaps.same_within) {
-            push(
-                out,
-                Severity::Warning,
-                Rule::SameOwnerOverlap,
-                format!(
-                    "{sub} range {} of {} overlaps {n} more of its own earlier line{} (at most {NAMED_OVERLAPS} are named per line), all within ids {}; a map using them together is rejected by the kernel",
-                    span(later.entry),
-                    later.who(),
-                    plural(n),
-                    ids(within)
-                ),
-                "merge the overlapping lines into one range",
-            );
-        }
+        unnamed_overlaps(kind, file, later, &overlaps, out);
+    }
+}
+
+/// `later` overlaps the earlier line `first`: an error between owners, a warning within one.
+fn named_overlap(kind: IdKind, file: &SubIdFile, later: &Resolved, first: &Resolved) -> Finding {
+    let sub = kind.subid_name();
+    let (severity, rule, message, fix) = if first.owner != later.owner {
+        (
+            Severity::Error,
+            Rule::OwnersOverlap,
+            format!(
+                "{sub} range {} of {} overlaps line {} ({}, range {}); each owner can reach the other's files",
+                span(later.entry),
+                later.who(),
+                first.entry.line,
+                first.who_brief(),
+                span(first.entry)
+            ),
+            OWNERS_FIX,
+        )
+    } else {
+        (
+            Severity::Warning,
+            Rule::SameOwnerOverlap,
+            format!(
+                "{sub} range {} of {} overlaps its own line {} (range {}); a map using both is rejected by the kernel",
+                span(later.entry),
+                later.who(),
+                first.entry.line,
+                span(first.entry)
+            ),
+            SAME_OWNER_FIX,
+        )
+    };
+    finding(
+        severity,
+        rule,
+        file,
+        later.entry.line,
+        message,
+        Some(fix.into()),
+    )
+}
+
+/// The earlier lines `later` overlaps beyond the NAMED_OVERLAPS named ones: counted, with
+/// the ids they lie in, one finding for other owners' lines and one for its own.
+fn unnamed_overlaps(
+    kind: IdKind,
+    file: &SubIdFile,
+    later: &Resolved,
+    overlaps: &Overlaps,
+    out: &mut Vec<Finding>,
+) {
+    let sub = kind.subid_name();
+    let push = |out: &mut Vec<Finding>, severity, rule, message, fix: &str| {
+        out.push(finding(
+            severity,
+            rule,
+            file,
+            later.entry.line,
+            message,
+            Some(fix.into()),
+        ))
+    };
+    if let (n @ 1.., Some(within)) = (overlaps.more_other, overlaps.other_within) {
+        push(
+            out,
+            Severity::Error,
+            Rule::OwnersOverlap,
+            format!(
+                "{sub} range {} of {} overlaps {n} more earlier line{} of other owners (at most {NAMED_OVERLAPS} are named per line), all within ids {}; each owner can reach the other's files",
+                span(later.entry),
+                later.who(),
+                plural(n),
+                ids(within)
+            ),
+            OWNERS_FIX,
+        );
+    }
+    if let (n @ 1.., Some(within)) = (overlaps.more_same, overlaps.same_within) {
+        push(
+            out,
+            Severity::Warning,
+            Rule::SameOwnerOverlap,
+            format!(
+                "{sub} range {} of {} overlaps {n} more of its own earlier line{} (at most {NAMED_OVERLAPS} are named per line), all within ids {}; a map using them together is rejected by the kernel",
+                span(later.entry),
+                later.who(),
+                plural(n),
+                ids(within)
+            ),
+            "merge the overlapping lines into one range",
+        );
     }
 }
 

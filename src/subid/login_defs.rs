@@ -39,7 +39,7 @@ struct Definition {
 
 /// A key whose value shadow could not read as a number.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidNumber {
+pub(crate) struct InvalidNumber {
     pub key: String,
     pub value: String,
     pub line: usize,
@@ -55,7 +55,7 @@ pub struct LoginDefs {
 
 impl LoginDefs {
     /// Only shadow's defaults, as when the file does not exist.
-    pub fn defaults() -> LoginDefs {
+    pub(crate) fn defaults() -> LoginDefs {
         LoginDefs::default()
     }
 
@@ -74,7 +74,7 @@ impl LoginDefs {
 
     /// Parse the text of a login.defs file. Never fails: a line without a value is ignored,
     /// as shadow ignores it.
-    pub fn parse(text: &str) -> LoginDefs {
+    pub(crate) fn parse(text: &str) -> LoginDefs {
         let mut defs = HashMap::new();
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
@@ -101,7 +101,7 @@ impl LoginDefs {
     }
 
     /// The value of `key` as written, if the file defines it.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.defs.get(key).map(|d| d.value.as_str())
     }
 
@@ -114,7 +114,7 @@ impl LoginDefs {
     }
 
     /// Keys that userns reads whose values are not numbers (shadow falls back to the default).
-    pub fn invalid(&self) -> Vec<InvalidNumber> {
+    pub(crate) fn invalid(&self) -> Vec<InvalidNumber> {
         let mut out: Vec<InvalidNumber> = DEFAULTS
             .iter()
             .filter_map(|(key, _)| {
@@ -131,7 +131,7 @@ impl LoginDefs {
     }
 
     /// Where a key's value comes from, for messages: "/etc/login.defs" or "default".
-    pub fn origin(&self, key: &str) -> String {
+    pub(crate) fn origin(&self, key: &str) -> String {
         match (&self.path, self.get(key).and_then(parse_c_number)) {
             (Some(p), Some(_)) => p.display().to_string(),
             _ => "shadow's default".into(),
@@ -140,7 +140,7 @@ impl LoginDefs {
 }
 
 /// shadow's default for `key`, when userns knows it.
-pub fn default_of(key: &str) -> Option<u64> {
+pub(crate) fn default_of(key: &str) -> Option<u64> {
     DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 

@@ -7,12 +7,12 @@ use serde::Serialize;
 
 /// Whether an entry belongs to `account`: shadow's `list_owner_ranges` takes lines whose
 /// owner is the exact name, and lines whose owner is the numeric uid.
-pub fn belongs_to(entry: &SubIdEntry, account: &Account) -> bool {
+pub(crate) fn belongs_to(entry: &SubIdEntry, account: &Account) -> bool {
     owner_text_matches(&entry.owner_text, account)
 }
 
 /// Whether an owner field as written names `account` (the test of `belongs_to`, on text).
-pub fn owner_text_matches(text: &str, account: &Account) -> bool {
+pub(crate) fn owner_text_matches(text: &str, account: &Account) -> bool {
     account.name.as_deref() == Some(text)
         || (!text.is_empty()
             && text.bytes().all(|b| b.is_ascii_digit())

@@ -7,11 +7,10 @@ pub mod lookup;
 pub mod nss;
 mod overlap;
 pub mod parse;
-pub mod range;
-pub mod source;
+pub(crate) mod range;
+pub(crate) mod source;
 pub mod write;
 
-pub use lookup::{belongs_to, entries_for, usability, Usability};
 pub use parse::{Owner, Skipped, SubIdEntry, SubIdFile};
 pub use range::SubIdRange;
 pub use source::{SubIdPaths, UserSubIds};

@@ -22,14 +22,14 @@ use std::path::Path;
 use crate::ids::IdKind;
 
 /// The NSS configuration file libsubid reads (its path is compiled into shadow).
-pub const NSSWITCH: &str = "/etc/nsswitch.conf";
+pub(crate) const NSSWITCH: &str = "/etc/nsswitch.conf";
 
 /// The sonames tried, newest ABI first.
 const LIBSUBID: &[&str] = &["libsubid.so.4", "libsubid.so.3", "libsubid.so"];
 
 /// The subid source that `nsswitch.conf` text names, read as shadow 4.13 reads it:
 /// None for `files` or no `subid:` line, else the module name.
-pub fn configured_source(text: &str) -> Option<String> {
+pub(crate) fn configured_source(text: &str) -> Option<String> {
     for line in text.lines() {
         if line.starts_with('#') || line.len() < 7 {
             continue;
@@ -70,9 +70,8 @@ type GetRanges = unsafe extern "C" fn(*const c_char, *mut *mut SubidRange) -> c_
 type Free = unsafe extern "C" fn(*mut c_void);
 
 /// libsubid, opened with dlopen.
-pub struct LibSubid {
+pub(crate) struct LibSubid {
     handle: *mut c_void,
-    soname: &'static str,
     uid_ranges: GetRanges,
     gid_ranges: GetRanges,
     free: Option<Free>,
@@ -111,7 +110,7 @@ fn dlsym(handle: *mut c_void, names: &[&str]) -> Option<*mut c_void> {
 
 impl LibSubid {
     /// Open libsubid; Err says what was tried and why it failed.
-    pub fn load() -> Result<LibSubid, String> {
+    pub(crate) fn load() -> Result<LibSubid, String> {
         let mut errors = Vec::new();
         for &soname in LIBSUBID {
             let handle = match dlopen(soname) {
@@ -136,7 +135,6 @@ impl LibSubid {
             return Ok(unsafe {
                 LibSubid {
                     handle,
-                    soname,
                     uid_ranges: std::mem::transmute::<*mut c_void, GetRanges>(uid),
                     gid_ranges: std::mem::transmute::<*mut c_void, GetRanges>(gid),
                     free: free.map(|f| std::mem::transmute::<*mut c_void, Free>(f)),
@@ -146,14 +144,10 @@ impl LibSubid {
         Err(errors.join("; "))
     }
 
-    pub fn soname(&self) -> &'static str {
-        self.soname
-    }
-
     /// The ranges libsubid gives `owner` (start, count), in its order.
     // c_ulong is u64 here but u32 on 32-bit targets, where the conversion is needed.
     #[allow(clippy::useless_conversion)]
-    pub fn ranges(&self, kind: IdKind, owner: &str) -> Result<Vec<(u64, u64)>, String> {
+    pub(crate) fn ranges(&self, kind: IdKind, owner: &str) -> Result<Vec<(u64, u64)>, String> {
         let c = CString::new(owner).map_err(|_| format!("user name {owner:?} contains NUL"))?;
         let get = match kind {
             IdKind::Uid => self.uid_ranges,
@@ -202,7 +196,7 @@ impl Drop for LibSubid {
 /// Whether libsubid could open the module `libsubid_NAME.so`. libsubid itself falls
 /// back to the files silently when it cannot (a line on stderr), so userns checks first
 /// and can say which source answered.
-pub fn module_available(name: &str) -> Result<(), String> {
+pub(crate) fn module_available(name: &str) -> Result<(), String> {
     let lib = format!("libsubid_{name}.so");
     let h = dlopen(&lib)?;
     let missing: Vec<&str> = [
@@ -254,7 +248,6 @@ mod tests {
             eprintln!("skipped: libsubid.so.4 not installed");
             return;
         }
-        let lib = LibSubid::load().unwrap();
-        assert_eq!(lib.soname(), "libsubid.so.4");
+        LibSubid::load().unwrap();
     }
 }

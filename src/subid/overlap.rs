@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 /// A nonempty half-open range of one line: `start < end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
+pub(crate) struct Span {
     pub start: u64,
     /// One past the last id; may pass 2^64 on a line with huge numbers.
     pub end: u128,
@@ -34,7 +34,7 @@ pub struct Span {
 
 /// The overlapping earlier lines of one span.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Overlaps {
+pub(crate) struct Overlaps {
     /// Indices into the input of the named earlier spans, at most `cap` of other owners
     /// and `cap` of the same owner, in (start, line) order.
     pub named: Vec<usize>,
@@ -50,7 +50,7 @@ pub struct Overlaps {
 }
 
 /// For each span, the earlier spans (lower line number) that overlap it.
-pub fn earlier_overlaps(spans: &[Span], cap: usize) -> Vec<Overlaps> {
+pub(crate) fn earlier_overlaps(spans: &[Span], cap: usize) -> Vec<Overlaps> {
     debug_assert!(spans.iter().all(|s| (s.start as u128) < s.end));
     let all: Vec<usize> = (0..spans.len()).collect();
     // A clean file, the usual case, needs none of the structures below.

@@ -21,7 +21,7 @@ pub enum Owner {
 
 impl Owner {
     /// A field of digits is a uid (when it fits); anything else is a name.
-    pub fn from_field(field: &str) -> Owner {
+    pub(crate) fn from_field(field: &str) -> Owner {
         if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit()) {
             if let Ok(uid) = field.parse::<u32>() {
                 return Owner::Uid(uid);
@@ -92,7 +92,7 @@ impl SubIdFile {
 
     /// Read `path`, validating every line but keeping only the entries whose owner field
     /// passes `keep`: a user's lookup in a site-sized file need not copy every other line.
-    pub fn read_keeping(
+    pub(crate) fn read_keeping(
         path: &Path,
         keep: impl Fn(&str) -> bool,
     ) -> crate::error::Result<SubIdFile> {
@@ -114,7 +114,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> SubIdFile {
 
 /// `parse`, keeping only the entries whose owner field passes `keep`; every line is still
 /// validated, so malformed lines are reported whoever they belong to.
-pub fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bool) -> SubIdFile {
+pub(crate) fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bool) -> SubIdFile {
     let mut file = SubIdFile {
         path: path.to_path_buf(),
         ..Default::default()
@@ -160,7 +160,8 @@ pub fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bool) -> 
     file
 }
 
-/// Parse one non-comment line into an entry, or say what was expected.
+/// Parse one non-comment line into an entry, or say what was expected: that text is the
+/// reason of a skipped line (parsing never fails as a whole), so it stays a `String`.
 pub fn parse_line(text: &str, line: usize) -> Result<SubIdEntry, String> {
     let (owner_text, start, count) = split_line(text)?;
     Ok(SubIdEntry {

@@ -82,7 +82,7 @@ impl UserSubIds {
     /// defaults and /etc/nsswitch.conf names a `subid:` source other than files (as
     /// newuidmap decides), else from the file. Explicit files always bypass NSS. When
     /// libsubid or its module is missing, warn and read the file, as libsubid would.
-    pub fn read(paths: &SubIdPaths, kind: IdKind, account: &Account) -> Result<UserSubIds> {
+    pub(crate) fn read(paths: &SubIdPaths, kind: IdKind, account: &Account) -> Result<UserSubIds> {
         Ok(Self::read_counting_malformed(paths, kind, account)?.0)
     }
 
@@ -135,7 +135,11 @@ impl UserSubIds {
     }
 
     /// Ask libsubid for the ranges of `account`; Err says why NSS cannot answer.
-    pub fn from_nss(kind: IdKind, account: &Account, module: &str) -> Result<UserSubIds, String> {
+    pub(crate) fn from_nss(
+        kind: IdKind,
+        account: &Account,
+        module: &str,
+    ) -> Result<UserSubIds, String> {
         nss::module_available(module)?;
         let lib = nss::LibSubid::load()
             .map_err(|e| format!("libsubid cannot be loaded (install libsubid4): {e}"))?;
@@ -175,12 +179,7 @@ impl UserSubIds {
         }
     }
 
-    /// Whether the entries came from NSS rather than a file.
-    pub fn from_nss_source(&self) -> bool {
-        self.source.starts_with("nss:")
-    }
-
-    pub fn usable(&self) -> impl Iterator<Item = &SubIdEntry> {
+    pub(crate) fn usable(&self) -> impl Iterator<Item = &SubIdEntry> {
         self.entries
             .iter()
             .filter(|(_, u)| u.is_usable())

@@ -77,10 +77,6 @@ impl LinkLock {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-
-    pub fn path(&self) -> &Path {
-        &self.lock
-    }
 }
 
 impl Drop for LinkLock {
@@ -316,7 +312,7 @@ mod tests {
         let dir = scratch();
         let file = dir.path().join("subuid");
         let held = LinkLock::acquire(&file, Duration::from_secs(1)).unwrap();
-        let text = std::fs::read(held.path()).unwrap();
+        let text = std::fs::read(&held.lock).unwrap();
         assert_eq!(text, format!("{}\0", std::process::id()).as_bytes());
         // Our own pid is alive: a second attempt waits and then names us.
         let err = LinkLock::acquire(&file, Duration::from_millis(100)).unwrap_err();
@@ -345,7 +341,7 @@ mod tests {
         std::fs::write(dir.path().join("subgid.lock"), format!("{dead}\0")).unwrap();
         let held = LinkLock::acquire(&file, Duration::from_millis(500)).unwrap();
         assert_eq!(
-            std::fs::read(held.path()).unwrap(),
+            std::fs::read(&held.lock).unwrap(),
             format!("{}\0", std::process::id()).as_bytes()
         );
     }

@@ -223,8 +223,9 @@ fn finish(w: Writer) -> Result<()> {
 
 /// Combine two writer failures into one error that shows both.
 fn merge(a: Error, b: Error) -> Error {
+    // The first failure stays the typed source; the second is told in its text.
     let cause = match (&a.cause, &b.cause) {
-        (Some(x), Some(y)) => Some(format!("{x}\n  and: {}: {y}", b.what)),
+        (Some(x), Some(y)) => Some(x.clone().reworded(format!("{x}\n  and: {}: {y}", b.what))),
         (x, _) => x.clone(),
     };
     Error {

@@ -20,7 +20,7 @@ pub fn sysctl(path: &str) -> Option<i64> {
 }
 
 /// The path of the running binary, for fixes that must name it (AppArmor profiles).
-pub fn own_binary() -> String {
+pub(crate) fn own_binary() -> String {
     std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "/usr/local/bin/userns".into())
@@ -29,14 +29,14 @@ pub fn own_binary() -> String {
 /// An AppArmor profile that lets `binary` create user namespaces under Ubuntu's
 /// kernel.apparmor_restrict_unprivileged_userns=1 (the form rootlesskit and Ubuntu's own
 /// profiles for bwrap use: unconfined, with the `userns` rule).
-pub fn apparmor_profile(binary: &str) -> String {
+pub(crate) fn apparmor_profile(binary: &str) -> String {
     format!(
         "abi <abi/4.0>,\ninclude <tunables/global>\n\nprofile userns {binary} flags=(unconfined) {{\n  userns,\n\n  include if exists <local/userns>\n}}\n"
     )
 }
 
 /// The fix for AppArmor's restriction, ready to paste.
-pub fn apparmor_fix() -> String {
+pub(crate) fn apparmor_fix() -> String {
     let bin = own_binary();
     format!(
         "as root, allow userns by an AppArmor profile:\n    cat > /etc/apparmor.d/userns <<'EOF'\n{}EOF\n    apparmor_parser -r /etc/apparmor.d/userns\n  (or, for the whole machine: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0)",
@@ -48,13 +48,13 @@ pub fn apparmor_fix() -> String {
 }
 
 /// Why `unshare(CLONE_NEWUSER)` failed.
-pub fn unshare_failed(errno: Errno) -> Error {
+pub(crate) fn unshare_failed(errno: Errno) -> Error {
     unshare_failed_given(errno, sysctl)
 }
 
 /// `unshare_failed` with the sysctls read through `sysctl` (a seam for unit tests: the
 /// Debian and Ubuntu knobs do not exist on every kernel the tests run on).
-pub fn unshare_failed_given(errno: Errno, sysctl: impl Fn(&str) -> Option<i64>) -> Error {
+pub(crate) fn unshare_failed_given(errno: Errno, sysctl: impl Fn(&str) -> Option<i64>) -> Error {
     let base = Error::failure("cannot create a user namespace").because(errno.desc());
     match errno {
         Errno::ENOSPC => match sysctl("user/max_user_namespaces") {
@@ -89,7 +89,7 @@ pub fn unshare_failed_given(errno: Errno, sysctl: impl Fn(&str) -> Option<i64>) 
 }
 
 /// The fix line for a failed map write when nothing more specific is known.
-pub fn map_write_fix() -> String {
+pub(crate) fn map_write_fix() -> String {
     if sysctl("kernel/apparmor_restrict_unprivileged_userns") == Some(1) {
         apparmor_fix()
     } else {
@@ -99,7 +99,7 @@ pub fn map_write_fix() -> String {
 
 /// Why a map writer (newuidmap/newgidmap or a direct write) failed; quotes its own words
 /// and the exact command line.
-pub fn writer_failed(
+pub(crate) fn writer_failed(
     kind: IdKind,
     shown: &str,
     direct: bool,
@@ -153,7 +153,7 @@ fn decode_errno(stderr: &str) -> String {
 
 /// When userns itself runs inside a user namespace, the ids it asks for must be mapped in
 /// that namespace too, or the kernel refuses the write. Name the ranges that are not.
-pub fn check_parent_covers(parent: &IdMap, child: &IdMap) -> Result<(), Error> {
+pub(crate) fn check_parent_covers(parent: &IdMap, child: &IdMap) -> Result<(), Error> {
     if parent.is_identity() {
         return Ok(());
     }

@@ -32,7 +32,7 @@ pub fn container_env(account: &Account) -> Vec<(String, String)> {
 }
 
 /// Set them in this (single-threaded) process before exec.
-pub fn apply(env: &[(String, String)]) {
+pub(crate) fn apply(env: &[(String, String)]) {
     for (k, v) in env {
         std::env::set_var(k, v);
     }

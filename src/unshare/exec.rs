@@ -46,7 +46,7 @@ impl Program {
 
     /// The NULL-terminated argv pointer array execve takes. Build it before fork: it
     /// allocates, and a forked child may then exec without allocating.
-    pub fn argv_ptrs(&self) -> Vec<*const libc::c_char> {
+    pub(crate) fn argv_ptrs(&self) -> Vec<*const libc::c_char> {
         self.argv
             .iter()
             .map(|a| a.as_ptr())
@@ -54,12 +54,12 @@ impl Program {
             .collect()
     }
 
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.argv[0].to_string_lossy().into_owned()
     }
 }
 
-pub fn default_shell() -> String {
+pub(crate) fn default_shell() -> String {
     std::env::var("SHELL")
         .ok()
         .filter(|s| !s.is_empty())
@@ -69,7 +69,7 @@ pub fn default_shell() -> String {
 pub use crate::sys::signals::reset_all as reset_signals;
 
 /// Change to the program's working directory.
-pub fn enter_wd(program: &Program) -> Result<()> {
+pub(crate) fn enter_wd(program: &Program) -> Result<()> {
     if let Some(wd) = &program.wd {
         std::env::set_current_dir(wd).map_err(|e| {
             Error::failure(format!("cannot change to directory {}", wd.display()))
@@ -82,7 +82,7 @@ pub fn enter_wd(program: &Program) -> Result<()> {
 
 /// Replace this process with the program. Returns only on failure, with the error whose
 /// kind gives exit code 126 or 127.
-pub fn exec(program: &Program) -> Error {
+pub(crate) fn exec(program: &Program) -> Error {
     if let Err(e) = enter_wd(program) {
         return e;
     }
@@ -92,12 +92,12 @@ pub fn exec(program: &Program) -> Error {
 }
 
 /// execvp of the program (builds the pointer array: not for use after fork).
-pub fn raw_execvp(program: &Program) -> Errno {
+pub(crate) fn raw_execvp(program: &Program) -> Errno {
     raw_execvp_ptrs(&program.argv[0], &program.argv_ptrs())
 }
 
 /// execvp with a prepared, NULL-terminated pointer array (no allocation at all).
-pub fn raw_execvp_ptrs(file: &CString, argv: &[*const libc::c_char]) -> Errno {
+pub(crate) fn raw_execvp_ptrs(file: &CString, argv: &[*const libc::c_char]) -> Errno {
     // SAFETY: argv is NULL-terminated and its strings outlive the call.
     unsafe {
         libc::execvp(file.as_ptr(), argv.as_ptr());
@@ -106,7 +106,7 @@ pub fn raw_execvp_ptrs(file: &CString, argv: &[*const libc::c_char]) -> Errno {
 }
 
 /// The error for a failed exec of `program` with `errno`.
-pub fn exec_error(program: &Program, errno: Errno) -> Error {
+pub(crate) fn exec_error(program: &Program, errno: Errno) -> Error {
     let name = program.name();
     let kind = kind_for_exec_errno(errno);
     match kind {

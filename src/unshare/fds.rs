@@ -9,14 +9,14 @@ use crate::error::{Error, Result};
 pub use crate::sys::fds::{cloexec_from, close_from, close_from_except};
 
 /// The first descriptor that is neither stdio nor passed by `--preserve-fds count`.
-pub fn first_unpassed(count: u32) -> u32 {
+pub(crate) fn first_unpassed(count: u32) -> u32 {
     3u32.saturating_add(count)
 }
 
 /// `--preserve-fds N` passes 3 to 3+N-1, so each must be open: a closed one would be
 /// taken by the next file userns opens, and that file would reach the container.
 /// Check it before userns opens anything (podman refuses the same way).
-pub fn check_passed(count: u32) -> Result<()> {
+pub(crate) fn check_passed(count: u32) -> Result<()> {
     for fd in 3..first_unpassed(count) {
         let open = i32::try_from(fd).is_ok_and(crate::sys::fds::is_open);
         if !open {
@@ -41,7 +41,7 @@ pub fn check_passed(count: u32) -> Result<()> {
 /// slirp4netns, the container's) inherits them. userns keeps them (the container cannot
 /// see it: it is outside the container's pid namespace); pid 1, which the container does
 /// see, closes them (supervise).
-pub fn keep_from_programs(preserve_fds: u32) -> Result<()> {
+pub(crate) fn keep_from_programs(preserve_fds: u32) -> Result<()> {
     check_passed(preserve_fds)?;
     cloexec_from(first_unpassed(preserve_fds)).map_err(|e| {
         Error::failure("cannot mark the caller's descriptors close-on-exec")

@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Where distributions install newuidmap/newgidmap (uidmap on Debian, shadow-utils on Fedora).
-pub const SYSTEM_DIRS: &[&str] = &["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
+pub(crate) const SYSTEM_DIRS: &[&str] = &["/usr/bin", "/usr/sbin", "/bin", "/sbin"];
 
 /// How a helper gets its privilege.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct Helper {
 }
 
 /// Find and check the helper for `kind`.
-pub fn find(kind: IdKind) -> Result<Helper> {
+pub(crate) fn find(kind: IdKind) -> Result<Helper> {
     let name = kind.helper_name();
     let path = SYSTEM_DIRS
         .iter()
@@ -50,7 +50,7 @@ fn missing(kind: IdKind) -> Error {
 
 /// Check that `path` will really run with privilege: setuid root or file capabilities,
 /// on a filesystem mounted without nosuid, for a caller without NoNewPrivs.
-pub fn check(kind: IdKind, path: &Path) -> Result<Helper> {
+pub(crate) fn check(kind: IdKind, path: &Path) -> Result<Helper> {
     let name = kind.helper_name();
     let meta = std::fs::metadata(path).map_err(|e| Error::io("inspect", path, &e))?;
     let setuid_root = meta.uid() == 0 && meta.mode() & libc::S_ISUID != 0;
@@ -128,7 +128,7 @@ fn has_file_cap(path: &Path, kind: IdKind) -> bool {
 }
 
 /// Whether this process is in the initial user namespace (its uid_map is the identity).
-pub fn in_initial_userns() -> bool {
+pub(crate) fn in_initial_userns() -> bool {
     crate::idmap::proc::self_maps()
         .map(|(uid, _)| uid.is_identity())
         .unwrap_or(true)
@@ -141,7 +141,7 @@ pub fn no_new_privs() -> bool {
 }
 
 /// The error for NoNewPrivs, named before any helper runs.
-pub fn no_new_privs_error() -> Error {
+pub(crate) fn no_new_privs_error() -> Error {
     Error::failure("this process has NoNewPrivs set (grep NoNewPrivs /proc/self/status)")
         .because("the kernel then ignores the setuid bit of newuidmap/newgidmap, so they cannot write the maps")
         .fix("start userns from a context without no_new_privs (systemd: NoNewPrivileges=no; docker/podman: drop --security-opt no-new-privileges; setpriv: no --no-new-privs), or use --single")

@@ -28,7 +28,7 @@ pub struct Mapping {
 }
 
 impl Mapping {
-    pub fn map(&self, kind: IdKind) -> &IdMap {
+    pub(crate) fn map(&self, kind: IdKind) -> &IdMap {
         match kind {
             IdKind::Uid => &self.uid,
             IdKind::Gid => &self.gid,
@@ -76,7 +76,7 @@ impl MapRequest {
 }
 
 /// Parse `INNER:OUTER:COUNT`.
-pub fn parse_map_spec(spec: &str, option: &str) -> Result<IdMapEntry> {
+pub(crate) fn parse_map_spec(spec: &str, option: &str) -> Result<IdMapEntry> {
     let bad = || {
         Error::usage(format!("invalid {option} {spec:?}"))
             .because("expected INNER:OUTER:COUNT, three decimal numbers, COUNT above 0")
@@ -100,70 +100,12 @@ pub fn parse_map_spec(spec: &str, option: &str) -> Result<IdMapEntry> {
 /// Plan the namespace's maps for `account` and check them before anything runs.
 pub fn plan_mapping(req: &MapRequest, account: &Account, paths: &SubIdPaths) -> Result<Mapping> {
     let root = nix::unistd::geteuid().is_root();
-    let own_uid_inside = req.own_uid_inside.unwrap_or(0);
-    let own_gid_inside = req.own_gid_inside.unwrap_or(0);
     if req.single {
-        return Ok(Mapping {
-            uid: IdMap::new(
-                IdKind::Uid,
-                vec![IdMapEntry::new(own_uid_inside, account.uid, 1)],
-            ),
-            gid: IdMap::new(
-                IdKind::Gid,
-                vec![IdMapEntry::new(
-                    own_gid_inside,
-                    nix::unistd::getegid().as_raw(),
-                    1,
-                )],
-            ),
-            writer: if root {
-                MapWriter::Direct
-            } else {
-                MapWriter::SelfSingle
-            },
-            left_out: vec![],
-        });
+        return Ok(single_mapping(req, account, root));
     }
-    let name = account.display_name();
     let mut left_out = Vec::new();
-    let mut maps = Vec::new();
-    for kind in IdKind::BOTH {
-        let (explicit, own_inside) = match kind {
-            IdKind::Uid => (&req.explicit_uid, own_uid_inside),
-            IdKind::Gid => (&req.explicit_gid, own_gid_inside),
-        };
-        let subids = UserSubIds::read(paths, kind, account)?;
-        let own_id = account.own_id(kind);
-        let map = if explicit.is_empty() {
-            let plan = plan_for_user(kind, own_id, own_inside, &subids, &name)?;
-            left_out.extend(plan.left_out);
-            plan.map
-        } else {
-            let mut entries = explicit.clone();
-            let own_given = match kind {
-                IdKind::Uid => req.own_uid_inside.is_some(),
-                IdKind::Gid => req.own_gid_inside.is_some(),
-            };
-            if own_given {
-                entries.push(IdMapEntry::new(own_inside, own_id, 1));
-            }
-            let map = IdMap::new(kind, entries);
-            if !root {
-                check_allowed(&map, own_id, &subids)?;
-            }
-            map
-        };
-        map.validate().map_err(|e| {
-            Error::usage(format!("the {} cannot be written", kind.map_file()))
-                .because(e)
-                .fix(
-                    "give ranges that do not overlap, inside or outside, each with a count above 0",
-                )
-        })?;
-        maps.push(map);
-    }
-    let gid = maps.pop().expect("two maps planned");
-    let uid = maps.pop().expect("two maps planned");
+    let uid = plan_kind(IdKind::Uid, req, account, paths, root, &mut left_out)?;
+    let gid = plan_kind(IdKind::Gid, req, account, paths, root, &mut left_out)?;
     // Inside a user namespace, the ids asked for must exist in it; say so before the
     // helpers (whose setuid bit means nothing where root is unmapped) are even looked at.
     let (uid_here, gid_here) = crate::idmap::proc::self_maps()?;
@@ -188,10 +130,77 @@ pub fn plan_mapping(req: &MapRequest, account: &Account, paths: &SubIdPaths) -> 
     })
 }
 
+/// `--single`: one line each, the caller's own ids, which needs no helper.
+fn single_mapping(req: &MapRequest, account: &Account, root: bool) -> Mapping {
+    let own_uid_inside = req.own_uid_inside.unwrap_or(0);
+    let own_gid_inside = req.own_gid_inside.unwrap_or(0);
+    Mapping {
+        uid: IdMap::new(
+            IdKind::Uid,
+            vec![IdMapEntry::new(own_uid_inside, account.uid, 1)],
+        ),
+        gid: IdMap::new(
+            IdKind::Gid,
+            vec![IdMapEntry::new(
+                own_gid_inside,
+                nix::unistd::getegid().as_raw(),
+                1,
+            )],
+        ),
+        writer: if root {
+            MapWriter::Direct
+        } else {
+            MapWriter::SelfSingle
+        },
+        left_out: vec![],
+    }
+}
+
+/// The map of one kind: planned from the subordinate ranges, or the explicit one checked
+/// against them (unless root); validated either way. What a plan leaves out goes to
+/// `left_out`.
+fn plan_kind(
+    kind: IdKind,
+    req: &MapRequest,
+    account: &Account,
+    paths: &SubIdPaths,
+    root: bool,
+    left_out: &mut Vec<LeftOut>,
+) -> Result<IdMap> {
+    let (explicit, own_given) = match kind {
+        IdKind::Uid => (&req.explicit_uid, req.own_uid_inside),
+        IdKind::Gid => (&req.explicit_gid, req.own_gid_inside),
+    };
+    let own_inside = own_given.unwrap_or(0);
+    let subids = UserSubIds::read(paths, kind, account)?;
+    let own_id = account.own_id(kind);
+    let map = if explicit.is_empty() {
+        let plan = plan_for_user(kind, own_id, own_inside, &subids, &account.display_name())?;
+        left_out.extend(plan.left_out);
+        plan.map
+    } else {
+        let mut entries = explicit.clone();
+        if own_given.is_some() {
+            entries.push(IdMapEntry::new(own_inside, own_id, 1));
+        }
+        let map = IdMap::new(kind, entries);
+        if !root {
+            check_allowed(&map, own_id, &subids)?;
+        }
+        map
+    };
+    map.validate().map_err(|e| {
+        Error::usage(format!("the {} cannot be written", kind.map_file()))
+            .because(e)
+            .fix("give ranges that do not overlap, inside or outside, each with a count above 0")
+    })?;
+    Ok(map)
+}
+
 /// Check an explicit map against what newuidmap allows the caller: every outside range
 /// inside the caller's subid ranges (a range may span adjacent entries, as shadow's
 /// `have_range` allows), or exactly the caller's own id with count 1.
-pub fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()> {
+pub(crate) fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()> {
     let mut allowed: Vec<SubIdRange> = subids.usable().filter_map(|e| e.range()).collect();
     allowed.sort();
     // Once, not per map line: a user may have thousands of lines.

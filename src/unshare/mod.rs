@@ -1,18 +1,18 @@
 //! Namespaces: create, map, sync with helpers, exec or supervise.
 
-pub mod create;
+pub(crate) mod create;
 pub mod diagnose;
 pub mod enter;
 pub mod env;
-pub mod exec;
-pub mod fds;
+pub(crate) mod exec;
+pub(crate) mod fds;
 pub mod helper;
-pub mod mapping;
-pub mod setup;
-pub mod spec;
-pub mod supervise;
+pub(crate) mod mapping;
+pub(crate) mod setup;
+pub(crate) mod spec;
+pub(crate) mod supervise;
 
-pub use create::enter_new_userns;
+pub(crate) use create::enter_new_userns;
 pub use enter::{enter, run_program};
 pub use exec::Program;
 pub use mapping::{plan_mapping, MapRequest, MapWriter, Mapping};

@@ -7,7 +7,7 @@ use nix::mount::{mount, MsFlags};
 /// Make every mount private, as util-linux `unshare --mount` does by default
 /// (`--propagation private`): mounts made inside must not leak to the host, and the
 /// host's must not appear inside halfway through.
-pub fn make_mounts_private() -> Result<()> {
+pub(crate) fn make_mounts_private() -> Result<()> {
     mount(
         None::<&str>,
         "/",
@@ -19,7 +19,7 @@ pub fn make_mounts_private() -> Result<()> {
 }
 
 /// Mount a proc for the new pid namespace (run in its pid 1).
-pub fn mount_proc() -> Result<()> {
+pub(crate) fn mount_proc() -> Result<()> {
     mount(
         Some("proc"),
         "/proc",
@@ -34,7 +34,7 @@ pub fn mount_proc() -> Result<()> {
     })
 }
 
-pub fn set_hostname(name: &str) -> Result<()> {
+pub(crate) fn set_hostname(name: &str) -> Result<()> {
     nix::unistd::sethostname(name).map_err(|e| {
         Error::usage(format!("cannot set hostname {name:?}"))
             .because(e)
@@ -43,7 +43,7 @@ pub fn set_hostname(name: &str) -> Result<()> {
 }
 
 /// Bring up `lo` in the new network namespace (it starts down, so even 127.0.0.1 fails).
-pub fn loopback_up() -> Result<()> {
+pub(crate) fn loopback_up() -> Result<()> {
     let fail = |e: nix::errno::Errno| {
         Error::failure("cannot bring up the loopback interface in the new network namespace")
             .because(e)

@@ -30,7 +30,7 @@ pub struct NsSpec {
 impl NsSpec {
     /// The namespaces to unshare besides the user namespace, with what the hostname and
     /// --mount-proc imply.
-    pub fn extra_flags(&self) -> CloneFlags {
+    pub(crate) fn extra_flags(&self) -> CloneFlags {
         let ns = &self.namespaces;
         let mut flags = CloneFlags::empty();
         let mut set = |on: bool, f: CloneFlags| {
@@ -49,7 +49,7 @@ impl NsSpec {
 
     /// Whether the program runs as the child of a pid-1 reaper: a new pid namespace
     /// takes only the children of the process that unshared it.
-    pub fn new_pid_namespace(&self) -> bool {
+    pub(crate) fn new_pid_namespace(&self) -> bool {
         self.extra_flags().contains(CloneFlags::CLONE_NEWPID)
     }
 }

@@ -34,7 +34,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// The pid signals are forwarded to (pid 1 from userns, the program from pid 1).
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
 
-pub const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
+pub(crate) const FORWARDED: [libc::c_int; 4] =
+    [libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
 const TERMINAL: [libc::c_int; 2] = [libc::SIGINT, libc::SIGQUIT];
 
 extern "C" fn forward(sig: libc::c_int) {
@@ -48,7 +49,7 @@ extern "C" fn forward(sig: libc::c_int) {
 /// Forward SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 to `to`; SIGINT and SIGQUIT too when
 /// `terminal` is set (the target is in another session and the terminal cannot reach it),
 /// else ignore them (the terminal delivers them to the target itself).
-pub fn forward_signals(to: Pid, terminal: bool) {
+pub(crate) fn forward_signals(to: Pid, terminal: bool) {
     FORWARD_TO.store(to.as_raw(), Ordering::Relaxed);
     let handle = |sig: libc::c_int| {
         // SAFETY: forward only reads an atomic and calls kill(2), async-signal-safe.
@@ -68,7 +69,7 @@ pub fn forward_signals(to: Pid, terminal: bool) {
 
 /// Run `program` under a pid-1 reaper in the (already unshared) pid namespace; `in_pid1`
 /// runs first in pid 1 (to mount /proc, say). Returns the exit code to leave with.
-pub fn run_as_init(program: &Program, in_pid1: impl FnOnce() -> Result<()>) -> Result<u8> {
+pub(crate) fn run_as_init(program: &Program, in_pid1: impl FnOnce() -> Result<()>) -> Result<u8> {
     let pid1 = start_pid1(program, Pid1Mode::Reaper, false, Confinement::Open, in_pid1)?;
     forward_signals(pid1.pid, false);
     pid1.wait(program)
@@ -138,7 +139,7 @@ fn pid1(
 
 /// What pid 1 of a new pid namespace is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pid1Mode {
+pub(crate) enum Pid1Mode {
     /// The program itself, exec'd in place (podman's default: no init).
     Program,
     /// The reaper of [`run_as_init`], with the program as its child (podman's `--init`).
@@ -147,7 +148,7 @@ pub enum Pid1Mode {
 
 /// Which side of a boundary pid 1 and the program are on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confinement {
+pub(crate) enum Confinement {
     /// No boundary (`userns unshare --pid`): the program inherits every descriptor, as
     /// under util-linux unshare, and pid 1 stays as userns left it.
     Open,
@@ -159,7 +160,7 @@ pub enum Confinement {
 /// A pid 1 started by [`start_pid1`]: wait for it with [`Pid1::wait`], or poll it and
 /// hand the status to [`Pid1::finish`].
 #[derive(Debug)]
-pub struct Pid1 {
+pub(crate) struct Pid1 {
     pub pid: Pid,
     report: OwnedFd,
 }
@@ -170,7 +171,7 @@ pub struct Pid1 {
 /// session of its own, see the module comment). The caller installs its own forwarding
 /// ([`forward_signals`]) once this returns. `confinement` says what pid 1 and the program
 /// keep of userns. The caller must be single-threaded.
-pub fn start_pid1(
+pub(crate) fn start_pid1(
     program: &Program,
     mode: Pid1Mode,
     forward_terminal: bool,
@@ -208,7 +209,7 @@ pub fn start_pid1(
 
 impl Pid1 {
     /// Wait for pid 1 to end (retrying on signals); the exit code to leave with.
-    pub fn wait(self, program: &Program) -> Result<u8> {
+    pub(crate) fn wait(self, program: &Program) -> Result<u8> {
         let status = loop {
             match waitpid(self.pid, None) {
                 Err(Errno::EINTR) | Ok(WaitStatus::Stopped(..)) | Ok(WaitStatus::Continued(_)) => {
@@ -227,7 +228,7 @@ impl Pid1 {
 
     /// The exit code for pid 1's final `status`, or the error it reported (setup failed,
     /// program not found or not executable).
-    pub fn finish(self, program: &Program, status: WaitStatus) -> Result<u8> {
+    pub(crate) fn finish(self, program: &Program, status: WaitStatus) -> Result<u8> {
         let report = read_all(self.report);
         if let Some(err) = decode_report(program, &report) {
             return Err(err);

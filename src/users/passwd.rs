@@ -19,7 +19,7 @@ pub struct PasswdEntry<'a> {
 }
 
 /// The entries of a passwd file, in order; lines that are not entries are skipped.
-pub fn entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
+pub(crate) fn entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
     text.lines().filter_map(entry)
 }
 

@@ -1,19 +1,19 @@
 //! `userns chown [-R] OWNER[:GROUP] PATH...`: change ownership as seen inside your mapped
 //! namespace (`1000:1000` gives a volume to container user 1000, `0:0` gives it back).
 
+use crate::cli::args::ChownArgs;
+use std::io::Write;
 use userns::clean::chown::{chown_tree, NewOwner};
 use userns::clean::fd_budget;
 use userns::clean::guard;
 use userns::clean::target;
 use userns::clean::walk::WalkOptions;
-use crate::cli::args::ChownArgs;
 use userns::error::{Error, Result};
 use userns::exit;
 use userns::idmap::IdMap;
 use userns::subid::SubIdPaths;
 use userns::unshare::{plan_mapping, MapRequest, NsSpec};
 use userns::users::Account;
-use std::io::Write;
 
 /// `OWNER[:GROUP]` as numbers; `OWNER:` means the group of the same number, `:GROUP`
 /// changes only the group. Names are refused: they mean nothing inside a container here.

@@ -1,77 +1,39 @@
 //! `userns clean [PATH...]`: remove trees owned by your subordinate ids (by default your
 //! rootless container storage), from inside your mapped namespace, never leaving them.
 
-use userns::clean::fd_budget;
-use userns::clean::guard::{self, Target};
-use userns::podman::PauseProcess;
-use userns::clean::remove::{count_tree, remove_tree, Outcome};
-use userns::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
-use userns::clean::target::{self, Resolved};
-use userns::clean::walk::WalkOptions;
 use crate::cli::args::CleanArgs;
-use userns::error::{Error, Result};
-use userns::exit;
-use userns::storage::StoragePaths;
-use userns::subid::SubIdPaths;
-use userns::unshare::{plan_mapping, MapRequest, NsSpec};
-use userns::users::Account;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use userns::clean::fd_budget;
+use userns::clean::guard::{self, Target};
+use userns::clean::remove::{count_tree, remove_tree, Outcome};
+use userns::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
+use userns::clean::target::{self, Resolved};
+use userns::clean::walk::WalkOptions;
+use userns::error::{Error, Result};
+use userns::exit;
+use userns::podman::PauseProcess;
+use userns::storage::StoragePaths;
+use userns::subid::SubIdPaths;
+use userns::unshare::{plan_mapping, MapRequest, NsSpec};
+use userns::users::Account;
 
 pub fn run(args: CleanArgs) -> Result<u8> {
     let account = Account::current();
     let default_storage = args.paths.is_empty();
     let paths = if default_storage {
-        let storage = StoragePaths::discover(&account);
-        storage.check_trusted()?;
-        let existing: Vec<PathBuf> = [&storage.graphroot, &storage.runroot]
-            .into_iter()
-            .filter(|p| p.symlink_metadata().is_ok())
-            .cloned()
-            .collect();
-        if existing.is_empty() {
-            println!(
-                "nothing to clean: {} and {} do not exist",
-                storage.graphroot.display(),
-                storage.runroot.display()
-            );
-            return Ok(exit::OK);
+        match existing_storage(&account)? {
+            Some(paths) => paths,
+            None => return Ok(exit::OK),
         }
-        existing
     } else {
         args.paths.clone()
     };
 
     let mapping = plan_mapping(&MapRequest::default(), &account, &SubIdPaths::default())?;
-    let homes = guard::protected_homes();
-    let mounts = guard::own_mounts()?;
-    // Each PATH is resolved once, to descriptors, before any check: the checks look at
-    // what the descriptors hold, and the removal starts from them (see target.rs).
-    let mut resolved: Vec<Resolved> = Vec::new();
-    for path in &paths {
-        // A symlink named is removed itself, as rm does.
-        let r = target::resolve(path, false, account.uid)?;
-        guard::check_path(&r.target, &homes, &mapping.uid)?;
-        target::check_identity(&r, &homes)?;
-        guard::check_mounts(&r.target, &mounts, args.cross_filesystems)?;
-        resolved.push(r);
-    }
-    // A tree inside another given tree goes with it.
-    let all: Vec<PathBuf> = resolved.iter().map(|r| r.target.path.clone()).collect();
-    resolved.retain(|r| {
-        !all.iter()
-            .any(|o| *o != r.target.path && r.target.path.starts_with(o))
-    });
-    // The same tree named twice (or by two names) is removed once.
-    let mut seen: Vec<(u64, u64)> = Vec::new();
-    resolved.retain(|r| {
-        let id = (r.st.dev, r.st.ino);
-        let first = !seen.contains(&id);
-        seen.push(id);
-        first
-    });
+    let resolved = resolve_all(&paths, &account, &mapping.uid, args.cross_filesystems)?;
     let targets: Vec<Target> = resolved.iter().map(|r| r.target.clone()).collect();
 
     let ask = !args.yes && !args.dry_run;
@@ -95,7 +57,6 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     };
     userns::unshare::enter(&NsSpec::default(), &account)?;
 
-    let path_bytes = |t: &Target| t.path.as_os_str().as_encoded_bytes().to_vec();
     let mut planned: Option<Vec<Outcome>> = None;
     if ask || args.dry_run {
         let scans: Vec<Outcome> = resolved
@@ -114,15 +75,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
             }
             return finish(&args, "dry-run", &targets, &scans, &notes, &mapping.uid);
         }
-        if !args.json {
-            print!("{}", trees_text("will remove", &targets, &scans));
-        }
-        if !std::io::stdin().is_terminal() {
-            return Err(Error::failure("not removing anything: nobody can confirm")
-                .because("stdin is not a terminal and --yes was not given")
-                .fix("pass --yes to remove without asking, or --dry-run to only see the report"));
-        }
-        if !confirmed()? {
+        if !confirm_removal(&args, &targets, &scans)? {
             eprintln!("userns: nothing removed");
             return Ok(exit::OK);
         }
@@ -136,11 +89,92 @@ pub fn run(args: CleanArgs) -> Result<u8> {
             p.pid
         ));
     }
-    let total = planned
-        .as_ref()
-        .map(|s| s.iter().map(|o| o.tally.entries()).sum::<u64>());
-    let progress = progress_bar(total, args.json);
-    let outcomes: Vec<Outcome> = resolved
+    let outcomes = remove_all(&resolved, options, workers, planned.as_deref(), args.json);
+    finish(&args, "removed", &targets, &outcomes, &notes, &mapping.uid)
+}
+
+/// The default trees: podman's graphroot and runroot, those that exist. None (after
+/// saying so) when neither does.
+fn existing_storage(account: &Account) -> Result<Option<Vec<PathBuf>>> {
+    let storage = StoragePaths::discover(account);
+    storage.check_trusted()?;
+    let existing: Vec<PathBuf> = [&storage.graphroot, &storage.runroot]
+        .into_iter()
+        .filter(|p| p.symlink_metadata().is_ok())
+        .cloned()
+        .collect();
+    if existing.is_empty() {
+        println!(
+            "nothing to clean: {} and {} do not exist",
+            storage.graphroot.display(),
+            storage.runroot.display()
+        );
+        return Ok(None);
+    }
+    Ok(Some(existing))
+}
+
+/// Each PATH resolved once, to descriptors, before any check: the checks look at what
+/// the descriptors hold, and the removal starts from them (see target.rs). A tree inside
+/// another given one, or named twice, is removed once.
+fn resolve_all(
+    paths: &[PathBuf],
+    account: &Account,
+    uid_map: &userns::idmap::IdMap,
+    cross_filesystems: bool,
+) -> Result<Vec<Resolved>> {
+    let homes = guard::protected_homes();
+    let mounts = guard::own_mounts()?;
+    let mut resolved: Vec<Resolved> = Vec::new();
+    for path in paths {
+        // A symlink named is removed itself, as rm does.
+        let r = target::resolve(path, false, account.uid)?;
+        guard::check_path(&r.target, &homes, uid_map)?;
+        target::check_identity(&r, &homes)?;
+        guard::check_mounts(&r.target, &mounts, cross_filesystems)?;
+        resolved.push(r);
+    }
+    // A tree inside another given tree goes with it.
+    let all: Vec<PathBuf> = resolved.iter().map(|r| r.target.path.clone()).collect();
+    resolved.retain(|r| {
+        !all.iter()
+            .any(|o| *o != r.target.path && r.target.path.starts_with(o))
+    });
+    // The same tree named twice (or by two names) is removed once.
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    resolved.retain(|r| {
+        let id = (r.st.dev, r.st.ino);
+        let first = !seen.contains(&id);
+        seen.push(id);
+        first
+    });
+    Ok(resolved)
+}
+
+/// Show what will go and ask; an error when no one can answer (stdin not a terminal).
+fn confirm_removal(args: &CleanArgs, targets: &[Target], scans: &[Outcome]) -> Result<bool> {
+    if !args.json {
+        print!("{}", trees_text("will remove", targets, scans));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::failure("not removing anything: nobody can confirm")
+            .because("stdin is not a terminal and --yes was not given")
+            .fix("pass --yes to remove without asking, or --dry-run to only see the report"));
+    }
+    confirmed()
+}
+
+/// Remove the trees, with a progress bar (sized by the scans, when there were any).
+fn remove_all(
+    resolved: &[Resolved],
+    options: WalkOptions,
+    workers: usize,
+    planned: Option<&[Outcome]>,
+    json: bool,
+) -> Vec<Outcome> {
+    let total = planned.map(|s| s.iter().map(|o| o.tally.entries()).sum::<u64>());
+    let progress = progress_bar(total, json);
+    let outcomes = resolved
         .iter()
         .map(|r| {
             let t = &r.target;
@@ -156,7 +190,12 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         })
         .collect();
     progress.finish_and_clear();
-    finish(&args, "removed", &targets, &outcomes, &notes, &mapping.uid)
+    outcomes
+}
+
+/// The path as bytes, for the walk's messages.
+fn path_bytes(t: &Target) -> Vec<u8> {
+    t.path.as_os_str().as_encoded_bytes().to_vec()
 }
 
 /// Print the report (text or JSON) and the failures; 1 when anything failed.

@@ -76,39 +76,15 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
     };
     let paths = SubIdPaths::new(args.files.subuid.clone(), args.files.subgid.clone());
     let mut files = Vec::new();
-    let mut parsed = Vec::new();
     let mut ranges = Vec::new();
+    // The sources (file or NSS) that have no line for the user.
+    let mut missing: Vec<(IdKind, String)> = Vec::new();
     for kind in IdKind::BOTH {
-        let path = paths.path(kind);
-        // NSS (`subid:` in nsswitch.conf) or the file, as newuidmap would decide.
-        let (mine, malformed) = UserSubIds::read_counting_malformed(&paths, kind, &account)?;
-        if malformed > 0 {
-            userns::warn(format!(
-                "{}: {malformed} malformed line{} skipped; run `userns subid check` to see them",
-                path.display(),
-                if malformed == 1 { "" } else { "s" }
-            ));
+        let (file, mine) = read_kind(&paths, kind, &account, &mut ranges)?;
+        files.push(file);
+        if mine.entries.is_empty() {
+            missing.push((kind, mine.source));
         }
-        for (entry, verdict) in &mine.entries {
-            ranges.push(ShowRange {
-                kind: kind.subid_name(),
-                owner: entry.owner_text.clone(),
-                start: entry.start,
-                end: (entry.count > 0).then(|| entry.end() - 1),
-                count: entry.count,
-                file: PathBuf::from(&mine.source),
-                line: entry.line,
-                usable: verdict.is_usable(),
-                reason: verdict.reason(kind),
-            });
-        }
-        files.push(ShowFile {
-            kind: kind.subid_name(),
-            path: path.to_path_buf(),
-            exists: path.exists(),
-            malformed_lines: malformed,
-        });
-        parsed.push((kind, mine.source.clone(), mine.entries.is_empty()));
     }
 
     let output = ShowOutput {
@@ -125,12 +101,59 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
     } else if !output.ranges.is_empty() {
         print!("{}", render_ranges(&output.ranges));
     }
-
-    let who = account.display_name();
-    let missing: Vec<&(IdKind, String, bool)> = parsed.iter().filter(|p| p.2).collect();
     if missing.is_empty() {
         return Ok(exit::OK);
     }
+    report_missing(&account, &paths, &missing)
+}
+
+/// The user's ranges of one kind (added to `ranges`), from NSS (`subid:` in
+/// nsswitch.conf) or the file, as newuidmap would decide; the file's summary.
+fn read_kind(
+    paths: &SubIdPaths,
+    kind: IdKind,
+    account: &Account,
+    ranges: &mut Vec<ShowRange>,
+) -> Result<(ShowFile, UserSubIds)> {
+    let path = paths.path(kind);
+    let (mine, malformed) = UserSubIds::read_counting_malformed(paths, kind, account)?;
+    if malformed > 0 {
+        userns::warn(format!(
+            "{}: {malformed} malformed line{} skipped; run `userns subid check` to see them",
+            path.display(),
+            if malformed == 1 { "" } else { "s" }
+        ));
+    }
+    for (entry, verdict) in &mine.entries {
+        ranges.push(ShowRange {
+            kind: kind.subid_name(),
+            owner: entry.owner_text.clone(),
+            start: entry.start,
+            end: (entry.count > 0).then(|| entry.end() - 1),
+            count: entry.count,
+            file: PathBuf::from(&mine.source),
+            line: entry.line,
+            usable: verdict.is_usable(),
+            reason: verdict.reason(kind),
+        });
+    }
+    let file = ShowFile {
+        kind: kind.subid_name(),
+        path: path.to_path_buf(),
+        exists: path.exists(),
+        malformed_lines: malformed,
+    };
+    Ok((file, mine))
+}
+
+/// No ranges of either kind: an error; of one kind: a warning. Each with a free range
+/// to add in its fix.
+fn report_missing(
+    account: &Account,
+    paths: &SubIdPaths,
+    missing: &[(IdKind, String)],
+) -> Result<u8> {
+    let who = account.display_name();
     // Only now are every owner's lines needed: to suggest a free range in the fix.
     let suggestion = suggest_range(&[
         &SubIdFile::read(&paths.subuid)?,
@@ -147,7 +170,7 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
             "as root: usermod --add-subuids {suggestion} --add-subgids {suggestion} {who}"
         )));
     }
-    for (kind, source, _) in missing {
+    for (kind, source) in missing {
         userns::warn(format!(
             "{who} has no {} ranges in {}, so {} will refuse to map any; fix, as root: usermod --add-{}s {suggestion} {who}",
             kind.subid_name(),
