@@ -18,6 +18,7 @@ pub mod nsinfo;
 pub mod output;
 pub mod quickparse;
 pub mod run;
+pub mod seccomp;
 pub mod storage;
 pub mod subid;
 pub mod sys;
