@@ -1,5 +1,7 @@
-//! The seccomp filter of `userns run` (being built: the system call numbers and the
-//! classic-BPF assembler come first).
+//! The seccomp filter of `userns run` (being built: the system call numbers, the
+//! classic-BPF assembler, and podman's profile format come first).
 
 pub mod bpf;
+pub mod profile;
+pub mod select;
 pub mod syscalls;
