@@ -57,6 +57,8 @@ struct Request {
     volumes: Vec<spec::Volume>,
     env_files: Vec<String>,
     env_cli: Vec<String>,
+    /// The compiled seccomp filter; None with `--security-opt seccomp=unconfined`.
+    seccomp: Option<crate::seccomp::Filter>,
 }
 
 fn parse_request(args: &RunArgs) -> Result<Request> {
@@ -88,11 +90,18 @@ fn parse_request(args: &RunArgs) -> Result<Request> {
     if let Some(name) = &args.keep {
         dirs::check_keep_name(name)?;
     }
+    // Here, before any namespace: a bad profile fails the run before it starts, and the
+    // profile's path and containers.conf are the caller's. podman matches the profile's
+    // capability conditions against the bounding set, which is DEFAULT_CAPS whatever the
+    // user (containers/common `setupSeccomp`).
+    let seccomp_choice = crate::seccomp::parse_security_opts(&args.security_opt)?;
+    let seccomp = crate::seccomp::prepare(&seccomp_choice, &process::DEFAULT_CAPS)?;
     Ok(Request {
         source: source::locate(&args.source)?,
         volumes,
         env_files,
         env_cli,
+        seccomp,
     })
 }
 
@@ -221,6 +230,7 @@ fn run_container(
         Pid1Mode::Program
     };
     let container_end = terminal.as_mut().and_then(|t| t.container_end());
+    let seccomp = request.seccomp.as_ref();
     let pid1 = supervise::start_pid1(&program, mode, true, move || {
         rootfs::build(&plan)?;
         nix::unistd::setsid()
@@ -237,7 +247,16 @@ fn run_container(
             spec::set_env(&mut env, &format!("HOME={}", user.home));
         }
         process::set_environment(&env);
-        process::become_user(&user)
+        process::become_user(&user)?;
+        // Last, after no_new_privs (which an unprivileged filter needs) and the switch of
+        // user and capabilities, and before pid 1 enters the working directory and execs
+        // the program or, with --init, forks it: both processes are filtered. What runs
+        // after this (chdir, sigaction, fork, execve, write and exit on failure) is
+        // allowed by any profile that lets a program start at all.
+        match seccomp {
+            Some(filter) => crate::seccomp::install(filter),
+            None => Ok(()),
+        }
     })?;
     supervise::forward_signals(pid1.pid, true);
     match terminal {
