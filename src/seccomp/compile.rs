@@ -65,7 +65,8 @@ pub fn compile(
     asm.load(OFFSET_ARCH);
     let not64 = asm.label();
     let has = |a: Arch| table(a).is_some();
-    asm.jump(Cmp::Eq, AUDIT_ARCH_X86_64, sec64, not64);
+    let to64 = if has(Arch::X86_64) { sec64 } else { kill };
+    asm.jump(Cmp::Eq, AUDIT_ARCH_X86_64, to64, not64);
     asm.place(not64);
     if has(Arch::X86) {
         asm.jump(Cmp::Eq, AUDIT_ARCH_I386, sec32, kill);
@@ -77,12 +78,19 @@ pub fn compile(
         asm.place(sec64);
         asm.load(OFFSET_NR);
         let (x32, native) = (asm.label(), asm.label());
-        asm.jump(
-            Cmp::Ge,
-            X32_SYSCALL_BIT,
-            if has(Arch::X32) { x32 } else { kill },
-            native,
-        );
+        if has(Arch::X32) {
+            asm.jump(Cmp::Ge, X32_SYSCALL_BIT, x32, native);
+        } else {
+            // Number -1 is no call: it is what a ptrace tracer sets to skip one, and the
+            // kernel returns ENOSYS for it. Give it the default action, not the kill
+            // meant for x32 numbers.
+            let (high, minus_one) = (asm.label(), asm.label());
+            asm.jump(Cmp::Ge, X32_SYSCALL_BIT, high, native);
+            asm.place(high);
+            asm.jump(Cmp::Eq, u32::MAX, minus_one, kill);
+            asm.place(minus_one);
+            asm.ret(default_ret);
+        }
         asm.place(native);
         section(&mut asm, t64, default_ret);
         if let Some(tx32) = table(Arch::X32) {

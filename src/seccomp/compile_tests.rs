@@ -105,6 +105,8 @@ fn architectures_left_out_of_the_profile_are_killed_not_let_through() {
         run(&f.program, x32_mkdir, AUDIT_ARCH_X86_64, [0; 6]),
         KILL_PROCESS
     );
+    // -1, a tracer's "skip this call", is no x32 call.
+    assert_eq!(run(&f.program, u32::MAX, AUDIT_ARCH_X86_64, [0; 6]), ALLOW);
     // With x86 in, an i386 mkdir meets the same rule.
     let f = compile(
         r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86"],
