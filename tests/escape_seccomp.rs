@@ -336,3 +336,48 @@ fn an_i386_system_call_cannot_get_around_the_filter() {
     );
     assert!(!text.contains("via-int80"), "{text}");
 }
+
+#[test]
+fn the_program_is_cached_privately_and_a_damaged_cache_is_not_trusted() {
+    use std::os::unix::fs::MetadataExt;
+    let Some((s, root)) = setup("seccomp_cache") else {
+        return;
+    };
+    let script = "grep Seccomp: /proc/self/status; busybox linux64 -R true || echo refused";
+    assert!(assert_ok(&run_sh(&s, &root, &[], script)).contains("refused"));
+    let dir = s.scratch().join("run/userns/seccomp");
+    let meta = std::fs::metadata(&dir).expect("the cache directory");
+    assert_eq!(meta.mode() & 0o777, 0o700, "{}", dir.display());
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let cached = &files[0];
+    let meta = std::fs::metadata(cached).unwrap();
+    assert_eq!((meta.mode() & 0o777, meta.uid()), (0o600, s.uid()));
+    // Garbage, a truncated program, a program turned into "allow everything": each is
+    // refused, compiled afresh, and the filter inside is the whole profile's.
+    let good = std::fs::read(cached).unwrap();
+    let allow_all = {
+        let mut b = good.clone();
+        for insn in b[48..good.len() - 32].chunks_exact_mut(8) {
+            insn.copy_from_slice(&[0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]);
+        }
+        b
+    };
+    for damaged in [vec![0u8; 100], good[..good.len() / 2].to_vec(), allow_all] {
+        std::fs::write(cached, &damaged).unwrap();
+        let text = assert_ok(&run_sh(&s, &root, &[], script));
+        assert!(
+            text.contains("Seccomp: 2") || text.contains("Seccomp:\t2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("refused"),
+            "a damaged cache weakened the filter: {text}"
+        );
+        assert_eq!(std::fs::read(cached).unwrap(), good, "not rewritten");
+    }
+}

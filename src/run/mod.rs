@@ -61,7 +61,7 @@ struct Request {
     seccomp: Option<crate::seccomp::Filter>,
 }
 
-fn parse_request(args: &RunArgs) -> Result<Request> {
+fn parse_request(args: &RunArgs, account: &Account) -> Result<Request> {
     crate::cli::check_command_words(&args.command)?;
     let cwd = std::env::current_dir()
         .map_err(|e| Error::failure("cannot read the current directory").because(e))?;
@@ -95,7 +95,14 @@ fn parse_request(args: &RunArgs) -> Result<Request> {
     // capability conditions against the bounding set, which is DEFAULT_CAPS whatever the
     // user (containers/common `setupSeccomp`).
     let seccomp_choice = crate::seccomp::parse_security_opts(&args.security_opt)?;
-    let seccomp = crate::seccomp::prepare(&seccomp_choice, &process::DEFAULT_CAPS)?;
+    let seccomp_cache = dirs::containers_root(account)
+        .ok()
+        .and_then(|root| root.parent().map(|state| state.join("seccomp")));
+    let seccomp = crate::seccomp::prepare(
+        &seccomp_choice,
+        &process::DEFAULT_CAPS,
+        seccomp_cache.as_deref(),
+    )?;
     Ok(Request {
         source: source::locate(&args.source)?,
         volumes,
@@ -139,8 +146,8 @@ fn write_etc_files(
 }
 
 pub fn run(args: &RunArgs) -> Result<u8> {
-    let request = parse_request(args)?;
     let account = Account::current();
+    let request = parse_request(args, &account)?;
     let id = ContainerId::random()?;
     let hostname = args
         .hostname

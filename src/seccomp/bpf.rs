@@ -224,6 +224,27 @@ impl Asm {
     }
 }
 
+/// Whether `program` is one this module could have assembled: known instructions only,
+/// loads of seccomp_data's words, every jump inside the program, a `ret` at the end.
+/// For programs read back from disk, before the kernel sees them.
+pub fn is_well_formed(program: &[Insn]) -> bool {
+    let len = program.len();
+    (1..=MAX_INSNS).contains(&len)
+        && program[len - 1].code == RET_K
+        && program.iter().enumerate().all(|(pc, insn)| {
+            let left = len - pc - 1;
+            match insn.code {
+                LD_W_ABS => insn.k < 64 && insn.k % 4 == 0,
+                ALU_AND_K | RET_K => true,
+                JMP_JA => (insn.k as usize) < left,
+                JMP_JEQ_K | JMP_JGT_K | JMP_JGE_K => {
+                    usize::from(insn.jt) < left && usize::from(insn.jf) < left
+                }
+                _ => false,
+            }
+        })
+}
+
 fn offset(from: usize, to: usize) -> Result<u32, String> {
     to.checked_sub(from)
         .and_then(|d| u32::try_from(d).ok())
@@ -311,6 +332,35 @@ mod tests {
         assert_eq!(prog.len(), 1 + 3 + 300 + 2);
         assert_eq!(run(&prog, 11, 0, [0; 6]), 2);
         assert_eq!(run(&prog, 9, 0, [0; 6]), 1);
+    }
+
+    #[test]
+    fn well_formed_programs_stay_inside_and_end_in_ret() {
+        let ret = Insn {
+            code: RET_K,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        };
+        let jump = |jt, jf| Insn {
+            code: JMP_JEQ_K,
+            jt,
+            jf,
+            k: 1,
+        };
+        assert!(is_well_formed(&[jump(0, 1), ret, ret]));
+        assert!(!is_well_formed(&[jump(0, 2), ret, ret]));
+        assert!(!is_well_formed(&[ret, jump(0, 0)]));
+        assert!(!is_well_formed(&[]));
+        let load = |k| Insn {
+            code: LD_W_ABS,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        assert!(is_well_formed(&[load(60), ret]));
+        assert!(!is_well_formed(&[load(64), ret]));
+        assert!(!is_well_formed(&[Insn { code: 0x07, ..ret }, ret]));
     }
 
     #[test]

@@ -11,9 +11,10 @@
 //! container (native architecture, podman's default capabilities, the running kernel),
 //! [`compile`] turns them into classic BPF ([`bpf`]) with a section per architecture the
 //! process can call the kernel in (x86_64, x32 and i386 on an x86_64 host, numbers from
-//! [`syscalls`]), and [`install`] loads it in the container's process, after
-//! no_new_privs and the switch of user and capabilities, so that it holds for the
-//! program and, with `--init`, for the reaper too.
+//! [`syscalls`]), [`cache`] keeps the program for the next run with the same profile,
+//! and [`install`] loads it in the container's process, after no_new_privs and the
+//! switch of user and capabilities, so that it holds for the program and, with
+//! `--init`, for the reaper too.
 //!
 //! Why no crate: libseccomp (what runc and crun link) is C, and would need libseccomp-dev
 //! wherever userns is built. rust-vmm's `seccompiler` is pure Rust, but it reads a JSON
@@ -25,6 +26,7 @@
 //! compile through an interpreter.
 
 pub mod bpf;
+mod cache;
 pub mod compile;
 pub mod config;
 mod install;
@@ -94,21 +96,39 @@ enum Source {
 /// The filter for a container with capabilities `caps` (their bounding set), or None
 /// when unconfined. Reads the profile files and containers.conf, so it runs before the
 /// container's namespaces exist, where relative paths and $HOME mean the caller's.
-pub fn prepare(choice: &Choice, caps: &[u32]) -> Result<Option<Filter>> {
+/// `cache_dir`, the user's private `seccomp` state directory, keeps compiled programs
+/// (see [`cache`] for why).
+pub fn prepare(choice: &Choice, caps: &[u32], cache_dir: Option<&Path>) -> Result<Option<Filter>> {
     let source = match choice {
         Choice::Unconfined => Source::Unconfined,
         Choice::File(path) => Source::File(path.clone(), "given with --security-opt".to_string()),
         Choice::Default => default_source()?,
     };
-    if source == Source::Unconfined {
-        return Ok(None);
-    }
     let Some(native) = Arch::native() else {
+        if source == Source::Unconfined {
+            return Ok(None);
+        }
         return Err(Error::failure(format!(
             "userns has no seccomp tables for {}",
             std::env::consts::ARCH
         ))
         .fix("run with --security-opt seccomp=unconfined, knowing that the container then has no system call filter"));
+    };
+    let (text, slot_name, origin) = match source {
+        Source::Unconfined => return Ok(None),
+        Source::BuiltIn => (
+            BUILT_IN_PROFILE.as_bytes().to_vec(),
+            b"built-in".to_vec(),
+            "the built-in seccomp profile".to_string(),
+        ),
+        Source::File(path, why) => {
+            let origin = format!("seccomp profile {} ({why})", path.display());
+            let text = std::fs::read(&path).map_err(|e| Error {
+                what: format!("cannot read the {origin}"),
+                ..Error::io("read", &path, &e)
+            })?;
+            (text, path.as_os_str().as_encoded_bytes().to_vec(), origin)
+        }
     };
     let names = select::cap_names(caps);
     let host = Host {
@@ -116,21 +136,23 @@ pub fn prepare(choice: &Choice, caps: &[u32]) -> Result<Option<Filter>> {
         caps: &names,
         kernel: select::running_kernel(),
     };
-    let Source::File(path, why) = source else {
-        return compile_text(BUILT_IN_PROFILE, &host).map_err(|e| {
-            Error::failure("the built-in seccomp profile does not compile").because(e)
-        });
-    };
-    let origin = format!("seccomp profile {} ({why})", path.display());
-    let text = std::fs::read_to_string(&path).map_err(|e| Error {
-        what: format!("cannot read the {origin}"),
-        ..Error::io("read", &path, &e)
-    })?;
-    compile_text(&text, &host).map_err(|e| {
-        Error::failure(format!("invalid {origin}"))
-            .because(e)
-            .fix("correct the profile (the format of containers-common's seccomp.json, which podman reads), or name another with --security-opt seccomp=FILE")
-    })
+    let key = cache::key(&text, &names, native.go_name(), host.kernel);
+    let slot = cache::slot(&slot_name);
+    if let Some(filter) = cache_dir.and_then(|dir| cache::load(dir, &slot, &key)) {
+        return Ok(Some(filter));
+    }
+    let filter = std::str::from_utf8(&text)
+        .map_err(|e| format!("not UTF-8 text: {e}"))
+        .and_then(|text| compile_text(text, &host))
+        .map_err(|e| {
+            Error::failure(format!("invalid {origin}"))
+                .because(e)
+                .fix("correct the profile (the format of containers-common's seccomp.json, which podman reads), or name another with --security-opt seccomp=FILE")
+        })?;
+    if let (Some(dir), Some(filter)) = (cache_dir, &filter) {
+        cache::store(dir, &slot, &key, filter);
+    }
+    Ok(filter)
 }
 
 /// The profile podman would use when no option names one.
