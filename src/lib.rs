@@ -22,6 +22,7 @@ pub mod keep;
 pub mod nsinfo;
 pub mod podman;
 pub mod run;
+pub mod seccomp;
 pub mod storage;
 pub mod subid;
 pub mod sys;

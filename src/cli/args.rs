@@ -466,6 +466,12 @@ pub struct RunArgs {
     /// Run as UID[:GID] inside the container
     #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
     pub user: Option<String>,
+    /// Security option, as podman spells it: seccomp=unconfined (no system call filter),
+    /// seccomp=FILE (a seccomp profile in podman's JSON format). Default: the profile
+    /// podman uses (containers.conf seccomp_profile, else /etc/containers/seccomp.json,
+    /// else /usr/share/containers/seccomp.json, else a built-in copy of its rules)
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
     /// Keep stdin open
     #[arg(short = 'i', long)]
     pub interactive: bool,

@@ -66,9 +66,11 @@ struct Request {
     volumes: Vec<spec::Volume>,
     env_files: Vec<String>,
     env_cli: Vec<String>,
+    /// The compiled seccomp filter; None with `--security-opt seccomp=unconfined`.
+    seccomp: Option<crate::seccomp::Filter>,
 }
 
-fn parse_request(args: &RunSpec) -> Result<Request> {
+fn parse_request(args: &RunSpec, account: &Account) -> Result<Request> {
     let cwd = std::env::current_dir()
         .map_err(|e| Error::failure("cannot read the current directory").because(e))?;
     let volumes = args
@@ -97,12 +99,26 @@ fn parse_request(args: &RunSpec) -> Result<Request> {
         dirs::check_keep_name(name)?;
     }
     let (source, kind) = source::locate(&args.source, args.rootfs_rw)?;
+    // Here, before any namespace: a bad profile fails the run before it starts, and the
+    // profile's path and containers.conf are the caller's. podman matches the profile's
+    // capability conditions against the bounding set, which is DEFAULT_CAPS whatever the
+    // user (containers/common `setupSeccomp`).
+    let seccomp_choice = crate::seccomp::parse_security_opts(&args.security_opt)?;
+    let seccomp_cache = dirs::containers_root(account)
+        .ok()
+        .and_then(|root| root.parent().map(|state| state.join("seccomp")));
+    let seccomp = crate::seccomp::prepare(
+        &seccomp_choice,
+        &process::DEFAULT_CAPS,
+        seccomp_cache.as_deref(),
+    )?;
     Ok(Request {
         source,
         kind,
         volumes,
         env_files,
         env_cli,
+        seccomp,
     })
 }
 
@@ -142,8 +158,8 @@ fn write_etc_files(
 pub fn run(args: &RunSpec) -> Result<u8> {
     // First, while userns holds no descriptor of its own above 2.
     fds::keep_from_programs(args.preserve_fds)?;
-    let request = parse_request(args)?;
     let account = Account::current();
+    let request = parse_request(args, &account)?;
     let id = ContainerId::random()?;
     let hostname = args
         .hostname
@@ -262,6 +278,7 @@ fn run_container(
     let confinement = Confinement::Container {
         preserve_fds: args.preserve_fds,
     };
+    let seccomp = request.seccomp.as_ref();
     let pid1 = supervise::start_pid1(&program, mode, true, confinement, move || {
         rootfs::build(&plan)?;
         nix::unistd::setsid()
@@ -278,7 +295,16 @@ fn run_container(
             spec::set_env(&mut env, &format!("HOME={}", user.home));
         }
         process::set_environment(&env);
-        process::become_user(&user)
+        process::become_user(&user)?;
+        // Last, after no_new_privs (which an unprivileged filter needs) and the switch of
+        // user and capabilities, and before pid 1 enters the working directory and execs
+        // the program or, with --init, forks it: both processes are filtered. What runs
+        // after this (chdir, sigaction, fork, execve, write and exit on failure) is
+        // allowed by any profile that lets a program start at all.
+        match seccomp {
+            Some(filter) => crate::seccomp::install(filter),
+            None => Ok(()),
+        }
     })?;
     supervise::forward_signals(pid1.pid, true);
     match terminal {

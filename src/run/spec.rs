@@ -41,6 +41,8 @@ pub struct RunSpec {
     pub workdir: Option<String>,
     /// `UID[:GID]`, ids or names of the container's passwd and group.
     pub user: Option<String>,
+    /// `--security-opt` values, as podman spells them (`seccomp=unconfined|FILE`).
+    pub security_opt: Vec<String>,
     /// Keep stdin open.
     pub interactive: bool,
     /// Allocate a pseudo-terminal.

@@ -24,6 +24,7 @@ fn spec(args: RunArgs) -> RunSpec {
         env_file: args.env_file,
         workdir: args.workdir,
         user: args.user,
+        security_opt: args.security_opt,
         interactive: args.interactive,
         tty: args.tty,
         preserve_fds: args.preserve_fds,
