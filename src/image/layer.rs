@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use tar::EntryType;
 
@@ -292,6 +292,30 @@ fn is_file(kind: EntryType) -> bool {
     )
 }
 
+/// What a header says about the object's owner, permission bits and time.
+struct Meta {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    mtime: i64,
+}
+
+impl Meta {
+    fn of(entry: &Entry) -> io::Result<Meta> {
+        let header = &entry.header;
+        let mode = header.mode()? & 0o7777;
+        let uid = id32(entry.uid)?;
+        let gid = id32(entry.gid)?;
+        let mtime = header.mtime()? as i64;
+        Ok(Meta {
+            uid,
+            gid,
+            mode,
+            mtime,
+        })
+    }
+}
+
 fn apply_entry(
     root: &Root,
     entry: &Entry,
@@ -299,26 +323,22 @@ fn apply_entry(
     this_layer: &mut HashSet<InnerPath>,
     state: &mut UnpackState,
 ) -> Result<(), EntryError> {
-    let header = &entry.header;
     let kind = entry.kind();
-    let mode = header.mode()? & 0o7777;
-    let uid = id32(entry.uid)?;
-    let gid = id32(entry.gid)?;
-    let mtime = header.mtime()? as i64;
+    let meta = Meta::of(entry)?;
     state.budget.check_size(entry.size)?;
 
     let Some(path) = InnerPath::clean(&entry.path) else {
         // `./` or `/`: the root directory's own metadata.
         if kind.is_dir() {
-            let dir = root.dir(None)?;
-            let fd = beneath::open_dir_at(&dir, OsStr::new("."))?;
-            set_owner_mode(fd.as_fd(), uid, gid, mode)?;
-            state.dir_times.insert(None, mtime);
+            apply_root_meta(root, &meta, state)?;
         }
         return Ok(());
     };
-    let name = path.name().as_bytes();
-    if name.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+    if path
+        .name()
+        .as_bytes()
+        .starts_with(WHITEOUT_PREFIX.as_bytes())
+    {
         return apply_whiteout(root, &path, this_layer);
     }
     match kind {
@@ -327,99 +347,27 @@ fn apply_entry(
             return Ok(());
         }
         // Weighed before anything at this path changes, let alone a byte is written.
-        _ if is_file(kind) => {
-            if let Some(Sparse {
-                real_size,
-                map: Some(map),
-            }) = &entry.sparse
-            {
-                sparse::check(map, *real_size, entry.size)?;
-            }
-            state.budget.admit(root, entry.file_size(), entry.size)?;
-        }
+        _ if is_file(kind) => weigh_file(root, entry, state)?,
         _ => {}
     }
-    let parent = root
-        .parent_of(&path, true)
-        .map_err(io_context("parent of", &path))?;
-    let existing = match beneath::lstat_at(&parent, path.name()) {
-        Ok(st) => Some(st),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
-        Err(e) => return Err(e.into()),
-    };
-    // A directory over a directory merges; anything else replaces what was there.
-    if let Some(st) = existing {
-        let merge = kind.is_dir() && beneath::is_dir(&st);
-        if !merge && !is_self_link(entry, &path) {
-            beneath::remove_all_at(&parent, path.name())?;
-        }
-    }
+    let (parent, dir_there) = clear_the_way(root, entry, &path)?;
     this_layer.insert(path.clone());
     let name = path.name();
     let attrs = xattrs::of_pax(&entry.pax, &mut state.xattrs_skipped);
     match kind {
         EntryType::Directory => {
-            if existing.is_none_or(|st| !beneath::is_dir(&st)) {
+            if !dir_there {
                 beneath::mkdir_at(&parent, name, 0o700)?;
             }
             let fd = beneath::open_dir_at(&parent, name)?;
-            set_owner_mode(fd.as_fd(), uid, gid, mode)?;
+            set_owner_mode(fd.as_fd(), meta.uid, meta.gid, meta.mode)?;
             xattrs::apply(fd.as_fd(), &attrs, &mut state.xattrs_skipped)?;
-            state.dir_times.insert(Some(path.clone()), mtime);
+            state.dir_times.insert(Some(path.clone()), meta.mtime);
         }
-        _ if is_file(kind) => {
-            let mut file = beneath::create_file_at(&parent, name)?;
-            if state.buf.is_empty() {
-                state.buf = vec![0; COPY_BUFFER];
-            }
-            state.bytes += match &entry.sparse {
-                Some(s) => sparse::write(&mut file, data, s, entry.size, &mut state.buf)?,
-                None => {
-                    sparse::copy_exact(data, &mut file, entry.size, &mut state.buf)?;
-                    entry.size
-                }
-            };
-            set_owner_mode(file.as_fd(), uid, gid, mode)?;
-            xattrs::apply(file.as_fd(), &attrs, &mut state.xattrs_skipped)?;
-            beneath::set_times(file.as_fd(), mtime)?;
-        }
-        EntryType::Symlink => {
-            if entry.link.is_empty() {
-                return Err(io::Error::other("a symlink with an empty target").into());
-            }
-            beneath::symlink_at(&entry.link, &parent, name)?;
-            beneath::chown_at(&parent, name, uid, gid).map_err(chown_context)?;
-            beneath::set_times_at(&parent, name, mtime)?;
-        }
-        EntryType::Link => {
-            let target = InnerPath::clean(&entry.link)
-                .ok_or_else(|| io::Error::other("a hard link to the root directory"))?;
-            if target == path {
-                return Ok(());
-            }
-            // The target is resolved beneath the root like any path: a link to
-            // /etc/passwd means the image's /etc/passwd, never the host's.
-            let src_dir = root.parent_of(&target, false).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!(
-                        "hard link target {} is not in the image: {e}",
-                        target.display()
-                    ),
-                )
-            })?;
-            beneath::link_at(&src_dir, target.name(), &parent, name).map_err(|e| {
-                io::Error::new(e.kind(), format!("hard link to {}: {e}", target.display()))
-            })?;
-        }
-        EntryType::Fifo => {
-            beneath::mkfifo_at(&parent, name, 0o600)?;
-            beneath::chown_at(&parent, name, uid, gid).map_err(chown_context)?;
-            // mknodat's mode went through the umask; a FIFO cannot be opened for fchmod
-            // without blocking, so chmod it by name (it was just created: not a symlink).
-            beneath::chmod_fifo_at(&parent, name, mode)?;
-            beneath::set_times_at(&parent, name, mtime)?;
-        }
+        _ if is_file(kind) => write_file(&parent, name, entry, data, &meta, &attrs, state)?,
+        EntryType::Symlink => make_symlink(&parent, name, entry, &meta)?,
+        EntryType::Link => make_hard_link(root, &parent, &path, entry)?,
+        EntryType::Fifo => make_fifo(&parent, name, &meta)?,
         other => {
             crate::warn(format!(
                 "skipped {} (tar entry type {:?} is not a file system object)",
@@ -429,6 +377,126 @@ fn apply_entry(
         }
     }
     Ok(())
+}
+
+/// An entry for `./` or `/` sets the owner, mode and time of the root directory itself.
+fn apply_root_meta(root: &Root, meta: &Meta, state: &mut UnpackState) -> io::Result<()> {
+    let dir = root.dir(None)?;
+    let fd = beneath::open_dir_at(&dir, OsStr::new("."))?;
+    set_owner_mode(fd.as_fd(), meta.uid, meta.gid, meta.mode)?;
+    state.dir_times.insert(None, meta.mtime);
+    Ok(())
+}
+
+/// Refuse a file the limits or the free space cannot take: a sparse map that does not
+/// add up, or data beyond what is left.
+fn weigh_file(root: &Root, entry: &Entry, state: &mut UnpackState) -> Result<(), EntryError> {
+    if let Some(Sparse {
+        real_size,
+        map: Some(map),
+    }) = &entry.sparse
+    {
+        sparse::check(map, *real_size, entry.size)?;
+    }
+    state.budget.admit(root, entry.file_size(), entry.size)?;
+    Ok(())
+}
+
+/// Open (making it if need be) the directory the entry lands in and remove what a lower
+/// layer left at its name, unless the two merge. Returns that directory, and whether a
+/// directory is already at the name (a directory over a directory merges).
+fn clear_the_way(root: &Root, entry: &Entry, path: &InnerPath) -> io::Result<(OwnedFd, bool)> {
+    let parent = root
+        .parent_of(path, true)
+        .map_err(io_context("parent of", path))?;
+    let existing = match beneath::lstat_at(&parent, path.name()) {
+        Ok(st) => Some(st),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+        Err(e) => return Err(e),
+    };
+    let dir_there = existing.as_ref().is_some_and(beneath::is_dir);
+    // A directory over a directory merges; anything else replaces what was there.
+    if existing.is_some() {
+        let merge = entry.kind().is_dir() && dir_there;
+        if !merge && !is_self_link(entry, path) {
+            beneath::remove_all_at(&parent, path.name())?;
+        }
+    }
+    Ok((parent, dir_there))
+}
+
+/// Write a regular (or sparse) file's data, then its owner, mode, attributes and time,
+/// in that order (chown clears setuid bits and file capabilities).
+fn write_file(
+    parent: &OwnedFd,
+    name: &OsStr,
+    entry: &Entry,
+    data: &mut dyn Read,
+    meta: &Meta,
+    attrs: &[xattrs::Xattr],
+    state: &mut UnpackState,
+) -> Result<(), EntryError> {
+    let mut file = beneath::create_file_at(parent, name)?;
+    if state.buf.is_empty() {
+        state.buf = vec![0; COPY_BUFFER];
+    }
+    state.bytes += match &entry.sparse {
+        Some(s) => sparse::write(&mut file, data, s, entry.size, &mut state.buf)?,
+        None => {
+            sparse::copy_exact(data, &mut file, entry.size, &mut state.buf)?;
+            entry.size
+        }
+    };
+    set_owner_mode(file.as_fd(), meta.uid, meta.gid, meta.mode)?;
+    xattrs::apply(file.as_fd(), attrs, &mut state.xattrs_skipped)?;
+    beneath::set_times(file.as_fd(), meta.mtime)?;
+    Ok(())
+}
+
+/// A symlink is made as it is and never followed; its owner and time are set by name.
+fn make_symlink(parent: &OwnedFd, name: &OsStr, entry: &Entry, meta: &Meta) -> io::Result<()> {
+    if entry.link.is_empty() {
+        return Err(io::Error::other("a symlink with an empty target"));
+    }
+    beneath::symlink_at(&entry.link, parent, name)?;
+    beneath::chown_at(parent, name, meta.uid, meta.gid).map_err(chown_context)?;
+    beneath::set_times_at(parent, name, meta.mtime)
+}
+
+/// A hard link to an entry already beneath the root (one naming itself is left as it is).
+fn make_hard_link(
+    root: &Root,
+    parent: &OwnedFd,
+    path: &InnerPath,
+    entry: &Entry,
+) -> io::Result<()> {
+    let target = InnerPath::clean(&entry.link)
+        .ok_or_else(|| io::Error::other("a hard link to the root directory"))?;
+    if &target == path {
+        return Ok(());
+    }
+    // The target is resolved beneath the root like any path: a link to
+    // /etc/passwd means the image's /etc/passwd, never the host's.
+    let src_dir = root.parent_of(&target, false).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "hard link target {} is not in the image: {e}",
+                target.display()
+            ),
+        )
+    })?;
+    beneath::link_at(&src_dir, target.name(), parent, path.name())
+        .map_err(|e| io::Error::new(e.kind(), format!("hard link to {}: {e}", target.display())))
+}
+
+fn make_fifo(parent: &OwnedFd, name: &OsStr, meta: &Meta) -> io::Result<()> {
+    beneath::mkfifo_at(parent, name, 0o600)?;
+    beneath::chown_at(parent, name, meta.uid, meta.gid).map_err(chown_context)?;
+    // mknodat's mode went through the umask; a FIFO cannot be opened for fchmod
+    // without blocking, so chmod it by name (it was just created: not a symlink).
+    beneath::chmod_fifo_at(parent, name, meta.mode)?;
+    beneath::set_times_at(parent, name, meta.mtime)
 }
 
 /// A hard link naming itself must not delete its own target first.

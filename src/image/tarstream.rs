@@ -55,6 +55,31 @@ pub struct TarStream<'a> {
     padding: u64,
 }
 
+/// The extended headers read so far for the entry that follows them: GNU long names and
+/// one PAX record set (global PAX headers are skipped).
+#[derive(Default)]
+struct Extensions {
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    pax: Option<Vec<(Vec<u8>, Vec<u8>)>>,
+}
+
+impl Extensions {
+    /// Whether any was read: the archive may not end before their entry.
+    fn any(&self) -> bool {
+        self.long_name.is_some() || self.long_link.is_some() || self.pax.is_some()
+    }
+}
+
+/// Each kind of extension may come once per entry; a second would leave it unclear
+/// which one applies.
+fn once(seen: bool, what: &str) -> io::Result<()> {
+    match seen {
+        true => Err(damaged(format!("two {what}s for one entry"))),
+        false => Ok(()),
+    }
+}
+
 fn damaged(why: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, why.into())
 }
@@ -152,17 +177,24 @@ impl<'a> TarStream<'a> {
 
     /// The next entry, past what is left of the current one; None at the end of the archive.
     pub fn next_entry(&mut self) -> io::Result<Option<Entry>> {
-        let mut long_name: Option<Vec<u8>> = None;
-        let mut long_link: Option<Vec<u8>> = None;
-        let mut pax: Option<Vec<(Vec<u8>, Vec<u8>)>> = None;
-        let header = loop {
+        let mut ext = Extensions::default();
+        let Some(header) = self.entry_header(&mut ext)? else {
+            return Ok(None);
+        };
+        self.entry(header, ext).map(Some)
+    }
+
+    /// Past what is left of the current entry, the header of the next one, with the
+    /// extended headers before it gathered in `ext`; None at the end of the archive.
+    fn entry_header(&mut self, ext: &mut Extensions) -> io::Result<Option<Header>> {
+        loop {
             self.skip(self.remaining)?;
             self.skip(self.padding)?;
             self.begin(0);
             let block = match self.block()? {
                 Some(b) if b.iter().any(|b| *b != 0) => b,
                 // A zero block (or the stream's end) ends the archive.
-                _ if long_name.is_some() || long_link.is_some() || pax.is_some() => {
+                _ if ext.any() => {
                     return Err(damaged(
                         "the layer ends after an extended header, before its entry",
                     ))
@@ -174,49 +206,57 @@ impl<'a> TarStream<'a> {
                 return Err(damaged("a tar header's checksum does not match"));
             }
             let size = header.entry_size()?;
-            let once = |seen: bool, what: &str| match seen {
-                true => Err(damaged(format!("two {what}s for one entry"))),
-                false => Ok(()),
-            };
             match header.entry_type() {
                 EntryType::GNULongName => {
-                    once(long_name.is_some(), "GNU long name")?;
-                    let mut name = self.extension(size, "GNU long name")?;
-                    name.truncate(name.iter().position(|b| *b == 0).unwrap_or(name.len()));
-                    long_name = Some(name);
+                    once(ext.long_name.is_some(), "GNU long name")?;
+                    ext.long_name = Some(self.gnu_long_name(size, "GNU long name")?);
                 }
                 EntryType::GNULongLink => {
-                    once(long_link.is_some(), "GNU long link name")?;
-                    let mut link = self.extension(size, "GNU long link name")?;
-                    link.truncate(link.iter().position(|b| *b == 0).unwrap_or(link.len()));
-                    long_link = Some(link);
+                    once(ext.long_link.is_some(), "GNU long link name")?;
+                    ext.long_link = Some(self.gnu_long_name(size, "GNU long link name")?);
                 }
                 EntryType::XHeader => {
-                    once(pax.is_some(), "PAX extended header")?;
-                    let data = self.extension(size, "PAX extended header")?;
-                    let records = tar::PaxExtensions::new(&data)
-                        .map(|r| r.map(|r| (r.key_bytes().to_vec(), r.value_bytes().to_vec())))
-                        .collect::<io::Result<Vec<_>>>()
-                        .map_err(|e| damaged(format!("a malformed PAX extended header: {e}")))?;
-                    pax = Some(records);
+                    once(ext.pax.is_some(), "PAX extended header")?;
+                    ext.pax = Some(self.pax_records(size)?);
                 }
                 EntryType::XGlobalHeader => self.begin(size),
-                _ => break header,
+                _ => return Ok(Some(header)),
             }
-        };
-        let pax = pax.unwrap_or_default();
+        }
+    }
+
+    /// A GNU long name (or link name) extension: its data up to the first NUL.
+    fn gnu_long_name(&mut self, size: u64, what: &str) -> io::Result<Vec<u8>> {
+        let mut name = self.extension(size, what)?;
+        name.truncate(name.iter().position(|b| *b == 0).unwrap_or(name.len()));
+        Ok(name)
+    }
+
+    /// A PAX extended header's records, as key and value bytes.
+    fn pax_records(&mut self, size: u64) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let data = self.extension(size, "PAX extended header")?;
+        tar::PaxExtensions::new(&data)
+            .map(|r| r.map(|r| (r.key_bytes().to_vec(), r.value_bytes().to_vec())))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(|e| damaged(format!("a malformed PAX extended header: {e}")))
+    }
+
+    /// The entry `header` begins, its fields as the extensions before it override them;
+    /// the stream is left at the start of its data.
+    fn entry(&mut self, header: Header, ext: Extensions) -> io::Result<Entry> {
+        let pax = ext.pax.unwrap_or_default();
         let record = |key: &str| {
             pax.iter()
                 .rev()
                 .find(|(k, _)| k == key.as_bytes())
                 .map(|(_, v)| v.as_slice())
         };
-        let mut path = match (record("path"), long_name) {
+        let mut path = match (record("path"), ext.long_name) {
             (Some(p), _) => p.to_vec(),
             (None, Some(n)) => n,
             (None, None) => header.path_bytes().into_owned(),
         };
-        let link = match (record("linkpath"), long_link) {
+        let link = match (record("linkpath"), ext.long_link) {
             (Some(l), _) => l.to_vec(),
             (None, Some(l)) => l,
             (None, None) => header.link_name_bytes().unwrap_or_default().into_owned(),
@@ -228,22 +268,7 @@ impl<'a> TarStream<'a> {
         let size = number("size", header.entry_size())?;
         let uid = number("uid", header.uid())?;
         let gid = number("gid", header.gid())?;
-        let kind = header.entry_type();
-        let sparse = if kind.is_gnu_sparse() {
-            Some(self.old_gnu_map(&header)?)
-        } else if kind.is_file() || kind.is_contiguous() {
-            match sparse::from_pax(&pax)? {
-                Some((sparse, name)) => {
-                    if let Some(name) = name {
-                        path = name;
-                    }
-                    Some(sparse)
-                }
-                None => None,
-            }
-        } else {
-            None
-        };
+        let sparse = self.sparse_of(&header, &pax, &mut path)?;
         if let Some(Sparse {
             real_size,
             map: Some(map),
@@ -252,7 +277,7 @@ impl<'a> TarStream<'a> {
             sparse::check(map, *real_size, size)?;
         }
         self.begin(size);
-        Ok(Some(Entry {
+        Ok(Entry {
             header,
             path,
             link,
@@ -261,6 +286,29 @@ impl<'a> TarStream<'a> {
             pax,
             size,
             sparse,
+        })
+    }
+
+    /// A file's sparse map, from an old GNU sparse header or PAX records; PAX sparse
+    /// formats carry the file's real name, which then replaces `path`.
+    fn sparse_of(
+        &mut self,
+        header: &Header,
+        pax: &[(Vec<u8>, Vec<u8>)],
+        path: &mut Vec<u8>,
+    ) -> io::Result<Option<Sparse>> {
+        let kind = header.entry_type();
+        if kind.is_gnu_sparse() {
+            return Ok(Some(self.old_gnu_map(header)?));
+        }
+        if !(kind.is_file() || kind.is_contiguous()) {
+            return Ok(None);
+        }
+        Ok(sparse::from_pax(pax)?.map(|(sparse, name)| {
+            if let Some(name) = name {
+                *path = name;
+            }
+            sparse
         }))
     }
 

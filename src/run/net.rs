@@ -99,66 +99,73 @@ fn cstrings(words: &[String]) -> Result<Vec<CString>> {
         .collect()
 }
 
-impl Network {
-    /// Check the helper is installed and fork it, waiting, its output going to `log`
-    /// (slirp4netns is chatty; its words matter only when it fails). Call before entering.
-    pub fn prepare(mode: NetMode, log: &std::path::Path) -> Result<Network> {
-        let (name, package) = match mode {
-            NetMode::None | NetMode::Host => return Ok(Network { helper: None }),
-            NetMode::Pasta => ("pasta", "passt"),
-            NetMode::Slirp4netns => ("slirp4netns", "slirp4netns"),
-        };
-        let path = find_program(name).ok_or_else(|| {
-            Error::failure(format!("--net {name}: {name} is not installed"))
-                .fix(format!("install the {package} package (apt-get install {package}), or use --net none or --net host"))
-        })?;
-        let me = nix::unistd::getpid().as_raw();
-        let pipe = || {
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .map_err(|e| Error::failure("cannot create a pipe").because(e))
-        };
-        let pid_file = (mode == NetMode::Pasta).then(|| log.with_file_name("pasta.pid"));
-        let (mut words, ready, exit_fd, child_fds) = match mode {
-            NetMode::Slirp4netns => {
-                let (ready_read, ready_write) = pipe()?;
-                let (exit_read, exit_write) = pipe()?;
-                let words = vec![
-                    path.display().to_string(),
-                    "--configure".into(),
-                    "--mtu=65520".into(),
-                    "--disable-host-loopback".into(),
-                    "--ready-fd=3".into(),
-                    "--exit-fd=4".into(),
-                    format!("--userns-path=/proc/{me}/ns/user"),
-                ];
-                (
-                    words,
-                    Ready::Fd(ready_read),
-                    Some(exit_write),
-                    vec![ready_write, exit_read],
-                )
-            }
-            _ => {
-                let mut words = vec![
-                    path.display().to_string(),
-                    "--config-net".into(),
-                    "--quiet".into(),
-                ];
-                if let Some(file) = &pid_file {
-                    words.extend(["--pid".into(), file.display().to_string()]);
-                }
-                (words, Ready::Exit, None, vec![])
-            }
-        };
-        words.push(me.to_string());
-        if mode == NetMode::Slirp4netns {
-            words.push("tap0".into());
+fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::failure("cannot create a pipe").because(e))
+}
+
+/// How a helper is started: its command line, how it says the network is up, and the
+/// descriptors it is given (the child's ends) or that tie it to us.
+struct Launch {
+    words: Vec<String>,
+    ready: Ready,
+    exit_fd: Option<OwnedFd>,
+    /// Passed to the helper as 3, 4, ...
+    child_fds: Vec<OwnedFd>,
+}
+
+impl Launch {
+    /// slirp4netns says it is up on a pipe (3) and ends when another (4) closes; it
+    /// joins userns's user namespace and the network namespace of pid `me`.
+    fn slirp4netns(path: &std::path::Path, me: i32) -> Result<Launch> {
+        let (ready_read, ready_write) = cloexec_pipe()?;
+        let (exit_read, exit_write) = cloexec_pipe()?;
+        let words = vec![
+            path.display().to_string(),
+            "--configure".into(),
+            "--mtu=65520".into(),
+            "--disable-host-loopback".into(),
+            "--ready-fd=3".into(),
+            "--exit-fd=4".into(),
+            format!("--userns-path=/proc/{me}/ns/user"),
+            me.to_string(),
+            "tap0".into(),
+        ];
+        Ok(Launch {
+            words,
+            ready: Ready::Fd(ready_read),
+            exit_fd: Some(exit_write),
+            child_fds: vec![ready_write, exit_read],
+        })
+    }
+
+    /// pasta configures the network of pid `me` and exits, going on in the background
+    /// (its pid written to `pid_file`).
+    fn pasta(path: &std::path::Path, me: i32, pid_file: Option<&std::path::Path>) -> Launch {
+        let mut words = vec![
+            path.display().to_string(),
+            "--config-net".into(),
+            "--quiet".into(),
+        ];
+        if let Some(file) = pid_file {
+            words.extend(["--pid".into(), file.display().to_string()]);
         }
+        words.push(me.to_string());
+        Launch {
+            words,
+            ready: Ready::Exit,
+            exit_fd: None,
+            child_fds: vec![],
+        }
+    }
+
+    /// Fork the helper, waiting for the go-ahead before it execs, its output to `log`.
+    fn fork(&self, name: &str, log: &std::path::Path) -> Result<child::Forked> {
         let log_file = std::fs::File::create(log).map_err(|e| Error::io("create", log, &e))?;
-        let argv = cstrings(&words)?;
+        let argv = cstrings(&self.words)?;
         let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
-        let raw_child_fds: Vec<i32> = child_fds.iter().map(|f| f.as_raw_fd()).collect();
+        let raw_child_fds: Vec<i32> = self.child_fds.iter().map(|f| f.as_raw_fd()).collect();
         let waiting = child::Waiting {
             action: child::Action::Exec {
                 path: &argv[0],
@@ -177,16 +184,40 @@ impl Network {
             die_with_parent: false,
             report_errno: false,
         };
-        let forked = child::fork_waiting(&waiting)
-            .map_err(|e| Error::failure(format!("cannot fork {name}")).because(e))?;
+        child::fork_waiting(&waiting)
+            .map_err(|e| Error::failure(format!("cannot fork {name}")).because(e))
+    }
+}
+
+impl Network {
+    /// Check the helper is installed and fork it, waiting, its output going to `log`
+    /// (slirp4netns is chatty; its words matter only when it fails). Call before entering.
+    pub fn prepare(mode: NetMode, log: &std::path::Path) -> Result<Network> {
+        let (name, package) = match mode {
+            NetMode::None | NetMode::Host => return Ok(Network { helper: None }),
+            NetMode::Pasta => ("pasta", "passt"),
+            NetMode::Slirp4netns => ("slirp4netns", "slirp4netns"),
+        };
+        let path = find_program(name).ok_or_else(|| {
+            Error::failure(format!("--net {name}: {name} is not installed"))
+                .fix(format!("install the {package} package (apt-get install {package}), or use --net none or --net host"))
+        })?;
+        let me = nix::unistd::getpid().as_raw();
+        let pid_file = (mode == NetMode::Pasta).then(|| log.with_file_name("pasta.pid"));
+        let launch = match mode {
+            NetMode::Slirp4netns => Launch::slirp4netns(&path, me)?,
+            _ => Launch::pasta(&path, me, pid_file.as_deref()),
+        };
+        // The child's ends in `launch` are held until it is forked, then closed here.
+        let forked = launch.fork(name, log)?;
         Ok(Network {
             helper: Some(Helper {
                 name,
                 log: log.to_path_buf(),
                 pid: forked.pid,
                 go: forked.go,
-                ready,
-                exit_fd,
+                ready: launch.ready,
+                exit_fd: launch.exit_fd,
                 pid_file,
             }),
         })

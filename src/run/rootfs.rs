@@ -109,6 +109,24 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .map_err(|e| failed("cannot create the container's mount namespace".into(), e))?;
     crate::unshare::setup::make_mounts_private()?;
+    let root = mount_root(plan)?;
+    let r = root.as_fd();
+    mount_proc(r)?;
+    build_dev(r)?;
+    build_sys(r, plan.own_netns)?;
+    super::masks::apply(r)?;
+    bind_etc_files(plan, r);
+    bind_volumes(plan, r)?;
+    inroot::ensure(r, &plan.workdir, Kind::Dir)?;
+    if plan.read_only {
+        seal_read_only(r)?;
+    }
+    pivot(&root)
+}
+
+/// Mount the container's root on `plan.merged` (an overlay with a writable layer, or a
+/// bind of the source) and open it: everything after is placed through this descriptor.
+fn mount_root(plan: &RootfsPlan) -> Result<OwnedFd> {
     let merged = plan.merged.display().to_string();
     if let Some((layer, at)) = plan
         .layer
@@ -143,9 +161,11 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
     }
     let root = std::fs::File::open(&plan.merged)
         .map_err(|e| Error::io("open the container root", &plan.merged, &e))?;
-    let root: OwnedFd = root.into();
-    let r = root.as_fd();
+    Ok(root.into())
+}
 
+/// A proc of the container's own pid namespace on /proc.
+fn mount_proc(r: BorrowedFd<'_>) -> Result<()> {
     let proc_dir = inroot::ensure(r, "/proc", Kind::Dir)?;
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount_at(
@@ -156,10 +176,12 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
         None,
         "/proc",
     )
-    .map_err(|e| e.fix("the kernel allows a new proc only where a full /proc is visible"))?;
-    build_dev(r)?;
-    build_sys(r, plan.own_netns)?;
-    super::masks::apply(r)?;
+    .map_err(|e| e.fix("the kernel allows a new proc only where a full /proc is visible"))
+}
+
+/// The host files over /etc/hosts, /etc/hostname and /etc/resolv.conf; one that
+/// cannot be placed is warned about, not fatal.
+fn bind_etc_files(plan: &RootfsPlan, r: BorrowedFd<'_>) {
     for (host, target) in &plan.etc_files {
         // An image whose /etc belongs to an id outside the map (a tree owned by the host's
         // root, say) cannot get a missing file created; it runs with its own, or none.
@@ -167,6 +189,10 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
             crate::warn(format!("{target} not provided: {e}"));
         }
     }
+}
+
+/// The user's volumes, each a directory or a file as its host side is.
+fn bind_volumes(plan: &RootfsPlan, r: BorrowedFd<'_>) -> Result<()> {
     for v in &plan.volumes {
         let kind = if v.host.is_dir() {
             Kind::Dir
@@ -175,28 +201,29 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
         };
         bind(&v.host, r, &v.target, kind, v.read_only)?;
     }
-    inroot::ensure(r, &plan.workdir, Kind::Dir)?;
-    if plan.read_only {
-        // podman's --read-only-tmpfs (on by default): the usual scratch dirs stay writable.
-        for dir in ["/tmp", "/var/tmp", "/run"] {
-            if let Ok(fd) = inroot::open(r, dir, libc::O_PATH | libc::O_DIRECTORY) {
-                mount_at(
-                    Some("tmpfs"),
-                    &inroot::proc_fd(&fd),
-                    Some("tmpfs"),
-                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-                    Some("mode=1777"),
-                    dir,
-                )?;
-            }
+    Ok(())
+}
+
+/// --read-only: the root becomes read-only, but for tmpfs scratch dirs over it.
+fn seal_read_only(r: BorrowedFd<'_>) -> Result<()> {
+    // podman's --read-only-tmpfs (on by default): the usual scratch dirs stay writable.
+    for dir in ["/tmp", "/var/tmp", "/run"] {
+        if let Ok(fd) = inroot::open(r, dir, libc::O_PATH | libc::O_DIRECTORY) {
+            mount_at(
+                Some("tmpfs"),
+                &inroot::proc_fd(&fd),
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some("mode=1777"),
+                dir,
+            )?;
         }
-        inroot::set_read_only(
-            &inroot::open_path(r, "/").map_err(|e| failed("cannot open /".into(), e))?,
-            false,
-            "the container root",
-        )?;
     }
-    pivot(&root)
+    inroot::set_read_only(
+        &inroot::open_path(r, "/").map_err(|e| failed("cannot open /".into(), e))?,
+        false,
+        "the container root",
+    )
 }
 
 /// Bind `host` onto `target` inside root (created as `kind` if missing), read-only if asked.
