@@ -22,7 +22,7 @@ pub mod keep;
 pub mod nsinfo;
 pub mod podman;
 pub mod run;
-pub mod seccomp;
+pub(crate) mod seccomp;
 pub mod storage;
 pub mod subid;
 pub mod sys;

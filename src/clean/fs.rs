@@ -6,7 +6,7 @@ pub use crate::sys::fs::*;
 use std::io;
 
 /// A reason for a failure report line: the OS message without "(os error N)".
-pub fn reason(err: &io::Error) -> String {
+pub(crate) fn reason(err: &io::Error) -> String {
     let text = err.to_string();
     match text.find(" (os error") {
         Some(i) => text[..i].to_string(),

@@ -23,13 +23,13 @@ const MAX_REMOVE_DEPTH: usize = 512;
 
 /// A path inside the root, cleaned: no empty, `.` or `..` components, never the root itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct InnerPath {
+pub(crate) struct InnerPath {
     components: Vec<OsString>,
 }
 
 impl InnerPath {
     /// Clean `raw` as a rooted path; None when it names the root itself (`/`, `.`, `a/..`).
-    pub fn clean(raw: &[u8]) -> Option<InnerPath> {
+    pub(crate) fn clean(raw: &[u8]) -> Option<InnerPath> {
         let mut components: Vec<OsString> = Vec::new();
         for part in raw.split(|b| *b == b'/') {
             match part {
@@ -43,34 +43,30 @@ impl InnerPath {
         (!components.is_empty()).then_some(InnerPath { components })
     }
 
-    pub fn name(&self) -> &OsStr {
+    pub(crate) fn name(&self) -> &OsStr {
         self.components.last().expect("never empty")
     }
 
     /// The parent's components (empty for an entry directly under the root).
-    pub fn parent(&self) -> &[OsString] {
+    pub(crate) fn parent(&self) -> &[OsString] {
         &self.components[..self.components.len() - 1]
     }
 
     /// The parent as a path; None for the root.
-    pub fn parent_path(&self) -> Option<InnerPath> {
+    pub(crate) fn parent_path(&self) -> Option<InnerPath> {
         (self.components.len() > 1).then(|| InnerPath {
             components: self.parent().to_vec(),
         })
     }
 
-    pub fn join(&self, name: &OsStr) -> InnerPath {
+    pub(crate) fn join(&self, name: &OsStr) -> InnerPath {
         let mut components = self.components.clone();
         components.push(name.to_os_string());
         InnerPath { components }
     }
 
-    pub fn starts_with(&self, other: &InnerPath) -> bool {
-        self.components.starts_with(&other.components)
-    }
-
     /// `/a/b` form, for messages.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         let mut p = PathBuf::from("/");
         p.extend(&self.components);
         p.display().to_string()
@@ -79,9 +75,8 @@ impl InnerPath {
 
 /// A root directory that writes are confined to.
 #[derive(Debug)]
-pub struct Root {
+pub(crate) struct Root {
     fd: OwnedFd,
-    path: PathBuf,
 }
 
 fn cstring(bytes: &[u8]) -> io::Result<CString> {
@@ -99,16 +94,16 @@ fn open_at(dir: BorrowedFd<'_>, name: &OsStr, flags: i32) -> io::Result<OwnedFd>
 }
 
 /// What is at a name in a directory, without following a symlink.
-pub fn lstat_at(dirfd: &OwnedFd, name: &OsStr) -> io::Result<FileStat> {
+pub(crate) fn lstat_at(dirfd: &OwnedFd, name: &OsStr) -> io::Result<FileStat> {
     sysfs::stat_at(dirfd.as_fd(), &c_name(name)?)
 }
 
-pub fn is_dir(st: &FileStat) -> bool {
+pub(crate) fn is_dir(st: &FileStat) -> bool {
     st.is_dir()
 }
 
 /// A file type in words, for messages.
-pub fn kind_of(mode: u32) -> &'static str {
+pub(crate) fn kind_of(mode: u32) -> &'static str {
     match mode & libc::S_IFMT {
         libc::S_IFREG => "a regular file",
         libc::S_IFDIR => "a directory",
@@ -123,28 +118,14 @@ pub fn kind_of(mode: u32) -> &'static str {
 
 impl Root {
     /// Open an existing directory as the root.
-    pub fn open(path: &Path) -> io::Result<Root> {
+    pub(crate) fn open(path: &Path) -> io::Result<Root> {
         let fd = resolve::open(
             rustix::fs::CWD,
             path.as_os_str(),
             libc::O_PATH | libc::O_DIRECTORY,
             Resolve::empty(),
         )?;
-        Ok(Root {
-            fd,
-            path: path.to_path_buf(),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The host path of an inner path, for messages only (never opened by name).
-    pub fn host_path(&self, inner: &InnerPath) -> PathBuf {
-        let mut p = self.path.clone();
-        p.extend(&inner.components);
-        p
+        Ok(Root { fd })
     }
 
     /// Resolve a directory beneath the root (`components` empty: the root itself).
@@ -165,7 +146,7 @@ impl Root {
     /// The parent directory of `path`, resolved beneath the root. With `create`, missing
     /// directories are made (mode 0755, owner: the caller), as tar does for entries whose
     /// directory came without its own header.
-    pub fn parent_of(&self, path: &InnerPath, create: bool) -> io::Result<OwnedFd> {
+    pub(crate) fn parent_of(&self, path: &InnerPath, create: bool) -> io::Result<OwnedFd> {
         match self.resolve_dir(path.parent()) {
             Err(e) if create && e.raw_os_error() == Some(libc::ENOENT) => {}
             other => return other,
@@ -203,7 +184,7 @@ impl Root {
     /// the root (`RESOLVE_BENEATH`: EXDEV). It is looked up with O_PATH first, which opens
     /// nothing: a FIFO cannot block the open waiting for a writer, no device driver runs.
     /// Returns the file and its size.
-    pub fn open_regular(&self, rel: &[u8]) -> io::Result<(std::fs::File, u64)> {
+    pub(crate) fn open_regular(&self, rel: &[u8]) -> io::Result<(std::fs::File, u64)> {
         let how = Resolve::BENEATH | Resolve::NO_SYMLINKS | Resolve::NO_MAGICLINKS;
         let rel = OsStr::from_bytes(rel);
         let path = resolve::open(self.fd.as_fd(), rel, libc::O_PATH, how)?;
@@ -228,7 +209,7 @@ impl Root {
     }
 
     /// The directory `path` itself, resolved beneath the root (symlinks followed inside it).
-    pub fn dir(&self, path: Option<&InnerPath>) -> io::Result<OwnedFd> {
+    pub(crate) fn dir(&self, path: Option<&InnerPath>) -> io::Result<OwnedFd> {
         match path {
             Some(p) => self.resolve_dir(&p.components),
             None => self.resolve_dir(&[]),
@@ -243,39 +224,44 @@ impl std::os::fd::AsFd for Root {
     }
 }
 
-pub fn mkdir_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+pub(crate) fn mkdir_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
     sysfs::mkdir_at(dir.as_fd(), &c_name(name)?, mode)
 }
 
 /// Create a new regular file; fails if anything (even a dangling symlink) is there.
-pub fn create_file_at(dir: &OwnedFd, name: &OsStr) -> io::Result<std::fs::File> {
+pub(crate) fn create_file_at(dir: &OwnedFd, name: &OsStr) -> io::Result<std::fs::File> {
     let fd = sysfs::create_file_at(dir.as_fd(), &c_name(name)?)?;
     Ok(std::fs::File::from(fd))
 }
 
 /// Open an existing directory (not a symlink to one) for fchown/fchmod.
-pub fn open_dir_at(dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir_at(dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
     open_at(dir.as_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY)
 }
 
-pub fn symlink_at(target: &[u8], dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+pub(crate) fn symlink_at(target: &[u8], dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
     let t = cstring(target)?;
     sysfs::symlink_at(&t, dir.as_fd(), &c_name(name)?)
 }
 
 /// A hard link; a symlink at the source is linked itself, never followed.
-pub fn link_at(src_dir: &OwnedFd, src_name: &OsStr, dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+pub(crate) fn link_at(
+    src_dir: &OwnedFd,
+    src_name: &OsStr,
+    dir: &OwnedFd,
+    name: &OsStr,
+) -> io::Result<()> {
     let s = c_name(src_name)?;
     sysfs::link_at(src_dir.as_fd(), &s, dir.as_fd(), &c_name(name)?)
 }
 
-pub fn mkfifo_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+pub(crate) fn mkfifo_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
     sysfs::mkfifo_at(dir.as_fd(), &c_name(name)?, mode)
 }
 
 /// chmod of a FIFO by name. fchmodat has no working AT_SYMLINK_NOFOLLOW, so this is only
 /// for a name the caller has just created as a FIFO in `dir` (so not a symlink).
-pub fn chmod_fifo_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
+pub(crate) fn chmod_fifo_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
     let st = lstat_at(dir, name)?;
     if st.mode & libc::S_IFMT != libc::S_IFIFO {
         return Err(io::Error::other("expected the FIFO just made"));
@@ -284,24 +270,24 @@ pub fn chmod_fifo_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()> {
 }
 
 /// chown of the name itself (AT_SYMLINK_NOFOLLOW: a symlink gets the owner, not its target).
-pub fn chown_at(dir: &OwnedFd, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
+pub(crate) fn chown_at(dir: &OwnedFd, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
     sysfs::chown_at(dir.as_fd(), &c_name(name)?, Some(uid), Some(gid))
 }
 
-pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+pub(crate) fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
     sysfs::chown_fd(fd, Some(uid), Some(gid))
 }
 
-pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+pub(crate) fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
     sysfs::chmod_fd(fd, mode)
 }
 
 /// Set atime and mtime of the name itself (a symlink's own times, never its target's).
-pub fn set_times_at(dir: &OwnedFd, name: &OsStr, mtime: i64) -> io::Result<()> {
+pub(crate) fn set_times_at(dir: &OwnedFd, name: &OsStr, mtime: i64) -> io::Result<()> {
     sysfs::set_times_at(dir.as_fd(), &c_name(name)?, mtime)
 }
 
-pub fn set_times(fd: BorrowedFd<'_>, mtime: i64) -> io::Result<()> {
+pub(crate) fn set_times(fd: BorrowedFd<'_>, mtime: i64) -> io::Result<()> {
     sysfs::set_times_fd(fd, mtime)
 }
 
@@ -310,7 +296,7 @@ pub fn set_times(fd: BorrowedFd<'_>, mtime: i64) -> io::Result<()> {
 /// removed, never followed out of the root. A missing name is not an error. The name must
 /// be one entry of `dir`: `.`, `..`, empty names and paths are refused, since opening them
 /// would reach the directory itself or the one above it.
-pub fn remove_all_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+pub(crate) fn remove_all_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
     let n = name.as_bytes();
     if matches!(n, b"" | b"." | b"..") || n.contains(&b'/') {
         return Err(io::Error::new(
@@ -345,7 +331,7 @@ fn remove_all_depth(dir: &OwnedFd, name: &OsStr, depth: usize) -> io::Result<()>
 }
 
 /// The names in a directory (without `.` and `..`).
-pub fn list_dir(dir: &OwnedFd) -> io::Result<Vec<OsString>> {
+pub(crate) fn list_dir(dir: &OwnedFd) -> io::Result<Vec<OsString>> {
     // Read through a fresh descriptor of the same directory: an O_PATH descriptor (what
     // the root's lookups return) cannot be read.
     let fd = open_at(

@@ -78,7 +78,7 @@ impl ImageCache {
     }
 
     /// The cached image with this id, when it is complete.
-    pub fn lookup(&self, id: &str) -> Result<Option<CachedImage>> {
+    pub(crate) fn lookup(&self, id: &str) -> Result<Option<CachedImage>> {
         let Some(hex) = dir_name(id) else {
             return Ok(None);
         };
@@ -124,7 +124,7 @@ impl ImageCache {
 
     /// Unpack `plan` from `blobs` into the cache. Must run as uid 0 inside the mapped
     /// namespace: owners from the layers are given with chown.
-    pub fn install(
+    pub(crate) fn install(
         &self,
         source: &Path,
         kind: SourceKind,

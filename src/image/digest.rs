@@ -5,13 +5,13 @@
 use sha2::{Digest as _, Sha256, Sha512};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
+pub(crate) enum Algorithm {
     Sha256,
     Sha512,
 }
 
 impl Algorithm {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Algorithm::Sha256 => "sha256",
             Algorithm::Sha512 => "sha512",
@@ -27,11 +27,11 @@ impl Algorithm {
 }
 
 /// What a well-formed digest must look like, for messages.
-pub const FORMS: &str = "sha256:<64 lowercase hex> or sha512:<128 lowercase hex>";
+pub(crate) const FORMS: &str = "sha256:<64 lowercase hex> or sha512:<128 lowercase hex>";
 
 /// A digest's algorithm and hex, when it is well formed (so that it may also name a blob
 /// file: nothing but hex can follow the algorithm).
-pub fn parse(digest: &str) -> Option<(Algorithm, &str)> {
+pub(crate) fn parse(digest: &str) -> Option<(Algorithm, &str)> {
     let (alg, hex) = digest.split_once(':')?;
     let alg = match alg {
         "sha256" => Algorithm::Sha256,
@@ -43,20 +43,20 @@ pub fn parse(digest: &str) -> Option<(Algorithm, &str)> {
 }
 
 /// A running hash of one algorithm.
-pub enum Hasher {
+pub(crate) enum Hasher {
     Sha256(Sha256),
     Sha512(Sha512),
 }
 
 impl Hasher {
-    pub fn new(alg: Algorithm) -> Hasher {
+    pub(crate) fn new(alg: Algorithm) -> Hasher {
         match alg {
             Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
             Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
         }
     }
 
-    pub fn update(&mut self, bytes: &[u8]) {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
         match self {
             Hasher::Sha256(h) => h.update(bytes),
             Hasher::Sha512(h) => h.update(bytes),
@@ -64,7 +64,7 @@ impl Hasher {
     }
 
     /// The digest in `ALGORITHM:HEX` form.
-    pub fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         match self {
             Hasher::Sha256(h) => format!("sha256:{}", super::hex(&h.finalize())),
             Hasher::Sha512(h) => format!("sha512:{}", super::hex(&h.finalize())),
@@ -73,7 +73,7 @@ impl Hasher {
 }
 
 /// The digest of `bytes` with `alg`.
-pub fn of(alg: Algorithm, bytes: &[u8]) -> String {
+pub(crate) fn of(alg: Algorithm, bytes: &[u8]) -> String {
     let mut h = Hasher::new(alg);
     h.update(bytes);
     h.finish()

@@ -37,13 +37,13 @@ const COPY_BUFFER: usize = 128 << 10;
 
 /// What unpacking all layers of an image did, for the summary line and the cache record.
 #[derive(Debug, Default)]
-pub struct UnpackState {
-    pub devices_skipped: u64,
+pub(crate) struct UnpackState {
+    pub(crate) devices_skipped: u64,
     /// Bytes of regular file data written (hard links counted once).
-    pub bytes: u64,
-    pub entries: u64,
+    pub(crate) bytes: u64,
+    pub(crate) entries: u64,
     /// Extended attributes left out: overlay's own, or refused by the file system.
-    pub xattrs_skipped: u64,
+    pub(crate) xattrs_skipped: u64,
     /// Directory mtimes, set once after the last layer (adding a child changes them).
     dir_times: HashMap<Option<InnerPath>, i64>,
     /// What the files so far took of the limits and of the free space.
@@ -53,7 +53,7 @@ pub struct UnpackState {
 
 impl UnpackState {
     /// A state for an unpack into the image cache `cache`, within `limits`.
-    pub fn new(limits: Limits, cache: &std::path::Path) -> UnpackState {
+    pub(crate) fn new(limits: Limits, cache: &std::path::Path) -> UnpackState {
         UnpackState {
             budget: Budget::new(limits, cache),
             ..UnpackState::default()
@@ -104,7 +104,7 @@ fn verify(label: &str, what: &str, expected: &str, actual: String) -> Result<()>
 /// the uncompressed tar, each hashed in its own algorithm while the layer streams in, and
 /// checked at its end: a mismatch fails the whole unpack and the caller discards the
 /// half-made tree, so no run ever sees it.
-pub fn apply_blob(
+pub(crate) fn apply_blob(
     root: &Root,
     blob: impl Read,
     label: &str,
@@ -167,7 +167,7 @@ pub fn apply_blob(
 }
 
 /// Set directory times recorded over all layers; call once after the last layer.
-pub fn finish(root: &Root, state: &UnpackState) -> Result<()> {
+pub(crate) fn finish(root: &Root, state: &UnpackState) -> Result<()> {
     for (path, mtime) in &state.dir_times {
         let result = match path {
             None => root

@@ -13,17 +13,17 @@ use super::beneath::Root;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-pub const MAX_FILE_VAR: &str = "USERNS_UNPACK_MAX_FILE";
-pub const MAX_IMAGE_VAR: &str = "USERNS_UNPACK_MAX_IMAGE";
-pub const DEFAULT_MAX_FILE: u64 = 64 << 30;
-pub const DEFAULT_MAX_IMAGE: u64 = 256 << 30;
+pub(crate) const MAX_FILE_VAR: &str = "USERNS_UNPACK_MAX_FILE";
+pub(crate) const MAX_IMAGE_VAR: &str = "USERNS_UNPACK_MAX_IMAGE";
+pub(crate) const DEFAULT_MAX_FILE: u64 = 64 << 30;
+pub(crate) const DEFAULT_MAX_IMAGE: u64 = 256 << 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// The largest file, holes included.
-    pub max_file: u64,
+    pub(crate) max_file: u64,
     /// The most file data in one image.
-    pub max_image: u64,
+    pub(crate) max_image: u64,
 }
 
 impl Default for Limits {
@@ -37,7 +37,7 @@ impl Default for Limits {
 
 impl Limits {
     /// The limits the environment sets, else the defaults.
-    pub fn from_env() -> Result<Limits> {
+    pub(crate) fn from_env() -> Result<Limits> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
@@ -61,7 +61,7 @@ impl Limits {
 }
 
 /// `123`, `64K`, `16M`, `2G`, `1T` (also `2GiB`, `2GB`: powers of 1024 all).
-pub fn parse_size(text: &str) -> Option<u64> {
+pub(crate) fn parse_size(text: &str) -> Option<u64> {
     let t = text.trim();
     let digits = t.bytes().take_while(u8::is_ascii_digit).count();
     let (number, unit) = t.split_at(digits);
@@ -78,7 +78,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
 }
 
 /// A size for people: `64 GiB`, `1.5 MiB`, `16 EiB`.
-pub fn human(n: u64) -> String {
+pub(crate) fn human(n: u64) -> String {
     const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut value = n as f64;
     let mut unit = 0;
@@ -106,14 +106,14 @@ fn enough(n: u64) -> String {
 
 /// Why a file is not unpacked, for the error that names it.
 #[derive(Debug)]
-pub struct Refusal {
-    pub cause: String,
-    pub fix: String,
+pub(crate) struct Refusal {
+    pub(crate) cause: String,
+    pub(crate) fix: String,
 }
 
 /// What an unpack has taken of its limits and of the free space so far.
 #[derive(Debug, Default)]
-pub struct Budget {
+pub(crate) struct Budget {
     limits: Limits,
     /// The cache, named when the free space runs out.
     cache: PathBuf,
@@ -124,7 +124,7 @@ pub struct Budget {
 }
 
 impl Budget {
-    pub fn new(limits: Limits, cache: &Path) -> Budget {
+    pub(crate) fn new(limits: Limits, cache: &Path) -> Budget {
         Budget {
             limits,
             cache: cache.to_path_buf(),
@@ -135,7 +135,7 @@ impl Budget {
     /// Admit a file `size` bytes long that writes `data` bytes (less when sparse), or say
     /// why not. The free space is asked of the file system again only when the estimate
     /// would not do, so most files cost no system call.
-    pub fn admit(&mut self, root: &Root, size: u64, data: u64) -> Result<(), Refusal> {
+    pub(crate) fn admit(&mut self, root: &Root, size: u64, data: u64) -> Result<(), Refusal> {
         let l = self.limits;
         self.check_size(size)?;
         let total = self.data.saturating_add(data);
@@ -178,7 +178,7 @@ impl Budget {
     /// Refuse a size over the limit for one file. Entries whose data is never written (a
     /// directory, a link, a whiteout) are held to it too: skipping their data costs a read
     /// of all of it.
-    pub fn check_size(&self, size: u64) -> Result<(), Refusal> {
+    pub(crate) fn check_size(&self, size: u64) -> Result<(), Refusal> {
         if size <= self.limits.max_file {
             return Ok(());
         }

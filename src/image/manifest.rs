@@ -16,24 +16,24 @@ use serde::Deserialize;
 
 /// One layer to apply: where its blob is and the digests to check it against.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayerRef {
+pub(crate) struct LayerRef {
     /// The blob's name inside the source.
-    pub blob: String,
+    pub(crate) blob: String,
     /// The digest of the blob as stored (OCI descriptors give it; it may be compressed).
-    pub digest: Option<String>,
+    pub(crate) digest: Option<String>,
     /// The blob's size as the OCI descriptor gives it: no more is read.
-    pub size: Option<u64>,
+    pub(crate) size: Option<u64>,
     /// The digest of the uncompressed tar (the config's rootfs.diff_ids), well formed.
-    pub diff_id: String,
+    pub(crate) diff_id: String,
 }
 
 /// What an image source resolves to, before anything is unpacked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImagePlan {
+pub(crate) struct ImagePlan {
     /// `sha256:` of the config blob: the image id podman and docker show.
-    pub id: String,
-    pub config: ImageConfig,
-    pub layers: Vec<LayerRef>,
+    pub(crate) id: String,
+    pub(crate) config: ImageConfig,
+    pub(crate) layers: Vec<LayerRef>,
 }
 
 #[derive(Deserialize)]
@@ -116,7 +116,7 @@ fn parse<'a, T: Deserialize<'a>>(blobs: &Blobs, name: &str, bytes: &'a [u8]) -> 
 
 /// The blob name of a digest, refusing anything but `ALG:HEX` (a digest taken from a
 /// document must not become a path such as `../../x`).
-pub fn blob_name(digest: &str) -> Option<String> {
+pub(crate) fn blob_name(digest: &str) -> Option<String> {
     let (alg, hex) = digest::parse(digest)?;
     Some(format!("blobs/{}/{hex}", alg.name()))
 }
@@ -131,7 +131,7 @@ fn bad_digest(blobs: &Blobs, digest: &str) -> Error {
 }
 
 /// Plan an archive or layout of `kind`.
-pub fn plan(blobs: &Blobs, kind: SourceKind) -> Result<ImagePlan> {
+pub(crate) fn plan(blobs: &Blobs, kind: SourceKind) -> Result<ImagePlan> {
     match kind {
         SourceKind::DockerArchive => plan_docker(blobs),
         _ => plan_oci(blobs),

@@ -16,16 +16,16 @@
 //! - [`beneath`]: the openat2-confined file-system writes that layer relies on;
 //! - [`cache`]: the per-user cache, its atomic install and its listing.
 
-pub mod beneath;
+pub(crate) mod beneath;
 pub mod cache;
-pub mod digest;
-pub mod layer;
-pub mod limits;
-pub mod manifest;
-pub mod source;
-pub mod sparse;
-pub mod tarstream;
-pub mod xattrs;
+pub(crate) mod digest;
+pub(crate) mod layer;
+pub(crate) mod limits;
+pub(crate) mod manifest;
+pub(crate) mod source;
+pub(crate) mod sparse;
+pub(crate) mod tarstream;
+pub(crate) mod xattrs;
 
 pub use cache::{CachedImage, ImageCache};
 
@@ -119,7 +119,7 @@ pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
 }
 
 /// The id of a rootfs directory: stable for a path, distinct from image digests.
-pub fn dir_id(canonical: &Path) -> String {
+pub(crate) fn dir_id(canonical: &Path) -> String {
     format!("dir:{}", sha256_hex(canonical.as_os_str().as_bytes()))
 }
 

@@ -36,7 +36,7 @@ fn not_an_image(source: &Path, why: &str) -> Error {
 /// directory a root file system; a tar file is an OCI archive when it holds `oci-layout`
 /// and `index.json` (docker 25+ writes both layouts into one save; OCI is the fuller), a
 /// docker-archive when it holds `manifest.json`.
-pub fn detect(source: &Path) -> Result<SourceKind> {
+pub(crate) fn detect(source: &Path) -> Result<SourceKind> {
     let meta = std::fs::metadata(source).map_err(|e| Error::io("read", source, &e))?;
     if meta.is_dir() {
         return Ok(if source.join("oci-layout").is_file() {
@@ -66,7 +66,7 @@ pub fn detect(source: &Path) -> Result<SourceKind> {
 
 /// A member of an archive: where its data starts and how long it is, or what it links to.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(crate) struct Member {
     offset: u64,
     size: u64,
     link: Option<String>,
@@ -75,7 +75,7 @@ pub struct Member {
 }
 
 #[derive(Debug)]
-pub enum Blobs {
+pub(crate) enum Blobs {
     Archive {
         path: PathBuf,
         file: File,
@@ -176,7 +176,7 @@ fn resolve_relative(dir: &str, target: &str) -> String {
 }
 
 /// A reader of one member's bytes, by position, so that members need no seeking.
-pub struct MemberReader<'a> {
+pub(crate) struct MemberReader<'a> {
     file: &'a File,
     pos: u64,
     end: u64,
@@ -196,7 +196,7 @@ impl Read for MemberReader<'_> {
 }
 
 impl Blobs {
-    pub fn open(source: &Path, kind: SourceKind) -> Result<Blobs> {
+    pub(crate) fn open(source: &Path, kind: SourceKind) -> Result<Blobs> {
         match kind {
             SourceKind::DockerArchive | SourceKind::OciArchive => {
                 let members = index_tar(source)?;
@@ -223,7 +223,7 @@ impl Blobs {
         }
     }
 
-    pub fn source_path(&self) -> &Path {
+    pub(crate) fn source_path(&self) -> &Path {
         match self {
             Blobs::Archive { path, .. } | Blobs::Layout { path, .. } => path,
         }
@@ -254,7 +254,7 @@ impl Blobs {
     /// Open a blob by its name inside the source (`manifest.json`, `blobs/sha256/HEX`).
     /// `expected` is the size the image's descriptor gives it: a blob of another size is
     /// refused, and no more than that is ever read.
-    pub fn open_blob(
+    pub(crate) fn open_blob(
         &self,
         name: &str,
         expected: Option<u64>,
@@ -329,7 +329,7 @@ impl Blobs {
     }
 
     /// Read a small JSON document whole (`expected`: its size, when a descriptor gives it).
-    pub fn read_json_bytes(&self, name: &str, expected: Option<u64>) -> Result<Vec<u8>> {
+    pub(crate) fn read_json_bytes(&self, name: &str, expected: Option<u64>) -> Result<Vec<u8>> {
         let (reader, size) = self.open_blob(name, expected)?;
         if size > MAX_JSON {
             return Err(Error::failure(format!(

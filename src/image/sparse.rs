@@ -22,21 +22,21 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 /// At most this many segments (16 bytes each in memory) in one file's map.
-pub const MAX_SEGMENTS: usize = 1 << 20;
+pub(crate) const MAX_SEGMENTS: usize = 1 << 20;
 
 const BLOCK: usize = 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Segment {
-    pub offset: u64,
-    pub len: u64,
+pub(crate) struct Segment {
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
 }
 
 /// A sparse file: its size, and its map unless the data begins with it (PAX 1.0).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sparse {
-    pub real_size: u64,
-    pub map: Option<Vec<Segment>>,
+pub(crate) struct Sparse {
+    pub(crate) real_size: u64,
+    pub(crate) map: Option<Vec<Segment>>,
 }
 
 fn bad(why: impl Into<String>) -> io::Error {
@@ -61,7 +61,9 @@ fn number(text: &[u8], what: &str) -> io::Result<u64> {
 
 /// The sparse file the `GNU.sparse.*` records of a PAX header describe, if any, and the
 /// real name they give it.
-pub fn from_pax(records: &[(Vec<u8>, Vec<u8>)]) -> io::Result<Option<(Sparse, Option<Vec<u8>>)>> {
+pub(crate) fn from_pax(
+    records: &[(Vec<u8>, Vec<u8>)],
+) -> io::Result<Option<(Sparse, Option<Vec<u8>>)>> {
     let get = |key: &str| {
         records
             .iter()
@@ -142,7 +144,7 @@ pub fn from_pax(records: &[(Vec<u8>, Vec<u8>)]) -> io::Result<Option<(Sparse, Op
 }
 
 /// Check a map against the file's size and the data bytes that follow it in the entry.
-pub fn check(map: &[Segment], real_size: u64, stored: u64) -> io::Result<()> {
+pub(crate) fn check(map: &[Segment], real_size: u64, stored: u64) -> io::Result<()> {
     let mut end = 0u64;
     let mut data = 0u64;
     for s in map {
@@ -204,7 +206,7 @@ fn read_map(data: &mut dyn Read, stored: u64) -> io::Result<(Vec<Segment>, u64)>
 }
 
 /// Copy exactly `len` bytes from `from` to `to` through `buf`.
-pub fn copy_exact(
+pub(crate) fn copy_exact(
     from: &mut dyn Read,
     to: &mut File,
     mut len: u64,
@@ -227,7 +229,7 @@ pub fn copy_exact(
 
 /// Write a sparse entry's `stored` bytes of data from `data` into `file` (new and empty):
 /// each segment at its offset, holes left as holes. Returns the bytes of file data written.
-pub fn write(
+pub(crate) fn write(
     file: &mut File,
     data: &mut dyn Read,
     sparse: &Sparse,

@@ -19,36 +19,36 @@ const BLOCK: u64 = 512;
 const MAX_EXTENSION: u64 = 16 << 20;
 
 /// One entry: its header, and what the extensions before it say.
-pub struct Entry {
-    pub header: Header,
+pub(crate) struct Entry {
+    pub(crate) header: Header,
     /// The PAX `path`, else the GNU long name, else the header's name (with its prefix).
-    pub path: Vec<u8>,
+    pub(crate) path: Vec<u8>,
     /// The PAX `linkpath`, else the GNU long link name, else the header's; may be empty.
-    pub link: Vec<u8>,
-    pub uid: u64,
-    pub gid: u64,
+    pub(crate) link: Vec<u8>,
+    pub(crate) uid: u64,
+    pub(crate) gid: u64,
     /// The records of its PAX extended header, in order (extended attributes are there).
-    pub pax: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) pax: Vec<(Vec<u8>, Vec<u8>)>,
     /// The bytes of data that follow the header in the archive.
-    pub size: u64,
+    pub(crate) size: u64,
     /// A sparse file's size and map (checked against `size`, unless the map is in the data).
-    pub sparse: Option<Sparse>,
+    pub(crate) sparse: Option<Sparse>,
 }
 
 impl Entry {
-    pub fn kind(&self) -> EntryType {
+    pub(crate) fn kind(&self) -> EntryType {
         self.header.entry_type()
     }
 
     /// How large the file is once unpacked: more than its data when sparse.
-    pub fn file_size(&self) -> u64 {
+    pub(crate) fn file_size(&self) -> u64 {
         self.sparse.as_ref().map_or(self.size, |s| s.real_size)
     }
 }
 
 /// A layer's tar stream, entry by entry. Between entries it reads the current entry's data
 /// (as `Read`, no further than its size).
-pub struct TarStream<'a> {
+pub(crate) struct TarStream<'a> {
     inner: &'a mut dyn Read,
     /// Data of the current entry not read yet, and the padding to its block's end.
     remaining: u64,
@@ -121,7 +121,7 @@ fn slot(s: &GnuSparseHeader) -> io::Result<Option<Segment>> {
 }
 
 impl<'a> TarStream<'a> {
-    pub fn new(inner: &'a mut dyn Read) -> TarStream<'a> {
+    pub(crate) fn new(inner: &'a mut dyn Read) -> TarStream<'a> {
         TarStream {
             inner,
             remaining: 0,
@@ -176,7 +176,7 @@ impl<'a> TarStream<'a> {
     }
 
     /// The next entry, past what is left of the current one; None at the end of the archive.
-    pub fn next_entry(&mut self) -> io::Result<Option<Entry>> {
+    pub(crate) fn next_entry(&mut self) -> io::Result<Option<Entry>> {
         let mut ext = Extensions::default();
         let Some(header) = self.entry_header(&mut ext)? else {
             return Ok(None);

@@ -21,14 +21,14 @@ const OVERLAY_PREFIXES: &[&[u8]] = &[b"user.overlay.", b"trusted.overlay."];
 
 /// One attribute of an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Xattr {
-    pub name: CString,
-    pub value: Vec<u8>,
+pub(crate) struct Xattr {
+    pub(crate) name: CString,
+    pub(crate) value: Vec<u8>,
 }
 
 /// The attributes in an entry's PAX records, in archive order. Overlay attributes and
 /// names with a NUL are left out (counted in `refused`).
-pub fn of_pax(records: &[(Vec<u8>, Vec<u8>)], refused: &mut u64) -> Vec<Xattr> {
+pub(crate) fn of_pax(records: &[(Vec<u8>, Vec<u8>)], refused: &mut u64) -> Vec<Xattr> {
     let mut out = Vec::new();
     for (key, value) in records {
         let Some(name) = key.strip_prefix(PAX_PREFIX) else {
@@ -51,7 +51,7 @@ pub fn of_pax(records: &[(Vec<u8>, Vec<u8>)], refused: &mut u64) -> Vec<Xattr> {
 
 /// Set `xattrs` on the open file or directory `fd`. Refusals of the kind described in
 /// the module comment are counted in `refused`; other errors are returned.
-pub fn apply(fd: BorrowedFd<'_>, xattrs: &[Xattr], refused: &mut u64) -> io::Result<()> {
+pub(crate) fn apply(fd: BorrowedFd<'_>, xattrs: &[Xattr], refused: &mut u64) -> io::Result<()> {
     for x in xattrs {
         if let Err(e) = crate::sys::fs::set_xattr_fd(fd, &x.name, &x.value) {
             match e.raw_os_error() {

@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 
 /// The namespace kinds userns joins, in the order a fallback (one setns per fd) must
 /// take them: the user namespace first, since it grants the capabilities the others need.
-pub const NS_KINDS: [(&str, CloneFlags); 7] = [
+pub(crate) const NS_KINDS: [(&str, CloneFlags); 7] = [
     ("user", CloneFlags::CLONE_NEWUSER),
     ("mnt", CloneFlags::CLONE_NEWNS),
     ("pid", CloneFlags::CLONE_NEWPID),
@@ -20,12 +20,12 @@ pub const NS_KINDS: [(&str, CloneFlags); 7] = [
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
 ];
 
-pub fn flag_of(kind: &str) -> Option<CloneFlags> {
+pub(crate) fn flag_of(kind: &str) -> Option<CloneFlags> {
     NS_KINDS.iter().find(|(k, _)| *k == kind).map(|(_, f)| *f)
 }
 
 /// The kind names of `flags`, "user" first.
-pub fn kinds_of(flags: CloneFlags) -> Vec<String> {
+pub(crate) fn kinds_of(flags: CloneFlags) -> Vec<String> {
     NS_KINDS
         .iter()
         .filter(|(_, f)| flags.contains(*f))
@@ -35,20 +35,20 @@ pub fn kinds_of(flags: CloneFlags) -> Vec<String> {
 
 /// Field 22 of /proc/PID/stat, the start time in clock ticks after boot. The command
 /// name (field 2) may hold spaces and parentheses, so fields are counted after the last ')'.
-pub fn start_time(pid: i32) -> Result<u64> {
+pub(crate) fn start_time(pid: i32) -> Result<u64> {
     Ok(stat_of(pid)?.start_time)
 }
 
 /// What `liveness` needs of /proc/PID/stat, from one read of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcStat {
-    pub start_time: u64,
+pub(crate) struct ProcStat {
+    pub(crate) start_time: u64,
     /// Exited and waiting to be reaped (state Z or X): its /proc entry and start time
     /// remain, but its namespaces are gone and setns fails with ESRCH.
-    pub zombie: bool,
+    pub(crate) zombie: bool,
 }
 
-pub fn stat_of(pid: i32) -> Result<ProcStat> {
+pub(crate) fn stat_of(pid: i32) -> Result<ProcStat> {
     let path = format!("/proc/{pid}/stat");
     let text = read_small(&path).map_err(|e| gone_or(pid, &path, &e))?;
     let start_time = parse_start_time(&text).ok_or_else(|| {
@@ -75,7 +75,7 @@ fn read_small(path: &str) -> std::io::Result<String> {
     String::from_utf8(buf).map_err(std::io::Error::other)
 }
 
-pub fn parse_start_time(stat: &str) -> Option<u64> {
+pub(crate) fn parse_start_time(stat: &str) -> Option<u64> {
     let rest = &stat[stat.rfind(')')? + 1..];
     // After ')' come field 3 (state) onwards, so field 22 is the 20th word.
     rest.split_whitespace().nth(19)?.parse().ok()
@@ -89,14 +89,14 @@ pub fn ns_inode(pid: i32, kind: &str) -> Result<u64> {
         .map_err(|e| gone_or(pid, &path, &e))
 }
 
-pub fn own_ns_inode(kind: &str) -> Option<u64> {
+pub(crate) fn own_ns_inode(kind: &str) -> Option<u64> {
     std::fs::metadata(format!("/proc/self/ns/{kind}"))
         .map(|m| m.ino())
         .ok()
 }
 
 /// Whether the error says the process no longer exists.
-pub fn is_gone(err: &std::io::Error) -> bool {
+pub(crate) fn is_gone(err: &std::io::Error) -> bool {
     err.kind() == std::io::ErrorKind::NotFound || err.raw_os_error() == Some(libc::ESRCH)
 }
 
@@ -120,7 +120,7 @@ fn gone_or(pid: i32, path: &str, err: &std::io::Error) -> Error {
 }
 
 /// pidfd_open(2): None when the kernel lacks it (ENOSYS, before 5.3).
-pub fn pidfd_open(pid: i32) -> Result<Option<OwnedFd>> {
+pub(crate) fn pidfd_open(pid: i32) -> Result<Option<OwnedFd>> {
     match pidfd::open(pid) {
         Ok(fd) => Ok(Some(fd)),
         Err(err) => match err.raw_os_error() {
@@ -133,7 +133,7 @@ pub fn pidfd_open(pid: i32) -> Result<Option<OwnedFd>> {
 
 /// Send `signal` through the pidfd when there is one (so a reused pid is never hit),
 /// else by pid. Ok(false) when the process is already gone.
-pub fn send_signal(pid: i32, pidfd: Option<&OwnedFd>, signal: i32) -> Result<bool> {
+pub(crate) fn send_signal(pid: i32, pidfd: Option<&OwnedFd>, signal: i32) -> Result<bool> {
     let sent = match pidfd {
         Some(fd) => pidfd::send_signal(fd, signal),
         None => pidfd::kill(pid, signal),
@@ -147,7 +147,7 @@ pub fn send_signal(pid: i32, pidfd: Option<&OwnedFd>, signal: i32) -> Result<boo
 
 /// Wait until the process behind `pidfd` exits (the pidfd polls readable then), at most
 /// `timeout_ms`. True when it exited.
-pub fn wait_exit(pid: i32, pidfd: Option<&OwnedFd>, timeout_ms: u64) -> bool {
+pub(crate) fn wait_exit(pid: i32, pidfd: Option<&OwnedFd>, timeout_ms: u64) -> bool {
     let timeout = std::time::Duration::from_millis(timeout_ms);
     if let Some(fd) = pidfd {
         return pidfd::wait_exit(fd, timeout);

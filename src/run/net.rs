@@ -24,7 +24,7 @@ enum Ready {
 
 /// A pre-forked network helper, or nothing to do.
 #[derive(Debug)]
-pub struct Network {
+pub(crate) struct Network {
     helper: Option<Helper>,
 }
 
@@ -44,7 +44,7 @@ struct Helper {
 
 /// Keeps the helper running while held; dropping it ends the helper.
 #[derive(Debug)]
-pub struct Running {
+pub(crate) struct Running {
     _exit_fd: Option<OwnedFd>,
     /// pasta's background process, held by a pidfd so that a reused pid is never
     /// signalled. pasta attached to a PID does not notice that the namespace is gone
@@ -192,7 +192,7 @@ impl Launch {
 impl Network {
     /// Check the helper is installed and fork it, waiting, its output going to `log`
     /// (slirp4netns is chatty; its words matter only when it fails). Call before entering.
-    pub fn prepare(mode: NetMode, log: &std::path::Path) -> Result<Network> {
+    pub(crate) fn prepare(mode: NetMode, log: &std::path::Path) -> Result<Network> {
         let (name, package) = match mode {
             NetMode::None | NetMode::Host => return Ok(Network { helper: None }),
             NetMode::Pasta => ("pasta", "passt"),
@@ -225,7 +225,7 @@ impl Network {
 
     /// Start the helper (userns is now in the container's namespaces) and wait until the
     /// network is configured.
-    pub fn start(self) -> Result<Running> {
+    pub(crate) fn start(self) -> Result<Running> {
         let Some(h) = self.helper else {
             return Ok(Running {
                 _exit_fd: None,

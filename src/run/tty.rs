@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The supervisor's side of the terminal hand-over.
 #[derive(Debug)]
-pub struct Terminal {
+pub(crate) struct Terminal {
     ours: OwnedFd,
     theirs: Option<OwnedFd>,
 }
@@ -57,7 +57,7 @@ fn set_winsize(fd: impl std::os::fd::AsFd, ws: &libc::winsize) {
 }
 
 impl Terminal {
-    pub fn prepare() -> Result<Terminal> {
+    pub(crate) fn prepare() -> Result<Terminal> {
         let (ours, theirs) = socket::socketpair(
             socket::AddressFamily::Unix,
             socket::SockType::Stream,
@@ -83,14 +83,14 @@ impl Terminal {
     }
 
     /// The container's end of the socket, to move into pid 1's setup.
-    pub fn container_end(&mut self) -> Option<OwnedFd> {
+    pub(crate) fn container_end(&mut self) -> Option<OwnedFd> {
         self.theirs.take()
     }
 }
 
 /// In pid 1: open a terminal in the container's devpts, hand the master to userns, and
 /// make the slave the controlling terminal and stdio.
-pub fn attach(sock: OwnedFd, user: &ExecUser) -> Result<()> {
+pub(crate) fn attach(sock: OwnedFd, user: &ExecUser) -> Result<()> {
     let mut size = [0u8; 8];
     nix::unistd::read(&sock, &mut size).map_err(|e| fail("cannot read the window size", e))?;
     let word = |i: usize| u16::from_ne_bytes([size[2 * i], size[2 * i + 1]]);
@@ -271,7 +271,7 @@ fn write_all(to: BorrowedFd, mut data: &[u8]) -> bool {
 impl Terminal {
     /// Relay between the caller's stdio and the container's terminal until pid 1 ends;
     /// the exit code to leave with.
-    pub fn relay(self, pid1: Pid1, program: &Program, interactive: bool) -> Result<u8> {
+    pub(crate) fn relay(self, pid1: Pid1, program: &Program, interactive: bool) -> Result<u8> {
         let Some(master) = receive_master(&self.ours) else {
             // pid 1 failed before handing the terminal over: its report says why.
             return pid1.wait(program);

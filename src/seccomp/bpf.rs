@@ -10,15 +10,15 @@
 /// `struct sock_filter` (linux/filter.h), the same layout as `libc::sock_filter`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
-pub struct Insn {
-    pub code: u16,
-    pub jt: u8,
-    pub jf: u8,
-    pub k: u32,
+pub(crate) struct Insn {
+    pub(crate) code: u16,
+    pub(crate) jt: u8,
+    pub(crate) jf: u8,
+    pub(crate) k: u32,
 }
 
 /// The largest program the kernel loads (BPF_MAXINSNS in linux/bpf_common.h).
-pub const MAX_INSNS: usize = 4096;
+pub(crate) const MAX_INSNS: usize = 4096;
 
 // Opcodes from linux/bpf_common.h: class | size | mode, or class | op | source.
 const LD_W_ABS: u16 = 0x20; // BPF_LD (0) | BPF_W (0) | BPF_ABS (0x20)
@@ -30,18 +30,18 @@ const JMP_JGE_K: u16 = 0x05 | 0x30;
 const RET_K: u16 = 0x06;
 
 /// Offsets into `struct seccomp_data`.
-pub const OFFSET_NR: u32 = 0;
-pub const OFFSET_ARCH: u32 = 4;
+pub(crate) const OFFSET_NR: u32 = 0;
+pub(crate) const OFFSET_ARCH: u32 = 4;
 
 /// The offset of the low 32 bits of argument `index` (x86 is little-endian, so the high
 /// half follows at +4).
-pub fn arg_low(index: u8) -> u32 {
+pub(crate) fn arg_low(index: u8) -> u32 {
     16 + 8 * u32::from(index)
 }
 
 /// An unsigned comparison of the accumulator with a constant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cmp {
+pub(crate) enum Cmp {
     Eq,
     Gt,
     Ge,
@@ -49,7 +49,7 @@ pub enum Cmp {
 
 /// A place in the program, defined once with [`Asm::place`]; jumps to it must come before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Label(usize);
+pub(crate) struct Label(usize);
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -68,43 +68,43 @@ enum Op {
 
 /// Builds a program from operations whose jumps name labels.
 #[derive(Debug, Default)]
-pub struct Asm {
+pub(crate) struct Asm {
     ops: Vec<Op>,
     labels: usize,
 }
 
 impl Asm {
-    pub fn label(&mut self) -> Label {
+    pub(crate) fn label(&mut self) -> Label {
         self.labels += 1;
         Label(self.labels - 1)
     }
 
     /// Define `label` here: jumps to it land on the next instruction.
-    pub fn place(&mut self, label: Label) {
+    pub(crate) fn place(&mut self, label: Label) {
         self.ops.push(Op::Place(label));
     }
 
     /// A = the 32-bit word at `offset` of seccomp_data.
-    pub fn load(&mut self, offset: u32) {
+    pub(crate) fn load(&mut self, offset: u32) {
         self.ops.push(Op::Load(offset));
     }
 
     /// A &= k.
-    pub fn and(&mut self, k: u32) {
+    pub(crate) fn and(&mut self, k: u32) {
         self.ops.push(Op::And(k));
     }
 
     /// Jump to `yes` when `A cmp k`, else to `no`.
-    pub fn jump(&mut self, cmp: Cmp, k: u32, yes: Label, no: Label) {
+    pub(crate) fn jump(&mut self, cmp: Cmp, k: u32, yes: Label, no: Label) {
         self.ops.push(Op::Jump { cmp, k, yes, no });
     }
 
-    pub fn goto(&mut self, to: Label) {
+    pub(crate) fn goto(&mut self, to: Label) {
         self.ops.push(Op::Goto(to));
     }
 
     /// Return `value` (a SECCOMP_RET_* action and its data) to the kernel.
-    pub fn ret(&mut self, value: u32) {
+    pub(crate) fn ret(&mut self, value: u32) {
         self.ops.push(Op::Ret(value));
     }
 
@@ -112,7 +112,7 @@ impl Asm {
     /// 255 instructions ahead becomes `jcond +0/+1; ja yes; ja no`. Expanding one can
     /// push others out of reach, so the layout is redone until nothing changes; each jump
     /// expands at most once, so this ends.
-    pub fn assemble(self) -> Result<Vec<Insn>, String> {
+    pub(crate) fn assemble(self) -> Result<Vec<Insn>, String> {
         let mut far = vec![false; self.ops.len()];
         loop {
             let (at, label_at) = self.layout(&far);
@@ -227,7 +227,7 @@ impl Asm {
 /// Whether `program` is one this module could have assembled: known instructions only,
 /// loads of seccomp_data's words, every jump inside the program, a `ret` at the end.
 /// For programs read back from disk, before the kernel sees them.
-pub fn is_well_formed(program: &[Insn]) -> bool {
+pub(crate) fn is_well_formed(program: &[Insn]) -> bool {
     let len = program.len();
     (1..=MAX_INSNS).contains(&len)
         && program[len - 1].code == RET_K
@@ -254,7 +254,7 @@ fn offset(from: usize, to: usize) -> Result<u32, String> {
 /// What the kernel's interpreter does with `program` on one system call: the value it
 /// returns. For the tests: they run the compiled filters on chosen calls.
 #[cfg(test)]
-pub fn run(program: &[Insn], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
+pub(crate) fn run(program: &[Insn], nr: u32, arch: u32, args: [u64; 6]) -> u32 {
     let word = |offset: u32| -> u32 {
         match offset {
             OFFSET_NR => nr,

@@ -42,10 +42,10 @@ const HEADER: usize = 8 + 32 + 4 + 4;
 const DIGEST: usize = 32;
 
 /// What a program was compiled from.
-pub type Key = [u8; 32];
+pub(crate) type Key = [u8; 32];
 
 /// The key of a compilation: everything the program depends on.
-pub fn key(profile: &[u8], caps: &[&str], arch: &str, kernel: (u32, u32)) -> Key {
+pub(crate) fn key(profile: &[u8], caps: &[&str], arch: &str, kernel: (u32, u32)) -> Key {
     let mut h = Sha256::new();
     h.update(b"userns seccomp cache 1\0");
     // The running executable: a rebuilt or upgraded userns compiles afresh.
@@ -69,14 +69,14 @@ pub fn key(profile: &[u8], caps: &[&str], arch: &str, kernel: (u32, u32)) -> Key
 }
 
 /// The file name for a profile source (`origin`: its path, or "built-in").
-pub fn slot(origin: &[u8]) -> String {
+pub(crate) fn slot(origin: &[u8]) -> String {
     let digest = Sha256::digest(origin);
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("{hex}.bpf")
 }
 
 /// The cached program of `slot` compiled for `key`, if there is a sound one.
-pub fn load(dir: &Path, slot: &str, key: &Key) -> Option<Filter> {
+pub(crate) fn load(dir: &Path, slot: &str, key: &Key) -> Option<Filter> {
     let dir = open_private_dir(dir).ok()?;
     let fd = openat(&dir, slot, libc::O_RDONLY).ok()?;
     let mut file = std::fs::File::from(fd);
@@ -92,7 +92,7 @@ pub fn load(dir: &Path, slot: &str, key: &Key) -> Option<Filter> {
 
 /// Keep `filter` as `slot`, for `key`. Best effort: a cache that cannot be written
 /// costs the next run a compilation, nothing else.
-pub fn store(dir: &Path, slot: &str, key: &Key, filter: &Filter) {
+pub(crate) fn store(dir: &Path, slot: &str, key: &Key, filter: &Filter) {
     let _ = try_store(dir, slot, key, filter);
 }
 

@@ -24,10 +24,10 @@ use super::syscalls::{self, Arch, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCAL
 
 /// A compiled filter, ready for seccomp(2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter {
-    pub program: Vec<Insn>,
+pub(crate) struct Filter {
+    pub(crate) program: Vec<Insn>,
     /// SECCOMP_FILTER_FLAG_*.
-    pub flags: u32,
+    pub(crate) flags: u32,
 }
 
 /// The action for system calls of an architecture the filter does not cover.
@@ -50,7 +50,7 @@ enum Decision {
 
 /// Compile `rules` (already narrowed to this host, in profile order) for `arches`; the
 /// first arch is the native one.
-pub fn compile(
+pub(crate) fn compile(
     default: Action,
     rules: &[&Rule],
     arches: &[Arch],

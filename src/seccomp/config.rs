@@ -11,20 +11,20 @@ use std::path::{Path, PathBuf};
 
 /// Where podman finds the default profile when containers.conf names none
 /// (containers/common `DefaultSeccompPath`): the administrator's override first.
-pub const PROFILE_PATHS: [&str; 2] = [
+pub(crate) const PROFILE_PATHS: [&str; 2] = [
     "/etc/containers/seccomp.json",
     "/usr/share/containers/seccomp.json",
 ];
 
 /// A `seccomp_profile` value and the file that set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Setting {
-    pub value: String,
-    pub file: PathBuf,
+pub(crate) struct Setting {
+    pub(crate) value: String,
+    pub(crate) file: PathBuf,
 }
 
 /// The containers.conf files podman would read, in order.
-pub fn conf_files(env: &dyn Fn(&str) -> Option<String>, rootless: bool) -> Vec<PathBuf> {
+pub(crate) fn conf_files(env: &dyn Fn(&str) -> Option<String>, rootless: bool) -> Vec<PathBuf> {
     if let Some(only) = env("CONTAINERS_CONF") {
         return vec![PathBuf::from(only)];
     }
@@ -73,7 +73,7 @@ struct ContainersTable {
 /// The last `seccomp_profile` the files set (an empty value sets nothing). Files that do
 /// not exist are skipped. A file is parsed only when a line of it mentions the key: the
 /// distribution's containers.conf is ~30 KB of comments, and every `userns run` reads it.
-pub fn seccomp_profile(files: &[PathBuf]) -> Result<Option<Setting>> {
+pub(crate) fn seccomp_profile(files: &[PathBuf]) -> Result<Option<Setting>> {
     let mut found = None;
     for file in files {
         let text = match std::fs::read_to_string(file) {

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// and execve, and cannot be removed). The caller must have set no_new_privs first: an
 /// unprivileged process may install a filter only then (seccomp(2)), which also ensures
 /// that no setuid program inside can run with privileges the filter did not foresee.
-pub fn install(filter: &Filter) -> Result<()> {
+pub(crate) fn install(filter: &Filter) -> Result<()> {
     let fail = |e: std::io::Error| {
         Error::failure("cannot install the seccomp filter")
             .because(e)

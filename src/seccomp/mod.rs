@@ -25,17 +25,17 @@
 //! compare arguments in 32-bit halves), and the unit tests run every program they
 //! compile through an interpreter.
 
-pub mod bpf;
+pub(crate) mod bpf;
 mod cache;
-pub mod compile;
-pub mod config;
+pub(crate) mod compile;
+pub(crate) mod config;
 mod install;
-pub mod profile;
-pub mod select;
-pub mod syscalls;
+pub(crate) mod profile;
+pub(crate) mod select;
+pub(crate) mod syscalls;
 
-pub use compile::Filter;
-pub use install::install;
+pub(crate) use compile::Filter;
+pub(crate) use install::install;
 
 use crate::error::{Error, Result};
 use select::Host;
@@ -43,11 +43,11 @@ use std::path::{Path, PathBuf};
 use syscalls::Arch;
 
 /// The profile used when no file provides one: containers-common's default rules.
-pub const BUILT_IN_PROFILE: &str = include_str!("default.json");
+pub(crate) const BUILT_IN_PROFILE: &str = include_str!("default.json");
 
 /// What `--security-opt` asked of seccomp.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Choice {
+pub(crate) enum Choice {
     /// The profile podman would use.
     Default,
     Unconfined,
@@ -57,7 +57,7 @@ pub enum Choice {
 /// Read `--security-opt` values as podman does: `seccomp=unconfined`, `seccomp=FILE`
 /// (also written `seccomp:...`, docker's old form), and `no-new-privileges`, which userns
 /// always sets. The last seccomp option wins.
-pub fn parse_security_opts(opts: &[String]) -> Result<Choice> {
+pub(crate) fn parse_security_opts(opts: &[String]) -> Result<Choice> {
     let mut choice = Choice::Default;
     for opt in opts {
         let (key, value) = match opt.split_once('=') {
@@ -98,7 +98,11 @@ enum Source {
 /// container's namespaces exist, where relative paths and $HOME mean the caller's.
 /// `cache_dir`, the user's private `seccomp` state directory, keeps compiled programs
 /// (see [`cache`] for why).
-pub fn prepare(choice: &Choice, caps: &[u32], cache_dir: Option<&Path>) -> Result<Option<Filter>> {
+pub(crate) fn prepare(
+    choice: &Choice,
+    caps: &[u32],
+    cache_dir: Option<&Path>,
+) -> Result<Option<Filter>> {
     let source = match choice {
         Choice::Unconfined => Source::Unconfined,
         Choice::File(path) => Source::File(path.clone(), "given with --security-opt".to_string()),
@@ -179,7 +183,7 @@ fn default_source() -> Result<Source> {
 
 /// Parse, select and compile a profile's text for `host`: the pure part of [`prepare`].
 /// `Ok(None)` for a profile that turns seccomp off (no default action, no rules).
-pub fn compile_text(text: &str, host: &Host) -> std::result::Result<Option<Filter>, String> {
+pub(crate) fn compile_text(text: &str, host: &Host) -> std::result::Result<Option<Filter>, String> {
     let Some(profile) = profile::parse(text)? else {
         return Ok(None);
     };

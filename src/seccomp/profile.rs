@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 /// What the kernel does with a matching system call (linux/seccomp.h SECCOMP_RET_*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     KillThread,
     KillProcess,
     Trap,
@@ -28,7 +28,7 @@ const MAX_ERRNO: u32 = 4095;
 
 impl Action {
     /// The filter's return value for this action.
-    pub fn ret(self) -> u32 {
+    pub(crate) fn ret(self) -> u32 {
         match self {
             Action::KillProcess => 0x8000_0000,
             Action::KillThread => 0,
@@ -77,7 +77,7 @@ impl Action {
 
 /// libseccomp's comparisons (SCMP_CMP_*), all unsigned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
+pub(crate) enum CmpOp {
     Ne,
     Lt,
     Le,
@@ -90,44 +90,44 @@ pub enum CmpOp {
 
 /// One condition on an argument of the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArgCond {
-    pub index: u8,
-    pub op: CmpOp,
-    pub value: u64,
-    pub value_two: u64,
+pub(crate) struct ArgCond {
+    pub(crate) index: u8,
+    pub(crate) op: CmpOp,
+    pub(crate) value: u64,
+    pub(crate) value_two: u64,
 }
 
 /// The `includes` or `excludes` of a rule: it applies (or not) on these native
 /// architectures (Go names: amd64, x86, x32...), with these capabilities (CAP_SYS_ADMIN),
 /// from this kernel version on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Conditions {
-    pub arches: Vec<String>,
-    pub caps: Vec<String>,
-    pub min_kernel: Option<(u32, u32)>,
+pub(crate) struct Conditions {
+    pub(crate) arches: Vec<String>,
+    pub(crate) caps: Vec<String>,
+    pub(crate) min_kernel: Option<(u32, u32)>,
 }
 
 /// One entry of `syscalls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
-    pub names: Vec<String>,
-    pub action: Action,
-    pub args: Vec<ArgCond>,
-    pub includes: Conditions,
-    pub excludes: Conditions,
+pub(crate) struct Rule {
+    pub(crate) names: Vec<String>,
+    pub(crate) action: Action,
+    pub(crate) args: Vec<ArgCond>,
+    pub(crate) includes: Conditions,
+    pub(crate) excludes: Conditions,
 }
 
 /// A checked profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Profile {
-    pub default_action: Action,
+pub(crate) struct Profile {
+    pub(crate) default_action: Action,
     /// `archMap`: an architecture and the ones that come with it (libseccomp names).
-    pub arch_map: Vec<(String, Vec<String>)>,
+    pub(crate) arch_map: Vec<(String, Vec<String>)>,
     /// `architectures`: the OCI spec's flat list, used when there is no `archMap`.
-    pub architectures: Vec<String>,
-    pub rules: Vec<Rule>,
+    pub(crate) architectures: Vec<String>,
+    pub(crate) rules: Vec<Rule>,
     /// SECCOMP_FILTER_FLAG_* for seccomp(2).
-    pub flags: u32,
+    pub(crate) flags: u32,
 }
 
 // The JSON as written. Options everywhere: profiles in the wild write `null` for empty
@@ -182,7 +182,7 @@ struct RawConditions {
 
 /// Parse a profile. `Ok(None)` when it has neither a default action nor rules: as
 /// containers/common reads it, such a profile turns seccomp off.
-pub fn parse(text: &str) -> Result<Option<Profile>, String> {
+pub(crate) fn parse(text: &str) -> Result<Option<Profile>, String> {
     let raw: RawProfile = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let raw_rules = raw.syscalls.unwrap_or_default();
     let Some(default_name) = raw.default_action.filter(|a| !a.is_empty()) else {
@@ -286,7 +286,7 @@ fn parse_conditions(raw: Option<RawConditions>) -> Result<Conditions, String> {
 
 /// "MAJOR.MINOR", with anything after (".PATCH", "-rc1") ignored: the part of a kernel
 /// release that containers/common compares.
-pub fn parse_kernel_version(text: &str) -> Option<(u32, u32)> {
+pub(crate) fn parse_kernel_version(text: &str) -> Option<(u32, u32)> {
     let mut parts = text.split(['.', '-', '+']);
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next().map_or(Some(0), |m| m.parse().ok())?;

@@ -9,13 +9,13 @@ use super::syscalls::Arch;
 
 /// What the rules are matched against.
 #[derive(Debug, Clone)]
-pub struct Host<'a> {
-    pub arch: Arch,
+pub(crate) struct Host<'a> {
+    pub(crate) arch: Arch,
     /// The container's capabilities, by name (CAP_SYS_ADMIN). containers/common matches
     /// the bounding set, which is podman's default capabilities whatever the user.
-    pub caps: &'a [&'a str],
+    pub(crate) caps: &'a [&'a str],
     /// MAJOR.MINOR of the running kernel.
-    pub kernel: (u32, u32),
+    pub(crate) kernel: (u32, u32),
 }
 
 /// capability(7) names by number (linux/capability.h).
@@ -64,7 +64,7 @@ const CAP_NAMES: [&str; 41] = [
 ];
 
 /// The names of capabilities given by number.
-pub fn cap_names(caps: &[u32]) -> Vec<&'static str> {
+pub(crate) fn cap_names(caps: &[u32]) -> Vec<&'static str> {
     caps.iter()
         .filter_map(|&c| CAP_NAMES.get(c as usize).copied())
         .collect()
@@ -74,7 +74,7 @@ pub fn cap_names(caps: &[u32]) -> Vec<&'static str> {
 /// The `archMap` entry of the native architecture gives it and its companions (x86 and
 /// x32 for x86_64); without one, the flat `architectures` list; the native architecture
 /// is always in (libseccomp starts every filter with it).
-pub fn arches(profile: &Profile, native: Arch) -> Result<Vec<Arch>, String> {
+pub(crate) fn arches(profile: &Profile, native: Arch) -> Result<Vec<Arch>, String> {
     let known = |name: &String| {
         if Arch::is_scmp_name(name) {
             Ok(())
@@ -114,7 +114,7 @@ pub fn arches(profile: &Profile, native: Arch) -> Result<Vec<Arch>, String> {
 }
 
 /// The rules that apply on `host`, in profile order.
-pub fn rules<'p>(profile: &'p Profile, host: &Host) -> Vec<&'p Rule> {
+pub(crate) fn rules<'p>(profile: &'p Profile, host: &Host) -> Vec<&'p Rule> {
     profile
         .rules
         .iter()
@@ -152,7 +152,7 @@ fn applies(rule: &Rule, host: &Host) -> bool {
 
 /// MAJOR.MINOR of the running kernel, from uname(2); (0, 0) if it cannot be read, so
 /// that no minKernel rule is taken for granted.
-pub fn running_kernel() -> (u32, u32) {
+pub(crate) fn running_kernel() -> (u32, u32) {
     // SAFETY: uname fills the zeroed struct it is given; release is NUL-terminated.
     let release = unsafe {
         let mut uts: libc::utsname = std::mem::zeroed();

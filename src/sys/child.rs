@@ -14,7 +14,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// What the woken child does.
-pub enum Action<'a> {
+pub(crate) enum Action<'a> {
     /// execv(path, argv); `argv` is NULL-terminated.
     Exec {
         path: &'a CStr,
@@ -25,41 +25,33 @@ pub enum Action<'a> {
 }
 
 /// The child's descriptors and its end.
-pub struct Waiting<'a> {
-    pub action: Action<'a>,
+pub(crate) struct Waiting<'a> {
+    pub(crate) action: Action<'a>,
     /// The parent's ends of pipes and anything else the child must not hold (so that
     /// the other side still sees EOF if the parent dies).
-    pub close: &'a [RawFd],
+    pub(crate) close: &'a [RawFd],
     /// Passed to the program as 3, 4, ... in this order.
-    pub pass: &'a [RawFd],
+    pub(crate) pass: &'a [RawFd],
     /// The program's stdout and stderr, when not the caller's.
-    pub stdout: Option<RawFd>,
-    pub stderr: Option<RawFd>,
+    pub(crate) stdout: Option<RawFd>,
+    pub(crate) stderr: Option<RawFd>,
     /// Keep PR_SET_PDEATHSIG (SIGKILL) after the go signal: a map writer dies with
     /// userns, a daemon that ends on its own (slirp4netns's exit fd) must not.
-    pub die_with_parent: bool,
+    pub(crate) die_with_parent: bool,
     /// When exec or the write fails, write `errno:N` to stderr for the parent to read.
-    pub report_errno: bool,
+    pub(crate) report_errno: bool,
 }
 
 /// A forked child waiting for [`go`](Forked::go). Dropping `go` without writing makes
 /// the child exit 3 having done nothing.
-pub struct Forked {
-    pub pid: Pid,
-    pub go: OwnedFd,
-}
-
-impl Forked {
-    /// Wake the child: it runs its action from now on.
-    pub fn go(self) -> nix::Result<Pid> {
-        nix::unistd::write(&self.go, b"g")?;
-        Ok(self.pid)
-    }
+pub(crate) struct Forked {
+    pub(crate) pid: Pid,
+    pub(crate) go: OwnedFd,
 }
 
 /// Fork the waiting child. The caller must be single-threaded (fork(2) copies only the
 /// calling thread, and a lock another thread held would stay locked in the child).
-pub fn fork_waiting(spec: &Waiting<'_>) -> nix::Result<Forked> {
+pub(crate) fn fork_waiting(spec: &Waiting<'_>) -> nix::Result<Forked> {
     let (go_read, go_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // SAFETY: userns forks only while single-threaded (namespace work is done before any
     // thread starts), and the child runs only waiting_child, which makes async-signal-safe

@@ -8,7 +8,7 @@ use std::os::fd::BorrowedFd;
 /// so `dir` stays usable for the *at calls. Not a reopen of "." (rustix's
 /// `Dir::read_from`): that would need search permission, which a directory of mode 0444
 /// does not give.
-pub fn read_names(dir: BorrowedFd<'_>) -> io::Result<Vec<CString>> {
+pub(crate) fn read_names(dir: BorrowedFd<'_>) -> io::Result<Vec<CString>> {
     let dup = dir.try_clone_to_owned()?;
     // The duplicate shares the file offset (dup(2)); start from the beginning in case an
     // earlier read of the same open directory moved it.

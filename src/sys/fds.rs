@@ -23,20 +23,20 @@ fn close_range(first: u32, last: u32, flags: u32) -> Result<(), Errno> {
 
 /// Mark every descriptor from `first` up close-on-exec: no program exec'd afterwards gets
 /// one, while this process may go on using them. Async-signal-safe.
-pub fn cloexec_from(first: u32) -> Result<(), Errno> {
+pub(crate) fn cloexec_from(first: u32) -> Result<(), Errno> {
     close_range(first, LAST, libc::CLOSE_RANGE_CLOEXEC)
 }
 
 /// Close every descriptor from `first` up. Async-signal-safe; the caller must own none
 /// of them (see [`close_from_except`]).
-pub fn close_from(first: u32) -> Result<(), Errno> {
+pub(crate) fn close_from(first: u32) -> Result<(), Errno> {
     close_range(first, LAST, 0)
 }
 
 /// Close every descriptor from `first` up except `keep` (a pipe still needed until
 /// exec). Async-signal-safe. The caller must own no other descriptor in that range that
 /// it will close again (in a forked pid 1 that never returns, nothing is dropped later).
-pub fn close_from_except(first: u32, keep: RawFd) -> Result<(), Errno> {
+pub(crate) fn close_from_except(first: u32, keep: RawFd) -> Result<(), Errno> {
     match u32::try_from(keep) {
         Ok(keep) if keep >= first => {
             if keep > first {
@@ -53,7 +53,7 @@ pub fn close_from_except(first: u32, keep: RawFd) -> Result<(), Errno> {
 
 /// Whether descriptor number `fd` is open in this process: F_GETFD fails with EBADF only
 /// on a closed one (fcntl(2)). A number, not a borrowed descriptor: it may be closed.
-pub fn is_open(fd: RawFd) -> bool {
+pub(crate) fn is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only reads the flags of a descriptor number and touches no memory;
     // on a closed number it fails with EBADF, which is the answer sought.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }

@@ -9,8 +9,8 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
-pub use super::dir::read_names;
-pub use rustix::fs::{flock, FlockOperation};
+pub(crate) use super::dir::read_names;
+pub(crate) use rustix::fs::{flock, FlockOperation};
 
 /// What the walkers need of a stat(2) result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,16 +35,16 @@ impl FileStat {
         }
     }
 
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFDIR
     }
 
-    pub fn is_symlink(&self) -> bool {
+    pub(crate) fn is_symlink(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFLNK
     }
 
     /// The same inode (the identity a reopened directory must still have).
-    pub fn same_file(&self, other: &FileStat) -> bool {
+    pub(crate) fn same_file(&self, other: &FileStat) -> bool {
         self.dev == other.dev && self.ino == other.ino
     }
 
@@ -65,7 +65,7 @@ impl FileStat {
 
 /// Open the directory `name` in `dir` for reading, never through a symlink: with
 /// O_NOFOLLOW|O_DIRECTORY a symlink fails with ELOOP and anything else with ENOTDIR.
-pub fn open_dir_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
     let flags = OFlags::RDONLY
         | OFlags::DIRECTORY
         | OFlags::NOFOLLOW
@@ -77,13 +77,13 @@ pub fn open_dir_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
 
 /// Open `name` in `dir` as an O_PATH descriptor without following a symlink: a handle on
 /// the inode that needs no permission on it (used to fix a mode-000 directory).
-pub fn open_path_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
+pub(crate) fn open_path_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
     let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
 }
 
 /// `/` as an O_PATH descriptor, where resolving an absolute path starts.
-pub fn open_root() -> io::Result<OwnedFd> {
+pub(crate) fn open_root() -> io::Result<OwnedFd> {
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
     Ok(rustix::fs::open("/", flags, Mode::empty())?)
 }
@@ -91,35 +91,35 @@ pub fn open_root() -> io::Result<OwnedFd> {
 /// The text of the symlink an O_PATH|O_NOFOLLOW descriptor holds: readlinkat with an
 /// empty name reads the link the descriptor itself is (open(2), O_PATH), so the link read
 /// is the one whose owner was checked, not whatever the name holds by now.
-pub fn read_link_fd(link: BorrowedFd) -> io::Result<Vec<u8>> {
+pub(crate) fn read_link_fd(link: BorrowedFd) -> io::Result<Vec<u8>> {
     // rustix grows its buffer until the text fits (readlink(2) cuts it short silently).
     Ok(rustix::fs::readlinkat(link, c"", Vec::with_capacity(256))?.into_bytes())
 }
 
 /// Change the owner of the very inode an O_PATH descriptor holds (a symlink itself when
 /// it was opened with O_NOFOLLOW): fchownat with AT_EMPTY_PATH resolves no name.
-pub fn chown_handle(fd: BorrowedFd, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+pub(crate) fn chown_handle(fd: BorrowedFd, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
     let (u, g) = ids(uid, gid);
     let flags = AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW;
     Ok(rustix::fs::chownat(fd, c"", u, g, flags)?)
 }
 
-pub fn cstring(bytes: &[u8]) -> io::Result<CString> {
+pub(crate) fn cstring(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 /// fstatat(dir, name, AT_SYMLINK_NOFOLLOW): the entry itself, a symlink as a symlink.
-pub fn stat_at(dir: BorrowedFd, name: &CStr) -> io::Result<FileStat> {
+pub(crate) fn stat_at(dir: BorrowedFd, name: &CStr) -> io::Result<FileStat> {
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
     Ok(FileStat::from_stat(&st))
 }
 
-pub fn stat_fd(fd: BorrowedFd) -> io::Result<FileStat> {
+pub(crate) fn stat_fd(fd: BorrowedFd) -> io::Result<FileStat> {
     Ok(FileStat::from_stat(&rustix::fs::fstat(fd)?))
 }
 
 /// unlinkat(2), which never follows a symlink in the last component.
-pub fn unlink_at(dir: BorrowedFd, name: &CStr, remove_dir: bool) -> io::Result<()> {
+pub(crate) fn unlink_at(dir: BorrowedFd, name: &CStr, remove_dir: bool) -> io::Result<()> {
     let flags = if remove_dir {
         AtFlags::REMOVEDIR
     } else {
@@ -128,14 +128,14 @@ pub fn unlink_at(dir: BorrowedFd, name: &CStr, remove_dir: bool) -> io::Result<(
     Ok(rustix::fs::unlinkat(dir, name, flags)?)
 }
 
-pub fn chmod_fd(fd: BorrowedFd, mode: u32) -> io::Result<()> {
+pub(crate) fn chmod_fd(fd: BorrowedFd, mode: u32) -> io::Result<()> {
     Ok(rustix::fs::fchmod(fd, Mode::from_raw_mode(mode & 0o7777))?)
 }
 
 /// chmod through an O_PATH descriptor: fchmod refuses O_PATH (EBADF), but the
 /// /proc/self/fd magic link names exactly the inode the descriptor holds, never a path
 /// that could have been swapped (glibc's fchmodat(AT_SYMLINK_NOFOLLOW) does the same).
-pub fn chmod_path_fd(fd: BorrowedFd, mode: u32) -> io::Result<()> {
+pub(crate) fn chmod_path_fd(fd: BorrowedFd, mode: u32) -> io::Result<()> {
     let link = cstring(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?;
     Ok(rustix::fs::chmod(
         link.as_c_str(),
@@ -143,13 +143,13 @@ pub fn chmod_path_fd(fd: BorrowedFd, mode: u32) -> io::Result<()> {
     )?)
 }
 
-pub fn chown_fd(fd: BorrowedFd, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+pub(crate) fn chown_fd(fd: BorrowedFd, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
     let (u, g) = ids(uid, gid);
     Ok(rustix::fs::fchown(fd, u, g)?)
 }
 
 /// fchownat(AT_SYMLINK_NOFOLLOW): a symlink's own owner changes, never its target's.
-pub fn chown_at(
+pub(crate) fn chown_at(
     dir: BorrowedFd,
     name: &CStr,
     uid: Option<u32>,
@@ -175,7 +175,7 @@ fn ids(uid: Option<u32>, gid: Option<u32>) -> (Option<rustix::fs::Uid>, Option<r
 
 /// Raise RLIMIT_NOFILE's soft limit to the hard limit (deep trees hold one descriptor per
 /// level) and return the soft limit now in force.
-pub fn raise_fd_limit() -> u64 {
+pub(crate) fn raise_fd_limit() -> u64 {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let lim = getrlimit(Resource::Nofile);
     let Some(current) = lim.current else {
@@ -199,7 +199,7 @@ pub fn raise_fd_limit() -> u64 {
 
 /// Create a new regular file `name` in `dir` for writing (mode 0600 before the umask):
 /// O_CREAT|O_EXCL|O_NOFOLLOW fails if anything is there, even a dangling symlink.
-pub fn create_file_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
+pub(crate) fn create_file_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     Ok(rustix::fs::openat(
         dir,
@@ -211,23 +211,28 @@ pub fn create_file_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
 
 /// Open `name` in `dir` with open(2)'s `flags` (libc's O_* bits), adding O_NOFOLLOW and
 /// O_CLOEXEC: a symlink in the last component fails with ELOOP, never followed.
-pub fn open_nofollow_at(dir: BorrowedFd, name: &CStr, flags: i32) -> io::Result<OwnedFd> {
+pub(crate) fn open_nofollow_at(dir: BorrowedFd, name: &CStr, flags: i32) -> io::Result<OwnedFd> {
     let flags = OFlags::from_bits_retain((flags | libc::O_NOFOLLOW | libc::O_CLOEXEC) as u32);
     Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
 }
 
 /// mkdirat(2): a new directory, mode `mode` before the umask.
-pub fn mkdir_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
+pub(crate) fn mkdir_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
     Ok(rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(mode))?)
 }
 
 /// symlinkat(2): `name` in `dir` becomes a symlink holding `target` (never resolved here).
-pub fn symlink_at(target: &CStr, dir: BorrowedFd, name: &CStr) -> io::Result<()> {
+pub(crate) fn symlink_at(target: &CStr, dir: BorrowedFd, name: &CStr) -> io::Result<()> {
     Ok(rustix::fs::symlinkat(target, dir, name)?)
 }
 
 /// linkat(2) with no flags: a symlink at the source is linked itself, never followed.
-pub fn link_at(src_dir: BorrowedFd, src: &CStr, dir: BorrowedFd, name: &CStr) -> io::Result<()> {
+pub(crate) fn link_at(
+    src_dir: BorrowedFd,
+    src: &CStr,
+    dir: BorrowedFd,
+    name: &CStr,
+) -> io::Result<()> {
     Ok(rustix::fs::linkat(
         src_dir,
         src,
@@ -238,7 +243,7 @@ pub fn link_at(src_dir: BorrowedFd, src: &CStr, dir: BorrowedFd, name: &CStr) ->
 }
 
 /// mknodat(2) of a FIFO, mode `mode` before the umask.
-pub fn mkfifo_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
+pub(crate) fn mkfifo_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
     Ok(rustix::fs::mknodat(
         dir,
         name,
@@ -250,7 +255,7 @@ pub fn mkfifo_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
 
 /// fchmodat(2) without flags: it follows a symlink in the last component (the kernel has
 /// no working AT_SYMLINK_NOFOLLOW for it), so only for a name known not to be one.
-pub fn chmod_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
+pub(crate) fn chmod_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<()> {
     Ok(rustix::fs::chmodat(
         dir,
         name,
@@ -272,7 +277,7 @@ fn timestamps(secs: i64) -> rustix::fs::Timestamps {
 }
 
 /// utimensat(AT_SYMLINK_NOFOLLOW): the times of the name itself, a symlink's own.
-pub fn set_times_at(dir: BorrowedFd, name: &CStr, secs: i64) -> io::Result<()> {
+pub(crate) fn set_times_at(dir: BorrowedFd, name: &CStr, secs: i64) -> io::Result<()> {
     Ok(rustix::fs::utimensat(
         dir,
         name,
@@ -282,12 +287,12 @@ pub fn set_times_at(dir: BorrowedFd, name: &CStr, secs: i64) -> io::Result<()> {
 }
 
 /// futimens(2): access and modification time of an open file.
-pub fn set_times_fd(fd: BorrowedFd, secs: i64) -> io::Result<()> {
+pub(crate) fn set_times_fd(fd: BorrowedFd, secs: i64) -> io::Result<()> {
     Ok(rustix::fs::futimens(fd, &timestamps(secs))?)
 }
 
 /// fsetxattr(2) with no flags (create or replace).
-pub fn set_xattr_fd(fd: BorrowedFd, name: &CStr, value: &[u8]) -> io::Result<()> {
+pub(crate) fn set_xattr_fd(fd: BorrowedFd, name: &CStr, value: &[u8]) -> io::Result<()> {
     Ok(rustix::fs::fsetxattr(
         fd,
         name,
@@ -297,7 +302,7 @@ pub fn set_xattr_fd(fd: BorrowedFd, name: &CStr, value: &[u8]) -> io::Result<()>
 }
 
 /// fcntl(F_SETFL): replace the file status flags (O_NONBLOCK, O_APPEND, ...).
-pub fn set_status_flags(fd: BorrowedFd, flags: i32) -> io::Result<()> {
+pub(crate) fn set_status_flags(fd: BorrowedFd, flags: i32) -> io::Result<()> {
     Ok(rustix::fs::fcntl_setfl(
         fd,
         OFlags::from_bits_retain(flags as u32),
@@ -306,7 +311,7 @@ pub fn set_status_flags(fd: BorrowedFd, flags: i32) -> io::Result<()> {
 
 /// The bytes an unprivileged writer may still use on the file system holding `fd`
 /// (fstatvfs(2): available blocks times the fragment size).
-pub fn free_bytes(fd: BorrowedFd) -> io::Result<u64> {
+pub(crate) fn free_bytes(fd: BorrowedFd) -> io::Result<u64> {
     let st = rustix::fs::fstatvfs(fd)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }

@@ -3,15 +3,15 @@
 //! call safely; raw libc only where neither does, each `unsafe` block with the kernel
 //! rule that makes it sound. The domain modules use this, never libc::syscall.
 
-pub mod child;
-pub mod dir;
-pub mod fds;
-pub mod fs;
-pub mod mount;
-pub mod ns;
-pub mod pidfd;
-pub mod resolve;
-pub mod signals;
+pub(crate) mod child;
+pub(crate) mod dir;
+pub(crate) mod fds;
+pub(crate) mod fs;
+pub(crate) mod mount;
+pub(crate) mod ns;
+pub(crate) mod pidfd;
+pub(crate) mod resolve;
+pub(crate) mod signals;
 
 /// rustix's errno as the std error the domain modules report (same text, same number).
 #[allow(dead_code)]
@@ -52,7 +52,7 @@ pub fn sanitize_std_fds() {
 /// Whether a process with this pid exists: kill(pid, 0) fails with ESRCH only when none
 /// does (EPERM: one we may not signal, alive all the same). Not for pid 0 or below, which
 /// kill(2) reads as process groups: those are never a process here.
-pub fn process_exists(pid: i32) -> bool {
+pub(crate) fn process_exists(pid: i32) -> bool {
     if pid <= 0 {
         return false;
     }
@@ -61,7 +61,7 @@ pub fn process_exists(pid: i32) -> bool {
 
 /// kill(pid, 0): signal 0 only checks for existence and permission, nothing is
 /// delivered (kill(2)). A pid of 0 or below is EINVAL here, never a process group.
-pub fn probe_process(pid: i32) -> std::io::Result<()> {
+pub(crate) fn probe_process(pid: i32) -> std::io::Result<()> {
     let pid = rustix::process::Pid::from_raw(pid)
         .filter(|_| pid > 0)
         .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;

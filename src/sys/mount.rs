@@ -19,7 +19,7 @@ struct MountAttr {
 /// Make the mount whose root `fd` holds (an O_PATH descriptor) read-only, with its
 /// submounts when `recursive`. Unlike a MS_REMOUNT this leaves the other flags alone, so
 /// the nodev/nosuid locked on mounts inherited from the host do not make it fail.
-pub fn set_read_only(fd: BorrowedFd<'_>, recursive: bool) -> io::Result<()> {
+pub(crate) fn set_read_only(fd: BorrowedFd<'_>, recursive: bool) -> io::Result<()> {
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_RDONLY,
         attr_clr: 0,

@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// NS_GET_OWNER_UID: the uid (in the caller's user namespace) that owns the user
 /// namespace `fd` refers to.
-pub fn owner_uid(fd: BorrowedFd<'_>) -> io::Result<u32> {
+pub(crate) fn owner_uid(fd: BorrowedFd<'_>) -> io::Result<u32> {
     let mut uid: libc::uid_t = 0;
     // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer, which points to a
     // live local of that type (ioctl_ns(2)).
@@ -18,7 +18,7 @@ pub fn owner_uid(fd: BorrowedFd<'_>) -> io::Result<u32> {
 
 /// NS_GET_PARENT: a new descriptor of the parent user namespace; EPERM when that is
 /// outside the caller's view (ioctl_ns(2)).
-pub fn parent(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+pub(crate) fn parent(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     // SAFETY: NS_GET_PARENT takes no argument and returns a new descriptor or -1; a
     // descriptor it returns is ours alone, so OwnedFd may close it.
     unsafe {

@@ -15,24 +15,24 @@ fn signal_of(signal: i32) -> io::Result<rustix::process::Signal> {
 }
 
 /// pidfd_open(pid, 0). ENOSYS (before 5.3) and ESRCH come back as they are.
-pub fn open(pid: i32) -> io::Result<OwnedFd> {
+pub(crate) fn open(pid: i32) -> io::Result<OwnedFd> {
     rustix::process::pidfd_open(pid_of(pid)?, rustix::process::PidfdFlags::empty())
         .map_err(io::Error::from)
 }
 
 /// pidfd_send_signal(pidfd, signal, NULL, 0): as kill(2), but to this very process.
-pub fn send_signal(pidfd: impl AsFd, signal: i32) -> io::Result<()> {
+pub(crate) fn send_signal(pidfd: impl AsFd, signal: i32) -> io::Result<()> {
     rustix::process::pidfd_send_signal(pidfd, signal_of(signal)?).map_err(io::Error::from)
 }
 
 /// kill(pid, signal), for kernels without pidfds.
-pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
+pub(crate) fn kill(pid: i32, signal: i32) -> io::Result<()> {
     rustix::process::kill_process(pid_of(pid)?, signal_of(signal)?).map_err(io::Error::from)
 }
 
 /// Wait until the process behind `pidfd` has ended (a pidfd polls readable then,
 /// pidfd_open(2)), at most `timeout`. True when it has; EINTR is waited through.
-pub fn wait_exit(pidfd: impl AsFd, timeout: Duration) -> bool {
+pub(crate) fn wait_exit(pidfd: impl AsFd, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

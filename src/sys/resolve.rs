@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-pub use rustix::fs::ResolveFlags as Resolve;
+pub(crate) use rustix::fs::ResolveFlags as Resolve;
 
 /// openat2(dir, path, flags | O_CLOEXEC, mode 0, resolve). `flags` are open(2)'s O_*
 /// bits as libc spells them. A relative `path` is taken below `dir`; with
@@ -16,7 +16,7 @@ pub use rustix::fs::ResolveFlags as Resolve;
 /// EAGAIN is retried: with RESOLVE_IN_ROOT or RESOLVE_BENEATH the kernel returns it when
 /// a rename elsewhere raced the lookup (openat2(2), ERRORS), and a new lookup is the
 /// documented answer.
-pub fn open(
+pub(crate) fn open(
     dir: BorrowedFd<'_>,
     path: impl AsRef<OsStr>,
     flags: i32,
@@ -35,7 +35,7 @@ pub fn open(
 /// [`open`] for a path inside `root` as if it were `/` (RESOLVE_IN_ROOT), never through
 /// a magic link such as /proc/self/root (RESOLVE_NO_MAGICLINKS). Leading slashes are
 /// ignored and an empty path is the root itself.
-pub fn open_in_root(root: BorrowedFd<'_>, path: &str, flags: i32) -> io::Result<OwnedFd> {
+pub(crate) fn open_in_root(root: BorrowedFd<'_>, path: &str, flags: i32) -> io::Result<OwnedFd> {
     let rel = path.trim_start_matches('/');
     let rel = if rel.is_empty() { "." } else { rel };
     open(root, rel, flags, Resolve::IN_ROOT | Resolve::NO_MAGICLINKS)

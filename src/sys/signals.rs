@@ -3,7 +3,7 @@
 //! can check), each with the rule that makes it sound.
 
 /// What a handler may do: async-signal-safe calls only (signal-safety(7)).
-pub type Handler = extern "C" fn(libc::c_int);
+pub(crate) type Handler = extern "C" fn(libc::c_int);
 
 /// Install `handler` for `sig` with SA_RESTART (so waitpid and read go on) and no extra
 /// mask.
@@ -12,7 +12,7 @@ pub type Handler = extern "C" fn(libc::c_int);
 ///
 /// `handler` must make only async-signal-safe calls and touch only atomics or memory that
 /// nothing else uses while it may run.
-pub unsafe fn set_handler(sig: libc::c_int, handler: Handler) {
+pub(crate) unsafe fn set_handler(sig: libc::c_int, handler: Handler) {
     let mut sa: libc::sigaction = std::mem::zeroed();
     sa.sa_sigaction = handler as *const () as usize;
     sa.sa_flags = libc::SA_RESTART;
@@ -21,7 +21,7 @@ pub unsafe fn set_handler(sig: libc::c_int, handler: Handler) {
 }
 
 /// Ignore `sig` (SIG_IGN), or give it back its default action (SIG_DFL).
-pub fn set_ignored(sig: libc::c_int, ignored: bool) {
+pub(crate) fn set_ignored(sig: libc::c_int, ignored: bool) {
     let how = if ignored {
         libc::SIG_IGN
     } else {
@@ -36,7 +36,7 @@ pub fn set_ignored(sig: libc::c_int, ignored: bool) {
 
 /// _exit(2): end the process now, without running destructors or atexit handlers (a
 /// forked child must not flush or free what its parent owns). Async-signal-safe.
-pub fn exit_now(code: i32) -> ! {
+pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit has no preconditions; it does not return.
     unsafe { libc::_exit(code) }
 }
@@ -46,7 +46,7 @@ pub fn exit_now(code: i32) -> ! {
 ///
 /// The raw rt_sigaction system call is used because glibc refuses to touch signals 32
 /// and 33, which it reserves, yet an ignored disposition of those is inherited too.
-pub fn reset_all() {
+pub(crate) fn reset_all() {
     /// struct k_sigaction of the x86_64/aarch64 kernel ABI.
     #[repr(C)]
     struct KernelSigaction {

@@ -42,7 +42,7 @@ struct Writer {
 /// Move the calling (single-threaded) process into a new user namespace, together with the
 /// namespaces in `extra`, and have `mapping` written. On return the process is mapped and
 /// holds every capability in the new namespace.
-pub fn enter_new_userns(mapping: &Mapping, extra: CloneFlags) -> Result<()> {
+pub(crate) fn enter_new_userns(mapping: &Mapping, extra: CloneFlags) -> Result<()> {
     let flags = CloneFlags::CLONE_NEWUSER | extra;
     match &mapping.writer {
         MapWriter::SelfSingle => {

@@ -66,7 +66,7 @@ pub(crate) fn default_shell() -> String {
         .unwrap_or_else(|| "/bin/sh".into())
 }
 
-pub use crate::sys::signals::reset_all as reset_signals;
+pub(crate) use crate::sys::signals::reset_all as reset_signals;
 
 /// Change to the program's working directory.
 pub(crate) fn enter_wd(program: &Program) -> Result<()> {

@@ -6,7 +6,7 @@
 //! The system calls (close_range(2)) are in `sys::fds`.
 
 use crate::error::{Error, Result};
-pub use crate::sys::fds::{cloexec_from, close_from, close_from_except};
+pub(crate) use crate::sys::fds::{cloexec_from, close_from, close_from_except};
 
 /// The first descriptor that is neither stdio nor passed by `--preserve-fds count`.
 pub(crate) fn first_unpassed(count: u32) -> u32 {

@@ -11,11 +11,11 @@
 mod table;
 
 /// Marks an ABI that lacks a call in [`table::SYSCALLS`].
-pub const NONE: u16 = u16::MAX;
+pub(crate) const NONE: u16 = u16::MAX;
 
 /// The numbers of system call `name` on x86_64, i386 and x32 (see [`Arch::nr_in`]), if
 /// any x86 ABI has it.
-pub fn numbers(name: &str) -> Option<&'static [u16; 3]> {
+pub(crate) fn numbers(name: &str) -> Option<&'static [u16; 3]> {
     let i = table::SYSCALLS
         .binary_search_by(|(n, _)| (*n).cmp(name))
         .ok()?;
@@ -23,11 +23,11 @@ pub fn numbers(name: &str) -> Option<&'static [u16; 3]> {
 }
 
 /// Set in the number of every x32 system call (arch/x86/include/uapi/asm/unistd.h).
-pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+pub(crate) const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 /// AUDIT_ARCH_X86_64 and AUDIT_ARCH_I386 (linux/audit.h: EM_* | 64-bit | little-endian).
-pub const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
-pub const AUDIT_ARCH_I386: u32 = 3 | 0x4000_0000;
+pub(crate) const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+pub(crate) const AUDIT_ARCH_I386: u32 = 3 | 0x4000_0000;
 
 /// libseccomp's architecture names; a profile may list any of them, and those of other
 /// machines simply do not apply here.
@@ -58,7 +58,7 @@ const SCMP_ARCHES: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Arch {
+pub(crate) enum Arch {
     X86_64,
     X86,
     X32,
@@ -66,13 +66,13 @@ pub enum Arch {
 
 impl Arch {
     /// The architecture userns runs on, when it has tables for it.
-    pub fn native() -> Option<Arch> {
+    pub(crate) fn native() -> Option<Arch> {
         cfg!(target_arch = "x86_64").then_some(Arch::X86_64)
     }
 
     /// The x86 architecture of a libseccomp name (None for another machine's, or for a
     /// name libseccomp does not know: see [`Arch::is_scmp_name`]).
-    pub fn from_scmp(name: &str) -> Option<Arch> {
+    pub(crate) fn from_scmp(name: &str) -> Option<Arch> {
         match name {
             "SCMP_ARCH_X86_64" => Some(Arch::X86_64),
             "SCMP_ARCH_X86" => Some(Arch::X86),
@@ -82,11 +82,11 @@ impl Arch {
     }
 
     /// Whether libseccomp knows this architecture name.
-    pub fn is_scmp_name(name: &str) -> bool {
+    pub(crate) fn is_scmp_name(name: &str) -> bool {
         SCMP_ARCHES.contains(&name)
     }
 
-    pub fn scmp_name(self) -> &'static str {
+    pub(crate) fn scmp_name(self) -> &'static str {
         match self {
             Arch::X86_64 => "SCMP_ARCH_X86_64",
             Arch::X86 => "SCMP_ARCH_X86",
@@ -96,18 +96,11 @@ impl Arch {
 
     /// The name profiles use in `includes`/`excludes` `arches`: Go's (libseccomp-golang's
     /// `ScmpArch.String()`), which containers/common matches against the native one.
-    pub fn go_name(self) -> &'static str {
+    pub(crate) fn go_name(self) -> &'static str {
         match self {
             Arch::X86_64 => "amd64",
             Arch::X86 => "x86",
             Arch::X32 => "x32",
-        }
-    }
-
-    pub fn audit_arch(self) -> u32 {
-        match self {
-            Arch::X86_64 | Arch::X32 => AUDIT_ARCH_X86_64,
-            Arch::X86 => AUDIT_ARCH_I386,
         }
     }
 
@@ -116,12 +109,12 @@ impl Arch {
     /// while seccomp_data may still carry whatever a 64-bit caller of `int 0x80` left in
     /// the high half: comparing that half would let it steer a rule. x32 calls take the
     /// full 64-bit registers, so they are compared in full, like x86_64's.
-    pub fn args_are_32_bit(self) -> bool {
+    pub(crate) fn args_are_32_bit(self) -> bool {
         self == Arch::X86
     }
 
     /// This architecture's number in a row of [`numbers`].
-    pub fn nr_in(self, row: &[u16; 3]) -> Option<u32> {
+    pub(crate) fn nr_in(self, row: &[u16; 3]) -> Option<u32> {
         let column = match self {
             Arch::X86_64 => 0,
             Arch::X86 => 1,
@@ -139,12 +132,13 @@ impl Arch {
     }
 
     /// The number of system call `name`, if this architecture has it.
-    pub fn nr(self, name: &str) -> Option<u32> {
+    #[cfg(test)]
+    pub(crate) fn nr(self, name: &str) -> Option<u32> {
         numbers(name).and_then(|row| self.nr_in(row))
     }
 
     /// The range of numbers this architecture's section of a filter decides on.
-    pub fn nr_range(self) -> (u32, u32) {
+    pub(crate) fn nr_range(self) -> (u32, u32) {
         match self {
             Arch::X86_64 => (0, X32_SYSCALL_BIT - 1),
             Arch::X32 => (X32_SYSCALL_BIT, u32::MAX),

@@ -7,7 +7,7 @@
 
 use super::NONE as N;
 
-pub static SYSCALLS: &[(&str, [u16; 3])] = &[
+pub(crate) static SYSCALLS: &[(&str, [u16; 3])] = &[
     ("_llseek", [N, 140, N]),
     ("_newselect", [N, 142, N]),
     ("_sysctl", [156, 149, N]),
