@@ -41,8 +41,8 @@ pub struct CachedImage {
     pub size: u64,
     /// When it was unpacked, seconds since the epoch.
     pub unpacked_at: u64,
-    pub layers: usize,
-    pub config: ImageConfig,
+    pub(crate) layers: usize,
+    pub(crate) config: ImageConfig,
 }
 
 /// The hex part of an id, which names the image's directory.

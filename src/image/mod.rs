@@ -73,7 +73,7 @@ impl SourceKind {
 /// A source ready to run.
 #[derive(Debug, Clone)]
 pub struct PreparedSource {
-    pub kind: SourceKind,
+    pub(crate) kind: SourceKind,
     /// The directory to use as the container's lower layer.
     pub rootfs: PathBuf,
     /// The image's defaults; all empty for a plain rootfs directory.
