@@ -135,8 +135,9 @@ pub fn prepare(choice: &Choice, caps: &[u32], cache_dir: Option<&Path>) -> Resul
         arch: native,
         caps: &names,
         kernel: select::running_kernel(),
+        x32_abi: select::kernel_runs_x32(),
     };
-    let key = cache::key(&text, &names, native.go_name(), host.kernel);
+    let key = cache::key(&text, &names, &host);
     let slot = cache::slot(&slot_name);
     if let Some(filter) = cache_dir.and_then(|dir| cache::load(dir, &slot, &key)) {
         return Ok(Some(filter));
@@ -185,5 +186,12 @@ pub fn compile_text(text: &str, host: &Host) -> std::result::Result<Option<Filte
     };
     let arches = select::arches(&profile, host.arch)?;
     let rules = select::rules(&profile, host);
-    compile::compile(profile.default_action, &rules, &arches, profile.flags).map(Some)
+    compile::compile(
+        profile.default_action,
+        &rules,
+        &arches,
+        profile.flags,
+        host.x32_abi,
+    )
+    .map(Some)
 }
