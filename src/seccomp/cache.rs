@@ -28,6 +28,7 @@
 
 use super::bpf::{Insn, MAX_INSNS};
 use super::compile::Filter;
+use super::select::Host;
 use sha2::{Digest, Sha256};
 use std::ffi::CString;
 use std::io::{Read, Write};
@@ -45,7 +46,7 @@ const DIGEST: usize = 32;
 pub(crate) type Key = [u8; 32];
 
 /// The key of a compilation: everything the program depends on.
-pub(crate) fn key(profile: &[u8], caps: &[&str], arch: &str, kernel: (u32, u32)) -> Key {
+pub(crate) fn key(profile: &[u8], caps: &[&str], host: &Host) -> Key {
     let mut h = Sha256::new();
     h.update(b"userns seccomp cache 1\0");
     // The running executable: a rebuilt or upgraded userns compiles afresh.
@@ -62,9 +63,10 @@ pub(crate) fn key(profile: &[u8], caps: &[&str], arch: &str, kernel: (u32, u32))
         h.update(cap.as_bytes());
         h.update(b"\0");
     }
-    h.update(arch.as_bytes());
-    h.update(kernel.0.to_le_bytes());
-    h.update(kernel.1.to_le_bytes());
+    h.update(host.arch.go_name().as_bytes());
+    h.update(host.kernel.0.to_le_bytes());
+    h.update(host.kernel.1.to_le_bytes());
+    h.update([u8::from(host.x32_abi)]);
     h.finalize().into()
 }
 
@@ -221,10 +223,20 @@ mod tests {
             arch: crate::seccomp::syscalls::Arch::X86_64,
             caps: &["CAP_CHOWN"],
             kernel: (6, 1),
+            x32_abi: true,
         };
         crate::seccomp::compile_text(crate::seccomp::BUILT_IN_PROFILE, &host)
             .unwrap()
             .unwrap()
+    }
+
+    fn host(kernel: (u32, u32)) -> Host<'static> {
+        Host {
+            arch: crate::seccomp::syscalls::Arch::X86_64,
+            caps: &[],
+            kernel,
+            x32_abi: false,
+        }
     }
 
     fn private_dir() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -237,7 +249,7 @@ mod tests {
     fn a_stored_program_comes_back_for_its_key_only() {
         let (_top, dir) = private_dir();
         let f = filter();
-        let k = key(b"{}", &["CAP_CHOWN"], "amd64", (6, 1));
+        let k = key(b"{}", &["CAP_CHOWN"], &host((6, 1)));
         assert_eq!(load(&dir, "a.bpf", &k), None);
         store(&dir, "a.bpf", &k, &f);
         assert_eq!(load(&dir, "a.bpf", &k), Some(f.clone()));
@@ -246,9 +258,9 @@ mod tests {
         let file = std::fs::metadata(dir.join("a.bpf")).unwrap();
         assert_eq!(file.mode() & 0o777, 0o600);
         for other in [
-            key(b"{ }", &["CAP_CHOWN"], "amd64", (6, 1)),
-            key(b"{}", &["CAP_SYS_ADMIN"], "amd64", (6, 1)),
-            key(b"{}", &["CAP_CHOWN"], "amd64", (6, 2)),
+            key(b"{ }", &["CAP_CHOWN"], &host((6, 1))),
+            key(b"{}", &["CAP_SYS_ADMIN"], &host((6, 1))),
+            key(b"{}", &["CAP_CHOWN"], &host((6, 2))),
         ] {
             assert_ne!(other, k);
             assert_eq!(load(&dir, "a.bpf", &other), None);
@@ -263,7 +275,7 @@ mod tests {
     fn a_damaged_file_is_a_miss() {
         let (_top, dir) = private_dir();
         let f = filter();
-        let k = key(b"p", &[], "amd64", (6, 1));
+        let k = key(b"p", &[], &host((6, 1)));
         store(&dir, "a.bpf", &k, &f);
         let good = std::fs::read(dir.join("a.bpf")).unwrap();
         let mut cases: Vec<Vec<u8>> = vec![
@@ -297,7 +309,7 @@ mod tests {
     fn a_directory_others_may_enter_or_a_symlink_is_not_used() {
         let (top, dir) = private_dir();
         let f = filter();
-        let k = key(b"p", &[], "amd64", (6, 1));
+        let k = key(b"p", &[], &host((6, 1)));
         store(&dir, "a.bpf", &k, &f);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(load(&dir, "a.bpf", &k), None);

@@ -18,6 +18,7 @@ fn host_with(caps: &[&'static str]) -> Host<'static> {
         arch: Arch::X86_64,
         caps: Box::leak(caps.to_vec().into_boxed_slice()),
         kernel: (6, 1),
+        x32_abi: true,
     }
 }
 
@@ -117,6 +118,39 @@ fn architectures_left_out_of_the_profile_are_killed_not_let_through() {
         run(&f.program, x32_mkdir, AUDIT_ARCH_X86_64, [0; 6]),
         KILL_PROCESS
     );
+}
+
+#[test]
+fn without_the_x32_abi_x32_numbers_get_the_kernels_enosys() {
+    let text = format!(
+        r#"{{"defaultAction": "SCMP_ACT_KILL_PROCESS", {X86_ALL},
+            "syscalls": [{{"names": ["mkdir", "exit_group"], "action": "SCMP_ACT_ALLOW"}}]}}"#
+    );
+    let host = Host {
+        x32_abi: false,
+        ..podman_host()
+    };
+    let short = crate::seccomp::compile_text(&text, &host).unwrap().unwrap();
+    let full = compile(&text);
+    assert!(short.program.len() < full.program.len());
+    let x32 =
+        |f: &Filter, nr: u32| run(&f.program, X32_SYSCALL_BIT + nr, AUDIT_ARCH_X86_64, [0; 6]);
+    assert_eq!(x32(&full, 83), ALLOW);
+    assert_eq!(x32(&full, 84), KILL_PROCESS);
+    assert_eq!(x32(&short, 83), errno(38));
+    assert_eq!(x32(&short, 84), errno(38));
+    for f in [&short, &full] {
+        assert_eq!(call(f, "mkdir", [0; 6]), ALLOW);
+        assert_eq!(call(f, "rmdir", [0; 6]), KILL_PROCESS);
+        assert_eq!(run(&f.program, 39, AUDIT_ARCH_I386, [0; 6]), ALLOW);
+        assert_eq!(run(&f.program, 40, AUDIT_ARCH_I386, [0; 6]), KILL_PROCESS);
+    }
+    // Not covered by the profile: killed, x32 in the kernel or not.
+    let only64 = r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#;
+    let f = crate::seccomp::compile_text(only64, &host)
+        .unwrap()
+        .unwrap();
+    assert_eq!(x32(&f, 83), KILL_PROCESS);
 }
 
 #[test]
@@ -310,7 +344,7 @@ fn seccomp_compile_timing() {
         let arches = select::arches(&p, host.arch).unwrap();
         let rules = select::rules(&p, &host);
         let c = std::time::Instant::now();
-        let f = super::compile(p.default_action, &rules, &arches, 0).unwrap();
+        let f = super::compile(p.default_action, &rules, &arches, 0, false).unwrap();
         let d = std::time::Instant::now();
         std::hint::black_box(f);
         t[0] += b - a;

@@ -139,8 +139,9 @@ pub(crate) fn prepare(
         arch: native,
         caps: &names,
         kernel: select::running_kernel(),
+        x32_abi: select::kernel_runs_x32(),
     };
-    let key = cache::key(&text, &names, native.go_name(), host.kernel);
+    let key = cache::key(&text, &names, &host);
     let slot = cache::slot(&slot_name);
     if let Some(filter) = cache_dir.and_then(|dir| cache::load(dir, &slot, &key)) {
         return Ok(Some(filter));
@@ -189,5 +190,12 @@ pub(crate) fn compile_text(text: &str, host: &Host) -> std::result::Result<Optio
     };
     let arches = select::arches(&profile, host.arch)?;
     let rules = select::rules(&profile, host);
-    compile::compile(profile.default_action, &rules, &arches, profile.flags).map(Some)
+    compile::compile(
+        profile.default_action,
+        &rules,
+        &arches,
+        profile.flags,
+        host.x32_abi,
+    )
+    .map(Some)
 }

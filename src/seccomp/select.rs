@@ -16,6 +16,8 @@ pub(crate) struct Host<'a> {
     pub(crate) caps: &'a [&'a str],
     /// MAJOR.MINOR of the running kernel.
     pub(crate) kernel: (u32, u32),
+    /// Whether the kernel runs x32 system calls ([`kernel_runs_x32`]).
+    pub(crate) x32_abi: bool,
 }
 
 /// capability(7) names by number (linux/capability.h).
@@ -150,6 +152,19 @@ fn applies(rule: &Rule, host: &Host) -> bool {
         && min_kernel.is_none_or(|min| host.kernel >= min)
 }
 
+/// Whether this kernel executes x32 system calls: most distributions build it without
+/// them (CONFIG_X86_X32_ABI) or turn them off (Debian: syscall.x32=n), and then every
+/// x32 number fails with ENOSYS in the kernel itself, filter or not. Asked with the x32
+/// getpid (number 39 with __X32_SYSCALL_BIT), which does nothing else.
+pub fn kernel_runs_x32() -> bool {
+    if Arch::native() != Some(Arch::X86_64) {
+        return false;
+    }
+    let getpid = libc::c_long::from(super::syscalls::X32_SYSCALL_BIT | 39);
+    // SAFETY: a system call without arguments or memory: getpid, or ENOSYS.
+    unsafe { libc::syscall(getpid) >= 0 }
+}
+
 /// MAJOR.MINOR of the running kernel, from uname(2); (0, 0) if it cannot be read, so
 /// that no minKernel rule is taken for granted.
 pub(crate) fn running_kernel() -> (u32, u32) {
@@ -199,6 +214,7 @@ mod tests {
             arch: Arch::X86_64,
             caps: &podman,
             kernel: (6, 1),
+            x32_abi: true,
         };
         assert_eq!(
             names(&rules(&p, &host)),
