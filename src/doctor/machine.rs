@@ -98,18 +98,7 @@ pub(crate) fn file_check(
 
 fn findings_check(name: &str, findings: &[&Finding]) -> Check {
     let errors = findings.iter().any(|f| f.severity == Severity::Error);
-    let lines: Vec<String> = findings
-        .iter()
-        .map(|f| {
-            format!(
-                "{}:{}: {}: {}",
-                f.file.display(),
-                f.line,
-                f.severity.name(),
-                f.message
-            )
-        })
-        .collect();
+    let lines: Vec<String> = findings.iter().map(|f| f.headline()).collect();
     Check::new(
         name,
         if errors { Status::Fail } else { Status::Warn },
@@ -229,19 +218,7 @@ mod tests {
     use super::*;
     use crate::subid::parse::parse;
 
-    struct Table(Vec<Account>);
-
-    impl Passwd for Table {
-        fn by_name(&self, name: &str) -> Option<Account> {
-            self.0
-                .iter()
-                .find(|a| a.name.as_deref() == Some(name))
-                .cloned()
-        }
-        fn by_uid(&self, uid: u32) -> Option<Account> {
-            self.0.iter().find(|a| a.uid == uid).cloned()
-        }
-    }
+    use crate::subid::lint::tests::Table;
 
     fn bob() -> Account {
         Account {

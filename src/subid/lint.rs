@@ -92,16 +92,22 @@ pub struct Finding {
     pub fix: Option<String>,
 }
 
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
+impl Finding {
+    /// `FILE:LINE: SEVERITY: MESSAGE`, the first line of the finding's text.
+    pub(crate) fn headline(&self) -> String {
+        format!(
             "{}:{}: {}: {}",
             self.file.display(),
             self.line,
             self.severity.name(),
             self.message
-        )?;
+        )
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.headline())?;
         if let Some(fix) = &self.fix {
             write!(f, "\n    fix: {fix}")?;
         }
@@ -556,4 +562,4 @@ mod across;
 
 #[cfg(test)]
 #[path = "lint_tests.rs"]
-mod tests;
+pub(crate) mod tests;

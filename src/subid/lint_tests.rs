@@ -5,7 +5,7 @@ use super::*;
 use crate::subid::parse::parse;
 
 /// A passwd table: ivy and bob are ordinary users; bob's primary gid differs from his uid.
-struct Table(Vec<Account>);
+pub(crate) struct Table(pub(crate) Vec<Account>);
 
 impl Passwd for Table {
     fn by_name(&self, name: &str) -> Option<Account> {
