@@ -21,6 +21,7 @@ pub mod image;
 pub mod keep;
 pub mod nsinfo;
 pub mod podman;
+pub mod registry;
 pub mod run;
 pub(crate) mod seccomp;
 pub mod storage;

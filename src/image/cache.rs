@@ -13,7 +13,7 @@ use super::layer::{self, UnpackState};
 use super::limits::Limits;
 use super::manifest::ImagePlan;
 use super::source::Blobs;
-use super::{ImageConfig, SourceKind};
+use super::ImageConfig;
 use crate::error::{Error, Result};
 use crate::users::Account;
 use serde::{Deserialize, Serialize};
@@ -35,7 +35,8 @@ pub struct CachedImage {
     pub id: String,
     /// The archive or layout it was unpacked from (as given, made absolute).
     pub source: PathBuf,
-    /// docker-archive, oci-archive or oci.
+    /// docker-archive, oci-archive, oci, or registry (pulled; `source` is then the
+    /// reference, `docker://REGISTRY/REPOSITORY:TAG`).
     pub kind: String,
     /// Bytes of file data in the unpacked tree.
     pub size: u64,
@@ -78,7 +79,7 @@ impl ImageCache {
     }
 
     /// The cached image with this id, when it is complete.
-    pub(crate) fn lookup(&self, id: &str) -> Result<Option<CachedImage>> {
+    pub fn lookup(&self, id: &str) -> Result<Option<CachedImage>> {
         let Some(hex) = dir_name(id) else {
             return Ok(None);
         };
@@ -127,7 +128,7 @@ impl ImageCache {
     pub(crate) fn install(
         &self,
         source: &Path,
-        kind: SourceKind,
+        kind: &str,
         plan: &ImagePlan,
         blobs: &Blobs,
     ) -> Result<CachedImage> {
@@ -185,6 +186,27 @@ impl ImageCache {
         Ok(image)
     }
 
+    /// Remove the image `id`: renamed out of the cache's sight first (to a temporary
+    /// name that `sweep_interrupted` finishes if this is killed), then removed. Inside the
+    /// mapped namespace, where its files of subordinate ids can be removed. False when
+    /// it was not there.
+    pub(crate) fn remove(&self, id: &str) -> Result<bool> {
+        let Some(hex) = dir_name(id) else {
+            return Ok(false);
+        };
+        let dir = self.root.join(hex);
+        let trash = self
+            .root
+            .join(format!("{TEMP_PREFIX}{hex}-{}", std::process::id()));
+        match std::fs::rename(&dir, &trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io("remove", &dir, &e)),
+        }
+        std::fs::remove_dir_all(&trash).map_err(|e| Error::io("remove", &trash, &e))?;
+        Ok(true)
+    }
+
     /// Remove the `.unpack-HEX-PID` directories of unpacks whose process is gone (killed
     /// or crashed before its own clean-up). One of a live pid is another unpack at work,
     /// or a pid reused since: left alone either way, at worst until a later sweep.
@@ -214,7 +236,7 @@ impl ImageCache {
         &self,
         temp: &Path,
         source: &Path,
-        kind: SourceKind,
+        kind: &str,
         plan: &ImagePlan,
         blobs: &Blobs,
     ) -> Result<CachedImage> {
@@ -268,7 +290,7 @@ impl ImageCache {
         let image = CachedImage {
             id: plan.id.clone(),
             source: std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf()),
-            kind: kind.name().to_string(),
+            kind: kind.to_string(),
             size: state.bytes,
             unpacked_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

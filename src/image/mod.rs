@@ -22,6 +22,7 @@ pub(crate) mod digest;
 pub(crate) mod layer;
 pub(crate) mod limits;
 pub(crate) mod manifest;
+pub mod names;
 pub(crate) mod source;
 pub(crate) mod sparse;
 pub(crate) mod tarstream;
@@ -108,7 +109,7 @@ pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
     let plan = manifest::plan(&blobs, kind)?;
     let image = match cache.lookup(&plan.id)? {
         Some(image) => image,
-        None => cache.install(source, kind, &plan, &blobs)?,
+        None => cache.install(source, kind.name(), &plan, &blobs)?,
     };
     Ok(PreparedSource {
         kind,
@@ -116,6 +117,28 @@ pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
         config: image.config,
         id: image.id,
     })
+}
+
+/// Install an image a pull staged as an OCI layout at `layout` (all its blobs downloaded
+/// and verified), through the same unpacker as `prepare`; `origin` is the reference it
+/// was pulled by, recorded as its source. Inside the mapped namespace, as `prepare`.
+pub fn install_pulled(layout: &Path, origin: &str, cache: &ImageCache) -> Result<CachedImage> {
+    let blobs = source::Blobs::open(layout, SourceKind::OciLayout)?;
+    let plan = manifest::plan(&blobs, SourceKind::OciLayout)?;
+    match cache.lookup(&plan.id)? {
+        Some(image) => Ok(image),
+        None => cache.install(Path::new(origin), "registry", &plan, &blobs),
+    }
+}
+
+/// A cached image ready to run, by its id (`run` of a name already pulled).
+pub fn prepare_cached(id: &str, cache: &ImageCache) -> Result<Option<PreparedSource>> {
+    Ok(cache.lookup(id)?.map(|image| PreparedSource {
+        kind: SourceKind::OciLayout,
+        rootfs: cache.rootfs_of(&image.id),
+        config: image.config,
+        id: image.id,
+    }))
 }
 
 /// The id of a rootfs directory: stable for a path, distinct from image digests.

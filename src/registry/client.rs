@@ -1,0 +1,241 @@
+//! One registry endpoint over the OCI distribution API (distribution-spec `spec.md`):
+//! `GET /v2/` to find the scheme and the challenge, then manifests and blobs of one
+//! repository, with the authorization the challenge asks for.
+//!
+//! Plain HTTP only where the registry is `insecure` (registries.conf) or the user said
+//! `--tls-verify=false`; then, as containers/image does, HTTPS is tried first without
+//! verification, and HTTP after it. Authorization is never sent on a redirect (blob
+//! downloads are often redirected to storage that must not see it).
+
+use super::auth::{self, Challenge, CredSource, Credentials};
+use super::tls;
+use crate::error::{Error, Result};
+use std::path::Path;
+use std::time::Duration;
+use ureq::http::Response;
+use ureq::Body;
+
+/// What the pull is allowed and given.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// Skip TLS verification and allow plain HTTP.
+    pub insecure: bool,
+    pub credentials: Option<(Credentials, CredSource)>,
+}
+
+pub struct Session {
+    agent: ureq::Agent,
+    /// `https://host[:port]` or `http://...`.
+    base: String,
+    pub registry: String,
+    pub repository: String,
+    credentials: Option<(Credentials, CredSource)>,
+    authorization: Option<String>,
+}
+
+/// A request's failure that is not the registry's answer.
+fn transport_error(registry: &str, what: &str, e: ureq::Error) -> Error {
+    let fix = match &e {
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("is the registry {registry} running and is this its address?")
+        }
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => format!(
+            "trust its certificate (put its CA in ~/.config/containers/certs.d/{registry}/ca.crt), \
+             or, for a test registry, use --tls-verify=false or insecure = true in registries.conf"
+        ),
+        _ => "check the network and the registry, then try again (a pull resumes)".to_string(),
+    };
+    Error::failure(format!("cannot {what} from {registry}"))
+        .because(e.to_string())
+        .fix(fix)
+}
+
+impl Session {
+    /// Connect to `registry` for `repository`: find the scheme and authenticate.
+    pub fn open(
+        registry: &str,
+        repository: &str,
+        access: &Access,
+        home: Option<&Path>,
+    ) -> Result<Session> {
+        let tls = tls::config_for(registry, home, !access.insecure)?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .timeout_connect(Some(Duration::from_secs(30)))
+            // A registry that stops sending mid-layer is given up on, not waited for.
+            .timeout_per_read(Some(Duration::from_secs(60)))
+            .user_agent(concat!("userns/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        // docker.io's API is served from registry-1.docker.io.
+        let host = if registry == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            registry
+        };
+        let schemes: &[&str] = if access.insecure {
+            &["https", "http"]
+        } else {
+            &["https"]
+        };
+        let mut last = None;
+        for scheme in schemes {
+            let base = format!("{scheme}://{host}");
+            match agent.get(&format!("{base}/v2/")).call() {
+                Ok(response) => {
+                    let mut session = Session {
+                        agent: agent.clone(),
+                        base,
+                        registry: registry.to_string(),
+                        repository: repository.to_string(),
+                        credentials: access.credentials.clone(),
+                        authorization: None,
+                    };
+                    session.answer_challenge(&response)?;
+                    return Ok(session);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(transport_error(
+            registry,
+            "connect",
+            last.unwrap_or(ureq::Error::ConnectionFailed),
+        ))
+    }
+
+    /// Authorize for the challenge of a 401 (none otherwise).
+    fn answer_challenge(&mut self, response: &Response<Body>) -> Result<()> {
+        if response.status() != 401 {
+            return Ok(());
+        }
+        let header = response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        match auth::parse_challenge(header) {
+            Some(Challenge::Basic) => {
+                let (c, _) = self.credentials.as_ref().ok_or_else(|| self.no_credentials())?;
+                self.authorization = Some(c.basic());
+            }
+            Some(Challenge::Bearer {
+                realm,
+                service,
+                scope: _,
+            }) => {
+                self.authorization = Some(self.fetch_token(&realm, service.as_deref())?);
+            }
+            None => {
+                return Err(Error::failure(format!(
+                    "{} asks for an authentication userns does not speak",
+                    self.registry
+                ))
+                .because(format!("WWW-Authenticate: {header}"))
+                .fix("use a registry with basic or token authentication"))
+            }
+        }
+        Ok(())
+    }
+
+    fn no_credentials(&self) -> Error {
+        Error::failure(format!("{} requires a login", self.registry))
+            .because("it answered 401 Unauthorized and no credentials are known for it")
+            .fix(format!(
+                "log in (podman login {}), or give --creds USER:PASSWORD or --authfile FILE",
+                self.registry
+            ))
+    }
+
+    fn denied(&self, what: &str) -> Error {
+        match &self.credentials {
+            Some((c, source)) => Error::failure(format!(
+                "{} refused the credentials of {:?} for {what}",
+                self.registry, c.username
+            ))
+            .because(format!(
+                "401 Unauthorized: a wrong user name or password (from {source})"
+            ))
+            .fix(format!("log in again: podman login {}", self.registry)),
+            None => self.no_credentials(),
+        }
+    }
+
+    /// distribution's token flow (`docs/spec/auth/token.md`): GET the realm with the
+    /// service and the repository's pull scope, with basic credentials when there are.
+    fn fetch_token(&self, realm: &str, service: Option<&str>) -> Result<String> {
+        let scope = format!("repository:{}:pull", self.repository);
+        let mut request = self.agent.get(realm).query("scope", &scope);
+        if let Some(s) = service {
+            request = request.query("service", s);
+        }
+        if let Some((c, _)) = &self.credentials {
+            request = request.header("Authorization", c.basic());
+        }
+        let mut response = request
+            .call()
+            .map_err(|e| transport_error(&self.registry, "get a token", e))?;
+        if response.status() == 401 || response.status() == 403 {
+            return Err(self.denied("a token"));
+        }
+        if !response.status().is_success() {
+            return Err(Error::failure(format!(
+                "the token service {realm} of {} answered {}",
+                self.registry,
+                response.status()
+            )));
+        }
+        let unusable = |why: String| {
+            Error::failure(format!("the token service {realm} sent no usable token")).because(why)
+        };
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_vec()
+            .map_err(|e| unusable(e.to_string()))?;
+        let answer: auth::TokenAnswer =
+            serde_json::from_slice(&bytes).map_err(|e| unusable(e.to_string()))?;
+        let token = answer.token.or(answer.access_token).ok_or_else(|| {
+            Error::failure(format!("the token service {realm} sent no token"))
+        })?;
+        Ok(format!("Bearer {token}"))
+    }
+
+    /// GET `/v2/REPO/{kind}/{reference}` with `accept` types, from byte `from` on.
+    /// A 401 is answered once (a token may be scoped to the repository).
+    pub fn get(
+        &mut self,
+        kind: &str,
+        reference: &str,
+        accept: &str,
+        from: u64,
+    ) -> Result<Response<Body>> {
+        let url = format!(
+            "{}/v2/{}/{kind}/{reference}",
+            self.base, self.repository
+        );
+        for attempt in 0..2 {
+            let mut request = self.agent.get(&url).header("Accept", accept);
+            if let Some(a) = &self.authorization {
+                request = request.header("Authorization", a);
+            }
+            if from > 0 {
+                request = request.header("Range", format!("bytes={from}-"));
+            }
+            let response = request
+                .call()
+                .map_err(|e| transport_error(&self.registry, &format!("get {url}"), e))?;
+            if response.status() == 401 {
+                if attempt == 0 && self.authorization.is_none() {
+                    self.answer_challenge(&response)?;
+                    continue;
+                }
+                return Err(self.denied(&format!("{}/{}", self.registry, self.repository)));
+            }
+            return Ok(response);
+        }
+        Err(self.denied(&url))
+    }
+}

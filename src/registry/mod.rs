@@ -1,0 +1,27 @@
+//! Images from registries, daemonless and rootless, over the OCI distribution API, with
+//! podman's configuration read as podman reads it.
+//!
+//! - [`reference`]: `registry/repo:tag@digest`, short names, docker.io's defaults;
+//! - [`config`]: registries.conf v2 (search registries, aliases, rewrites, mirrors,
+//!   `insecure`, `blocked`);
+//! - [`auth`]: auth.json where `podman login` writes it, `--creds`, token and basic auth;
+//! - [`tls`]: the system's CA store and certs.d;
+//! - [`client`]: one registry endpoint's session;
+//! - [`manifest`]: manifests and indexes, the platform's choice;
+//! - [`stage`]: the downloaded blobs, verified, as an OCI layout that resumes;
+//! - [`pull`]: the order of it all, up to the image cache's unpacker.
+//!
+//! Synchronous and single-threaded on purpose: `userns run` pulls before it creates its
+//! user namespace, and unshare(2) of a user namespace fails in a process with threads.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod manifest;
+pub mod pull;
+pub mod reference;
+pub mod stage;
+pub mod tls;
+
+pub use pull::{fetch, install, Fetched, PullSpec};
+pub use reference::Reference;

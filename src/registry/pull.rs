@@ -1,0 +1,281 @@
+//! A pull, in the order that keeps a half image from ever being used:
+//!
+//! 1. resolve the reference (registries.conf: aliases, search registries, rewrites,
+//!    mirrors, blocks) and fetch its manifest, choosing the platform's from an index;
+//! 2. when the image (its config digest) is cached already, only record the name;
+//! 3. else download the config and every layer into the stage (`stage`), each verified
+//!    by size and digest as it streams;
+//! 4. then — every blob here and verified, nothing unpacked — the id check's place;
+//! 5. unpack in the mapped user namespace through `image::install_pulled` (the unpacker
+//!    of OCI layouts, which verifies the digests and diff_ids once more as it applies
+//!    each layer), record the name, remove the stage.
+//!
+//! Steps 1–4 run as the user, before any namespace exists (`fetch`); step 5 runs inside
+//! one (`install`), which `userns pull` enters itself and `userns run` already is in.
+
+use super::auth::{self, CredSource, Credentials};
+use super::client::{Access, Session};
+use super::config::{Endpoint, RegistriesConf, Resolution};
+use super::manifest::{self, Document, Platform, ACCEPT, MAX_MANIFEST};
+use super::reference::Reference;
+use super::stage::Stage;
+use crate::error::{Error, Result};
+use crate::image::digest::{self, Algorithm};
+use crate::image::names::Names;
+use crate::image::{CachedImage, ImageCache};
+use crate::users::Account;
+use indicatif::ProgressBar;
+use std::path::PathBuf;
+
+/// What the user asked for, as plain values (the command line builds it).
+#[derive(Debug, Clone, Default)]
+pub struct PullSpec {
+    pub reference: String,
+    /// `--platform OS/ARCH[/VARIANT]`; the host's when None.
+    pub platform: Option<String>,
+    /// `--tls-verify`: None follows registries.conf (`insecure`).
+    pub tls_verify: Option<bool>,
+    pub authfile: Option<PathBuf>,
+    /// `--creds USER[:PASS]`.
+    pub creds: Option<String>,
+}
+
+/// A fetched image: its name, its digests, and its stage (None when it was cached).
+pub struct Fetched {
+    pub reference: Reference,
+    pub manifest_digest: String,
+    /// The image id: the config's digest.
+    pub id: String,
+    pub stage: Option<Stage>,
+}
+
+impl Fetched {
+    /// `docker://REGISTRY/REPOSITORY:TAG`, the source recorded for the image.
+    pub fn origin(&self) -> String {
+        format!("docker://{}", self.reference)
+    }
+}
+
+/// Whether SOURCE of `userns run` is a reference rather than a path: nothing exists at
+/// that path, and it parses as a reference.
+pub fn looks_like_reference(text: &str) -> bool {
+    std::fs::symlink_metadata(text).is_err()
+        && !text.starts_with(['/', '.'])
+        && super::reference::parse(text).is_ok()
+}
+
+/// The cached image that `text` names, when it was pulled before (no network).
+pub fn cached(text: &str, cache: &ImageCache, account: &Account) -> Result<Option<String>> {
+    let conf = RegistriesConf::load(account.home.as_deref())?;
+    let Ok((candidates, _)) = conf.resolve(text) else {
+        return Ok(None);
+    };
+    let names = Names::read(cache)?;
+    for r in candidates {
+        if let Some(n) = names.find(&r.name(), r.tag.as_deref(), r.digest.as_deref()) {
+            if crate::image::prepare_cached(&n.id, cache)?.is_some() {
+                return Ok(Some(n.id.clone()));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Steps 1–4: resolve, fetch the manifest, download and verify every blob.
+pub fn fetch(
+    spec: &PullSpec,
+    cache: &ImageCache,
+    account: &Account,
+    progress: &ProgressBar,
+) -> Result<Fetched> {
+    let home = account.home.as_deref();
+    let conf = RegistriesConf::load(home)?;
+    let platform = match &spec.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let creds = spec.creds.as_deref().map(Credentials::parse).transpose()?;
+    let files = auth::auth_files(spec.authfile.as_deref(), home, account.uid);
+    let (candidates, resolution) = conf.resolve(&spec.reference)?;
+    if let Resolution::Alias(file) = &resolution {
+        eprintln!(
+            "userns: resolved {:?} as an alias ({})",
+            spec.reference,
+            file.display()
+        );
+    }
+    let mut failures: Vec<Error> = Vec::new();
+    for candidate in &candidates {
+        for endpoint in conf.endpoints(candidate)? {
+            if candidates.len() > 1 || endpoint.mirror {
+                eprintln!("userns: trying to pull {}...", endpoint.reference);
+            }
+            let credentials = match &creds {
+                Some(c) => Some((c.clone(), CredSource::CommandLine)),
+                None => auth::lookup(
+                    &files,
+                    &endpoint.reference.registry,
+                    &endpoint.reference.repository,
+                )?,
+            };
+            let access = Access {
+                insecure: spec.tls_verify.map_or(endpoint.insecure, |v| !v),
+                credentials,
+            };
+            match fetch_from(&endpoint, candidate, &access, &platform, cache, account, progress) {
+                Ok(f) => return Ok(f),
+                Err(e) => failures.push(e),
+            }
+        }
+    }
+    if failures.len() == 1 {
+        return Err(failures.remove(0));
+    }
+    let tried: Vec<String> = failures.iter().map(|e| e.to_string()).collect();
+    Err(Error::failure(format!("cannot pull {}", spec.reference))
+        .because(format!("every source failed:\n  {}", tried.join("\n  ")))
+        .fix("check the name, the registries in registries.conf, and your login"))
+}
+
+/// Read a manifest document, checked against the digest it is asked by (or computed).
+fn get_manifest(
+    session: &mut Session,
+    reference: &str,
+    shown: &str,
+) -> Result<(Vec<u8>, String, String)> {
+    let mut response = session.get("manifests", reference, ACCEPT, 0)?;
+    match response.status().as_u16() {
+        200 => {}
+        404 => {
+            return Err(Error::failure(format!("{shown} is not in the registry"))
+                .because(format!(
+                    "404: {}/{} has no manifest {reference:?} (manifest unknown)",
+                    session.registry, session.repository
+                ))
+                .fix("check the name and the tag (skopeo list-tags docker://REGISTRY/REPOSITORY lists the tags)"))
+        }
+        s => {
+            return Err(Error::failure(format!("cannot get the manifest of {shown}"))
+                .because(format!("the registry answered {s}")))
+        }
+    }
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_MANIFEST)
+        .read_to_vec()
+        .map_err(|e| {
+            Error::failure(format!("cannot read the manifest of {shown}")).because(e.to_string())
+        })?;
+    let alg = digest::parse(reference).map_or(Algorithm::Sha256, |(a, _)| a);
+    let actual = digest::of(alg, &bytes);
+    if digest::parse(reference).is_some() && actual != reference {
+        return Err(Error::failure(format!("the manifest of {shown} does not match its digest"))
+            .because(format!("asked for {reference}, the content is {actual}"))
+            .fix("the registry's copy is damaged or was altered: push the image again"));
+    }
+    Ok((bytes, content_type, actual))
+}
+
+fn fetch_from(
+    endpoint: &Endpoint,
+    asked: &Reference,
+    access: &Access,
+    platform: &Platform,
+    cache: &ImageCache,
+    account: &Account,
+    progress: &ProgressBar,
+) -> Result<Fetched> {
+    let r = &endpoint.reference;
+    let shown = r.to_string();
+    let mut session = Session::open(&r.registry, &r.repository, access, account.home.as_deref())?;
+    let (mut bytes, mut content_type, mut manifest_digest) =
+        get_manifest(&mut session, r.manifest_ref(), &shown)?;
+    let mut doc = Document::parse(&shown, &content_type, &bytes)?;
+    if let Some(list) = &doc.manifests {
+        let chosen = manifest::choose(&shown, list, platform)?.clone();
+        (bytes, content_type, manifest_digest) =
+            get_manifest(&mut session, &chosen.digest, &format!("{shown} ({platform})"))?;
+        doc = Document::parse(&shown, &content_type, &bytes)?;
+        if doc.manifests.is_some() {
+            return Err(Error::failure(format!("{shown}: an index names another index"))
+                .fix("push a plain multi-platform image (one index of manifests)"));
+        }
+    }
+    let config = doc.config.clone().ok_or_else(|| {
+        Error::failure(format!("{shown}: the manifest names no config"))
+    })?;
+    let fetched = |stage| Fetched {
+        reference: asked.clone(),
+        manifest_digest: manifest_digest.clone(),
+        id: config.digest.clone(),
+        stage,
+    };
+    if crate::image::prepare_cached(&config.digest, cache)?.is_some() {
+        return Ok(fetched(None));
+    }
+    let stage = Stage::open(&cache.root, &manifest_digest)?;
+    stage.put(&manifest_digest, &bytes)?;
+    let total: u64 = config.size + doc.layers.iter().map(|l| l.size).sum::<u64>();
+    progress.set_length(total);
+    progress.set_message(shown.clone());
+    stage.download(&mut session, &config, progress)?;
+    for layer in &doc.layers {
+        stage.download(&mut session, layer, progress)?;
+    }
+    let media_type = if content_type.is_empty() {
+        doc.media_type.clone().unwrap_or(manifest::OCI_MANIFEST.into())
+    } else {
+        content_type
+    };
+    stage.finish(&manifest::Descriptor {
+        media_type,
+        digest: manifest_digest.clone(),
+        size: bytes.len() as u64,
+        platform: None,
+    })?;
+    progress.finish_and_clear();
+    // ID CHECK (issue 14, with `image::idcheck`): every blob of the image is in
+    // `stage.dir` (an OCI layout) and verified, and nothing is unpacked. The check of the
+    // layers' owners against the caller's map goes here, as one call that returns its
+    // refusal (exit 125 for run, 1 for pull), and then `stage.remove()` leaves nothing.
+    Ok(fetched(Some(stage)))
+}
+
+/// Step 5, inside the mapped namespace: unpack the stage (unless the image is cached),
+/// name the image, remove the stage.
+pub fn install(fetched: Fetched, cache: &ImageCache) -> Result<CachedImage> {
+    let Fetched {
+        reference,
+        manifest_digest,
+        id,
+        stage,
+    } = fetched;
+    let origin = format!("docker://{reference}");
+    let image = match stage {
+        Some(stage) => {
+            let image = crate::image::install_pulled(&stage.dir, &origin, cache)?;
+            stage.remove();
+            image
+        }
+        None => cache.lookup(&id)?.ok_or_else(|| {
+            Error::failure(format!("image {id} left the cache during the pull"))
+                .fix("pull again")
+        })?,
+    };
+    let mut names = Names::lock(cache)?;
+    names.set(
+        &reference.name(),
+        reference.recorded_tag(),
+        &manifest_digest,
+        &image.id,
+    );
+    names.save()?;
+    Ok(image)
+}
