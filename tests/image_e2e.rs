@@ -483,7 +483,7 @@ fn unpacks_inside_the_namespace_onto_subordinate_ids() {
     assert!(v[0]["unpacked"].as_str().unwrap().ends_with('Z'));
     let table = common::assert_ok(&scn.run(&["images"]));
     assert!(
-        table.starts_with("ID") && table.contains("docker-archive"),
+        table.starts_with("REPOSITORY") && table.contains("docker-archive"),
         "{table}"
     );
 

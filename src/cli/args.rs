@@ -66,6 +66,13 @@ pub enum Command {
     Images(ImagesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Pull an image from a registry into your image cache (podman's references, registries.conf and auth.json)
+    Pull(PullArgs),
+    /// Remove images from your image cache (same as `userns image rm`)
+    Rmi(RmiArgs),
+    /// Manage the images of your image cache: ls, pull, rm
+    #[command(subcommand)]
+    Image(ImageCommand),
 }
 
 impl Command {
@@ -504,6 +511,10 @@ pub struct RunArgs {
     /// The command and its arguments (default: the image's Entrypoint and Cmd, else /bin/sh)
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+    /// When SOURCE is not a path but an image reference (docker.io/library/alpine,
+    /// REGISTRY/NAME:TAG, a short name): how to pull it when it is not cached yet
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -518,6 +529,70 @@ pub struct CompletionsArgs {
     /// The shell to print completions for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// How to reach a registry: podman's options of `pull`, and of `run` for a SOURCE to pull.
+#[derive(Debug, Clone, Args, Default)]
+pub struct RegistryArgs {
+    /// Credentials for the registry, instead of those `podman login` stored
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    pub creds: Option<String>,
+    /// Read credentials from FILE first (default: $REGISTRY_AUTH_FILE, else
+    /// $XDG_RUNTIME_DIR/containers/auth.json, where `podman login` writes; then
+    /// ~/.config/containers/auth.json and ~/.docker/config.json)
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub authfile: Option<PathBuf>,
+    /// Require HTTPS with a verified certificate (true), or allow plain HTTP and any
+    /// certificate (false). Default: as registries.conf says (`insecure = true` allows)
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub tls_verify: Option<bool>,
+    /// From a multi-platform image, pull the one for OS/ARCH[/VARIANT] (default: this
+    /// machine's, e.g. linux/amd64)
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Print no progress (it is shown only on a terminal anyway)
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The image: [REGISTRY[:PORT]/]NAME[:TAG][@sha256:DIGEST]; a short NAME is resolved
+    /// through registries.conf ([aliases], then unqualified-search-registries)
+    #[arg(value_name = "REFERENCE")]
+    pub reference: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Remove the image even when a running container or a kept layer (run --keep) uses it
+    #[arg(short, long)]
+    pub force: bool,
+    /// Names (REPOSITORY[:TAG]) or ids. A name whose image has other names is only
+    /// untagged; the last name, or the id, removes the image
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+/// `userns image VERB`, as podman's `image` verbs.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List the images of your image cache, with their names (same as `userns images`)
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Pull an image from a registry (same as `userns pull`)
+    Pull(PullArgs),
+    /// Remove images (same as `userns rmi`)
+    #[command(visible_alias = "remove")]
+    Rm(RmiArgs),
 }
 
 /// The clap `Command`, for man pages and completions.

@@ -56,6 +56,21 @@ impl Fetched {
     }
 }
 
+/// A byte bar on a terminal (stderr); nothing when piped or quiet.
+pub fn progress_bar(quiet: bool) -> ProgressBar {
+    use indicatif::{ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+        ProgressStyle::with_template(
+            "{msg} {bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    )
+}
+
 /// Whether SOURCE of `userns run` is a reference rather than a path: nothing exists at
 /// that path, and it parses as a reference.
 pub fn looks_like_reference(text: &str) -> bool {
@@ -248,23 +263,39 @@ fn fetch_from(
     Ok(fetched(Some(stage)))
 }
 
+/// `userns pull`: fetch, then (when there is anything to unpack) enter a user namespace
+/// mapped as every container's, and install. Returns the image.
+pub fn pull(spec: &PullSpec, account: &Account, progress: &ProgressBar) -> Result<CachedImage> {
+    let cache = ImageCache::for_user(account);
+    if let Some(top) = cache.root.parent() {
+        crate::trusted_dir::ensure_all(top, crate::trusted_dir::Kind::Private)?;
+    }
+    let fetched = fetch(spec, &cache, account, progress)?;
+    if fetched.stage.is_some() {
+        // The map of `userns unshare` and of every container's shared namespace, so that
+        // the layers' owners land where a container expects them.
+        crate::unshare::enter(&crate::unshare::NsSpec::default(), account)?;
+    }
+    install(&fetched, &cache)
+}
+
 /// Step 5, inside the mapped namespace: unpack the stage (unless the image is cached),
 /// name the image, remove the stage.
-pub fn install(fetched: Fetched, cache: &ImageCache) -> Result<CachedImage> {
+pub fn install(fetched: &Fetched, cache: &ImageCache) -> Result<CachedImage> {
     let Fetched {
         reference,
         manifest_digest,
         id,
         stage,
     } = fetched;
-    let origin = format!("docker://{reference}");
+    let origin = fetched.origin();
     let image = match stage {
         Some(stage) => {
             let image = crate::image::install_pulled(&stage.dir, &origin, cache)?;
             stage.remove();
             image
         }
-        None => cache.lookup(&id)?.ok_or_else(|| {
+        None => cache.lookup(id)?.ok_or_else(|| {
             Error::failure(format!("image {id} left the cache during the pull"))
                 .fix("pull again")
         })?,
@@ -273,7 +304,7 @@ pub fn install(fetched: Fetched, cache: &ImageCache) -> Result<CachedImage> {
     names.set(
         &reference.name(),
         reference.recorded_tag(),
-        &manifest_digest,
+        manifest_digest,
         &image.id,
     );
     names.save()?;

@@ -204,7 +204,7 @@ impl Stage {
     }
 
     /// Remove the stage (its blobs are in the cache's image now, or unwanted).
-    pub fn remove(self) {
+    pub fn remove(&self) {
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             crate::warn(Error::io("remove", &self.dir, &e));
         }

@@ -198,6 +198,79 @@ impl ContainerDirs {
     }
 }
 
+/// The file in a container's directory, and in a kept layer's, that names the image it
+/// runs on (`userns image rm` refuses to remove an image one of them uses).
+const IMAGE_RECORD: &str = "image";
+
+impl ContainerDirs {
+    /// Record the image id the container runs on (and a kept layer is based on).
+    pub(crate) fn record_image(&self, id: &str) -> Result<()> {
+        let mut places = vec![self.dir.join(IMAGE_RECORD)];
+        if self.layer.tmpfs_at.is_none() {
+            if let Some(kept) = self.layer.upper.parent() {
+                places.push(kept.join(IMAGE_RECORD));
+            }
+        }
+        for path in places {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, id)
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(|e| Error::io("write", &path, &e))?;
+        }
+        Ok(())
+    }
+}
+
+/// What uses an image: a running container (its short id) or a kept layer (its name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageUser {
+    Container(String),
+    KeptLayer(String),
+}
+
+impl std::fmt::Display for ImageUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageUser::Container(id) => write!(f, "running container {id}"),
+            ImageUser::KeptLayer(name) => write!(f, "kept layer {name} (run --keep {name})"),
+        }
+    }
+}
+
+/// Every running container and kept layer of `account` that uses image `id`.
+pub fn image_users(account: &Account, id: &str) -> Vec<ImageUser> {
+    let uses = |dir: &Path| {
+        std::fs::read_to_string(dir.join(IMAGE_RECORD)).is_ok_and(|text| text.trim() == id)
+    };
+    let mut users = Vec::new();
+    if let Ok(root) = containers_root(account) {
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let dir = entry.path();
+            // A container runs while its run holds the directory's lock.
+            let running = lock_dir(
+                &dir,
+                crate::sys::fs::FlockOperation::NonBlockingLockExclusive,
+            )
+            .is_err();
+            if running && uses(&dir) {
+                users.push(ImageUser::Container(
+                    entry.file_name().to_string_lossy().into_owned(),
+                ));
+            }
+        }
+    }
+    if let Some(data) = data_dir(account) {
+        for entry in std::fs::read_dir(data.join("kept")).into_iter().flatten().flatten() {
+            if uses(&entry.path()) {
+                users.push(ImageUser::KeptLayer(
+                    entry.file_name().to_string_lossy().into_owned(),
+                ));
+            }
+        }
+    }
+    users
+}
+
 /// A directory opened and flocked with `op` (LOCK_EX, maybe | LOCK_NB).
 fn lock_dir(dir: &Path, op: crate::sys::fs::FlockOperation) -> std::io::Result<OwnedFd> {
     let file = std::fs::File::open(dir)?;

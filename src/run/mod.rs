@@ -38,6 +38,7 @@
 
 pub(crate) mod dirs;
 pub(crate) mod etcfiles;
+pub mod images;
 pub(crate) mod inroot;
 pub mod masks;
 pub(crate) mod namespaces;
@@ -61,8 +62,7 @@ use std::path::{Path, PathBuf};
 
 /// The command line, parsed and checked before any namespace exists.
 struct Request {
-    source: PathBuf,
-    kind: crate::image::SourceKind,
+    source: source::Located,
     volumes: Vec<spec::Volume>,
     env_files: Vec<String>,
     env_cli: Vec<String>,
@@ -98,7 +98,13 @@ fn parse_request(args: &RunSpec, account: &Account) -> Result<Request> {
     if let Some(name) = &args.keep {
         dirs::check_keep_name(name)?;
     }
-    let (source, kind) = source::locate(&args.source, args.rootfs_rw)?;
+    let source = source::locate_or_pull(
+        &args.source,
+        args.rootfs_rw,
+        &args.pull,
+        args.quiet,
+        account,
+    )?;
     // Here, before any namespace: a bad profile fails the run before it starts, and the
     // profile's path and containers.conf are the caller's. podman matches the profile's
     // capability conditions against the bounding set, which is DEFAULT_CAPS whatever the
@@ -114,7 +120,6 @@ fn parse_request(args: &RunSpec, account: &Account) -> Result<Request> {
     )?;
     Ok(Request {
         source,
-        kind,
         volumes,
         env_files,
         env_cli,
@@ -242,7 +247,8 @@ fn run_container(
     let etc_files = write_etc_files(&dirs.dir, hostname, args.net)?;
     namespaces::enter(&args.userns, account, hostname, args.net != NetMode::Host)?;
     let _network = network.start()?;
-    let prepared = source::prepare(&request.source, request.kind, account, args.rootfs_rw)?;
+    let prepared = source::prepare(&request.source, account, args.rootfs_rw)?;
+    dirs.record_image(&prepared.id)?;
     let ContainerProgram {
         program,
         env,

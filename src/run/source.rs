@@ -2,7 +2,9 @@
 //! layout that `crate::image` unpacks into the user's cache. Located and its kind detected
 //! outside, before any namespace exists, so that a bad source fails fast with exit code
 //! 125; prepared inside the mapped namespace, where an archive's files can be given their
-//! subordinate owners.
+//! subordinate owners. A SOURCE that is no path but an image reference is a cached
+//! image's name, or is pulled (downloaded and verified, before any namespace; unpacked
+//! inside, as an archive is).
 
 use crate::error::{Error, Result};
 use crate::image::{self, ImageCache, SourceKind};
@@ -14,11 +16,60 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Prepared {
     pub rootfs: PathBuf,
+    /// The image id, or a directory's `dir:` id.
+    pub id: String,
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
     pub env: Vec<String>,
     pub working_dir: Option<String>,
     pub user: Option<String>,
+}
+
+/// Where the container's root comes from, found before any namespace exists.
+pub(crate) enum Located {
+    /// A directory, archive or layout at this (absolute) path.
+    Path(PathBuf, SourceKind),
+    /// An image pulled before, by its id.
+    Cached(String),
+    /// An image just downloaded and verified, to unpack inside the namespace.
+    Pulled(Box<crate::registry::Fetched>),
+}
+
+impl Located {
+    fn kind(&self) -> SourceKind {
+        match self {
+            Located::Path(_, kind) => *kind,
+            Located::Cached(_) | Located::Pulled(_) => SourceKind::OciLayout,
+        }
+    }
+}
+
+/// SOURCE as a path when something is there; else as an image reference: a name pulled
+/// before, or one pulled now (`pull.reference` is SOURCE).
+pub(crate) fn locate_or_pull(
+    source: &Path,
+    rootfs_rw: bool,
+    pull: &crate::registry::PullSpec,
+    quiet: bool,
+    account: &Account,
+) -> Result<Located> {
+    let text = source.to_str().unwrap_or("");
+    if !crate::registry::pull::looks_like_reference(text) {
+        let (path, kind) = locate(source, rootfs_rw)?;
+        return Ok(Located::Path(path, kind));
+    }
+    check_rootfs_rw(source, SourceKind::OciLayout, rootfs_rw)?;
+    let cache = ImageCache::for_user(account);
+    if let Some(id) = crate::registry::pull::cached(text, &cache, account)? {
+        return Ok(Located::Cached(id));
+    }
+    let spec = crate::registry::PullSpec {
+        reference: text.to_string(),
+        ..pull.clone()
+    };
+    let progress = crate::registry::pull::progress_bar(quiet);
+    let fetched = crate::registry::fetch(&spec, &cache, account, &progress)?;
+    Ok(Located::Pulled(Box::new(fetched)))
 }
 
 /// Make SOURCE absolute, check it exists and is a kind userns can run; `rootfs_rw` only
@@ -52,12 +103,7 @@ fn check_rootfs_rw(source: &Path, kind: SourceKind, rootfs_rw: bool) -> Result<(
 
 /// Prepare the located source (inside the mapped namespace, as uid 0 there); `located` is
 /// the kind `locate` found.
-pub(crate) fn prepare(
-    source: &Path,
-    located: SourceKind,
-    account: &Account,
-    rootfs_rw: bool,
-) -> Result<Prepared> {
+pub(crate) fn prepare(located: &Located, account: &Account, rootfs_rw: bool) -> Result<Prepared> {
     let cache = ImageCache::for_user(account);
     // The cache's top, the userns data dir, is private before anything is unpacked under
     // it (created so, or made so when an older userns left it open); the cache itself is
@@ -66,10 +112,30 @@ pub(crate) fn prepare(
         Some(top) => crate::trusted_dir::ensure_all(top, crate::trusted_dir::Kind::Private),
         None => Ok(()),
     };
-    if located != SourceKind::RootfsDir {
+    if located.kind() != SourceKind::RootfsDir {
         secure_top()?;
     }
-    let prepared = image::prepare(source, &cache)?;
+    let (source, prepared) = match located {
+        Located::Path(path, _) => (path.clone(), image::prepare(path, &cache)?),
+        Located::Cached(id) => (
+            PathBuf::from(id),
+            image::prepare_cached(id, &cache)?.ok_or_else(|| {
+                Error::failure(format!("image {id} left the cache"))
+                    .fix("run again: it is pulled anew")
+            })?,
+        ),
+        Located::Pulled(fetched) => {
+            let image = crate::registry::install(fetched, &cache)?;
+            (
+                PathBuf::from(fetched.origin()),
+                image::prepare_cached(&image.id, &cache)?.ok_or_else(|| {
+                    Error::failure(format!("image {} left the cache", image.id))
+                })?,
+            )
+        }
+    };
+    let source = source.as_path();
+    let located = located.kind();
     // Checked again with the kind read here, in case the source changed since `locate`,
     // and before the container can write anything.
     check_rootfs_rw(source, prepared.kind, rootfs_rw)?;
@@ -79,6 +145,7 @@ pub(crate) fn prepare(
     let c = prepared.config;
     Ok(Prepared {
         rootfs: prepared.rootfs,
+        id: prepared.id,
         entrypoint: c.entrypoint,
         cmd: c.cmd,
         env: c.env,

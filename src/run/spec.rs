@@ -55,6 +55,11 @@ pub struct RunSpec {
     pub source: PathBuf,
     /// The command and its arguments (default: the image's Entrypoint and Cmd).
     pub command: Vec<String>,
+    /// How to pull SOURCE when it is an image reference not cached yet (its
+    /// `reference` is ignored: SOURCE is the reference).
+    pub pull: crate::registry::PullSpec,
+    /// No pull progress.
+    pub quiet: bool,
 }
 
 /// The PATH podman gives a container whose image sets none.

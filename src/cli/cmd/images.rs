@@ -1,9 +1,11 @@
-//! `userns images`: the images unpacked in your cache, with where each came from.
+//! `userns images` (`image ls`): the images unpacked in your cache, with their names
+//! (repository, tag, manifest digest, when pulled) and where each came from.
 
 use crate::cli::args::ImagesArgs;
 use serde::Serialize;
 use userns::error::Result;
 use userns::image::cache::short_id;
+use userns::image::names::{ImageName, Names};
 use userns::image::{CachedImage, ImageCache};
 use userns::units::human_bytes;
 use userns::users::Account;
@@ -16,6 +18,8 @@ struct Listed<'a> {
     /// RFC 3339, UTC.
     unpacked: String,
     rootfs: std::path::PathBuf,
+    /// Its names, each with its manifest digest and when it was pulled.
+    names: Vec<&'a ImageName>,
 }
 
 pub fn run(args: ImagesArgs) -> Result<u8> {
@@ -30,6 +34,7 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
         userns::trusted_dir::check(dir, userns::trusted_dir::Kind::Private)?;
     }
     let images = cache.list()?;
+    let names = Names::read(&cache)?;
     if args.json {
         let listed: Vec<Listed> = images
             .iter()
@@ -37,6 +42,7 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
                 image,
                 unpacked: rfc3339_utc(image.unpacked_at),
                 rootfs: cache.rootfs_of(&image.id),
+                names: names.of_image(&image.id).collect(),
             })
             .collect();
         crate::cli::render::json::print_json(&listed)?;
@@ -44,26 +50,42 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
     }
     if images.is_empty() {
         eprintln!(
-            "no images in {} (userns run ARCHIVE unpacks one there)",
+            "no images in {} (userns pull REFERENCE or userns run ARCHIVE puts one there)",
             cache.root.display()
         );
         return Ok(userns::exit::OK);
     }
-    let rows: Vec<Vec<String>> = images
-        .iter()
-        .map(|i| {
+    // One row per name, as podman lists them; `<none>` for an image without one.
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for i in &images {
+        let row = |repo: &str, tag: &str, digest: &str, when: u64| {
             vec![
+                repo.to_string(),
+                tag.to_string(),
                 short_id(&i.id),
+                digest.to_string(),
                 i.kind.clone(),
                 human_bytes(i.size),
-                rfc3339_utc(i.unpacked_at),
+                rfc3339_utc(when),
                 i.source.display().to_string(),
             ]
-        })
-        .collect();
+        };
+        let mut named = false;
+        for n in names.of_image(&i.id) {
+            named = true;
+            let digest = short_id(&n.digest);
+            rows.push(row(&n.repository, n.tag.as_deref().unwrap_or("<none>"), &digest, n.pulled_at));
+        }
+        if !named {
+            rows.push(row("<none>", "<none>", "<none>", i.unpacked_at));
+        }
+    }
     print!(
         "{}",
-        crate::cli::render::table::render(&["ID", "KIND", "SIZE", "UNPACKED", "SOURCE"], &rows)
+        crate::cli::render::table::render(
+            &["REPOSITORY", "TAG", "ID", "DIGEST", "KIND", "SIZE", "CREATED", "SOURCE"],
+            &rows
+        )
     );
     Ok(userns::exit::OK)
 }

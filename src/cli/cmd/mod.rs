@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod enter;
 pub mod images;
 pub mod ls;
+pub mod pull;
 pub mod map;
 pub mod run;
 pub mod stat;

@@ -31,5 +31,7 @@ fn spec(args: RunArgs) -> RunSpec {
         keep: args.keep,
         source: args.source,
         command: args.command,
+        pull: super::pull::spec(String::new(), &args.registry),
+        quiet: args.registry.quiet,
     }
 }

@@ -1,0 +1,42 @@
+//! `userns pull` / `image pull` and `userns rmi` / `image rm`.
+
+use crate::cli::args::{PullArgs, RegistryArgs, RmiArgs};
+use userns::error::Result;
+use userns::registry::PullSpec;
+use userns::run::images::Removal;
+use userns::users::Account;
+
+/// The library's pull options from the command line's.
+pub fn spec(reference: String, args: &RegistryArgs) -> PullSpec {
+    PullSpec {
+        reference,
+        platform: args.platform.clone(),
+        tls_verify: args.tls_verify,
+        authfile: args.authfile.clone(),
+        creds: args.creds.clone(),
+    }
+}
+
+pub fn run(args: PullArgs) -> Result<u8> {
+    let account = Account::current();
+    let progress = userns::registry::pull::progress_bar(args.registry.quiet);
+    let image = userns::registry::pull::pull(
+        &spec(args.reference, &args.registry),
+        &account,
+        &progress,
+    )?;
+    // As podman: the image id on stdout, for scripts.
+    println!("{}", image.id.strip_prefix("sha256:").unwrap_or(&image.id));
+    Ok(userns::exit::OK)
+}
+
+pub fn rmi(args: RmiArgs) -> Result<u8> {
+    let account = Account::current();
+    for removal in userns::run::images::remove(&args.images, args.force, &account)? {
+        match removal {
+            Removal::Untagged(name) => println!("Untagged: {name}"),
+            Removal::Deleted(id) => println!("Deleted: {}", id.strip_prefix("sha256:").unwrap_or(&id)),
+        }
+    }
+    Ok(userns::exit::OK)
+}
