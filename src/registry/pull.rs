@@ -240,9 +240,16 @@ fn fetch_from(
     let total: u64 = config.size + doc.layers.iter().map(|l| l.size).sum::<u64>();
     progress.set_length(total);
     progress.set_message(shown.clone());
-    stage.download(&mut session, &config, progress)?;
-    for layer in &doc.layers {
-        stage.download(&mut session, layer, progress)?;
+    let downloaded = std::iter::once(&config)
+        .chain(&doc.layers)
+        .try_for_each(|blob| stage.download(&mut session, blob, progress));
+    if let Err(e) = downloaded {
+        progress.abandon();
+        // A blob that failed its digest is gone; what broke off stays, to resume.
+        if !stage.resumable() {
+            stage.remove();
+        }
+        return Err(e);
     }
     let media_type = if content_type.is_empty() {
         doc.media_type.clone().unwrap_or(manifest::OCI_MANIFEST.into())

@@ -203,6 +203,18 @@ impl Stage {
         Ok(self.dir.clone())
     }
 
+    /// Whether a part of a blob is here to resume from (else an interrupted stage holds
+    /// nothing worth keeping).
+    pub fn resumable(&self) -> bool {
+        let dir = self.dir.join("blobs");
+        let algs = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        algs.flat_map(|a| std::fs::read_dir(a.path()).into_iter().flatten().flatten())
+            .any(|b| {
+                b.path().extension().is_some_and(|x| x == "part")
+                    && b.metadata().is_ok_and(|m| m.len() > 0)
+            })
+    }
+
     /// Remove the stage (its blobs are in the cache's image now, or unwanted).
     pub fn remove(&self) {
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {

@@ -1,0 +1,233 @@
+//! A real registry for the pull tests: Debian's `docker-registry` (distribution 2.8) on
+//! 127.0.0.1 at a free port, with htpasswd (bcrypt) auth, storage in a scratch dir; images
+//! pushed with `skopeo copy`. And a throttling TCP relay in front of it, so that a test
+//! can kill the registry while a layer is on its way.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const USER: &str = "tester";
+pub const PASSWORD: &str = "s3cret-pass";
+
+pub struct Registry {
+    pub dir: PathBuf,
+    pub port: u16,
+    config: PathBuf,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("docker-registry exited at start: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("docker-registry did not listen on 127.0.0.1:{port} within 20 s");
+}
+
+impl Registry {
+    /// Start a registry whose files live under `dir` (created).
+    pub fn start(dir: &Path) -> Registry {
+        std::fs::create_dir_all(dir.join("storage")).unwrap();
+        let htpasswd = dir.join("htpasswd");
+        let out = Command::new("htpasswd")
+            .args(["-Bbc"])
+            .arg(&htpasswd)
+            .args([USER, PASSWORD])
+            .output()
+            .expect("run htpasswd (apt-get install apache2-utils)");
+        assert!(out.status.success(), "htpasswd: {out:?}");
+        let port = free_port();
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error, accesslog: {{disabled: true}}}}\n\
+                 storage: {{filesystem: {{rootdirectory: {}}}}}\n\
+                 http: {{addr: 127.0.0.1:{port}}}\n\
+                 auth: {{htpasswd: {{realm: test, path: {}}}}}\n",
+                dir.join("storage").display(),
+                htpasswd.display()
+            ),
+        )
+        .unwrap();
+        let mut registry = Registry {
+            dir: dir.to_path_buf(),
+            port,
+            config,
+            child: None,
+        };
+        registry.restart();
+        registry
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Start it (again, on the same port and storage).
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the registry is running");
+        let mut child = Command::new("/usr/bin/docker-registry")
+            .arg("serve")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry (apt-get install docker-registry)");
+        wait_for_port(self.port, &mut child);
+        self.child = Some(child);
+    }
+
+    /// Kill it (SIGKILL, by its pid) and reap it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `skopeo copy [--all] SOURCE docker://ADDR/DEST`; `digest_file` gets the manifest
+    /// digest skopeo pushed.
+    pub fn push(&self, source: &str, dest: &str, all: bool) -> String {
+        let digest_file = self.dir.join("digest");
+        let mut cmd = Command::new("skopeo");
+        cmd.args(["copy", "-q", "--dest-tls-verify=false"])
+            .arg(format!("--dest-creds={USER}:{PASSWORD}"))
+            .arg("--digestfile")
+            .arg(&digest_file);
+        if all {
+            cmd.arg("--all");
+        }
+        let out = cmd
+            .arg(source)
+            .arg(format!("docker://{}/{dest}", self.addr()))
+            .output()
+            .expect("run skopeo (apt-get install skopeo)");
+        assert!(
+            out.status.success(),
+            "skopeo copy {source} {dest}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&digest_file).unwrap().trim().to_string()
+    }
+
+    /// The file the registry keeps a blob in.
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+        self.dir
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A TCP relay from a port of its own to the registry's, passing the registry's answers
+/// on at `rate` bytes a second (0: unlimited), counting what it passed.
+pub struct Relay {
+    pub port: u16,
+    pub rate: Arc<AtomicU64>,
+    pub passed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Relay {
+    pub fn start(upstream: u16, rate: u64) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the relay");
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let rate = Arc::new(AtomicU64::new(rate));
+        let passed = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, p, s) = (rate.clone(), passed.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (r, p) = (r.clone(), p.clone());
+                        std::thread::spawn(move || relay(client, upstream, r, p));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Relay {
+            port,
+            rate,
+            passed,
+            stop,
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn relay(client: TcpStream, upstream: u16, rate: Arc<AtomicU64>, passed: Arc<AtomicU64>) {
+    client.set_nonblocking(false).ok();
+    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    };
+    let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 << 10];
+        while let Ok(n) = c_in.read(&mut buf) {
+            if n == 0 || s_out.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = s_out.shutdown(Shutdown::Write);
+    });
+    let (mut s_in, mut c_out) = (server, client);
+    let mut buf = [0u8; 16 << 10];
+    loop {
+        let n = match s_in.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if c_out.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        passed.fetch_add(n as u64, Ordering::Relaxed);
+        let r = rate.load(Ordering::Relaxed);
+        if r > 0 {
+            std::thread::sleep(Duration::from_secs_f64(n as f64 / r as f64));
+        }
+    }
+    let _ = c_out.shutdown(Shutdown::Both);
+}
