@@ -92,10 +92,18 @@ fn pull_by_tag_and_digest_with_podman_login_then_run_list_and_remove() {
     let addr = registry.addr();
     let layer = busybox_layer(&scratch, "v1", "version one", &[]);
     let archive = scratch.docker_archive("v1", config("amd64"), &[&layer]);
-    let digest = registry.push(&format!("docker-archive:{}", path_str(&archive)), "team/app:v1", false);
+    let digest = registry.push(
+        &format!("docker-archive:{}", path_str(&archive)),
+        "team/app:v1",
+        false,
+    );
     let layer2 = busybox_layer(&scratch, "v2", "version two", &[]);
     let archive2 = scratch.docker_archive("v2", config("amd64"), &[&layer2]);
-    registry.push(&format!("docker-archive:{}", path_str(&archive2)), "team/app:v2", false);
+    registry.push(
+        &format!("docker-archive:{}", path_str(&archive2)),
+        "team/app:v2",
+        false,
+    );
     let Some(scn) = scenario("pull_tag", &addr, "") else {
         return;
     };
@@ -131,12 +139,7 @@ fn pull_by_tag_and_digest_with_podman_login_then_run_list_and_remove() {
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "version one\n");
 
     // run by name uses the cached image: nothing unpacked, nothing fetched.
-    let out = scn.run(&[
-        "run",
-        &format!("{name}:v1"),
-        "cat",
-        "/marker",
-    ]);
+    let out = scn.run(&["run", &format!("{name}:v1"), "cat", "/marker"]);
     assert_eq!(assert_ok(&out), "version one\n");
     assert!(!stderr(&out).contains("unpacking"), "{}", stderr(&out));
 
@@ -152,20 +155,41 @@ fn pull_by_tag_and_digest_with_podman_login_then_run_list_and_remove() {
     // A missing tag: named, 1 for pull, 125 for run.
     let out = scn.run(&["pull", &format!("{name}:missing")]);
     assert_code(&out, 1);
-    assert!(stderr(&out).contains("manifest unknown"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("manifest unknown"),
+        "{}",
+        stderr(&out)
+    );
     assert_code(&scn.run(&["run", &format!("{name}:missing"), "true"]), 125);
 
     // A wrong password: refused, with where the credentials came from.
-    let out = scn.run(&["pull", "--creds", &format!("{USER}:wrong"), &format!("{name}:v1")]);
+    let out = scn.run(&[
+        "pull",
+        "--creds",
+        &format!("{USER}:wrong"),
+        &format!("{name}:v1"),
+    ]);
     assert_code(&out, 1);
     let err = stderr(&out);
-    assert!(err.contains("refused the credentials") && err.contains("--creds"), "{err}");
-    let out = scn.run(&["run", "--creds", &format!("{USER}:wrong"), &format!("{name}:v3"), "true"]);
+    assert!(
+        err.contains("refused the credentials") && err.contains("--creds"),
+        "{err}"
+    );
+    let out = scn.run(&[
+        "run",
+        "--creds",
+        &format!("{USER}:wrong"),
+        &format!("{name}:v3"),
+        "true",
+    ]);
     assert_code(&out, 125);
 
     // rmi: a name whose image has another name is only untagged; then the id removes it.
     let out = assert_ok(&scn.run(&["rmi", &format!("{name}:v1")]));
-    assert!(out.contains("Untagged") && !out.contains("Deleted"), "{out}");
+    assert!(
+        out.contains("Untagged") && !out.contains("Deleted"),
+        "{out}"
+    );
     let out = assert_ok(&scn.run(&["image", "rm", &id[..12]]));
     assert!(out.contains(&format!("Deleted: {id}")), "{out}");
     assert!(!cache_dir(&scn).join(&id).exists());
@@ -180,13 +204,19 @@ fn an_image_used_by_a_kept_layer_is_not_removed_unless_forced() {
     let addr = registry.addr();
     let layer = busybox_layer(&scratch, "l", "kept", &[]);
     let archive = scratch.docker_archive("a", config("amd64"), &[&layer]);
-    registry.push(&format!("docker-archive:{}", path_str(&archive)), "app:1", false);
+    registry.push(
+        &format!("docker-archive:{}", path_str(&archive)),
+        "app:1",
+        false,
+    );
     let Some(scn) = scenario("pull_rm_kept", &addr, "") else {
         return;
     };
     let reference = format!("{addr}/app:1");
     let creds = format!("{USER}:{PASSWORD}");
-    assert_ok(&scn.run(&["run", "--creds", &creds, "--keep", "box", &reference, "true"]));
+    assert_ok(&scn.run(&[
+        "run", "--creds", &creds, "--keep", "box", &reference, "true",
+    ]));
     let out = scn.run(&["image", "rm", &reference]);
     assert_code(&out, 1);
     assert!(stderr(&out).contains("kept layer box"), "{}", stderr(&out));
@@ -277,16 +307,37 @@ fn short_names_aliases_and_a_multi_arch_index() {
     assert_eq!(marker(&scn, "multi:1"), "amd64\n");
 
     // --platform picks the other one (a zstd layer); the tag moves to it.
-    assert_ok(&scn.run(&["pull", "--creds", &creds, "--platform", "linux/arm64", &full]));
+    assert_ok(&scn.run(&[
+        "pull",
+        "--creds",
+        &creds,
+        "--platform",
+        "linux/arm64",
+        &full,
+    ]));
     assert_eq!(marker(&scn, &full), "arm64\n");
     assert_eq!(images_json(&scn).as_array().unwrap().len(), 2);
 
     // An alias, said so; an absent platform is named with those on offer.
-    let out = scn.run(&["pull", "--creds", &creds, "--platform", "linux/amd64", "mine:1"]);
+    let out = scn.run(&[
+        "pull",
+        "--creds",
+        &creds,
+        "--platform",
+        "linux/amd64",
+        "mine:1",
+    ]);
     assert_ok(&out);
     assert!(stderr(&out).contains("as an alias"), "{}", stderr(&out));
     assert_eq!(marker(&scn, &full), "amd64\n");
-    let out = scn.run(&["pull", "--creds", &creds, "--platform", "linux/s390x", &full]);
+    let out = scn.run(&[
+        "pull",
+        "--creds",
+        &creds,
+        "--platform",
+        "linux/s390x",
+        &full,
+    ]);
     assert_code(&out, 1);
     assert!(stderr(&out).contains("linux/arm64/v8"), "{}", stderr(&out));
 }
@@ -298,11 +349,18 @@ fn a_tampered_blob_is_refused_and_leaves_nothing() {
     let addr = registry.addr();
     let layer = busybox_layer(&scratch, "l", "genuine", &[]);
     let archive = scratch.docker_archive("a", config("amd64"), &[&layer]);
-    let digest = registry.push(&format!("docker-archive:{}", path_str(&archive)), "app:1", false);
+    let digest = registry.push(
+        &format!("docker-archive:{}", path_str(&archive)),
+        "app:1",
+        false,
+    );
     // The manifest, as the registry stores it, names the layer blob to corrupt.
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(registry.blob_file(&digest)).unwrap()).unwrap();
-    let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    let layer_digest = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let blob = registry.blob_file(&layer_digest);
     let mut bytes = std::fs::read(&blob).unwrap();
     let middle = bytes.len() / 2;
@@ -316,10 +374,16 @@ fn a_tampered_blob_is_refused_and_leaves_nothing() {
     let out = scn.run(&["pull", "--creds", &creds, &reference]);
     assert_code(&out, 1);
     let err = stderr(&out);
-    assert!(err.contains("does not match its digest") && err.contains(&layer_digest), "{err}");
+    assert!(
+        err.contains("does not match its digest") && err.contains(&layer_digest),
+        "{err}"
+    );
     assert_eq!(images_json(&scn), json!([]));
     assert_eq!(cache_entries(&scn), Vec::<String>::new());
-    assert_code(&scn.run(&["run", "--creds", &creds, &reference, "true"]), 125);
+    assert_code(
+        &scn.run(&["run", "--creds", &creds, &reference, "true"]),
+        125,
+    );
     assert_eq!(cache_entries(&scn), Vec::<String>::new());
 }
 
@@ -342,7 +406,11 @@ fn a_registry_that_dies_mid_pull_leaves_no_image_and_the_next_pull_resumes() {
     let extra = [json!({"path": "big.bin", "file": path_str(&big)})];
     let layer = busybox_layer(&scratch, "l", "big", &extra);
     let archive = scratch.docker_archive("a", config("amd64"), &[&layer]);
-    registry.push(&format!("docker-archive:{}", path_str(&archive)), "big:1", false);
+    registry.push(
+        &format!("docker-archive:{}", path_str(&archive)),
+        "big:1",
+        false,
+    );
     // 2 MiB/s through the relay: the layer takes seconds, time enough to kill the registry.
     let relay = Relay::start(registry.port, 2 << 20);
     let addr = relay.addr();
@@ -354,18 +422,27 @@ fn a_registry_that_dies_mid_pull_leaves_no_image_and_the_next_pull_resumes() {
     let child = scn.spawn_sh(&format!("exec $USERNS pull --creds {creds} {reference}"));
     let deadline = Instant::now() + Duration::from_secs(60);
     while relay.passed.load(std::sync::atomic::Ordering::Relaxed) < (6 << 20) {
-        assert!(Instant::now() < deadline, "the pull did not get 6 MiB in 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "the pull did not get 6 MiB in 60 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     registry.kill();
     let out = child.wait_with_output().unwrap();
     assert_code(&out, 1);
     let err = stderr(&out);
-    assert!(err.contains("pull again when the registry is back"), "{err}");
+    assert!(
+        err.contains("pull again when the registry is back"),
+        "{err}"
+    );
     // Nothing an image, nothing run would use: only the stage with its part.
     assert_eq!(images_json(&scn), json!([]));
     let entries = cache_entries(&scn);
-    assert!(entries.len() == 1 && entries[0].starts_with(".pull-"), "{entries:?}");
+    assert!(
+        entries.len() == 1 && entries[0].starts_with(".pull-"),
+        "{entries:?}"
+    );
     assert_code(&scn.run(&["run", &reference, "true"]), 125);
 
     registry.restart();
@@ -373,7 +450,10 @@ fn a_registry_that_dies_mid_pull_leaves_no_image_and_the_next_pull_resumes() {
     relay.passed.store(0, std::sync::atomic::Ordering::Relaxed);
     let id = assert_ok(&scn.run(&["pull", "--creds", &creds, &reference]));
     let resumed = relay.passed.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(resumed < size - (4 << 20), "the second pull fetched {resumed} bytes: no resume");
+    assert!(
+        resumed < size - (4 << 20),
+        "the second pull fetched {resumed} bytes: no resume"
+    );
     assert_eq!(cache_entries(&scn), vec![id.trim().to_string()]);
     let host_sum = Command::new("sha256sum").arg(&big).output().unwrap();
     let host_sum = String::from_utf8_lossy(&host_sum.stdout);

@@ -19,9 +19,12 @@
 #   dpkg-dev        dpkg-shlibdeps, which scripts/package (cargo-deb) runs for Depends
 #   lintian man-db bash-completion   tests/package_e2e.rs: lint the package, find its man
 #                   pages with `man -w`, load its completion as bash-completion does
+#   docker-registry skopeo apache2-utils zstd   tests/pull_e2e.rs and bench/pull.sh: a real
+#                   registry, skopeo to push to it, htpasswd for its auth, zstd layers
 USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
     groff-base util-linux ca-certificates time catatonit slirp4netns fuse-overlayfs libsubid4
-    python3 passt dpkg-dev lintian man-db bash-completion)
+    python3 passt dpkg-dev lintian man-db bash-completion docker-registry skopeo apache2-utils
+    zstd)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

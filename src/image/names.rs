@@ -99,7 +99,12 @@ impl Names {
     }
 
     /// The image a reference names: by tag, or by manifest digest.
-    pub fn find(&self, repository: &str, tag: Option<&str>, digest: Option<&str>) -> Option<&ImageName> {
+    pub fn find(
+        &self,
+        repository: &str,
+        tag: Option<&str>,
+        digest: Option<&str>,
+    ) -> Option<&ImageName> {
         self.entries.iter().rev().find(|n| {
             n.repository == repository
                 && match (digest, tag) {
@@ -148,9 +153,15 @@ mod tests {
         n.set("r.example/app", Some("latest"), "sha256:m1", "sha256:i1");
         n.set("r.example/app", Some("v1"), "sha256:m2", "sha256:i2");
         assert_eq!(n.entries.len(), 2);
-        assert_eq!(n.find("r.example/app", Some("v1"), None).unwrap().id, "sha256:i2");
+        assert_eq!(
+            n.find("r.example/app", Some("v1"), None).unwrap().id,
+            "sha256:i2"
+        );
         assert_eq!(n.find("r.example/app", None, None).unwrap().id, "sha256:i1");
-        assert_eq!(n.find("r.example/app", None, Some("sha256:m2")).unwrap().id, "sha256:i2");
+        assert_eq!(
+            n.find("r.example/app", None, Some("sha256:m2")).unwrap().id,
+            "sha256:i2"
+        );
         assert!(n.find("r.example/other", Some("v1"), None).is_none());
         n.set("r.example/app", None, "sha256:m3", "sha256:i3");
         assert_eq!(n.of_image("sha256:i3").count(), 1);

@@ -34,8 +34,7 @@ impl Credentials {
     pub fn parse(text: &str) -> Result<Credentials> {
         let (user, pass) = text.split_once(':').unwrap_or((text, ""));
         if user.is_empty() {
-            return Err(Error::usage("--creds needs a user name")
-                .fix("give --creds USER:PASSWORD"));
+            return Err(Error::usage("--creds needs a user name").fix("give --creds USER:PASSWORD"));
         }
         Ok(Credentials {
             username: user.to_string(),
@@ -89,7 +88,10 @@ pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec
             .map(PathBuf::from)
     };
     let mut files = Vec::new();
-    if let Some(f) = authfile.map(Path::to_path_buf).or_else(|| env("REGISTRY_AUTH_FILE")) {
+    if let Some(f) = authfile
+        .map(Path::to_path_buf)
+        .or_else(|| env("REGISTRY_AUTH_FILE"))
+    {
         files.push(f);
     } else {
         let runtime = env("XDG_RUNTIME_DIR")
@@ -141,9 +143,12 @@ fn decode(file: &Path, key: &str, entry: &AuthEntry) -> Result<Option<Credential
         return Ok(None);
     };
     let bad = |why: String| {
-        Error::failure(format!("{}: the entry for {key} is unreadable", file.display()))
-            .because(why)
-            .fix(format!("log in again: podman login {key}"))
+        Error::failure(format!(
+            "{}: the entry for {key} is unreadable",
+            file.display()
+        ))
+        .because(why)
+        .fix(format!("log in again: podman login {key}"))
     };
     let raw = base64::engine::general_purpose::STANDARD
         .decode(auth.trim())
@@ -287,9 +292,13 @@ mod tests {
         )
         .unwrap();
         let files = vec![dir.join("missing.json"), file.clone()];
-        let get = |reg: &str, repo: &str| lookup(&files, reg, repo).unwrap().map(|(c, _)| c.username);
+        let get =
+            |reg: &str, repo: &str| lookup(&files, reg, repo).unwrap().map(|(c, _)| c.username);
         assert_eq!(get("reg.example:5000", "team/app").as_deref(), Some("team"));
-        assert_eq!(get("reg.example:5000", "other/app").as_deref(), Some("host"));
+        assert_eq!(
+            get("reg.example:5000", "other/app").as_deref(),
+            Some("host")
+        );
         assert_eq!(get("docker.io", "library/alpine").as_deref(), Some("hub"));
         assert_eq!(get("reg.example", "x"), None);
         std::fs::write(&file, r#"{"auths": {"r.example": {"auth": "!!"}}}"#).unwrap();

@@ -117,7 +117,10 @@ impl Session {
             .unwrap_or("");
         match auth::parse_challenge(header) {
             Some(Challenge::Basic) => {
-                let (c, _) = self.credentials.as_ref().ok_or_else(|| self.no_credentials())?;
+                let (c, _) = self
+                    .credentials
+                    .as_ref()
+                    .ok_or_else(|| self.no_credentials())?;
                 self.authorization = Some(c.basic());
             }
             Some(Challenge::Bearer {
@@ -197,9 +200,10 @@ impl Session {
             .map_err(|e| unusable(e.to_string()))?;
         let answer: auth::TokenAnswer =
             serde_json::from_slice(&bytes).map_err(|e| unusable(e.to_string()))?;
-        let token = answer.token.or(answer.access_token).ok_or_else(|| {
-            Error::failure(format!("the token service {realm} sent no token"))
-        })?;
+        let token = answer
+            .token
+            .or(answer.access_token)
+            .ok_or_else(|| Error::failure(format!("the token service {realm} sent no token")))?;
         Ok(format!("Bearer {token}"))
     }
 
@@ -212,10 +216,7 @@ impl Session {
         accept: &str,
         from: u64,
     ) -> Result<Response<Body>> {
-        let url = format!(
-            "{}/v2/{}/{kind}/{reference}",
-            self.base, self.repository
-        );
+        let url = format!("{}/v2/{}/{kind}/{reference}", self.base, self.repository);
         for attempt in 0..2 {
             let mut request = self.agent.get(&url).header("Accept", accept);
             if let Some(a) = &self.authorization {

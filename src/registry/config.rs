@@ -262,13 +262,15 @@ impl RegistriesConf {
             }]);
         };
         if table.blocked {
-            return Err(Error::failure(format!("registry {} is blocked", r.registry))
-                .because(format!(
-                    "a [[registry]] with prefix {:?} says blocked = true ({})",
-                    table.prefix,
-                    self.shown_files()
-                ))
-                .fix("pull from another registry, or ask whoever set the block"));
+            return Err(
+                Error::failure(format!("registry {} is blocked", r.registry))
+                    .because(format!(
+                        "a [[registry]] with prefix {:?} says blocked = true ({})",
+                        table.prefix,
+                        self.shown_files()
+                    ))
+                    .fix("pull from another registry, or ask whoever set the block"),
+            );
         }
         let rewrite = |location: &str| -> Result<Reference> {
             if location.is_empty() || table.prefix.starts_with("*.") {
@@ -297,7 +299,8 @@ impl RegistriesConf {
 
     /// Whether `host` is marked insecure (for `--tls-verify` defaults and certs).
     pub fn insecure_host(&self, host: &str) -> bool {
-        self.table_for(&format!("{host}/x")).is_some_and(|t| t.insecure)
+        self.table_for(&format!("{host}/x"))
+            .is_some_and(|t| t.insecure)
     }
 }
 
@@ -321,7 +324,8 @@ mod tests {
 
     fn conf(text: &str) -> RegistriesConf {
         let mut c = RegistriesConf::default();
-        c.merge_text(Path::new("/test/registries.conf"), text).unwrap();
+        c.merge_text(Path::new("/test/registries.conf"), text)
+            .unwrap();
         c
     }
 
@@ -355,7 +359,10 @@ mod tests {
         let two = r#"unqualified-search-registries = ["a.example", "b.example"]
                       short-name-mode = "enforcing""#;
         let e = conf(two).resolve("app").unwrap_err();
-        assert!(e.what.contains("a.example/app") && e.what.contains("b.example/app"), "{e}");
+        assert!(
+            e.what.contains("a.example/app") && e.what.contains("b.example/app"),
+            "{e}"
+        );
         let c = conf(r#"unqualified-search-registries = ["a.example", "b.example"]"#);
         assert_eq!(c.resolve("app").unwrap().0.len(), 2);
         assert!(conf("").resolve("app").is_err());

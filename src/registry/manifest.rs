@@ -132,7 +132,10 @@ impl Document {
             return Err(Error::failure(format!(
                 "{what} is neither an image manifest nor an index"
             ))
-            .because(format!("media type {content_type:?}, schemaVersion {}", doc.schema_version)));
+            .because(format!(
+                "media type {content_type:?}, schemaVersion {}",
+                doc.schema_version
+            )));
         }
         Ok(doc)
     }

@@ -72,10 +72,11 @@ pub fn progress_bar(quiet: bool) -> ProgressBar {
 }
 
 /// Whether SOURCE of `userns run` is a reference rather than a path: nothing exists at
-/// that path, and it parses as a reference.
+/// that path, it does not read as one (`/`, `./`, `.tar`), and it parses as a reference.
 pub fn looks_like_reference(text: &str) -> bool {
     std::fs::symlink_metadata(text).is_err()
         && !text.starts_with(['/', '.'])
+        && !text.ends_with(".tar")
         && super::reference::parse(text).is_ok()
 }
 
@@ -137,7 +138,9 @@ pub fn fetch(
                 insecure: spec.tls_verify.map_or(endpoint.insecure, |v| !v),
                 credentials,
             };
-            match fetch_from(&endpoint, candidate, &access, &platform, cache, account, progress) {
+            match fetch_from(
+                &endpoint, candidate, &access, &platform, cache, account, progress,
+            ) {
                 Ok(f) => return Ok(f),
                 Err(e) => failures.push(e),
             }
@@ -191,9 +194,11 @@ fn get_manifest(
     let alg = digest::parse(reference).map_or(Algorithm::Sha256, |(a, _)| a);
     let actual = digest::of(alg, &bytes);
     if digest::parse(reference).is_some() && actual != reference {
-        return Err(Error::failure(format!("the manifest of {shown} does not match its digest"))
-            .because(format!("asked for {reference}, the content is {actual}"))
-            .fix("the registry's copy is damaged or was altered: push the image again"));
+        return Err(
+            Error::failure(format!("the manifest of {shown} does not match its digest"))
+                .because(format!("asked for {reference}, the content is {actual}"))
+                .fix("the registry's copy is damaged or was altered: push the image again"),
+        );
     }
     Ok((bytes, content_type, actual))
 }
@@ -215,17 +220,23 @@ fn fetch_from(
     let mut doc = Document::parse(&shown, &content_type, &bytes)?;
     if let Some(list) = &doc.manifests {
         let chosen = manifest::choose(&shown, list, platform)?.clone();
-        (bytes, content_type, manifest_digest) =
-            get_manifest(&mut session, &chosen.digest, &format!("{shown} ({platform})"))?;
+        (bytes, content_type, manifest_digest) = get_manifest(
+            &mut session,
+            &chosen.digest,
+            &format!("{shown} ({platform})"),
+        )?;
         doc = Document::parse(&shown, &content_type, &bytes)?;
         if doc.manifests.is_some() {
-            return Err(Error::failure(format!("{shown}: an index names another index"))
-                .fix("push a plain multi-platform image (one index of manifests)"));
+            return Err(
+                Error::failure(format!("{shown}: an index names another index"))
+                    .fix("push a plain multi-platform image (one index of manifests)"),
+            );
         }
     }
-    let config = doc.config.clone().ok_or_else(|| {
-        Error::failure(format!("{shown}: the manifest names no config"))
-    })?;
+    let config = doc
+        .config
+        .clone()
+        .ok_or_else(|| Error::failure(format!("{shown}: the manifest names no config")))?;
     let fetched = |stage| Fetched {
         reference: asked.clone(),
         manifest_digest: manifest_digest.clone(),
@@ -252,7 +263,9 @@ fn fetch_from(
         return Err(e);
     }
     let media_type = if content_type.is_empty() {
-        doc.media_type.clone().unwrap_or(manifest::OCI_MANIFEST.into())
+        doc.media_type
+            .clone()
+            .unwrap_or(manifest::OCI_MANIFEST.into())
     } else {
         content_type
     };
@@ -303,8 +316,7 @@ pub fn install(fetched: &Fetched, cache: &ImageCache) -> Result<CachedImage> {
             image
         }
         None => cache.lookup(id)?.ok_or_else(|| {
-            Error::failure(format!("image {id} left the cache during the pull"))
-                .fix("pull again")
+            Error::failure(format!("image {id} left the cache during the pull")).fix("pull again")
         })?,
     };
     let mut names = Names::lock(cache)?;

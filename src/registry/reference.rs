@@ -219,7 +219,10 @@ pub fn parse(text: &str) -> Result<Parsed> {
     match split_registry(name) {
         Some((registry, repository)) => {
             if !valid_registry(registry) {
-                return Err(invalid(text, &format!("{registry:?} is not a registry host")));
+                return Err(invalid(
+                    text,
+                    &format!("{registry:?} is not a registry host"),
+                ));
             }
             check_repository(text, repository)?;
             Ok(Parsed::Qualified(normalize(Reference {
@@ -282,7 +285,9 @@ mod tests {
         assert_eq!(q("localhost/app").registry, "localhost");
         assert_eq!(q("quay.io/a/b").to_string(), "quay.io/a/b:latest");
         assert!(matches!(parse("team/app").unwrap(), Parsed::Short { .. }));
-        assert!(matches!(parse("alpine:3").unwrap(), Parsed::Short { tag: Some(t), .. } if t == "3"));
+        assert!(
+            matches!(parse("alpine:3").unwrap(), Parsed::Short { tag: Some(t), .. } if t == "3")
+        );
     }
 
     #[test]
@@ -290,7 +295,10 @@ mod tests {
         assert_eq!(q("docker.io/alpine").repository, "library/alpine");
         assert_eq!(q("index.docker.io/alpine").registry, "docker.io");
         assert_eq!(q("docker.io/user/app").repository, "user/app");
-        assert_eq!(qualify("docker.io", "busybox", None, None).name(), "docker.io/library/busybox");
+        assert_eq!(
+            qualify("docker.io", "busybox", None, None).name(),
+            "docker.io/library/busybox"
+        );
     }
 
     #[test]
@@ -305,7 +313,14 @@ mod tests {
 
     #[test]
     fn bad_names_are_refused_with_the_grammar() {
-        for bad in ["", "Example.com/App", "example.com/a//b", "example.com/-a", "a:b:c", "x/y:!"] {
+        for bad in [
+            "",
+            "Example.com/App",
+            "example.com/a//b",
+            "example.com/-a",
+            "a:b:c",
+            "x/y:!",
+        ] {
             let e = parse(bad).unwrap_err();
             assert!(e.fix.is_some(), "{bad}");
         }

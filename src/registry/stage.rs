@@ -101,7 +101,8 @@ impl Stage {
         let mut hasher = Hasher::new(alg);
         let mut have = rehash(&mut file, &part, &mut hasher)?;
         if have > desc.size {
-            file.set_len(0).map_err(|e| Error::io("truncate", &part, &e))?;
+            file.set_len(0)
+                .map_err(|e| Error::io("truncate", &part, &e))?;
             hasher = Hasher::new(alg);
             have = 0;
         }
@@ -114,7 +115,8 @@ impl Stage {
             206 => {}
             200 => {
                 // The registry sends the whole blob: start the part over.
-                file.set_len(0).map_err(|e| Error::io("truncate", &part, &e))?;
+                file.set_len(0)
+                    .map_err(|e| Error::io("truncate", &part, &e))?;
                 hasher = Hasher::new(alg);
                 have = 0;
             }
@@ -154,9 +156,11 @@ impl Stage {
             if have > desc.size {
                 drop(file);
                 let _ = std::fs::remove_file(&part);
-                return Err(Error::failure(format!("{what} is larger than its manifest says"))
-                    .because(format!("the manifest gives {} bytes", desc.size))
-                    .fix("the image in the registry is damaged or was altered: push it again"));
+                return Err(
+                    Error::failure(format!("{what} is larger than its manifest says"))
+                        .because(format!("the manifest gives {} bytes", desc.size))
+                        .fix("the image in the registry is damaged or was altered: push it again"),
+                );
             }
             hasher.update(&buf[..n]);
             file.write_all(&buf[..n])
@@ -233,7 +237,9 @@ fn rehash(file: &mut File, part: &Path, hasher: &mut Hasher) -> Result<u64> {
         .seek(std::io::SeekFrom::Start(0))
         .map_err(|e| Error::io("read", part, &e))?;
     loop {
-        let n = reader.read(&mut buf).map_err(|e| Error::io("read", part, &e))?;
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| Error::io("read", part, &e))?;
         if n == 0 {
             return Ok(total);
         }

@@ -260,7 +260,11 @@ pub fn image_users(account: &Account, id: &str) -> Vec<ImageUser> {
         }
     }
     if let Some(data) = data_dir(account) {
-        for entry in std::fs::read_dir(data.join("kept")).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(data.join("kept"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if uses(&entry.path()) {
                 users.push(ImageUser::KeptLayer(
                     entry.file_name().to_string_lossy().into_owned(),

@@ -33,13 +33,18 @@ fn by_id(text: &str, cache: &ImageCache) -> Result<Option<String>> {
         .list()?
         .into_iter()
         .map(|i| i.id)
-        .filter(|id| id.strip_prefix("sha256:").is_some_and(|h| h.starts_with(hex)))
+        .filter(|id| {
+            id.strip_prefix("sha256:")
+                .is_some_and(|h| h.starts_with(hex))
+        })
         .collect();
     match matches.len() {
         0 => Ok(None),
         1 => Ok(matches.into_iter().next()),
-        n => Err(Error::failure(format!("{text} is the start of {n} image ids"))
-            .fix("give more of the id (userns images lists them)")),
+        n => Err(
+            Error::failure(format!("{text} is the start of {n} image ids"))
+                .fix("give more of the id (userns images lists them)"),
+        ),
     }
 }
 
@@ -92,7 +97,9 @@ pub fn remove(targets: &[String], force: bool, account: &Account) -> Result<Vec<
                 crate::image::cache::short_id(&id)
             ))
             .because(format!("used by: {}", listed.join(", ")))
-            .fix("stop the container or remove the kept layer first, or give -f to remove it anyway"));
+            .fix(
+                "stop the container or remove the kept layer first, or give -f to remove it anyway",
+            ));
         }
         doomed.push(id);
     }

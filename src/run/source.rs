@@ -128,9 +128,8 @@ pub(crate) fn prepare(located: &Located, account: &Account, rootfs_rw: bool) -> 
             let image = crate::registry::install(fetched, &cache)?;
             (
                 PathBuf::from(fetched.origin()),
-                image::prepare_cached(&image.id, &cache)?.ok_or_else(|| {
-                    Error::failure(format!("image {} left the cache", image.id))
-                })?,
+                image::prepare_cached(&image.id, &cache)?
+                    .ok_or_else(|| Error::failure(format!("image {} left the cache", image.id)))?,
             )
         }
     };

@@ -129,7 +129,10 @@ impl Registry {
             "skopeo copy {source} {dest}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        std::fs::read_to_string(&digest_file).unwrap().trim().to_string()
+        std::fs::read_to_string(&digest_file)
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     /// The file the registry keeps a blob in.

@@ -74,7 +74,12 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
         for n in names.of_image(&i.id) {
             named = true;
             let digest = short_id(&n.digest);
-            rows.push(row(&n.repository, n.tag.as_deref().unwrap_or("<none>"), &digest, n.pulled_at));
+            rows.push(row(
+                &n.repository,
+                n.tag.as_deref().unwrap_or("<none>"),
+                &digest,
+                n.pulled_at,
+            ));
         }
         if !named {
             rows.push(row("<none>", "<none>", "<none>", i.unpacked_at));
@@ -83,7 +88,16 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
     print!(
         "{}",
         crate::cli::render::table::render(
-            &["REPOSITORY", "TAG", "ID", "DIGEST", "KIND", "SIZE", "CREATED", "SOURCE"],
+            &[
+                "REPOSITORY",
+                "TAG",
+                "ID",
+                "DIGEST",
+                "KIND",
+                "SIZE",
+                "CREATED",
+                "SOURCE"
+            ],
             &rows
         )
     );

@@ -20,11 +20,8 @@ pub fn spec(reference: String, args: &RegistryArgs) -> PullSpec {
 pub fn run(args: PullArgs) -> Result<u8> {
     let account = Account::current();
     let progress = userns::registry::pull::progress_bar(args.registry.quiet);
-    let image = userns::registry::pull::pull(
-        &spec(args.reference, &args.registry),
-        &account,
-        &progress,
-    )?;
+    let image =
+        userns::registry::pull::pull(&spec(args.reference, &args.registry), &account, &progress)?;
     // As podman: the image id on stdout, for scripts.
     println!("{}", image.id.strip_prefix("sha256:").unwrap_or(&image.id));
     Ok(userns::exit::OK)
@@ -35,7 +32,9 @@ pub fn rmi(args: RmiArgs) -> Result<u8> {
     for removal in userns::run::images::remove(&args.images, args.force, &account)? {
         match removal {
             Removal::Untagged(name) => println!("Untagged: {name}"),
-            Removal::Deleted(id) => println!("Deleted: {}", id.strip_prefix("sha256:").unwrap_or(&id)),
+            Removal::Deleted(id) => {
+                println!("Deleted: {}", id.strip_prefix("sha256:").unwrap_or(&id))
+            }
         }
     }
     Ok(userns::exit::OK)
