@@ -4,10 +4,14 @@
 # both by the user's ~/.config/containers/registries.conf `insecure = true`), in ONE
 # hyperfine run, as the same unprivileged user.
 #
-# The image: busybox-static, 2,000 small files in 40 directories and 16 MiB of random data
-# in 4 files, in two layers, pushed by skopeo from a docker-archive (skopeo gzips the
-# layers: 17 MiB compressed, 25 MiB unpacked). Each run starts with the image absent:
-# hyperfine's --prepare removes it (`userns rmi -f`, `podman rmi -f`), which is not timed.
+# Two images, each in two layers pushed by skopeo from a docker-archive (skopeo gzips the
+# layers), each timed in a hyperfine run of its own:
+# - `small`, alpine-sized: busybox-static, 500 small files in 10 directories and 4 MiB of
+#   random data (5 MiB compressed, 6 MiB unpacked; alpine 3 is 3.5 and 8 MiB);
+# - `large`: busybox-static, 2,000 small files in 40 directories and 16 MiB of random data
+#   (17 MiB compressed, 25 MiB unpacked).
+# Each run starts with the image absent: hyperfine's --prepare removes it (`userns rmi
+# -f`, `podman rmi -f`), which is not timed.
 #
 # What each does: both fetch the manifest and the two layers, verify their digests and
 # diff_ids, and unpack them with the layers' owners on the user's subordinate ids (userns
@@ -16,7 +20,7 @@
 #
 # Needs root for the setup (fixture /etc bind-mounted in a private mount namespace), plus
 # hyperfine, uidmap, podman, docker-registry, skopeo, python3, busybox-static.
-# Usage: bench/pull.sh       writes bench/results/pull.{json,csv}
+# Usage: bench/pull.sh       writes bench/results/pull-{small,large}.{json,csv}
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -26,20 +30,22 @@ bench_setup
 # The image, as two layer tars and a docker-archive (fixtures/images/mktar.py).
 img="$scratch/img"
 mkdir -p "$img"
-python3 - "$img" <<'EOF'
+make_image() { # NAME DIRS RANDOM_FILES
+python3 - "$img/$1" "$2" "$3" <<'EOF'
 import json, os, sys
-d = sys.argv[1]
+d, dirs, randoms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+os.makedirs(d, exist_ok=True)
 base = [{"path": p, "type": "dir"} for p in ("bin/", "etc/", "tmp/", "data/")]
 base.append({"path": "bin/busybox", "file": "/bin/busybox", "mode": 0o755})
 base += [{"path": f"bin/{a}", "type": "symlink", "target": "busybox"} for a in ("sh", "true", "ls")]
 base.append({"path": "etc/passwd", "data": "root:x:0:0:root:/root:/bin/sh\n"})
-for i in range(4):
+for i in range(randoms):
     name = os.path.join(d, f"random{i}")
     with open(name, "wb") as f:
         f.write(os.urandom(4 << 20))
     base.append({"path": f"data/random{i}", "file": name, "uid": 1000, "gid": 1000})
 small = []
-for i in range(40):
+for i in range(dirs):
     small.append({"path": f"data/d{i}/", "type": "dir", "uid": 33, "gid": 33})
     for j in range(50):
         small.append({"path": f"data/d{i}/f{j}", "data": f"file {i}/{j}\n" * 20, "uid": 33, "gid": 33})
@@ -48,10 +54,13 @@ json.dump(small, open(os.path.join(d, "small.json"), "w"))
 json.dump({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]}},
           open(os.path.join(d, "config.json"), "w"))
 EOF
-python3 fixtures/images/mktar.py layer "$img/base.tar" "$img/base.json"
-python3 fixtures/images/mktar.py layer "$img/small.tar" "$img/small.json"
-python3 fixtures/images/mktar.py docker-archive "$img/image.tar" "$img/config.json" \
-    "$img/base.tar" "$img/small.tar"
+python3 fixtures/images/mktar.py layer "$img/$1/base.tar" "$img/$1/base.json"
+python3 fixtures/images/mktar.py layer "$img/$1/small.tar" "$img/$1/small.json"
+python3 fixtures/images/mktar.py docker-archive "$img/$1/image.tar" "$img/$1/config.json" \
+    "$img/$1/base.tar" "$img/$1/small.tar"
+}
+make_image small 10 1
+make_image large 40 4
 
 # The registry, at a free port, its storage in the scratch dir; ended by its pid.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -69,8 +78,10 @@ for _ in $(seq 100); do
     (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
     sleep 0.1
 done
-ref="127.0.0.1:$port/bench/image:1"
-skopeo copy -q --dest-tls-verify=false "docker-archive:$img/image.tar" "docker://$ref"
+ref="127.0.0.1:$port/bench/image"
+for size in small large; do
+    skopeo copy -q --dest-tls-verify=false "docker-archive:$img/$size/image.tar" "docker://$ref:$size"
+done
 
 install -d -m 755 -o $BENCH_UID -g $BENCH_UID "$scratch/home/.config" "$scratch/home/.config/containers"
 printf '[[registry]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n' "$port" \
@@ -85,25 +96,30 @@ SCRATCH=$scratch BENCH_UID=$BENCH_UID REF=$ref unshare --mount --propagation pri
     as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
         env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
     cd "$SCRATCH/out"
-    # Each must really pull the image, or the comparison is void.
-    as_user "$SCRATCH/userns" pull -q "$REF" >/dev/null
-    as_user "$SCRATCH/userns" run "$REF" ls /data/d39/f49 >/dev/null \
-        || { echo "userns pull left no runnable image" >&2; exit 1; }
-    as_user podman pull -q "$REF" >/dev/null
-    as_user podman run --rm --runtime runc --network none "$REF" ls /data/d39/f49 >/dev/null \
-        || { echo "podman pull left no runnable image" >&2; exit 1; }
-    as_user hyperfine -N --warmup 1 --runs 10 --style basic \
-        -n userns --prepare "sh -c \"$SCRATCH/userns rmi -f $REF >/dev/null 2>&1; true\"" \
-            "$SCRATCH/userns pull -q $REF" \
-        -n podman --prepare "sh -c \"podman rmi -f $REF >/dev/null 2>&1; true\"" \
-            "podman pull -q $REF" \
-        --export-json pull.json --export-csv pull.csv
+    for size in small large; do
+        # Each must really pull the image, or the comparison is void.
+        as_user "$SCRATCH/userns" pull -q "$REF:$size" >/dev/null
+        as_user "$SCRATCH/userns" run "$REF:$size" ls /data/d9/f49 >/dev/null \
+            || { echo "userns pull left no runnable image" >&2; exit 1; }
+        as_user podman pull -q "$REF:$size" >/dev/null
+        as_user podman run --rm --runtime runc --network none "$REF:$size" ls /data/d9/f49 >/dev/null \
+            || { echo "podman pull left no runnable image" >&2; exit 1; }
+        echo "== $size"
+        as_user hyperfine -N --warmup 1 --runs 10 --style basic \
+            -n userns --prepare "sh -c \"$SCRATCH/userns rmi -f $REF:$size >/dev/null 2>&1; true\"" \
+                "$SCRATCH/userns pull -q $REF:$size" \
+            -n podman --prepare "sh -c \"podman rmi -f $REF:$size >/dev/null 2>&1; true\"" \
+                "podman pull -q $REF:$size" \
+            --export-json pull-$size.json --export-csv pull-$size.csv
+    done
 '
 mkdir -p bench/results
-cp "$scratch/out/pull.json" "$scratch/out/pull.csv" bench/results/
-awk -F, '
-    $1 == "userns" { u = $4 } $1 == "podman" { p = $4 }
-    END {
-        printf "median: userns pull %.1f ms, podman pull %.1f ms\n", u*1000, p*1000
-        printf "userns/podman = %.3f (aim <= 0.25)\n", u/p
-    }' bench/results/pull.csv
+for size in small large; do
+    cp "$scratch/out/pull-$size.json" "$scratch/out/pull-$size.csv" bench/results/
+    awk -F, -v size=$size '
+        $1 == "userns" { u = $4 } $1 == "podman" { p = $4 }
+        END {
+            printf "%s: median userns pull %.1f ms, podman pull %.1f ms\n", size, u*1000, p*1000
+            printf "%s: userns/podman = %.3f (aim <= 0.25)\n", size, u/p
+        }' bench/results/pull-$size.csv
+done

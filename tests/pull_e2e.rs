@@ -463,3 +463,43 @@ fn a_registry_that_dies_mid_pull_leaves_no_image_and_the_next_pull_resumes() {
         host_sum.split_whitespace().next()
     );
 }
+
+#[test]
+fn tls_with_a_ca_from_certs_d_and_podman_login_over_https() {
+    let scratch = Scratch::new("pull_tls");
+    let registry = Registry::start_tls(&scratch.path("registry"));
+    let addr = registry.addr();
+    let layer = busybox_layer(&scratch, "l", "over tls", &[]);
+    let archive = scratch.docker_archive("a", config("amd64"), &[&layer]);
+    registry.push(
+        &format!("docker-archive:{}", path_str(&archive)),
+        "app:1",
+        false,
+    );
+    // No registries.conf entry: HTTPS, verified.
+    let Some(scn) = Scenario::new("pull_tls") else {
+        return;
+    };
+    let reference = format!("{addr}/app:1");
+    let creds = format!("{USER}:{PASSWORD}");
+
+    // An unknown CA: refused, with where to put it.
+    let out = scn.run(&["pull", "--creds", &creds, &reference]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("certs.d"), "{}", stderr(&out));
+    // --tls-verify=false takes it anyway (a test registry).
+    assert_ok(&scn.run(&["pull", "--tls-verify=false", "--creds", &creds, &reference]));
+    assert_ok(&scn.run(&["rmi", &reference]));
+
+    // The CA in the user's certs.d: podman login trusts it, and so does userns, which
+    // then reads the credentials podman wrote.
+    let certs = scn.home().join(".config/containers/certs.d").join(&addr);
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(registry.ca_cert(), certs.join("ca.crt")).unwrap();
+    chown_tree(&scn.home(), scn.uid());
+    assert_ok(&scn.sh(&format!("podman login -u {USER} -p {PASSWORD} {addr}")));
+    let id = assert_ok(&scn.run(&["pull", &reference]));
+    assert_eq!(id.trim().len(), 64);
+    let out = scn.run(&["run", &reference, "cat", "/marker"]);
+    assert_eq!(assert_ok(&out), "over tls\n");
+}

@@ -33,13 +33,24 @@ pub struct Session {
     authorization: Option<String>,
 }
 
+fn is_tls(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => true,
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.is::<rustls::Error>()),
+        _ => false,
+    }
+}
+
 /// A request's failure that is not the registry's answer.
 fn transport_error(registry: &str, what: &str, e: ureq::Error) -> Error {
     let fix = match &e {
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             format!("is the registry {registry} running and is this its address?")
         }
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => format!(
+        // rustls's refusal of a certificate reaches us inside an io::Error.
+        e if is_tls(e) => format!(
             "trust its certificate (put its CA in ~/.config/containers/certs.d/{registry}/ca.crt), \
              or, for a test registry, use --tls-verify=false or insecure = true in registries.conf"
         ),

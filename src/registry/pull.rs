@@ -311,9 +311,11 @@ pub fn install(fetched: &Fetched, cache: &ImageCache) -> Result<CachedImage> {
     let origin = fetched.origin();
     let image = match stage {
         Some(stage) => {
-            let image = crate::image::install_pulled(&stage.dir, &origin, cache)?;
+            let installed = crate::image::install_pulled(&stage.dir, &origin, cache);
+            // Installed, or refused by the unpacker's checks: either way the stage is
+            // done (a damaged one must not be resumed from).
             stage.remove();
-            image
+            installed?
         }
         None => cache.lookup(id)?.ok_or_else(|| {
             Error::failure(format!("image {id} left the cache during the pull")).fix("pull again")

@@ -9,7 +9,8 @@
 //! pull of the same manifest hashes what is there and asks for the rest with `Range`
 //! (a registry that ignores it sends the whole blob, and the part starts over). The
 //! layout is only ever read once `index.json` exists, which is written last; the image
-//! cache sees nothing until the unpack's own rename. Two pulls of one image take turns
+//! cache sees nothing until the unpack's own rename. Nothing here is fsynced: the unpacker
+//! checks every digest again, and a stage it finds damaged is removed, not trusted. Two pulls of one image take turns
 //! (flock on the directory).
 
 use super::client::Session;
@@ -184,7 +185,8 @@ impl Stage {
                 .because(format!("the content is {actual}"))
                 .fix("the blob in the registry is damaged or was altered: push the image again"));
         }
-        file.sync_all().map_err(|e| Error::io("sync", &part, &e))?;
+        // No fsync: a blob a crash left short or empty under its final name fails the
+        // unpacker's own digest check, and a failed install removes the stage (`pull`).
         std::fs::rename(&part, &path).map_err(|e| Error::io("rename", &part, &e))
     }
 
@@ -255,7 +257,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(|e| Error::io("create", &tmp, &e))?;
     f.write_all(bytes)
-        .and_then(|()| f.sync_all())
         .map_err(|e| Error::io("write", &tmp, &e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io("rename", &tmp, &e))
 }

@@ -44,9 +44,79 @@ fn wait_for_port(port: u16, child: &mut Child) {
     panic!("docker-registry did not listen on 127.0.0.1:{port} within 20 s");
 }
 
+/// A CA and a server certificate for 127.0.0.1 signed by it (openssl): `(ca.crt,
+/// server.crt, server.key)` in `dir`. A self-signed server certificate would not do:
+/// rustls (webpki) refuses a CA certificate as a server's.
+fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=userns test CA"];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.crt"]);
+    run(&ca);
+    let mut csr = vec!["req", "-subj", "/CN=127.0.0.1"];
+    csr.extend(ec);
+    csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
+    run(&csr);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    )
+}
+
 impl Registry {
-    /// Start a registry whose files live under `dir` (created).
+    /// Start a registry whose files live under `dir` (created), over plain HTTP.
     pub fn start(dir: &Path) -> Registry {
+        Registry::start_with(dir, false)
+    }
+
+    /// Start one over HTTPS, with a certificate of a CA of its own (`ca_cert()`).
+    pub fn start_tls(dir: &Path) -> Registry {
+        Registry::start_with(dir, true)
+    }
+
+    /// The CA that signed an HTTPS registry's certificate.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+
+    fn start_with(dir: &Path, tls: bool) -> Registry {
         std::fs::create_dir_all(dir.join("storage")).unwrap();
         let htpasswd = dir.join("htpasswd");
         let out = Command::new("htpasswd")
@@ -58,12 +128,22 @@ impl Registry {
         assert!(out.status.success(), "htpasswd: {out:?}");
         let port = free_port();
         let config = dir.join("config.yml");
+        let tls = if tls {
+            let (_, cert, key) = make_certificates(dir);
+            format!(
+                ", tls: {{certificate: {}, key: {}}}",
+                cert.display(),
+                key.display()
+            )
+        } else {
+            String::new()
+        };
         std::fs::write(
             &config,
             format!(
                 "version: 0.1\nlog: {{level: error, accesslog: {{disabled: true}}}}\n\
                  storage: {{filesystem: {{rootdirectory: {}}}}}\n\
-                 http: {{addr: 127.0.0.1:{port}}}\n\
+                 http: {{addr: 127.0.0.1:{port}{tls}}}\n\
                  auth: {{htpasswd: {{realm: test, path: {}}}}}\n",
                 dir.join("storage").display(),
                 htpasswd.display()
