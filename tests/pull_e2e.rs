@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const APPLETS: &[&str] = &["sh", "cat", "true", "wc", "sha256sum", "ls"];
+const APPLETS: &[&str] = &["sh", "cat", "true", "wc", "sha256sum", "ls", "sleep"];
 
 /// A layer with busybox and its applets, a marker file, and `extra` entries.
 fn busybox_layer(scratch: &Scratch, name: &str, marker: &str, extra: &[Value]) -> PathBuf {
@@ -198,7 +198,7 @@ fn pull_by_tag_and_digest_with_podman_login_then_run_list_and_remove() {
 }
 
 #[test]
-fn an_image_used_by_a_kept_layer_is_not_removed_unless_forced() {
+fn an_image_used_by_a_kept_layer_or_a_running_container_is_not_removed_unless_forced() {
     let scratch = Scratch::new("pull_rm_kept");
     let registry = Registry::start(&scratch.path("registry"));
     let addr = registry.addr();
@@ -220,6 +220,48 @@ fn an_image_used_by_a_kept_layer_is_not_removed_unless_forced() {
     let out = scn.run(&["image", "rm", &reference]);
     assert_code(&out, 1);
     assert!(stderr(&out).contains("kept layer box"), "{}", stderr(&out));
+
+    // A running container's image too (its run holds the container directory's lock).
+    let mut child = scn.spawn_sh(&format!("exec $USERNS run --init {reference} sleep 60"));
+    let containers = scn.scratch().join("run/userns/containers");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let recorded = || {
+        std::fs::read_dir(&containers)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().join("image").is_file())
+    };
+    while !recorded() {
+        if let Ok(Some(_)) = child.try_wait() {
+            panic!(
+                "the run ended: {}",
+                common::describe(&child.wait_with_output().unwrap())
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the container never recorded its image"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = scn.run(&["rmi", &reference]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("running container"),
+        "{}",
+        stderr(&out)
+    );
+    // SIGTERM to userns, which passes it to the container (--init forwards it to sleep).
+    // SAFETY: kill(2) with the pid of our own child, which has not been reaped yet.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let ended = child.wait_with_output().unwrap();
+    assert_eq!(
+        ended.status.code(),
+        Some(143),
+        "{}",
+        common::describe(&ended)
+    );
     assert_eq!(images_json(&scn).as_array().unwrap().len(), 1);
     let out = assert_ok(&scn.run(&["image", "rm", "-f", &reference]));
     assert!(out.contains("Deleted"), "{out}");
