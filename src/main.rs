@@ -78,7 +78,7 @@ fn run(args: &[OsString]) -> u8 {
     } else {
         Convention::Inspect
     };
-    match cli::run(cli, args) {
+    match cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("userns: {err}");

@@ -5,6 +5,7 @@
 //! it as it is to render the pages.
 
 use clap::{Args, Parser, Subcommand, ValueHint};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use userns::run::{NetMode, UsernsMode};
 
@@ -269,12 +270,8 @@ pub struct UnshareArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// The command and its arguments (default: $SHELL, then /bin/sh)
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
-    pub command: Vec<String>,
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -292,12 +289,8 @@ pub struct EnterArgs {
     #[arg(short = 'w', long = "wd", value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub wd: Option<PathBuf>,
     /// The command and its arguments (default: $SHELL, then /bin/sh)
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
-    pub command: Vec<String>,
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -503,7 +496,7 @@ pub struct RunArgs {
     pub source: PathBuf,
     /// The command and its arguments (default: the image's Entrypoint and Cmd, else /bin/sh)
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 use super::namespaces::UsernsMode;
 use crate::error::{Error, Result};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// Network modes of `userns run`.
@@ -54,7 +55,8 @@ pub struct RunSpec {
     /// A root filesystem directory, an image archive or an OCI layout.
     pub source: PathBuf,
     /// The command and its arguments (default: the image's Entrypoint and Cmd).
-    pub command: Vec<String>,
+    /// Bytes, as the caller passed them: an argument need not be UTF-8.
+    pub command: Vec<OsString>,
 }
 
 /// The PATH podman gives a container whose image sets none.
@@ -195,16 +197,16 @@ pub(crate) fn container_env(
 pub(crate) fn program_words(
     entrypoint: &[String],
     cmd: &[String],
-    command: &[String],
-) -> Vec<String> {
-    let mut words = entrypoint.to_vec();
+    command: &[OsString],
+) -> Vec<OsString> {
+    let mut words: Vec<OsString> = entrypoint.iter().map(OsString::from).collect();
     if command.is_empty() {
-        words.extend(cmd.iter().cloned());
+        words.extend(cmd.iter().map(OsString::from));
     } else {
         words.extend(command.iter().cloned());
     }
     if words.is_empty() {
-        words.push("/bin/sh".to_string());
+        words.push("/bin/sh".into());
     }
     words
 }
@@ -269,18 +271,23 @@ mod tests {
     #[test]
     fn program_is_entrypoint_then_command_or_cmd() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(program_words(&[], &[], &[]), s(&["/bin/sh"]));
+        let o = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(program_words(&[], &[], &[]), o(&["/bin/sh"]));
         assert_eq!(
             program_words(&[], &s(&["sh", "-c", "x"]), &[]),
-            s(&["sh", "-c", "x"])
+            o(&["sh", "-c", "x"])
         );
         assert_eq!(
-            program_words(&s(&["/ep"]), &s(&["a"]), &s(&["b"])),
-            s(&["/ep", "b"])
+            program_words(&s(&["/ep"]), &s(&["a"]), &o(&["b"])),
+            o(&["/ep", "b"])
         );
         assert_eq!(
             program_words(&s(&["/ep"]), &s(&["a"]), &[]),
-            s(&["/ep", "a"])
+            o(&["/ep", "a"])
         );
+        // A COMMAND word is passed as the bytes it is.
+        use std::os::unix::ffi::OsStringExt;
+        let odd = vec![OsString::from_vec(vec![0xff])];
+        assert_eq!(program_words(&[], &[], &odd), odd);
     }
 }
