@@ -158,3 +158,94 @@ fn an_unknown_option_before_the_command_is_a_usage_error() {
     let out = s.run(&["enter", "dev", "sh", "-c", "echo \"$0\"", "--mount"]);
     assert_eq!(assert_ok(&out), "--mount\n");
 }
+
+/// Every command's output, for the output tests: each line prints something on stdout.
+const PRINTING: &[&str] = &[
+    "map",
+    "map --json",
+    "map --plan",
+    "map --plan --json",
+    "translate 0",
+    "translate --json 0",
+    "subid show",
+    "subid show --json",
+    "subid check",
+    "subid check --json",
+    "ls",
+    "ls --json",
+    "ls --tree",
+    "stat /",
+    "stat --json /",
+    "doctor --no-live",
+    "doctor --no-live --json",
+    "images --json",
+    "clean -n --json \"$HOME\"/tree",
+    "clean -n \"$HOME\"/tree",
+    "completions bash",
+    "--help",
+    "map --help",
+    "--version",
+];
+
+/// A tree for `clean -n` to report on.
+const TREE: &str = "mkdir -p \"$HOME\"/tree/a && : > \"$HOME\"/tree/a/f";
+
+#[test]
+fn a_failed_write_to_stdout_is_a_write_error_not_an_abort() {
+    let Some(s) = Scenario::new("conv_dev_full") else {
+        return;
+    };
+    for line in PRINTING {
+        let out = s.sh(&format!("{TREE}; $USERNS {line} >/dev/full"));
+        assert_code(&out, 1);
+        let err = stderr(&out);
+        assert!(
+            err.contains("write error on standard output: No space left on device")
+                && !err.contains("panicked"),
+            "{line}: {}",
+            describe(&out)
+        );
+    }
+    // A failed write to stderr cannot be reported, but it does not abort either.
+    let out = s.sh("$USERNS map 999999 2>/dev/full");
+    assert_code(&out, 1);
+}
+
+/// A reader that went away ends userns quietly: killed by SIGPIPE as coreutils are when
+/// the signal has its default action, and with status 1 and no message when the caller
+/// blocked it (then the write fails with EPIPE instead).
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let Some(s) = Scenario::new("conv_closed_pipe") else {
+        return;
+    };
+    let script = r#"
+import os, signal, subprocess, sys
+block = sys.argv[1] == "block"
+if block:
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGPIPE])
+r, w = os.pipe()
+os.close(r)
+p = subprocess.run(["sh", "-c", 'exec $USERNS ' + sys.argv[2]], stdout=w,
+                   stderr=subprocess.PIPE)
+sys.stdout.write("%d %s" % (p.returncode, p.stderr.decode(errors="replace")))
+"#;
+    let py = s.scratch().join("closed_pipe.py");
+    std::fs::write(&py, script).unwrap();
+    for line in PRINTING {
+        for mode in ["block", "default"] {
+            let out = s.sh(&format!(
+                "{TREE}; python3 {} {mode} '{}'",
+                py.display(),
+                line.replace('\'', "'\\''")
+            ));
+            let expected = if mode == "block" { "1 " } else { "-13 " };
+            assert_eq!(
+                assert_ok(&out),
+                expected,
+                "{mode} {line}: {}",
+                describe(&out)
+            );
+        }
+    }
+}

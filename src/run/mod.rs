@@ -179,10 +179,10 @@ pub fn run(args: &RunSpec) -> Result<u8> {
             if let Some(root) = dirs.dir.parent() {
                 let swept = dirs::sweep_abandoned(root);
                 if swept > 0 {
-                    eprintln!(
-                        "userns: removed {swept} container director{} left by runs that were killed",
+                    crate::note(format_args!(
+                        "removed {swept} container director{} left by runs that were killed",
                         if swept == 1 { "y" } else { "ies" }
-                    );
+                    ));
                 }
             }
         }

@@ -76,7 +76,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
             return finish(&args, "dry-run", &targets, &scans, &notes, &mapping.uid);
         }
         if !confirm_removal(&args, &targets, &scans)? {
-            eprintln!("userns: nothing removed");
+            userns::note("nothing removed");
             return Ok(exit::OK);
         }
         planned = Some(scans);
@@ -104,11 +104,11 @@ fn existing_storage(account: &Account) -> Result<Option<Vec<PathBuf>>> {
         .cloned()
         .collect();
     if existing.is_empty() {
-        println!(
+        crate::cli::render::out::println(format!(
             "nothing to clean: {} and {} do not exist",
             storage.graphroot.display(),
             storage.runroot.display()
-        );
+        ))?;
         return Ok(None);
     }
     Ok(Some(existing))
@@ -154,7 +154,7 @@ fn resolve_all(
 /// Show what will go and ask; an error when no one can answer (stdin not a terminal).
 fn confirm_removal(args: &CleanArgs, targets: &[Target], scans: &[Outcome]) -> Result<bool> {
     if !args.json {
-        print!("{}", trees_text("will remove", targets, scans));
+        crate::cli::render::out::print(trees_text("will remove", targets, scans))?;
     }
     if !std::io::stdin().is_terminal() {
         return Err(Error::failure("not removing anything: nobody can confirm")
@@ -225,11 +225,10 @@ fn finish(
         } else {
             "removed"
         };
-        print!("{}", trees_text(head, targets, outcomes));
+        crate::cli::render::out::print(trees_text(head, targets, outcomes))?;
         for note in notes {
-            println!("{note}");
+            crate::cli::render::out::println(note)?;
         }
-        let _ = std::io::stdout().flush();
     }
     if failures.is_empty() {
         return Ok(exit::OK);
@@ -271,8 +270,8 @@ fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome]) -> String {
 
 /// Ask on the terminal; only "y" or "yes" removes.
 fn confirmed() -> Result<bool> {
-    eprint!("Remove all of this? [y/N] ");
-    let _ = std::io::stderr().flush();
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "Remove all of this? [y/N] ").and_then(|()| stderr.flush());
     let mut answer = String::new();
     std::io::stdin()
         .lock()

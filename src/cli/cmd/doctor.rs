@@ -141,7 +141,7 @@ fn report(args: &DoctorArgs, user: Option<&Account>, list: &[Check]) -> Result<u
             checks: list,
         })?;
     } else {
-        print!("{}", render(list));
+        crate::cli::render::out::print(render(list))?;
     }
     Ok(if ok { exit::OK } else { exit::PROBLEMS })
 }

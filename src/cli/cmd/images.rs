@@ -2,6 +2,7 @@
 
 use crate::cli::args::ImagesArgs;
 use serde::Serialize;
+use std::io::Write;
 use userns::error::Result;
 use userns::image::cache::short_id;
 use userns::image::{CachedImage, ImageCache};
@@ -43,7 +44,9 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
         return Ok(userns::exit::OK);
     }
     if images.is_empty() {
-        eprintln!(
+        // Not prefixed "userns:": it reads as the empty table's caption.
+        let _ = writeln!(
+            std::io::stderr(),
             "no images in {} (userns run ARCHIVE unpacks one there)",
             cache.root.display()
         );
@@ -61,10 +64,10 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
             ]
         })
         .collect();
-    print!(
-        "{}",
-        crate::cli::render::table::render(&["ID", "KIND", "SIZE", "UNPACKED", "SOURCE"], &rows)
-    );
+    crate::cli::render::out::print(crate::cli::render::table::render(
+        &["ID", "KIND", "SIZE", "UNPACKED", "SOURCE"],
+        &rows,
+    ))?;
     Ok(userns::exit::OK)
 }
 

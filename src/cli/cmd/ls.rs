@@ -29,7 +29,7 @@ pub fn run(args: LsArgs) -> Result<u8> {
     if !args.tree {
         header.insert(2, "PARENT");
     }
-    print!("{}", crate::cli::render::table::render(&header, &table));
+    crate::cli::render::out::print(crate::cli::render::table::render(&header, &table))?;
     for ns in &namespaces {
         if let Some(why) = &ns.stale_map {
             userns::warn(why);

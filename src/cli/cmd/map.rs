@@ -37,7 +37,7 @@ pub fn run(args: MapArgs) -> Result<u8> {
     if args.json {
         crate::cli::render::json::print_json(&report)?;
     } else {
-        print!("{}", render_report(&report));
+        crate::cli::render::out::print(render_report(&report))?;
     }
     // A map shown without some of its lines is a problem found (exit 1), not a success.
     let incomplete = report.maps.iter().any(|v| !v.skipped.is_empty());
@@ -379,7 +379,7 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
     if args.json {
         crate::cli::render::json::print_json(&report)?;
     } else {
-        print!("{}", render_plan(&report));
+        crate::cli::render::out::print(render_plan(&report))?;
     }
     Ok(exit::OK)
 }
