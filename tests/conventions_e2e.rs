@@ -249,3 +249,49 @@ sys.stdout.write("%d %s" % (p.returncode, p.stderr.decode(errors="replace")))
         }
     }
 }
+
+/// A file of an id outside the user's ranges is "unmapped" in clean's report, not the
+/// 65534 the kernel shows for it, which is the container's own `nobody` (a subordinate
+/// id) in the same report.
+#[test]
+fn clean_names_owners_outside_the_map_as_unmapped() {
+    let Some(s) = Scenario::new("conv_clean_unmapped") else {
+        return;
+    };
+    assert_ok(&s.sh(
+        "mkdir tree && $USERNS unshare sh -c 'touch tree/nobody && chown 65534:65534 tree/nobody'",
+    ));
+    let tree = s.home().join("tree");
+    // Root (the test) gives a file to a host id that is nobody's subordinate id.
+    let stranger = tree.join("stranger");
+    std::fs::write(&stranger, "x").unwrap();
+    std::os::unix::fs::chown(&stranger, Some(7777), Some(7777)).unwrap();
+    let nobody =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(tree.join("nobody")).unwrap());
+    assert_eq!(nobody, 265533);
+
+    let text = assert_ok(&s.run(&["clean", "-n", "tree"]));
+    assert!(
+        text.contains("owners (ids inside the namespace): 0: 1 directory, 65534: 1 file, unmapped (ids outside your ranges): 1 file"),
+        "{text}"
+    );
+    let out = s.run(&["clean", "-n", "--json", "tree"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let owners = &report["trees"][0]["owners"];
+    assert_eq!(
+        owners[1],
+        serde_json::json!({"uid": 65534, "host_uid": 265533, "unmapped": false, "files": 1, "directories": 0}),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        owners[2],
+        serde_json::json!({"uid": null, "host_uid": null, "unmapped": true, "files": 1, "directories": 0})
+    );
+    let out = assert_ok(&s.run(&["clean", "--yes", "tree"]));
+    assert!(
+        out.contains("unmapped (ids outside your ranges): 1 file"),
+        "{out}"
+    );
+    assert!(!tree.exists());
+}

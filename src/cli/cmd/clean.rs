@@ -8,6 +8,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use userns::clean::fd_budget;
 use userns::clean::guard::{self, Target};
+use userns::clean::owners::OwnerIds;
 use userns::clean::remove::{count_tree, remove_tree, Outcome};
 use userns::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
 use userns::clean::target::{self, Resolved};
@@ -55,7 +56,17 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(workers + 1),
     };
-    userns::unshare::enter(&NsSpec::default(), &account)?;
+    // The plan's map with a hole where the kernel shows unmapped owners (clean::owners),
+    // so that the report can name them.
+    let owners = OwnerIds::new(&mapping.uid);
+    let spec = NsSpec {
+        map: MapRequest {
+            explicit_uid: owners.walk_map().entries.clone(),
+            ..MapRequest::default()
+        },
+        ..NsSpec::default()
+    };
+    userns::unshare::enter(&spec, &account)?;
 
     let mut planned: Option<Vec<Outcome>> = None;
     if ask || args.dry_run {
@@ -73,9 +84,9 @@ pub fn run(args: CleanArgs) -> Result<u8> {
                     p.pid
                 ));
             }
-            return finish(&args, "dry-run", &targets, &scans, &notes, &mapping.uid);
+            return finish(&args, "dry-run", &targets, &scans, &notes, &owners);
         }
-        if !confirm_removal(&args, &targets, &scans)? {
+        if !confirm_removal(&args, &targets, &scans, &owners)? {
             userns::note("nothing removed");
             return Ok(exit::OK);
         }
@@ -90,7 +101,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         ));
     }
     let outcomes = remove_all(&resolved, options, workers, planned.as_deref(), args.json);
-    finish(&args, "removed", &targets, &outcomes, &notes, &mapping.uid)
+    finish(&args, "removed", &targets, &outcomes, &notes, &owners)
 }
 
 /// The default trees: podman's graphroot and runroot, those that exist. None (after
@@ -152,9 +163,14 @@ fn resolve_all(
 }
 
 /// Show what will go and ask; an error when no one can answer (stdin not a terminal).
-fn confirm_removal(args: &CleanArgs, targets: &[Target], scans: &[Outcome]) -> Result<bool> {
+fn confirm_removal(
+    args: &CleanArgs,
+    targets: &[Target],
+    scans: &[Outcome],
+    owners: &OwnerIds,
+) -> Result<bool> {
     if !args.json {
-        crate::cli::render::out::print(trees_text("will remove", targets, scans))?;
+        crate::cli::render::out::print(trees_text("will remove", targets, scans, owners))?;
     }
     if !std::io::stdin().is_terminal() {
         return Err(Error::failure("not removing anything: nobody can confirm")
@@ -205,7 +221,7 @@ fn finish(
     targets: &[Target],
     outcomes: &[Outcome],
     notes: &[String],
-    uid_map: &userns::idmap::IdMap,
+    owners: &OwnerIds,
 ) -> Result<u8> {
     let failures: Vec<_> = outcomes.iter().flat_map(|o| &o.failures).collect();
     if args.json {
@@ -214,7 +230,7 @@ fn finish(
             trees: targets
                 .iter()
                 .zip(outcomes)
-                .map(|(t, o)| TreeJson::new(&t.path, &o.tally, uid_map))
+                .map(|(t, o)| TreeJson::new(&t.path, &o.tally, owners))
                 .collect(),
             failures: failures.iter().map(|f| FailureJson::new(f)).collect(),
             notes: notes.to_vec(),
@@ -225,7 +241,7 @@ fn finish(
         } else {
             "removed"
         };
-        crate::cli::render::out::print(trees_text(head, targets, outcomes))?;
+        crate::cli::render::out::print(trees_text(head, targets, outcomes, owners))?;
         for note in notes {
             crate::cli::render::out::println(note)?;
         }
@@ -250,11 +266,11 @@ fn finish(
     Ok(exit::PROBLEMS)
 }
 
-fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome]) -> String {
+fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome], owners: &OwnerIds) -> String {
     let mut text = format!("{head}:\n");
     let mut total = Tally::default();
     for (t, o) in targets.iter().zip(outcomes) {
-        text.push_str(&report::tree_text(&t.path, &o.tally));
+        text.push_str(&report::tree_text(&t.path, &o.tally, owners));
         total.merge(&o.tally);
     }
     if targets.len() > 1 {
