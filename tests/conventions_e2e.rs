@@ -295,3 +295,150 @@ fn clean_names_owners_outside_the_map_as_unmapped() {
     );
     assert!(!tree.exists());
 }
+
+/// Whether `v` is a map in the one shape every `--json` output gives a map:
+/// `{"kind": "uid"|"gid", "entries": [{"inside", "outside", "count", ...}]}`.
+fn is_map(v: &serde_json::Value) -> bool {
+    matches!(v["kind"].as_str(), Some("uid" | "gid"))
+        && v["entries"].as_array().is_some_and(|entries| {
+            entries.iter().all(|e| {
+                ["inside", "outside", "count"]
+                    .iter()
+                    .all(|k| e[*k].as_u64().is_some())
+            })
+        })
+}
+
+/// Every map in `v` (keys `uid_map`, `gid_map`, `map`; lists `maps`, `plans`) is in the
+/// one shape, and no string anywhere is a map written some other way
+/// (`0:2000:1,1:200000:65536`). The number of maps seen.
+fn check_maps(v: &serde_json::Value, at: &str) -> usize {
+    use serde_json::Value;
+    match v {
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(k, x)| {
+                let here = format!("{at}.{k}");
+                let own = match (k.as_str(), x) {
+                    (_, Value::Null) => 0,
+                    ("uid_map" | "gid_map" | "map", _) => {
+                        assert!(is_map(x), "{here} is not a map in the one shape: {x}");
+                        1
+                    }
+                    ("maps" | "plans", Value::Array(list)) => {
+                        for m in list {
+                            assert!(is_map(m), "{here} holds a map in another shape: {m}");
+                        }
+                        list.len()
+                    }
+                    _ => 0,
+                };
+                own + check_maps(x, &here)
+            })
+            .sum(),
+        Value::Array(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, x)| check_maps(x, &format!("{at}[{i}]")))
+            .sum(),
+        Value::String(s) => {
+            let short = s.split(',').all(|part| {
+                let n: Vec<&str> = part.split(':').collect();
+                n.len() == 3
+                    && n.iter()
+                        .all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+            });
+            assert!(!short, "{at} is a map written as text: {s:?}");
+            0
+        }
+        _ => 0,
+    }
+}
+
+#[test]
+fn json_maps_have_one_shape_and_command_lines_are_whole() {
+    let Some(s) = Scenario::new("conv_json_maps") else {
+        return;
+    };
+    // A holder with a long command line (the table shortens it to 60 characters).
+    let long = "x".repeat(100);
+    std::fs::write(
+        s.home().join("holder.sh"),
+        format!("echo $$ > \"$HOME/pid\"; exec python3 -c 'import time; time.sleep(30)' {long}\n"),
+    )
+    .unwrap();
+    let out = s.sh(
+        "\"$USERNS\" unshare sh \"$HOME/holder.sh\" >/dev/null 2>&1 & \
+         i=0; while ! test -s \"$HOME/pid\" && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; \
+         \"$USERNS\" ls --json; \"$USERNS\" ls; kill $(cat \"$HOME/pid\")",
+    );
+    let text = assert_ok(&out);
+    let (json, table) = text.split_at(text.rfind("\n]\n").expect("a JSON array") + 3);
+    let list: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    let whole = format!("python3 -c import time; time.sleep(30) {long}");
+    let held = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| {
+            n["command"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("python3"))
+        })
+        .unwrap_or_else(|| panic!("no whole command line in ls --json: {json}"));
+    assert_eq!(held["command"].as_str().unwrap(), whole);
+    assert!(check_maps(&list, "ls") >= 4, "{json}");
+    assert!(table.contains('…'), "the table shortens it: {table}");
+
+    let lines = [
+        "map --json",
+        "map --plan --json",
+        "translate --json 0 1",
+        "translate --json --gid --to-ns 2000",
+        "doctor --no-live --json",
+        "unshare userns doctor --no-live --json",
+    ];
+    let mut maps = 0;
+    for line in lines {
+        let out = s.sh(&format!(
+            "PATH=$(dirname \"$USERNS\"):$PATH; $USERNS {line}"
+        ));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{line}: not JSON: {e}\n{}", describe(&out)));
+        maps += check_maps(&v, line);
+    }
+    assert!(maps >= 8, "{maps} maps seen");
+}
+
+/// Under --json an error is still text on stderr, with the exit code it always has.
+#[test]
+fn json_errors_are_text_on_stderr_with_the_usual_exit_codes() {
+    let Some(s) = Scenario::new("conv_json_errors") else {
+        return;
+    };
+    let cases: &[(&str, i32)] = &[
+        ("map --json 999999", 1),
+        ("translate --json --pid 999999 0", 1),
+        ("subid show --json nosuchuser", 1),
+        ("stat --json /nonexistent", 1),
+        ("map --json --bogus", 2),
+    ];
+    for (line, code) in cases {
+        let out = s.sh(&format!("$USERNS {line}"));
+        assert_code(&out, *code);
+        // Nothing, or the JSON of what did not fail (stat of several paths).
+        assert!(
+            out.stdout.is_empty()
+                || serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok(),
+            "{line}: {}",
+            describe(&out)
+        );
+        let err = stderr(&out);
+        assert!(
+            (err.starts_with("userns: ") || err.starts_with("error: "))
+                && serde_json::from_str::<serde_json::Value>(&err).is_err(),
+            "{line}: {}",
+            describe(&out)
+        );
+    }
+}

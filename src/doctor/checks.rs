@@ -289,6 +289,10 @@ pub fn source(uid: &UserSubIds, gid: &UserSubIds) -> Check {
 
 /// Inside a user namespace: whether its map holds the ids the plan needs.
 pub fn parent_map(here: &IdMap, planned: Option<&IdMap>) -> Check {
+    parent_map_check(here, planned).with_maps(vec![here.clone()])
+}
+
+fn parent_map_check(here: &IdMap, planned: Option<&IdMap>) -> Check {
     let name = format!("enclosing {}", here.kind.map_file());
     if here.is_identity() {
         return Check::pass(name, "initial user namespace (identity map)");

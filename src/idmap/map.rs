@@ -176,7 +176,7 @@ impl IdMap {
     }
 
     /// Short form for tables: `0:1000:1,1:100000:65536`.
-    pub(crate) fn to_short(&self) -> String {
+    pub fn to_short(&self) -> String {
         if self.is_identity() {
             return "identity".into();
         }
