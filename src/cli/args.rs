@@ -224,11 +224,14 @@ pub struct TranslateArgs {
 
 #[derive(Debug, Args)]
 pub struct UnshareArgs {
-    /// Map ids explicitly instead of the plan (repeatable); checked against your subuid ranges
-    #[arg(long = "map-users", value_name = "INNER:OUTER:COUNT")]
+    /// Map ids explicitly instead of the plan (repeatable); checked against your subuid
+    /// ranges. `auto` asks for the plan (your own uid, then all your subordinate uids), as
+    /// if the option were not given
+    #[arg(long = "map-users", value_name = "INNER:OUTER:COUNT|auto")]
     pub map_users: Vec<String>,
-    /// Map group ids explicitly instead of the plan (repeatable); checked against your subgid ranges
-    #[arg(long = "map-groups", value_name = "INNER:OUTER:COUNT")]
+    /// Map group ids explicitly instead of the plan (repeatable); checked against your
+    /// subgid ranges. `auto` asks for the plan, as for --map-users
+    #[arg(long = "map-groups", value_name = "INNER:OUTER:COUNT|auto")]
     pub map_groups: Vec<String>,
     /// Where your own uid lands inside (default 0)
     #[arg(long = "map-user", value_name = "UID")]
