@@ -67,6 +67,30 @@ fn run_passes_a_non_utf8_argument_as_its_bytes() {
         "$USERNS run {root} sh -c 'echo -n \"$1\"' sh {FF} | {HEX}"
     ));
     assert_eq!(assert_ok(&out), "ff", "{}", describe(&out));
+    // A volume's HOST and the SOURCE may be any bytes too.
+    let out = s.sh(&format!(
+        "d=\"$HOME\"/{FF}; mkdir \"$d\" && echo hi > \"$d\"/f && \
+         ln -s {root} \"$HOME\"/root{FF} && \
+         $USERNS run -v \"$d\":/v:ro \"$HOME\"/root{FF} cat /v/f"
+    ));
+    assert_eq!(assert_ok(&out), "hi\n");
+}
+
+/// clean, chown and stat take a PATH that is not UTF-8 as the bytes it is.
+#[test]
+fn paths_that_are_not_utf8_are_used_as_they_are() {
+    let Some(s) = Scenario::new("conv_path_bytes") else {
+        return;
+    };
+    let out = s.sh(&format!(
+        "d=\"$HOME\"/{FF}; mkdir \"$d\" && : > \"$d\"/f && \
+         $USERNS chown -R 1000:1000 \"$d\" && $USERNS stat --json \"$d\"/f && \
+         $USERNS clean --yes \"$d\" && ! test -e \"$d\""
+    ));
+    let text = assert_ok(&out);
+    assert!(text.contains("\"uid\": 200999"), "{}", describe(&out));
+    assert!(text.contains("home/\\\\xff/f"), "{}", describe(&out));
+    assert!(text.contains("removed:"), "{}", describe(&out));
 }
 
 /// A non-UTF-8 word in any place of any command is refused or used, never a panic or an

@@ -88,7 +88,10 @@ fn extra_sections(words: &str, page: &man::Page) -> String {
         man::Exit::Inspect { problems } => {
             item("0", "Success.");
             item("1", &format!("Failure: {problems}; or a failed write to standard output (a reader that closed the pipe ends it quietly)."));
-            item("2", "The command line is wrong (an unknown option, a bad value).");
+            item(
+                "2",
+                "The command line is wrong (an unknown option, a bad value).",
+            );
         }
         man::Exit::Program => {
             item("125", "userns itself failed, or the command line is wrong (an unknown option before COMMAND: only `--` or COMMAND's first word ends the options).");
@@ -98,24 +101,41 @@ fn extra_sections(words: &str, page: &man::Page) -> String {
         }
     }
     out.push_str(".SH ENVIRONMENT\n");
-    let shown = if words.is_empty() { "userns".to_string() } else { format!("userns {words}") };
+    let shown = if words.is_empty() {
+        "userns".to_string()
+    } else {
+        format!("userns {words}")
+    };
     let describe = |name: &str| {
         man::VARIABLES
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, text)| *text)
-            .unwrap_or_else(|| panic!("src/cli/man.rs: `{shown}` names {name}, which VARIABLES does not describe"))
+            .unwrap_or_else(|| {
+                panic!("src/cli/man.rs: `{shown}` names {name}, which VARIABLES does not describe")
+            })
     };
     if page.reads.is_empty() {
-        out.push_str(&format!("{} reads no environment variables.\n", roff(&shown)));
+        out.push_str(&format!(
+            "{} reads no environment variables.\n",
+            roff(&shown)
+        ));
     }
     for name in page.reads {
-        out.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff(name), roff(describe(name))));
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            roff(name),
+            roff(describe(name))
+        ));
     }
     if !page.sets.is_empty() {
         out.push_str(".PP\nCOMMAND runs with these set:\n");
         for name in page.sets {
-            out.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff(name), roff(describe(name))));
+            out.push_str(&format!(
+                ".TP\n\\fB{}\\fR\n{}\n",
+                roff(name),
+                roff(describe(name))
+            ));
         }
     }
     out.push_str(".SH EXAMPLES\n");
@@ -127,7 +147,9 @@ fn extra_sections(words: &str, page: &man::Page) -> String {
         .see_also
         .iter()
         .map(|r| {
-            let (name, section) = r.split_once('(').unwrap_or_else(|| panic!("{r}: not name(section)"));
+            let (name, section) = r
+                .split_once('(')
+                .unwrap_or_else(|| panic!("{r}: not name(section)"));
             format!("\\fB{}\\fR({section}", roff(name))
         })
         .collect();
@@ -284,7 +306,12 @@ fn every_page_has_the_sections_and_no_backticks() {
     );
     for (name, page) in render_pages() {
         let text = String::from_utf8(page).unwrap();
-        for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH EXAMPLES", ".SH \"SEE ALSO\""] {
+        for section in [
+            ".SH \"EXIT STATUS\"",
+            ".SH ENVIRONMENT",
+            ".SH EXAMPLES",
+            ".SH \"SEE ALSO\"",
+        ] {
             assert!(text.contains(section), "{name} has no {section}");
         }
         assert!(!text.contains('`'), "{name} prints a backtick:\n{text}");
@@ -296,7 +323,12 @@ fn every_page_has_the_sections_and_no_backticks() {
 #[test]
 fn every_environment_variable_read_is_documented() {
     let read = variables_read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
-    for must in ["USERNS_CLEAN_WORKERS", "USERNS_UNPACK_MAX_FILE", "XDG_RUNTIME_DIR", "SHELL"] {
+    for must in [
+        "USERNS_CLEAN_WORKERS",
+        "USERNS_UNPACK_MAX_FILE",
+        "XDG_RUNTIME_DIR",
+        "SHELL",
+    ] {
         assert!(read.contains(must), "the scan misses {must}: {read:?}");
     }
     let top = man::page("").expect("userns(1)");
@@ -362,5 +394,8 @@ fn variables_read(dir: &Path) -> std::collections::BTreeSet<String> {
 fn map_users_auto_is_documented() {
     let pages = render_pages();
     let unshare = String::from_utf8(pages["userns-unshare.1"].clone()).unwrap();
-    assert!(unshare.contains("\\fBauto\\fR asks for the plan"), "{unshare}");
+    assert!(
+        unshare.contains("\\fBauto\\fR asks for the plan"),
+        "{unshare}"
+    );
 }

@@ -449,7 +449,7 @@ pub struct RunArgs {
     pub read_only: bool,
     /// Bind mount HOST:CTR[:ro] (repeatable)
     #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
-    pub volumes: Vec<String>,
+    pub volumes: Vec<OsString>,
     /// Set an environment variable K=V (repeatable)
     #[arg(short = 'e', long = "env", value_name = "K=V")]
     pub env: Vec<String>,

@@ -3,7 +3,8 @@
 
 use super::namespaces::UsernsMode;
 use crate::error::{Error, Result};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Network modes of `userns run`.
@@ -33,8 +34,8 @@ pub struct RunSpec {
     /// Write to the source directory itself instead of an overlay over it.
     pub rootfs_rw: bool,
     pub read_only: bool,
-    /// `HOST:CTR[:ro]` each.
-    pub volumes: Vec<String>,
+    /// `HOST:CTR[:ro]` each; HOST is bytes, as any host path.
+    pub volumes: Vec<OsString>,
     /// `K=V` or `K` each.
     pub env: Vec<String>,
     pub env_file: Vec<PathBuf>,
@@ -75,7 +76,9 @@ pub(crate) struct Volume {
 
 /// Parse one `-v` value. The host path is made absolute against `cwd` and must exist:
 /// podman takes a name without a slash as a named volume, which userns does not have.
-pub(crate) fn parse_volume(spec: &str, cwd: &Path) -> Result<Volume> {
+/// HOST is bytes, as any host path; CTR and the options are text.
+pub(crate) fn parse_volume(spec: impl AsRef<OsStr>, cwd: &Path) -> Result<Volume> {
+    let spec = spec.as_ref();
     let bad = |why: &str| {
         Error::usage(format!("invalid volume {spec:?}"))
             .because(why.to_string())
@@ -83,16 +86,23 @@ pub(crate) fn parse_volume(spec: &str, cwd: &Path) -> Result<Volume> {
                 "write -v HOST:CTR or -v HOST:CTR:ro, both paths absolute (HOST may be ./relative)",
             )
     };
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (host, target, options) = match parts.as_slice() {
-        [h, t] => (*h, *t, ""),
-        [h, t, o] => (*h, *t, *o),
+    let parts: Vec<&[u8]> = spec.as_bytes().split(|b| *b == b':').collect();
+    let (host, target, options): (&[u8], &[u8], &[u8]) = match parts.as_slice() {
+        [h, t] => (h, t, b""),
+        [h, t, o] => (h, t, o),
         _ => return Err(bad("expected HOST:CTR[:OPTIONS]")),
     };
     if host.is_empty() || target.is_empty() {
         return Err(bad("an empty path"));
     }
-    if !host.starts_with('/') && !host.starts_with('.') {
+    let (Ok(target), Ok(options)) = (std::str::from_utf8(target), std::str::from_utf8(options))
+    else {
+        return Err(bad(
+            "CTR and the options must be UTF-8 text (HOST may be any bytes)",
+        ));
+    };
+    let host = OsStr::from_bytes(host);
+    if !host.as_bytes().starts_with(b"/") && !host.as_bytes().starts_with(b".") {
         return Err(bad(
             "HOST is not a path (userns has no named volumes); start it with / or ./",
         ));
