@@ -181,6 +181,19 @@ fn an_unknown_option_before_the_command_is_a_usage_error() {
     assert_eq!(assert_ok(&out), "-l --single\n");
     let out = s.run(&["enter", "dev", "sh", "-c", "echo \"$0\"", "--mount"]);
     assert_eq!(assert_ok(&out), "--mount\n");
+    // A `--` after COMMAND has begun is the command's too, as util-linux unshare passes it.
+    let out = s.run(&[
+        "unshare",
+        "--single",
+        "sh",
+        "-c",
+        "echo \"$@\"",
+        "x",
+        "--",
+        "a",
+        "--b",
+    ]);
+    assert_eq!(assert_ok(&out), "-- a --b\n");
 }
 
 /// Every command's output, for the output tests: each line prints something on stdout.
