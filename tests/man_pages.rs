@@ -160,11 +160,15 @@ fn extra_sections(words: &str, page: &man::Page) -> String {
 
 /// The doc comments quote commands and values in `backticks`, which a man page would
 /// print as they are: they become bold, and in the NAME line (read by whatis and
-/// apropos) plain.
+/// apropos) plain. The apostrophe preamble each of clap_mangen's section renderers
+/// writes is kept once, at the top.
 fn quotes_to_bold(page: &str) -> String {
     let mut out = String::new();
     let mut in_name = false;
-    for line in page.lines() {
+    for (i, line) in page.lines().enumerate() {
+        if i >= 2 && (line.starts_with(".ie \\n(.g .ds Aq") || line.starts_with(".el .ds Aq")) {
+            continue;
+        }
         if line.starts_with(".SH") {
             in_name = line == ".SH NAME";
         }
