@@ -247,6 +247,9 @@ pub fn inside_spans(map: &[IdMapEntry]) -> String {
         .join(", ")
 }
 
+/// Unmapped ids a message lists (`image check` lists them all).
+const SHOWN_IDS: usize = 20;
+
 /// Several lines: each unmapped id with its paths, then the highest id per kind. Used as
 /// the cause of `run`'s refusal.
 impl fmt::Display for IdReport {
@@ -254,13 +257,18 @@ impl fmt::Display for IdReport {
         let n = self.uids.unmapped.len() + self.gids.unmapped.len();
         write!(
             f,
-            "{n} id{} of its files {} not in {}",
+            "{n} id{} of its files {} not mapped in {}",
             if n == 1 { "" } else { "s" },
             if n == 1 { "is" } else { "are" },
             self.map_origin
         )?;
+        let mut shown = 0;
         for k in [&self.uids, &self.gids] {
             for u in &k.unmapped {
+                shown += 1;
+                if shown > SHOWN_IDS {
+                    continue;
+                }
                 write!(f, "\n  {}", describe(k.kind, u))?;
             }
             if let Some(u) = k.unlisted {
@@ -270,6 +278,9 @@ impl fmt::Display for IdReport {
                     u.entries, k.kind, u.lowest, u.highest
                 )?;
             }
+        }
+        if shown > SHOWN_IDS {
+            write!(f, "\n  and {} more ids", shown - SHOWN_IDS)?;
         }
         for k in [&self.uids, &self.gids] {
             if let (false, Some(h)) = (k.fits(), k.highest) {
