@@ -419,3 +419,86 @@ fn hostile_layers_are_errors_naming_the_layer() {
     let out = scn.run(&["image", "check", &scn.scratch().display().to_string()]);
     common::assert_code(&out, 2);
 }
+
+/// podman, as root, in a private store under `dir`.
+fn podman(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("podman")
+        .arg("--root")
+        .arg(dir.join("root"))
+        // podman refuses a runroot longer than 50 characters.
+        .arg("--runroot")
+        .arg(format!("/tmp/userns-chk-rr.{}", std::process::id()))
+        .args(["--storage-driver", "vfs"])
+        .args(args)
+        .output()
+        .expect("run podman");
+    assert!(
+        out.status.success(),
+        "podman {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn podman_saved_archives_are_checked_in_both_formats() {
+    let Some(scn) = scenario("image_check_podman") else {
+        return;
+    };
+    if std::process::Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(std::env::var_os("CI").is_none(), "podman is missing in CI");
+        eprintln!("skipped: podman is not installed");
+        return;
+    }
+    let s = Scratch::new("check_podman");
+    let rootfs = s.layer(
+        "rootfs",
+        json!([
+            {"path": "./", "type": "dir"},
+            {"path": "etc/", "type": "dir"},
+            {"path": "etc/os-release", "data": "ID=t\n"},
+            {"path": "opt/", "type": "dir", "uid": 1000, "gid": 1000},
+            {"path": "opt/su", "data": "x", "mode": 0o4755, "uid": 70_000, "gid": 0},
+            {"path": "opt/big", "data": "y", "uid": 3_000_000, "gid": 3_000_000},
+        ]),
+    );
+    let store = s.path("podman");
+    podman(
+        &store,
+        &["import", image_support::path_str(&rootfs), "localhost/chk"],
+    );
+    let mut archives = Vec::new();
+    for (format, name) in [("docker-archive", "docker.tar"), ("oci-archive", "oci.tar")] {
+        let out = s.path(name);
+        podman(
+            &store,
+            &[
+                "save",
+                "--format",
+                format,
+                "-o",
+                image_support::path_str(&out),
+                "localhost/chk",
+            ],
+        );
+        archives.push((format, reachable(&scn, &out)));
+    }
+    let _ = std::fs::remove_dir_all(format!("/tmp/userns-chk-rr.{}", std::process::id()));
+    for (format, archive) in &archives {
+        let out = scn.run(&["image", "check", "--json", archive]);
+        common::assert_code(&out, 1);
+        let v = json_of(&out);
+        assert_eq!(v["kind"], *format);
+        let ids: Vec<u64> = unmapped(&v, "uids").into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, [70_000, 3_000_000], "{format}");
+        assert_eq!(
+            unmapped(&v, "gids")[0],
+            (3_000_000, vec!["/opt/big".to_string()])
+        );
+        assert_eq!(v["entries"], 6, "{format}");
+    }
+}
