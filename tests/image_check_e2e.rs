@@ -317,9 +317,15 @@ fn a_narrower_map_given_reports_more_ids() {
         &scn,
         &s.docker_archive("fits", json!({"config": {}}), &[&busybox_layer(&s)]),
     );
-    let out = scn.run(&["image", "check", "--json", &fits]);
-    common::assert_ok(&out);
-    assert_eq!(json_of(&out)["fits"], true);
+    for mode in ["shared", "private"] {
+        // No kept namespace runs: both get the plan of a new one, all ivy's ids.
+        let out = scn.run(&["image", "check", "--json", "--userns", mode, &fits]);
+        common::assert_ok(&out);
+        let v = json_of(&out);
+        assert_eq!(v["fits"], true);
+        assert_eq!(v["map_origin"], "your map (all your subordinate ids)");
+        assert_eq!(v["uids"]["highest"], 65536);
+    }
     // Only the own id and 999 subordinate ids for users: 1000 and 65536 are left out.
     let out = scn.run(&[
         "image",
