@@ -100,21 +100,21 @@ pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
 }
 
 /// `prepare`, but an image not in the cache yet has its layers' headers read first, and
-/// is refused (nothing written to the cache, no staging directory made) when `target`
-/// cannot map the owners of its files: [`idcheck::refusal`], with the fix for `account`.
+/// is refused (nothing written to the cache, no staging directory made) when the user
+/// namespace this runs in cannot map the owners of its files: [`idcheck::refusal`], with
+/// the fix for `account`. A directory, or an image in the cache, needs no check.
 pub fn prepare_checked(
     source: &Path,
     cache: &ImageCache,
-    target: &idcheck::MapTarget,
     account: &crate::users::Account,
 ) -> Result<PreparedSource> {
-    prepare_with(source, cache, Some((target, account)))
+    prepare_with(source, cache, Some(account))
 }
 
 fn prepare_with(
     source: &Path,
     cache: &ImageCache,
-    check: Option<(&idcheck::MapTarget, &crate::users::Account)>,
+    check: Option<&crate::users::Account>,
 ) -> Result<PreparedSource> {
     let kind = detect(source)?;
     if kind == SourceKind::RootfsDir {
@@ -131,8 +131,9 @@ fn prepare_with(
     let image = match cache.lookup(&plan.id)? {
         Some(image) => image,
         None => {
-            if let Some((target, account)) = check {
-                idcheck::check_plan(&blobs, &plan, target, account)?;
+            if let Some(account) = check {
+                let target = idcheck::MapTarget::current()?;
+                idcheck::check_plan(&blobs, &plan, &target, account)?;
             }
             cache.install(source, kind, &plan, &blobs)?
         }
