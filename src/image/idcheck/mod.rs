@@ -186,3 +186,72 @@ pub fn check_blobs(
     }
     Err(refusal(subject, report))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idmap::{IdMap, IdMapEntry};
+    use crate::ids::IdKind;
+    use std::error::Error as _;
+
+    fn layer_file(dir: &Path, name: &str, uid: u64) -> LayerBlob {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_path("f").unwrap();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_uid(uid);
+        h.set_gid(0);
+        h.set_cksum();
+        b.append(&h, &b"x"[..]).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+        LayerBlob {
+            path,
+            digest: format!("sha256:{}", name.repeat(64 / name.len())),
+        }
+    }
+
+    #[test]
+    fn check_blobs_gives_the_report_or_the_refusal_that_carries_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = |k| IdMap::new(k, vec![IdMapEntry::new(0, 100_000, 65536)]);
+        let target = MapTarget {
+            uid: map(IdKind::Uid),
+            gid: map(IdKind::Gid),
+            origin: "the test map".into(),
+            explicit: false,
+        };
+        let fits = layer_file(dir.path(), "a", 1000);
+        let report = check_blobs("repo:tag", &[fits.clone()], &target, &Account::ivy()).unwrap();
+        assert!(report.fits && report.layers == 1);
+        let beyond = layer_file(dir.path(), "b", 70_000);
+        let err = check_blobs(
+            "repo:tag",
+            &[fits.clone(), beyond],
+            &target,
+            &Account::ivy(),
+        )
+        .unwrap_err();
+        assert!(err.what.starts_with("repo:tag: not unpacked"), "{err}");
+        let report = &err
+            .source()
+            .and_then(|s| s.downcast_ref::<IdsDoNotFit>())
+            .expect("the report is the cause")
+            .0;
+        assert_eq!(report.uids.unmapped[0].id, 70_000);
+        assert_eq!(report.uids.unmapped[0].paths, ["/f"]);
+        // A damaged blob is named by its digest.
+        std::fs::write(dir.path().join("c"), b"\x1f\x8bnot gzip").unwrap();
+        let bad = LayerBlob {
+            path: dir.path().join("c"),
+            digest: "sha256:cc".into(),
+        };
+        let err = check_blobs("repo:tag", &[fits, bad], &target, &Account::ivy()).unwrap_err();
+        assert!(
+            err.what
+                .starts_with("cannot read layer 2 of 2 (sha256:cc) of repo:tag"),
+            "{err}"
+        );
+    }
+}
