@@ -223,7 +223,13 @@ mod tests {
             explicit: false,
         };
         let fits = layer_file(dir.path(), "a", 1000);
-        let report = check_blobs("repo:tag", &[fits.clone()], &target, &Account::ivy()).unwrap();
+        let report = check_blobs(
+            "repo:tag",
+            std::slice::from_ref(&fits),
+            &target,
+            &Account::ivy(),
+        )
+        .unwrap();
         assert!(report.fits && report.layers == 1);
         let beyond = layer_file(dir.path(), "b", 70_000);
         let err = check_blobs(
