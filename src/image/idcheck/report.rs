@@ -255,13 +255,17 @@ const SHOWN_IDS: usize = 20;
 impl fmt::Display for IdReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.uids.unmapped.len() + self.gids.unmapped.len();
-        write!(
-            f,
-            "{n} id{} of its files {} not mapped in {}",
-            if n == 1 { "" } else { "s" },
-            if n == 1 { "is" } else { "are" },
-            self.map_origin
-        )?;
+        match n {
+            // Only ids past the listing's bound: how many of them is not known.
+            0 => write!(f, "ids of its files are not mapped in {}", self.map_origin)?,
+            _ => write!(
+                f,
+                "{n} id{} of its files {} not mapped in {}",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "is" } else { "are" },
+                self.map_origin
+            )?,
+        }
         let mut shown = 0;
         for k in [&self.uids, &self.gids] {
             for u in &k.unmapped {
