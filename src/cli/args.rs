@@ -67,6 +67,9 @@ pub enum Command {
     Images(ImagesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Images: check an image's file owners against your map before it is unpacked
+    #[command(subcommand)]
+    Image(ImageCommand),
 }
 
 impl Command {
@@ -519,4 +522,45 @@ pub struct CompletionsArgs {
 /// The clap `Command`, for man pages and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Check that your user namespace can map every owner of an image's files; exit 1 if not
+    ///
+    /// Reads only the layers' tar headers (a plain layer's file data is sought over, a
+    /// compressed one's decompressed and dropped), and lists every uid and gid the map
+    /// cannot hold, with the paths that carry them, the highest id needed, and the
+    /// `usermod --add-subuids` / `--add-subgids` (a range free in /etc/subuid and
+    /// /etc/subgid) that would make them fit. `userns run` makes the same check before it
+    /// unpacks an image, and refuses one that does not fit.
+    Check(ImageCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageCheckArgs {
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Check against this map of user ids instead of run's (repeatable), as `userns
+    /// unshare --map-users` takes it; checked against your subuid ranges
+    #[arg(long = "map-users", value_name = "INNER:OUTER:COUNT")]
+    pub map_users: Vec<String>,
+    /// Check against this map of group ids instead of run's (repeatable), as `userns
+    /// unshare --map-groups` takes it; checked against your subgid ranges
+    #[arg(long = "map-groups", value_name = "INNER:OUTER:COUNT")]
+    pub map_groups: Vec<String>,
+    /// The user namespace `userns run --userns MODE` would use, whose map is checked
+    /// against: shared (the default: the kept namespace `containers`'s map when it runs,
+    /// else all your subordinate ids), shared:NAME, or private
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "shared",
+        value_parser = UsernsMode::parse
+    )]
+    pub userns: UsernsMode,
+    /// An image archive (docker-archive or OCI, as `podman save` writes them) or an OCI layout
+    #[arg(value_name = "SOURCE", value_hint = ValueHint::AnyPath)]
+    pub source: PathBuf,
 }

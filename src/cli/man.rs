@@ -266,6 +266,23 @@ pub fn page(command: &str) -> Option<Page> {
             ],
             see_also: &["userns(1)"],
         },
+        "image" => Page {
+            exit: inspect("as each subcommand's page says"),
+            reads: &[],
+            sets: &[],
+            examples: &[("userns image check alpine.tar", "which files of an image your map cannot own, before unpacking it")],
+            see_also: &["userns-image-check(1)", "userns-images(1)", "podman-image(1)"],
+        },
+        "image check" => Page {
+            exit: inspect("some of the image's uids or gids do not fit the map, or a layer cannot be read"),
+            reads: &["HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME"],
+            sets: &[],
+            examples: &[
+                ("userns image check alpine.tar", "the ids of an image archive your namespace cannot hold, with the paths that carry them and the usermod fix"),
+                ("userns image check --json --userns private oci-dir", "the same for an OCI layout and a private namespace's map, for a script"),
+            ],
+            see_also: &["userns-run(1)", "userns-subid-add(1)", "usermod(8)", "podman-load(1)"],
+        },
         _ => return None,
     })
 }

@@ -7,7 +7,7 @@ pub mod cmd;
 pub mod quick;
 pub mod render;
 
-use args::{Cli, Command, SubidCommand};
+use args::{Cli, Command, ImageCommand, SubidCommand};
 use clap::FromArgMatches;
 use std::ffi::OsString;
 use userns::error::Result;
@@ -55,5 +55,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Run(a) => cmd::run::run(a),
         Command::Images(a) => cmd::images::run(a),
         Command::Completions(a) => cmd::completions::run(a),
+        Command::Image(ImageCommand::Check(a)) => cmd::image_check::run(a),
     }
 }

@@ -14,11 +14,13 @@
 //! - [`sparse`]: GNU tar's sparse formats, written with their holes;
 //! - [`limits`]: what an unpack may write, weighed before it writes it;
 //! - [`beneath`]: the openat2-confined file-system writes that layer relies on;
-//! - [`cache`]: the per-user cache, its atomic install and its listing.
+//! - [`cache`]: the per-user cache, its atomic install and its listing;
+//! - [`idcheck`]: the owners in the layers' headers, checked against a map before unpacking.
 
 pub(crate) mod beneath;
 pub mod cache;
 pub(crate) mod digest;
+pub mod idcheck;
 pub(crate) mod layer;
 pub(crate) mod limits;
 pub(crate) mod manifest;
@@ -94,6 +96,26 @@ pub fn detect(source: &Path) -> Result<SourceKind> {
 /// `crate::unshare::enter(..)`), so that the owners from the layers land on the
 /// user's subordinate ids.
 pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
+    prepare_with(source, cache, None)
+}
+
+/// `prepare`, but an image not in the cache yet has its layers' headers read first, and
+/// is refused (nothing written to the cache, no staging directory made) when the user
+/// namespace this runs in cannot map the owners of its files: [`idcheck::refusal`], with
+/// the fix for `account`. A directory, or an image in the cache, needs no check.
+pub fn prepare_checked(
+    source: &Path,
+    cache: &ImageCache,
+    account: &crate::users::Account,
+) -> Result<PreparedSource> {
+    prepare_with(source, cache, Some(account))
+}
+
+fn prepare_with(
+    source: &Path,
+    cache: &ImageCache,
+    check: Option<&crate::users::Account>,
+) -> Result<PreparedSource> {
     let kind = detect(source)?;
     if kind == SourceKind::RootfsDir {
         let rootfs = std::fs::canonicalize(source).map_err(|e| Error::io("resolve", source, &e))?;
@@ -108,7 +130,13 @@ pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
     let plan = manifest::plan(&blobs, kind)?;
     let image = match cache.lookup(&plan.id)? {
         Some(image) => image,
-        None => cache.install(source, kind, &plan, &blobs)?,
+        None => {
+            if let Some(account) = check {
+                let target = idcheck::MapTarget::current()?;
+                idcheck::check_plan(&blobs, &plan, &target, account)?;
+            }
+            cache.install(source, kind, &plan, &blobs)?
+        }
     };
     Ok(PreparedSource {
         kind,

@@ -11,7 +11,7 @@ use super::SourceKind;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -175,23 +175,55 @@ fn resolve_relative(dir: &str, target: &str) -> String {
     parts.join("/")
 }
 
-/// A reader of one member's bytes, by position, so that members need no seeking.
-pub(crate) struct MemberReader<'a> {
-    file: &'a File,
+/// The file a blob lies in: the archive (shared by its members) or a layout's own file.
+pub(crate) enum BlobFile<'a> {
+    Shared(&'a File),
+    Own(File),
+}
+
+impl BlobFile<'_> {
+    fn file(&self) -> &File {
+        match self {
+            BlobFile::Shared(f) => f,
+            BlobFile::Own(f) => f,
+        }
+    }
+}
+
+/// A reader of one blob's bytes, by position (`pread`), so that members of one archive
+/// need no shared file offset; seekable within the blob, never past its ends.
+pub(crate) struct BlobReader<'a> {
+    file: BlobFile<'a>,
+    start: u64,
     pos: u64,
     end: u64,
 }
 
-impl Read for MemberReader<'_> {
+impl Read for BlobReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.end - self.pos;
+        let left = self.end.saturating_sub(self.pos);
         let want = buf.len().min(left.min(usize::MAX as u64) as usize);
         if want == 0 {
             return Ok(0);
         }
-        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        let n = self.file.file().read_at(&mut buf[..want], self.pos)?;
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+impl Seek for BlobReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let len = self.end - self.start;
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => (self.pos - self.start).checked_add_signed(d),
+            SeekFrom::End(d) => len.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the blob"))?;
+        // Past the end reads as the end: nothing more of the file is ever read.
+        self.pos = self.start + target.min(len);
+        Ok(target.min(len))
     }
 }
 
@@ -259,10 +291,20 @@ impl Blobs {
         name: &str,
         expected: Option<u64>,
     ) -> Result<(Box<dyn Read + '_>, u64)> {
+        let (reader, size) = self.open_blob_seekable(name, expected)?;
+        Ok((Box::new(reader), size))
+    }
+
+    /// `open_blob`, seekable: reading only a plain layer's headers seeks over its data.
+    pub(crate) fn open_blob_seekable(
+        &self,
+        name: &str,
+        expected: Option<u64>,
+    ) -> Result<(BlobReader<'_>, u64)> {
         if name.split('/').any(|c| c == "..") {
             return Err(self.missing(name).because("the name contains `..`"));
         }
-        let (reader, size): (Box<dyn Read + '_>, u64) = match self {
+        let (file, offset, size) = match self {
             Blobs::Archive {
                 file, members, len, ..
             } => {
@@ -293,12 +335,7 @@ impl Blobs {
                         member.size
                     )));
                 }
-                let reader = MemberReader {
-                    file,
-                    pos: member.offset,
-                    end,
-                };
-                (Box::new(reader), member.size)
+                (BlobFile::Shared(file), member.offset, member.size)
             }
             Blobs::Layout { path, dir } => {
                 let (file, size) =
@@ -314,7 +351,7 @@ impl Blobs {
                             None => self.refused(name, e),
                             _ => Error::io("open", &path.join(name), &e),
                         })?;
-                (Box::new(file), size)
+                (BlobFile::Own(file), 0, size)
             }
         };
         match expected {
@@ -324,7 +361,15 @@ impl Blobs {
             ))
             .because(format!("the image says {n} bytes, the blob holds {size}"))
             .fix("the image is damaged or was altered: save or copy it again")),
-            _ => Ok((Box::new(reader.take(size)), size)),
+            _ => Ok((
+                BlobReader {
+                    file,
+                    start: offset,
+                    pos: offset,
+                    end: offset + size,
+                },
+                size,
+            )),
         }
     }
 

@@ -206,6 +206,26 @@ fn join_live(
     joinable.enter(flags, Some(rec.start_time)).map(Some)
 }
 
+/// The maps a container that joins NAME gets (`run --userns shared:NAME`): those of the
+/// live namespace, unless `join_live` would replace it for a stale map (or it is not
+/// alive), when None: the container then gets a namespace made afresh.
+pub(crate) fn container_maps(
+    name: &str,
+    account: &Account,
+) -> Result<Option<(crate::idmap::IdMap, crate::idmap::IdMap)>> {
+    let dir = record::registry_dir(false)?;
+    let Some(rec) = record::read(&dir, name)? else {
+        return Ok(None);
+    };
+    let Liveness::Alive(_) = liveness(&rec) else {
+        return Ok(None);
+    };
+    if replaceable(&rec) && map_change(&rec, account).is_some() {
+        return Ok(None);
+    }
+    crate::idmap::proc::read_maps(rec.pid).map(Some)
+}
+
 /// Whether a kept namespace whose map is stale may be replaced: only one that holds
 /// nothing but the user namespace, mapped as userns maps by default, since ending it
 /// loses nothing (running containers hold the old one). A namespace made by `userns

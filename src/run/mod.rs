@@ -55,7 +55,7 @@ use crate::unshare::supervise::{self, Confinement, Pid1Mode};
 use crate::unshare::Program;
 use crate::users::Account;
 use dirs::{ContainerDirs, ContainerId};
-pub use namespaces::UsernsMode;
+pub use namespaces::{map_target, UsernsMode};
 pub use spec::{NetMode, RunSpec};
 use std::path::{Path, PathBuf};
 

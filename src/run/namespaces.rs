@@ -13,8 +13,10 @@
 //! namespaces are then owned by it (user_namespaces(7)).
 
 use crate::error::{Error, Result};
+use crate::image::idcheck::MapTarget;
 use crate::keep::{self, record, KeptUse};
-use crate::unshare::{setup, Namespaces, NsSpec};
+use crate::subid::SubIdPaths;
+use crate::unshare::{setup, MapRequest, Namespaces, NsSpec};
 use crate::users::Account;
 use nix::sched::CloneFlags;
 
@@ -54,6 +56,45 @@ impl UsernsMode {
             },
         }
     }
+}
+
+/// The maps an image must fit to run: those of `request` when given (`--map-users`,
+/// `--map-groups`, as `userns unshare` takes them), else those a container of `mode`
+/// gets: a live kept namespace's own (`shared`, unless it is to be made afresh for a
+/// stale map), else the plan userns makes a new namespace with (all the user's
+/// subordinate ids after their own id).
+pub fn map_target(
+    mode: &UsernsMode,
+    request: Option<&MapRequest>,
+    account: &Account,
+) -> Result<MapTarget> {
+    let paths = SubIdPaths::default();
+    if let Some(request) = request {
+        let (uid, gid, _) = crate::unshare::plan_maps(request, account, &paths)?;
+        return Ok(MapTarget {
+            uid,
+            gid,
+            origin: "the map given (--map-users, --map-groups)".into(),
+            explicit: true,
+        });
+    }
+    if let UsernsMode::Shared(name) = mode {
+        if let Some((uid, gid)) = keep::container_maps(name, account)? {
+            return Ok(MapTarget {
+                uid,
+                gid,
+                origin: format!("the map of the kept namespace {name}"),
+                explicit: false,
+            });
+        }
+    }
+    let (uid, gid, _) = crate::unshare::plan_maps(&MapRequest::default(), account, &paths)?;
+    Ok(MapTarget {
+        uid,
+        gid,
+        origin: "your map (all your subordinate ids)".into(),
+        explicit: false,
+    })
 }
 
 /// Enter the container's namespaces: its user namespace as `mode` says, then new pid,

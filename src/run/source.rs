@@ -69,7 +69,9 @@ pub(crate) fn prepare(
     if located != SourceKind::RootfsDir {
         secure_top()?;
     }
-    let prepared = image::prepare(source, &cache)?;
+    // Before anything is unpacked: every owner in the layers must be one this namespace
+    // maps, or the run stops here, with nothing written to the cache (ids first).
+    let prepared = image::prepare_checked(source, &cache, account)?;
     // Checked again with the kind read here, in case the source changed since `locate`,
     // and before the container can write anything.
     check_rootfs_rw(source, prepared.kind, rootfs_rw)?;

@@ -97,15 +97,31 @@ pub(crate) fn parse_map_spec(spec: &str, option: &str) -> Result<IdMapEntry> {
     Ok(IdMapEntry::new(n[0], n[1], n[2]))
 }
 
+/// The maps `plan_mapping` asks for, planned and validated, without looking for what
+/// would write them (an image's ids are checked against them: `image check`).
+pub fn plan_maps(
+    req: &MapRequest,
+    account: &Account,
+    paths: &SubIdPaths,
+) -> Result<(IdMap, IdMap, Vec<LeftOut>)> {
+    let root = nix::unistd::geteuid().is_root();
+    if req.single {
+        let m = single_mapping(req, account, root);
+        return Ok((m.uid, m.gid, m.left_out));
+    }
+    let mut left_out = Vec::new();
+    let uid = plan_kind(IdKind::Uid, req, account, paths, root, &mut left_out)?;
+    let gid = plan_kind(IdKind::Gid, req, account, paths, root, &mut left_out)?;
+    Ok((uid, gid, left_out))
+}
+
 /// Plan the namespace's maps for `account` and check them before anything runs.
 pub fn plan_mapping(req: &MapRequest, account: &Account, paths: &SubIdPaths) -> Result<Mapping> {
     let root = nix::unistd::geteuid().is_root();
     if req.single {
         return Ok(single_mapping(req, account, root));
     }
-    let mut left_out = Vec::new();
-    let uid = plan_kind(IdKind::Uid, req, account, paths, root, &mut left_out)?;
-    let gid = plan_kind(IdKind::Gid, req, account, paths, root, &mut left_out)?;
+    let (uid, gid, left_out) = plan_maps(req, account, paths)?;
     // Inside a user namespace, the ids asked for must exist in it; say so before the
     // helpers (whose setuid bit means nothing where root is unmapped) are even looked at.
     let (uid_here, gid_here) = crate::idmap::proc::self_maps()?;

@@ -15,5 +15,5 @@ pub(crate) mod supervise;
 pub(crate) use create::enter_new_userns;
 pub use enter::{enter, run_program};
 pub use exec::Program;
-pub use mapping::{plan_mapping, MapRequest, MapWriter, Mapping};
+pub use mapping::{plan_mapping, plan_maps, MapRequest, MapWriter, Mapping};
 pub use spec::{Namespaces, NsSpec};

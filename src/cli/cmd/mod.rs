@@ -6,6 +6,7 @@ pub mod clean;
 pub mod completions;
 pub mod doctor;
 pub mod enter;
+pub mod image_check;
 pub mod images;
 pub mod ls;
 pub mod map;
