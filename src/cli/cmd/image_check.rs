@@ -27,7 +27,7 @@ pub fn run(args: ImageCheckArgs) -> Result<u8> {
     if args.json {
         crate::cli::render::json::print_json(&checked)?;
     } else {
-        print!("{}", human(&checked));
+        crate::cli::render::out::print(human(&checked))?;
     }
     Ok(code)
 }
