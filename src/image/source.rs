@@ -200,13 +200,16 @@ fn unlinkable(path: &Path, name: &str, target: &str) -> Error {
              (unpacking the archive, as podman load does, makes links in archive order)"
         )
     };
-    Error::failure(format!("{} cannot be used as an OCI archive", path.display()))
-        .because(why)
-        .fix(
-            "the archive was written with a file listed twice (GNU tar stores the second as a \
+    Error::failure(format!(
+        "{} cannot be used as an OCI archive",
+        path.display()
+    ))
+    .because(why)
+    .fix(
+        "the archive was written with a file listed twice (GNU tar stores the second as a \
              hard link to the first): write it again without the duplicate, or save the image \
              again (podman save --format oci-archive)",
-        )
+    )
 }
 
 /// `dir` joined with `target`, `..` applied lexically, confined to the archive's top.

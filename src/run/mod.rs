@@ -211,10 +211,7 @@ fn container_program(
         .or(prepared.working_dir.clone())
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "/".to_string());
-    let entrypoint = args
-        .entrypoint
-        .as_deref()
-        .and_then(spec::entrypoint_words);
+    let entrypoint = args.entrypoint.as_deref().and_then(spec::entrypoint_words);
     let words = spec::program_words(
         &prepared.entrypoint,
         &prepared.cmd,

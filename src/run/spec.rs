@@ -330,10 +330,7 @@ mod tests {
             words(&s(&["/ep"]), &s(&["a"]), None, &o(&["b"])),
             o(&["/ep", "b"])
         );
-        assert_eq!(
-            words(&s(&["/ep"]), &s(&["a"]), None, &[]),
-            o(&["/ep", "a"])
-        );
+        assert_eq!(words(&s(&["/ep"]), &s(&["a"]), None, &[]), o(&["/ep", "a"]));
         // A COMMAND word is passed as the bytes it is.
         use std::os::unix::ffi::OsStringExt;
         let odd = vec![OsString::from_vec(vec![0xff])];
