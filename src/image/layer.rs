@@ -1,6 +1,7 @@
 //! Apply one layer (a tar stream, plain, gzip or zstd) onto a root, as the OCI image-spec
 //! `layer.md` says: entries replace what lower layers put at the same path, `.wh.NAME`
-//! deletes NAME, `.wh..wh..opq` hides everything lower layers put in its directory.
+//! deletes NAME, `.wh..wh..opq` hides everything lower layers put in its directory. A
+//! layer that names a path twice is refused, as podman refuses it ([`super::seen`]).
 //!
 //! Every write goes through [`super::beneath`], so no entry, link or symlink can make it
 //! land outside the root. Symlinks are created as they are and never followed here; hard
