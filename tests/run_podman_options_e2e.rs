@@ -94,6 +94,16 @@ fn entrypoint_prefixes_the_command_for_a_root_filesystem() {
         "one",
     ]);
     assert_eq!(assert_ok(&out), "zero-one\n");
+    // CMD is bytes, as any command: one not UTF-8 is looked for as it is (and not found).
+    let out = s.sh(&format!(
+        "$USERNS run --entrypoint \"$(printf '/bin/\\377')\" {root} x"
+    ));
+    assert_code(&out, 127);
+    assert!(
+        stderr(&out).contains("command not found"),
+        "{}",
+        stderr(&out)
+    );
     // Without --entrypoint nothing changes: COMMAND alone, else /bin/sh.
     let out = s.run(&["run", &root, "echo", "plain"]);
     assert_eq!(assert_ok(&out), "plain\n");
