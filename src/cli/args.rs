@@ -424,8 +424,9 @@ pub struct RunArgs {
     /// Hostname inside (default: a short container id)
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// Network: none (loopback only), host, pasta, slirp4netns
-    #[arg(long, value_enum, default_value_t = NetArg::None)]
+    /// Network: none (loopback only), host, pasta, slirp4netns. Also spelt --network, as
+    /// podman spells it
+    #[arg(long, visible_alias = "network", value_enum, default_value_t = NetArg::None)]
     pub net: NetArg,
     /// The container's user namespace. `shared` (the default): the one userns keeps for
     /// containers, named `containers` (see `userns ls`; `userns enter containers` is like
@@ -481,6 +482,12 @@ pub struct RunArgs {
     /// --preserve-fds; every other descriptor above 2 is closed for the container
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Run CMD instead of the image's Entrypoint, as podman's --entrypoint: one word, or a
+    /// JSON array of words (`'["/bin/sh","-c"]'`); COMMAND follows it, and the image's Cmd
+    /// is then not used. `--entrypoint ""` runs COMMAND alone. With a root filesystem
+    /// directory, CMD is put before COMMAND
+    #[arg(long, value_name = "CMD")]
+    pub entrypoint: Option<OsString>,
     /// Throw the container's writable layer away at exit (the default): it is a tmpfs of
     /// the container's own (memory, at most half of RAM), gone with the container; write
     /// large data to a volume (-v) or a kept layer

@@ -246,6 +246,7 @@ pub fn page(command: &str) -> Option<Page> {
                 ("userns run ./rootfs id", "run `id` in a container of a root filesystem directory"),
                 ("podman save -o alpine.tar alpine && userns run -it alpine.tar sh", "run a shell in a container of an image archive"),
                 ("userns run --net pasta -v $PWD:/src:ro alpine.tar ls /src", "with a network and a read-only volume"),
+                ("userns run --entrypoint '[\"/bin/sh\", \"-c\"]' alpine.tar 'echo $HOSTNAME'", "replace the image's Entrypoint (its Cmd is then not used), as podman does"),
             ],
             see_also: &["userns-images(1)", "userns-unshare(1)", "podman-run(1)", "pasta(1)", "slirp4netns(1)"],
         },

@@ -10,6 +10,7 @@
 //! - [`manifest`]: manifest.json / index.json → the config and the ordered layers;
 //! - [`digest`]: sha256 and sha512 digests, computed while layers stream;
 //! - [`layer`]: one layer stream applied to a root (whiteouts, links, owners, modes);
+//! - [`seen`]: the paths a layer named, as podman refuses a path named twice;
 //! - [`tarstream`]: a layer's tar entries, sizes and sparse maps known before their data;
 //! - [`sparse`]: GNU tar's sparse formats, written with their holes;
 //! - [`limits`]: what an unpack may write, weighed before it writes it;
@@ -24,6 +25,7 @@ pub mod idcheck;
 pub(crate) mod layer;
 pub(crate) mod limits;
 pub(crate) mod manifest;
+pub(crate) mod seen;
 pub(crate) mod source;
 pub(crate) mod sparse;
 pub(crate) mod tarstream;

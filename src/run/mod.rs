@@ -211,7 +211,13 @@ fn container_program(
         .or(prepared.working_dir.clone())
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "/".to_string());
-    let words = spec::program_words(&prepared.entrypoint, &prepared.cmd, &args.command);
+    let entrypoint = args.entrypoint.as_deref().and_then(spec::entrypoint_words);
+    let words = spec::program_words(
+        &prepared.entrypoint,
+        &prepared.cmd,
+        entrypoint.as_deref(),
+        &args.command,
+    )?;
     let mut program = Program::new(&words, Some(Path::new(&workdir)))?;
     let env = spec::container_env(
         hostname,

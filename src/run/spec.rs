@@ -58,6 +58,8 @@ pub struct RunSpec {
     /// The command and its arguments (default: the image's Entrypoint and Cmd).
     /// Bytes, as the caller passed them: an argument need not be UTF-8.
     pub command: Vec<OsString>,
+    /// `--entrypoint` as given: one word, or a JSON array of words (see `entrypoint_words`).
+    pub entrypoint: Option<OsString>,
 }
 
 /// The PATH podman gives a container whose image sets none.
@@ -202,23 +204,57 @@ pub(crate) fn container_env(
     env
 }
 
-/// The program to run: podman's rule is Entrypoint + (COMMAND, or else the image's Cmd);
-/// /bin/sh when both are empty.
+/// `--entrypoint` as podman reads it (pkg/specgenutil): a JSON array of strings is the
+/// words, anything else (`""` included) one word; JSON `null` is as if it were not given.
+/// Bytes that are not UTF-8 cannot be JSON, so they are one word too.
+pub(crate) fn entrypoint_words(raw: &OsStr) -> Option<Vec<OsString>> {
+    let Some(text) = raw.to_str() else {
+        return Some(vec![raw.to_os_string()]);
+    };
+    // Go's json leaves "" for a null element of a []string.
+    match serde_json::from_str::<Option<Vec<Option<String>>>>(text) {
+        Ok(None) => None,
+        Ok(Some(words)) => Some(
+            words
+                .into_iter()
+                .map(|w| OsString::from(w.unwrap_or_default()))
+                .collect(),
+        ),
+        Err(_) => Some(vec![raw.to_os_string()]),
+    }
+}
+
+/// The program to run, by podman's rule (pkg/specgen/generate/oci.go, makeCommand): the
+/// entrypoint is `--entrypoint`'s words, else the image's (left out when it is the one
+/// word `""`); then COMMAND, or else the image's Cmd, which is used only when no
+/// `--entrypoint` gave words. When nothing is left, /bin/sh, unless `--entrypoint` was
+/// given: then, as podman, there is nothing to run and it is a usage error.
 pub(crate) fn program_words(
-    entrypoint: &[String],
+    image_entrypoint: &[String],
     cmd: &[String],
+    entrypoint: Option<&[OsString]>,
     command: &[OsString],
-) -> Vec<OsString> {
-    let mut words: Vec<OsString> = entrypoint.iter().map(OsString::from).collect();
-    if command.is_empty() {
-        words.extend(cmd.iter().map(OsString::from));
-    } else {
+) -> Result<Vec<OsString>> {
+    let image_entrypoint: Vec<OsString> = image_entrypoint.iter().map(OsString::from).collect();
+    let chosen = entrypoint.unwrap_or(&image_entrypoint);
+    let mut words: Vec<OsString> = match chosen {
+        [only] if only.is_empty() => Vec::new(),
+        words => words.to_vec(),
+    };
+    if !command.is_empty() {
         words.extend(command.iter().cloned());
+    } else if entrypoint.is_none_or(|e| e.is_empty()) {
+        words.extend(cmd.iter().map(OsString::from));
     }
     if words.is_empty() {
+        if entrypoint.is_some() {
+            return Err(Error::usage("nothing to run")
+                .because("--entrypoint gave no program, no COMMAND was given, and the image's Cmd is not used once --entrypoint is given (podman's rule)")
+                .fix("give a COMMAND after SOURCE, or a program to --entrypoint"));
+        }
         words.push("/bin/sh".into());
     }
-    words
+    Ok(words)
 }
 
 #[cfg(test)]
@@ -282,22 +318,57 @@ mod tests {
     fn program_is_entrypoint_then_command_or_cmd() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let o = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(program_words(&[], &[], &[]), o(&["/bin/sh"]));
+        let words = |ep: &[String], cmd: &[String], user: Option<&[OsString]>, c: &[OsString]| {
+            program_words(ep, cmd, user, c).unwrap()
+        };
+        assert_eq!(words(&[], &[], None, &[]), o(&["/bin/sh"]));
         assert_eq!(
-            program_words(&[], &s(&["sh", "-c", "x"]), &[]),
+            words(&[], &s(&["sh", "-c", "x"]), None, &[]),
             o(&["sh", "-c", "x"])
         );
         assert_eq!(
-            program_words(&s(&["/ep"]), &s(&["a"]), &o(&["b"])),
+            words(&s(&["/ep"]), &s(&["a"]), None, &o(&["b"])),
             o(&["/ep", "b"])
         );
-        assert_eq!(
-            program_words(&s(&["/ep"]), &s(&["a"]), &[]),
-            o(&["/ep", "a"])
-        );
+        assert_eq!(words(&s(&["/ep"]), &s(&["a"]), None, &[]), o(&["/ep", "a"]));
         // A COMMAND word is passed as the bytes it is.
         use std::os::unix::ffi::OsStringExt;
         let odd = vec![OsString::from_vec(vec![0xff])];
-        assert_eq!(program_words(&[], &[], &odd), odd);
+        assert_eq!(words(&[], &[], None, &odd), odd);
+    }
+
+    #[test]
+    fn entrypoint_option_follows_podman() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let o = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let ep = |raw: &str| entrypoint_words(OsStr::new(raw));
+        assert_eq!(ep("/bin/echo"), Some(o(&["/bin/echo"])));
+        assert_eq!(ep(r#"["/bin/sh", "-c"]"#), Some(o(&["/bin/sh", "-c"])));
+        assert_eq!(ep(""), Some(o(&[""])));
+        assert_eq!(ep("[]"), Some(vec![]));
+        assert_eq!(ep("null"), None);
+        assert_eq!(ep(r#"["a", null]"#), Some(o(&["a", ""])));
+        assert_eq!(ep(r#""quoted""#), Some(o(&[r#""quoted""#])));
+        assert_eq!(ep("[1]"), Some(o(&["[1]"])));
+        use std::os::unix::ffi::OsStringExt;
+        let odd = OsString::from_vec(b"[\"\xff\"]".to_vec());
+        assert_eq!(entrypoint_words(&odd), Some(vec![odd.clone()]));
+
+        let (image_ep, cmd) = (s(&["/ep"]), s(&["img-cmd"]));
+        let run = |user: &[&str], c: &[&str]| program_words(&image_ep, &cmd, Some(&o(user)), &o(c));
+        // --entrypoint replaces the image's, and the image's Cmd is dropped.
+        assert_eq!(run(&["/x"], &[]).unwrap(), o(&["/x"]));
+        assert_eq!(run(&["/x"], &["a"]).unwrap(), o(&["/x", "a"]));
+        // "" clears it: COMMAND alone, and without COMMAND nothing to run.
+        assert_eq!(run(&[""], &["a"]).unwrap(), o(&["a"]));
+        let err = run(&[""], &[]).unwrap_err();
+        assert!(err.to_string().contains("nothing to run"), "{err}");
+        // '[]' clears it too, but keeps the image's Cmd (podman: len(Entrypoint) == 0).
+        assert_eq!(run(&[], &[]).unwrap(), o(&["img-cmd"]));
+        // No image config (a root filesystem directory): --entrypoint prefixes COMMAND.
+        assert_eq!(
+            program_words(&[], &[], Some(&o(&["/bin/echo", "x"])), &o(&["y"])).unwrap(),
+            o(&["/bin/echo", "x", "y"])
+        );
     }
 }

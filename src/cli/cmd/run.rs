@@ -29,5 +29,6 @@ fn spec(args: RunArgs) -> RunSpec {
         keep: args.keep,
         source: args.source,
         command: args.command,
+        entrypoint: args.entrypoint,
     }
 }
