@@ -299,7 +299,7 @@ pub fn parent_map(here: &IdMap, planned: Option<&IdMap>) -> Check {
             Status::Warn,
             format!("inside a user namespace: {}", here.to_short()),
         ),
-        Some(plan) => match diagnose::check_parent_covers(here, plan) {
+        Some(plan) => match crate::unshare::nested::check_within_parent(here, plan) {
             Ok(()) => Check::pass(
                 name,
                 format!(
