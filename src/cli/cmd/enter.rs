@@ -40,8 +40,15 @@ pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
         joinable.all_differing()?
     } else {
         // `podman unshare` joins the pause process's user and mount namespaces
-        // (rootless_linux.c: join_namespace_or_die "user", then "mnt").
-        let mount = args.mount || matches!(target, Target::Podman);
+        // (rootless_linux.c: join_namespace_or_die "user", then "mnt"), and so does
+        // `enter NAME` when NAME holds a mount namespace (every one `userns unshare`
+        // makes does): the environment set below tells podman it is there.
+        let mount = args.mount
+            || match &target {
+                Target::Podman => true,
+                Target::Kept(rec) => rec.namespaces.iter().any(|k| k == "mnt"),
+                Target::Pid => false,
+            };
         let kinds: &[&str] = if mount { &["user", "mnt"] } else { &["user"] };
         joinable.differing(kinds)?
     };
