@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{assert_ok, describe, Scenario};
+use common::{assert_code, assert_ok, describe, stderr, stdout, Scenario};
 
 /// A busybox root filesystem in ./bbroot and, imported from it, the image localhost/bb.
 const MAKE_IMAGE: &str = "set -e; mkdir -p bbroot/bin; cp /bin/busybox bbroot/bin/busybox; \
@@ -19,6 +19,21 @@ const MAKE_IMAGE: &str = "set -e; mkdir -p bbroot/bin; cp /bin/busybox bbroot/bi
 const PODMAN_RUN: &str = "podman --runtime runc run --rm --network none localhost/bb";
 
 fn podman_scenario(name: &str) -> Option<Scenario> {
+    let s = podman_only(name)?;
+    if !std::path::Path::new("/bin/busybox").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "busybox-static is missing in CI"
+        );
+        eprintln!("{name}: skipped: /bin/busybox is not installed");
+        return None;
+    }
+    assert_ok(&s.sh(MAKE_IMAGE));
+    Some(s)
+}
+
+/// A scenario with podman installed (a skip outside CI when it is not).
+fn podman_only(name: &str) -> Option<Scenario> {
     let s = Scenario::new(name)?;
     if std::process::Command::new("podman")
         .arg("--version")
@@ -29,15 +44,6 @@ fn podman_scenario(name: &str) -> Option<Scenario> {
         eprintln!("{name}: skipped: podman is not installed");
         return None;
     }
-    if !std::path::Path::new("/bin/busybox").exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "busybox-static is missing in CI"
-        );
-        eprintln!("{name}: skipped: /bin/busybox is not installed");
-        return None;
-    }
-    assert_ok(&s.sh(MAKE_IMAGE));
     Some(s)
 }
 
@@ -110,4 +116,49 @@ fn podman_runs_a_container_inside_enter_containers() {
         "/proc/self/ns/mnt",
     ]));
     assert_eq!(ours.lines().collect::<Vec<_>>(), theirs, "{ours}");
+}
+
+#[test]
+fn enter_podman_with_a_stale_pause_pid_names_podman_and_the_fix() {
+    let Some(s) = podman_only("podman_stale_pause_pid") else {
+        return;
+    };
+    // podman's pid file names a live process of the user that is not its pause process
+    // (the pid was reused after the pause process ended): a sleep of the user's own.
+    let out = s.sh(
+        "mkdir -p \"$XDG_RUNTIME_DIR/libpod/tmp\"; sleep 60 & printf %s $! > \"$XDG_RUNTIME_DIR/libpod/tmp/pause.pid\"; \
+         \"$USERNS\" enter podman id -u; rc=$?; kill $!; exit $rc",
+    );
+    assert_code(&out, 125);
+    let err = stderr(&out);
+    for words in [
+        "podman's rootless pause process is not running",
+        "not podman's pause process (the pid was reused after it ended): the pid file is stale",
+        "fix: remove it, then let podman start a new pause process: rm ",
+        "/libpod/tmp/pause.pid && podman unshare true",
+    ] {
+        assert!(err.contains(words), "missing {words:?}\n{}", describe(&out));
+    }
+    assert!(stdout(&out).is_empty(), "{}", describe(&out));
+    // The fix works: podman starts a new pause process, and enter podman joins it. (The
+    // fix as printed, the stale file still naming the live sleep.)
+    let fix = err
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("fix: remove it, then let podman start a new pause process: ")
+        })
+        .expect("the fix line")
+        .to_string();
+    let run = s.sh(&format!(
+        "sleep 60 & printf %s $! > \"$XDG_RUNTIME_DIR/libpod/tmp/pause.pid\"; \
+         {fix}; kill $!; \
+         podman unshare readlink /proc/self/ns/user; \"$USERNS\" enter podman readlink /proc/self/ns/user; \
+         readlink /proc/self/ns/user"
+    ));
+    let out = assert_ok(&run);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", describe(&run));
+    assert_eq!(lines[0], lines[1], "{out}");
+    assert_ne!(lines[1], lines[2], "{out}");
 }

@@ -207,12 +207,14 @@ fn join_live(
 }
 
 /// Whether a kept namespace whose map is stale may be replaced: only one that holds
-/// nothing but the user namespace, mapped as userns maps by default, since ending it
-/// loses nothing (running containers hold the old one). A namespace made by `userns
+/// nothing but the user namespace and its mount namespace (as podman's pause process),
+/// mapped as userns maps by default, since ending it loses nothing (running containers
+/// hold the old one). A namespace made by `userns
 /// unshare --name` with other namespaces or maps is the user's to stop; it is joined,
 /// with the warning of `stale_warning`.
 fn replaceable(rec: &KeptRecord) -> bool {
-    rec.namespaces == ["user"] && rec.request == KeptRequest::default()
+    rec.namespaces.iter().all(|k| k == "user" || k == "mnt")
+        && rec.request == KeptRequest::default()
 }
 
 /// `userns unshare --name NAME`: join NAME if it is alive, else create it as `spec` says,
