@@ -7,6 +7,7 @@
 //! is a stale record, replaced by the next `unshare --name` and hidden from `ls`.
 
 pub(crate) mod join;
+pub(crate) mod options;
 pub(crate) mod pause;
 pub mod process;
 pub mod record;
@@ -143,20 +144,37 @@ pub(crate) enum Entered {
     Created,
 }
 
-/// Join NAME if its pause process is alive, else make the namespaces of `spec`, keep them
-/// under NAME (pause process and record) and stay in them. Under NAME's lock, so that two
-/// racing callers end in one namespace, and a live NAME is not stopped while being joined.
+/// Join NAME if its pause process is alive, else (when `create`) make the namespaces of
+/// `spec`, keep them under NAME (pause process and record) and stay in them; without
+/// `create`, a NAME that is not alive is an error. Under NAME's lock, so that two racing
+/// callers end in one namespace, and a live NAME is not stopped while being joined.
 pub(crate) fn join_or_create(
     name: &str,
     spec: &NsSpec,
     account: &Account,
     usage: KeptUse,
+    create: bool,
 ) -> Result<Entered> {
     let dir = record::registry_dir(true)?;
     let lock = NameLock::acquire(&dir, name)?;
+    if !create {
+        // The same answer as `enter NAME` for a name that is unknown or gone.
+        // A NAME the user made is the user's to replace: joined, a stale map warned of.
+        let (rec, joinable) = find_kept(&dir, name)?;
+        if let Some(change) = map_change(&rec, account) {
+            crate::warn(stale_warning(name, &change));
+        }
+        let flags = joinable.differing(&joined_kinds(&rec, usage))?;
+        let joined = joinable.enter(flags, Some(rec.start_time))?;
+        lock.unlock();
+        return Ok(Entered::Joined(joined));
+    }
     if let Some(rec) = record::read(&dir, name)? {
         match liveness(&rec) {
             Liveness::Alive(joinable) => {
+                if usage == KeptUse::Unshare {
+                    options::check_rejoin(&rec, spec)?;
+                }
                 if let Some(joined) = join_live(&dir, &rec, &joinable, account, usage)? {
                     lock.unlock();
                     return Ok(Entered::Joined(joined));
@@ -198,12 +216,16 @@ fn join_live(
         Some(change) => crate::warn(stale_warning(&rec.name, &change)),
         None => {}
     }
-    let kinds: Vec<&str> = match usage {
+    let flags = joinable.differing(&joined_kinds(rec, usage))?;
+    joinable.enter(flags, Some(rec.start_time)).map(Some)
+}
+
+/// What `usage` joins of NAME: every namespace it holds, or a container's user namespace.
+fn joined_kinds(rec: &KeptRecord, usage: KeptUse) -> Vec<&str> {
+    match usage {
         KeptUse::Unshare => rec.namespaces.iter().map(String::as_str).collect(),
         KeptUse::Container => vec!["user"],
-    };
-    let flags = joinable.differing(&kinds)?;
-    joinable.enter(flags, Some(rec.start_time)).map(Some)
+    }
 }
 
 /// Whether a kept namespace whose map is stale may be replaced: only one that holds
@@ -227,7 +249,7 @@ pub fn unshare_named(
 ) -> Result<u8> {
     record::check_name(name)?;
     let container_env = env::container_env(account);
-    match join_or_create(name, spec, account, KeptUse::Unshare)? {
+    match join_or_create(name, spec, account, KeptUse::Unshare, true)? {
         Entered::Joined(joined) => joined.run(program, &container_env),
         Entered::Created => {
             env::apply(&container_env);
@@ -283,6 +305,7 @@ fn record_for(
             .map(|d| d.as_secs())
             .unwrap_or(0),
         owner_uid: account.uid,
+        options: options::KeptOptions::of(spec),
     })
 }
 
