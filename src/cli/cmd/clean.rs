@@ -35,6 +35,9 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     let mapping = plan_mapping(&MapRequest::default(), &account, &SubIdPaths::default())?;
     let resolved = resolve_all(&paths, &account, &mapping.uid, args.cross_filesystems)?;
     let targets: Vec<Target> = resolved.iter().map(|r| r.target.clone()).collect();
+    // A container's overlay over a target lives in the container's mount namespace, which
+    // check_mounts (ours) cannot see: a kept layer of a running `userns run --keep`.
+    userns::clean::in_use::check(&targets)?;
 
     let ask = !args.yes && !args.dry_run;
     let mut notes = Vec::new();
