@@ -57,3 +57,23 @@ fn clean_of_a_kept_layer_under_a_running_container_is_refused() {
     assert!(!kept.exists());
     assert_ok(&s.run(&["stop", "--all"]));
 }
+
+/// A pause.pid that podman left behind, naming a pid since reused by another process of
+/// the user: `clean` of the default storage stops podman's pause process, and must not
+/// take that process for it.
+#[test]
+fn clean_never_stops_a_process_a_stale_pause_pid_names() {
+    let Some(s) = common::Scenario::new("clean_stale_pause_pid") else {
+        return;
+    };
+    let out = s.sh(
+        "mkdir -p \"$HOME/.local/share/containers/storage/x\" \"$XDG_RUNTIME_DIR/libpod/tmp\"; \
+         sleep 60 & printf %s $! > \"$XDG_RUNTIME_DIR/libpod/tmp/pause.pid\"; \
+         \"$USERNS\" clean --yes; rc=$?; \
+         if kill -0 $! 2>/dev/null; then echo survived; kill $!; fi; exit $rc",
+    );
+    let text = assert_ok(&out);
+    assert!(text.contains("survived"), "{}", describe(&out));
+    assert!(!text.contains("pause process"), "{}", describe(&out));
+    assert!(!s.home().join(".local/share/containers/storage").exists());
+}
