@@ -158,8 +158,8 @@ pub(crate) fn join_or_create(
     let dir = record::registry_dir(true)?;
     let lock = NameLock::acquire(&dir, name)?;
     if !create {
-        // The same answer as `enter NAME` for a name that is unknown or gone.
-        // A NAME the user made is the user's to replace: joined, a stale map warned of.
+        // An unknown or dead NAME gets the answer `enter NAME` gives. A NAME the user made
+        // is the user's to replace: joined, a stale map only warned of.
         let (rec, joinable) = find_kept(&dir, name)?;
         if let Some(change) = map_change(&rec, account) {
             crate::warn(stale_warning(name, &change));
@@ -231,9 +231,8 @@ fn joined_kinds(rec: &KeptRecord, usage: KeptUse) -> Vec<&str> {
 /// Whether a kept namespace whose map is stale may be replaced: only one that holds
 /// nothing but the user namespace and its mount namespace (as podman's pause process),
 /// mapped as userns maps by default, since ending it loses nothing (running containers
-/// hold the old one). A namespace made by `userns
-/// unshare --name` with other namespaces or maps is the user's to stop; it is joined,
-/// with the warning of `stale_warning`.
+/// hold the old one). A namespace made by `userns unshare --name` with other namespaces
+/// or maps is the user's to stop; it is joined, with the warning of `stale_warning`.
 fn replaceable(rec: &KeptRecord) -> bool {
     rec.namespaces.iter().all(|k| k == "user" || k == "mnt")
         && rec.request == KeptRequest::default()
