@@ -178,3 +178,31 @@ fn run_keep_over_another_source_warns() {
     assert!(!stderr(&out).contains("warning"), "{}", describe(&out));
     assert_ok(&s.run(&["stop", "--all"]));
 }
+
+/// `enter NAME` joins NAME's mount namespace (podman inside needs it); when NAME mounted a
+/// /proc of its own pid namespace (--mount-proc), its pid namespace too, or /proc/self
+/// would name nothing.
+#[test]
+fn enter_joins_the_mount_and_the_pid_namespace_of_its_own_proc() {
+    let Some(s) = Scenario::new("rejoin_enter_own_proc") else {
+        return;
+    };
+    let show = "readlink /proc/self/ns/mnt /proc/self/ns/pid; head -1 /proc/self/uid_map";
+    assert_ok(&s.run(&["unshare", "--name", "p", "--mount-proc", "true"]));
+    // `unshare --name p` again joins every namespace p holds: enter must land there too.
+    let rejoined = assert_ok(&s.run(&["unshare", "--name", "p", "sh", "-c", show]));
+    let out = s.run(&["enter", "p", "sh", "-c", show]);
+    let entered = assert_ok(&out);
+    assert_eq!(entered, rejoined, "{}", describe(&out));
+    let lines: Vec<&str> = entered.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", describe(&out));
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["0", "2000", "1"],
+        "/proc/self must be this process: {}",
+        describe(&out)
+    );
+    let own_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_ne!(lines[0], own_mnt.to_str().unwrap());
+    assert_ok(&s.run(&["stop", "--all"]));
+}

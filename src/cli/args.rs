@@ -287,7 +287,8 @@ pub struct EnterArgs {
     #[arg(value_name = "TARGET")]
     pub target: String,
     /// Also join the target's mount namespace (joined anyway for a kept NAME that has one,
-    /// and for podman, as `podman unshare` does)
+    /// with its pid namespace when NAME mounted its own /proc, and for podman, as `podman
+    /// unshare` does)
     #[arg(long)]
     pub mount: bool,
     /// Join every namespace the target has

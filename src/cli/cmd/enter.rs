@@ -49,7 +49,14 @@ pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
                 Target::Kept(rec) => rec.namespaces.iter().any(|k| k == "mnt"),
                 Target::Pid => false,
             };
-        let kinds: &[&str] = if mount { &["user", "mnt"] } else { &["user"] };
+        // A kept namespace made with --mount-proc has a /proc of its pid namespace: in
+        // its mount namespace but not its pid namespace, /proc/self would name nothing.
+        let own_proc = matches!(&target, Target::Kept(rec) if rec.options.mount_proc);
+        let kinds: &[&str] = match (mount, own_proc) {
+            (true, true) => &["user", "mnt", "pid"],
+            (true, false) => &["user", "mnt"],
+            (false, _) => &["user"],
+        };
         joinable.differing(kinds)?
     };
     if !flags.contains(CloneFlags::CLONE_NEWUSER) && !args.all {
