@@ -245,7 +245,9 @@ pub struct UnshareArgs {
     /// Map only your own uid and gid (no subordinate ids, no setuid helpers)
     #[arg(long, conflicts_with_all = ["map_users", "map_groups"])]
     pub single: bool,
-    /// Also unshare the mount namespace
+    /// Make mounts private in the new mount namespace, as util-linux `unshare --mount`
+    /// does. A mount namespace of its own is always made, as podman's pause process has one
+    /// (podman run inside needs it); without --mount it receives the host's later mounts
     #[arg(long)]
     pub mount: bool,
     /// Also unshare the pid namespace (COMMAND runs under a small pid-1 reaper)
@@ -272,7 +274,9 @@ pub struct UnshareArgs {
     /// Working directory for COMMAND
     #[arg(short = 'w', long = "wd", value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub wd: Option<PathBuf>,
-    /// Keep the namespace under NAME after COMMAND ends; later calls with NAME join it
+    /// Keep the namespace under NAME after COMMAND ends; later calls with NAME join it. A
+    /// later call that gives namespace or map options must give NAME's own (else it is
+    /// refused: `userns stop NAME` first to make it anew with other options)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// The command and its arguments (default: $SHELL, then /bin/sh)
@@ -285,7 +289,9 @@ pub struct EnterArgs {
     /// A NAME kept by `userns unshare --name`, a PID, or `podman` (podman's pause process)
     #[arg(value_name = "TARGET")]
     pub target: String,
-    /// Also join the target's mount namespace
+    /// Also join the target's mount namespace (joined anyway for a kept NAME that has one,
+    /// with its pid namespace when NAME mounted its own /proc, and for podman, as `podman
+    /// unshare` does)
     #[arg(long)]
     pub mount: bool,
     /// Join every namespace the target has
@@ -434,7 +440,9 @@ pub struct RunArgs {
     /// with all your subordinate ids; every container joins it, which spares the setuid
     /// helpers newuidmap and newgidmap. It is made afresh when /etc/subuid or /etc/subgid
     /// changed its map. `shared:NAME`: the same with the kept namespace NAME (for example
-    /// one made by `userns unshare --name NAME`; only its user namespace is joined).
+    /// one made by `userns unshare --name NAME`; only its user namespace is joined), which
+    /// must be kept already: it is not made on first use, as podman's `--userns ns:PATH`
+    /// needs a namespace that exists.
     /// `private`: a new user namespace for this container alone
     #[arg(
         long,

@@ -303,7 +303,7 @@ fn parent_map_check(here: &IdMap, planned: Option<&IdMap>) -> Check {
             Status::Warn,
             format!("inside a user namespace: {}", here.to_short()),
         ),
-        Some(plan) => match diagnose::check_parent_covers(here, plan) {
+        Some(plan) => match crate::unshare::nested::check_within_parent(here, plan) {
             Ok(()) => Check::pass(
                 name,
                 format!(

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod kept;
 pub mod live;
 pub mod machine;
+pub mod nested;
 pub mod storage;
 
 use serde::Serialize;

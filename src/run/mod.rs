@@ -10,8 +10,10 @@
 //!   records it. Either way it then unshares new pid, UTS, IPC, cgroup and (unless
 //!   `--net host`) network namespaces, which setns into the user namespace allows.
 //!   `--userns private` makes a new user namespace with them instead, every run.
-//!   userns keeps the host's mount namespace, so that after the container it can still
-//!   reach and remove the container's directory by its path; it stays as the supervisor:
+//!   userns keeps the host's mount namespace (or, on the run that makes `containers`,
+//!   that namespace's copy of it, which holds the same paths: the kept namespace has a
+//!   mount namespace of its own, as podman's pause process does), so that after the
+//!   container it can still reach and remove the container's directory by its path; it stays as the supervisor:
 //!   forwards signals, relays the pseudo-terminal, removes the directory, returns the exit
 //!   code.
 //! - the pause process (shared mode, first run only) sleeps in the kept user namespace
@@ -39,6 +41,7 @@
 pub(crate) mod dirs;
 pub(crate) mod etcfiles;
 pub(crate) mod inroot;
+pub(crate) mod kept_source;
 pub mod masks;
 pub(crate) mod namespaces;
 pub(crate) mod net;
@@ -249,6 +252,17 @@ fn run_container(
     namespaces::enter(&args.userns, account, hostname, args.net != NetMode::Host)?;
     let _network = network.start()?;
     let prepared = source::prepare(&request.source, request.kind, account, args.rootfs_rw)?;
+    if let (Some(name), None) = (&args.keep, &dirs.layer.tmpfs_at) {
+        if let Some(kept) = dirs.layer.upper.parent() {
+            let now = kept_source::KeptSource {
+                source: request.source.clone(),
+                rootfs: prepared.rootfs.clone(),
+            };
+            if let Some(warning) = kept_source::check_and_record(name, kept, &now)? {
+                crate::warn(warning);
+            }
+        }
+    }
     let ContainerProgram {
         program,
         env,

@@ -121,7 +121,21 @@ pub fn enter(mode: &UsernsMode, account: &Account, hostname: &str, own_net: bool
     };
     // Joined or made under NAME's lock, so that containers started together end in one
     // user namespace, mapped with all the user's subordinate ids as `userns unshare` maps.
-    keep::join_or_create(name, &NsSpec::default(), account, KeptUse::Container)?;
+    // Only `containers` is made on first use, as podman makes its pause process; another
+    // NAME must be kept already: like podman's `--userns ns:PATH` or `container:ID`, which
+    // join a namespace that exists, a misspelt NAME must not start a new namespace that
+    // shares nothing with the one meant.
+    let create = name == SHARED_NAME;
+    keep::join_or_create(name, &NsSpec::default(), account, KeptUse::Container, create)
+        .map_err(|e| {
+            if create {
+                e
+            } else {
+                e.fix(format!(
+                    "make it first (userns unshare --name {name} true), or use --userns shared                      (the kept namespace {SHARED_NAME}, made on first use) or --userns private"
+                ))
+            }
+        })?;
     let mut flags = CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC

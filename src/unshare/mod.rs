@@ -8,6 +8,7 @@ pub(crate) mod exec;
 pub(crate) mod fds;
 pub mod helper;
 pub(crate) mod mapping;
+pub mod nested;
 pub(crate) mod setup;
 pub(crate) mod spec;
 pub(crate) mod supervise;

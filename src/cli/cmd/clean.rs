@@ -48,6 +48,10 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         let trees: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
         p.check_no_containers(&trees)?;
     }
+    // A container's overlay over a target lives in the container's mount namespace, which
+    // check_mounts (ours) cannot see: a kept layer of a running `userns run --keep`, or
+    // podman's layers (the check above names podman's fix first).
+    userns::clean::in_use::check(&targets)?;
 
     // Everything that must happen before threads exist: descriptors (above), then the
     // namespace.

@@ -38,9 +38,23 @@ pub fn run(args: EnterArgs) -> Result<u8> {
         joinable.all_differing()?
     } else {
         // `podman unshare` joins the pause process's user and mount namespaces
-        // (rootless_linux.c: join_namespace_or_die "user", then "mnt").
-        let mount = args.mount || matches!(target, Target::Podman);
-        let kinds: &[&str] = if mount { &["user", "mnt"] } else { &["user"] };
+        // (rootless_linux.c: join_namespace_or_die "user", then "mnt"), and so does
+        // `enter NAME` when NAME holds a mount namespace (every one `userns unshare`
+        // makes does): the environment set below tells podman it is there.
+        let mount = args.mount
+            || match &target {
+                Target::Podman => true,
+                Target::Kept(rec) => rec.namespaces.iter().any(|k| k == "mnt"),
+                Target::Pid => false,
+            };
+        // A kept namespace made with --mount-proc has a /proc of its pid namespace: in
+        // its mount namespace but not its pid namespace, /proc/self would name nothing.
+        let own_proc = matches!(&target, Target::Kept(rec) if rec.options.mount_proc);
+        let kinds: &[&str] = match (mount, own_proc) {
+            (true, true) => &["user", "mnt", "pid"],
+            (true, false) => &["user", "mnt"],
+            (false, _) => &["user"],
+        };
         joinable.differing(kinds)?
     };
     if !flags.contains(CloneFlags::CLONE_NEWUSER) && !args.all {
