@@ -11,7 +11,12 @@
 # - `large`: busybox-static, 2,000 small files in 40 directories and 16 MiB of random data
 #   (17 MiB compressed, 25 MiB unpacked).
 # Each run starts with the image absent: hyperfine's --prepare removes it (`userns rmi
-# -f`, `podman rmi -f`), which is not timed.
+# -f`, `podman rmi -f`), then syncs and waits 6 s, none of it timed. The wait keeps the
+# removal's cost out of the pull that follows: on ext4 without a journal (/var/tmp here)
+# the kernel checks every candidate inode for a deletion in the last 5 s (300 s while the
+# inode table block is dirty, hence the sync), which made file creation right after the
+# removal of the same files several times dearer for both tools (TESTING.md: "creating
+# many files right after removing many").
 #
 # What each does: both fetch the manifest and the two layers, verify their digests and
 # diff_ids, and unpack them with the layers' owners on the user's subordinate ids (userns
@@ -106,9 +111,9 @@ SCRATCH=$scratch BENCH_UID=$BENCH_UID REF=$ref unshare --mount --propagation pri
             || { echo "podman pull left no runnable image" >&2; exit 1; }
         echo "== $size"
         as_user hyperfine -N --warmup 1 --runs 10 --style basic \
-            -n userns --prepare "sh -c \"$SCRATCH/userns rmi -f $REF:$size >/dev/null 2>&1; true\"" \
+            -n userns --prepare "sh -c \"$SCRATCH/userns rmi -f $REF:$size >/dev/null 2>&1; sync; sleep 6\"" \
                 "$SCRATCH/userns pull -q $REF:$size" \
-            -n podman --prepare "sh -c \"podman rmi -f $REF:$size >/dev/null 2>&1; true\"" \
+            -n podman --prepare "sh -c \"podman rmi -f $REF:$size >/dev/null 2>&1; sync; sleep 6\"" \
                 "podman pull -q $REF:$size" \
             --export-json pull-$size.json --export-csv pull-$size.csv
     done

@@ -10,6 +10,9 @@
 // Every unsafe block says why it is sound, every unsafe fn what its caller must ensure;
 // `cargo clippy -- -D warnings` in .ci/run enforces both.
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+// print!/eprint! panic when the descriptor fails (a full disk, a closed stderr): messages
+// go through `note` and `warn`, output through the binary's render::out.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod clean;
 pub mod doctor;
@@ -36,5 +39,13 @@ pub(crate) use error::{Error, Result};
 
 /// Print a warning to stderr in the one format userns uses.
 pub fn warn(message: impl std::fmt::Display) {
-    eprintln!("userns: warning: {message}");
+    note(format_args!("warning: {message}"));
+}
+
+/// Tell the user something on stderr, as "userns: MESSAGE". A failed write is let go:
+/// there is nowhere left to report it, and it must not end userns (eprintln! would
+/// panic, and abort).
+pub fn note(message: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "userns: {message}");
 }

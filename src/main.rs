@@ -12,6 +12,9 @@
 // Every unsafe block says why it is sound, every unsafe fn what its caller must ensure;
 // `cargo clippy -- -D warnings` in .ci/run enforces both.
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+// Output goes through cli::render::out and messages through userns::note: print! and
+// eprint! panic on a failed write (`userns map >/dev/full`).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 // The test harness of this binary target (no tests: --all-targets builds it) brings
 // its own main.
 #![cfg_attr(not(test), no_main)]
@@ -78,22 +81,43 @@ fn run(args: &[OsString]) -> u8 {
     } else {
         Convention::Inspect
     };
-    match cli::run(cli, args) {
+    match cli::run(cli) {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("userns: {err}");
-            exit::for_error(&err, convention)
-        }
+        Err(err) => report(&err, convention),
     }
 }
 
+/// Tell the user about `err` and choose the exit code. A reader that closed the pipe
+/// wanted no more: that ends quietly (see `render::out`).
+fn report(err: &userns::error::Error, convention: Convention) -> u8 {
+    if !cli::render::out::is_closed_pipe(err) {
+        userns::note(err);
+    }
+    exit::for_error(err, convention)
+}
+
 /// Print clap's message; usage errors exit 2, or 125 for commands that run a program.
+/// Help and version go to stdout, and a failed write of them is a failure like any other.
 fn usage_error(e: clap::Error, args: &[OsString]) -> u8 {
     use clap::error::ErrorKind;
-    let _ = e.print();
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
-        _ => exit::for_usage_error(convention_of_words(args)),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            // Styled as clap would: colours on a terminal only.
+            let text = e.render();
+            let text = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                text.ansi().to_string()
+            } else {
+                text.to_string()
+            };
+            match cli::render::out::print(text) {
+                Ok(()) => exit::OK,
+                Err(err) => report(&err, Convention::Inspect),
+            }
+        }
+        _ => {
+            let _ = e.print();
+            exit::for_usage_error(convention_of_words(args))
+        }
     }
 }
 

@@ -44,18 +44,16 @@ pub struct UserNamespace {
     /// The lowest pid in it, whose command line and maps are shown; None for an
     /// ancestor that no process is in any more.
     pub pid: Option<i32>,
+    /// Its command line, whole (a table shortens it, JSON does not).
     pub command: String,
-    /// Short form (`0:2000:1,1:200000:65536`), outside ids as the caller sees them.
-    pub uid_map: Option<String>,
-    pub gid_map: Option<String>,
+    /// Outside ids as the caller sees them; None when unreadable (or no process).
+    pub uid_map: Option<IdMap>,
+    pub gid_map: Option<IdMap>,
     /// The NAME userns keeps it under, if any.
     pub name: Option<String>,
     /// Why its map is stale (see `keep::stale_map`), if it is a kept namespace.
     pub stale_map: Option<String>,
 }
-
-/// Longest command line shown.
-const COMMAND_WIDTH: usize = 60;
 
 /// Every user namespace visible in /proc, ordered by their lowest pid.
 pub fn scan() -> Vec<UserNamespace> {
@@ -136,7 +134,6 @@ fn describe(id: u64, pid: i32, processes: usize) -> (UserNamespace, Option<std::
     // EPERM). A namespace root makes with an identity map (as `userns unshare` does for
     // root) has the first but not the second.
     let init = maps.as_ref().is_some_and(|(u, _)| u.is_identity()) && parent == Parent::OutsideView;
-    let short = |m: &IdMap| m.to_short();
     let ns = UserNamespace {
         id,
         init,
@@ -145,8 +142,8 @@ fn describe(id: u64, pid: i32, processes: usize) -> (UserNamespace, Option<std::
         processes,
         pid: Some(pid),
         command: command_line(pid),
-        uid_map: maps.as_ref().map(|(u, _)| short(u)),
-        gid_map: maps.as_ref().map(|(_, g)| short(g)),
+        uid_map: maps.as_ref().map(|(u, _)| u.clone()),
+        gid_map: maps.as_ref().map(|(_, g)| g.clone()),
         name: None,
         stale_map: None,
     };
@@ -184,7 +181,7 @@ fn ns_ioctls_fd(file: &std::fs::File) -> Ioctls {
     }
 }
 
-/// /proc/PID/cmdline with NULs as spaces, shortened; `[comm]` for kernel threads.
+/// /proc/PID/cmdline with NULs as spaces; `[comm]` for kernel threads.
 fn command_line(pid: i32) -> String {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let mut text: String = String::from_utf8_lossy(&raw)
@@ -196,16 +193,7 @@ fn command_line(pid: i32) -> String {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         text = format!("[{}]", comm.trim());
     }
-    shorten(&text, COMMAND_WIDTH)
-}
-
-fn shorten(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
+    text
 }
 
 /// The namespaces in tree order: each followed by its children, with its depth.
@@ -275,11 +263,5 @@ mod tests {
             .expect("own namespace listed");
         assert!(own.processes >= 1);
         assert_eq!(all.iter().filter(|n| n.id == mine).count(), 1);
-    }
-
-    #[test]
-    fn long_command_lines_are_shortened() {
-        assert_eq!(shorten("abc", 5), "abc");
-        assert_eq!(shorten("abcdefgh", 5), "abcd…");
     }
 }

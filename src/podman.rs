@@ -56,6 +56,18 @@ impl PauseProcess {
                 .because(why)
                 .fix("run `podman unshare true` to start it (or `podman system migrate` after changing /etc/subuid)")
         };
+        // podman 4.3 does not get past a pid file it left behind: with the pid gone or
+        // reused it fails ("cannot re-exec process to join the existing user namespace",
+        // "cannot set user namespace") instead of starting a new pause process, until the
+        // file is removed.
+        let stale = |why: String| {
+            Error::failure("podman's rootless pause process is not running")
+                .because(format!("{why}: the pid file is stale"))
+                .fix(format!(
+                    "remove it, then let podman start a new pause process: rm {} && podman unshare true",
+                    pid_file.display()
+                ))
+        };
         let text = match std::fs::read_to_string(&pid_file) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -67,23 +79,29 @@ impl PauseProcess {
             Err(e) => return Err(Error::io("read", &pid_file, &e)),
         };
         let pid: i32 = text.trim().parse().map_err(|_| {
-            Error::failure(format!("cannot parse {}", pid_file.display()))
-                .because(format!("it says {:?}, not a pid", text.trim()))
-                .fix("run `podman system migrate` to restart the pause process")
+            stale(format!(
+                "{} says {:?}, not a pid",
+                pid_file.display(),
+                text.trim()
+            ))
         })?;
         let shown = pid_file.display();
         match owner_of_live(pid) {
-            None => Err(not_running(format!(
-                "{shown} names pid {pid}, which has exited"
-            ))),
-            Some(owner) if owner != uid => Err(not_running(format!(
+            None => Err(stale(format!("{shown} names pid {pid}, which has exited"))),
+            Some(owner) if owner != uid => Err(stale(format!(
                 "{shown} names pid {pid}, a process of uid {owner}, not yours"
             ))),
             // Never init: `clean` would stop it.
-            Some(_) if pid == 1 => Err(not_running(format!(
+            Some(_) if pid == 1 => Err(stale(format!(
                 "{shown} names pid 1, which is init, not a pause process"
             ))),
-            Some(_) => Ok(PauseProcess { pid, pid_file }),
+            Some(_) => match pause_process_name(pid) {
+                Ok(()) => Ok(PauseProcess { pid, pid_file }),
+                Err(what) => Err(stale(format!(
+                    "{shown} names pid {pid}, which is {what}, not podman's pause process \
+                     (the pid was reused after it ended)"
+                ))),
+            },
         }
     }
 
@@ -147,6 +165,23 @@ impl PauseProcess {
     }
 }
 
+/// Whether `pid` is podman's pause process, as podman itself tells (rootless_linux.c:
+/// `do_pause` execs `catatonit -P`, else names itself "podman pause"; podman 5 also marks
+/// its environment with _PODMAN_PAUSE=1). Err: what the process is instead, for the message.
+fn pause_process_name(pid: i32) -> std::result::Result<(), String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let comm = comm.trim_end_matches('\n');
+    if comm == "catatonit" || comm == "podman pause" {
+        return Ok(());
+    }
+    let marked = std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == b"_PODMAN_PAUSE=1"));
+    if marked {
+        return Ok(());
+    }
+    Err(format!("{comm:?}"))
+}
+
 /// The real uid of `pid`, when it is running (not a zombie).
 fn owner_of_live(pid: i32) -> Option<u32> {
     if pid <= 0 {
@@ -205,9 +240,26 @@ mod tests {
         let gone = child.id().to_string();
         child.wait().unwrap();
         assert!(why(&gone, me).contains("which has exited"));
+        // A live process of the user, but not a pause process: a stale file.
         std::fs::write(&file, format!("{}\n", std::process::id())).unwrap();
-        let found = PauseProcess::from_pid_file(file.clone(), me).unwrap();
-        assert_eq!(found.pid, std::process::id() as i32);
+        let stale = PauseProcess::from_pid_file(file.clone(), me).unwrap_err();
+        assert!(
+            stale.to_string().contains("not podman's pause process"),
+            "{stale}"
+        );
+        assert!(stale.fix.unwrap().contains("&& podman unshare true"));
+        // A process named as podman's pause process is (a copy of sleep named catatonit).
+        let catatonit = dir.join("catatonit");
+        std::fs::copy("/bin/sleep", &catatonit).unwrap();
+        let mut pause = std::process::Command::new(&catatonit)
+            .arg("30")
+            .spawn()
+            .unwrap();
+        std::fs::write(&file, format!("{}\n", pause.id())).unwrap();
+        let found = PauseProcess::from_pid_file(file.clone(), me);
+        pause.kill().unwrap();
+        pause.wait().unwrap();
+        assert_eq!(found.unwrap().pid, pause.id() as i32);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

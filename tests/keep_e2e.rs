@@ -105,7 +105,14 @@ fn create_join_list_stop() {
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(":"))
         .collect();
-    assert_eq!(dev["uid_map"].as_str(), Some(host_map.join(",").as_str()));
+    // A map in JSON: {"kind", "entries": [{"inside", "outside", "count"}]}.
+    let listed_map: Vec<String> = dev["uid_map"]["entries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("uid_map is not a map: {dev}"))
+        .iter()
+        .map(|e| format!("{}:{}:{}", e["inside"], e["outside"], e["count"]))
+        .collect();
+    assert_eq!(listed_map, host_map);
     assert_eq!(dev["stale_map"], serde_json::Value::Null);
     // Its only process is the pause process, shown as such rather than by the command
     // line of the `unshare --name` that forked it.

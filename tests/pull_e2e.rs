@@ -545,3 +545,44 @@ fn tls_with_a_ca_from_certs_d_and_podman_login_over_https() {
     let out = scn.run(&["run", &reference, "cat", "/marker"]);
     assert_eq!(assert_ok(&out), "over tls\n");
 }
+
+#[test]
+fn an_image_with_ids_beyond_the_map_is_refused_before_unpacking() {
+    let scratch = Scratch::new("pull_ids");
+    let registry = Registry::start(&scratch.path("registry"));
+    let addr = registry.addr();
+    // The fixture map holds 0-65536; uid 70000 cannot be owned inside it.
+    let extra = [
+        json!({"path": "opt/", "type": "dir"}),
+        json!({"path": "opt/su", "data": "x", "uid": 70000, "gid": 0, "mode": 0o4755}),
+    ];
+    let layer = busybox_layer(&scratch, "l", "beyond", &extra);
+    let archive = scratch.docker_archive("a", config("amd64"), &[&layer]);
+    registry.push(
+        &format!("docker-archive:{}", path_str(&archive)),
+        "beyond:1",
+        false,
+    );
+    let Some(scn) = scenario("pull_ids", &addr, "") else {
+        return;
+    };
+    let creds = format!("{USER}:{PASSWORD}");
+    let reference = format!("{addr}/beyond:1");
+    for (verb, code) in [("pull", 1), ("run", 125)] {
+        let mut args = vec![verb, "--creds", &creds, &reference];
+        if verb == "run" {
+            args.extend(["echo", "must not run"]);
+        }
+        let out = scn.run(&args);
+        assert_code(&out, code);
+        let err = stderr(&out);
+        assert!(!common::stdout(&out).contains("must not run"));
+        for want in ["uid 70000 (1 entry: /opt/su)", "usermod --add-subuids"] {
+            assert!(err.contains(want), "{verb}: {want:?} missing:\n{err}");
+        }
+        assert!(!err.contains("unpacking"), "{err}");
+        // Nothing left: no image, no name, no stage.
+        assert_eq!(images_json(&scn), json!([]));
+        assert_eq!(cache_entries(&scn), Vec::<String>::new());
+    }
+}

@@ -126,7 +126,8 @@ pub(crate) fn parse_mountinfo(text: &[u8]) -> Vec<Mount> {
     mounts
 }
 
-fn unescape(field: &[u8]) -> Vec<u8> {
+/// Undo mountinfo's octal escapes (`\040` for a space, ...).
+pub(crate) fn unescape(field: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(field.len());
     let mut i = 0;
     while i < field.len() {

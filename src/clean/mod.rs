@@ -4,6 +4,8 @@
 pub mod chown;
 pub mod fs;
 pub mod guard;
+pub mod in_use;
+pub mod owners;
 pub mod remove;
 pub mod report;
 pub mod target;

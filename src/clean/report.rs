@@ -1,7 +1,7 @@
 //! What a clean found or removed: counts, bytes, owners as container ids, failures.
 
 use super::fs::{display_bytes, FileStat};
-use crate::idmap::IdMap;
+use super::owners::{Owner, OwnerIds};
 use crate::units::human_bytes;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,11 +45,24 @@ impl Tally {
         self.files + self.directories
     }
 
-    /// Owners as `0: 1,204 files, 1000: 98,113 files` with ids inside the namespace.
-    pub(crate) fn owner_summary(&self) -> String {
-        self.owners
+    /// Owners as the report names them, in order (ids inside the namespace, then the
+    /// unmapped), with their (files, directories).
+    fn by_owner(&self, ids: &OwnerIds) -> BTreeMap<Owner, (u64, u64)> {
+        let mut owners = BTreeMap::<Owner, (u64, u64)>::new();
+        for (uid, (f, d)) in &self.owners {
+            let slot = owners.entry(ids.owner(*uid)).or_default();
+            slot.0 += f;
+            slot.1 += d;
+        }
+        owners
+    }
+
+    /// Owners as `0: 1,204 files, 1000: 98,113 files` with ids inside the namespace, and
+    /// `unmapped (ids outside your ranges): 3 files` for the rest.
+    pub(crate) fn owner_summary(&self, ids: &OwnerIds) -> String {
+        self.by_owner(ids)
             .iter()
-            .map(|(uid, (f, d))| {
+            .map(|(owner, (f, d))| {
                 let mut parts = Vec::new();
                 if *f > 0 || *d == 0 {
                     parts.push(counted(*f, "file"));
@@ -57,20 +70,33 @@ impl Tally {
                 if *d > 0 {
                     parts.push(counted(*d, "directory"));
                 }
-                format!("{uid}: {}", parts.join(" and "))
+                match owner {
+                    Owner::Id { inside, .. } => format!("{inside}: {}", parts.join(" and ")),
+                    Owner::Unmapped => format!(
+                        "unmapped (ids outside your ranges): {}",
+                        parts.join(" and ")
+                    ),
+                }
             })
             .collect::<Vec<_>>()
             .join(", ")
     }
 
-    pub(crate) fn owners_json(&self, uid_map: &IdMap) -> Vec<OwnerJson> {
-        self.owners
+    pub(crate) fn owners_json(&self, ids: &OwnerIds) -> Vec<OwnerJson> {
+        self.by_owner(ids)
             .iter()
-            .map(|(uid, (f, d))| OwnerJson {
-                uid: *uid,
-                host_uid: uid_map.to_host(*uid),
-                files: *f,
-                directories: *d,
+            .map(|(owner, (f, d))| {
+                let (uid, host_uid) = match owner {
+                    Owner::Id { inside, host } => (Some(*inside), Some(*host)),
+                    Owner::Unmapped => (None, None),
+                };
+                OwnerJson {
+                    uid,
+                    host_uid,
+                    unmapped: *owner == Owner::Unmapped,
+                    files: *f,
+                    directories: *d,
+                }
             })
             .collect()
     }
@@ -92,10 +118,12 @@ impl Failure {
 
 #[derive(Debug, Serialize)]
 pub struct OwnerJson {
-    /// The owner as seen inside the namespace.
-    pub uid: u32,
-    /// The owner as the host sees it (null when the id is not mapped).
+    /// The owner as seen inside the namespace (null when unmapped).
+    pub uid: Option<u32>,
+    /// The owner as the host sees it (null when unmapped).
     pub host_uid: Option<u32>,
+    /// The owner is an id outside the user's ranges (the kernel shows it as 65534).
+    pub unmapped: bool,
     pub files: u64,
     pub directories: u64,
 }
@@ -126,13 +154,13 @@ pub struct CleanJson {
 }
 
 impl TreeJson {
-    pub fn new(path: &std::path::Path, tally: &Tally, uid_map: &IdMap) -> TreeJson {
+    pub fn new(path: &std::path::Path, tally: &Tally, ids: &OwnerIds) -> TreeJson {
         TreeJson {
             path: display_bytes(path.as_os_str().as_encoded_bytes()),
             files: tally.files,
             directories: tally.directories,
             bytes: tally.bytes,
-            owners: tally.owners_json(uid_map),
+            owners: tally.owners_json(ids),
         }
     }
 }
@@ -172,7 +200,7 @@ pub(crate) fn thousands(n: u64) -> String {
 }
 
 /// One tree's report block, as text.
-pub fn tree_text(path: &std::path::Path, tally: &Tally) -> String {
+pub fn tree_text(path: &std::path::Path, tally: &Tally, ids: &OwnerIds) -> String {
     format!(
         "{}\n  {}, {}, {} ({} bytes)\n  owners (ids inside the namespace): {}\n",
         display_bytes(path.as_os_str().as_encoded_bytes()),
@@ -183,7 +211,7 @@ pub fn tree_text(path: &std::path::Path, tally: &Tally) -> String {
         if tally.owners.is_empty() {
             "none".to_string()
         } else {
-            tally.owner_summary()
+            tally.owner_summary(ids)
         }
     )
 }
@@ -218,22 +246,29 @@ mod tests {
         let mut c = Tally::default();
         c.add(&st(7, true, 0));
         a.merge(&c);
+        let plan = crate::idmap::IdMap::uids(&[(0, 2000, 1), (1, 200000, 65536)]);
+        let ids = OwnerIds::new(&plan);
         assert_eq!(
-            a.owner_summary(),
+            a.owner_summary(&ids),
             "0: 1,204 files and 1 directory, 7: 1 directory, 1000: 98,113 files"
         );
         assert_eq!((a.files, a.directories, a.bytes), (99317, 2, 1204 + 4096));
-        let map = IdMap::new(
-            crate::ids::IdKind::Uid,
-            vec![
-                crate::idmap::IdMapEntry::new(0, 2000, 1),
-                crate::idmap::IdMapEntry::new(1, 200000, 65536),
-            ],
-        );
-        let owners = a.owners_json(&map);
+        let owners = a.owners_json(&ids);
         assert_eq!(owners[2].host_uid, Some(200999));
         assert_eq!(owners[1].host_uid, Some(200006));
         assert_eq!(owners[0].host_uid, Some(2000));
+        // Seen by the walk as 65534: an id outside the ranges, named so and listed last;
+        // the walk's 65535 is the plan's 65534.
+        a.add(&st(65534, false, 0));
+        a.add(&st(65535, false, 0));
+        assert_eq!(
+            a.owner_summary(&ids),
+            "0: 1,204 files and 1 directory, 7: 1 directory, 1000: 98,113 files, \
+             65534: 1 file, unmapped (ids outside your ranges): 1 file"
+        );
+        let owners = a.owners_json(&ids);
+        assert_eq!((owners[4].uid, owners[4].unmapped), (None, true));
+        assert_eq!(owners[3].host_uid, Some(265533));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! it as it is to render the pages.
 
 use clap::{Args, Parser, Subcommand, ValueHint};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use userns::run::{NetMode, UsernsMode};
 
@@ -70,7 +71,8 @@ pub enum Command {
     Pull(PullArgs),
     /// Remove images from your image cache (same as `userns image rm`)
     Rmi(RmiArgs),
-    /// Manage the images of your image cache: ls, pull, rm
+    /// Images: list, pull, remove, and check an image's file owners against your map
+    /// before it is unpacked
     #[command(subcommand)]
     Image(ImageCommand),
 }
@@ -230,11 +232,14 @@ pub struct TranslateArgs {
 
 #[derive(Debug, Args)]
 pub struct UnshareArgs {
-    /// Map ids explicitly instead of the plan (repeatable); checked against your subuid ranges
-    #[arg(long = "map-users", value_name = "INNER:OUTER:COUNT")]
+    /// Map ids explicitly instead of the plan (repeatable); checked against your subuid
+    /// ranges. `auto` asks for the plan (your own uid, then all your subordinate uids), as
+    /// if the option were not given
+    #[arg(long = "map-users", value_name = "INNER:OUTER:COUNT|auto")]
     pub map_users: Vec<String>,
-    /// Map group ids explicitly instead of the plan (repeatable); checked against your subgid ranges
-    #[arg(long = "map-groups", value_name = "INNER:OUTER:COUNT")]
+    /// Map group ids explicitly instead of the plan (repeatable); checked against your
+    /// subgid ranges. `auto` asks for the plan, as for --map-users
+    #[arg(long = "map-groups", value_name = "INNER:OUTER:COUNT|auto")]
     pub map_groups: Vec<String>,
     /// Where your own uid lands inside (default 0)
     #[arg(long = "map-user", value_name = "UID")]
@@ -245,7 +250,9 @@ pub struct UnshareArgs {
     /// Map only your own uid and gid (no subordinate ids, no setuid helpers)
     #[arg(long, conflicts_with_all = ["map_users", "map_groups"])]
     pub single: bool,
-    /// Also unshare the mount namespace
+    /// Make mounts private in the new mount namespace, as util-linux `unshare --mount`
+    /// does. A mount namespace of its own is always made, as podman's pause process has one
+    /// (podman run inside needs it); without --mount it receives the host's later mounts
     #[arg(long)]
     pub mount: bool,
     /// Also unshare the pid namespace (COMMAND runs under a small pid-1 reaper)
@@ -272,16 +279,14 @@ pub struct UnshareArgs {
     /// Working directory for COMMAND
     #[arg(short = 'w', long = "wd", value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub wd: Option<PathBuf>,
-    /// Keep the namespace under NAME after COMMAND ends; later calls with NAME join it
+    /// Keep the namespace under NAME after COMMAND ends; later calls with NAME join it. A
+    /// later call that gives namespace or map options must give NAME's own (else it is
+    /// refused: `userns stop NAME` first to make it anew with other options)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// The command and its arguments (default: $SHELL, then /bin/sh)
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
-    pub command: Vec<String>,
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -289,7 +294,9 @@ pub struct EnterArgs {
     /// A NAME kept by `userns unshare --name`, a PID, or `podman` (podman's pause process)
     #[arg(value_name = "TARGET")]
     pub target: String,
-    /// Also join the target's mount namespace
+    /// Also join the target's mount namespace (joined anyway for a kept NAME that has one,
+    /// with its pid namespace when NAME mounted its own /proc, and for podman, as `podman
+    /// unshare` does)
     #[arg(long)]
     pub mount: bool,
     /// Join every namespace the target has
@@ -299,12 +306,8 @@ pub struct EnterArgs {
     #[arg(short = 'w', long = "wd", value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub wd: Option<PathBuf>,
     /// The command and its arguments (default: $SHELL, then /bin/sh)
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
-    pub command: Vec<String>,
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -432,8 +435,9 @@ pub struct RunArgs {
     /// Hostname inside (default: a short container id)
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// Network: none (loopback only), host, pasta, slirp4netns
-    #[arg(long, value_enum, default_value_t = NetArg::None)]
+    /// Network: none (loopback only), host, pasta, slirp4netns. Also spelt --network, as
+    /// podman spells it
+    #[arg(long, visible_alias = "network", value_enum, default_value_t = NetArg::None)]
     pub net: NetArg,
     /// The container's user namespace. `shared` (the default): the one userns keeps for
     /// containers, named `containers` (see `userns ls`; `userns enter containers` is like
@@ -441,7 +445,9 @@ pub struct RunArgs {
     /// with all your subordinate ids; every container joins it, which spares the setuid
     /// helpers newuidmap and newgidmap. It is made afresh when /etc/subuid or /etc/subgid
     /// changed its map. `shared:NAME`: the same with the kept namespace NAME (for example
-    /// one made by `userns unshare --name NAME`; only its user namespace is joined).
+    /// one made by `userns unshare --name NAME`; only its user namespace is joined), which
+    /// must be kept already: it is not made on first use, as podman's `--userns ns:PATH`
+    /// needs a namespace that exists.
     /// `private`: a new user namespace for this container alone
     #[arg(
         long,
@@ -460,7 +466,7 @@ pub struct RunArgs {
     pub read_only: bool,
     /// Bind mount HOST:CTR[:ro] (repeatable)
     #[arg(short = 'v', long = "volume", value_name = "HOST:CTR[:ro]")]
-    pub volumes: Vec<String>,
+    pub volumes: Vec<OsString>,
     /// Set an environment variable K=V (repeatable)
     #[arg(short = 'e', long = "env", value_name = "K=V")]
     pub env: Vec<String>,
@@ -489,6 +495,12 @@ pub struct RunArgs {
     /// --preserve-fds; every other descriptor above 2 is closed for the container
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Run CMD instead of the image's Entrypoint, as podman's --entrypoint: one word, or a
+    /// JSON array of words (`'["/bin/sh","-c"]'`); COMMAND follows it, and the image's Cmd
+    /// is then not used. `--entrypoint ""` runs COMMAND alone. With a root filesystem
+    /// directory, CMD is put before COMMAND
+    #[arg(long, value_name = "CMD")]
+    pub entrypoint: Option<OsString>,
     /// Throw the container's writable layer away at exit (the default): it is a tmpfs of
     /// the container's own (memory, at most half of RAM), gone with the container; write
     /// large data to a volume (-v) or a kept layer
@@ -510,11 +522,11 @@ pub struct RunArgs {
     pub source: PathBuf,
     /// The command and its arguments (default: the image's Entrypoint and Cmd, else /bin/sh)
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
     /// When SOURCE is not a path but an image reference (docker.io/library/alpine,
     /// REGISTRY/NAME:TAG, a short name): how to pull it when it is not cached yet
     #[command(flatten)]
-    pub registry: RegistryArgs,
+    pub registry: Box<RegistryArgs>,
 }
 
 #[derive(Debug, Args)]
@@ -568,7 +580,7 @@ pub struct PullArgs {
     #[arg(value_name = "REFERENCE")]
     pub reference: String,
     #[command(flatten)]
-    pub registry: RegistryArgs,
+    pub registry: Box<RegistryArgs>,
 }
 
 #[derive(Debug, Args)]
@@ -582,6 +594,11 @@ pub struct RmiArgs {
     pub images: Vec<String>,
 }
 
+/// The clap `Command`, for man pages and completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 /// `userns image VERB`, as podman's `image` verbs.
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
@@ -593,9 +610,41 @@ pub enum ImageCommand {
     /// Remove images (same as `userns rmi`)
     #[command(visible_alias = "remove")]
     Rm(RmiArgs),
+    /// Check that your user namespace can map every owner of an image's files; exit 1 if not
+    ///
+    /// Reads only the layers' tar headers (a plain layer's file data is sought over, a
+    /// compressed one's decompressed and dropped), and lists every uid and gid the map
+    /// cannot hold, with the paths that carry them, the highest id needed, and the
+    /// `usermod --add-subuids` / `--add-subgids` (a range free in /etc/subuid and
+    /// /etc/subgid) that would make them fit. `userns run` makes the same check before it
+    /// unpacks an image, and refuses one that does not fit.
+    Check(ImageCheckArgs),
 }
 
-/// The clap `Command`, for man pages and completions.
-pub fn command() -> clap::Command {
-    <Cli as clap::CommandFactory>::command()
+#[derive(Debug, Args)]
+pub struct ImageCheckArgs {
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Check against this map of user ids instead of run's (repeatable), as `userns
+    /// unshare --map-users` takes it; checked against your subuid ranges
+    #[arg(long = "map-users", value_name = "INNER:OUTER:COUNT")]
+    pub map_users: Vec<String>,
+    /// Check against this map of group ids instead of run's (repeatable), as `userns
+    /// unshare --map-groups` takes it; checked against your subgid ranges
+    #[arg(long = "map-groups", value_name = "INNER:OUTER:COUNT")]
+    pub map_groups: Vec<String>,
+    /// The user namespace `userns run --userns MODE` would use, whose map is checked
+    /// against: shared (the default: the kept namespace `containers`'s map when it runs,
+    /// else all your subordinate ids), shared:NAME, or private
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "shared",
+        value_parser = UsernsMode::parse
+    )]
+    pub userns: UsernsMode,
+    /// An image archive (docker-archive or OCI, as `podman save` writes them) or an OCI layout
+    #[arg(value_name = "SOURCE", value_hint = ValueHint::AnyPath)]
+    pub source: PathBuf,
 }

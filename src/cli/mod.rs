@@ -36,8 +36,7 @@ const VERSION: &str = concat!(
 );
 
 /// Run a parsed command line; the result is the exit code (errors go through `exit.rs`).
-/// `words` is the command line it was parsed from.
-pub fn run(cli: Cli, words: &[OsString]) -> Result<u8> {
+pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Subid(SubidCommand::Show(a)) => cmd::subid::show(a),
         Command::Subid(SubidCommand::Check(a)) => cmd::subid::check(a),
@@ -45,17 +44,18 @@ pub fn run(cli: Cli, words: &[OsString]) -> Result<u8> {
         Command::Subid(SubidCommand::Del(a)) => cmd::subid_admin::del(a),
         Command::Map(a) => cmd::map::run(a),
         Command::Translate(a) => cmd::translate::run(a),
-        Command::Unshare(a) => cmd::unshare::run(a, words),
-        Command::Enter(a) => cmd::enter::run(a, words),
+        Command::Unshare(a) => cmd::unshare::run(a),
+        Command::Enter(a) => cmd::enter::run(a),
         Command::Ls(a) => cmd::ls::run(a),
         Command::Stop(a) => cmd::stop::run(a),
         Command::Clean(a) => cmd::clean::run(a),
         Command::Chown(a) => cmd::chown::run(a),
         Command::Stat(a) => cmd::stat::run(a),
         Command::Doctor(a) => cmd::doctor::run(a),
-        Command::Run(a) => cmd::run::run(a, words),
+        Command::Run(a) => cmd::run::run(a),
         Command::Images(a) => cmd::images::run(a),
         Command::Completions(a) => cmd::completions::run(a),
+        Command::Image(ImageCommand::Check(a)) => cmd::image_check::run(a),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => cmd::pull::run(a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => cmd::pull::rmi(a),
         Command::Image(ImageCommand::Ls(a)) => cmd::images::run(a),

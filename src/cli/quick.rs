@@ -5,30 +5,29 @@
 //!
 //! Only a line whose meaning cannot differ from clap's is taken: `enter`, a TARGET that
 //! is not an option, then nothing or a COMMAND whose first word is not an option and
-//! which holds no `--`. Everything else (options, `--`, help, non-UTF-8 words, a TARGET
-//! clap would read as an option) goes to clap. `cli::parse` is the one caller. The unit
+//! which holds no `--`. Everything else (options, `--`, help, a non-UTF-8 TARGET, a TARGET
+//! clap would read as an option) goes to clap. COMMAND words are bytes, taken unchanged. `cli::parse` is the one caller. The unit
 //! tests check that for every line taken, clap gives the same `Cli`: on chosen lines and
 //! on generated ones.
 
 use crate::cli::args::{Cli, Command, EnterArgs};
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 
 /// `Some(cli)` when `args` (with the program name first) is a plain `enter` line.
 pub fn plain_enter(args: &[OsString]) -> Option<Cli> {
-    let words: Vec<&str> = args
-        .iter()
-        .skip(1)
-        .map(|a| a.to_str())
-        .collect::<Option<_>>()?;
-    let (&sub, rest) = words.split_first()?;
+    let (sub, rest) = args.get(1..)?.split_first()?;
     if sub != "enter" {
         return None;
     }
-    let (&target, command) = rest.split_first()?;
+    let (target, command) = rest.split_first()?;
+    // TARGET is text to clap (a name, a pid or `podman`); COMMAND words are bytes.
+    let target = target.to_str()?;
     if target.starts_with('-') || target.is_empty() {
         return None;
     }
-    if command.first().is_some_and(|w| w.starts_with('-')) || command.contains(&"--") {
+    let option_like = |w: &OsString| w.as_bytes().starts_with(b"-");
+    if command.first().is_some_and(option_like) || command.iter().any(|w| w == "--") {
         return None;
     }
     Some(Cli {
@@ -37,7 +36,7 @@ pub fn plain_enter(args: &[OsString]) -> Option<Cli> {
             mount: false,
             all: false,
             wd: None,
-            command: command.iter().map(|w| w.to_string()).collect(),
+            command: command.to_vec(),
         }),
     })
 }
@@ -100,9 +99,19 @@ mod tests {
     }
 
     #[test]
-    fn non_utf8_words_go_to_clap() {
-        let mut args = line(&["enter", "demo"]);
-        args.push(OsString::from_vec(vec![0xff, b'x']));
+    fn command_words_are_bytes_and_a_non_utf8_target_goes_to_clap() {
+        let odd = OsString::from_vec(vec![0xff, b'x']);
+        let mut args = line(&["enter", "demo", "printf"]);
+        args.push(odd.clone());
+        let quick = plain_enter(&args).expect("taken");
+        let Command::Enter(enter) = &quick.command else {
+            panic!("{quick:?}")
+        };
+        assert_eq!(enter.command, [OsString::from("printf"), odd.clone()]);
+        let clap = Cli::try_parse_from(&args).expect("clap parses it");
+        assert_eq!(format!("{quick:?}"), format!("{clap:?}"));
+        let mut args = line(&["enter"]);
+        args.push(odd);
         assert!(plain_enter(&args).is_none());
     }
 

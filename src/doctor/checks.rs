@@ -289,6 +289,10 @@ pub fn source(uid: &UserSubIds, gid: &UserSubIds) -> Check {
 
 /// Inside a user namespace: whether its map holds the ids the plan needs.
 pub fn parent_map(here: &IdMap, planned: Option<&IdMap>) -> Check {
+    parent_map_check(here, planned).with_maps(vec![here.clone()])
+}
+
+fn parent_map_check(here: &IdMap, planned: Option<&IdMap>) -> Check {
     let name = format!("enclosing {}", here.kind.map_file());
     if here.is_identity() {
         return Check::pass(name, "initial user namespace (identity map)");
@@ -299,7 +303,7 @@ pub fn parent_map(here: &IdMap, planned: Option<&IdMap>) -> Check {
             Status::Warn,
             format!("inside a user namespace: {}", here.to_short()),
         ),
-        Some(plan) => match diagnose::check_parent_covers(here, plan) {
+        Some(plan) => match crate::unshare::nested::check_within_parent(here, plan) {
             Ok(()) => Check::pass(
                 name,
                 format!(

@@ -162,6 +162,7 @@ pub(crate) fn owners(subuid: &SubIdFile, subgid: &SubIdFile, passwd: &dyn Passwd
 pub(crate) fn user_check(account: &Account, uids: &UserSubIds, gids: &UserSubIds) -> Check {
     let user = account.display_name();
     let mut maps = Vec::new();
+    let mut planned = Vec::new();
     let mut problems = Vec::new();
     let mut missing = Vec::new();
     for ids in [uids, gids] {
@@ -173,6 +174,7 @@ pub(crate) fn user_check(account: &Account, uids: &UserSubIds, gids: &UserSubIds
         }
         let plan = plan_map(kind, account.own_id(kind), 0, ids);
         maps.push(format!("{} {}", kind.map_file(), plan.map.to_short()));
+        planned.push(plan.map.clone());
         problems.extend(plan.left_out.iter().map(|l| l.to_string()));
         // The map holds the user's own id besides the subordinate ones.
         let subordinate = plan.map.total() - 1;
@@ -187,7 +189,7 @@ pub(crate) fn user_check(account: &Account, uids: &UserSubIds, gids: &UserSubIds
     let evidence = maps.into_iter().chain(problems.iter().cloned());
     let evidence = evidence.collect::<Vec<_>>().join("\n");
     if problems.is_empty() {
-        return Check::pass(name, evidence);
+        return Check::pass(name, evidence).with_maps(planned);
     }
     let fix = match missing.as_slice() {
         [IdKind::Uid] => format!("as root: userns subid add {user} --uids-only"),
@@ -196,7 +198,9 @@ pub(crate) fn user_check(account: &Account, uids: &UserSubIds, gids: &UserSubIds
             "`userns doctor --user {user}` and `userns subid check` show each problem and its fix"
         ),
     };
-    Check::new(name, Status::Warn, evidence).with_fix(fix)
+    Check::new(name, Status::Warn, evidence)
+        .with_fix(fix)
+        .with_maps(planned)
 }
 
 /// Nobody has ranges: rootless containers work for no one yet, but nothing is broken.

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod kept;
 pub mod live;
 pub mod machine;
+pub mod nested;
 pub mod storage;
 
 use serde::Serialize;
@@ -41,6 +42,11 @@ pub struct Check {
     /// What was seen: a value, a path, a line.
     pub evidence: String,
     pub fix: Option<String>,
+    /// The maps the evidence names, in the structured form every `--json` output gives
+    /// a map (`{"kind", "entries": [{"inside", "outside", "count"}]}`); none for most
+    /// checks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub maps: Vec<crate::idmap::IdMap>,
 }
 
 impl Check {
@@ -50,6 +56,7 @@ impl Check {
             status,
             evidence: evidence.into(),
             fix: None,
+            maps: Vec::new(),
         }
     }
 
@@ -59,6 +66,11 @@ impl Check {
 
     pub fn with_fix(mut self, fix: impl Into<String>) -> Check {
         self.fix = Some(fix.into());
+        self
+    }
+
+    pub(crate) fn with_maps(mut self, maps: Vec<crate::idmap::IdMap>) -> Check {
+        self.maps = maps;
         self
     }
 }

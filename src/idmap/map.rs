@@ -176,7 +176,7 @@ impl IdMap {
     }
 
     /// Short form for tables: `0:1000:1,1:100000:65536`.
-    pub(crate) fn to_short(&self) -> String {
+    pub fn to_short(&self) -> String {
         if self.is_identity() {
             return "identity".into();
         }
@@ -200,24 +200,6 @@ impl IdMap {
     /// Total number of ids mapped.
     pub(crate) fn total(&self) -> u64 {
         self.entries.iter().map(|e| e.count as u64).sum()
-    }
-
-    /// Whether every outside id of `other` is an inside id of this map: whether a child
-    /// namespace may use `other`'s outside ranges when this is the parent's map.
-    pub(crate) fn covers_outside_of(&self, other: &IdMap) -> Vec<IdMapEntry> {
-        other
-            .entries
-            .iter()
-            .filter(|e| {
-                let inside: Vec<(u64, u64)> = self
-                    .entries
-                    .iter()
-                    .map(|p| (p.inside as u64, p.inside_end()))
-                    .collect();
-                !crate::ids::intervals_cover(&inside, e.outside as u64, e.outside_end())
-            })
-            .copied()
-            .collect()
     }
 }
 
@@ -266,14 +248,5 @@ mod tests {
             ["0", "1000", "1", "1", "100000", "65536"]
         );
         assert_eq!(map.to_short(), "0:1000:1,1:100000:65536");
-    }
-
-    #[test]
-    fn parent_coverage() {
-        let parent = m(&[(0, 1000, 1), (1, 100000, 65536)]);
-        let child = m(&[(0, 0, 1), (1, 1, 1000)]);
-        assert!(parent.covers_outside_of(&child).is_empty());
-        let child = m(&[(0, 0, 1), (1, 60000, 10000)]);
-        assert_eq!(parent.covers_outside_of(&child).len(), 1);
     }
 }

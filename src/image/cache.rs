@@ -148,11 +148,11 @@ impl ImageCache {
         crate::trusted_dir::ensure_all(&self.root, crate::trusted_dir::Kind::Private)?;
         let swept = self.sweep_interrupted();
         if swept > 0 {
-            eprintln!(
-                "userns: removed {swept} interrupted unpack{} from {}",
+            crate::note(format_args!(
+                "removed {swept} interrupted unpack{} from {}",
                 if swept == 1 { "" } else { "s" },
                 self.root.display()
-            );
+            ));
         }
         let temp = self
             .root
@@ -243,14 +243,14 @@ impl ImageCache {
         let rootfs = temp.join(ROOTFS);
         std::fs::create_dir_all(&rootfs).map_err(|e| Error::io("create", &rootfs, &e))?;
         let root = Root::open(&rootfs).map_err(|e| Error::io("open", &rootfs, &e))?;
-        eprintln!(
-            "userns: unpacking {} ({}, {} layer{}) into {}",
+        crate::note(format_args!(
+            "unpacking {} ({}, {} layer{}) into {}",
             source.display(),
             short_id(&plan.id),
             plan.layers.len(),
             if plan.layers.len() == 1 { "" } else { "s" },
             self.root.display()
-        );
+        ));
         let mut state = UnpackState::new(Limits::from_env()?, &self.root);
         let total = plan.layers.len();
         for (i, l) in plan.layers.iter().enumerate() {
@@ -272,20 +272,20 @@ impl ImageCache {
         }
         layer::finish(&root, &state)?;
         if state.devices_skipped > 0 {
-            eprintln!(
-                "userns: skipped {} device node{} (a user namespace cannot create them; \
+            crate::note(format_args!(
+                "skipped {} device node{} (a user namespace cannot create them; \
                  the container gets its own /dev)",
                 state.devices_skipped,
                 if state.devices_skipped == 1 { "" } else { "s" }
-            );
+            ));
         }
         if state.xattrs_skipped > 0 {
-            eprintln!(
-                "userns: skipped {} extended attribute{} (overlay's own, or refused here: \
+            crate::note(format_args!(
+                "skipped {} extended attribute{} (overlay's own, or refused here: \
                  trusted.* needs the initial namespace)",
                 state.xattrs_skipped,
                 if state.xattrs_skipped == 1 { "" } else { "s" }
-            );
+            ));
         }
         let image = CachedImage {
             id: plan.id.clone(),

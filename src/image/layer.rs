@@ -1,6 +1,7 @@
 //! Apply one layer (a tar stream, plain, gzip or zstd) onto a root, as the OCI image-spec
 //! `layer.md` says: entries replace what lower layers put at the same path, `.wh.NAME`
-//! deletes NAME, `.wh..wh..opq` hides everything lower layers put in its directory.
+//! deletes NAME, `.wh..wh..opq` hides everything lower layers put in its directory. A
+//! layer that names a path twice is refused, as podman refuses it ([`super::seen`]).
 //!
 //! Every write goes through [`super::beneath`], so no entry, link or symlink can make it
 //! land outside the root. Symlinks are created as they are and never followed here; hard
@@ -18,6 +19,7 @@
 use super::beneath::{self, InnerPath, Root};
 use super::digest::{self, Hasher};
 use super::limits::{Budget, Limits, Refusal};
+use super::seen::{named_twice, SeenPaths};
 use super::sparse::{self, Sparse};
 use super::tarstream::{Entry, TarStream};
 use super::xattrs;
@@ -200,6 +202,7 @@ fn apply_tar(
     // Paths this layer put in place: an opaque marker hides everything else in its directory.
     let mut this_layer: HashSet<InnerPath> = HashSet::new();
     let mut previous: Option<String> = None;
+    let mut seen = SeenPaths::default();
     loop {
         let entry = match tar.next_entry() {
             Ok(Some(entry)) => entry,
@@ -216,6 +219,9 @@ fn apply_tar(
             }
         };
         let shown = String::from_utf8_lossy(&entry.path).into_owned();
+        if !seen.first_time(&entry.path) {
+            return Err(named_twice(label, &shown));
+        }
         apply_entry(root, &entry, &mut tar, &mut this_layer, state).map_err(|e| {
             let what = format!("cannot unpack {shown:?} of {label}");
             match e {
@@ -418,7 +424,7 @@ fn clear_the_way(root: &Root, entry: &Entry, path: &InnerPath) -> io::Result<(Ow
     // A directory over a directory merges; anything else replaces what was there.
     if existing.is_some() {
         let merge = entry.kind().is_dir() && dir_there;
-        if !merge && !is_self_link(entry, path) {
+        if !merge {
             beneath::remove_all_at(&parent, path.name())?;
         }
     }
@@ -463,7 +469,8 @@ fn make_symlink(parent: &OwnedFd, name: &OsStr, entry: &Entry, meta: &Meta) -> i
     beneath::set_times_at(parent, name, meta.mtime)
 }
 
-/// A hard link to an entry already beneath the root (one naming itself is left as it is).
+/// A hard link to an entry already beneath the root. One naming itself is refused, as
+/// podman's unpack fails on it: the path was removed to make way for the link.
 fn make_hard_link(
     root: &Root,
     parent: &OwnedFd,
@@ -473,7 +480,11 @@ fn make_hard_link(
     let target = InnerPath::clean(&entry.link)
         .ok_or_else(|| io::Error::other("a hard link to the root directory"))?;
     if &target == path {
-        return Ok(());
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a hard link to itself: what it would link to is the path it replaces (podman \
+             refuses it too)",
+        ));
     }
     // The target is resolved beneath the root like any path: a link to
     // /etc/passwd means the image's /etc/passwd, never the host's.
@@ -486,8 +497,17 @@ fn make_hard_link(
             ),
         )
     })?;
-    beneath::link_at(&src_dir, target.name(), parent, path.name())
-        .map_err(|e| io::Error::new(e.kind(), format!("hard link to {}: {e}", target.display())))
+    beneath::link_at(&src_dir, target.name(), parent, path.name()).map_err(|e| {
+        // A later entry may hold the target: links are made in archive order, as podman's.
+        let why = match e.raw_os_error() {
+            Some(libc::ENOENT) => "no entry before it (in this layer or a lower one) made it: ",
+            _ => "",
+        };
+        io::Error::new(
+            e.kind(),
+            format!("hard link to {}: {why}{e}", target.display()),
+        )
+    })
 }
 
 fn make_fifo(parent: &OwnedFd, name: &OsStr, meta: &Meta) -> io::Result<()> {
@@ -497,11 +517,6 @@ fn make_fifo(parent: &OwnedFd, name: &OsStr, meta: &Meta) -> io::Result<()> {
     // without blocking, so chmod it by name (it was just created: not a symlink).
     beneath::chmod_fifo_at(parent, name, meta.mode)?;
     beneath::set_times_at(parent, name, meta.mtime)
-}
-
-/// A hard link naming itself must not delete its own target first.
-fn is_self_link(entry: &Entry, path: &InnerPath) -> bool {
-    entry.kind().is_hard_link() && InnerPath::clean(&entry.link).is_some_and(|t| &t == path)
 }
 
 fn id32(id: u64) -> io::Result<u32> {

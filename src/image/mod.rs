@@ -10,19 +10,23 @@
 //! - [`manifest`]: manifest.json / index.json → the config and the ordered layers;
 //! - [`digest`]: sha256 and sha512 digests, computed while layers stream;
 //! - [`layer`]: one layer stream applied to a root (whiteouts, links, owners, modes);
+//! - [`seen`]: the paths a layer named, as podman refuses a path named twice;
 //! - [`tarstream`]: a layer's tar entries, sizes and sparse maps known before their data;
 //! - [`sparse`]: GNU tar's sparse formats, written with their holes;
 //! - [`limits`]: what an unpack may write, weighed before it writes it;
 //! - [`beneath`]: the openat2-confined file-system writes that layer relies on;
-//! - [`cache`]: the per-user cache, its atomic install and its listing.
+//! - [`cache`]: the per-user cache, its atomic install and its listing;
+//! - [`idcheck`]: the owners in the layers' headers, checked against a map before unpacking.
 
 pub(crate) mod beneath;
 pub mod cache;
 pub(crate) mod digest;
+pub mod idcheck;
 pub(crate) mod layer;
 pub(crate) mod limits;
 pub(crate) mod manifest;
 pub mod names;
+pub(crate) mod seen;
 pub(crate) mod source;
 pub(crate) mod sparse;
 pub(crate) mod tarstream;
@@ -95,6 +99,26 @@ pub fn detect(source: &Path) -> Result<SourceKind> {
 /// `crate::unshare::enter(..)`), so that the owners from the layers land on the
 /// user's subordinate ids.
 pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
+    prepare_with(source, cache, None)
+}
+
+/// `prepare`, but an image not in the cache yet has its layers' headers read first, and
+/// is refused (nothing written to the cache, no staging directory made) when the user
+/// namespace this runs in cannot map the owners of its files: [`idcheck::refusal`], with
+/// the fix for `account`. A directory, or an image in the cache, needs no check.
+pub fn prepare_checked(
+    source: &Path,
+    cache: &ImageCache,
+    account: &crate::users::Account,
+) -> Result<PreparedSource> {
+    prepare_with(source, cache, Some(account))
+}
+
+fn prepare_with(
+    source: &Path,
+    cache: &ImageCache,
+    check: Option<&crate::users::Account>,
+) -> Result<PreparedSource> {
     let kind = detect(source)?;
     if kind == SourceKind::RootfsDir {
         let rootfs = std::fs::canonicalize(source).map_err(|e| Error::io("resolve", source, &e))?;
@@ -109,7 +133,13 @@ pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
     let plan = manifest::plan(&blobs, kind)?;
     let image = match cache.lookup(&plan.id)? {
         Some(image) => image,
-        None => cache.install(source, kind.name(), &plan, &blobs)?,
+        None => {
+            if let Some(account) = check {
+                let target = idcheck::MapTarget::current()?;
+                idcheck::check_plan(&blobs, &plan, &target, account)?;
+            }
+            cache.install(source, kind.name(), &plan, &blobs)?
+        }
     };
     Ok(PreparedSource {
         kind,
@@ -121,13 +151,24 @@ pub fn prepare(source: &Path, cache: &ImageCache) -> Result<PreparedSource> {
 
 /// Install an image a pull staged as an OCI layout at `layout` (all its blobs downloaded
 /// and verified), through the same unpacker as `prepare`; `origin` is the reference it
-/// was pulled by, recorded as its source. Inside the mapped namespace, as `prepare`.
-pub fn install_pulled(layout: &Path, origin: &str, cache: &ImageCache) -> Result<CachedImage> {
+/// was pulled by, recorded as its source. Inside the mapped namespace, as `prepare`, and
+/// as `prepare_checked`, the layers' owners are checked against this namespace's map
+/// first (ids first: refused before anything is unpacked).
+pub fn install_pulled(
+    layout: &Path,
+    origin: &str,
+    cache: &ImageCache,
+    account: &crate::users::Account,
+) -> Result<CachedImage> {
     let blobs = source::Blobs::open(layout, SourceKind::OciLayout)?;
     let plan = manifest::plan(&blobs, SourceKind::OciLayout)?;
     match cache.lookup(&plan.id)? {
         Some(image) => Ok(image),
-        None => cache.install(Path::new(origin), "registry", &plan, &blobs),
+        None => {
+            let target = idcheck::MapTarget::current()?;
+            idcheck::check_plan(&blobs, &plan, &target, account)?;
+            cache.install(Path::new(origin), "registry", &plan, &blobs)
+        }
     }
 }
 

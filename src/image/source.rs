@@ -11,7 +11,7 @@ use super::SourceKind;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -51,7 +51,7 @@ pub(crate) fn detect(source: &Path) -> Result<SourceKind> {
             "neither a directory nor a regular file",
         ));
     }
-    let members = index_tar(source)?;
+    let members = index_tar(source, Duplicates::FirstWins)?;
     if members.contains_key("oci-layout") && members.contains_key("index.json") {
         Ok(SourceKind::OciArchive)
     } else if members.contains_key("manifest.json") {
@@ -98,8 +98,23 @@ fn member_name(raw: &[u8]) -> String {
         .join("/")
 }
 
-/// Index the members of a tar file by name, seeking over their data.
-fn index_tar(path: &Path) -> Result<HashMap<String, Member>> {
+/// Which member of a name the image tools read when an archive holds the name twice
+/// (`tar -r` appends a second copy; GNU tar stores a file listed twice as a hard link to
+/// itself). userns reads what `podman load` reads (tests/image_e2e.rs runs both):
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Duplicates {
+    /// docker-archive: containers/image reads the archive in place and takes the first
+    /// member of the name (docker/internal/tarfile findTarComponent stops at the first).
+    FirstWins,
+    /// oci-archive: containers/image unpacks the archive into a directory first, so a
+    /// later member replaces an earlier one, and a hard link is made to what its target
+    /// is at that point of the archive (one to itself, or to a later member, fails).
+    Unpacked,
+}
+
+/// Index the members of a tar file by name, seeking over their data, keeping for each
+/// name the member that `rule` says the image tools read.
+fn index_tar(path: &Path, rule: Duplicates) -> Result<HashMap<String, Member>> {
     let file = File::open(path).map_err(|e| Error::io("open", path, &e))?;
     let mut head = [0u8; 512];
     let n = file.read_at(&mut head, 0).unwrap_or(0);
@@ -143,17 +158,58 @@ fn index_tar(path: &Path) -> Result<HashMap<String, Member>> {
         } else {
             None
         };
-        members.insert(
-            name,
-            Member {
-                offset: entry.raw_file_position(),
-                size: entry.size(),
-                link,
-                other_kind,
-            },
-        );
+        let member = Member {
+            offset: entry.raw_file_position(),
+            size: entry.size(),
+            link,
+            other_kind,
+        };
+        match rule {
+            Duplicates::FirstWins => {
+                members.entry(name).or_insert(member);
+            }
+            Duplicates::Unpacked if kind.is_hard_link() => {
+                // Unpacking removes what is at the name, then links it to the target.
+                members.remove(&name);
+                let target = member.link.clone().unwrap_or_default();
+                let Some(linked) = members.get(&target).cloned() else {
+                    return Err(unlinkable(path, &name, &target));
+                };
+                members.insert(name, linked);
+            }
+            Duplicates::Unpacked => {
+                members.insert(name, member);
+            }
+        }
     }
     Ok(members)
+}
+
+/// An OCI archive's hard link that an unpack cannot make: podman load refuses the archive
+/// ("untarring file: no such file or directory"), and so does userns, naming the member.
+fn unlinkable(path: &Path, name: &str, target: &str) -> Error {
+    let why = if name == target {
+        format!(
+            "its member {name} is a hard link to itself: unpacking the archive, as podman \
+             load does, removes the earlier {name} before it makes the link, so there is \
+             nothing to link to"
+        )
+    } else {
+        format!(
+            "its member {name} is a hard link to {target}, which no member before it holds \
+             (unpacking the archive, as podman load does, makes links in archive order)"
+        )
+    };
+    Error::failure(format!(
+        "{} cannot be used as an OCI archive",
+        path.display()
+    ))
+    .because(why)
+    .fix(
+        "the archive was written with a file listed twice (GNU tar stores the second as a \
+             hard link to the first): write it again without the duplicate, or save the image \
+             again (podman save --format oci-archive)",
+    )
 }
 
 /// `dir` joined with `target`, `..` applied lexically, confined to the archive's top.
@@ -175,23 +231,55 @@ fn resolve_relative(dir: &str, target: &str) -> String {
     parts.join("/")
 }
 
-/// A reader of one member's bytes, by position, so that members need no seeking.
-pub(crate) struct MemberReader<'a> {
-    file: &'a File,
+/// The file a blob lies in: the archive (shared by its members) or a layout's own file.
+pub(crate) enum BlobFile<'a> {
+    Shared(&'a File),
+    Own(File),
+}
+
+impl BlobFile<'_> {
+    fn file(&self) -> &File {
+        match self {
+            BlobFile::Shared(f) => f,
+            BlobFile::Own(f) => f,
+        }
+    }
+}
+
+/// A reader of one blob's bytes, by position (`pread`), so that members of one archive
+/// need no shared file offset; seekable within the blob, never past its ends.
+pub(crate) struct BlobReader<'a> {
+    file: BlobFile<'a>,
+    start: u64,
     pos: u64,
     end: u64,
 }
 
-impl Read for MemberReader<'_> {
+impl Read for BlobReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.end - self.pos;
+        let left = self.end.saturating_sub(self.pos);
         let want = buf.len().min(left.min(usize::MAX as u64) as usize);
         if want == 0 {
             return Ok(0);
         }
-        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        let n = self.file.file().read_at(&mut buf[..want], self.pos)?;
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+impl Seek for BlobReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let len = self.end - self.start;
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => (self.pos - self.start).checked_add_signed(d),
+            SeekFrom::End(d) => len.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the blob"))?;
+        // Past the end reads as the end: nothing more of the file is ever read.
+        self.pos = self.start + target.min(len);
+        Ok(target.min(len))
     }
 }
 
@@ -199,7 +287,12 @@ impl Blobs {
     pub(crate) fn open(source: &Path, kind: SourceKind) -> Result<Blobs> {
         match kind {
             SourceKind::DockerArchive | SourceKind::OciArchive => {
-                let members = index_tar(source)?;
+                let rule = if kind == SourceKind::OciArchive {
+                    Duplicates::Unpacked
+                } else {
+                    Duplicates::FirstWins
+                };
+                let members = index_tar(source, rule)?;
                 let file = File::open(source).map_err(|e| Error::io("open", source, &e))?;
                 let len = file
                     .metadata()
@@ -259,29 +352,55 @@ impl Blobs {
         name: &str,
         expected: Option<u64>,
     ) -> Result<(Box<dyn Read + '_>, u64)> {
+        let (reader, size) = self.open_blob_seekable(name, expected)?;
+        Ok((Box::new(reader), size))
+    }
+
+    /// `open_blob`, seekable: reading only a plain layer's headers seeks over its data.
+    pub(crate) fn open_blob_seekable(
+        &self,
+        name: &str,
+        expected: Option<u64>,
+    ) -> Result<(BlobReader<'_>, u64)> {
         if name.split('/').any(|c| c == "..") {
             return Err(self.missing(name).because("the name contains `..`"));
         }
-        let (reader, size): (Box<dyn Read + '_>, u64) = match self {
+        let (file, offset, size) = match self {
             Blobs::Archive {
                 file, members, len, ..
             } => {
                 let mut key = member_name(name.as_bytes());
-                let mut found = None;
-                for _ in 0..=MAX_MEMBER_LINKS {
-                    let member = members.get(&key).ok_or_else(|| self.missing(name))?;
-                    match &member.link {
-                        Some(target) => key = target.clone(),
-                        None => {
-                            found = Some(member);
-                            break;
-                        }
+                // The members the links passed through, to tell a circle from a chain.
+                let mut path: Vec<String> = Vec::new();
+                let member = loop {
+                    let Some(member) = members.get(&key) else {
+                        return Err(match path.last() {
+                            None => self.missing(name),
+                            Some(last) => self.refused(
+                                name,
+                                format!("the archive member {last} is a link to {key}, which the archive does not hold"),
+                            ),
+                        });
+                    };
+                    let Some(target) = &member.link else {
+                        break member;
+                    };
+                    path.push(key.clone());
+                    if path.contains(target) {
+                        let circle = format!("{} -> {target}", path.join(" -> "));
+                        return Err(self.refused(
+                            name,
+                            format!("the links between archive members go in a circle ({circle}): no member holds its data"),
+                        ));
                     }
-                }
-                let member = found.ok_or_else(|| {
-                    self.missing(name)
-                        .because("too many links between archive members")
-                })?;
+                    if path.len() > MAX_MEMBER_LINKS {
+                        return Err(self.refused(
+                            name,
+                            format!("it leads through more than {MAX_MEMBER_LINKS} links between archive members"),
+                        ));
+                    }
+                    key = target.clone();
+                };
                 if let Some(kind) = member.other_kind {
                     return Err(self.refused(name, format!("the archive member {key} is {kind}")));
                 }
@@ -293,12 +412,7 @@ impl Blobs {
                         member.size
                     )));
                 }
-                let reader = MemberReader {
-                    file,
-                    pos: member.offset,
-                    end,
-                };
-                (Box::new(reader), member.size)
+                (BlobFile::Shared(file), member.offset, member.size)
             }
             Blobs::Layout { path, dir } => {
                 let (file, size) =
@@ -314,7 +428,7 @@ impl Blobs {
                             None => self.refused(name, e),
                             _ => Error::io("open", &path.join(name), &e),
                         })?;
-                (Box::new(file), size)
+                (BlobFile::Own(file), 0, size)
             }
         };
         match expected {
@@ -324,7 +438,15 @@ impl Blobs {
             ))
             .because(format!("the image says {n} bytes, the blob holds {size}"))
             .fix("the image is damaged or was altered: save or copy it again")),
-            _ => Ok((Box::new(reader.take(size)), size)),
+            _ => Ok((
+                BlobReader {
+                    file,
+                    start: offset,
+                    pos: offset,
+                    end: offset + size,
+                },
+                size,
+            )),
         }
     }
 

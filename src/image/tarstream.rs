@@ -10,7 +10,7 @@
 //! Extensions are read into memory, so each is bounded.
 
 use super::sparse::{self, Segment, Sparse};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use tar::{EntryType, GnuExtSparseHeader, GnuSparseHeader, Header};
 
 const BLOCK: u64 = 512;
@@ -49,7 +49,7 @@ impl Entry {
 /// A layer's tar stream, entry by entry. Between entries it reads the current entry's data
 /// (as `Read`, no further than its size).
 pub(crate) struct TarStream<'a> {
-    inner: &'a mut dyn Read,
+    inner: Input<'a>,
     /// Data of the current entry not read yet, and the padding to its block's end.
     remaining: u64,
     padding: u64,
@@ -120,13 +120,51 @@ fn slot(s: &GnuSparseHeader) -> io::Result<Option<Segment>> {
     }))
 }
 
+/// Something both readable and seekable: a plain tar in a file or an archive member.
+pub(crate) trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+/// Where the tar bytes come from: a stream, whose skipped data is read and dropped (a
+/// compressed layer), or a seekable tar of known length, whose data is sought over (what
+/// reading only the headers of a plain layer wants).
+enum Input<'a> {
+    Stream(&'a mut dyn Read),
+    Seekable {
+        inner: &'a mut dyn ReadSeek,
+        len: u64,
+    },
+}
+
+impl Read for Input<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::Stream(r) => r.read(buf),
+            Input::Seekable { inner, .. } => inner.read(buf),
+        }
+    }
+}
+
 impl<'a> TarStream<'a> {
     pub(crate) fn new(inner: &'a mut dyn Read) -> TarStream<'a> {
         TarStream {
-            inner,
+            inner: Input::Stream(inner),
             remaining: 0,
             padding: 0,
         }
+    }
+
+    /// A stream over a seekable plain tar: data that is not read is sought over. Its
+    /// length is learnt here, so that a seek past the end (a truncated layer) is an error
+    /// rather than a clean end of the archive.
+    pub(crate) fn seekable(inner: &'a mut dyn ReadSeek) -> io::Result<TarStream<'a>> {
+        let here = inner.stream_position()?;
+        let len = inner.seek(SeekFrom::End(0))?;
+        inner.seek(SeekFrom::Start(here))?;
+        Ok(TarStream {
+            inner: Input::Seekable { inner, len },
+            remaining: 0,
+            padding: 0,
+        })
     }
 
     /// One block; None at a clean end of the stream.
@@ -146,7 +184,18 @@ impl<'a> TarStream<'a> {
     }
 
     fn skip(&mut self, n: u64) -> io::Result<()> {
-        let skipped = io::copy(&mut (&mut *self.inner).take(n), &mut io::sink())?;
+        if n == 0 {
+            return Ok(());
+        }
+        let skipped = match &mut self.inner {
+            Input::Seekable { inner, len } => {
+                let here = inner.stream_position()?;
+                let to = here.saturating_add(n).min(*len);
+                inner.seek(SeekFrom::Start(to))?;
+                to - here
+            }
+            Input::Stream(r) => io::copy(&mut (&mut **r).take(n), &mut io::sink())?,
+        };
         if skipped < n {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -7,6 +7,7 @@
 //! is a stale record, replaced by the next `unshare --name` and hidden from `ls`.
 
 pub(crate) mod join;
+pub(crate) mod options;
 pub(crate) mod pause;
 pub mod process;
 pub mod record;
@@ -143,20 +144,37 @@ pub(crate) enum Entered {
     Created,
 }
 
-/// Join NAME if its pause process is alive, else make the namespaces of `spec`, keep them
-/// under NAME (pause process and record) and stay in them. Under NAME's lock, so that two
-/// racing callers end in one namespace, and a live NAME is not stopped while being joined.
+/// Join NAME if its pause process is alive, else (when `create`) make the namespaces of
+/// `spec`, keep them under NAME (pause process and record) and stay in them; without
+/// `create`, a NAME that is not alive is an error. Under NAME's lock, so that two racing
+/// callers end in one namespace, and a live NAME is not stopped while being joined.
 pub(crate) fn join_or_create(
     name: &str,
     spec: &NsSpec,
     account: &Account,
     usage: KeptUse,
+    create: bool,
 ) -> Result<Entered> {
     let dir = record::registry_dir(true)?;
     let lock = NameLock::acquire(&dir, name)?;
+    if !create {
+        // An unknown or dead NAME gets the answer `enter NAME` gives. A NAME the user made
+        // is the user's to replace: joined, a stale map only warned of.
+        let (rec, joinable) = find_kept(&dir, name)?;
+        if let Some(change) = map_change(&rec, account) {
+            crate::warn(stale_warning(name, &change));
+        }
+        let flags = joinable.differing(&joined_kinds(&rec, usage))?;
+        let joined = joinable.enter(flags, Some(rec.start_time))?;
+        lock.unlock();
+        return Ok(Entered::Joined(joined));
+    }
     if let Some(rec) = record::read(&dir, name)? {
         match liveness(&rec) {
             Liveness::Alive(joinable) => {
+                if usage == KeptUse::Unshare {
+                    options::check_rejoin(&rec, spec)?;
+                }
                 if let Some(joined) = join_live(&dir, &rec, &joinable, account, usage)? {
                     lock.unlock();
                     return Ok(Entered::Joined(joined));
@@ -198,21 +216,46 @@ fn join_live(
         Some(change) => crate::warn(stale_warning(&rec.name, &change)),
         None => {}
     }
-    let kinds: Vec<&str> = match usage {
-        KeptUse::Unshare => rec.namespaces.iter().map(String::as_str).collect(),
-        KeptUse::Container => vec!["user"],
-    };
-    let flags = joinable.differing(&kinds)?;
+    let flags = joinable.differing(&joined_kinds(rec, usage))?;
     joinable.enter(flags, Some(rec.start_time)).map(Some)
 }
 
+/// The maps a container that joins NAME gets (`run --userns shared:NAME`): those of the
+/// live namespace, unless `join_live` would replace it for a stale map (or it is not
+/// alive), when None: the container then gets a namespace made afresh.
+pub(crate) fn container_maps(
+    name: &str,
+    account: &Account,
+) -> Result<Option<(crate::idmap::IdMap, crate::idmap::IdMap)>> {
+    let dir = record::registry_dir(false)?;
+    let Some(rec) = record::read(&dir, name)? else {
+        return Ok(None);
+    };
+    let Liveness::Alive(_) = liveness(&rec) else {
+        return Ok(None);
+    };
+    if replaceable(&rec) && map_change(&rec, account).is_some() {
+        return Ok(None);
+    }
+    crate::idmap::proc::read_maps(rec.pid).map(Some)
+}
+
+/// What `usage` joins of NAME: every namespace it holds, or a container's user namespace.
+fn joined_kinds(rec: &KeptRecord, usage: KeptUse) -> Vec<&str> {
+    match usage {
+        KeptUse::Unshare => rec.namespaces.iter().map(String::as_str).collect(),
+        KeptUse::Container => vec!["user"],
+    }
+}
+
 /// Whether a kept namespace whose map is stale may be replaced: only one that holds
-/// nothing but the user namespace, mapped as userns maps by default, since ending it
-/// loses nothing (running containers hold the old one). A namespace made by `userns
-/// unshare --name` with other namespaces or maps is the user's to stop; it is joined,
-/// with the warning of `stale_warning`.
+/// nothing but the user namespace and its mount namespace (as podman's pause process),
+/// mapped as userns maps by default, since ending it loses nothing (running containers
+/// hold the old one). A namespace made by `userns unshare --name` with other namespaces
+/// or maps is the user's to stop; it is joined, with the warning of `stale_warning`.
 fn replaceable(rec: &KeptRecord) -> bool {
-    rec.namespaces == ["user"] && rec.request == KeptRequest::default()
+    rec.namespaces.iter().all(|k| k == "user" || k == "mnt")
+        && rec.request == KeptRequest::default()
 }
 
 /// `userns unshare --name NAME`: join NAME if it is alive, else create it as `spec` says,
@@ -225,7 +268,7 @@ pub fn unshare_named(
 ) -> Result<u8> {
     record::check_name(name)?;
     let container_env = env::container_env(account);
-    match join_or_create(name, spec, account, KeptUse::Unshare)? {
+    match join_or_create(name, spec, account, KeptUse::Unshare, true)? {
         Entered::Joined(joined) => joined.run(program, &container_env),
         Entered::Created => {
             env::apply(&container_env);
@@ -281,6 +324,7 @@ fn record_for(
             .map(|d| d.as_secs())
             .unwrap_or(0),
         owner_uid: account.uid,
+        options: options::KeptOptions::of(spec),
     })
 }
 

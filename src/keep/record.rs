@@ -156,6 +156,10 @@ pub struct KeptRecord {
     pub created: u64,
     /// The host uid that made it.
     pub owner_uid: u32,
+    /// The options besides namespaces and maps (absent in records of older userns), for
+    /// `options::check_rejoin`.
+    #[serde(default)]
+    pub options: super::options::KeptOptions,
 }
 
 pub(crate) fn map_lines(map: &IdMap) -> Vec<[u32; 3]> {
@@ -459,6 +463,10 @@ mod tests {
             subgid: FileIdentity::of(Path::new("/nonexistent/subgid")),
             created: 1,
             owner_uid: 2000,
+            options: super::super::options::KeptOptions {
+                hostname: Some("box".into()),
+                ..Default::default()
+            },
         };
         write(dir.path(), &rec).unwrap();
         assert_eq!(read(dir.path(), "dev").unwrap(), Some(rec.clone()));

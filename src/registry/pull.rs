@@ -5,13 +5,16 @@
 //! 2. when the image (its config digest) is cached already, only record the name;
 //! 3. else download the config and every layer into the stage (`stage`), each verified
 //!    by size and digest as it streams;
-//! 4. then — every blob here and verified, nothing unpacked — the id check's place;
-//! 5. unpack in the mapped user namespace through `image::install_pulled` (the unpacker
-//!    of OCI layouts, which verifies the digests and diff_ids once more as it applies
-//!    each layer), record the name, remove the stage.
+//! 4. in the mapped user namespace, every blob here and verified and nothing unpacked,
+//!    check the layers' owners against the namespace's map (`image::idcheck`: a refusal
+//!    removes the stage and leaves the cache as it was);
+//! 5. unpack through `image::install_pulled` (the unpacker of OCI layouts, which verifies
+//!    the digests and diff_ids once more as it applies each layer), record the name,
+//!    remove the stage.
 //!
-//! Steps 1–4 run as the user, before any namespace exists (`fetch`); step 5 runs inside
-//! one (`install`), which `userns pull` enters itself and `userns run` already is in.
+//! Steps 1–3 run as the user, before any namespace exists (`fetch`); steps 4–5 run
+//! inside one (`install`), which `userns pull` enters itself and `userns run` already is
+//! in.
 
 use super::auth::{self, CredSource, Credentials};
 use super::client::{Access, Session};
@@ -114,17 +117,17 @@ pub fn fetch(
     let files = auth::auth_files(spec.authfile.as_deref(), home, account.uid);
     let (candidates, resolution) = conf.resolve(&spec.reference)?;
     if let Resolution::Alias(file) = &resolution {
-        eprintln!(
-            "userns: resolved {:?} as an alias ({})",
+        crate::note(format_args!(
+            "resolved {:?} as an alias ({})",
             spec.reference,
             file.display()
-        );
+        ));
     }
     let mut failures: Vec<Error> = Vec::new();
     for candidate in &candidates {
         for endpoint in conf.endpoints(candidate)? {
             if candidates.len() > 1 || endpoint.mirror {
-                eprintln!("userns: trying to pull {}...", endpoint.reference);
+                crate::note(format_args!("trying to pull {}...", endpoint.reference));
             }
             let credentials = match &creds {
                 Some(c) => Some((c.clone(), CredSource::CommandLine)),
@@ -276,10 +279,9 @@ fn fetch_from(
         platform: None,
     })?;
     progress.finish_and_clear();
-    // ID CHECK (issue 14, with `image::idcheck`): every blob of the image is in
-    // `stage.dir` (an OCI layout) and verified, and nothing is unpacked. The check of the
-    // layers' owners against the caller's map goes here, as one call that returns its
-    // refusal (exit 125 for run, 1 for pull), and then `stage.remove()` leaves nothing.
+    // Every blob is in the stage and verified, nothing is unpacked: `install`, in the
+    // namespace, checks the layers' owners against its map before it unpacks anything
+    // (`image::install_pulled`), and a refusal removes the stage.
     Ok(fetched(Some(stage)))
 }
 
@@ -296,12 +298,12 @@ pub fn pull(spec: &PullSpec, account: &Account, progress: &ProgressBar) -> Resul
         // the layers' owners land where a container expects them.
         crate::unshare::enter(&crate::unshare::NsSpec::default(), account)?;
     }
-    install(&fetched, &cache)
+    install(&fetched, &cache, account)
 }
 
 /// Step 5, inside the mapped namespace: unpack the stage (unless the image is cached),
 /// name the image, remove the stage.
-pub fn install(fetched: &Fetched, cache: &ImageCache) -> Result<CachedImage> {
+pub fn install(fetched: &Fetched, cache: &ImageCache, account: &Account) -> Result<CachedImage> {
     let Fetched {
         reference,
         manifest_digest,
@@ -311,7 +313,7 @@ pub fn install(fetched: &Fetched, cache: &ImageCache) -> Result<CachedImage> {
     let origin = fetched.origin();
     let image = match stage {
         Some(stage) => {
-            let installed = crate::image::install_pulled(&stage.dir, &origin, cache);
+            let installed = crate::image::install_pulled(&stage.dir, &origin, cache, account);
             // Installed, or refused by the unpacker's checks: either way the stage is
             // done (a damaged one must not be resumed from).
             stage.remove();

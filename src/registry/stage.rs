@@ -51,7 +51,7 @@ impl Stage {
         let file = File::open(&dir).map_err(|e| Error::io("open", &dir, &e))?;
         use crate::sys::fs::FlockOperation as Op;
         if crate::sys::fs::flock(&file, Op::NonBlockingLockExclusive).is_err() {
-            eprintln!("userns: waiting for another pull of the same image to finish");
+            crate::note("waiting for another pull of the same image to finish");
             crate::sys::fs::flock(&file, Op::LockExclusive)
                 .map_err(|e| Error::io("lock", &dir, &e.into()))?;
         }

@@ -198,26 +198,19 @@ impl ContainerDirs {
     }
 }
 
-/// The file in a container's directory, and in a kept layer's, that names the image it
-/// runs on (`userns image rm` refuses to remove an image one of them uses).
+/// The file in a container's directory that names the image it runs on (`userns image
+/// rm` refuses to remove an image a running container uses; a kept layer's image is the
+/// root its `source.json` records, see `kept_source`).
 const IMAGE_RECORD: &str = "image";
 
 impl ContainerDirs {
-    /// Record the image id the container runs on (and a kept layer is based on).
+    /// Record the image id the container runs on.
     pub(crate) fn record_image(&self, id: &str) -> Result<()> {
-        let mut places = vec![self.dir.join(IMAGE_RECORD)];
-        if self.layer.tmpfs_at.is_none() {
-            if let Some(kept) = self.layer.upper.parent() {
-                places.push(kept.join(IMAGE_RECORD));
-            }
-        }
-        for path in places {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, id)
-                .and_then(|()| std::fs::rename(&tmp, &path))
-                .map_err(|e| Error::io("write", &path, &e))?;
-        }
-        Ok(())
+        let path = self.dir.join(IMAGE_RECORD);
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, id)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::io("write", &path, &e))
     }
 }
 
@@ -259,13 +252,16 @@ pub fn image_users(account: &Account, id: &str) -> Vec<ImageUser> {
             }
         }
     }
+    let rootfs = crate::image::ImageCache::for_user(account).rootfs_of(id);
+    let over_image =
+        |kept: &Path| super::kept_source::recorded(kept).is_some_and(|k| k.rootfs == rootfs);
     if let Some(data) = data_dir(account) {
         for entry in std::fs::read_dir(data.join("kept"))
             .into_iter()
             .flatten()
             .flatten()
         {
-            if uses(&entry.path()) {
+            if over_image(&entry.path()) {
                 users.push(ImageUser::KeptLayer(
                     entry.file_name().to_string_lossy().into_owned(),
                 ));

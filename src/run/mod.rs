@@ -10,8 +10,10 @@
 //!   records it. Either way it then unshares new pid, UTS, IPC, cgroup and (unless
 //!   `--net host`) network namespaces, which setns into the user namespace allows.
 //!   `--userns private` makes a new user namespace with them instead, every run.
-//!   userns keeps the host's mount namespace, so that after the container it can still
-//!   reach and remove the container's directory by its path; it stays as the supervisor:
+//!   userns keeps the host's mount namespace (or, on the run that makes `containers`,
+//!   that namespace's copy of it, which holds the same paths: the kept namespace has a
+//!   mount namespace of its own, as podman's pause process does), so that after the
+//!   container it can still reach and remove the container's directory by its path; it stays as the supervisor:
 //!   forwards signals, relays the pseudo-terminal, removes the directory, returns the exit
 //!   code.
 //! - the pause process (shared mode, first run only) sleeps in the kept user namespace
@@ -40,6 +42,7 @@ pub(crate) mod dirs;
 pub(crate) mod etcfiles;
 pub mod images;
 pub(crate) mod inroot;
+pub(crate) mod kept_source;
 pub mod masks;
 pub(crate) mod namespaces;
 pub(crate) mod net;
@@ -56,7 +59,7 @@ use crate::unshare::supervise::{self, Confinement, Pid1Mode};
 use crate::unshare::Program;
 use crate::users::Account;
 use dirs::{ContainerDirs, ContainerId};
-pub use namespaces::UsernsMode;
+pub use namespaces::{map_target, UsernsMode};
 pub use spec::{NetMode, RunSpec};
 use std::path::{Path, PathBuf};
 
@@ -184,10 +187,10 @@ pub fn run(args: &RunSpec) -> Result<u8> {
             if let Some(root) = dirs.dir.parent() {
                 let swept = dirs::sweep_abandoned(root);
                 if swept > 0 {
-                    eprintln!(
-                        "userns: removed {swept} container director{} left by runs that were killed",
+                    crate::note(format_args!(
+                        "removed {swept} container director{} left by runs that were killed",
                         if swept == 1 { "y" } else { "ies" }
-                    );
+                    ));
                 }
             }
         }
@@ -216,7 +219,13 @@ fn container_program(
         .or(prepared.working_dir.clone())
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "/".to_string());
-    let words = spec::program_words(&prepared.entrypoint, &prepared.cmd, &args.command);
+    let entrypoint = args.entrypoint.as_deref().and_then(spec::entrypoint_words);
+    let words = spec::program_words(
+        &prepared.entrypoint,
+        &prepared.cmd,
+        entrypoint.as_deref(),
+        &args.command,
+    )?;
     let mut program = Program::new(&words, Some(Path::new(&workdir)))?;
     let env = spec::container_env(
         hostname,
@@ -249,6 +258,17 @@ fn run_container(
     let _network = network.start()?;
     let prepared = source::prepare(&request.source, account, args.rootfs_rw)?;
     dirs.record_image(&prepared.id)?;
+    if let (Some(name), None) = (&args.keep, &dirs.layer.tmpfs_at) {
+        if let Some(kept) = dirs.layer.upper.parent() {
+            let now = kept_source::KeptSource {
+                source: request.source.shown(&args.source),
+                rootfs: prepared.rootfs.clone(),
+            };
+            if let Some(warning) = kept_source::check_and_record(name, kept, &now)? {
+                crate::warn(warning);
+            }
+        }
+    }
     let ContainerProgram {
         program,
         env,

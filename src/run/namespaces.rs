@@ -13,8 +13,10 @@
 //! namespaces are then owned by it (user_namespaces(7)).
 
 use crate::error::{Error, Result};
+use crate::image::idcheck::MapTarget;
 use crate::keep::{self, record, KeptUse};
-use crate::unshare::{setup, Namespaces, NsSpec};
+use crate::subid::SubIdPaths;
+use crate::unshare::{setup, MapRequest, Namespaces, NsSpec};
 use crate::users::Account;
 use nix::sched::CloneFlags;
 
@@ -56,6 +58,45 @@ impl UsernsMode {
     }
 }
 
+/// The maps an image must fit to run: those of `request` when given (`--map-users`,
+/// `--map-groups`, as `userns unshare` takes them), else those a container of `mode`
+/// gets: a live kept namespace's own (`shared`, unless it is to be made afresh for a
+/// stale map), else the plan userns makes a new namespace with (all the user's
+/// subordinate ids after their own id).
+pub fn map_target(
+    mode: &UsernsMode,
+    request: Option<&MapRequest>,
+    account: &Account,
+) -> Result<MapTarget> {
+    let paths = SubIdPaths::default();
+    if let Some(request) = request {
+        let (uid, gid, _) = crate::unshare::plan_maps(request, account, &paths)?;
+        return Ok(MapTarget {
+            uid,
+            gid,
+            origin: "the map given (--map-users, --map-groups)".into(),
+            explicit: true,
+        });
+    }
+    if let UsernsMode::Shared(name) = mode {
+        if let Some((uid, gid)) = keep::container_maps(name, account)? {
+            return Ok(MapTarget {
+                uid,
+                gid,
+                origin: format!("the map of the kept namespace {name}"),
+                explicit: false,
+            });
+        }
+    }
+    let (uid, gid, _) = crate::unshare::plan_maps(&MapRequest::default(), account, &paths)?;
+    Ok(MapTarget {
+        uid,
+        gid,
+        origin: "your map (all your subordinate ids)".into(),
+        explicit: false,
+    })
+}
+
 /// Enter the container's namespaces: its user namespace as `mode` says, then new pid,
 /// UTS, IPC, cgroup and (with `own_net`) network namespaces, named `hostname`, loopback up.
 pub fn enter(mode: &UsernsMode, account: &Account, hostname: &str, own_net: bool) -> Result<()> {
@@ -80,7 +121,21 @@ pub fn enter(mode: &UsernsMode, account: &Account, hostname: &str, own_net: bool
     };
     // Joined or made under NAME's lock, so that containers started together end in one
     // user namespace, mapped with all the user's subordinate ids as `userns unshare` maps.
-    keep::join_or_create(name, &NsSpec::default(), account, KeptUse::Container)?;
+    // Only `containers` is made on first use, as podman makes its pause process; another
+    // NAME must be kept already: like podman's `--userns ns:PATH` or `container:ID`, which
+    // join a namespace that exists, a misspelt NAME must not start a new namespace that
+    // shares nothing with the one meant.
+    let create = name == SHARED_NAME;
+    keep::join_or_create(name, &NsSpec::default(), account, KeptUse::Container, create)
+        .map_err(|e| {
+            if create {
+                e
+            } else {
+                e.fix(format!(
+                    "make it first (userns unshare --name {name} true), or use --userns shared                      (the kept namespace {SHARED_NAME}, made on first use) or --userns private"
+                ))
+            }
+        })?;
     let mut flags = CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC

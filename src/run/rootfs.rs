@@ -8,7 +8,9 @@ use super::inroot::{self, Kind};
 use super::spec::Volume;
 use crate::error::{Error, Result};
 use nix::mount::{mount, MsFlags};
+use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// The overlay's writable layer (same filesystem, not itself on overlayfs).
@@ -27,12 +29,12 @@ pub struct Layer {
 /// The private tmpfs of a thrown-away layer, with its upper and work directories.
 fn mount_layer_tmpfs(layer: &Layer, at: &Path) -> Result<()> {
     let shown = at.display().to_string();
-    mount_at(
-        Some("tmpfs"),
-        &shown,
+    mount_bytes(
+        Some(OsStr::new("tmpfs")),
+        at.as_os_str(),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=0700"),
+        Some(OsStr::new("mode=0700")),
         &format!("the container's writable layer (a tmpfs) on {shown}"),
     )?;
     for (dir, mode) in [(&layer.upper, 0o755), (&layer.work, 0o700)] {
@@ -77,31 +79,54 @@ fn mount_at(
     data: Option<&str>,
     shown: &str,
 ) -> Result<()> {
+    let os = |s: &str| OsStr::new(s).to_os_string();
+    mount_bytes(
+        source.map(os).as_deref(),
+        OsStr::new(target),
+        fstype,
+        flags,
+        data.map(os).as_deref(),
+        shown,
+    )
+}
+
+/// `mount_at` with paths and data as bytes: a host path need not be UTF-8.
+fn mount_bytes(
+    source: Option<&OsStr>,
+    target: &OsStr,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&OsStr>,
+    shown: &str,
+) -> Result<()> {
     mount(source, target, fstype, flags, data)
         .map_err(|e| failed(format!("cannot mount {shown}"), e))
 }
 
 /// Escape a path for overlayfs's option string: `\`, `,` and `:` are its separators.
-pub fn overlay_escape(path: &Path) -> String {
-    let mut out = String::new();
-    for c in path.display().to_string().chars() {
-        if matches!(c, '\\' | ',' | ':') {
-            out.push('\\');
+/// Bytes in, bytes out: the kernel takes the path as it is.
+pub fn overlay_escape(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &b in path.as_os_str().as_bytes() {
+        if matches!(b, b'\\' | b',' | b':') {
+            out.push(b'\\');
         }
-        out.push(c);
+        out.push(b);
     }
     out
 }
 
 /// The overlay mount options; `userxattr` because a user namespace may not write the
 /// trusted.* xattrs overlayfs uses otherwise (kernel 5.11 rootless overlay).
-pub fn overlay_options(lower: &Path, layer: &Layer) -> String {
-    format!(
-        "lowerdir={},upperdir={},workdir={},userxattr",
-        overlay_escape(lower),
-        overlay_escape(&layer.upper),
-        overlay_escape(&layer.work)
-    )
+pub fn overlay_options(lower: &Path, layer: &Layer) -> OsString {
+    let mut out = b"lowerdir=".to_vec();
+    out.extend(overlay_escape(lower));
+    out.extend(b",upperdir=");
+    out.extend(overlay_escape(&layer.upper));
+    out.extend(b",workdir=");
+    out.extend(overlay_escape(&layer.work));
+    out.extend(b",userxattr");
+    OsString::from_vec(out)
 }
 
 /// Build the filesystem and pivot into it. Runs in pid 1, uid 0 of the user namespace.
@@ -127,7 +152,7 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
 /// Mount the container's root on `plan.merged` (an overlay with a writable layer, or a
 /// bind of the source) and open it: everything after is placed through this descriptor.
 fn mount_root(plan: &RootfsPlan) -> Result<OwnedFd> {
-    let merged = plan.merged.display().to_string();
+    let merged = plan.merged.display();
     if let Some((layer, at)) = plan
         .layer
         .as_ref()
@@ -136,12 +161,12 @@ fn mount_root(plan: &RootfsPlan) -> Result<OwnedFd> {
         mount_layer_tmpfs(layer, at)?;
     }
     match &plan.layer {
-        Some(layer) => mount_at(
-            Some("overlay"),
-            &merged,
+        Some(layer) => mount_bytes(
+            Some(OsStr::new("overlay")),
+            plan.merged.as_os_str(),
             Some("overlay"),
             MsFlags::empty(),
-            Some(&overlay_options(&plan.source, layer)),
+            Some(overlay_options(&plan.source, layer).as_os_str()),
             &format!("an overlay over {} on {merged}", plan.source.display()),
         )
         .map_err(|e| {
@@ -150,9 +175,9 @@ fn mount_root(plan: &RootfsPlan) -> Result<OwnedFd> {
                    on one filesystem that is not itself overlayfs; or use --rootfs-rw",
             )
         })?,
-        None => mount_at(
-            Some(&plan.source.display().to_string()),
-            &merged,
+        None => mount_bytes(
+            Some(plan.source.as_os_str()),
+            plan.merged.as_os_str(),
             None,
             MsFlags::MS_BIND | MsFlags::MS_REC,
             None,
@@ -235,9 +260,9 @@ fn bind(
     read_only: bool,
 ) -> Result<()> {
     let at = inroot::ensure(root, target, kind)?;
-    mount_at(
-        Some(&host.display().to_string()),
-        &inroot::proc_fd(&at),
+    mount_bytes(
+        Some(host.as_os_str()),
+        OsStr::new(&inroot::proc_fd(&at)),
         None,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
@@ -384,7 +409,7 @@ mod tests {
         };
         assert_eq!(
             overlay_options(Path::new("/img/a,b:c"), &layer),
-            "lowerdir=/img/a\\,b\\:c,upperdir=/r/u,workdir=/r/w,userxattr"
+            OsString::from("lowerdir=/img/a\\,b\\:c,upperdir=/r/u,workdir=/r/w,userxattr")
         );
     }
 }

@@ -36,6 +36,14 @@ pub(crate) enum Located {
 }
 
 impl Located {
+    /// SOURCE as a kept layer records it: the path made absolute, or the reference.
+    pub(crate) fn shown(&self, given: &Path) -> PathBuf {
+        match self {
+            Located::Path(path, _) => path.clone(),
+            Located::Cached(_) | Located::Pulled(_) => given.to_path_buf(),
+        }
+    }
+
     fn kind(&self) -> SourceKind {
         match self {
             Located::Path(_, kind) => *kind,
@@ -116,7 +124,10 @@ pub(crate) fn prepare(located: &Located, account: &Account, rootfs_rw: bool) -> 
         secure_top()?;
     }
     let (source, prepared) = match located {
-        Located::Path(path, _) => (path.clone(), image::prepare(path, &cache)?),
+        // Before anything is unpacked: every owner in the layers must be one this
+        // namespace maps, or the run stops here, with nothing written to the cache (ids
+        // first). A pulled image is checked so too (`registry::install`).
+        Located::Path(path, _) => (path.clone(), image::prepare_checked(path, &cache, account)?),
         Located::Cached(id) => (
             PathBuf::from(id),
             image::prepare_cached(id, &cache)?.ok_or_else(|| {
@@ -125,7 +136,7 @@ pub(crate) fn prepare(located: &Located, account: &Account, rootfs_rw: bool) -> 
             })?,
         ),
         Located::Pulled(fetched) => {
-            let image = crate::registry::install(fetched, &cache)?;
+            let image = crate::registry::install(fetched, &cache, account)?;
             (
                 PathBuf::from(fetched.origin()),
                 image::prepare_cached(&image.id, &cache)?

@@ -3,6 +3,8 @@
 
 use super::namespaces::UsernsMode;
 use crate::error::{Error, Result};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Network modes of `userns run`.
@@ -32,8 +34,8 @@ pub struct RunSpec {
     /// Write to the source directory itself instead of an overlay over it.
     pub rootfs_rw: bool,
     pub read_only: bool,
-    /// `HOST:CTR[:ro]` each.
-    pub volumes: Vec<String>,
+    /// `HOST:CTR[:ro]` each; HOST is bytes, as any host path.
+    pub volumes: Vec<OsString>,
     /// `K=V` or `K` each.
     pub env: Vec<String>,
     pub env_file: Vec<PathBuf>,
@@ -54,7 +56,10 @@ pub struct RunSpec {
     /// A root filesystem directory, an image archive or an OCI layout.
     pub source: PathBuf,
     /// The command and its arguments (default: the image's Entrypoint and Cmd).
-    pub command: Vec<String>,
+    /// Bytes, as the caller passed them: an argument need not be UTF-8.
+    pub command: Vec<OsString>,
+    /// `--entrypoint` as given: one word, or a JSON array of words (see `entrypoint_words`).
+    pub entrypoint: Option<OsString>,
     /// How to pull SOURCE when it is an image reference not cached yet (its
     /// `reference` is ignored: SOURCE is the reference).
     pub pull: crate::registry::PullSpec,
@@ -78,7 +83,9 @@ pub(crate) struct Volume {
 
 /// Parse one `-v` value. The host path is made absolute against `cwd` and must exist:
 /// podman takes a name without a slash as a named volume, which userns does not have.
-pub(crate) fn parse_volume(spec: &str, cwd: &Path) -> Result<Volume> {
+/// HOST is bytes, as any host path; CTR and the options are text.
+pub(crate) fn parse_volume(spec: impl AsRef<OsStr>, cwd: &Path) -> Result<Volume> {
+    let spec = spec.as_ref();
     let bad = |why: &str| {
         Error::usage(format!("invalid volume {spec:?}"))
             .because(why.to_string())
@@ -86,16 +93,23 @@ pub(crate) fn parse_volume(spec: &str, cwd: &Path) -> Result<Volume> {
                 "write -v HOST:CTR or -v HOST:CTR:ro, both paths absolute (HOST may be ./relative)",
             )
     };
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (host, target, options) = match parts.as_slice() {
-        [h, t] => (*h, *t, ""),
-        [h, t, o] => (*h, *t, *o),
+    let parts: Vec<&[u8]> = spec.as_bytes().split(|b| *b == b':').collect();
+    let (host, target, options): (&[u8], &[u8], &[u8]) = match parts.as_slice() {
+        [h, t] => (h, t, b""),
+        [h, t, o] => (h, t, o),
         _ => return Err(bad("expected HOST:CTR[:OPTIONS]")),
     };
     if host.is_empty() || target.is_empty() {
         return Err(bad("an empty path"));
     }
-    if !host.starts_with('/') && !host.starts_with('.') {
+    let (Ok(target), Ok(options)) = (std::str::from_utf8(target), std::str::from_utf8(options))
+    else {
+        return Err(bad(
+            "CTR and the options must be UTF-8 text (HOST may be any bytes)",
+        ));
+    };
+    let host = OsStr::from_bytes(host);
+    if !host.as_bytes().starts_with(b"/") && !host.as_bytes().starts_with(b".") {
         return Err(bad(
             "HOST is not a path (userns has no named volumes); start it with / or ./",
         ));
@@ -195,23 +209,57 @@ pub(crate) fn container_env(
     env
 }
 
-/// The program to run: podman's rule is Entrypoint + (COMMAND, or else the image's Cmd);
-/// /bin/sh when both are empty.
+/// `--entrypoint` as podman reads it (pkg/specgenutil): a JSON array of strings is the
+/// words, anything else (`""` included) one word; JSON `null` is as if it were not given.
+/// Bytes that are not UTF-8 cannot be JSON, so they are one word too.
+pub(crate) fn entrypoint_words(raw: &OsStr) -> Option<Vec<OsString>> {
+    let Some(text) = raw.to_str() else {
+        return Some(vec![raw.to_os_string()]);
+    };
+    // Go's json leaves "" for a null element of a []string.
+    match serde_json::from_str::<Option<Vec<Option<String>>>>(text) {
+        Ok(None) => None,
+        Ok(Some(words)) => Some(
+            words
+                .into_iter()
+                .map(|w| OsString::from(w.unwrap_or_default()))
+                .collect(),
+        ),
+        Err(_) => Some(vec![raw.to_os_string()]),
+    }
+}
+
+/// The program to run, by podman's rule (pkg/specgen/generate/oci.go, makeCommand): the
+/// entrypoint is `--entrypoint`'s words, else the image's (left out when it is the one
+/// word `""`); then COMMAND, or else the image's Cmd, which is used only when no
+/// `--entrypoint` gave words. When nothing is left, /bin/sh, unless `--entrypoint` was
+/// given: then, as podman, there is nothing to run and it is a usage error.
 pub(crate) fn program_words(
-    entrypoint: &[String],
+    image_entrypoint: &[String],
     cmd: &[String],
-    command: &[String],
-) -> Vec<String> {
-    let mut words = entrypoint.to_vec();
-    if command.is_empty() {
-        words.extend(cmd.iter().cloned());
-    } else {
+    entrypoint: Option<&[OsString]>,
+    command: &[OsString],
+) -> Result<Vec<OsString>> {
+    let image_entrypoint: Vec<OsString> = image_entrypoint.iter().map(OsString::from).collect();
+    let chosen = entrypoint.unwrap_or(&image_entrypoint);
+    let mut words: Vec<OsString> = match chosen {
+        [only] if only.is_empty() => Vec::new(),
+        words => words.to_vec(),
+    };
+    if !command.is_empty() {
         words.extend(command.iter().cloned());
+    } else if entrypoint.is_none_or(|e| e.is_empty()) {
+        words.extend(cmd.iter().map(OsString::from));
     }
     if words.is_empty() {
-        words.push("/bin/sh".to_string());
+        if entrypoint.is_some() {
+            return Err(Error::usage("nothing to run")
+                .because("--entrypoint gave no program, no COMMAND was given, and the image's Cmd is not used once --entrypoint is given (podman's rule)")
+                .fix("give a COMMAND after SOURCE, or a program to --entrypoint"));
+        }
+        words.push("/bin/sh".into());
     }
-    words
+    Ok(words)
 }
 
 #[cfg(test)]
@@ -274,18 +322,58 @@ mod tests {
     #[test]
     fn program_is_entrypoint_then_command_or_cmd() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(program_words(&[], &[], &[]), s(&["/bin/sh"]));
+        let o = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let words = |ep: &[String], cmd: &[String], user: Option<&[OsString]>, c: &[OsString]| {
+            program_words(ep, cmd, user, c).unwrap()
+        };
+        assert_eq!(words(&[], &[], None, &[]), o(&["/bin/sh"]));
         assert_eq!(
-            program_words(&[], &s(&["sh", "-c", "x"]), &[]),
-            s(&["sh", "-c", "x"])
+            words(&[], &s(&["sh", "-c", "x"]), None, &[]),
+            o(&["sh", "-c", "x"])
         );
         assert_eq!(
-            program_words(&s(&["/ep"]), &s(&["a"]), &s(&["b"])),
-            s(&["/ep", "b"])
+            words(&s(&["/ep"]), &s(&["a"]), None, &o(&["b"])),
+            o(&["/ep", "b"])
         );
+        assert_eq!(words(&s(&["/ep"]), &s(&["a"]), None, &[]), o(&["/ep", "a"]));
+        // A COMMAND word is passed as the bytes it is.
+        use std::os::unix::ffi::OsStringExt;
+        let odd = vec![OsString::from_vec(vec![0xff])];
+        assert_eq!(words(&[], &[], None, &odd), odd);
+    }
+
+    #[test]
+    fn entrypoint_option_follows_podman() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let o = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let ep = |raw: &str| entrypoint_words(OsStr::new(raw));
+        assert_eq!(ep("/bin/echo"), Some(o(&["/bin/echo"])));
+        assert_eq!(ep(r#"["/bin/sh", "-c"]"#), Some(o(&["/bin/sh", "-c"])));
+        assert_eq!(ep(""), Some(o(&[""])));
+        assert_eq!(ep("[]"), Some(vec![]));
+        assert_eq!(ep("null"), None);
+        assert_eq!(ep(r#"["a", null]"#), Some(o(&["a", ""])));
+        assert_eq!(ep(r#""quoted""#), Some(o(&[r#""quoted""#])));
+        assert_eq!(ep("[1]"), Some(o(&["[1]"])));
+        use std::os::unix::ffi::OsStringExt;
+        let odd = OsString::from_vec(b"[\"\xff\"]".to_vec());
+        assert_eq!(entrypoint_words(&odd), Some(vec![odd.clone()]));
+
+        let (image_ep, cmd) = (s(&["/ep"]), s(&["img-cmd"]));
+        let run = |user: &[&str], c: &[&str]| program_words(&image_ep, &cmd, Some(&o(user)), &o(c));
+        // --entrypoint replaces the image's, and the image's Cmd is dropped.
+        assert_eq!(run(&["/x"], &[]).unwrap(), o(&["/x"]));
+        assert_eq!(run(&["/x"], &["a"]).unwrap(), o(&["/x", "a"]));
+        // "" clears it: COMMAND alone, and without COMMAND nothing to run.
+        assert_eq!(run(&[""], &["a"]).unwrap(), o(&["a"]));
+        let err = run(&[""], &[]).unwrap_err();
+        assert!(err.to_string().contains("nothing to run"), "{err}");
+        // '[]' clears it too, but keeps the image's Cmd (podman: len(Entrypoint) == 0).
+        assert_eq!(run(&[], &[]).unwrap(), o(&["img-cmd"]));
+        // No image config (a root filesystem directory): --entrypoint prefixes COMMAND.
         assert_eq!(
-            program_words(&s(&["/ep"]), &s(&["a"]), &[]),
-            s(&["/ep", "a"])
+            program_words(&[], &[], Some(&o(&["/bin/echo", "x"])), &o(&["y"])).unwrap(),
+            o(&["/bin/echo", "x", "y"])
         );
     }
 }

@@ -5,7 +5,6 @@
 //! keep asking in podman, shadow and rootlesskit threads).
 
 use crate::error::Error;
-use crate::idmap::IdMap;
 use crate::ids::IdKind;
 use nix::errno::Errno;
 use nix::sys::wait::WaitStatus;
@@ -149,32 +148,6 @@ fn decode_errno(stderr: &str) -> String {
         Some(n) => format!("exec failed: {}", Errno::from_raw(n).desc()),
         None => stderr.to_string(),
     }
-}
-
-/// When userns itself runs inside a user namespace, the ids it asks for must be mapped in
-/// that namespace too, or the kernel refuses the write. Name the ranges that are not.
-pub(crate) fn check_parent_covers(parent: &IdMap, child: &IdMap) -> Result<(), Error> {
-    if parent.is_identity() {
-        return Ok(());
-    }
-    let missing = parent.covers_outside_of(child);
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = missing
-        .iter()
-        .map(|e| format!("{}-{}", e.outside, e.outside_end() - 1))
-        .collect();
-    Err(Error::failure(format!(
-        "this process runs inside a user namespace whose {} lacks ids userns would map",
-        parent.kind.map_file()
-    ))
-    .because(format!(
-        "{} not mapped here (this namespace's map: {}); the kernel refuses to map ids its parent does not have",
-        list.join(", "),
-        parent.to_short()
-    ))
-    .fix("give the enclosing container or namespace a map that includes your subordinate ids (e.g. run it with all your subids), or use --single"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use super::{env, exec, setup, supervise, Mapping, Program};
 use crate::error::Result;
 use crate::subid::SubIdPaths;
 use crate::users::Account;
-use nix::sched::CloneFlags;
 
 /// Create the namespaces, map them, and set up what the extra namespaces need, leaving
 /// this process inside, mapped.
@@ -18,7 +17,7 @@ pub fn enter(spec: &NsSpec, account: &Account) -> Result<Mapping> {
     }
     let flags = spec.extra_flags();
     super::enter_new_userns(&mapping, flags)?;
-    if flags.contains(CloneFlags::CLONE_NEWNS) {
+    if spec.private_mounts() {
         setup::make_mounts_private()?;
     }
     if let Some(name) = &spec.hostname {

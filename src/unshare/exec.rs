@@ -4,7 +4,8 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::exit::kind_for_exec_errno;
 use nix::errno::Errno;
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// A program to run, with every C string built before any fork.
@@ -21,11 +22,12 @@ pub struct Program {
 
 impl Program {
     /// COMMAND [ARG...], or the user's shell ($SHELL, then /bin/sh) when none is given.
-    pub fn new(command: &[String], wd: Option<&Path>) -> Result<Program> {
-        let words: Vec<String> = if command.is_empty() {
+    /// The words are bytes, passed to execve unchanged: an argument need not be UTF-8.
+    pub fn new<S: AsRef<OsStr>>(command: &[S], wd: Option<&Path>) -> Result<Program> {
+        let words: Vec<OsString> = if command.is_empty() {
             vec![default_shell()]
         } else {
-            command.to_vec()
+            command.iter().map(|w| w.as_ref().to_os_string()).collect()
         };
         let argv = words
             .iter()
@@ -36,9 +38,13 @@ impl Program {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let shown: Vec<String> = words
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
         Ok(Program {
             argv,
-            shown: words.join(" "),
+            shown: shown.join(" "),
             wd: wd.map(Path::to_path_buf),
             search_path: None,
         })
@@ -59,9 +65,8 @@ impl Program {
     }
 }
 
-pub(crate) fn default_shell() -> String {
-    std::env::var("SHELL")
-        .ok()
+pub(crate) fn default_shell() -> OsString {
+    std::env::var_os("SHELL")
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "/bin/sh".into())
 }

@@ -1,6 +1,7 @@
 //! Decide the uid_map and gid_map of a new namespace and who writes them.
 
 use super::helper::{self, Helper};
+use super::nested::{self, Enclosing};
 use crate::error::{Error, Result};
 use crate::idmap::{plan_for_user, IdMap, IdMapEntry, LeftOut};
 use crate::ids::IdKind;
@@ -97,20 +98,48 @@ pub(crate) fn parse_map_spec(spec: &str, option: &str) -> Result<IdMapEntry> {
     Ok(IdMapEntry::new(n[0], n[1], n[2]))
 }
 
+/// The maps `plan_mapping` asks for, planned and validated, without looking for what
+/// would write them (an image's ids are checked against them: `image check`).
+pub fn plan_maps(
+    req: &MapRequest,
+    account: &Account,
+    paths: &SubIdPaths,
+) -> Result<(IdMap, IdMap, Vec<LeftOut>)> {
+    let root = nix::unistd::geteuid().is_root();
+    if req.single {
+        let m = single_mapping(req, account, root);
+        return Ok((m.uid, m.gid, m.left_out));
+    }
+    if root {
+        let (uid_here, gid_here) = crate::idmap::proc::self_maps()?;
+        if let Some(enclosing) = Enclosing::of(uid_here, gid_here) {
+            let m = nested_mapping(req, &enclosing)?;
+            return Ok((m.uid, m.gid, m.left_out));
+        }
+    }
+    let mut left_out = Vec::new();
+    let uid = plan_kind(IdKind::Uid, req, account, paths, root, &mut left_out)?;
+    let gid = plan_kind(IdKind::Gid, req, account, paths, root, &mut left_out)?;
+    Ok((uid, gid, left_out))
+}
+
 /// Plan the namespace's maps for `account` and check them before anything runs.
 pub fn plan_mapping(req: &MapRequest, account: &Account, paths: &SubIdPaths) -> Result<Mapping> {
     let root = nix::unistd::geteuid().is_root();
     if req.single {
         return Ok(single_mapping(req, account, root));
     }
-    let mut left_out = Vec::new();
-    let uid = plan_kind(IdKind::Uid, req, account, paths, root, &mut left_out)?;
-    let gid = plan_kind(IdKind::Gid, req, account, paths, root, &mut left_out)?;
+    let (uid_here, gid_here) = crate::idmap::proc::self_maps()?;
+    if root {
+        if let Some(enclosing) = Enclosing::of(uid_here.clone(), gid_here.clone()) {
+            return nested_mapping(req, &enclosing);
+        }
+    }
+    let (uid, gid, left_out) = plan_maps(req, account, paths)?;
     // Inside a user namespace, the ids asked for must exist in it; say so before the
     // helpers (whose setuid bit means nothing where root is unmapped) are even looked at.
-    let (uid_here, gid_here) = crate::idmap::proc::self_maps()?;
-    super::diagnose::check_parent_covers(&uid_here, &uid)?;
-    super::diagnose::check_parent_covers(&gid_here, &gid)?;
+    nested::check_within_parent(&uid_here, &uid)?;
+    nested::check_within_parent(&gid_here, &gid)?;
     let writer = if root {
         MapWriter::Direct
     } else {
@@ -127,6 +156,47 @@ pub fn plan_mapping(req: &MapRequest, account: &Account, paths: &SubIdPaths) -> 
         gid,
         writer,
         left_out,
+    })
+}
+
+/// Root inside a user namespace: every id of the enclosing namespace (or the explicit
+/// map, checked against the kernel's rule for nested maps), written by a pre-forked child
+/// that keeps root's capabilities here (see `nested`).
+fn nested_mapping(req: &MapRequest, enclosing: &Enclosing) -> Result<Mapping> {
+    let own = |kind: IdKind| match kind {
+        IdKind::Uid => nix::unistd::geteuid().as_raw(),
+        IdKind::Gid => nix::unistd::getegid().as_raw(),
+    };
+    let map_of = |kind: IdKind| -> Result<IdMap> {
+        let (explicit, own_given) = match kind {
+            IdKind::Uid => (&req.explicit_uid, req.own_uid_inside),
+            IdKind::Gid => (&req.explicit_gid, req.own_gid_inside),
+        };
+        let parent = enclosing.map(kind);
+        let map = if explicit.is_empty() {
+            nested::plan(parent, own(kind), own_given.unwrap_or(0)).map
+        } else {
+            let mut entries = explicit.clone();
+            if let Some(inside) = own_given {
+                entries.push(IdMapEntry::new(inside, own(kind), 1));
+            }
+            IdMap::new(kind, entries)
+        };
+        map.validate().map_err(|e| {
+            Error::usage(format!("the {} cannot be written", kind.map_file()))
+                .because(e)
+                .fix(
+                    "give ranges that do not overlap, inside or outside, each with a count above 0",
+                )
+        })?;
+        nested::check_within_parent(parent, &map)?;
+        Ok(map)
+    };
+    Ok(Mapping {
+        uid: map_of(IdKind::Uid)?,
+        gid: map_of(IdKind::Gid)?,
+        writer: MapWriter::Direct,
+        left_out: vec![],
     })
 }
 

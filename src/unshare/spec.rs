@@ -29,22 +29,35 @@ pub struct NsSpec {
 
 impl NsSpec {
     /// The namespaces to unshare besides the user namespace, with what the hostname and
-    /// --mount-proc imply.
+    /// --mount-proc imply. A mount namespace always: the environment set inside
+    /// (`_CONTAINERS_USERNS_CONFIGURED=done`) tells podman it runs where its pause process
+    /// would have put it, in a user namespace *and* a mount namespace of its own
+    /// (rootless_linux.c clones with CLONE_NEWUSER|CLONE_NEWNS); without one, every mount
+    /// podman makes (the container's shm, its rootfs) fails with EPERM, since the host's
+    /// mount namespace belongs to the initial user namespace.
     pub(crate) fn extra_flags(&self) -> CloneFlags {
         let ns = &self.namespaces;
-        let mut flags = CloneFlags::empty();
+        let mut flags = CloneFlags::CLONE_NEWNS;
         let mut set = |on: bool, f: CloneFlags| {
             if on {
                 flags |= f;
             }
         };
-        set(ns.mount || self.mount_proc, CloneFlags::CLONE_NEWNS);
         set(ns.pid || self.mount_proc, CloneFlags::CLONE_NEWPID);
         set(ns.net, CloneFlags::CLONE_NEWNET);
         set(ns.uts || self.hostname.is_some(), CloneFlags::CLONE_NEWUTS);
         set(ns.ipc, CloneFlags::CLONE_NEWIPC);
         set(ns.cgroup, CloneFlags::CLONE_NEWCGROUP);
         flags
+    }
+
+    /// Whether mounts are made private (`--mount`, `--mount-proc`), as util-linux `unshare
+    /// --mount` does. Otherwise the mount namespace keeps what the kernel gives a copy made
+    /// with a new user namespace, as podman's has: the host's shared mounts become slaves
+    /// (mount_namespaces(7)), so nothing mounted inside reaches the host, and mounts the
+    /// host makes later still appear inside.
+    pub(crate) fn private_mounts(&self) -> bool {
+        self.namespaces.mount || self.mount_proc
     }
 
     /// Whether the program runs as the child of a pid-1 reaper: a new pid namespace
@@ -70,6 +83,8 @@ mod tests {
             CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID
         );
         assert!(spec.new_pid_namespace());
-        assert!(NsSpec::default().extra_flags().is_empty());
+        assert!(spec.private_mounts());
+        assert_eq!(NsSpec::default().extra_flags(), CloneFlags::CLONE_NEWNS);
+        assert!(!NsSpec::default().private_mounts());
     }
 }

@@ -8,6 +8,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use userns::clean::fd_budget;
 use userns::clean::guard::{self, Target};
+use userns::clean::owners::OwnerIds;
 use userns::clean::remove::{count_tree, remove_tree, Outcome};
 use userns::clean::report::{self, CleanJson, FailureJson, Tally, TreeJson};
 use userns::clean::target::{self, Resolved};
@@ -47,6 +48,10 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         let trees: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
         p.check_no_containers(&trees)?;
     }
+    // A container's overlay over a target lives in the container's mount namespace, which
+    // check_mounts (ours) cannot see: a kept layer of a running `userns run --keep`, or
+    // podman's layers (the check above names podman's fix first).
+    userns::clean::in_use::check(&targets)?;
 
     // Everything that must happen before threads exist: descriptors (above), then the
     // namespace.
@@ -55,7 +60,17 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(workers + 1),
     };
-    userns::unshare::enter(&NsSpec::default(), &account)?;
+    // The plan's map with a hole where the kernel shows unmapped owners (clean::owners),
+    // so that the report can name them.
+    let owners = OwnerIds::new(&mapping.uid);
+    let spec = NsSpec {
+        map: MapRequest {
+            explicit_uid: owners.walk_map().entries.clone(),
+            ..MapRequest::default()
+        },
+        ..NsSpec::default()
+    };
+    userns::unshare::enter(&spec, &account)?;
 
     let mut planned: Option<Vec<Outcome>> = None;
     if ask || args.dry_run {
@@ -73,10 +88,10 @@ pub fn run(args: CleanArgs) -> Result<u8> {
                     p.pid
                 ));
             }
-            return finish(&args, "dry-run", &targets, &scans, &notes, &mapping.uid);
+            return finish(&args, "dry-run", &targets, &scans, &notes, &owners);
         }
-        if !confirm_removal(&args, &targets, &scans)? {
-            eprintln!("userns: nothing removed");
+        if !confirm_removal(&args, &targets, &scans, &owners)? {
+            userns::note("nothing removed");
             return Ok(exit::OK);
         }
         planned = Some(scans);
@@ -90,7 +105,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
         ));
     }
     let outcomes = remove_all(&resolved, options, workers, planned.as_deref(), args.json);
-    finish(&args, "removed", &targets, &outcomes, &notes, &mapping.uid)
+    finish(&args, "removed", &targets, &outcomes, &notes, &owners)
 }
 
 /// The default trees: podman's graphroot and runroot, those that exist. None (after
@@ -104,11 +119,11 @@ fn existing_storage(account: &Account) -> Result<Option<Vec<PathBuf>>> {
         .cloned()
         .collect();
     if existing.is_empty() {
-        println!(
+        crate::cli::render::out::println(format!(
             "nothing to clean: {} and {} do not exist",
             storage.graphroot.display(),
             storage.runroot.display()
-        );
+        ))?;
         return Ok(None);
     }
     Ok(Some(existing))
@@ -152,9 +167,14 @@ fn resolve_all(
 }
 
 /// Show what will go and ask; an error when no one can answer (stdin not a terminal).
-fn confirm_removal(args: &CleanArgs, targets: &[Target], scans: &[Outcome]) -> Result<bool> {
+fn confirm_removal(
+    args: &CleanArgs,
+    targets: &[Target],
+    scans: &[Outcome],
+    owners: &OwnerIds,
+) -> Result<bool> {
     if !args.json {
-        print!("{}", trees_text("will remove", targets, scans));
+        crate::cli::render::out::print(trees_text("will remove", targets, scans, owners))?;
     }
     if !std::io::stdin().is_terminal() {
         return Err(Error::failure("not removing anything: nobody can confirm")
@@ -205,7 +225,7 @@ fn finish(
     targets: &[Target],
     outcomes: &[Outcome],
     notes: &[String],
-    uid_map: &userns::idmap::IdMap,
+    owners: &OwnerIds,
 ) -> Result<u8> {
     let failures: Vec<_> = outcomes.iter().flat_map(|o| &o.failures).collect();
     if args.json {
@@ -214,7 +234,7 @@ fn finish(
             trees: targets
                 .iter()
                 .zip(outcomes)
-                .map(|(t, o)| TreeJson::new(&t.path, &o.tally, uid_map))
+                .map(|(t, o)| TreeJson::new(&t.path, &o.tally, owners))
                 .collect(),
             failures: failures.iter().map(|f| FailureJson::new(f)).collect(),
             notes: notes.to_vec(),
@@ -225,11 +245,10 @@ fn finish(
         } else {
             "removed"
         };
-        print!("{}", trees_text(head, targets, outcomes));
+        crate::cli::render::out::print(trees_text(head, targets, outcomes, owners))?;
         for note in notes {
-            println!("{note}");
+            crate::cli::render::out::println(note)?;
         }
-        let _ = std::io::stdout().flush();
     }
     if failures.is_empty() {
         return Ok(exit::OK);
@@ -251,11 +270,11 @@ fn finish(
     Ok(exit::PROBLEMS)
 }
 
-fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome]) -> String {
+fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome], owners: &OwnerIds) -> String {
     let mut text = format!("{head}:\n");
     let mut total = Tally::default();
     for (t, o) in targets.iter().zip(outcomes) {
-        text.push_str(&report::tree_text(&t.path, &o.tally));
+        text.push_str(&report::tree_text(&t.path, &o.tally, owners));
         total.merge(&o.tally);
     }
     if targets.len() > 1 {
@@ -271,8 +290,8 @@ fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome]) -> String {
 
 /// Ask on the terminal; only "y" or "yes" removes.
 fn confirmed() -> Result<bool> {
-    eprint!("Remove all of this? [y/N] ");
-    let _ = std::io::stderr().flush();
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "Remove all of this? [y/N] ").and_then(|()| stderr.flush());
     let mut answer = String::new();
     std::io::stdin()
         .lock()

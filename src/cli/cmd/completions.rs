@@ -2,17 +2,13 @@
 //! clap `Command` the binary parses with, so they cannot drift from the real options.
 
 use crate::cli::args::CompletionsArgs;
-use std::io::Write;
-use userns::error::{Error, Result};
+use userns::error::Result;
 
 pub fn run(args: CompletionsArgs) -> Result<u8> {
     let script = render(args.shell);
-    // Rendered into memory first: clap_complete panics on a failed write, and a closed
-    // stdout must be an error message, not a panic.
-    std::io::stdout()
-        .lock()
-        .write_all(&script)
-        .map_err(|e| Error::failure("cannot write the completion script to stdout").because(e))?;
+    // Rendered into memory first: clap_complete panics on a failed write, and a full or
+    // closed stdout must be an error message, not a panic.
+    crate::cli::render::out::print(script)?;
     Ok(userns::exit::OK)
 }
 

@@ -4,13 +4,14 @@
 use crate::cli::args::DoctorArgs;
 use serde::Serialize;
 use std::path::Path;
-use userns::doctor::{checks, kept, live, machine, render, storage, Check, Status};
+use userns::doctor::{checks, kept, live, machine, nested, render, storage, Check, Status};
 use userns::error::Result;
 use userns::exit;
 use userns::ids::IdKind;
 use userns::storage::StoragePaths;
 use userns::subid::lint::SystemPasswd;
 use userns::subid::{SubIdPaths, UserSubIds};
+use userns::unshare::nested::Enclosing;
 use userns::unshare::{diagnose::sysctl, helper};
 use userns::users::Account;
 
@@ -27,6 +28,9 @@ struct Report<'a> {
 pub fn run(args: DoctorArgs) -> Result<u8> {
     let me = Account::current();
     if me.uid == 0 && args.user.is_none() {
+        if let Ok(Some(enclosing)) = Enclosing::here() {
+            return for_nested_root(&args, &me, &enclosing);
+        }
         return for_machine(&args);
     }
     let account = match &args.user {
@@ -118,6 +122,27 @@ fn for_machine(args: &DoctorArgs) -> Result<u8> {
     report(args, None, &list)
 }
 
+/// Root inside a user namespace: nesting needs the enclosing namespace's ids and root's
+/// capabilities over them, not subid files or setuid helpers; the live test makes a
+/// nested namespace and compares its maps with the nested plan.
+fn for_nested_root(args: &DoctorArgs, me: &Account, enclosing: &Enclosing) -> Result<u8> {
+    let mut list: Vec<Check> = system_checks()
+        .into_iter()
+        .filter(|c| c.name != "newuidmap" && c.name != "newgidmap")
+        .collect();
+    list.push(nested::helper_not_needed(IdKind::Uid));
+    list.push(nested::helper_not_needed(IdKind::Gid));
+    list.push(nested::nesting(enclosing));
+    list.push(nested::capabilities(nested::effective_caps()));
+    let (uid, gid) = nested::plans(enclosing);
+    list.push(if args.no_live {
+        Check::new("live test", Status::Skip, "skipped (--no-live)")
+    } else {
+        live::run(Some(&uid), Some(&gid))
+    });
+    report(args, Some(me), &list)
+}
+
 /// What every run checks: the kernel, its switches, and the setuid helpers.
 fn system_checks() -> Vec<Check> {
     vec![
@@ -141,7 +166,7 @@ fn report(args: &DoctorArgs, user: Option<&Account>, list: &[Check]) -> Result<u
             checks: list,
         })?;
     } else {
-        print!("{}", render(list));
+        crate::cli::render::out::print(render(list))?;
     }
     Ok(if ok { exit::OK } else { exit::PROBLEMS })
 }

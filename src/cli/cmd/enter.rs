@@ -3,7 +3,6 @@
 
 use crate::cli::args::EnterArgs;
 use nix::sched::CloneFlags;
-use std::ffi::OsString;
 use userns::error::{Error, Result};
 use userns::keep::{self, process, record, Joinable};
 use userns::podman::PauseProcess;
@@ -17,8 +16,7 @@ enum Target {
     Podman,
 }
 
-pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
-    super::check_command_words(&args.command, words)?;
+pub fn run(args: EnterArgs) -> Result<u8> {
     let program = Program::new(&args.command, args.wd.as_deref())?;
     // Only the ids and home matter for the environment; the passwd lookup is left for
     // when the subid files changed and a fresh plan is needed.
@@ -40,9 +38,23 @@ pub fn run(args: EnterArgs, words: &[OsString]) -> Result<u8> {
         joinable.all_differing()?
     } else {
         // `podman unshare` joins the pause process's user and mount namespaces
-        // (rootless_linux.c: join_namespace_or_die "user", then "mnt").
-        let mount = args.mount || matches!(target, Target::Podman);
-        let kinds: &[&str] = if mount { &["user", "mnt"] } else { &["user"] };
+        // (rootless_linux.c: join_namespace_or_die "user", then "mnt"), and so does
+        // `enter NAME` when NAME holds a mount namespace (every one `userns unshare`
+        // makes does): the environment set below tells podman it is there.
+        let mount = args.mount
+            || match &target {
+                Target::Podman => true,
+                Target::Kept(rec) => rec.namespaces.iter().any(|k| k == "mnt"),
+                Target::Pid => false,
+            };
+        // A kept namespace made with --mount-proc has a /proc of its pid namespace: in
+        // its mount namespace but not its pid namespace, /proc/self would name nothing.
+        let own_proc = matches!(&target, Target::Kept(rec) if rec.options.mount_proc);
+        let kinds: &[&str] = match (mount, own_proc) {
+            (true, true) => &["user", "mnt", "pid"],
+            (true, false) => &["user", "mnt"],
+            (false, _) => &["user"],
+        };
         joinable.differing(kinds)?
     };
     if !flags.contains(CloneFlags::CLONE_NEWUSER) && !args.all {

@@ -3,6 +3,7 @@
 
 use crate::cli::args::ImagesArgs;
 use serde::Serialize;
+use std::io::Write;
 use userns::error::Result;
 use userns::image::cache::short_id;
 use userns::image::names::{ImageName, Names};
@@ -49,7 +50,9 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
         return Ok(userns::exit::OK);
     }
     if images.is_empty() {
-        eprintln!(
+        // Not prefixed "userns:": it reads as the empty table's caption.
+        let _ = writeln!(
+            std::io::stderr(),
             "no images in {} (userns pull REFERENCE or userns run ARCHIVE puts one there)",
             cache.root.display()
         );
@@ -85,22 +88,19 @@ pub fn run(args: ImagesArgs) -> Result<u8> {
             rows.push(row("<none>", "<none>", "<none>", i.unpacked_at));
         }
     }
-    print!(
-        "{}",
-        crate::cli::render::table::render(
-            &[
-                "REPOSITORY",
-                "TAG",
-                "ID",
-                "DIGEST",
-                "KIND",
-                "SIZE",
-                "CREATED",
-                "SOURCE"
-            ],
-            &rows
-        )
-    );
+    crate::cli::render::out::print(crate::cli::render::table::render(
+        &[
+            "REPOSITORY",
+            "TAG",
+            "ID",
+            "DIGEST",
+            "KIND",
+            "SIZE",
+            "CREATED",
+            "SOURCE",
+        ],
+        &rows,
+    ))?;
     Ok(userns::exit::OK)
 }
 

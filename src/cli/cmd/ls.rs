@@ -29,13 +29,25 @@ pub fn run(args: LsArgs) -> Result<u8> {
     if !args.tree {
         header.insert(2, "PARENT");
     }
-    print!("{}", crate::cli::render::table::render(&header, &table));
+    crate::cli::render::out::print(crate::cli::render::table::render(&header, &table))?;
     for ns in &namespaces {
         if let Some(why) = &ns.stale_map {
             userns::warn(why);
         }
     }
     Ok(userns::exit::OK)
+}
+
+/// Longest command line a table shows (JSON has it whole).
+const COMMAND_WIDTH: usize = 60;
+
+fn shorten(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 fn row(depth: usize, ns: &UserNamespace, tree: bool) -> Vec<String> {
@@ -57,13 +69,17 @@ fn row(depth: usize, ns: &UserNamespace, tree: bool) -> Vec<String> {
             .unwrap_or_else(|| "?".into()),
         ns.processes.to_string(),
         ns.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-        ns.uid_map.clone().unwrap_or_else(|| unreadable.into()),
-        ns.gid_map.clone().unwrap_or_else(|| unreadable.into()),
+        ns.uid_map
+            .as_ref()
+            .map_or_else(|| unreadable.into(), |m| m.to_short()),
+        ns.gid_map
+            .as_ref()
+            .map_or_else(|| unreadable.into(), |m| m.to_short()),
         name,
         if ns.pid.is_none() {
             "(no process; its child namespaces keep it)".to_string()
         } else {
-            ns.command.clone()
+            shorten(&ns.command, COMMAND_WIDTH)
         },
     ];
     if !tree {
@@ -102,5 +118,16 @@ fn name_kept(namespaces: &mut [UserNamespace]) {
             }
             ns.name = Some(rec.name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_command_lines_are_shortened_in_the_table() {
+        assert_eq!(shorten("abc", 5), "abc");
+        assert_eq!(shorten("abcdefgh", 5), "abcd…");
     }
 }

@@ -12,6 +12,7 @@ use userns::idmap::proc::{map_state, MapState, ProcMap, ProcRoot, ProcTarget, Se
 use userns::idmap::{IdMap, LeftOut};
 use userns::ids::{IdKind, OVERFLOW_ID};
 use userns::subid::{Skipped, SubIdFile, SubIdPaths, UserSubIds};
+use userns::unshare::nested::{self, Enclosing};
 use userns::users::Account;
 
 pub fn run(args: MapArgs) -> Result<u8> {
@@ -37,7 +38,7 @@ pub fn run(args: MapArgs) -> Result<u8> {
     if args.json {
         crate::cli::render::json::print_json(&report)?;
     } else {
-        print!("{}", render_report(&report));
+        crate::cli::render::out::print(render_report(&report))?;
     }
     // A map shown without some of its lines is a problem found (exit 1), not a success.
     let incomplete = report.maps.iter().any(|v| !v.skipped.is_empty());
@@ -277,6 +278,10 @@ pub struct PlanReport {
     pub uid: u32,
     pub gid: u32,
     pub plans: Vec<PlanView>,
+    /// Set when userns runs as root inside a user namespace: then the plan maps every id
+    /// of that namespace, not subordinate ids (see `unshare::nested`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nested: Option<String>,
 }
 
 /// The helper command line for a plan, or the direct write root makes of an identity map.
@@ -341,6 +346,9 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
         None => Account::current(),
     };
     let name = account.display_name();
+    if let Some(report) = nested_plan(&account)? {
+        return print_plan(args, &report);
+    }
     let mut plans = Vec::new();
     for kind in IdKind::BOTH {
         let (subids, file) = match UserSubIds::nss_answer(paths, kind, &account) {
@@ -375,13 +383,76 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
         uid: account.uid,
         gid: account.gid,
         plans,
+        nested: None,
     };
+    print_plan(args, &report)
+}
+
+fn print_plan(args: &MapArgs, report: &PlanReport) -> Result<u8> {
     if args.json {
-        crate::cli::render::json::print_json(&report)?;
+        crate::cli::render::json::print_json(report)?;
     } else {
-        print!("{}", render_plan(&report));
+        crate::cli::render::out::print(render_plan(report))?;
     }
     Ok(exit::OK)
+}
+
+/// The plan of root inside a user namespace, for the caller itself: every id of the
+/// enclosing namespace, written by userns without helpers. None in the initial namespace,
+/// or for another user (whose namespaces would be made with the helpers).
+fn nested_plan(account: &Account) -> Result<Option<PlanReport>> {
+    let me = nix::unistd::geteuid().as_raw();
+    if me != 0 || account.uid != me {
+        return Ok(None);
+    }
+    let Some(enclosing) = Enclosing::here()? else {
+        return Ok(None);
+    };
+    let plans = IdKind::BOTH
+        .into_iter()
+        .map(|kind| {
+            let own = match kind {
+                IdKind::Uid => me,
+                IdKind::Gid => nix::unistd::getegid().as_raw(),
+            };
+            let plan = nested::plan(enclosing.map(kind), own, 0);
+            let entries = plan
+                .map
+                .entries
+                .iter()
+                .map(|e| LineView {
+                    inside: e.inside,
+                    outside: e.outside,
+                    count: e.count,
+                    owners: vec![],
+                    owner: "enclosing namespace".into(),
+                })
+                .collect();
+            PlanView {
+                kind,
+                entries,
+                left_out: vec![],
+                needs_helper: false,
+                command: format!(
+                    "as root here, userns writes /proc/PID/{} itself: {}",
+                    kind.map_file(),
+                    plan.map.to_proc_text().trim_end().replace('\n', "; ")
+                ),
+            }
+        })
+        .collect();
+    Ok(Some(PlanReport {
+        user: account.name.clone(),
+        uid: account.uid,
+        gid: account.gid,
+        plans,
+        nested: Some(format!(
+            "nested: {}; userns maps all {} uids and {} gids of it, not subordinate ids",
+            enclosing.describe(),
+            enclosing.count(IdKind::Uid),
+            enclosing.count(IdKind::Gid)
+        )),
+    }))
 }
 
 /// The table output of `userns map --plan` (pure).
@@ -394,6 +465,10 @@ pub fn render_plan(r: &PlanReport) -> String {
         "maps userns unshare would ask for {who} (uid {}, gid {}):\n\n",
         r.uid, r.gid
     );
+    if let Some(nested) = &r.nested {
+        out.push_str(nested);
+        out.push_str("\n\n");
+    }
     let rows: Vec<Vec<String>> = r
         .plans
         .iter()
@@ -549,6 +624,7 @@ mod tests {
             uid: 2000,
             gid: 2000,
             plans: vec![view],
+            nested: None,
         };
         let text = render_plan(&r);
         assert!(

@@ -23,7 +23,7 @@ pub fn run(args: PullArgs) -> Result<u8> {
     let image =
         userns::registry::pull::pull(&spec(args.reference, &args.registry), &account, &progress)?;
     // As podman: the image id on stdout, for scripts.
-    println!("{}", image.id.strip_prefix("sha256:").unwrap_or(&image.id));
+    crate::cli::render::out::println(image.id.strip_prefix("sha256:").unwrap_or(&image.id))?;
     Ok(userns::exit::OK)
 }
 
@@ -31,10 +31,13 @@ pub fn rmi(args: RmiArgs) -> Result<u8> {
     let account = Account::current();
     for removal in userns::run::images::remove(&args.images, args.force, &account)? {
         match removal {
-            Removal::Untagged(name) => println!("Untagged: {name}"),
-            Removal::Deleted(id) => {
-                println!("Deleted: {}", id.strip_prefix("sha256:").unwrap_or(&id))
+            Removal::Untagged(name) => {
+                crate::cli::render::out::println(format!("Untagged: {name}"))?
             }
+            Removal::Deleted(id) => crate::cli::render::out::println(format!(
+                "Deleted: {}",
+                id.strip_prefix("sha256:").unwrap_or(&id)
+            ))?,
         }
     }
     Ok(userns::exit::OK)

@@ -1,12 +1,10 @@
 //! `userns run`: a thin layer over `userns::run`.
 
 use crate::cli::args::RunArgs;
-use std::ffi::OsString;
 use userns::error::Result;
 use userns::run::RunSpec;
 
-pub fn run(args: RunArgs, words: &[OsString]) -> Result<u8> {
-    super::check_command_words(&args.command, words)?;
+pub fn run(args: RunArgs) -> Result<u8> {
     userns::run::run(&spec(args))
 }
 
@@ -31,6 +29,7 @@ fn spec(args: RunArgs) -> RunSpec {
         keep: args.keep,
         source: args.source,
         command: args.command,
+        entrypoint: args.entrypoint,
         pull: super::pull::spec(String::new(), &args.registry),
         quiet: args.registry.quiet,
     }

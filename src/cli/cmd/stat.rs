@@ -71,7 +71,7 @@ pub fn run(args: StatArgs) -> Result<u8> {
         match describe(path, &mapping.uid, &mapping.gid) {
             Ok(r) => rows.push(r),
             Err(e) => {
-                eprintln!("userns: {e}");
+                userns::note(e);
                 code = exit::PROBLEMS;
             }
         }
@@ -92,13 +92,10 @@ pub fn run(args: StatArgs) -> Result<u8> {
                 ]
             })
             .collect();
-        print!(
-            "{}",
-            crate::cli::render::table::render(
-                &["PATH", "TYPE", "MODE", "SIZE", "HOST", "NAMESPACE"],
-                &table
-            )
-        );
+        crate::cli::render::out::print(crate::cli::render::table::render(
+            &["PATH", "TYPE", "MODE", "SIZE", "HOST", "NAMESPACE"],
+            &table,
+        ))?;
     }
     Ok(code)
 }

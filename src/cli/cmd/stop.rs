@@ -35,15 +35,15 @@ pub fn run(args: StopArgs) -> Result<u8> {
     if !args.all {
         // One name: its failure is the command's error, printed once by main.
         let outcome = keep::stop(&dir, &records[0])?;
-        eprintln!("userns: {outcome}");
+        userns::note(outcome);
         return Ok(userns::exit::OK);
     }
     let mut code = userns::exit::OK;
     for rec in &records {
         match keep::stop(&dir, rec) {
-            Ok(outcome) => eprintln!("userns: {outcome}"),
+            Ok(outcome) => userns::note(outcome),
             Err(e) => {
-                eprintln!("userns: {e}");
+                userns::note(e);
                 code = userns::exit::PROBLEMS;
             }
         }

@@ -99,7 +99,7 @@ pub fn show(args: SubidShowArgs) -> Result<u8> {
     if args.json {
         crate::cli::render::json::print_json(&output)?;
     } else if !output.ranges.is_empty() {
-        print!("{}", render_ranges(&output.ranges));
+        crate::cli::render::out::print(render_ranges(&output.ranges))?;
     }
     if missing.is_empty() {
         return Ok(exit::OK);
@@ -280,9 +280,9 @@ pub fn check(args: SubidCheckArgs) -> Result<u8> {
         })?;
     } else {
         for f in &findings {
-            println!("{f}");
+            crate::cli::render::out::println(f.to_string())?;
         }
-        println!("{}", lint::summary(&findings, &files));
+        crate::cli::render::out::println(lint::summary(&findings, &files))?;
     }
     Ok(if ok { exit::OK } else { exit::PROBLEMS })
 }

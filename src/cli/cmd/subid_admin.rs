@@ -305,7 +305,7 @@ fn commit(changes: &[Change]) -> Result<()> {
     }
     for c in changes {
         for m in &c.messages {
-            println!("{m}");
+            crate::cli::render::out::println(m)?;
         }
     }
     Ok(())

@@ -96,7 +96,7 @@ pub fn run(args: TranslateArgs) -> Result<u8> {
             ids: results,
         })?;
     } else {
-        print!("{}", render(kind, direction, &results));
+        crate::cli::render::out::print(render(kind, direction, &results))?;
     }
     Ok(if any_unmapped {
         exit::PROBLEMS

@@ -2,18 +2,16 @@
 //! subordinate ids (what `podman unshare` does, without podman).
 
 use crate::cli::args::UnshareArgs;
-use std::ffi::OsString;
 use userns::error::Result;
 use userns::keep::record;
 use userns::unshare::{self, MapRequest, Namespaces, NsSpec, Program};
 use userns::users::Account;
 
-pub fn run(args: UnshareArgs, words: &[OsString]) -> Result<u8> {
+pub fn run(args: UnshareArgs) -> Result<u8> {
     // A bad NAME is reported before a bad COMMAND, whichever the line has both of.
     if let Some(name) = &args.name {
         record::check_name(name)?;
     }
-    super::check_command_words(&args.command, words)?;
     let program = Program::new(&args.command, args.wd.as_deref())?;
     let spec = ns_spec(&args)?;
     let account = Account::current();

@@ -6,6 +6,5 @@ use userns::error::{Error, Result};
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::failure("cannot encode JSON output").because(e))?;
-    println!("{text}");
-    Ok(())
+    super::out::println(text)
 }

@@ -1,4 +1,5 @@
-//! Output for people (tables) and for scripts (JSON).
+//! Output for people (tables) and for scripts (JSON), all of it through `out`.
 
 pub mod json;
+pub mod out;
 pub mod table;

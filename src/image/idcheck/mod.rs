@@ -1,0 +1,263 @@
+//! Ids first: which owners an image's files have, read from the layers' tar headers
+//! alone, held against the map the image would be unpacked in, before a byte of it is
+//! unpacked. The failure rootless users meet most ("potentially insufficient UIDs or GIDs
+//! available in user namespace", podman, buildah, moby) comes after the whole download, in
+//! the middle of the unpack; here it comes first, naming the files and the fix.
+//!
+//! - [`census`]: the ids and some of the paths that carry each, in bounded memory;
+//! - [`scan`]: a layer blob (plain, gzip, zstd) read for its headers only;
+//! - [`report`]: the census against a map: what does not fit;
+//! - [`fix`]: the `usermod --add-subuids` that makes it fit.
+//!
+//! Entry points: [`check_source`] (`userns image check`, an archive or layout),
+//! [`check_plan`] (`userns run`, between finding the image and unpacking it) and
+//! [`check_blobs`] (`userns pull`, between downloading the verified blobs and unpacking).
+
+pub mod census;
+pub mod fix;
+pub mod report;
+pub(crate) mod scan;
+
+pub use census::{IdCensus, IdTally, IdUse, Unlisted};
+pub use fix::{Fix, FixBasis};
+pub use report::{IdReport, IdsDoNotFit, KindReport, MapTarget, UnmappedId};
+
+use super::manifest::{self, ImagePlan};
+use super::source::Blobs;
+use super::SourceKind;
+use crate::error::{Cause, Error, Result};
+use crate::users::Account;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+const DAMAGED: &str =
+    "the layer is damaged, truncated or not a layer: save or copy the image again";
+
+fn unreadable(label: &str, e: io::Error) -> Error {
+    Error::failure(format!("cannot read {label}"))
+        .because(e)
+        .fix(DAMAGED)
+}
+
+/// Add the ids of one layer blob, as stored (plain, gzip or zstd, told by its first
+/// bytes), to `census`, reading its tar headers only (its file data is read and dropped;
+/// see [`scan_layer_file`] for a layer that can be sought over).
+pub fn scan_layer<R: Read>(reader: R, census: &mut IdCensus) -> Result<()> {
+    scan::scan_stream(reader, census).map_err(|e| unreadable("the layer", e))
+}
+
+/// [`scan_layer`] for a layer blob in a file: a plain one has only its headers read.
+pub fn scan_layer_file(path: &Path, census: &mut IdCensus) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, &e))?;
+    scan::scan_seekable(file, census).map_err(|e| unreadable(&path.display().to_string(), e))
+}
+
+/// A layer's name in messages: its place, its digest, its image.
+fn layer_label(i: usize, total: usize, digest: &str, source: &Path) -> String {
+    format!(
+        "layer {} of {total} ({digest}) of {}",
+        i + 1,
+        source.display()
+    )
+}
+
+/// The census of every layer of a planned image, scanned in order.
+pub(crate) fn census_of_plan(blobs: &Blobs, plan: &ImagePlan) -> Result<IdCensus> {
+    let mut census = IdCensus::new();
+    let total = plan.layers.len();
+    for (i, l) in plan.layers.iter().enumerate() {
+        let digest = l.digest.as_deref().unwrap_or(&l.diff_id);
+        let label = layer_label(i, total, digest, blobs.source_path());
+        let (reader, _) = blobs.open_blob_seekable(&l.blob, l.size)?;
+        scan::scan_seekable(reader, &mut census).map_err(|e| unreadable(&label, e))?;
+    }
+    Ok(census)
+}
+
+/// The refusal of an image (`subject`: its source or reference) whose ids do not fit:
+/// the report is its cause (`Error::source` downcasts to [`IdsDoNotFit`]), the usermod
+/// commands its fix.
+pub fn refusal(subject: &str, report: IdReport) -> Error {
+    let fix = report.fix_line().unwrap_or_else(|| {
+        "give yourself subordinate ids that cover them (userns subid add)".to_string()
+    });
+    Error::failure(format!("{subject}: not unpacked"))
+        .because(Cause::other(IdsDoNotFit(report)))
+        .fix(format!(
+            "{fix}; `userns image check {subject}` shows the whole report"
+        ))
+}
+
+/// The check `run` makes between finding an image and unpacking it: Ok when every id
+/// fits `target`, else the refusal, with fixes from `account`'s subid files.
+pub(crate) fn check_plan(
+    blobs: &Blobs,
+    plan: &ImagePlan,
+    target: &MapTarget,
+    account: &Account,
+) -> Result<()> {
+    let census = census_of_plan(blobs, plan)?;
+    let mut report = census.check(target);
+    if report.fits {
+        return Ok(());
+    }
+    if let Ok(basis) = FixBasis::read(account, &crate::subid::SubIdPaths::default()) {
+        report.suggest_fixes(&basis, target.explicit);
+    }
+    Err(refusal(&blobs.source_path().display().to_string(), report))
+}
+
+/// What `userns image check SOURCE` found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SourceCheck {
+    pub source: PathBuf,
+    /// docker-archive, oci-archive or oci.
+    pub kind: &'static str,
+    /// The image id (`sha256:` of its config).
+    pub id: String,
+    #[serde(flatten)]
+    pub report: IdReport,
+}
+
+/// Check an archive or OCI layout against `target`; a kind that does not fit gets its fix
+/// from `basis` (when given).
+pub fn check_source(
+    source: &Path,
+    target: &MapTarget,
+    basis: Option<&FixBasis>,
+) -> Result<SourceCheck> {
+    let kind = super::detect(source)?;
+    if kind == SourceKind::RootfsDir {
+        return Err(Error::usage(format!(
+            "{} is a root filesystem directory, not an image",
+            source.display()
+        ))
+        .because(
+            "a directory is used in place, never unpacked: its files keep the owners they have",
+        )
+        .fix("give an image archive (podman save) or an OCI layout"));
+    }
+    let blobs = Blobs::open(source, kind)?;
+    let plan = manifest::plan(&blobs, kind)?;
+    let census = census_of_plan(&blobs, &plan)?;
+    let mut report = census.check(target);
+    if let Some(basis) = basis {
+        report.suggest_fixes(basis, target.explicit);
+    }
+    Ok(SourceCheck {
+        source: source.to_path_buf(),
+        kind: kind.name(),
+        id: plan.id,
+        report,
+    })
+}
+
+/// A layer blob on disk, as a pull leaves it once downloaded and verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerBlob {
+    pub path: PathBuf,
+    /// Its digest, for messages.
+    pub digest: String,
+}
+
+/// The check a pull makes between "blobs downloaded and verified" and "unpack": scan the
+/// layers (lowest first) and hold them against `target`. Ok(report) when every id fits;
+/// else the refusal (see [`refusal`]; `subject` is the reference pulled), whose cause is
+/// the [`IdsDoNotFit`] report with the usermod fixes for `account`.
+pub fn check_blobs(
+    subject: &str,
+    layers: &[LayerBlob],
+    target: &MapTarget,
+    account: &Account,
+) -> Result<IdReport> {
+    let mut census = IdCensus::new();
+    let total = layers.len();
+    for (i, l) in layers.iter().enumerate() {
+        let label = format!("layer {} of {total} ({}) of {subject}", i + 1, l.digest);
+        let file = std::fs::File::open(&l.path).map_err(|e| Error::io("open", &l.path, &e))?;
+        scan::scan_seekable(file, &mut census).map_err(|e| unreadable(&label, e))?;
+    }
+    let mut report = census.check(target);
+    if report.fits {
+        return Ok(report);
+    }
+    if let Ok(basis) = FixBasis::read(account, &crate::subid::SubIdPaths::default()) {
+        report.suggest_fixes(&basis, target.explicit);
+    }
+    Err(refusal(subject, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idmap::{IdMap, IdMapEntry};
+    use crate::ids::IdKind;
+    use std::error::Error as _;
+
+    fn layer_file(dir: &Path, name: &str, uid: u64) -> LayerBlob {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_path("f").unwrap();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_uid(uid);
+        h.set_gid(0);
+        h.set_cksum();
+        b.append(&h, &b"x"[..]).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, b.into_inner().unwrap()).unwrap();
+        LayerBlob {
+            path,
+            digest: format!("sha256:{}", name.repeat(64 / name.len())),
+        }
+    }
+
+    #[test]
+    fn check_blobs_gives_the_report_or_the_refusal_that_carries_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let map = |k| IdMap::new(k, vec![IdMapEntry::new(0, 100_000, 65536)]);
+        let target = MapTarget {
+            uid: map(IdKind::Uid),
+            gid: map(IdKind::Gid),
+            origin: "the test map".into(),
+            explicit: false,
+        };
+        let fits = layer_file(dir.path(), "a", 1000);
+        let report = check_blobs(
+            "repo:tag",
+            std::slice::from_ref(&fits),
+            &target,
+            &Account::ivy(),
+        )
+        .unwrap();
+        assert!(report.fits && report.layers == 1);
+        let beyond = layer_file(dir.path(), "b", 70_000);
+        let err = check_blobs(
+            "repo:tag",
+            &[fits.clone(), beyond],
+            &target,
+            &Account::ivy(),
+        )
+        .unwrap_err();
+        assert!(err.what.starts_with("repo:tag: not unpacked"), "{err}");
+        let report = &err
+            .source()
+            .and_then(|s| s.downcast_ref::<IdsDoNotFit>())
+            .expect("the report is the cause")
+            .0;
+        assert_eq!(report.uids.unmapped[0].id, 70_000);
+        assert_eq!(report.uids.unmapped[0].paths, ["/f"]);
+        // A damaged blob is named by its digest.
+        std::fs::write(dir.path().join("c"), b"\x1f\x8bnot gzip").unwrap();
+        let bad = LayerBlob {
+            path: dir.path().join("c"),
+            digest: "sha256:cc".into(),
+        };
+        let err = check_blobs("repo:tag", &[fits, bad], &target, &Account::ivy()).unwrap_err();
+        assert!(
+            err.what
+                .starts_with("cannot read layer 2 of 2 (sha256:cc) of repo:tag"),
+            "{err}"
+        );
+    }
+}
