@@ -585,4 +585,12 @@ fn an_image_with_ids_beyond_the_map_is_refused_before_unpacking() {
         assert_eq!(images_json(&scn), json!([]));
         assert_eq!(cache_entries(&scn), Vec::<String>::new());
     }
+    // `image check` of the reference: the same report, from the registry's blobs, and
+    // nothing kept.
+    let out = scn.run(&["image", "check", "--creds", &creds, &reference]);
+    assert_code(&out, 1);
+    let text = common::stdout(&out);
+    assert!(text.contains(&format!("docker://{reference}")), "{text}");
+    assert!(text.contains("70000") && text.contains("/opt/su"), "{text}");
+    assert_eq!(cache_entries(&scn), Vec::<String>::new());
 }

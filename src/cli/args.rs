@@ -644,7 +644,12 @@ pub struct ImageCheckArgs {
         value_parser = UsernsMode::parse
     )]
     pub userns: UsernsMode,
-    /// An image archive (docker-archive or OCI, as `podman save` writes them) or an OCI layout
+    /// An image archive (docker-archive or OCI, as `podman save` writes them), an OCI
+    /// layout, or an image reference (as `userns pull` takes it): its layers are
+    /// downloaded and verified, checked, and not kept
     #[arg(value_name = "SOURCE", value_hint = ValueHint::AnyPath)]
     pub source: PathBuf,
+    /// For a SOURCE that is an image reference: how to reach its registry
+    #[command(flatten)]
+    pub registry: Box<RegistryArgs>,
 }

@@ -41,6 +41,9 @@ pub struct PullSpec {
     pub authfile: Option<PathBuf>,
     /// `--creds USER[:PASS]`.
     pub creds: Option<String>,
+    /// Download the blobs even when the image is cached (`image check` of a reference
+    /// reads them).
+    pub always_stage: bool,
 }
 
 /// A fetched image: its name, its digests, and its stage (None when it was cached).
@@ -141,8 +144,9 @@ pub fn fetch(
                 insecure: spec.tls_verify.map_or(endpoint.insecure, |v| !v),
                 credentials,
             };
+            let always = spec.always_stage;
             match fetch_from(
-                &endpoint, candidate, &access, &platform, cache, account, progress,
+                &endpoint, candidate, &access, &platform, cache, account, progress, always,
             ) {
                 Ok(f) => return Ok(f),
                 Err(e) => failures.push(e),
@@ -206,6 +210,7 @@ fn get_manifest(
     Ok((bytes, content_type, actual))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fetch_from(
     endpoint: &Endpoint,
     asked: &Reference,
@@ -214,6 +219,7 @@ fn fetch_from(
     cache: &ImageCache,
     account: &Account,
     progress: &ProgressBar,
+    always_stage: bool,
 ) -> Result<Fetched> {
     let r = &endpoint.reference;
     let shown = r.to_string();
@@ -246,7 +252,7 @@ fn fetch_from(
         id: config.digest.clone(),
         stage,
     };
-    if crate::image::prepare_cached(&config.digest, cache)?.is_some() {
+    if !always_stage && crate::image::prepare_cached(&config.digest, cache)?.is_some() {
         return Ok(fetched(None));
     }
     let stage = Stage::open(&cache.root, &manifest_digest)?;

@@ -18,7 +18,29 @@ pub fn run(args: ImageCheckArgs) -> Result<u8> {
     let target = userns::run::map_target(&args.userns, request.as_ref(), &account)?;
     // Without readable subid files there is still a report, only no range to suggest.
     let basis = FixBasis::read(&account, &SubIdPaths::default()).ok();
-    let checked = idcheck::check_source(&args.source, &target, basis.as_ref())?;
+    let text = args.source.to_str().unwrap_or("");
+    let checked = if userns::registry::pull::looks_like_reference(text) {
+        // From a registry: the blobs downloaded and verified into a stage, checked there
+        // as a layout, and the stage removed (nothing is unpacked or kept).
+        let mut spec = super::pull::spec(text.to_string(), &args.registry);
+        spec.always_stage = true;
+        let cache = userns::image::ImageCache::for_user(&account);
+        let progress = userns::registry::pull::progress_bar(args.registry.quiet);
+        let fetched = userns::registry::fetch(&spec, &cache, &account, &progress)?;
+        let Some(stage) = fetched.stage.as_ref() else {
+            return Err(userns::error::Error::failure(
+                "the pull staged no blobs to check",
+            ));
+        };
+        let checked = idcheck::check_source(&stage.dir, &target, basis.as_ref());
+        stage.remove();
+        let mut checked = checked?;
+        checked.source = std::path::PathBuf::from(fetched.origin());
+        checked.kind = "registry";
+        checked
+    } else {
+        idcheck::check_source(&args.source, &target, basis.as_ref())?
+    };
     let code = if checked.report.fits {
         userns::exit::OK
     } else {

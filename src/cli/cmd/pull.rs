@@ -14,6 +14,7 @@ pub fn spec(reference: String, args: &RegistryArgs) -> PullSpec {
         tls_verify: args.tls_verify,
         authfile: args.authfile.clone(),
         creds: args.creds.clone(),
+        always_stage: false,
     }
 }
 
