@@ -156,7 +156,7 @@ pub fn subids(
 /// The user's lines, each with why it is unusable; enough usable ids?
 fn ranges_check(kind: IdKind, subids: &UserSubIds, user: &str) -> Check {
     let name = kind.subid_name();
-    let usable: u64 = subids.usable().map(|e| e.count).sum();
+    let usable: u64 = subids.usable().map(|(_, r)| r.count as u64).sum();
     let lines: Vec<String> = subids
         .entries
         .iter()
@@ -257,6 +257,7 @@ fn lines_that_meet(file: &SubIdFile, mine: &HashSet<usize>) -> SubIdFile {
         path: file.path.clone(),
         entries: file.entries.iter().filter(|e| meets(e)).cloned().collect(),
         skipped: Vec::new(),
+        odd: Vec::new(),
     }
 }
 

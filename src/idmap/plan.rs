@@ -59,6 +59,15 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
             })
         })
         .collect();
+    // Lines that may be the user's but that neither shadow nor userns reads as entries.
+    left_out.extend(subids.skipped.iter().map(|s| LeftOut {
+        source: subids.source.clone(),
+        line: s.line,
+        reason: match &s.shadow {
+            Some(shadow) => format!("not an entry: {} ({shadow})", s.reason),
+            None => format!("not an entry: {}", s.reason),
+        },
+    }));
 
     let mut entries = vec![IdMapEntry::new(own_inside, own_id, 1)];
     // The length of the map's text, kept as lines are added: rendering the whole map
@@ -120,9 +129,9 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
 fn merged_pieces(subids: &UserSubIds) -> Vec<Piece> {
     let mut pieces: Vec<Piece> = subids
         .usable()
-        .map(|e| Piece {
-            start: e.start,
-            end: e.start + e.count,
+        .map(|(e, r)| Piece {
+            start: r.start as u64,
+            end: r.end(),
             line: e.line,
         })
         .collect();
@@ -160,7 +169,7 @@ pub fn plan_for_user(
         });
     }
     let plan = plan_map(kind, own_id, own_inside, subids);
-    if subids.entries.is_empty() {
+    if subids.entries.is_empty() && subids.skipped.is_empty() {
         return Err(no_entry_error(kind, &subids.source, user_name));
     }
     if plan.map.entries.len() == 1 {

@@ -9,6 +9,7 @@ mod overlap;
 pub mod parse;
 pub(crate) mod range;
 pub(crate) mod source;
+mod strtoul;
 pub mod write;
 
 pub use parse::{Owner, Skipped, SubIdEntry, SubIdFile};

@@ -321,20 +321,6 @@ pub fn plan_view(plan: &MapPlan, subids: &SubIdFile, account: &Account) -> PlanV
     }
 }
 
-/// Malformed lines of a subid file that may belong to `account` (their first field is its
-/// name or uid): shadow skips them silently, so the user would never learn why a range
-/// is missing from the plan.
-pub fn skipped_lines_of<'f>(file: &'f SubIdFile, account: &Account) -> Vec<&'f Skipped> {
-    let uid = account.uid.to_string();
-    file.skipped
-        .iter()
-        .filter(|s| {
-            let first = s.text.split(':').next().unwrap_or("");
-            first == uid || account.name.as_deref() == Some(first)
-        })
-        .collect()
-}
-
 fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
     let account = match &args.user {
         Some(spec) => Account::resolve(spec)?,
@@ -355,15 +341,6 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
                 (UserSubIds::from_file(kind, &file, &account), file)
             }
         };
-        for s in skipped_lines_of(&file, &account) {
-            userns::warn(format!(
-                "{}:{}: skipped {:?}: {}",
-                file.path.display(),
-                s.line,
-                s.text,
-                s.reason
-            ));
-        }
         let plan = plan_for_user(kind, account.own_id(kind), 0, &subids, &name)?;
         for left in &plan.left_out {
             userns::warn(left);
@@ -568,18 +545,5 @@ mod tests {
             plan_command(&plan),
             "as root, userns writes /proc/PID/gid_map itself: 0 0 4294967295"
         );
-    }
-
-    #[test]
-    fn malformed_lines_that_may_be_the_users_are_found() {
-        let file = parse(
-            Path::new("/etc/subuid"),
-            b"ivy:100000:x\nbob:1:x\n2000:5\nivy:1:2\n",
-        );
-        let lines: Vec<usize> = skipped_lines_of(&file, &ivy())
-            .iter()
-            .map(|s| s.line)
-            .collect();
-        assert_eq!(lines, [1, 3]);
     }
 }

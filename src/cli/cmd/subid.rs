@@ -133,7 +133,7 @@ fn read_kind(
             count: entry.count,
             file: PathBuf::from(&mine.source),
             line: entry.line,
-            usable: verdict.is_usable(),
+            usable: verdict.usable_range(entry).is_some(),
             reason: verdict.reason(kind),
         });
     }
