@@ -64,8 +64,8 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
         source: subids.source.clone(),
         line: s.line,
         reason: match &s.shadow {
-            Some(shadow) => format!("not an entry: {} ({shadow})", s.reason),
-            None => format!("not an entry: {}", s.reason),
+            Some(shadow) => format!("not an entry {:?}: {}; {shadow}", s.text, s.reason),
+            None => format!("not an entry {:?}: {}", s.text, s.reason),
         },
     }));
 
