@@ -12,21 +12,18 @@
 //! ordinary account ids (UID_MIN..UID_MAX), overlapping ranges of the same owner, numeric
 //! owners that only some of shadow's tools match, unreadable login.defs numbers.
 //!
-//! Agreement with shadow 4.13 (Debian 12), checked by running `getsubids` on fixture files:
-//! - Malformed lines: getsubids skips them silently, and its parser (`subordinate_parse`,
-//!   `getulong` = `strtoul(…, 0)`) accepts more than ours: `0x10` (hex, 16), `010`
-//!   (octal, 8!), ` 20` (leading blank), `-1` (wraps to 2^64-1), and a trailing `:`
-//!   (`root:500:1:` lists as 500 1). We report all of these as malformed, except `010`,
-//!   which our parser reads as decimal 10 while shadow 4.13 reads 8; newer shadow reads
-//!   decimal too. A trailing blank or CR (`root:1:10 `) is refused by both.
-//! - Owners: getsubids compares the owner field as text, with the name and with the
-//!   decimal uid (`getsubids -g USER`: the gid of the *group* named USER). newuidmap and
-//!   newgidmap (`find_range`) instead read the field as a number (`02000` is uid 2000) and
-//!   compare it with the caller's uid for both files. userns follows the helpers
-//!   (`lookup::belongs_to`), since they decide what a map may use; the `non-canonical-uid`
-//!   warning names the lines on which the two disagree.
+//! Agreement with shadow 4.13 (Debian 12), checked by running the real `getsubids` and
+//! `newuidmap` on generated files (tests/shadow_parser_agreement.rs):
+//! - The parser reads every line as shadow does (see `parse`): `0x10` is 16, `010` is 8,
+//!   ` 20` is 20, `-1` is 2^64-1 and a fourth field is ignored; each such line gets a
+//!   `shadow-only-form` warning, since newer shadow refuses those forms. Lines shadow
+//!   cannot read are `malformed` errors whose fix says what shadow does with them.
+//! - Owners: both tools compare the owner field as text, with the name and with the uid
+//!   as `%lu` prints it (`getsubids -g USER`: the gid of the *group* named USER;
+//!   newgidmap: the user's uid), so `02000` is no one's; `non-canonical-uid` says so.
 //! - Count 0 and overflowing lines: getsubids lists them as valid; we list them too and
-//!   report them as errors, since the kernel rejects such an extent.
+//!   report them as errors, since the kernel rejects such an extent (newuidmap 4.13 even
+//!   reads `0:0` as every id, see `lint_shadow::zero_at_zero`).
 
 use super::login_defs::LoginDefs;
 use super::lookup::{usability, Usability};

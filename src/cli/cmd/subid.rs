@@ -254,6 +254,18 @@ struct CheckOutput<'a> {
 }
 
 pub fn check(args: SubidCheckArgs) -> Result<u8> {
+    // A file named on the command line must be there: checking nothing and reporting
+    // "0 errors" would pass a typo. (A missing /etc/subuid is empty, as shadow reads it.)
+    for path in [&args.files.subuid, &args.files.subgid]
+        .into_iter()
+        .flatten()
+    {
+        if !path.exists() {
+            return Err(Error::failure(format!("{} does not exist", path.display()))
+                .because("the file to check was given on the command line")
+                .fix("give the path of an existing subuid or subgid file"));
+        }
+    }
     let paths = SubIdPaths::new(args.files.subuid.clone(), args.files.subgid.clone());
     let subuid = SubIdFile::read(&paths.subuid)?;
     let subgid = SubIdFile::read(&paths.subgid)?;
