@@ -140,10 +140,13 @@ fn file() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// A user's subuid entries as `subid show --json` lists them: (start, count, line).
+type Listed = Vec<(u64, u64, usize)>;
+
 /// Everything one case's script prints, section by section.
 struct Observed {
     getsubids: Vec<(String, Vec<(u64, u64)>)>,
-    show: Vec<(String, Vec<(u64, u64, usize)>)>,
+    show: Vec<(String, Listed)>,
     unshare_ok: bool,
     unshare_map: Vec<(u64, u64, u64)>,
     unshare_stderr: String,

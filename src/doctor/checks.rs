@@ -5,6 +5,7 @@ use super::{Check, Status};
 use crate::idmap::{plan_for_user, IdMap};
 use crate::ids;
 use crate::ids::IdKind;
+use crate::subid::alloc;
 use crate::subid::lint::{self, Severity, SystemPasswd};
 use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
 use crate::subid::{SubIdEntry, SubIdFile, UserSubIds};
@@ -142,10 +143,17 @@ pub fn subids(
             Status::Fail,
             format!("no {name} range for {user} in {}", subids.source),
         )
-        .with_fix(format!(
-            "as root: usermod --add-sub{}s 100000-165535 {user}  (or: userns subid add {user})",
-            kind.name()
-        ))];
+        .with_fix(match subids.source.strip_prefix("nss:") {
+            Some(module) => format!(
+                "ask the administrator of the subid source {module} (nsswitch.conf) for a range for {user}"
+            ),
+            // The range `subid add` would allocate now, not one that may be taken.
+            None => format!(
+                "as root: usermod --add-sub{}s {} {user}  (or: userns subid add {user})",
+                kind.name(),
+                alloc::usermod_range(file, &login_defs(), kind, account.own_id(kind))
+            ),
+        })];
     }
     vec![
         ranges_check(kind, subids, &user),

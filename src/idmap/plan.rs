@@ -170,7 +170,7 @@ pub fn plan_for_user(
     }
     let plan = plan_map(kind, own_id, own_inside, subids);
     if subids.entries.is_empty() && subids.skipped.is_empty() {
-        return Err(no_entry_error(kind, &subids.source, user_name));
+        return Err(no_entry_error(kind, &subids.source, user_name, own_id));
     }
     if plan.map.entries.len() == 1 {
         let reasons: Vec<String> = plan.left_out.iter().map(|l| l.to_string()).collect();
@@ -187,14 +187,23 @@ pub fn plan_for_user(
     Ok(plan)
 }
 
-/// The error for a user without any entry of `kind`.
-pub(crate) fn no_entry_error(kind: IdKind, source: &str, user_name: &str) -> Error {
-    Error::failure(format!("{user_name} has no {} range", kind.subid_name()))
-        .because(format!("{source} has no line for {user_name} (by name or uid)"))
-        .fix(format!(
-            "as root: usermod --add-sub{}s 100000-165535 {user_name} (or userns subid add {user_name}); or use --single to map only your own id",
-            kind.name()
-        ))
+/// The error for a user without any entry of `kind`. The fix names the range `userns
+/// subid add` would allocate now (first fit after every used range, login.defs bounds),
+/// never a fixed range that may be another user's.
+pub(crate) fn no_entry_error(kind: IdKind, source: &str, user_name: &str, own_id: u32) -> Error {
+    let error = Error::failure(format!("{user_name} has no {} range", kind.subid_name())).because(
+        format!("{source} has no line for {user_name} (by name or uid)"),
+    );
+    if let Some(module) = source.strip_prefix("nss:") {
+        return error.fix(format!(
+            "ask the administrator of the subid source {module} (nsswitch.conf) for a range for {user_name}; or use --single to map only your own id"
+        ));
+    }
+    let range = crate::subid::alloc::usermod_range_at(std::path::Path::new(source), kind, own_id);
+    error.fix(format!(
+        "as root: usermod --add-sub{}s {range} {user_name} (or userns subid add {user_name}); or use --single to map only your own id",
+        kind.name()
+    ))
 }
 
 #[cfg(test)]
