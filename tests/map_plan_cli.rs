@@ -82,11 +82,12 @@ fn plan_without_an_entry_names_the_fix() {
     ]);
     assert_eq!(code, 1);
     assert!(out.is_empty());
+    // 100000-165535 is daemon's: the fix names the range `subid add` would allocate.
     assert_eq!(
         err,
         format!(
             "userns: nobody has no subuid range: {subuid} has no line for nobody (by name or uid)\n  \
-             fix: as root: usermod --add-subuids 100000-165535 nobody (or userns subid add nobody); \
+             fix: as root: usermod --add-subuids 165536-231071 nobody (or userns subid add nobody); \
              or use --single to map only your own id\n"
         )
     );

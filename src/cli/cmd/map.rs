@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::os::unix::fs::MetadataExt;
 use userns::error::Result;
 use userns::exit;
-use userns::idmap::owners::{attribute, describe_owners, RangeOwner};
+use userns::idmap::owners::{attribute, describe_owners, own_id_accounts, RangeOwner};
 use userns::idmap::plan::{plan_for_user, MapPlan};
 use userns::idmap::proc::{map_state, MapState, ProcMap, ProcRoot, ProcTarget, SetGroups};
 use userns::idmap::{IdMap, LeftOut};
@@ -114,7 +114,9 @@ pub fn map_view(
 fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Result<MapReport> {
     let (uid_map, gid_map) = root.read_proc_maps(target)?;
     let owner_uid = root.owner_uid_of(target)?;
-    let owner = Account::by_uid(owner_uid).unwrap_or_else(|| Account {
+    let known = Account::by_uid(owner_uid);
+    let known_user = known.is_some();
+    let owner = known.unwrap_or_else(|| Account {
         name: None,
         uid: owner_uid,
         // Without a passwd entry the primary gid is unknown; the group of /proc/PID
@@ -125,7 +127,20 @@ fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Resul
         home: None,
     });
     let (inode, inode_error) = split(root.userns_inode_of(target));
-    let mut accounts = vec![owner.clone(), Account::current()];
+    // Attribution without a subid file is still worth showing; say why it is missing.
+    let files: Vec<SubIdFile> = IdKind::BOTH
+        .iter()
+        .map(|&kind| {
+            SubIdFile::read(paths.path(kind)).unwrap_or_else(|e| {
+                userns::warn(format!("owners of {} ranges unknown: {e}", kind.name()));
+                SubIdFile::default()
+            })
+        })
+        .collect();
+    let mut accounts = own_id_accounts(owner.clone(), known_user, &files[0], |name| {
+        Account::resolve(name).ok()
+    });
+    accounts.push(Account::current());
     // A process in our own namespace shows outside ids of the parent namespace
     // (user_namespaces(7)), while its owner and we are known by inside ids: see the
     // owners as the parent does, so that `0 2000 1` read inside reads "own uid of ivy".
@@ -137,13 +152,8 @@ fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Resul
     }
     let (setgroups, setgroups_error) = split(root.setgroups_of(target));
     let mut maps = Vec::new();
-    for (kind, pm) in [(IdKind::Uid, &uid_map), (IdKind::Gid, &gid_map)] {
-        // Attribution without the subid file is still worth showing; say why it is missing.
-        let subids = SubIdFile::read(paths.path(kind)).unwrap_or_else(|e| {
-            userns::warn(format!("owners of {} ranges unknown: {e}", kind.name()));
-            SubIdFile::default()
-        });
-        maps.push(proc_map_view(pm, &subids, &accounts));
+    for (pm, subids) in [&uid_map, &gid_map].into_iter().zip(&files) {
+        maps.push(proc_map_view(pm, subids, &accounts));
     }
     let pid = match target {
         ProcTarget::Pid(pid) => Some(pid),
