@@ -1,7 +1,7 @@
 //! Differential test of userns's /etc/subuid reader against the real shadow 4.13 tools,
 //! on generated lines: whitespace, tabs, CR, comments, signs, hex, octal, leading zeros,
 //! overflow, count 0, ranges crossing 2^32 and 2^64, extra fields, NIS lines, long lines,
-//! duplicates and odd owners.
+//! duplicates, odd owners, invalid UTF-8 and NUL bytes.
 //!
 //! For each generated file, in the hermetic scenario as the fixture user ivy (uid 2000):
 //! 1. `getsubids ivy` and `getsubids bob` list exactly what `userns subid show --json`
@@ -85,7 +85,7 @@ fn number() -> impl Strategy<Value = String> {
 fn owner() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
         "ivy", "ivy", "ivy", "2000", "2000", "02000", "+2000", "bob", "2001", " ivy", "ivy ",
-        "ivy\t", "#ivy", "+ivy", "-ivy", "IVY", "", "iv y",
+        "ivy\t", "#ivy", "+ivy", "-ivy", "IVY", "", "iv y", "\u{1}ivy",
     ])
     .prop_map(str::to_string)
 }
@@ -96,7 +96,19 @@ fn line() -> impl Strategy<Value = String> {
         owner(),
         number(),
         number(),
-        prop::sample::select(vec!["", "", "", "", ":", ":junk", ":1:2", " # note"]),
+        prop::sample::select(vec![
+            "",
+            "",
+            "",
+            "",
+            "",
+            ":",
+            ":junk",
+            ":1:2",
+            " # note",
+            "\u{2}junk",
+            "\u{2}",
+        ]),
         any::<bool>(),
     )
         .prop_map(|(o, s, c, extra, long)| {
@@ -136,7 +148,17 @@ fn file() -> impl Strategy<Value = Vec<u8>> {
                     text.push_str(end);
                 }
             }
-            text.into_bytes()
+            // Bytes a String cannot hold: U+0001 stands for an invalid UTF-8 byte, U+0002
+            // for a NUL (which makes shadow glue the next line on, see shadow_lines.rs).
+            let mut bytes = Vec::with_capacity(text.len());
+            for b in text.into_bytes() {
+                bytes.push(match b {
+                    1 => 0xff,
+                    2 => 0,
+                    b => b,
+                });
+            }
+            bytes
         })
 }
 

@@ -264,8 +264,7 @@ fn lines_that_meet(file: &SubIdFile, mine: &HashSet<usize>) -> SubIdFile {
     SubIdFile {
         path: file.path.clone(),
         entries: file.entries.iter().filter(|e| meets(e)).cloned().collect(),
-        skipped: Vec::new(),
-        odd: Vec::new(),
+        ..Default::default()
     }
 }
 

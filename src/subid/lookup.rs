@@ -34,6 +34,9 @@ pub fn skipped_of<'f>(file: &'f SubIdFile, account: &Account) -> Vec<&'f Skipped
     file.skipped
         .iter()
         .filter(|s| {
+            if file.unreadable == Some(s.line) {
+                return true;
+            }
             let first = s.text.split(':').next().unwrap_or("");
             let first = first.strip_prefix(['+', '-']).unwrap_or(first);
             owner_text_matches(first, account)

@@ -8,6 +8,7 @@ pub mod nss;
 mod overlap;
 pub mod parse;
 pub(crate) mod range;
+mod shadow_lines;
 pub(crate) mod source;
 mod strtoul;
 pub mod write;

@@ -10,6 +10,7 @@
 //! owner is the first field's text, blanks and all, as shadow compares it.
 
 use super::range::SubIdRange;
+use super::shadow_lines::{shadow_lines, ShadowLine};
 use super::strtoul::{getulong, Unusual};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -112,6 +113,10 @@ pub struct SubIdFile {
     /// Entries (whoever they belong to) written in a form that only shadow 4.13 reads so.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub odd: Vec<OddForm>,
+    /// The line whose NUL byte makes shadow fail to read the file at all (then there
+    /// are no entries: newuidmap refuses every range of it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<usize>,
 }
 
 impl SubIdFile {
@@ -152,8 +157,31 @@ pub(crate) fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bo
         path: path.to_path_buf(),
         ..Default::default()
     };
-    for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = index + 1;
+    let lines = match shadow_lines(bytes) {
+        Ok(lines) => lines,
+        Err(line) => {
+            // newuidmap refuses every range of a file shadow cannot open: so does userns.
+            let raw = bytes
+                .split(|&b| b == b'\n')
+                .nth(line - 1)
+                .unwrap_or_default();
+            file.skipped.push(Skipped {
+                line,
+                text: String::from_utf8_lossy(raw).into_owned(),
+                reason: "a NUL byte in the last line makes the whole file unreadable to shadow 4.13 (and so to userns)".into(),
+                shadow: Some("shadow's tools cannot read the file: newuidmap refuses every range in it, getsubids lists none".into()),
+            });
+            file.unreadable = Some(line);
+            return file;
+        }
+    };
+    for ShadowLine {
+        line,
+        text: raw,
+        glued,
+    } in lines
+    {
+        let raw: &[u8] = &raw;
         if raw.is_empty() {
             continue;
         }
@@ -163,14 +191,17 @@ pub(crate) fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bo
             reason,
             shadow: Some(shadow.to_string()),
         };
-        if raw.contains(&0) {
-            // fgets keeps the NUL, and commonio_open's strrchr stops at it and glues the
-            // next line on: shadow reads something no one wrote. Refuse, loudly.
-            file.skipped.push(skip(
-                "contains a NUL byte".into(),
-                "shadow 4.13 misreads it: it joins the next line onto the text before the NUL, or fails to read the file when this is the last line",
-            ));
-            continue;
+        if glued > 0 {
+            // A NUL ends the C string fgets filled, and commonio_open reads on: shadow
+            // reads the text before the NUL joined with the next line. So does userns.
+            file.odd.push(OddForm {
+                line,
+                note: format!(
+                    "a NUL byte: shadow 4.13 reads the text before it joined with the next {} as one line, {:?}",
+                    if glued == 1 { "line".to_string() } else { format!("{glued} lines") },
+                    String::from_utf8_lossy(raw)
+                ),
+            });
         }
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t,
@@ -392,9 +423,19 @@ mod tests {
             f.skipped[2]
         );
         assert_eq!(f.entries.len(), 1);
-        let f = parse(Path::new("x"), b"ivy:1:2\0junk\nivy:3:4\n");
-        assert_eq!(f.skipped[0].line, 1);
-        assert!(f.skipped[0].shadow.as_deref().unwrap().contains("misreads"));
+        // A NUL glues the next line on, as shadow's fgets and strrchr do.
+        let f = parse(Path::new("x"), b"ivy:1:5\0junk\n:9:9\nivy:3:4\n");
+        let got: Vec<(usize, u64, u64)> = f
+            .entries
+            .iter()
+            .map(|e| (e.line, e.start, e.count))
+            .collect();
+        assert_eq!(got, vec![(1, 1, 5), (3, 3, 4)]);
+        assert!(f.odd[0].note.contains("NUL"), "{:?}", f.odd);
+        // In the last line, before a newline: shadow cannot read the file at all.
+        let f = parse(Path::new("x"), b"ivy:3:4\nivy:1:2\0junk\n");
+        assert!(f.entries.is_empty());
+        assert_eq!((f.unreadable, f.skipped[0].line), (Some(2), 2));
     }
 
     #[test]

@@ -181,8 +181,7 @@ impl UserSubIds {
         SubIdFile {
             path: PathBuf::from(&self.source),
             entries: self.entries.iter().map(|(e, _)| e.clone()).collect(),
-            skipped: Vec::new(),
-            odd: Vec::new(),
+            ..Default::default()
         }
     }
 
