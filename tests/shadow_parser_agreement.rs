@@ -1,4 +1,5 @@
-//! Differential test of userns's /etc/subuid reader against the real shadow 4.13 tools,
+//! Differential test of userns's /etc/subuid and /etc/subgid reader against the real
+//! shadow 4.13 tools,
 //! on generated lines: whitespace, tabs, CR, comments, signs, hex, octal, leading zeros,
 //! overflow, count 0, ranges crossing 2^32 and 2^64, extra fields, NIS lines, long lines,
 //! duplicates, odd owners, invalid UTF-8 and NUL bytes.
@@ -176,18 +177,42 @@ struct Observed {
     check_silent_lines: Vec<usize>,
 }
 
+/// Which file a case is: /etc/subuid, probed with newuidmap, or /etc/subgid, with
+/// newgidmap (which matches a numeric owner with the user's uid, as newuidmap does;
+/// ivy's uid and gid are both 2000 here, so getsubids -g agrees).
+#[derive(Clone, Copy)]
+struct Kind {
+    file: &'static str,
+    getsubids_flag: &'static str,
+    helper: &'static str,
+    map: &'static str,
+}
+
+const UIDS: Kind = Kind {
+    file: "subuid",
+    getsubids_flag: "",
+    helper: "newuidmap",
+    map: "uid_map",
+};
+const GIDS: Kind = Kind {
+    file: "subgid",
+    getsubids_flag: "-g",
+    helper: "newgidmap",
+    map: "gid_map",
+};
+
 const SCRIPT: &str = r#"
 for u in ivy bob; do
-  echo "== getsubids $u"; getsubids "$u" 2>/dev/null
+  echo "== getsubids $u"; getsubids $G "$u" 2>/dev/null
   echo "== show $u"; "$USERNS" subid show --json "$u" 2>/dev/null
 done
 echo "== check"; "$USERNS" subid check --json 2>/dev/null
 echo "== unshare"
-if "$USERNS" unshare cat /proc/self/uid_map 2>"$HOME/unshare.err"; then echo "== ok"; else echo "== failed"; fi
+if "$USERNS" unshare cat /proc/self/$M 2>"$HOME/unshare.err"; then echo "== ok"; else echo "== failed"; fi
 echo "== stderr"; cat "$HOME/unshare.err"
 echo "== probes"
 self=$(readlink /proc/self/ns/user)
-getsubids ivy 2>/dev/null | while read -r _ _ start count; do
+getsubids $G ivy 2>/dev/null | while read -r _ _ start count; do
   [ "$count" = 0 ] && continue
   [ "$start" -ge 4294967295 ] 2>/dev/null && continue
   case "$start" in ????????????????????*) continue;; esac
@@ -195,7 +220,7 @@ getsubids ivy 2>/dev/null | while read -r _ _ start count; do
   if [ ${#count} -gt 10 ] || [ "$count" -gt "$max" ]; then n=$max; fi
   unshare -U sleep 30 & pid=$!
   while [ "$(readlink /proc/$pid/ns/user 2>/dev/null)" = "$self" ]; do :; done
-  if newuidmap "$pid" 0 "$start" "$n" 2>/dev/null; then r=ok; else r=refused; fi
+  if $H "$pid" 0 "$start" "$n" 2>/dev/null; then r=ok; else r=refused; fi
   echo "$start $n $r"
   kill "$pid"; wait "$pid" 2>/dev/null
 done
@@ -214,10 +239,13 @@ fn sections(text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn observe(s: &Scenario, bytes: &[u8]) -> Observed {
-    let path = s.etc().join("subuid");
-    std::fs::write(&path, bytes).expect("write the case's /etc/subuid");
-    let out = s.sh(SCRIPT);
+fn observe(s: &Scenario, kind: Kind, bytes: &[u8]) -> Observed {
+    let path = s.etc().join(kind.file);
+    std::fs::write(&path, bytes).expect("write the case's subid file");
+    let out = s.sh(&format!(
+        "G='{}'; H={}; M={}\n{SCRIPT}",
+        kind.getsubids_flag, kind.helper, kind.map
+    ));
     let text = stdout(&out);
     let secs = sections(&text);
     let get = |name: &str| -> &str {
@@ -254,7 +282,7 @@ fn observe(s: &Scenario, bytes: &[u8]) -> Observed {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["kind"] == "subuid")
+            .filter(|r| r["kind"] == kind.file)
             .map(|r| {
                 (
                     r["start"].as_u64().unwrap(),
@@ -272,7 +300,7 @@ fn observe(s: &Scenario, bytes: &[u8]) -> Observed {
         .or_else(|| check.as_array())
         .unwrap_or_else(|| panic!("check --json has no findings list: {check:#}"));
     for f in findings {
-        let in_subuid = f["file"].as_str().is_some_and(|p| p.ends_with("subuid"));
+        let in_subuid = f["file"].as_str().is_some_and(|p| p.ends_with(kind.file));
         let silent = f["fix"]
             .as_str()
             .is_some_and(|t| t.contains("skip it silently"));
@@ -314,8 +342,8 @@ fn union(mut runs: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
     out
 }
 
-fn check_case(s: &Scenario, bytes: &[u8]) -> Result<(), TestCaseError> {
-    let o = observe(s, bytes);
+fn check_case(s: &Scenario, kind: Kind, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let o = observe(s, kind, bytes);
     // 1. The same listing.
     for ((user, peer), (_, mine)) in o.getsubids.iter().zip(&o.show) {
         let mut peer = peer.clone();
@@ -384,7 +412,7 @@ fn check_case(s: &Scenario, bytes: &[u8]) -> Result<(), TestCaseError> {
                 .iter()
                 .any(|&(a, b)| a <= start && end <= b && end <= ID_LIMIT);
         if !whole {
-            let named = format!("/etc/subuid:{line}:");
+            let named = format!("/etc/{}:{line}:", kind.file);
             prop_assert!(
                 o.unshare_stderr.contains(&named),
                 "line {} ({}:{}) is not mapped in full, but unshare does not name it; stderr:\n{}",
@@ -409,9 +437,28 @@ fn check_case(s: &Scenario, bytes: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The host's groups plus ivy's and bob's: `getsubids -g USER` matches a numeric owner
+/// with the gid of the *group* named USER.
+fn groups() -> String {
+    let host = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    let mut text: String = host
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            !matches!(f.first(), Some(&"ivy" | &"bob"))
+                && !matches!(f.get(2), Some(&"2000" | &"2001"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str("ivy:x:2000:\nbob:x:2001:\n");
+    text
+}
+
 fn scenario(name: &str) -> Option<Scenario> {
     let s = Scenario::new(name)?
         .extra_passwd("bob:x:2001:2001::/nonexistent:/bin/sh")
+        .file("group", &groups())
+        .subuid("ivy:300000:65536\n")
         .subgid("ivy:300000:65536\n");
     // Materialize the /etc copy, which each case then rewrites.
     common::assert_ok(&s.sh("true"));
@@ -422,32 +469,43 @@ fn show_bytes(bytes: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(bytes))
 }
 
-#[test]
-fn userns_reads_generated_subuid_files_as_shadow_does() {
-    let Some(s) = scenario("shadow_parser_agreement") else {
+/// Run the generator's cases on the file of `kind`.
+fn differential(name: &str, kind: Kind, default_cases: u32) {
+    let Some(s) = scenario(name) else {
         return;
     };
     let cases = std::env::var("USERNS_DIFF_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(default_cases);
     let config = Config {
         cases,
         max_shrink_iters: 200,
         failure_persistence: None,
         ..Config::default()
     };
+    // A fixed seed: the same cases every run (USERNS_DIFF_CASES asks for more).
     let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
     let mut runner = TestRunner::new_with_rng(config, rng);
-    let result = runner.run(&file(), |bytes| check_case(&s, &bytes));
+    let result = runner.run(&file(), |bytes| check_case(&s, kind, &bytes));
     if let Err(e) = result {
         match e {
             proptest::test_runner::TestError::Fail(why, bytes) => {
-                panic!("/etc/subuid {}:\n{why}", show_bytes(&bytes))
+                panic!("/etc/{} {}:\n{why}", kind.file, show_bytes(&bytes))
             }
             other => panic!("{other}"),
         }
     }
+}
+
+#[test]
+fn userns_reads_generated_subuid_files_as_shadow_does() {
+    differential("shadow_parser_subuid", UIDS, 200);
+}
+
+#[test]
+fn userns_reads_generated_subgid_files_as_shadow_does() {
+    differential("shadow_parser_subgid", GIDS, 100);
 }
 
 /// Pinned cases the generator found or that matter most, each on its own.
@@ -462,9 +520,13 @@ fn known_forms_agree() {
         "ivy:4294967000:1000\nivy:5000:-1\nivy:-1:5\n",
         "ivy:100000:65536\r\nivy:200000:\r65536\n+ivy:300000:10\n",
         &format!("ivy:1:{}5\nivy:100000:10", "0".repeat(1020)),
+        "ivy:1:5\0junk\n:300000:10\nivy:100000:10\n",
+        "ivy:100000:10\nivy:1:2\0junk\n",
     ] {
-        if let Err(e) = check_case(&s, case.as_bytes()) {
-            panic!("/etc/subuid {case:?}:\n{e}");
+        for kind in [UIDS, GIDS] {
+            if let Err(e) = check_case(&s, kind, case.as_bytes()) {
+                panic!("/etc/{} {case:?}:\n{e}", kind.file);
+            }
         }
     }
 }
