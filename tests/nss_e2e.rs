@@ -248,3 +248,29 @@ fn stale_maps_of_nss_ranges_are_found() {
         "{text}"
     );
 }
+
+/// A user without ranges from the NSS module is not told to run usermod, which writes
+/// the files newuidmap does not read here: the fix names the module (issue 12).
+#[test]
+fn missing_nss_ranges_name_the_module_not_usermod() {
+    let Some(s) = nss_scenario("missing_nss_ranges", true) else {
+        return;
+    };
+    let s = s.file("userns-subid-fixture", "ivy u 300000 65536\n");
+    let out = s.run(&["subid", "show"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("no subgid ranges from nss:{MODULE}"))
+            && err.contains("ask the administrator of the subid module"),
+        "{err}"
+    );
+    assert!(!err.contains("usermod"), "{err}");
+    let out = s.run(&["unshare", "true"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("ask the administrator of the subid source {MODULE}")),
+        "{err}"
+    );
+    assert!(!err.contains("usermod"), "{err}");
+}

@@ -155,6 +155,24 @@ fn report_missing(
     missing: &[(IdKind, String)],
 ) -> Result<u8> {
     let who = account.display_name();
+    // Ranges served by NSS are not the files' to fix: usermod would write the files.
+    if let Some((_, source)) = missing.iter().find(|(_, s)| s.starts_with("nss:")) {
+        let fix =
+            format!("ask the administrator of the subid module ({source}) for ranges for {who}");
+        if missing.len() == 2 {
+            return Err(Error::failure(format!("{who} has no subordinate ids from {source}"))
+                .because("nsswitch.conf names a subid module, which newuidmap asks instead of the files")
+                .fix(fix));
+        }
+        for (kind, source) in missing {
+            userns::warn(format!(
+                "{who} has no {} ranges from {source}, so {} will refuse to map any; fix: {fix}",
+                kind.subid_name(),
+                kind.helper_name(),
+            ));
+        }
+        return Ok(exit::OK);
+    }
     // Only now are every owner's lines needed: to suggest in the fix the range `subid
     // add` would allocate in each file.
     let defs = LoginDefs::read(Path::new(LOGIN_DEFS)).unwrap_or_default();
