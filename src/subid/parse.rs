@@ -191,18 +191,15 @@ pub(crate) fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bo
             reason,
             shadow: Some(shadow.to_string()),
         };
-        if glued > 0 {
-            // A NUL ends the C string fgets filled, and commonio_open reads on: shadow
-            // reads the text before the NUL joined with the next line. So does userns.
-            file.odd.push(OddForm {
-                line,
-                note: format!(
-                    "a NUL byte: shadow 4.13 reads the text before it joined with the next {} as one line, {:?}",
-                    if glued == 1 { "line".to_string() } else { format!("{glued} lines") },
-                    String::from_utf8_lossy(raw)
-                ),
-            });
-        }
+        // A NUL ends the C string fgets filled, and commonio_open reads on: shadow reads
+        // the text before the NUL joined with the next line. So does userns, and says so.
+        let glue_note = (glued > 0).then(|| {
+            format!(
+                "a NUL byte: shadow 4.13 reads the text before it joined with the next {} as one line, {:?}",
+                if glued == 1 { "line".to_string() } else { format!("{glued} lines") },
+                String::from_utf8_lossy(raw)
+            )
+        });
         let text = match std::str::from_utf8(raw) {
             Ok(t) => t,
             Err(_) => {
@@ -247,7 +244,11 @@ pub(crate) fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bo
         }
         match split_line(text) {
             Ok(fields) => {
-                if let Some(note) = fields.odd {
+                let note = match (glue_note, fields.odd) {
+                    (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                    (a, b) => a.or(b),
+                };
+                if let Some(note) = note {
                     file.odd.push(OddForm { line, note });
                 }
                 if keep(fields.owner) {
