@@ -27,10 +27,12 @@ pub(super) fn malformed(file: &SubIdFile, out: &mut Vec<Finding>) {
 /// refuses or reads otherwise: say what 4.13 reads and how to write it plainly.
 pub(super) fn odd_forms(file: &SubIdFile, out: &mut Vec<Finding>) {
     for odd in &file.odd {
+        // Entries are in line order: a binary search keeps a file of odd lines linear.
         let plain = file
             .entries
-            .iter()
-            .find(|e| e.line == odd.line)
+            .binary_search_by_key(&odd.line, |e| e.line)
+            .ok()
+            .map(|i| &file.entries[i])
             .map(|e| {
                 format!(
                     "; newuidmap reads {}",
@@ -110,5 +112,79 @@ pub(super) fn past_limit(e: &SubIdEntry, own_id: Option<u32>) -> String {
             "; userns maps its first {usable} ids (up to {})",
             ID_LIMIT - 1
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::run;
+    use super::*;
+
+    fn of(findings: &[Finding], line: usize, rule: Rule) -> &Finding {
+        findings
+            .iter()
+            .find(|f| f.line == line && f.rule == rule)
+            .unwrap_or_else(|| panic!("no {rule:?} at line {line}: {findings:#?}"))
+    }
+
+    const GOOD: &str = "ivy:100000:65536\n";
+
+    #[test]
+    fn forms_only_shadow_4_13_reads_are_warnings_that_say_what_it_reads() {
+        let f = run(&format!("{GOOD}ivy:010:5\nivy: 0x20:-0:junk\n"), GOOD);
+        let octal = of(&f, 2, Rule::ShadowOnlyForm);
+        assert_eq!(octal.severity, Severity::Warning);
+        assert!(
+            octal.message.contains("octal") && octal.message.contains("newuidmap reads ivy:8:5"),
+            "{octal}"
+        );
+        let many = of(&f, 3, Rule::ShadowOnlyForm);
+        assert!(
+            many.message.contains("white space")
+                && many.message.contains("\"-0\" has a - sign")
+                && many.message.contains("third field")
+                && many.message.contains("ivy:32:0"),
+            "{many}"
+        );
+    }
+
+    #[test]
+    fn each_malformed_line_says_what_shadow_does_with_it() {
+        let f = run(&format!("{GOOD}+ivy:1:2\nivy:1\n"), GOOD);
+        let nis = of(&f, 2, Rule::Malformed);
+        assert!(
+            nis.fix
+                .as_deref()
+                .unwrap()
+                .ends_with("ignore it (a NIS entry) silently"),
+            "{nis}"
+        );
+        let short = of(&f, 3, Rule::Malformed);
+        assert!(
+            short.fix.as_deref().unwrap().ends_with(SHADOW_SKIPS),
+            "{short}"
+        );
+    }
+
+    #[test]
+    fn count_0_at_0_is_named_as_every_id_to_newuidmap() {
+        let f = run(&format!("{GOOD}ivy:0:0\nivy:5:0\n"), GOOD);
+        assert!(of(&f, 2, Rule::ZeroCount).message.contains("every id"));
+        assert!(!of(&f, 3, Rule::ZeroCount).message.contains("every id"));
+    }
+
+    #[test]
+    fn a_range_past_the_largest_id_says_what_is_still_mapped() {
+        let f = run(
+            &format!("{GOOD}ivy:4294967000:1000\nivy:5000:-1\nivy:3000:18446744073709000000\n"),
+            GOOD,
+        );
+        let past = of(&f, 2, Rule::Overflow);
+        assert!(past.message.contains("maps its first 295 ids"), "{past}");
+        // -1 from 5000 wraps 2^64: newuidmap refuses all of it.
+        let wraps = of(&f, 3, Rule::Overflow);
+        assert!(wraps.message.contains("passes 2^64"), "{wraps}");
+        let huge = of(&f, 4, Rule::Overflow);
+        assert!(huge.message.contains("maps its first"), "{huge}");
     }
 }

@@ -56,7 +56,7 @@ fn files(subuid: &str, subgid: &str) -> (SubIdFile, SubIdFile) {
 }
 
 /// Lint with shadow's default login.defs.
-fn run(subuid: &str, subgid: &str) -> Vec<Finding> {
+pub(super) fn run(subuid: &str, subgid: &str) -> Vec<Finding> {
     let (u, g) = files(subuid, subgid);
     lint(&u, &g, &LoginDefs::defaults(), &passwd())
 }
