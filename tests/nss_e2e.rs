@@ -269,7 +269,9 @@ fn missing_nss_ranges_name_the_module_not_usermod() {
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(
-        err.contains(&format!("ask the administrator of the subid source {MODULE}")),
+        err.contains(&format!(
+            "ask the administrator of the subid source {MODULE}"
+        )),
         "{err}"
     );
     assert!(!err.contains("usermod"), "{err}");

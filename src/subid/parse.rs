@@ -10,7 +10,7 @@
 //! owner is the first field's text, blanks and all, as shadow compares it.
 
 use super::range::SubIdRange;
-use super::shadow_lines::{shadow_lines, ShadowLine};
+use super::shadow_lines::shadow_lines;
 use super::strtoul::{getulong, Unusual};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -157,6 +157,14 @@ pub(crate) fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bo
         path: path.to_path_buf(),
         ..Default::default()
     };
+    // The usual file has no NUL byte: its lines are the text between newlines, read in
+    // place (a site's file has hundreds of thousands).
+    if !bytes.contains(&0) {
+        for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+            take_line(&mut file, index + 1, raw, 0, &keep);
+        }
+        return file;
+    }
     let lines = match shadow_lines(bytes) {
         Ok(lines) => lines,
         Err(line) => {
@@ -175,96 +183,102 @@ pub(crate) fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bo
             return file;
         }
     };
-    for ShadowLine {
-        line,
-        text: raw,
-        glued,
-    } in lines
-    {
-        let raw: &[u8] = &raw;
-        if raw.is_empty() {
-            continue;
-        }
-        let skip = |reason: String, shadow: &str| Skipped {
-            line,
-            text: String::from_utf8_lossy(raw).into_owned(),
-            reason,
-            shadow: Some(shadow.to_string()),
-        };
-        // A NUL ends the C string fgets filled, and commonio_open reads on: shadow reads
-        // the text before the NUL joined with the next line. So does userns, and says so.
-        let glue_note = (glued > 0).then(|| {
-            format!(
-                "a NUL byte: shadow 4.13 reads the text before it joined with the next {} as one line, {:?}",
-                if glued == 1 { "line".to_string() } else { format!("{glued} lines") },
-                String::from_utf8_lossy(raw)
-            )
-        });
-        let text = match std::str::from_utf8(raw) {
-            Ok(t) => t,
-            Err(_) => {
-                // Only the owner's bytes matter to shadow: a name is any bytes but ':'.
-                let owner_only = raw.iter().position(|&b| b == b':').is_some_and(|colon| {
-                    colon > 0
-                        && std::str::from_utf8(&raw[colon..])
-                            .is_ok_and(|rest| split_line(&format!("x{rest}")).is_ok())
-                });
-                file.skipped.push(skip(
-                    "not valid UTF-8".into(),
-                    if owner_only {
-                        "shadow takes it as a range of an owner whose name is those bytes; no user name userns can match is"
-                    } else {
-                        SHADOW_SKIPS
-                    },
-                ));
-                continue;
-            }
-        };
-        // shadow parses comments too, as lines of an owner named `#…` (no one): skip them.
-        if text.trim_start().starts_with('#') || text.trim().is_empty() {
-            continue;
-        }
-        if text.starts_with(['+', '-']) {
-            file.skipped.push(skip(
-                "starts with + or -, which shadow reads as a NIS entry".into(),
-                "shadow's tools ignore it (a NIS entry) silently",
-            ));
-            continue;
-        }
-        if raw.len() >= SHADOW_LINE_MAX {
-            file.skipped.push(skip(
-                format!(
-                    "line is {} bytes long; shadow reads lines of at most {} bytes",
-                    raw.len(),
-                    SHADOW_LINE_MAX - 1
-                ),
-                SHADOW_SKIPS,
-            ));
-            continue;
-        }
-        match split_line(text) {
-            Ok(fields) => {
-                let note = match (glue_note, fields.odd) {
-                    (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-                    (a, b) => a.or(b),
-                };
-                if let Some(note) = note {
-                    file.odd.push(OddForm { line, note });
-                }
-                if keep(fields.owner) {
-                    file.entries.push(SubIdEntry {
-                        owner: Owner::from_field(fields.owner),
-                        owner_text: fields.owner.to_string(),
-                        start: fields.start,
-                        count: fields.count,
-                        line,
-                    });
-                }
-            }
-            Err(reason) => file.skipped.push(skip(reason, SHADOW_SKIPS)),
-        }
+    for l in lines {
+        take_line(&mut file, l.line, &l.text, l.glued, &keep);
     }
     file
+}
+
+/// Add line `line` (as shadow cut it, `glued` following lines glued on by a NUL) to
+/// `file`: an entry (kept when its owner passes `keep`), a skipped line, or nothing.
+fn take_line(
+    file: &mut SubIdFile,
+    line: usize,
+    raw: &[u8],
+    glued: usize,
+    keep: &impl Fn(&str) -> bool,
+) {
+    if raw.is_empty() {
+        return;
+    }
+    let skip = |reason: String, shadow: &str| Skipped {
+        line,
+        text: String::from_utf8_lossy(raw).into_owned(),
+        reason,
+        shadow: Some(shadow.to_string()),
+    };
+    // A NUL ends the C string fgets filled, and commonio_open reads on: shadow reads
+    // the text before the NUL joined with the next line. So does userns, and says so.
+    let glue_note = (glued > 0).then(|| {
+        format!(
+            "a NUL byte: shadow 4.13 reads the text before it joined with the next {} as one line, {:?}",
+            if glued == 1 { "line".to_string() } else { format!("{glued} lines") },
+            String::from_utf8_lossy(raw)
+        )
+    });
+    let text = match std::str::from_utf8(raw) {
+        Ok(t) => t,
+        Err(_) => {
+            // Only the owner's bytes matter to shadow: a name is any bytes but ':'.
+            let owner_only = raw.iter().position(|&b| b == b':').is_some_and(|colon| {
+                colon > 0
+                    && std::str::from_utf8(&raw[colon..])
+                        .is_ok_and(|rest| split_line(&format!("x{rest}")).is_ok())
+            });
+            file.skipped.push(skip(
+                "not valid UTF-8".into(),
+                if owner_only {
+                    "shadow takes it as a range of an owner whose name is those bytes; no user name userns can match is"
+                } else {
+                    SHADOW_SKIPS
+                },
+            ));
+            return;
+        }
+    };
+    // shadow parses comments too, as lines of an owner named `#…` (no one): skip them.
+    if text.trim_start().starts_with('#') || text.trim().is_empty() {
+        return;
+    }
+    if text.starts_with(['+', '-']) {
+        file.skipped.push(skip(
+            "starts with + or -, which shadow reads as a NIS entry".into(),
+            "shadow's tools ignore it (a NIS entry) silently",
+        ));
+        return;
+    }
+    if raw.len() >= SHADOW_LINE_MAX {
+        file.skipped.push(skip(
+            format!(
+                "line is {} bytes long; shadow reads lines of at most {} bytes",
+                raw.len(),
+                SHADOW_LINE_MAX - 1
+            ),
+            SHADOW_SKIPS,
+        ));
+        return;
+    }
+    match split_line(text) {
+        Ok(fields) => {
+            let note = match (glue_note, fields.odd) {
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                (a, b) => a.or(b),
+            };
+            if let Some(note) = note {
+                file.odd.push(OddForm { line, note });
+            }
+            if keep(fields.owner) {
+                file.entries.push(SubIdEntry {
+                    owner: Owner::from_field(fields.owner),
+                    owner_text: fields.owner.to_string(),
+                    start: fields.start,
+                    count: fields.count,
+                    line,
+                });
+            }
+        }
+        Err(reason) => file.skipped.push(skip(reason, SHADOW_SKIPS)),
+    }
 }
 
 /// Parse one non-comment line into an entry, or say what was expected: that text is the

@@ -23,26 +23,9 @@ pub(crate) struct ShadowLine<'a> {
 }
 
 /// The lines of `bytes` as shadow reads them, or `Err(line)`: shadow cannot read the file
-/// at all, because of the NUL in that (last) line.
-pub(crate) fn shadow_lines(
-    bytes: &[u8],
-) -> Result<Box<dyn Iterator<Item = ShadowLine<'_>> + '_>, usize> {
-    // The usual file has no NUL: its lines, without collecting them (a site's file has
-    // hundreds of thousands).
-    if !bytes.contains(&0) {
-        return Ok(Box::new(bytes.split(|&b| b == b'\n').enumerate().map(
-            |(index, piece)| ShadowLine {
-                line: index + 1,
-                text: Cow::Borrowed(piece),
-                glued: 0,
-            },
-        )));
-    }
-    with_nul(bytes).map(|lines| Box::new(lines.into_iter()) as Box<dyn Iterator<Item = _>>)
-}
-
-/// `shadow_lines` of a file that holds a NUL byte.
-fn with_nul(bytes: &[u8]) -> Result<Vec<ShadowLine<'_>>, usize> {
+/// at all, because of the NUL in that (last) line. (A file without NUL needs none of
+/// this: its lines are the text between newlines.)
+pub(crate) fn shadow_lines(bytes: &[u8]) -> Result<Vec<ShadowLine<'_>>, usize> {
     let pieces: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     // Piece i is followed by a newline unless it is the last.
     let ends_line = |i: usize| i + 1 < pieces.len();
@@ -91,7 +74,8 @@ mod tests {
 
     fn cut(bytes: &[u8]) -> Result<Vec<(usize, String, usize)>, usize> {
         shadow_lines(bytes).map(|v| {
-            v.filter(|l| !l.text.is_empty())
+            v.into_iter()
+                .filter(|l| !l.text.is_empty())
                 .map(|l| {
                     (
                         l.line,
