@@ -210,10 +210,15 @@ fn stale_maps_of_nss_ranges_are_found() {
     let Some(s) = nss_scenario("stale_maps_of_nss_ranges", true) else {
         return;
     };
+    /// Stops the kept namespace however the test ends.
+    struct Stop<'a>(&'a Scenario);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.run(&["stop", "nsskept"]);
+        }
+    }
+    let stop = Stop(&s);
     assert_ok(&s.run(&["unshare", "--name", "nsskept", "true"]));
-    let stop = || {
-        let _ = s.run(&["stop", "nsskept"]);
-    };
     let stale_of = |v: &serde_json::Value| -> Option<String> {
         v.as_array()?
             .iter()
@@ -231,7 +236,7 @@ fn stale_maps_of_nss_ranges_are_found() {
     let after = json(&assert_ok(&s.run(&["ls", "--json"])));
     let after = stale_of(&after);
     let doctor = s.run(&["doctor", "--no-live"]);
-    stop();
+    drop(stop);
     assert_eq!(
         before.as_deref(),
         Some(""),
