@@ -215,7 +215,7 @@ pub struct TranslateArgs {
     #[arg(long)]
     pub to_ns: bool,
     /// The ids to translate
-    #[arg(value_name = "ID", required = true)]
+    #[arg(value_name = "ID", required = true, value_parser = userns::ids::parse_id)]
     pub ids: Vec<u32>,
     /// Print JSON instead of a table
     #[arg(long)]
