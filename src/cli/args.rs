@@ -66,6 +66,8 @@ pub enum Command {
     Images(ImagesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Run a command in a running container, in all its namespaces, as its user
+    Exec(ExecArgs),
 }
 
 impl Command {
@@ -73,14 +75,14 @@ impl Command {
     pub fn runs_program(&self) -> bool {
         matches!(
             self,
-            Command::Unshare(_) | Command::Enter(_) | Command::Run(_)
+            Command::Unshare(_) | Command::Enter(_) | Command::Run(_) | Command::Exec(_)
         )
     }
 }
 
 /// The names of the subcommands that run a user's program, for usage errors met before
 /// clap has decided which subcommand it is parsing.
-pub const PROGRAM_COMMANDS: &[&str] = &["unshare", "enter", "run"];
+pub const PROGRAM_COMMANDS: &[&str] = &["unshare", "enter", "run", "exec"];
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct SubidFiles {
@@ -523,4 +525,33 @@ pub struct CompletionsArgs {
 /// The clap `Command`, for man pages and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Keep stdin open
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal (in the container's /dev/pts)
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Run as USER[:GROUP] (names or ids of the container's /etc/passwd and /etc/group)
+    /// instead of the container's user
+    #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// Set an environment variable K=V, or pass your K (repeatable)
+    #[arg(short = 'e', long = "env", value_name = "K[=V]")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file of K=V lines
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container (default: the container's)
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// The container: its name, its id, or a prefix of its id that only it has
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }

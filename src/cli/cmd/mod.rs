@@ -6,6 +6,7 @@ pub mod clean;
 pub mod completions;
 pub mod doctor;
 pub mod enter;
+pub mod exec;
 pub mod images;
 pub mod ls;
 pub mod map;
