@@ -43,7 +43,7 @@ fn smoke() {
     let Some((s, root)) = run_support::setup("exec_smoke") else {
         return;
     };
-    let c = start(&s, &root, "");
+    let c = start(&s, &root, "--init");
     let out = s.run(&["exec", &c.name, "sh", "-c", "cat /proc/1/cmdline; echo; id; grep -E 'Cap|Seccomp|NoNew' /proc/self/status; ls -l /proc/self/fd /proc/self/cwd; ls -l /proc/self/ns"]);
     eprintln!("{}", describe(&out));
     let _ = (assert_code, stderr, stdout);
