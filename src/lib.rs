@@ -12,6 +12,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod clean;
+pub mod container;
 pub mod doctor;
 pub mod error;
 pub mod exit;
