@@ -7,6 +7,7 @@
 //! caller's session that runs the container's supervisor (`run`), collects pid 1's exit
 //! status, writes the output to the log (`log`) and restarts it as `--restart` says.
 
+pub mod log;
 pub mod record;
 pub mod store;
 
