@@ -427,9 +427,10 @@ pub struct RunArgs {
     /// Hostname inside (default: a short container id)
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// Network: none (loopback only), host, pasta, slirp4netns
-    #[arg(long, value_enum, default_value_t = NetArg::None)]
-    pub net: NetArg,
+    /// Network: none (loopback only; the default), host, pasta (the default with -p),
+    /// slirp4netns
+    #[arg(long, value_enum)]
+    pub net: Option<NetArg>,
     /// The container's user namespace. `shared` (the default): the one userns keeps for
     /// containers, named `containers` (see `userns ls`; `userns enter containers` is like
     /// `podman unshare`; `userns stop containers` ends it), made on first use and mapped
@@ -506,6 +507,16 @@ pub struct RunArgs {
     /// The command and its arguments (default: the image's Entrypoint and Cmd, else /bin/sh)
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+    /// Publish a container port on a host port, through pasta (repeatable; implies --net
+    /// pasta): connections to the host's HOST (on address IP only, when given) reach
+    /// CONTAINER inside. A host port in use, or below net.ipv4.ip_unprivileged_port_start,
+    /// is refused before the container starts
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "[IP:]HOST:CONTAINER[/tcp|udp]"
+    )]
+    pub publish: Vec<String>,
 }
 
 #[derive(Debug, Args)]

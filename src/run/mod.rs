@@ -43,6 +43,7 @@ pub mod lifecycle;
 pub mod masks;
 pub(crate) mod namespaces;
 pub(crate) mod net;
+pub(crate) mod ports;
 pub(crate) mod process;
 pub(crate) mod rootfs;
 pub(crate) mod source;
@@ -70,6 +71,8 @@ struct Request {
     env_cli: Vec<String>,
     /// The compiled seccomp filter; None with `--security-opt seccomp=unconfined`.
     seccomp: Option<crate::seccomp::Filter>,
+    /// `-p`, checked against the host's ports.
+    ports: Vec<ports::PortMapping>,
 }
 
 fn parse_request(args: &RunSpec, account: &Account) -> Result<Request> {
@@ -114,6 +117,7 @@ fn parse_request(args: &RunSpec, account: &Account) -> Result<Request> {
         &process::DEFAULT_CAPS,
         seccomp_cache.as_deref(),
     )?;
+    let ports = publish_ports(args)?;
     Ok(Request {
         source,
         kind,
@@ -121,7 +125,45 @@ fn parse_request(args: &RunSpec, account: &Account) -> Result<Request> {
         env_files,
         env_cli,
         seccomp,
+        ports,
     })
+}
+
+/// `-p`: parsed, only with pasta, and each host port free for pasta to bind.
+fn publish_ports(args: &RunSpec) -> Result<Vec<ports::PortMapping>> {
+    let mappings = args
+        .publish
+        .iter()
+        .map(|p| ports::parse_publish(p))
+        .collect::<Result<Vec<_>>>()?;
+    if !mappings.is_empty() && args.net != NetMode::Pasta {
+        let mode = match args.net {
+            NetMode::None => "none",
+            NetMode::Host => "host",
+            NetMode::Slirp4netns => "slirp4netns",
+            NetMode::Pasta => "pasta",
+        };
+        return Err(
+            Error::usage(format!("-p cannot publish ports with --net {mode}"))
+                .because(match args.net {
+                    NetMode::Host => {
+                        "the container has the host's network: its ports are the host's already"
+                    }
+                    NetMode::None => "the container has no network but its loopback",
+                    _ => "userns publishes ports through pasta only",
+                })
+                .fix("leave --net out (-p implies --net pasta), or give --net pasta"),
+        );
+    }
+    ports::check_host_ports(&mappings)?;
+    for m in mappings.iter().filter(|m| m.is_translated_udp()) {
+        crate::warn(format!(
+            "-p {m}: the pasta of Debian 12 (2023-03-09) forwards a UDP port only to the \
+             same number; if nothing arrives, publish -p {}:{}/udp",
+            m.container_port, m.container_port
+        ));
+    }
+    Ok(mappings)
 }
 
 /// Write /etc/hosts, /etc/hostname and /etc/resolv.conf into the container's directory.
@@ -184,7 +226,7 @@ pub fn run_with(args: &RunSpec, mut life: Option<&mut Lifecycle>) -> Result<u8> 
         .unwrap_or_else(|| id.short().to_string());
     let dirs = ContainerDirs::create(&account, &id, args.keep.as_deref())?;
     let lock = dirs.lock()?;
-    let outcome = net::Network::prepare(args.net, &dirs.dir.join("network.log"))
+    let outcome = net::Network::prepare(args.net, &dirs.dir.join("network.log"), &request.ports)
         .and_then(|network| {
             let at = Where {
                 account: &account,

@@ -4,6 +4,7 @@
 //! it is forked before userns unshares, waits on a pipe, and is started with userns's pid
 //! (whose namespaces are the container's).
 
+use super::ports::PortMapping;
 use super::spec::NetMode;
 use crate::error::{Error, Result};
 use crate::sys::{child, pidfd};
@@ -141,12 +142,18 @@ impl Launch {
 
     /// pasta configures the network of pid `me` and exits, going on in the background
     /// (its pid written to `pid_file`).
-    fn pasta(path: &std::path::Path, me: i32, pid_file: Option<&std::path::Path>) -> Launch {
+    fn pasta(
+        path: &std::path::Path,
+        me: i32,
+        pid_file: Option<&std::path::Path>,
+        ports: &[PortMapping],
+    ) -> Launch {
         let mut words = vec![
             path.display().to_string(),
             "--config-net".into(),
             "--quiet".into(),
         ];
+        words.extend(super::ports::pasta_args(ports));
         if let Some(file) = pid_file {
             words.extend(["--pid".into(), file.display().to_string()]);
         }
@@ -192,7 +199,12 @@ impl Launch {
 impl Network {
     /// Check the helper is installed and fork it, waiting, its output going to `log`
     /// (slirp4netns is chatty; its words matter only when it fails). Call before entering.
-    pub(crate) fn prepare(mode: NetMode, log: &std::path::Path) -> Result<Network> {
+    /// `ports`: what pasta publishes (`-p`).
+    pub(crate) fn prepare(
+        mode: NetMode,
+        log: &std::path::Path,
+        ports: &[PortMapping],
+    ) -> Result<Network> {
         let (name, package) = match mode {
             NetMode::None | NetMode::Host => return Ok(Network { helper: None }),
             NetMode::Pasta => ("pasta", "passt"),
@@ -206,7 +218,7 @@ impl Network {
         let pid_file = (mode == NetMode::Pasta).then(|| log.with_file_name("pasta.pid"));
         let launch = match mode {
             NetMode::Slirp4netns => Launch::slirp4netns(&path, me)?,
-            _ => Launch::pasta(&path, me, pid_file.as_deref()),
+            _ => Launch::pasta(&path, me, pid_file.as_deref(), ports),
         };
         // The child's ends in `launch` are held until it is forked, then closed here.
         let forked = launch.fork(name, log)?;

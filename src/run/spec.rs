@@ -55,6 +55,9 @@ pub struct RunSpec {
     pub source: PathBuf,
     /// The command and its arguments (default: the image's Entrypoint and Cmd).
     pub command: Vec<String>,
+    /// `-p [IP:]HOST:CONTAINER[/tcp|udp]` each: host ports published through pasta
+    /// (`net` must be `NetMode::Pasta`).
+    pub publish: Vec<String>,
 }
 
 /// The PATH podman gives a container whose image sets none.

@@ -3,7 +3,7 @@
 use crate::cli::args::RunArgs;
 use std::ffi::OsString;
 use userns::error::Result;
-use userns::run::RunSpec;
+use userns::run::{NetMode, RunSpec};
 
 pub fn run(args: RunArgs, words: &[OsString]) -> Result<u8> {
     super::check_command_words(&args.command, words)?;
@@ -15,7 +15,12 @@ fn spec(args: RunArgs) -> RunSpec {
     RunSpec {
         init: args.init,
         hostname: args.hostname,
-        net: args.net.into(),
+        // podman's rule: -p without --network means pasta.
+        net: match args.net {
+            Some(net) => net.into(),
+            None if !args.publish.is_empty() => NetMode::Pasta,
+            None => NetMode::None,
+        },
         userns: args.userns,
         rootfs_rw: args.rootfs_rw,
         read_only: args.read_only,
@@ -31,5 +36,6 @@ fn spec(args: RunArgs) -> RunSpec {
         keep: args.keep,
         source: args.source,
         command: args.command,
+        publish: args.publish,
     }
 }
