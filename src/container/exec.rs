@@ -31,6 +31,7 @@
 //! - the container's own files (/etc/passwd for -u) are read without blocking, only when
 //!   regular, never through a magic link.
 
+use super::record::{ContainerRecord, ProcessRef, Status};
 use crate::error::{Error, Result};
 use crate::keep::{process as proc_info, Joinable};
 use crate::run::{process, spec, tty, user};
@@ -41,30 +42,75 @@ use nix::sched::CloneFlags;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
-/// What userns knows of a running container: how to find its pid 1, and what its
-/// processes have. The command line fills it from the container's record.
-#[derive(Debug, Clone, Default)]
-pub struct ExecTarget {
-    /// The container, for messages ("container web").
-    pub shown: String,
+/// What userns knows of a running container, from its record: how to find its pid 1,
+/// and what its processes have.
+struct ExecTarget {
+    /// "container web", for messages.
+    shown: String,
     /// pid 1 of the container, as the host sees it, and its start time (field 22 of
     /// /proc/PID/stat), which tells it from a later process with the same pid.
-    pub pid: i32,
-    pub start_time: u64,
-    /// The namespace kinds the container has of its own ("net" is missing with --net
-    /// host); empty when unknown, and then every one that differs from userns's.
-    pub namespaces: Vec<String>,
-    pub uid: u32,
-    pub gid: u32,
-    pub additional_gids: Vec<u32>,
+    pid1: ProcessRef,
+    /// Whether pid 1 is userns's reaper (`run --init`), the program its child.
+    reaper: bool,
+    /// The namespace kinds to join ("user", "mnt", "pid"...; "net" is missing with
+    /// `--net host`).
+    namespaces: Vec<String>,
+    uid: u32,
+    gid: u32,
+    additional_gids: Vec<u32>,
     /// K=V entries of pid 1's environment.
-    pub env: Vec<String>,
-    pub workdir: String,
-    /// Capability numbers of its bounding, permitted and effective sets (for uid 0).
-    pub capabilities: Vec<u32>,
-    /// `--security-opt` values it was run with (seccomp=unconfined|FILE), podman's forms.
-    pub security_opt: Vec<String>,
-    pub no_new_privs: bool,
+    env: Vec<String>,
+    workdir: String,
+    /// Capability numbers of the bounding set (and of the permitted and effective sets
+    /// for uid 0).
+    capabilities: Vec<u32>,
+    seccomp: crate::seccomp::Choice,
+}
+
+impl ExecTarget {
+    fn of(record: &ContainerRecord) -> Result<ExecTarget> {
+        let shown = format!("container {}", record.name);
+        let (Some(pid1), Some(config), Status::Running) =
+            (record.pid1, &record.exec, record.status)
+        else {
+            return Err(Error::failure(format!(
+                "{shown} is not running ({})",
+                record.status.as_str()
+            ))
+            .fix(format!(
+                "start a new one with userns run -d; see userns ps -a"
+            )));
+        };
+        let capabilities = config
+            .bounding_caps
+            .iter()
+            .map(|name| {
+                crate::seccomp::select::cap_number(name).ok_or_else(|| {
+                    Error::failure(format!(
+                        "the record of {shown} names an unknown capability {name:?}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let seccomp = match config.seccomp.as_str() {
+            "default" | "" => crate::seccomp::Choice::Default,
+            "unconfined" => crate::seccomp::Choice::Unconfined,
+            path => crate::seccomp::Choice::File(PathBuf::from(path)),
+        };
+        Ok(ExecTarget {
+            shown,
+            pid1,
+            reaper: config.init,
+            namespaces: config.namespaces.clone(),
+            uid: config.uid,
+            gid: config.gid,
+            additional_gids: config.additional_gids.clone(),
+            env: config.env.clone(),
+            workdir: config.workdir.clone(),
+            capabilities,
+            seccomp,
+        })
+    }
 }
 
 /// What `userns exec` asks for, besides the container.
@@ -134,13 +180,12 @@ fn prepare(target: &ExecTarget, options: &ExecOptions) -> Result<Prepared> {
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
         .map(str::to_string);
-    let choice = crate::seccomp::parse_security_opts(&target.security_opt)?;
     let account = crate::users::Account::current_ids_and_home()
         .unwrap_or_else(crate::users::Account::current);
     let cache = crate::run::dirs::containers_root(&account)
         .ok()
         .and_then(|root| root.parent().map(|state| state.join("seccomp")));
-    let seccomp = crate::seccomp::prepare(&choice, &target.capabilities, cache.as_deref())?;
+    let seccomp = crate::seccomp::prepare(&target.seccomp, &target.capabilities, cache.as_deref())?;
     Ok(Prepared {
         program,
         env,
@@ -150,10 +195,7 @@ fn prepare(target: &ExecTarget, options: &ExecOptions) -> Result<Prepared> {
 }
 
 /// The namespaces to join: the container's own, the user namespace first of all.
-fn join_flags(target: &ExecTarget, joinable: &Joinable) -> Result<CloneFlags> {
-    if target.namespaces.is_empty() {
-        return joinable.all_differing();
-    }
+fn join_flags(target: &ExecTarget) -> Result<CloneFlags> {
     let mut flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS;
     for kind in &target.namespaces {
         flags |= proc_info::flag_of(kind).ok_or_else(|| {
@@ -168,42 +210,49 @@ fn join_flags(target: &ExecTarget, joinable: &Joinable) -> Result<CloneFlags> {
 
 fn not_running(target: &ExecTarget, why: Error) -> Error {
     Error::failure(format!(
-        "{} is not running (its pid 1 was host pid {})",
-        target.shown, target.pid
+        "{} is not running: its pid 1 (host pid {}) is gone",
+        target.shown, target.pid1.pid
     ))
     .because(why)
-    .fix("see `userns ps -a`; start it again, or remove it with `userns rm`")
+    .fix("see `userns ps -a`; start it again with userns run -d, or remove it with userns rm")
 }
 
-/// Open pid 1 of the container and join its namespaces. A pid 1 that never exec'd (the
-/// reaper of `run --init`) is not dumpable, and the kernel lets nobody but a holder of
-/// CAP_SYS_PTRACE on the host join its namespaces (setns checks ptrace access): then the
-/// program it started, its oldest child, which shares them all, is joined instead.
+/// Open pid 1 of the container (checked against its start time) and join its
+/// namespaces. A pid 1 that never exec'd (the reaper of `run --init`) is not dumpable,
+/// and the kernel lets nobody but a holder of CAP_SYS_PTRACE on the host join the
+/// namespaces of such a process (setns checks ptrace access): then the program it
+/// started, its oldest child, which has them all, is joined instead.
 fn join(target: &ExecTarget) -> Result<()> {
-    let pid1 = Joinable::open(target.pid, Some(target.start_time), target.shown.clone())
-        .map_err(|e| not_running(target, e))?;
-    if proc_info::stat_of(target.pid)
-        .map_err(|e| not_running(target, e))?
-        .zombie
-    {
+    let pid1 = Joinable::open(
+        target.pid1.pid,
+        Some(target.pid1.start_time),
+        target.shown.clone(),
+    )
+    .map_err(|e| not_running(target, e))?;
+    if !target.pid1.alive() {
         return Err(not_running(target, Error::failure("it has exited")));
     }
-    let flags = join_flags(target, &pid1)?;
-    match pid1.join(flags, Some(target.start_time)) {
-        Ok(()) => Ok(()),
-        Err(first) => {
-            let Some(child) = reaper_child(target)? else {
-                return Err(first);
-            };
-            child.join(flags, None).map_err(|_| first)
+    let flags = join_flags(target)?;
+    let via = if target.reaper {
+        reaper_child(target)?
+            .ok_or_else(|| not_running(target, Error::failure("its reaper has no program left")))?
+    } else {
+        pid1
+    };
+    via.join(flags, None).map_err(|e| {
+        if target.pid1.alive() {
+            e
+        } else {
+            not_running(target, e)
         }
-    }
+    })
 }
 
 /// The oldest child of pid 1 (its program, under a reaper), held by a pidfd and checked
 /// to be pid 1's child still once held.
 fn reaper_child(target: &ExecTarget) -> Result<Option<Joinable>> {
-    let path = format!("/proc/{0}/task/{0}/children", target.pid);
+    let pid1 = target.pid1.pid;
+    let path = format!("/proc/{pid1}/task/{pid1}/children");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
@@ -225,7 +274,7 @@ fn reaper_child(target: &ExecTarget) -> Result<Option<Joinable>> {
             s.rfind(')')
                 .and_then(|i| s[i + 1..].split_whitespace().nth(1)?.parse::<i32>().ok())
         });
-    Ok((parent == Some(target.pid)).then_some(joinable))
+    Ok((parent == Some(pid1)).then_some(joinable))
 }
 
 /// The most a passwd or group file may hold: more is not an account database.
@@ -296,12 +345,13 @@ fn enter_workdir(dir: &str) -> Result<()> {
     nix::unistd::fchdir(&fd).map_err(|e| failed(e.into()))
 }
 
-/// Run `options.command` in the running container `target`; the exit code to leave with
+/// Run `options.command` in the running container `record`; the exit code to leave with
 /// (podman's: 125 userns failed, 126 not executable, 127 not found, else the program's,
 /// 128+N when killed by signal N).
-pub fn exec(target: &ExecTarget, options: &ExecOptions) -> Result<u8> {
+pub fn exec(record: &ContainerRecord, options: &ExecOptions) -> Result<u8> {
     // First, while userns holds nothing of its own above 2.
     crate::unshare::fds::keep_from_programs(0)?;
+    let target = &ExecTarget::of(record)?;
     let Prepared {
         mut program,
         mut env,

@@ -72,6 +72,11 @@ pub(crate) fn cap_names(caps: &[u32]) -> Vec<&'static str> {
         .collect()
 }
 
+/// The number of capability `name` (CAP_CHOWN is 0), as linux/capability.h numbers it.
+pub(crate) fn cap_number(name: &str) -> Option<u32> {
+    CAP_NAMES.iter().position(|n| *n == name).map(|i| i as u32)
+}
+
 /// The architectures the filter decides for; system calls of any other end the process.
 /// The `archMap` entry of the native architecture gives it and its companions (x86 and
 /// x32 for x86_64); without one, the flat `architectures` list; the native architecture
@@ -267,5 +272,7 @@ mod tests {
             cap_names(&[0, 21, 40, 99]),
             ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE"]
         );
+        assert_eq!(cap_number("CAP_SYS_ADMIN"), Some(21));
+        assert_eq!(cap_number("CAP_NOPE"), None);
     }
 }

@@ -1,13 +1,18 @@
-//! `userns exec CONTAINER COMMAND...`: a thin layer over `userns::container::exec`.
+//! `userns exec CONTAINER COMMAND...`: find the container in the user's store, then
+//! `userns::container::exec`.
 
 use crate::cli::args::ExecArgs;
 use std::ffi::OsString;
-use userns::container::exec::{ExecOptions, ExecTarget};
-use userns::error::{Error, Result};
+use userns::container::exec::ExecOptions;
+use userns::container::Store;
+use userns::error::Result;
+use userns::users::Account;
 
 pub fn run(args: ExecArgs, words: &[OsString]) -> Result<u8> {
     super::check_command_words(&args.command, words)?;
-    let target = target(&args.container)?;
+    // Only the uid and home decide where the store is: no passwd lookup needed.
+    let account = Account::current_ids_and_home().unwrap_or_else(Account::current);
+    let record = Store::open(&account, false)?.lookup(&args.container)?;
     let options = ExecOptions {
         interactive: args.interactive,
         tty: args.tty,
@@ -17,35 +22,5 @@ pub fn run(args: ExecArgs, words: &[OsString]) -> Result<u8> {
         workdir: args.workdir,
         command: args.command,
     };
-    userns::container::exec::exec(&target, &options)
-}
-
-/// TEMPORARY until the container store lands: `pid:N` names a container by its pid 1.
-fn target(container: &str) -> Result<ExecTarget> {
-    let Some(pid) = container.strip_prefix("pid:").and_then(|p| p.parse().ok()) else {
-        return Err(Error::failure(format!("no container {container:?}")));
-    };
-    Ok(ExecTarget {
-        shown: format!("container {container}"),
-        pid,
-        start_time: std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s[s.rfind(')')? + 1..]
-                    .split_whitespace()
-                    .nth(19)?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0),
-        namespaces: ["pid", "net", "uts", "ipc", "cgroup"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
-        workdir: "/".into(),
-        capabilities: vec![0, 1, 3, 4, 5, 10, 31, 6, 8, 7, 18],
-        no_new_privs: true,
-        ..ExecTarget::default()
-    })
+    userns::container::exec::exec(&record, &options)
 }
