@@ -184,8 +184,8 @@ pub fn run_with(args: &RunSpec, mut life: Option<&mut Lifecycle>) -> Result<u8> 
         .unwrap_or_else(|| id.short().to_string());
     let dirs = ContainerDirs::create(&account, &id, args.keep.as_deref())?;
     let lock = dirs.lock()?;
-    let outcome = net::Network::prepare(args.net, &dirs.dir.join("network.log"))
-        .and_then(|network| {
+    let outcome =
+        net::Network::prepare(args.net, &dirs.dir.join("network.log")).and_then(|network| {
             let at = Where {
                 account: &account,
                 hostname: &hostname,
