@@ -66,6 +66,16 @@ pub enum Command {
     Images(ImagesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// List containers (running ones; all with -a)
+    Ps(PsArgs),
+    /// Print a detached container's output (stdout and stderr)
+    Logs(LogsArgs),
+    /// Send a signal to a container's pid 1 (default SIGKILL)
+    Kill(KillArgs),
+    /// Remove containers that have ended (running ones too with -f)
+    Rm(RmArgs),
+    /// Wait for a container to end and print its exit code
+    Wait(WaitArgs),
     /// Run a command in a running container, in all its namespaces, as its user
     Exec(ExecArgs),
 }
@@ -314,12 +324,25 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// The kept namespace to end
+    /// The container (name, id or id prefix) or kept namespace to end. A container gets its
+    /// stop signal (SIGTERM), then SIGKILL after the timeout; a kept namespace's pause
+    /// process ends. A name is never both: `run --name` refuses a kept namespace's name
     #[arg(value_name = "NAME", required_unless_present = "all")]
     pub name: Option<String>,
-    /// End every namespace you keep
+    /// End every namespace you keep (not containers)
     #[arg(long, conflicts_with = "name")]
     pub all: bool,
+    /// Seconds to wait after the stop signal before SIGKILL (containers)
+    #[arg(
+        short = 't',
+        long = "time",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    pub time: u64,
+    /// NAME is a kept namespace, not a container
+    #[arg(long)]
+    pub kept: bool,
 }
 
 #[derive(Debug, Args)]
@@ -507,6 +530,24 @@ pub struct RunArgs {
     /// The command and its arguments (default: the image's Entrypoint and Cmd, else /bin/sh)
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+    /// Detach: run the container in the background under a monitor of its own, print its
+    /// id. It outlives the caller's terminal and session (with systemd-logind's
+    /// KillUserProcesses=yes, only after `loginctl enable-linger`); see `userns ps`, `logs`,
+    /// `stop`, `rm`
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Name the container (default with -d: a generated adjective_noun), unique among your
+    /// containers; `userns exec`, `stop`, `logs` and the others take it
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// With -d: restart the container when it ends: no, on-failure[:N] (at most N times),
+    /// always (until stop, kill or rm)
+    #[arg(long, value_name = "POLICY", default_value = "no", value_parser = userns::container::RestartPolicy::parse)]
+    pub restart: userns::container::RestartPolicy,
+    /// With -d: the log's size limit (bytes, or with K, M, G); the older half is dropped
+    /// beyond it; 0 for no limit
+    #[arg(long, value_name = "SIZE", default_value = "10M")]
+    pub log_size_max: String,
     /// Publish a container port on a host port, through pasta (repeatable; implies --net
     /// pasta): connections to the host's HOST (on address IP only, when given) reach
     /// CONTAINER inside. A host port in use, or below net.ipv4.ip_unprivileged_port_start,
@@ -531,6 +572,64 @@ pub struct CompletionsArgs {
     /// The shell to print completions for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// All containers, ended ones too
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Print the short ids only
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The container: name, id or id prefix
+    #[arg(value_name = "NAME|ID")]
+    pub container: String,
+    /// Keep printing what it writes until it ends
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only the last N lines
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The signal: a number or a name (KILL, SIGTERM, HUP)
+    #[arg(
+        short = 's',
+        long = "signal",
+        value_name = "SIGNAL",
+        default_value = "KILL"
+    )]
+    pub signal: String,
+    /// The containers: names, ids or id prefixes
+    #[arg(value_name = "NAME|ID", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Kill running containers first
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// The containers: names, ids or id prefixes
+    #[arg(value_name = "NAME|ID", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The containers: names, ids or id prefixes
+    #[arg(value_name = "NAME|ID", required = true)]
+    pub containers: Vec<String>,
 }
 
 /// The clap `Command`, for man pages and completions.

@@ -56,6 +56,11 @@ pub fn run(cli: Cli, words: &[OsString]) -> Result<u8> {
         Command::Run(a) => cmd::run::run(a, words),
         Command::Images(a) => cmd::images::run(a),
         Command::Completions(a) => cmd::completions::run(a),
+        Command::Ps(a) => cmd::ps::run(a),
+        Command::Logs(a) => cmd::logs::run(a),
+        Command::Kill(a) => cmd::lifecycle::kill(a),
+        Command::Rm(a) => cmd::lifecycle::rm(a),
+        Command::Wait(a) => cmd::lifecycle::wait(a),
         Command::Exec(a) => cmd::exec::run(a, words),
     }
 }

@@ -18,6 +18,14 @@ use std::path::{Path, PathBuf};
 /// chatty service cannot fill the disk unnoticed.
 pub const DEFAULT_SIZE_MAX: u64 = 10 * 1024 * 1024;
 
+/// `--log-size-max SIZE`: bytes, or with K, M, G, T (powers of 1024); 0 for no limit.
+pub fn parse_size_max(text: &str) -> Result<u64> {
+    crate::image::limits::parse_size(text).ok_or_else(|| {
+        Error::usage(format!("invalid --log-size-max {text:?}"))
+            .fix("give bytes, or a number with K, M or G (10M), or 0 for no limit")
+    })
+}
+
 /// Which output a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -80,8 +88,7 @@ impl LogWriter {
             out.push(b'\n');
             rest = next;
         }
-        if self.size_max > 0 && self.size > 0 && self.size + out.len() as u64 > self.size_max / 2
-        {
+        if self.size_max > 0 && self.size > 0 && self.size + out.len() as u64 > self.size_max / 2 {
             self.rotate()?;
         }
         self.file.write_all(&out)?;
@@ -141,7 +148,10 @@ pub fn entries(text: &[u8], tail: Option<usize>) -> Vec<Entry<'_>> {
         Some(i) => &text[..i],
         None => return Vec::new(),
     };
-    let all: Vec<Entry> = complete.split(|&b| b == b'\n').filter_map(parse_line).collect();
+    let all: Vec<Entry> = complete
+        .split(|&b| b == b'\n')
+        .filter_map(parse_line)
+        .collect();
     match tail {
         None => all,
         Some(n) => {
@@ -164,9 +174,7 @@ pub fn entries(text: &[u8], tail: Option<usize>) -> Vec<Entry<'_>> {
 
 /// RFC 3339 with nanoseconds, UTC: 2026-11-29T07:22:43.123456789Z.
 pub fn timestamp(t: std::time::SystemTime) -> String {
-    let d = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, day) = civil_from_days(days as i64);

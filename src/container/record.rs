@@ -200,6 +200,9 @@ pub struct ContainerRecord {
     /// The signal `stop` sends first (SIGTERM unless the image says otherwise).
     #[serde(default = "default_stop_signal")]
     pub stop_signal: i32,
+    /// `stop`, `kill` or `rm -f` asked for its end: the monitor does not restart it.
+    #[serde(default)]
+    pub stop_requested: bool,
     /// Why it failed to start, or what went wrong in its monitor.
     #[serde(default)]
     pub error: Option<String>,

@@ -401,6 +401,7 @@ mod tests {
             remove_on_exit: false,
             detached: true,
             stop_signal: libc::SIGTERM,
+            stop_requested: false,
             error: None,
             exec: None,
             owner_uid: 2000,

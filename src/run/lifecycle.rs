@@ -18,7 +18,7 @@ pub struct Lifecycle<'a> {
 }
 
 /// pid 1 as it started.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Started {
     /// pid 1, as the host's pid namespace numbers it.
     pub pid1: i32,

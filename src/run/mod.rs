@@ -211,7 +211,7 @@ pub fn check(args: &RunSpec) -> Result<()> {
 }
 
 /// `run`, with a caller's part (`life`): a given id, pid 1's output, word of the start.
-pub fn run_with(args: &RunSpec, mut life: Option<&mut Lifecycle>) -> Result<u8> {
+pub fn run_with(args: &RunSpec, life: Option<&mut Lifecycle>) -> Result<u8> {
     // First, while userns holds no descriptor of its own above 2.
     fds::keep_from_programs(args.preserve_fds)?;
     let account = Account::current();
@@ -233,7 +233,7 @@ pub fn run_with(args: &RunSpec, mut life: Option<&mut Lifecycle>) -> Result<u8> 
                 hostname: &hostname,
                 dirs: &dirs,
             };
-            run_container(args, &request, network, &at, life.as_deref_mut())
+            run_container(args, &request, network, &at, life)
         });
     // Inside the namespace now (or never got in, and the directory holds only our files).
     let removed = dirs.remove();

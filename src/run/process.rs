@@ -21,6 +21,13 @@ pub(crate) const DEFAULT_CAPS: [u32; 11] = [
     18, // CAP_SYS_CHROOT
 ];
 
+/// The names of `caps` (CAP_CHOWN, ...), in the order given.
+pub(crate) fn cap_names(caps: &[u32]) -> Vec<String> {
+    caps.iter()
+        .map(|&c| crate::seccomp::select::cap_name(c))
+        .collect()
+}
+
 /// The bit mask of `caps` (as /proc/PID/status shows CapEff).
 pub(crate) fn cap_mask(caps: &[u32]) -> u64 {
     // Numbers past 63 do not exist (cap_last_cap is 40 in 6.x); a record naming one

@@ -20,6 +20,13 @@ pub(crate) struct Host<'a> {
     pub(crate) x32_abi: bool,
 }
 
+/// The name of capability `n`, or `CAP_n` for one this table does not know.
+pub(crate) fn cap_name(n: u32) -> String {
+    CAP_NAMES
+        .get(n as usize)
+        .map_or_else(|| format!("CAP_{n}"), |s| s.to_string())
+}
+
 /// capability(7) names by number (linux/capability.h).
 const CAP_NAMES: [&str; 41] = [
     "CAP_CHOWN",

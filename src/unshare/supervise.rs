@@ -236,9 +236,11 @@ impl Pid1 {
     pub(crate) fn await_exec(&mut self, program: &Program) -> Result<()> {
         use std::io::Read;
         let mut report = Vec::new();
-        let _ = std::fs::File::from(self.report.try_clone().map_err(|e| {
-            Error::failure("cannot read pid 1's report").because(e)
-        })?)
+        let _ = std::fs::File::from(
+            self.report
+                .try_clone()
+                .map_err(|e| Error::failure("cannot read pid 1's report").because(e))?,
+        )
         .read_to_end(&mut report);
         let failed = decode_report(program, &report);
         self.early_report = Some(report);

@@ -1,15 +1,33 @@
-//! `userns run`: a thin layer over `userns::run`.
+//! `userns run`: a thin layer over `userns::run`, and over `userns::container` for the
+//! containers that keep a record (`-d`, `--name`).
 
 use crate::cli::args::RunArgs;
 use std::ffi::OsString;
+use userns::container::{LaunchSpec, Launched};
 use userns::error::Result;
 use userns::run::{NetMode, RunSpec};
 
 pub fn run(args: RunArgs, words: &[OsString]) -> Result<u8> {
     super::check_command_words(&args.command, words)?;
-    userns::run::run(&spec(args))
+    let launch = LaunchSpec {
+        name: args.name.clone(),
+        detach: args.detach,
+        remove: args.rm,
+        restart: args.restart,
+        log_size_max: userns::container::log::parse_size_max(&args.log_size_max)?,
+    };
+    let spec = spec(args);
+    if !userns::container::wants_record(&launch) {
+        return userns::run::run(&spec);
+    }
+    match userns::container::launch(&spec, &launch)? {
+        Launched::Detached(id) => {
+            println!("{id}");
+            Ok(userns::exit::OK)
+        }
+        Launched::Exited(code) => Ok(code),
+    }
 }
-
 /// The container the options ask for (`--rm` is the default, so it changes nothing).
 fn spec(args: RunArgs) -> RunSpec {
     RunSpec {
