@@ -53,7 +53,7 @@ fn the_joining_process_cannot_be_reached_from_inside_before_it_execs() {
     let Some((s, root)) = run_support::setup("exec_escape_window") else {
         return;
     };
-    let c = exec_support::start(&s, &root, "");
+    let c = exec_support::start(&s, "victim", &root, &[]);
     let attacker = s.spawn_sh(&format!(
         "exec \"$USERNS\" exec {} sh -c '{}'",
         c.name,
@@ -107,7 +107,7 @@ fn the_program_gets_no_descriptor_of_the_caller_in_any_mode() {
     };
     std::fs::write(s.home().join("canary"), "host-secret-4be0").unwrap();
     std::fs::write(s.home().join("home-marker-e21c"), "").unwrap();
-    let c = exec_support::start(&s, &root, "");
+    let c = exec_support::start(&s, "victim", &root, &[]);
     for mode in ["", "-i", "-t", "-it"] {
         let exec = format!("\"$USERNS\" exec {mode} -w /tmp {} sh -c '{PROBE}'", c.name);
         let caller = format!("exec 7<\"$HOME\" 8<\"$HOME/canary\" 9<\"$HOME/..\"; ");
@@ -150,7 +150,7 @@ fn a_working_directory_through_proc_self_fd_is_refused() {
         return;
     };
     std::fs::write(s.home().join("home-marker-77aa"), "").unwrap();
-    let c = exec_support::start(&s, &root, "");
+    let c = exec_support::start(&s, "victim", &root, &[]);
     let plant = s.run(&[
         "exec",
         &c.name,

@@ -1,44 +1,42 @@
-//! What the `userns exec` tests share: a container running in the background.
+//! What the `userns exec` tests share: a detached container (`run -d --name`).
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use super::common::Scenario;
-use std::io::{BufRead, BufReader};
-use std::process::Child;
+use super::common::{describe, Scenario};
 
-/// A running container whose pid 1 sleeps, and the name `userns exec` knows it by.
-pub struct Running {
-    child: Child,
+/// A running container whose pid 1 sleeps, by the name `userns exec` takes; removed
+/// (`rm -f`) when dropped.
+pub struct Running<'a> {
+    s: &'a Scenario,
     pub name: String,
 }
 
-impl Drop for Running {
+impl Drop for Running<'_> {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.s.run(&["rm", "-f", &self.name]);
     }
 }
 
-/// Start `userns run ARGS ROOT sh -c 'exec sleep 1000'` and wait until it runs.
-pub fn start(s: &Scenario, root: &str, args: &str) -> Running {
-    let mut child = s.spawn_sh(&format!(
-        "exec \"$USERNS\" run {args} {root} sh -c 'echo ready; exec sleep 1000'"
-    ));
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().expect("piped stdout"))
-        .read_line(&mut line)
-        .expect("read the container's first line");
-    assert_eq!(line.trim(), "ready", "the container did not start");
-    let run = child.id();
-    let children = std::fs::read_to_string(format!("/proc/{run}/task/{run}/children"))
-        .expect("read userns run's children");
-    let pid1 = children
-        .split_whitespace()
-        .last()
-        .expect("pid 1")
-        .to_string();
+/// `userns run -d --name NAME ARGS ROOT sh -c 'exec sleep 1000'`.
+pub fn start<'a>(s: &'a Scenario, name: &str, root: &str, args: &[&str]) -> Running<'a> {
+    start_with(s, name, root, args, "exec sleep 1000")
+}
+
+/// `userns run -d --name NAME ARGS ROOT sh -c SCRIPT`.
+pub fn start_with<'a>(
+    s: &'a Scenario,
+    name: &str,
+    root: &str,
+    args: &[&str],
+    script: &str,
+) -> Running<'a> {
+    let mut argv = vec!["run", "-d", "--name", name];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&[root, "sh", "-c", script]);
+    let out = s.run(&argv);
+    assert!(out.status.success(), "run -d failed: {}", describe(&out));
     Running {
-        child,
-        name: format!("pid:{pid1}"),
+        s,
+        name: name.to_string(),
     }
 }
