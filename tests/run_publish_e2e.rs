@@ -179,3 +179,43 @@ fn a_host_port_in_use_a_privileged_one_and_bad_syntax_are_refused() {
     assert_code(&out, 125);
     assert!(stderr(&out).contains("--net host"), "{}", describe(&out));
 }
+
+/// A detached container publishes its port just the same (the monitor runs the same
+/// supervisor), and the host port is free again once the container is removed.
+#[test]
+fn a_detached_container_publishes_too() {
+    let Some((s, root)) = setup("run_publish_detached") else {
+        return;
+    };
+    let tcp = free_port(false);
+    let out = s.run(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &format!("127.0.0.1:{tcp}:8000"),
+        &root,
+        "sh",
+        "-c",
+        "while true; do echo detached-marker-c3 | busybox nc -l -p 8000; done",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let answer = tcp_answer(tcp);
+    let removed = s.run(&["rm", "-f", "web"]);
+    assert_eq!(
+        answer.as_deref().map(str::trim),
+        Some("detached-marker-c3"),
+        "no answer on 127.0.0.1:{tcp}"
+    );
+    assert!(removed.status.success(), "{}", describe(&removed));
+    // pasta goes with the container: the port can be bound again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpListener::bind(("127.0.0.1", tcp)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "port {tcp} still held after rm -f"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
