@@ -110,7 +110,7 @@ fn the_program_gets_no_descriptor_of_the_caller_in_any_mode() {
     let c = exec_support::start(&s, "victim", &root, &[]);
     for mode in ["", "-i", "-t", "-it"] {
         let exec = format!("\"$USERNS\" exec {mode} -w /tmp {} sh -c '{PROBE}'", c.name);
-        let caller = format!("exec 7<\"$HOME\" 8<\"$HOME/canary\" 9<\"$HOME/..\"; ");
+        let caller = "exec 7<\"$HOME\" 8<\"$HOME/canary\" 9<\"$HOME/..\"; ";
         let out = if mode.contains('t') {
             s.sh(&format!(
                 "{caller} script -qec '{}' /dev/null </dev/null",

@@ -77,9 +77,7 @@ impl ExecTarget {
                 "{shown} is not running ({})",
                 record.status.as_str()
             ))
-            .fix(format!(
-                "start a new one with userns run -d; see userns ps -a"
-            )));
+            .fix("see userns ps -a; start a new one with userns run -d"));
         };
         let capabilities = config
             .bounding_caps
