@@ -15,7 +15,7 @@ use userns::error::Result;
 /// Parse a command line (`words`, the program name first). The plainest `enter` lines
 /// are read without building clap's `Command` (see `quick`), with the same outcome.
 pub fn parse(words: &[OsString]) -> std::result::Result<Cli, clap::Error> {
-    match quick::plain_enter(words) {
+    match quick::plain_enter(words).or_else(|| quick::plain_exec(words)) {
         Some(cli) => Ok(cli),
         None => {
             let mut command = args::command().version(VERSION);
