@@ -178,3 +178,23 @@ fn a_working_directory_through_proc_self_fd_is_refused() {
         );
     }
 }
+
+/// The same attack on `userns run -w`: an image or root filesystem whose working
+/// directory is a link to /proc/self/fd/N, hoping N is a descriptor of the caller's.
+#[test]
+fn run_never_enters_a_working_directory_through_proc_self_fd() {
+    let Some((s, root)) = run_support::setup("exec_escape_run_cwd") else {
+        return;
+    };
+    std::fs::write(s.home().join("home-marker-5d0e"), "").unwrap();
+    std::os::unix::fs::symlink("/proc/self/fd/7", std::path::Path::new(&root).join("w7")).unwrap();
+    let out = s.sh(&format!(
+        "exec 7<\"$HOME\"; exec \"$USERNS\" run -w /w7 {root} sh -c 'ls -a; readlink /proc/self/cwd'"
+    ));
+    assert!(
+        !stdout(&out).contains("home-marker-5d0e"),
+        "run entered the caller's home: {}",
+        describe(&out)
+    );
+    common::assert_code(&out, 125);
+}
