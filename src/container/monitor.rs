@@ -120,11 +120,9 @@ fn monitor(store: &Store, id: &str, spec: &RunSpec, launch: &LaunchSpec, ready: 
     // would never see its end), except those passed to the container (--preserve-fds).
     let first = crate::unshare::fds::first_unpassed(spec.preserve_fds);
     let _ = crate::sys::fds::close_from_except(first, ready.as_raw_fd());
-    let me = ProcessRef::of(std::process::id() as i32).ok();
-    let _ = store.update(id, |r| {
-        r.monitor = me;
-        true
-    });
+    // The record names its creator as the monitor until the start is recorded (one write
+    // fewer before `run -d` returns): the creator waits for that, and should it be killed
+    // first, `refresh` says "gone" only until this monitor records the start.
     let mut ready = Some(ready);
     let mut log = match LogWriter::open(&store.log_of(id), launch.log_size_max) {
         Ok(log) => log,
@@ -185,7 +183,9 @@ fn finish(store: &Store, id: &str, launch: &LaunchSpec) {
 
 fn fail_start(store: &Store, id: &str, ready: &mut Option<OwnedFd>, e: &Error) {
     let code = crate::exit::for_error(e, crate::exit::Convention::Program);
+    let me = ProcessRef::of(std::process::id() as i32).ok();
     let _ = store.update(id, |r| {
+        r.monitor = me;
         r.status = Status::Exited;
         r.exit_code = Some(code);
         r.finished_at = Some(record::now());
@@ -237,7 +237,9 @@ fn run_once(
         }));
     };
     let pid1 = ProcessRef::of(started.pid1).ok();
+    let me = ProcessRef::of(std::process::id() as i32).ok();
     let _ = store.update(id, |r| {
+        r.monitor = me;
         r.status = Status::Running;
         r.pid1 = pid1;
         r.started_at = Some(record::now());
