@@ -86,6 +86,22 @@ fn detached_container_is_listed_running_then_exited_with_its_code() {
     assert_eq!(assert_ok(&s.run(&["wait", &id[..8]])), "3\n");
     assert_ok(&s.run(&["rm", "web"]));
     assert!(ps(&s).is_empty());
+    // A program that cannot start: run -d says why, with run's exit code, and the
+    // record keeps the error.
+    let out = s.run(&["run", "-d", "--name", "bad", &root, "/no/such"]);
+    assert_code(&out, 127);
+    assert!(stderr(&out).contains("/no/such"), "{}", stderr(&out));
+    let bad = ps(&s);
+    assert_eq!(bad[0]["status"], "exited");
+    assert_eq!(bad[0]["exit_code"], 127);
+    assert!(bad[0]["error"].as_str().unwrap().contains("/no/such"));
+    let out = s.run(&["run", "-d", "-t", &root, "true"]);
+    assert_code(&out, 125);
+    assert!(
+        stderr(&out).contains("-d cannot be combined"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The store of the fixture user (persistent: under the data dir).
