@@ -419,9 +419,7 @@ fn logs_follow_until_the_end_and_the_size_limit_keeps_the_newest() {
     assert_eq!(assert_ok(&followed), "line1\nline2\nline3\n");
     assert_eq!(stderr(&followed), "done\n");
     assert_eq!(
-        status_of(&s, &ps(&s)[0]["id"].as_str().unwrap().to_string())
-            .unwrap()
-            .0,
+        status_of(&s, ps(&s)[0]["id"].as_str().unwrap()).unwrap().0,
         "exited"
     );
     // The last 2 lines of both streams together, as podman counts them.
