@@ -6,7 +6,8 @@
 # pid 1 has exec'd, podman when conmon and runc say it runs.
 #
 # Before every timed run (--prepare, not timed) the containers of the previous runs are
-# removed (`userns rm -f`, `podman rm -fa -t 0`), so that neither side piles them up.
+# removed (`userns rm -f`, `podman rm -fa -t 0`), so that neither side piles them up, and
+# 0.3 s passes for the kernel's asynchronous clean-up of their namespaces.
 # userns's containers join its kept user namespace `containers`, made by the check run
 # before hyperfine starts, as podman's pause process is.
 #
@@ -51,12 +52,16 @@ SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- s
 #!/bin/sh
 ids=\$("$SCRATCH/userns" ps -aq)
 [ -z "\$ids" ] || "$SCRATCH/userns" rm -f \$ids >/dev/null
+# Let the kernel finish tearing the namespaces down (it does so asynchronously) before
+# the timed run; the same pause follows podman rm below.
+sleep 0.3
 SH
-    chmod 755 "$SCRATCH/out/rm-userns"
+    printf "#!/bin/sh\npodman rm -fa -t 0 >/dev/null\nsleep 0.3\n" > "$SCRATCH/out/rm-podman"
+    chmod 755 "$SCRATCH/out/rm-userns" "$SCRATCH/out/rm-podman"
     as_user hyperfine -N --warmup 3 --runs 40 --style basic \
         --prepare "$SCRATCH/out/rm-userns" \
         -n userns "$SCRATCH/userns run -d $SCRATCH/rootfs sleep 1000" \
-        --prepare "podman rm -fa -t 0" \
+        --prepare "$SCRATCH/out/rm-podman" \
         -n podman "podman --runtime runc run -d --network none localhost/userns-bench sleep 1000" \
         --export-json run-detached.json --export-csv run-detached.csv
     as_user "$SCRATCH/out/rm-userns"

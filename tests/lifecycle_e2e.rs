@@ -71,6 +71,7 @@ fn detached_container_is_listed_running_then_exited_with_its_code() {
         "{listed}"
     );
     assert!(listed.contains("Up "), "{listed}");
+    assert_eq!(assert_ok(&s.run(&["ps", "-q"])), format!("{}\n", &id[..12]));
     assert_eq!(await_status(&s, &id, "exited"), Some(3));
     let listed = assert_ok(&s.run(&["ps"]));
     assert!(
@@ -86,6 +87,22 @@ fn detached_container_is_listed_running_then_exited_with_its_code() {
     assert_eq!(assert_ok(&s.run(&["wait", &id[..8]])), "3\n");
     assert_ok(&s.run(&["rm", "web"]));
     assert!(ps(&s).is_empty());
+    // A program that cannot start: run -d says why, with run's exit code, and the
+    // record keeps the error.
+    let out = s.run(&["run", "-d", "--name", "bad", &root, "/no/such"]);
+    assert_code(&out, 127);
+    assert!(stderr(&out).contains("/no/such"), "{}", stderr(&out));
+    let bad = ps(&s);
+    assert_eq!(bad[0]["status"], "exited");
+    assert_eq!(bad[0]["exit_code"], 127);
+    assert!(bad[0]["error"].as_str().unwrap().contains("/no/such"));
+    let out = s.run(&["run", "-d", "-t", &root, "true"]);
+    assert_code(&out, 125);
+    assert!(
+        stderr(&out).contains("-d cannot be combined"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The store of the fixture user (persistent: under the data dir).
@@ -384,4 +401,122 @@ fn state_is_private_and_another_user_can_neither_list_nor_stop() {
     assert!(pid_alive(pid1), "another user stopped the container");
     assert_eq!(status_of(&s, &id).unwrap().0, "running");
     assert_ok(&s.run(&["rm", "-f", "mine"]));
+}
+
+#[test]
+fn logs_follow_until_the_end_and_the_size_limit_keeps_the_newest() {
+    let Some((s, root)) = setup("life_logs") else {
+        return;
+    };
+    detach(
+        &s,
+        &root,
+        &["--name", "chatty"],
+        "for i in 1 2 3; do echo line$i; sleep 0.3; done; echo done >&2",
+    );
+    // -f returns once the container has ended, with everything it wrote.
+    let followed = s.run(&["logs", "-f", "chatty"]);
+    assert_eq!(assert_ok(&followed), "line1\nline2\nline3\n");
+    assert_eq!(stderr(&followed), "done\n");
+    assert_eq!(
+        status_of(&s, ps(&s)[0]["id"].as_str().unwrap()).unwrap().0,
+        "exited"
+    );
+    // The last 2 lines of both streams together, as podman counts them.
+    let tail = s.run(&["logs", "--tail", "2", "chatty"]);
+    assert_eq!(assert_ok(&tail), "line3\n");
+    assert_eq!(stderr(&tail), "done\n");
+    // 500 lines into a 4 KiB limit: the log stays near it and keeps the newest.
+    let id = detach(
+        &s,
+        &root,
+        &["--name", "big", "--log-size-max", "4K"],
+        "i=0; while [ $i -lt 500 ]; do echo \"line $i\"; i=$((i+1)); done",
+    );
+    assert_eq!(assert_ok(&s.run(&["wait", "big"])), "0\n");
+    let dir = records(&s).join(&id);
+    let size = |f: &str| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len());
+    assert!(size("ctr.log.1") > 0, "never rotated");
+    assert!(
+        size("ctr.log") + size("ctr.log.1") <= 4096 + 200,
+        "log grew past its limit"
+    );
+    assert_eq!(
+        assert_ok(&s.run(&["logs", "--tail", "1", "big"])),
+        "line 499\n"
+    );
+    assert!(!assert_ok(&s.run(&["logs", "big"])).contains("line 0\n"));
+}
+
+#[test]
+fn restart_always_runs_again_until_stopped() {
+    let Some((s, root)) = setup("life_restart_always") else {
+        return;
+    };
+    let id = detach(
+        &s,
+        &root,
+        &["--name", "loop", "--restart", "always"],
+        "echo up; sleep 0.2",
+    );
+    let restarts = || {
+        ps(&s).into_iter().find(|c| c["id"] == id.as_str()).unwrap()["restarts"]
+            .as_u64()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while restarts() < 2 {
+        assert!(Instant::now() < deadline, "never restarted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_ok(&s.run(&["stop", "-t", "1", "loop"]));
+    let after = restarts();
+    assert_eq!(status_of(&s, &id).unwrap().0, "exited");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(restarts(), after, "restarted after stop");
+    assert_eq!(status_of(&s, &id).unwrap().0, "exited");
+}
+
+#[test]
+fn rm_force_of_a_foreground_container_ends_its_run() {
+    let Some((s, root)) = setup("life_fg_rm") else {
+        return;
+    };
+    let child = s.spawn_sh(&format!("exec \"$USERNS\" run --name fg {root} sleep 1000"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ps(&s)
+        .iter()
+        .any(|c| c["name"] == "fg" && c["status"] == "running")
+    {
+        assert!(Instant::now() < deadline, "never listed running");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The foreground run is the monitor: stop and exec find it like a detached one.
+    assert_ok(&s.run(&["rm", "-f", "fg"]));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    assert!(ps(&s).is_empty(), "{:?}", ps(&s));
+}
+
+#[test]
+fn stop_still_ends_kept_namespaces_and_says_when_a_name_is_both() {
+    let Some((s, root)) = setup("life_stop_kept") else {
+        return;
+    };
+    let id = detach(&s, &root, &["--name", "dev"], "sleep 1000");
+    // A namespace kept later under the container's name.
+    assert_ok(&s.run(&["unshare", "--name", "dev", "true"]));
+    let both = s.run(&["stop", "dev"]);
+    assert_code(&both, 2);
+    assert!(
+        stderr(&both).contains("both a container"),
+        "{}",
+        stderr(&both)
+    );
+    assert_eq!(status_of(&s, &id).unwrap().0, "running");
+    assert_ok(&s.run(&["stop", "--kept", "dev"]));
+    assert!(!assert_ok(&s.run(&["ls", "--json"])).contains("\"dev\""));
+    // Now NAME means the container alone.
+    assert_ok(&s.run(&["stop", "-t", "0", "dev"]));
+    assert_eq!(status_of(&s, &id).unwrap().0, "exited");
 }

@@ -120,7 +120,15 @@ pub fn remove(store: &Store, rec: &ContainerRecord, force: bool) -> Result<()> {
         ask_for_end(store, &rec)?;
         let monitor = rec.monitor.as_ref().and_then(pidfd_of);
         let pid1 = rec.pid1.as_ref().and_then(pidfd_of);
-        for fd in [&monitor, &pid1].into_iter().flatten() {
+        // A detached container's monitor goes first (it would restart it). A foreground
+        // one's monitor is the user's own `userns run`: only pid 1 is killed, and that
+        // run ends as after any kill (137, its terminal restored).
+        let targets = if rec.detached {
+            [&monitor, &pid1]
+        } else {
+            [&None, &pid1]
+        };
+        for fd in targets.into_iter().flatten() {
             let _ = crate::sys::pidfd::send_signal(fd, libc::SIGKILL);
         }
         for fd in [&monitor, &pid1].into_iter().flatten() {

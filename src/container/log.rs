@@ -83,13 +83,19 @@ impl LogWriter {
                 Some(i) => (&rest[..i], 'F', &rest[i + 1..]),
                 None => (rest, 'P', &rest[rest.len()..]),
             };
-            out.extend_from_slice(format!("{stamp} {} {tag} ", stream.word()).as_bytes());
+            let head = format!("{stamp} {} {tag} ", stream.word());
+            let len = (head.len() + piece.len() + 1) as u64;
+            // Rotate record by record: one read may bring many times the limit.
+            let held = self.size + out.len() as u64;
+            if self.size_max > 0 && held > 0 && held + len > self.size_max / 2 {
+                self.file.write_all(&out)?;
+                out.clear();
+                self.rotate()?;
+            }
+            out.extend_from_slice(head.as_bytes());
             out.extend_from_slice(piece);
             out.push(b'\n');
             rest = next;
-        }
-        if self.size_max > 0 && self.size > 0 && self.size + out.len() as u64 > self.size_max / 2 {
-            self.rotate()?;
         }
         self.file.write_all(&out)?;
         self.size += out.len() as u64;
@@ -244,10 +250,13 @@ mod tests {
             log.write(Stream::Stdout, format!("line {i}\n").as_bytes())
                 .unwrap();
         }
+        // One read that brings many times the limit at once.
+        let burst: String = (100..300).map(|i| format!("line {i}\n")).collect();
+        log.write(Stream::Stdout, burst.as_bytes()).unwrap();
         let now = std::fs::read(&path).unwrap();
         let old = std::fs::read(rotated(&path)).unwrap();
         assert!(now.len() as u64 <= 1000 && old.len() as u64 <= 1000);
         let last = entries(&now, Some(1));
-        assert_eq!(last[0].content, b"line 99");
+        assert_eq!(last[0].content, b"line 299");
     }
 }

@@ -120,11 +120,9 @@ fn monitor(store: &Store, id: &str, spec: &RunSpec, launch: &LaunchSpec, ready: 
     // would never see its end), except those passed to the container (--preserve-fds).
     let first = crate::unshare::fds::first_unpassed(spec.preserve_fds);
     let _ = crate::sys::fds::close_from_except(first, ready.as_raw_fd());
-    let me = ProcessRef::of(std::process::id() as i32).ok();
-    let _ = store.update(id, |r| {
-        r.monitor = me;
-        true
-    });
+    // The record names its creator as the monitor until the start is recorded (one write
+    // fewer before `run -d` returns): the creator waits for that, and should it be killed
+    // first, `refresh` says "gone" only until this monitor records the start.
     let mut ready = Some(ready);
     let mut log = match LogWriter::open(&store.log_of(id), launch.log_size_max) {
         Ok(log) => log,
@@ -134,11 +132,12 @@ fn monitor(store: &Store, id: &str, spec: &RunSpec, launch: &LaunchSpec, ready: 
         }
     };
     let mut restarts = 0;
+    let mut first = true;
     loop {
-        let code = match run_once(store, id, spec, &mut log, &mut ready) {
+        let code = match run_once(store, id, spec, &mut log, ready.take()) {
             Ok(code) => code,
-            Err(e) if ready.is_some() => {
-                fail_start(store, id, &mut ready, &e);
+            Err(e) if first => {
+                fail_start(store, id, &mut None, &e);
                 finish(store, id, launch);
                 return 0;
             }
@@ -148,6 +147,7 @@ fn monitor(store: &Store, id: &str, spec: &RunSpec, launch: &LaunchSpec, ready: 
                 crate::exit::for_error(&e, crate::exit::Convention::Program)
             }
         };
+        first = false;
         let rec = store.update(id, |r| {
             r.status = Status::Exited;
             r.exit_code = Some(code);
@@ -185,7 +185,9 @@ fn finish(store: &Store, id: &str, launch: &LaunchSpec) {
 
 fn fail_start(store: &Store, id: &str, ready: &mut Option<OwnedFd>, e: &Error) {
     let code = crate::exit::for_error(e, crate::exit::Convention::Program);
+    let me = ProcessRef::of(std::process::id() as i32).ok();
     let _ = store.update(id, |r| {
+        r.monitor = me;
         r.status = Status::Exited;
         r.exit_code = Some(code);
         r.finished_at = Some(record::now());
@@ -197,14 +199,15 @@ fn fail_start(store: &Store, id: &str, ready: &mut Option<OwnedFd>, e: &Error) {
     }
 }
 
-/// One run of the container: fork the supervisor, record the start, log the output until
-/// it ends; its exit code. Err when it could not start.
+/// One run of the container: fork the supervisor (which records the start and, the first
+/// time, tells the caller of `run -d` through `ready`), log the output until it ends; its
+/// exit code. Err when it could not start.
 fn run_once(
     store: &Store,
     id: &str,
     spec: &RunSpec,
     log: &mut LogWriter,
-    ready: &mut Option<OwnedFd>,
+    ready: Option<OwnedFd>,
 ) -> Result<u8> {
     let (out_read, out_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
@@ -215,20 +218,20 @@ fn run_once(
     let child = match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
             drop((out_read, err_read, status_read));
-            drop(ready.take());
-            supervisor(monitor, id, spec, (out_write, err_write), status_write)
+            let channels = Channels {
+                output: (out_write, err_write),
+                status: status_write,
+                ready,
+            };
+            supervisor(store, monitor, id, spec, channels)
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => return Err(Error::failure("cannot fork the container's supervisor").because(e)),
     };
-    drop((out_write, err_write, status_write));
+    drop((out_write, err_write, status_write, ready));
     let mut said = Vec::new();
     let _ = std::io::Read::read_to_end(&mut std::fs::File::from(status_read), &mut said);
-    let started = match said.strip_prefix(b"S") {
-        Some(json) => serde_json::from_slice::<Started>(json).ok(),
-        None => None,
-    };
-    let Some(started) = started else {
+    if said != b"S" {
         let status = wait_child(child);
         return Err(decode_failure(&said).unwrap_or_else(|| {
             Error::failure(format!(
@@ -236,21 +239,6 @@ fn run_once(
             ))
         }));
     };
-    let pid1 = ProcessRef::of(started.pid1).ok();
-    let _ = store.update(id, |r| {
-        r.status = Status::Running;
-        r.pid1 = pid1;
-        r.started_at = Some(record::now());
-        r.finished_at = None;
-        r.exit_code = None;
-        r.boot_id = record::boot_id();
-        r.command = started.command.clone();
-        r.exec = Some(exec_config(&started));
-        true
-    });
-    if let Some(fd) = ready.take() {
-        let _ = nix::unistd::write(&fd, b"ok");
-    }
     Ok(relay(child, out_read, err_read, log))
 }
 
@@ -384,26 +372,51 @@ fn wait_child(child: Pid) -> WaitStatus {
     }
 }
 
-/// The supervisor: `userns run` in the foreground, its output on the monitor's pipes; it
-/// says on `status` that the program started (`S` + JSON) or why not (`E`...).
-fn supervisor(
-    monitor: Pid,
-    id: &str,
-    spec: &RunSpec,
+/// What the supervisor talks through.
+struct Channels {
+    /// pid 1's stdout and stderr: the monitor reads the other ends into the log.
     output: (OwnedFd, OwnedFd),
+    /// To the monitor: `S` once the start is recorded, or why it failed (`E`...).
     status: OwnedFd,
-) -> ! {
+    /// To the caller of `run -d`, on the first run: `ok` or why not. Straight from the
+    /// supervisor, not through the monitor: one process fewer to wake before it returns.
+    ready: Option<OwnedFd>,
+}
+
+/// The supervisor: `userns run` in the foreground, its output on the monitor's pipes; it
+/// records the start (pid 1, what `exec` needs) and says so on `status` and `ready`.
+fn supervisor(store: &Store, monitor: Pid, id: &str, spec: &RunSpec, channels: Channels) -> ! {
     // Die with the monitor; if it is gone already, do not start at all.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     if nix::unistd::getppid() != monitor {
         signals::exit_now(crate::exit::OWN_FAILURE as i32);
     }
-    let mut status = Some(status);
+    let Channels {
+        output,
+        status,
+        ready,
+    } = channels;
+    let (mut status, mut ready) = (Some(status), ready);
     let mut started = |s: Started| -> Result<()> {
-        let mut bytes = b"S".to_vec();
-        bytes.extend(serde_json::to_vec(&s).unwrap_or_default());
+        let pid1 = ProcessRef::of(s.pid1).ok();
+        let me = ProcessRef::of(monitor.as_raw()).ok();
+        store.update(id, |r| {
+            r.monitor = me;
+            r.status = Status::Running;
+            r.pid1 = pid1;
+            r.started_at = Some(record::now());
+            r.finished_at = None;
+            r.exit_code = None;
+            r.boot_id = record::boot_id();
+            r.command = s.command.clone();
+            r.exec = Some(exec_config(&s));
+            true
+        })?;
+        if let Some(fd) = ready.take() {
+            let _ = nix::unistd::write(&fd, b"ok");
+        }
         if let Some(fd) = status.take() {
-            let _ = nix::unistd::write(&fd, &bytes);
+            let _ = nix::unistd::write(&fd, b"S");
         }
         Ok(())
     };
@@ -417,9 +430,13 @@ fn supervisor(
     match outcome {
         Ok(code) => signals::exit_now(code as i32),
         Err(e) => {
+            let said = encode_failure(&e);
+            if let Some(fd) = ready.take() {
+                let _ = nix::unistd::write(&fd, &said);
+            }
             match status.take() {
                 Some(fd) => {
-                    let _ = nix::unistd::write(&fd, &encode_failure(&e));
+                    let _ = nix::unistd::write(&fd, &said);
                 }
                 None => eprintln!("userns: {e}"),
             }

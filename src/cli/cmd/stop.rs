@@ -66,7 +66,10 @@ pub fn run(args: StopArgs) -> Result<u8> {
 
 /// Stop container NAME, if NAME is one (None: it is not, look for a kept namespace).
 fn stop_container(name: &str, seconds: u64) -> Result<Option<u8>> {
-    let store = Store::open(&Account::current(), false)?;
+    // No usable store (no HOME, say) means no containers: kept namespaces still stop.
+    let Ok(store) = Store::open(&Account::current(), false) else {
+        return Ok(None);
+    };
     let Ok(rec) = store.lookup(name) else {
         return Ok(None);
     };
