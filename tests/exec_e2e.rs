@@ -43,7 +43,13 @@ fn exec_is_in_every_namespace_of_the_container_with_its_credentials() {
         return;
     };
     let host_user_ns = std::fs::read_link("/proc/self/ns/user").unwrap();
-    for (name, args) in [("plain", &[][..]), ("reaped", &["--init"][..])] {
+    let host_net_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    for (name, args) in [
+        ("plain", &[][..]),
+        ("reaped", &["--init"][..]),
+        ("hostnet", &["--net", "host"][..]),
+        ("private", &["--userns", "private"][..]),
+    ] {
         let c = start(&s, name, &root, args);
         let out = s.run(&["exec", &c.name, "sh", "-c", PROBE]);
         let text = stdout(&out);
@@ -54,7 +60,7 @@ fn exec_is_in_every_namespace_of_the_container_with_its_credentials() {
             "{name}: the container's program is not visible: {}",
             describe(&out)
         );
-        if args.is_empty() {
+        if name != "reaped" {
             assert_eq!(
                 program[0],
                 "1",
@@ -75,6 +81,14 @@ fn exec_is_in_every_namespace_of_the_container_with_its_credentials() {
                 words[0],
                 describe(&out)
             );
+            if words[0] == "net" {
+                // The host's network namespace with --net host, and only then.
+                assert_eq!(
+                    words[1] == host_net_ns.to_str().unwrap(),
+                    name == "hostnet",
+                    "{name}: {line}"
+                );
+            }
             if words[0] == "user" {
                 assert_ne!(
                     words[1],
