@@ -299,3 +299,32 @@ fn a_container_that_is_gone_is_named() {
         describe(&out)
     );
 }
+
+/// SIGTERM to `userns exec` reaches the program (it is in a session of its own, so
+/// userns forwards it, as podman's sig-proxy does), and its exit code comes back.
+#[test]
+fn a_signal_to_userns_exec_reaches_the_program() {
+    let Some((s, root)) = run_support::setup("exec_signal") else {
+        return;
+    };
+    let c = start(&s, "signals", &root, &[]);
+    let mut child = s.spawn_sh(&format!(
+        "exec \"$USERNS\" exec {} sh -c 'trap \"echo got-term; exit 7\" TERM; echo ready; \
+         while :; do sleep 0.1; done'",
+        c.name
+    ));
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ready");
+    // SAFETY: kill(2) of our own child, which is still running (not reaped).
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", describe(&out));
+    assert!(stdout(&out).contains("got-term"), "{}", describe(&out));
+}
