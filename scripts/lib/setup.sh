@@ -16,12 +16,14 @@
 #   passt           pasta, for `userns run --net pasta` and its test
 #   libsubid4       libsubid, which the NSS tests load (uidmap depends on it too)
 #   python3         builds the test image layers (fixtures/images/mktar.py)
+#   strace          holds `userns exec`'s joining process before its execve, so that
+#                   tests/exec_escape.rs attacks it from inside the container meanwhile
 #   dpkg-dev        dpkg-shlibdeps, which scripts/package (cargo-deb) runs for Depends
 #   lintian man-db bash-completion   tests/package_e2e.rs: lint the package, find its man
 #                   pages with `man -w`, load its completion as bash-completion does
 USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
     groff-base util-linux ca-certificates time catatonit slirp4netns fuse-overlayfs libsubid4
-    python3 passt dpkg-dev lintian man-db bash-completion)
+    python3 passt dpkg-dev lintian man-db bash-completion strace)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -23,9 +23,20 @@ pub(crate) const DEFAULT_CAPS: [u32; 11] = [
     18, // CAP_SYS_CHROOT
 ];
 
+/// The names of `caps` (CAP_CHOWN, ...), in the order given.
+pub(crate) fn cap_names(caps: &[u32]) -> Vec<String> {
+    caps.iter()
+        .map(|&c| crate::seccomp::select::cap_name(c))
+        .collect()
+}
+
 /// The bit mask of `caps` (as /proc/PID/status shows CapEff).
 pub(crate) fn cap_mask(caps: &[u32]) -> u64 {
-    caps.iter().fold(0, |m, c| m | (1u64 << c))
+    // Numbers past 63 do not exist (cap_last_cap is 40 in 6.x); a record naming one
+    // must not overflow the shift.
+    caps.iter()
+        .filter(|c| **c < 64)
+        .fold(0, |m, c| m | (1u64 << c))
 }
 
 /// Replace the process environment with `env` (K=V entries), so that execvp's PATH
@@ -71,7 +82,13 @@ fn last_cap() -> u32 {
 ///
 /// Inheritable stays empty: podman stopped granting it after CVE-2022-27652.
 pub(crate) fn become_user(user: &ExecUser) -> Result<()> {
-    let keep = cap_mask(&DEFAULT_CAPS);
+    become_user_with(user, &DEFAULT_CAPS, &[])
+}
+
+/// [`become_user`] with the capabilities `caps` and the supplementary groups `groups`
+/// (`userns exec` gives a process the ones its container has).
+pub(crate) fn become_user_with(user: &ExecUser, caps: &[u32], groups: &[u32]) -> Result<()> {
+    let keep = cap_mask(caps);
     for cap in 0..=last_cap() {
         if keep & (1u64 << cap) == 0 {
             // prctl(PR_CAPBSET_DROP); EINVAL: a capability this kernel does not have.
@@ -92,7 +109,8 @@ pub(crate) fn become_user(user: &ExecUser) -> Result<()> {
         Error::failure(what.to_string()).because(std::io::Error::from(e))
     };
     // glibc's setgroups/setresgid/setresuid (through nix): all threads, as before.
-    setgroups(&[]).map_err(|e| failed("cannot clear the supplementary groups", e))?;
+    let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    setgroups(&groups).map_err(|e| failed("cannot set the supplementary groups", e))?;
     let gid = Gid::from_raw(user.gid);
     setresgid(gid, gid, gid).map_err(|e| {
         failed(&format!("cannot switch to gid {}", user.gid), e).fix(must_be_mapped(IdKind::Gid))

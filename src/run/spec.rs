@@ -60,6 +60,9 @@ pub struct RunSpec {
     pub command: Vec<OsString>,
     /// `--entrypoint` as given: one word, or a JSON array of words (see `entrypoint_words`).
     pub entrypoint: Option<OsString>,
+    /// `-p [IP:]HOST:CONTAINER[/tcp|udp]` each: host ports published through pasta
+    /// (`net` must be `NetMode::Pasta`).
+    pub publish: Vec<String>,
 }
 
 /// The PATH podman gives a container whose image sets none.
