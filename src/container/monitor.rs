@@ -32,6 +32,7 @@ use crate::sys::signals;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 /// How long the monitor reads what is left in the pipes after pid 1 ended: every writer
@@ -106,6 +107,8 @@ fn detach(store: &Store, id: &str) {
     let log = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(store.dir_of(id).join("monitor.log"));
     if let Ok(log) = log {
         let _ = rustix::stdio::dup2_stdout(&log);
