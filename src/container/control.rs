@@ -193,23 +193,10 @@ pub fn wait(store: &Store, rec: &ContainerRecord) -> Result<u8> {
 
 /// A signal as `kill -s` and podman take it: a number, or a name with or without SIG.
 pub fn parse_signal(text: &str) -> Result<i32> {
-    if let Ok(n) = text.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .map(|s| s as i32)
-        .map_err(|_| {
-            Error::usage(format!("unknown signal {text:?}"))
-                .fix("give a number (9) or a name (KILL, SIGTERM, HUP)")
-        })
+    crate::run::lifecycle::signal_number(text).ok_or_else(|| {
+        Error::usage(format!("unknown signal {text:?}"))
+            .fix("give a number (9) or a name (KILL, SIGTERM, HUP)")
+    })
 }
 
 #[cfg(test)]

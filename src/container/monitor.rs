@@ -413,6 +413,7 @@ fn supervisor(store: &Store, monitor: Pid, id: &str, spec: &RunSpec, channels: C
             r.boot_id = record::boot_id();
             r.command = s.command.clone();
             r.exec = Some(exec_config(&s));
+            r.stop_signal = s.stop_signal;
             true
         })?;
         if let Some(fd) = ready.take() {
