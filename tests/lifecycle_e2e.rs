@@ -4,6 +4,7 @@
 //! process: every step is a separate `userns` run.
 
 mod common;
+mod image_support;
 mod run_support;
 
 use common::{assert_code, assert_ok, stderr, Scenario};
@@ -519,4 +520,40 @@ fn stop_still_ends_kept_namespaces_and_says_when_a_name_is_both() {
     // Now NAME means the container alone.
     assert_ok(&s.run(&["stop", "-t", "0", "dev"]));
     assert_eq!(status_of(&s, &id).unwrap().0, "exited");
+}
+
+#[test]
+fn stop_sends_the_images_stop_signal_first() {
+    let Some(scn) = Scenario::new("life_stop_signal") else {
+        return;
+    };
+    let s = image_support::Scratch::new("life_stop_signal");
+    let mut entries = vec![
+        serde_json::json!({"path": "bin/", "type": "dir"}),
+        serde_json::json!({"path": "bin/busybox", "file": "/bin/busybox", "mode": 0o755}),
+    ];
+    for applet in ["sh", "sleep", "echo"] {
+        entries.push(
+            serde_json::json!({"path": format!("bin/{applet}"), "type": "symlink", "target": "busybox"}),
+        );
+    }
+    let layer = s.layer("bb", serde_json::Value::Array(entries));
+    let config = serde_json::json!({"config": {
+        "Env": ["PATH=/bin"],
+        "StopSignal": "SIGUSR1",
+        "Cmd": ["sh", "-c", "trap 'exit 9' USR1; trap 'exit 1' TERM; echo ready; while true; do sleep 0.1; done"],
+    }});
+    let archive_src = s.docker_archive("img", config, &[&layer]);
+    let archive = scn.scratch().join("img.tar");
+    std::fs::copy(&archive_src, &archive).unwrap();
+    let out = scn.run(&["run", "-d", "--name", "usr1", archive.to_str().unwrap()]);
+    let id = assert_ok(&out).trim().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !assert_ok(&scn.run(&["logs", "usr1"])).contains("ready") {
+        assert!(Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ok(&scn.run(&["stop", "usr1"]));
+    // 9: the image's SIGUSR1, not SIGTERM (1) nor SIGKILL (137).
+    assert_eq!(status_of(&scn, &id), Some(("exited".into(), Some(9))));
 }

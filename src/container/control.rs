@@ -73,9 +73,12 @@ fn not_running(rec: &ContainerRecord) -> Error {
 }
 
 /// `stop -t SECONDS`: the stop signal, then SIGKILL after `timeout`; then wait until
-/// the monitor has recorded the end. A container that is not running is left as it is.
+/// the monitor has recorded the end. A container that is not running is left as it is,
+/// but a monitor waiting to restart it is told not to.
 pub fn stop(store: &Store, rec: &ContainerRecord, timeout: Duration) -> Result<ContainerRecord> {
-    if rec.is_running() {
+    // A monitor alive after pid 1 ended is waiting to restart it (--restart): tell it not to.
+    let restarting = rec.monitor.is_some_and(|m| m.alive());
+    if rec.is_running() || restarting {
         ask_for_end(store, rec)?;
         let pid1 = rec.pid1.as_ref().and_then(pidfd_of);
         if let Some(fd) = &pid1 {
@@ -157,7 +160,7 @@ fn remove_run_dir(rec: &ContainerRecord) {
 /// included); its exit code. Err when the end was not recorded (the monitor was killed).
 pub fn wait(store: &Store, rec: &ContainerRecord) -> Result<u8> {
     let mut rec = store.refresh(rec.clone());
-    while rec.is_running() {
+    while !rec.ended_for_good() {
         if !await_monitor(&rec, Duration::from_secs(3600)) {
             continue;
         }
@@ -172,7 +175,7 @@ pub fn wait(store: &Store, rec: &ContainerRecord) -> Result<u8> {
                 )))
             }
         };
-        if rec.is_running() {
+        if !rec.ended_for_good() {
             // A monitor that ended without its record saying so: refresh says gone
             // unless pid 1 outlived it; poll that.
             std::thread::sleep(Duration::from_millis(100));
@@ -193,23 +196,10 @@ pub fn wait(store: &Store, rec: &ContainerRecord) -> Result<u8> {
 
 /// A signal as `kill -s` and podman take it: a number, or a name with or without SIG.
 pub fn parse_signal(text: &str) -> Result<i32> {
-    if let Ok(n) = text.parse::<i32>() {
-        if (1..=64).contains(&n) {
-            return Ok(n);
-        }
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .map(|s| s as i32)
-        .map_err(|_| {
-            Error::usage(format!("unknown signal {text:?}"))
-                .fix("give a number (9) or a name (KILL, SIGTERM, HUP)")
-        })
+    crate::run::lifecycle::signal_number(text).ok_or_else(|| {
+        Error::usage(format!("unknown signal {text:?}"))
+            .fix("give a number (9) or a name (KILL, SIGTERM, HUP)")
+    })
 }
 
 #[cfg(test)]

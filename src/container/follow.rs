@@ -106,7 +106,7 @@ pub fn print(
         // Once it has ended (or is gone: --rm), one more read gets what the monitor
         // wrote last.
         let running = match store.read(&rec.id)? {
-            Some(now) => store.refresh(now).is_running(),
+            Some(now) => !store.refresh(now).ended_for_good(),
             None => false,
         };
         if !running {

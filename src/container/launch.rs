@@ -138,6 +138,7 @@ fn foreground(
             r.started_at = Some(record::now());
             r.command = s.command.clone();
             r.exec = Some(monitor::exec_config(&s));
+            r.stop_signal = s.stop_signal;
             true
         })?;
         Ok(())

@@ -32,12 +32,17 @@ use crate::sys::signals;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 /// How long the monitor reads what is left in the pipes after pid 1 ended: every writer
 /// in the container's pid namespace died with it, so the ends come at once, unless some
 /// other process holds a pipe (then the rest is lost, not waited for).
 const DRAIN: Duration = Duration::from_millis(500);
+
+/// The wait before the first restart, doubled for each next one up to the maximum.
+const RESTART_DELAY_FIRST: Duration = Duration::from_millis(100);
+const RESTART_DELAY_MAX: Duration = Duration::from_secs(60);
 
 /// The caller's side of `run -d`: fork the monitor, wait until it says the program has
 /// started (Ok) or why it could not (Err).
@@ -106,6 +111,8 @@ fn detach(store: &Store, id: &str) {
     let log = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(store.dir_of(id).join("monitor.log"));
     if let Ok(log) = log {
         let _ = rustix::stdio::dup2_stdout(&log);
@@ -133,10 +140,13 @@ fn monitor(store: &Store, id: &str, spec: &RunSpec, launch: &LaunchSpec, ready: 
     };
     let mut restarts = 0;
     let mut first = true;
+    let mut delay = RESTART_DELAY_FIRST;
     loop {
+        let began = Instant::now();
         let code = match run_once(store, id, spec, &mut log, ready.take()) {
             Ok(code) => code,
             Err(e) if first => {
+                eprintln!("userns: {e}");
                 fail_start(store, id, &mut None, &e);
                 finish(store, id, launch);
                 return 0;
@@ -161,6 +171,18 @@ fn monitor(store: &Store, id: &str, spec: &RunSpec, launch: &LaunchSpec, ready: 
             _ => true,
         };
         if stop_asked || !launch.restart.restarts(code, restarts) {
+            break;
+        }
+        // docker's back-off: twice the delay each time, from 100 ms, at most a minute, and
+        // from 100 ms again after a run that lasted 10 s; so that a container that fails
+        // at once does not spin. A stop asked for meanwhile is honoured.
+        if began.elapsed() >= Duration::from_secs(10) {
+            delay = RESTART_DELAY_FIRST;
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(RESTART_DELAY_MAX);
+        let stop_asked = !matches!(store.read(id), Ok(Some(r)) if !r.stop_requested);
+        if stop_asked {
             break;
         }
         restarts += 1;
@@ -410,6 +432,7 @@ fn supervisor(store: &Store, monitor: Pid, id: &str, spec: &RunSpec, channels: C
             r.boot_id = record::boot_id();
             r.command = s.command.clone();
             r.exec = Some(exec_config(&s));
+            r.stop_signal = s.stop_signal;
             true
         })?;
         if let Some(fd) = ready.take() {

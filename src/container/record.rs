@@ -227,6 +227,12 @@ impl ContainerRecord {
     pub fn is_running(&self) -> bool {
         matches!(self.status, Status::Running | Status::Created)
     }
+
+    /// Ended, and no monitor left to run it again (`--restart` waits between runs with
+    /// the status `exited`): what `wait` and `logs -f` wait for. Reads /proc.
+    pub fn ended_for_good(&self) -> bool {
+        !self.is_running() && !self.monitor.is_some_and(|m| m.alive())
+    }
 }
 
 /// A container name: podman's rule `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 128 bytes, and

@@ -38,6 +38,8 @@ pub struct Started {
     /// `shared:NAME` or `private`.
     pub userns: String,
     pub init: bool,
+    /// The image's StopSignal as a number (SIGTERM when it sets none, or one unknown).
+    pub stop_signal: i32,
 }
 
 /// What the supervisor knows of pid 1 once it has started.
@@ -48,6 +50,8 @@ pub(crate) struct Facts<'a> {
     pub env: Vec<String>,
     pub workdir: &'a str,
     pub hostname: &'a str,
+    /// The image's StopSignal, as written.
+    pub stop_signal: Option<&'a str>,
 }
 
 /// The start, from what the supervisor knows and what pid 1 wrote up `info` (its user).
@@ -87,7 +91,28 @@ pub(crate) fn started(args: &super::RunSpec, facts: Facts, info: OwnedFd) -> Sta
             super::UsernsMode::Private => "private".to_string(),
         },
         init: args.init,
+        stop_signal: facts
+            .stop_signal
+            .and_then(signal_number)
+            .unwrap_or(libc::SIGTERM),
     }
+}
+
+/// A signal as podman and images write it: a number, or a name with or without SIG
+/// (`SIGTERM`, `term`, `15`).
+pub fn signal_number(text: &str) -> Option<i32> {
+    if let Ok(n) = text.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|s| s as i32)
 }
 
 /// `--security-opt seccomp=` as the record keeps it: `default`, `unconfined` or an

@@ -351,6 +351,7 @@ fn run_container(
         .or(prepared.user.clone())
         .unwrap_or_default();
     let plan_workdir = workdir.clone();
+    let stop_signal = prepared.stop_signal.clone();
     let plan = rootfs::RootfsPlan {
         source: prepared.rootfs.clone(),
         layer: (!args.rootfs_rw).then(|| dirs.layer.clone()),
@@ -426,6 +427,7 @@ fn run_container(
             env: started_env,
             workdir: &plan_workdir,
             hostname,
+            stop_signal: stop_signal.as_deref(),
         };
         (life.started)(lifecycle::started(args, facts, info_read))?;
     }

@@ -19,6 +19,8 @@ pub(crate) struct Prepared {
     pub env: Vec<String>,
     pub working_dir: Option<String>,
     pub user: Option<String>,
+    /// The image's StopSignal, as written.
+    pub stop_signal: Option<String>,
 }
 
 /// Make SOURCE absolute, check it exists and is a kind userns can run; `rootfs_rw` only
@@ -86,5 +88,6 @@ pub(crate) fn prepare(
         env: c.env,
         working_dir: c.working_dir,
         user: c.user,
+        stop_signal: c.stop_signal,
     })
 }
