@@ -82,7 +82,11 @@ fn new_record(spec: &RunSpec, launch: &LaunchSpec, account: &Account) -> Result<
         created: record::now(),
         source: spec.source.display().to_string(),
         // For ps: the words as text (the program itself gets the bytes).
-        command: spec.command.iter().map(|w| w.to_string_lossy().into_owned()).collect(),
+        command: spec
+            .command
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect(),
         status: Status::Created,
         exit_code: None,
         started_at: None,

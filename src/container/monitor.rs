@@ -146,7 +146,7 @@ fn monitor(store: &Store, id: &str, spec: &RunSpec, launch: &LaunchSpec, ready: 
         let code = match run_once(store, id, spec, &mut log, ready.take()) {
             Ok(code) => code,
             Err(e) if first => {
-                eprintln!("userns: {e}");
+                crate::note(format_args!("{e}"));
                 fail_start(store, id, &mut None, &e);
                 finish(store, id, launch);
                 return 0;

@@ -60,8 +60,8 @@ use crate::unshare::supervise::{self, Confinement, Pid1Mode};
 use crate::unshare::Program;
 use crate::users::Account;
 use dirs::{ContainerDirs, ContainerId};
-pub use namespaces::{map_target, UsernsMode};
 pub use lifecycle::{Lifecycle, Started};
+pub use namespaces::{map_target, UsernsMode};
 pub use spec::{NetMode, RunSpec};
 use std::path::{Path, PathBuf};
 

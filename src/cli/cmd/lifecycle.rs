@@ -15,12 +15,12 @@ fn for_each(
     let mut code = userns::exit::OK;
     for name in names {
         match store.lookup(name).and_then(|rec| each(&store, &rec, name)) {
-            Ok(line) => println!("{line}"),
+            Ok(line) => crate::cli::render::out::println(line)?,
             Err(e) => {
                 if names.len() == 1 {
                     return Err(e);
                 }
-                eprintln!("userns: {e}");
+                userns::note(&e);
                 code = userns::exit::PROBLEMS;
             }
         }

@@ -47,7 +47,7 @@ pub fn run(args: PsArgs) -> Result<u8> {
             out.push_str(rec.short_id());
             out.push('\n');
         }
-        print!("{out}");
+        crate::cli::render::out::print(out)?;
     } else if args.json {
         let entries: Vec<PsEntry> = shown.iter().map(entry).collect();
         render::json::print_json(&entries)?;
@@ -69,21 +69,18 @@ pub fn run(args: PsArgs) -> Result<u8> {
                 ]
             })
             .collect();
-        print!(
-            "{}",
-            render::table::render(
-                &[
-                    "CONTAINER ID",
-                    "SOURCE",
-                    "COMMAND",
-                    "CREATED",
-                    "STATUS",
-                    "PID",
-                    "NAMES"
-                ],
-                &rows
-            )
-        );
+        crate::cli::render::out::print(render::table::render(
+            &[
+                "CONTAINER ID",
+                "SOURCE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PID",
+                "NAMES",
+            ],
+            &rows,
+        ))?;
     }
     Ok(userns::exit::OK)
 }

@@ -88,6 +88,6 @@ fn stop_container(name: &str, seconds: u64) -> Result<Option<u8>> {
         )));
     }
     container::control::stop(&store, &rec, std::time::Duration::from_secs(seconds))?;
-    println!("{name}");
+    crate::cli::render::out::println(name)?;
     Ok(Some(userns::exit::OK))
 }
