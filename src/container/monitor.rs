@@ -143,11 +143,17 @@ fn monitor(store: &Store, id: &str, spec: &RunSpec, launch: &LaunchSpec, ready: 
     let mut delay = RESTART_DELAY_FIRST;
     loop {
         let began = Instant::now();
-        let code = match run_once(store, id, spec, &mut log, ready.take()) {
+        // The monitor's own copy of the caller's end of `ready`: the supervisor answers
+        // the caller through `ready`, but on a failed start the caller must not return
+        // (and its script run `ps`) before `fail_start` has recorded the failure, so this
+        // copy keeps the pipe open until then. Dropped as soon as the start is known.
+        let mut hold = ready.as_ref().and_then(|fd| fd.try_clone().ok());
+        let code = match run_once(store, id, spec, &mut log, ready.take(), &mut hold) {
             Ok(code) => code,
             Err(e) if first => {
                 crate::note(format_args!("{e}"));
                 fail_start(store, id, &mut None, &e);
+                drop(hold);
                 finish(store, id, launch);
                 return 0;
             }
@@ -230,6 +236,7 @@ fn run_once(
     spec: &RunSpec,
     log: &mut LogWriter,
     ready: Option<OwnedFd>,
+    hold: &mut Option<OwnedFd>,
 ) -> Result<u8> {
     let (out_read, out_write) = pipe()?;
     let (err_read, err_write) = pipe()?;
@@ -239,7 +246,7 @@ fn run_once(
     // with _exit.
     let child = match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => {
-            drop((out_read, err_read, status_read));
+            drop((out_read, err_read, status_read, hold.take()));
             let channels = Channels {
                 output: (out_write, err_write),
                 status: status_write,
@@ -253,6 +260,10 @@ fn run_once(
     drop((out_write, err_write, status_write, ready));
     let mut said = Vec::new();
     let _ = std::io::Read::read_to_end(&mut std::fs::File::from(status_read), &mut said);
+    if said == b"S" {
+        // Started: the caller may go (the supervisor recorded the start).
+        hold.take();
+    }
     if said != b"S" {
         let status = wait_child(child);
         return Err(decode_failure(&said).unwrap_or_else(|| {
