@@ -10,6 +10,18 @@ pub(crate) const ID_LIMIT: u64 = u32::MAX as u64;
 /// The id the kernel shows for anything unmapped (`/proc/sys/kernel/overflowuid`).
 pub const OVERFLOW_ID: u32 = 65534;
 
+/// Parse an id given on a command line (`userns translate ID`): a decimal u32. Used as a clap value parser, so a bad id is a usage error that says what
+/// was expected rather than how Rust's integer parser failed.
+pub fn parse_id(text: &str) -> std::result::Result<u32, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "id {text:?} is not a number; give a decimal uid or gid such as 1000 (names are not translated: see `id -u NAME`)"
+        ));
+    }
+    text.parse::<u32>()
+        .map_err(|_| format!("id {text} is too large; ids run from 0 to {}", u32::MAX))
+}
+
 /// Whether the ids [start, end) all lie in the union of `intervals` (each [first, end)),
 /// which may touch or overlap: newuidmap lets a request span adjacent subid lines, and a
 /// child map may span several lines of its parent's map.
@@ -103,6 +115,18 @@ impl IdKind {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn command_line_ids_say_what_was_expected() {
+        assert_eq!(super::parse_id("1000"), Ok(1000));
+        assert!(super::parse_id("abc")
+            .unwrap_err()
+            .contains("not a number; give a decimal uid"));
+        assert!(super::parse_id("-1").unwrap_err().contains("not a number"));
+        assert!(super::parse_id("4294967296")
+            .unwrap_err()
+            .contains("too large"));
+    }
+
     use super::intervals_cover;
 
     #[test]

@@ -15,6 +15,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod clean;
+pub mod container;
 pub mod doctor;
 pub mod error;
 pub mod exit;

@@ -7,8 +7,8 @@
 //! subuid or a subgid range by the nearest enclosing key (`subuid`, `gid`...) or sibling
 //! field (`"kind": "gid"`, `"source": "/etc/subgid"`) that says so.
 //!
-//! Where userns deliberately differs from shadow 4.13 (numbers that only `strtoul(…, 0)`
-//! takes, a fourth field), the last tests pin both behaviours down.
+//! Forms only shadow 4.13 reads (numbers that only `strtoul(…, 0)` takes, a fourth field)
+//! are read as it reads them: newuidmap decides what a map may use.
 
 mod common;
 
@@ -238,35 +238,21 @@ fn user_without_ranges() {
 }
 
 /// shadow 4.13 reads START and COUNT with `strtoul(…, 0)`: hex, octal, signs and leading
-/// blanks pass, and a fourth field is ignored. userns takes plain decimal and exactly three
-/// fields (as newer shadow does) and reports the rest in `subid check`.
+/// blanks pass, and a fourth field is ignored. newuidmap decides what a map may use, so
+/// userns reads them the same way (and `subid check` warns of each form);
+/// tests/shadow_parser_agreement.rs tries generated lines.
 #[test]
-fn where_userns_is_stricter_than_shadow_4_13() {
-    let Some(s) = Scenario::new("stricter_than_shadow") else {
-        return;
-    };
-    let s = s.subuid("ivy:0x10:5\nivy:+7:5\nivy:-1:5\nivy: 13:5\nivy:8:9:10\nivy:500:5\n");
-    let peer = getsubids(&s, Kind::Uid, "ivy");
-    let (uids, _) = userns_show(&s, "ivy").expect("userns subid show ivy");
-    assert_eq!(
-        peer,
-        vec![(16, 5), (7, 5), (u64::MAX, 5), (13, 5), (8, 9), (500, 5)],
-        "getsubids no longer behaves like shadow 4.13; revisit this test"
+fn forms_only_shadow_4_13_reads_are_read_as_it_does() {
+    agree(
+        "strtoul_forms",
+        "ivy:0x10:5\nivy:+7:5\nivy:-1:5\nivy: 13:5\nivy:8:9:10\nivy:500:5\nivy:010:3\n",
     );
-    assert_eq!(uids, vec![(500, 5)]);
 }
 
-/// A leading zero is octal to shadow 4.13 (`010` is 8) and decimal to userns (10), as
-/// to newer shadow and to every other reader of these files.
+/// `02000` is not uid 2000 to shadow: it compares the text with the uid as `%lu` prints it.
 #[test]
-fn leading_zero_is_decimal_to_userns() {
-    let Some(s) = Scenario::new("leading_zero") else {
-        return;
-    };
-    let s = s.subuid("ivy:010:3\n");
-    assert_eq!(getsubids(&s, Kind::Uid, "ivy"), vec![(8, 3)]);
-    let (uids, _) = userns_show(&s, "ivy").expect("userns subid show ivy");
-    assert_eq!(uids, vec![(10, 3)]);
+fn a_uid_with_a_leading_zero_is_no_ones() {
+    agree("leading_zero_owner", "02000:300000:10\nivy:100000:65536\n");
 }
 
 /// The JSON reading above on the shapes `subid show --json` may take: per-kind objects

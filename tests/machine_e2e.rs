@@ -88,7 +88,7 @@ fn root_doctor_checks_the_machine_and_every_user_with_ranges() {
 
 #[test]
 fn root_doctor_fails_on_an_error_in_the_files() {
-    let Some(s) = machine("machine_doctor_lint", "ivy:100000:65536\nivy:0x10:5\n") else {
+    let Some(s) = machine("machine_doctor_lint", "ivy:100000:65536\nivy:0x1g:5\n") else {
         return;
     };
     let (code, report) = checks(&s);

@@ -201,3 +201,83 @@ fn a_missing_libsubid_warns_and_falls_back_to_the_files() {
     let plan = s.run(&["map", "--plan"]);
     assert!(stdout(&plan).contains("200000"), "{}", stdout(&plan));
 }
+
+/// Stale-map detection covers ranges served by NSS: a kept namespace made while the
+/// module gave ivy 300000 is stale once the module gives 500000, although /etc/subuid
+/// never changed; `ls` and `doctor` say so (issue 12).
+#[test]
+fn stale_maps_of_nss_ranges_are_found() {
+    let Some(s) = nss_scenario("stale_maps_of_nss_ranges", true) else {
+        return;
+    };
+    /// Stops the kept namespace however the test ends.
+    struct Stop<'a>(&'a Scenario);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.run(&["stop", "nsskept"]);
+        }
+    }
+    let stop = Stop(&s);
+    assert_ok(&s.run(&["unshare", "--name", "nsskept", "true"]));
+    let stale_of = |v: &serde_json::Value| -> Option<String> {
+        v.as_array()?
+            .iter()
+            .find(|n| n["name"] == "nsskept")
+            .map(|n| n["stale_map"].as_str().unwrap_or("").to_string())
+    };
+    let fresh = json(&assert_ok(&s.run(&["ls", "--json"])));
+    let before = stale_of(&fresh);
+    // The module now serves another range; the files stay as they were.
+    std::fs::write(
+        s.etc().join("userns-subid-fixture"),
+        "ivy u 500000 65536\nivy g 400000 65536\n",
+    )
+    .unwrap();
+    let after = json(&assert_ok(&s.run(&["ls", "--json"])));
+    let after = stale_of(&after);
+    let doctor = s.run(&["doctor", "--no-live"]);
+    drop(stop);
+    assert_eq!(
+        before.as_deref(),
+        Some(""),
+        "fresh namespace flagged: {fresh:#}"
+    );
+    let after = after.expect("nsskept listed");
+    assert!(
+        after.contains("NSS") && after.contains("0:2000:1,1:500000:65536"),
+        "ls does not flag the NSS change: {after:?}"
+    );
+    let text = format!("{}{}", stdout(&doctor), stderr(&doctor));
+    assert!(
+        text.contains("nsskept") && text.contains("500000") && text.contains("userns stop nsskept"),
+        "{text}"
+    );
+}
+
+/// A user without ranges from the NSS module is not told to run usermod, which writes
+/// the files newuidmap does not read here: the fix names the module (issue 12).
+#[test]
+fn missing_nss_ranges_name_the_module_not_usermod() {
+    let Some(s) = nss_scenario("missing_nss_ranges", true) else {
+        return;
+    };
+    let s = s.file("userns-subid-fixture", "ivy u 300000 65536\n");
+    let out = s.run(&["subid", "show"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("no subgid ranges from nss:{MODULE}"))
+            && err.contains("ask the administrator of the subid module"),
+        "{err}"
+    );
+    assert!(!err.contains("usermod"), "{err}");
+    let out = s.run(&["unshare", "true"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "ask the administrator of the subid source {MODULE}"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("usermod"), "{err}");
+}

@@ -480,3 +480,29 @@ fn directories_of_killed_runs_are_removed_by_the_next_run() {
         "{text}"
     );
 }
+
+/// `-u N` of an id the map lacks names the ids the container really maps: here two
+/// ranges give 0-165536 inside, not the 0..65536 of a single default range.
+#[test]
+fn an_unmapped_user_names_the_real_extent_of_the_map() {
+    let Some(s) = Scenario::new("run_unmapped_user") else {
+        return;
+    };
+    let s = s
+        .subuid("ivy:200000:65536\nivy:300000:100000\n")
+        .subgid("ivy:200000:65536\n");
+    let root = rootfs(&s).display().to_string();
+    let out = run_sh(&s, &root, &["-u", "100000"], "id -u");
+    assert_ok(&out);
+    let out = run_sh(&s, &root, &["-u", "200000"], "id -u");
+    let err = stderr(&out);
+    assert_code(&out, 125);
+    assert!(
+        err.contains("cannot switch to uid 200000")
+            && err.contains("this container maps uids 0-165536"),
+        "{err}"
+    );
+    let out = run_sh(&s, &root, &["-u", "0:70000"], "id -g");
+    let err = stderr(&out);
+    assert!(err.contains("this container maps gids 0-65536"), "{err}");
+}

@@ -16,6 +16,8 @@
 #   passt           pasta, for `userns run --net pasta` and its test
 #   libsubid4       libsubid, which the NSS tests load (uidmap depends on it too)
 #   python3         builds the test image layers (fixtures/images/mktar.py)
+#   strace          holds `userns exec`'s joining process before its execve, so that
+#                   tests/exec_escape.rs attacks it from inside the container meanwhile
 #   dpkg-dev        dpkg-shlibdeps, which scripts/package (cargo-deb) runs for Depends
 #   lintian man-db bash-completion   tests/package_e2e.rs: lint the package, find its man
 #                   pages with `man -w`, load its completion as bash-completion does
@@ -23,8 +25,8 @@
 #                   registry, skopeo to push to it, htpasswd for its auth, zstd layers
 USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
     groff-base util-linux ca-certificates time catatonit slirp4netns fuse-overlayfs libsubid4
-    python3 passt dpkg-dev lintian man-db bash-completion docker-registry skopeo apache2-utils
-    zstd)
+    python3 passt dpkg-dev lintian man-db bash-completion strace docker-registry skopeo
+    apache2-utils zstd)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -26,6 +26,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+// One `Command` is parsed per process and lives on main's stack: boxing `RunArgs` to even
+// out the variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show and lint subordinate id ranges (/etc/subuid, /etc/subgid)
@@ -75,6 +78,18 @@ pub enum Command {
     /// before it is unpacked
     #[command(subcommand)]
     Image(ImageCommand),
+    /// List containers (running ones; all with -a)
+    Ps(PsArgs),
+    /// Print a detached container's output (stdout and stderr)
+    Logs(LogsArgs),
+    /// Send a signal to a container's pid 1 (default SIGKILL)
+    Kill(KillArgs),
+    /// Remove containers that have ended (running ones too with -f)
+    Rm(RmArgs),
+    /// Wait for a container to end and print its exit code
+    Wait(WaitArgs),
+    /// Run a command in a running container, in all its namespaces, as its user
+    Exec(ExecArgs),
 }
 
 impl Command {
@@ -82,14 +97,14 @@ impl Command {
     pub fn runs_program(&self) -> bool {
         matches!(
             self,
-            Command::Unshare(_) | Command::Enter(_) | Command::Run(_)
+            Command::Unshare(_) | Command::Enter(_) | Command::Run(_) | Command::Exec(_)
         )
     }
 }
 
 /// The names of the subcommands that run a user's program, for usage errors met before
 /// clap has decided which subcommand it is parsing.
-pub const PROGRAM_COMMANDS: &[&str] = &["unshare", "enter", "run"];
+pub const PROGRAM_COMMANDS: &[&str] = &["unshare", "enter", "run", "exec"];
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct SubidFiles {
@@ -220,7 +235,7 @@ pub struct TranslateArgs {
     #[arg(long)]
     pub to_ns: bool,
     /// The ids to translate
-    #[arg(value_name = "ID", required = true)]
+    #[arg(value_name = "ID", required = true, value_parser = userns::ids::parse_id)]
     pub ids: Vec<u32>,
     /// Print JSON instead of a table
     #[arg(long)]
@@ -322,12 +337,25 @@ pub struct LsArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// The kept namespace to end
+    /// The container (name, id or id prefix) or kept namespace to end. A container gets its
+    /// stop signal (SIGTERM), then SIGKILL after the timeout; a kept namespace's pause
+    /// process ends. A name is never both: `run --name` refuses a kept namespace's name
     #[arg(value_name = "NAME", required_unless_present = "all")]
     pub name: Option<String>,
-    /// End every namespace you keep
+    /// End every namespace you keep (not containers)
     #[arg(long, conflicts_with = "name")]
     pub all: bool,
+    /// Seconds to wait after the stop signal before SIGKILL (containers)
+    #[arg(
+        short = 't',
+        long = "time",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    pub time: u64,
+    /// NAME is a kept namespace, not a container
+    #[arg(long)]
+    pub kept: bool,
 }
 
 #[derive(Debug, Args)]
@@ -435,10 +463,10 @@ pub struct RunArgs {
     /// Hostname inside (default: a short container id)
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// Network: none (loopback only), host, pasta, slirp4netns. Also spelt --network, as
-    /// podman spells it
-    #[arg(long, visible_alias = "network", value_enum, default_value_t = NetArg::None)]
-    pub net: NetArg,
+    /// Network: none (loopback only; the default), host, pasta (the default with -p),
+    /// slirp4netns. Also spelt --network, as podman spells it
+    #[arg(long, visible_alias = "network", value_enum)]
+    pub net: Option<NetArg>,
     /// The container's user namespace. `shared` (the default): the one userns keeps for
     /// containers, named `containers` (see `userns ls`; `userns enter containers` is like
     /// `podman unshare`; `userns stop containers` ends it), made on first use and mapped
@@ -527,6 +555,34 @@ pub struct RunArgs {
     /// REGISTRY/NAME:TAG, a short name): how to pull it when it is not cached yet
     #[command(flatten)]
     pub registry: Box<RegistryArgs>,
+    /// Detach: run the container in the background under a monitor of its own, print its
+    /// id. It outlives the caller's terminal and session (with systemd-logind's
+    /// KillUserProcesses=yes, only after `loginctl enable-linger`); see `userns ps`, `logs`,
+    /// `stop`, `rm`
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Name the container (default with -d: a generated adjective_noun), unique among your
+    /// containers; `userns exec`, `stop`, `logs` and the others take it
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// With -d: restart the container when it ends: no, on-failure[:N] (at most N times),
+    /// always (until stop, kill or rm)
+    #[arg(long, value_name = "POLICY", default_value = "no", value_parser = userns::container::RestartPolicy::parse)]
+    pub restart: userns::container::RestartPolicy,
+    /// With -d: the log's size limit (bytes, or with K, M, G); the older half is dropped
+    /// beyond it; 0 for no limit
+    #[arg(long, value_name = "SIZE", default_value = "10M")]
+    pub log_size_max: String,
+    /// Publish a container port on a host port, through pasta (repeatable; implies --net
+    /// pasta): connections to the host's HOST (on address IP only, when given) reach
+    /// CONTAINER inside. A host port in use, or below net.ipv4.ip_unprivileged_port_start,
+    /// is refused before the container starts
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "[IP:]HOST:CONTAINER[/tcp|udp]"
+    )]
+    pub publish: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -541,6 +597,64 @@ pub struct CompletionsArgs {
     /// The shell to print completions for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// All containers, ended ones too
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Print the short ids only
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The container: name, id or id prefix
+    #[arg(value_name = "NAME|ID")]
+    pub container: String,
+    /// Keep printing what it writes until it ends
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only the last N lines
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The signal: a number or a name (KILL, SIGTERM, HUP)
+    #[arg(
+        short = 's',
+        long = "signal",
+        value_name = "SIGNAL",
+        default_value = "KILL"
+    )]
+    pub signal: String,
+    /// The containers: names, ids or id prefixes
+    #[arg(value_name = "NAME|ID", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Kill running containers first
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// The containers: names, ids or id prefixes
+    #[arg(value_name = "NAME|ID", required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The containers: names, ids or id prefixes
+    #[arg(value_name = "NAME|ID", required = true)]
+    pub containers: Vec<String>,
 }
 
 /// How to reach a registry: podman's options of `pull`, and of `run` for a SOURCE to pull.
@@ -652,4 +766,33 @@ pub struct ImageCheckArgs {
     /// For a SOURCE that is an image reference: how to reach its registry
     #[command(flatten)]
     pub registry: Box<RegistryArgs>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Keep stdin open
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal (in the container's /dev/pts)
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Run as USER[:GROUP] (names or ids of the container's /etc/passwd and /etc/group)
+    /// instead of the container's user
+    #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
+    pub user: Option<String>,
+    /// Set an environment variable K=V, or pass your K (repeatable)
+    #[arg(short = 'e', long = "env", value_name = "K[=V]")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file of K=V lines
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container (default: the container's)
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// The container: its name, its id, or a prefix of its id that only it has
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }

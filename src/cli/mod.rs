@@ -15,7 +15,7 @@ use userns::error::Result;
 /// Parse a command line (`words`, the program name first). The plainest `enter` lines
 /// are read without building clap's `Command` (see `quick`), with the same outcome.
 pub fn parse(words: &[OsString]) -> std::result::Result<Cli, clap::Error> {
-    match quick::plain_enter(words) {
+    match quick::plain_enter(words).or_else(|| quick::plain_exec(words)) {
         Some(cli) => Ok(cli),
         None => {
             let mut command = args::command().version(VERSION);
@@ -59,5 +59,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => cmd::pull::run(a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => cmd::pull::rmi(a),
         Command::Image(ImageCommand::Ls(a)) => cmd::images::run(a),
+        Command::Ps(a) => cmd::ps::run(a),
+        Command::Logs(a) => cmd::logs::run(a),
+        Command::Kill(a) => cmd::lifecycle::kill(a),
+        Command::Rm(a) => cmd::lifecycle::rm(a),
+        Command::Wait(a) => cmd::lifecycle::wait(a),
+        Command::Exec(a) => cmd::exec::run(a),
     }
 }

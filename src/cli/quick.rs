@@ -10,7 +10,7 @@
 //! tests check that for every line taken, clap gives the same `Cli`: on chosen lines and
 //! on generated ones.
 
-use crate::cli::args::{Cli, Command, EnterArgs};
+use crate::cli::args::{Cli, Command, EnterArgs, ExecArgs};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 
@@ -36,6 +36,38 @@ pub fn plain_enter(args: &[OsString]) -> Option<Cli> {
             mount: false,
             all: false,
             wd: None,
+            command: command.to_vec(),
+        }),
+    })
+}
+
+/// `Some(cli)` when `args` is a plain `exec` line: `exec`, a CONTAINER that is not an
+/// option, then a COMMAND whose first word is not an option and which holds no `--`
+/// (`userns exec NAME true`, the call a script repeats, is as hot as `enter`'s).
+pub fn plain_exec(args: &[OsString]) -> Option<Cli> {
+    let (sub, rest) = args.get(1..)?.split_first()?;
+    if sub != "exec" {
+        return None;
+    }
+    let (container, command) = rest.split_first()?;
+    // CONTAINER is text to clap (a name or an id); COMMAND words are bytes.
+    let container = container.to_str()?;
+    if container.starts_with('-') || container.is_empty() {
+        return None;
+    }
+    let first = command.first()?;
+    if first.as_bytes().starts_with(b"-") || command.iter().any(|w| w == "--") {
+        return None;
+    }
+    Some(Cli {
+        command: Command::Exec(ExecArgs {
+            interactive: false,
+            tty: false,
+            user: None,
+            env: Vec::new(),
+            env_file: Vec::new(),
+            workdir: None,
+            container: container.to_string(),
             command: command.to_vec(),
         }),
     })
@@ -71,6 +103,37 @@ mod tests {
             let quick = plain_enter(&args).unwrap_or_else(|| panic!("not taken: {words:?}"));
             let clap = Cli::try_parse_from(&args).expect("clap parses it");
             assert_eq!(format!("{quick:?}"), format!("{clap:?}"), "{words:?}");
+        }
+    }
+
+    /// Every plain `exec` line the quick parse takes, clap reads the same way; the others
+    /// are left to clap.
+    #[test]
+    fn exec_lines_match_clap_or_go_to_clap() {
+        let taken: &[&[&str]] = &[
+            &["exec", "web", "true"],
+            &["exec", "0123abcd", "sh", "-c", "echo hi"],
+            &["exec", "web", "ls", "-l", "-i", "--tty"],
+        ];
+        for words in taken {
+            let args = line(words);
+            let quick = plain_exec(&args).unwrap_or_else(|| panic!("not taken: {words:?}"));
+            let clap = Cli::try_parse_from(&args).expect("clap parses it");
+            assert_eq!(format!("{quick:?}"), format!("{clap:?}"), "{words:?}");
+        }
+        let left: &[&[&str]] = &[
+            &["exec"],
+            &["exec", "web"],
+            &["exec", "-i", "web", "cat"],
+            &["exec", "web", "-t", "sh"],
+            &["exec", "web", "--", "sh"],
+            &["exec", "web", "sh", "--", "x"],
+            &["exec", "--help"],
+            &["exec", "", "true"],
+            &["enter", "web", "true"],
+        ];
+        for words in left {
+            assert!(plain_exec(&line(words)).is_none(), "taken: {words:?}");
         }
     }
 

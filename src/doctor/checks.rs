@@ -5,6 +5,7 @@ use super::{Check, Status};
 use crate::idmap::{plan_for_user, IdMap};
 use crate::ids;
 use crate::ids::IdKind;
+use crate::subid::alloc;
 use crate::subid::lint::{self, Severity, SystemPasswd};
 use crate::subid::login_defs::{LoginDefs, LOGIN_DEFS};
 use crate::subid::{SubIdEntry, SubIdFile, UserSubIds};
@@ -142,10 +143,17 @@ pub fn subids(
             Status::Fail,
             format!("no {name} range for {user} in {}", subids.source),
         )
-        .with_fix(format!(
-            "as root: usermod --add-sub{}s 100000-165535 {user}  (or: userns subid add {user})",
-            kind.name()
-        ))];
+        .with_fix(match subids.source.strip_prefix("nss:") {
+            Some(module) => format!(
+                "ask the administrator of the subid source {module} (nsswitch.conf) for a range for {user}"
+            ),
+            // The range `subid add` would allocate now, not one that may be taken.
+            None => format!(
+                "as root: usermod --add-sub{}s {} {user}  (or: userns subid add {user})",
+                kind.name(),
+                alloc::usermod_range(file, &login_defs(), kind, account.own_id(kind))
+            ),
+        })];
     }
     vec![
         ranges_check(kind, subids, &user),
@@ -156,7 +164,7 @@ pub fn subids(
 /// The user's lines, each with why it is unusable; enough usable ids?
 fn ranges_check(kind: IdKind, subids: &UserSubIds, user: &str) -> Check {
     let name = kind.subid_name();
-    let usable: u64 = subids.usable().map(|e| e.count).sum();
+    let usable: u64 = subids.usable().map(|(_, r)| r.count as u64).sum();
     let lines: Vec<String> = subids
         .entries
         .iter()
@@ -256,7 +264,7 @@ fn lines_that_meet(file: &SubIdFile, mine: &HashSet<usize>) -> SubIdFile {
     SubIdFile {
         path: file.path.clone(),
         entries: file.entries.iter().filter(|e| meets(e)).cloned().collect(),
-        skipped: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn file_lint_fails_on_errors_only() {
         let passwd = Table(vec![Account::ivy()]);
-        let (u, g) = files("ivy:100000:65536\nivy:0x10:5\n", "ivy:100000:65536\n");
+        let (u, g) = files("ivy:100000:65536\nivy:1x10:5\n", "ivy:100000:65536\n");
         let findings = lint::lint(
             &u,
             &g,

@@ -121,6 +121,34 @@ pub fn attribute(
     owners
 }
 
+/// The accounts whose own ids `attribute` recognises in the map of a process: its owner
+/// when the owner is a user (`account` from passwd, or a uid no subordinate range holds),
+/// else, for a container's process running as a subordinate id (uid 1000 inside shows
+/// as 200999), the users whose subuid lines hold that id (`resolve` names them), since
+/// the map's own-id line is theirs. `owner` is the process owner as far as known; the
+/// ids of a subordinate owner are no one's "own".
+pub fn own_id_accounts(
+    owner: Account,
+    known_user: bool,
+    subuids: &SubIdFile,
+    resolve: impl Fn(&str) -> Option<Account>,
+) -> Vec<Account> {
+    if known_user {
+        return vec![owner];
+    }
+    let holders: Vec<Account> = subuids
+        .entries
+        .iter()
+        .filter(|e| e.count > 0 && e.start <= owner.uid as u64 && (owner.uid as u128) < e.end())
+        .filter_map(|e| resolve(&e.owner_text))
+        .collect();
+    if holders.is_empty() {
+        vec![owner]
+    } else {
+        holders
+    }
+}
+
 /// Total length of a set of half-open intervals, counting overlaps once.
 fn union_len(intervals: &mut [(u64, u64)]) -> u64 {
     intervals.sort_unstable();
@@ -139,6 +167,32 @@ fn union_len(intervals: &mut [(u64, u64)]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subordinate_owner_gives_way_to_the_user_whose_range_holds_it() {
+        let file = parse(
+            Path::new("/etc/subuid"),
+            b"bob:100000:65536\nivy:200000:65536\n",
+        );
+        let ivy = account("ivy", 2000, 2000);
+        let resolve = |name: &str| (name == "ivy").then(|| ivy.clone());
+        let sub = account("x", 200999, 200999);
+        assert_eq!(
+            own_id_accounts(sub.clone(), false, &file, resolve),
+            vec![ivy.clone()]
+        );
+        // A user of passwd stays itself, wherever its uid lies.
+        assert_eq!(
+            own_id_accounts(sub.clone(), true, &file, resolve),
+            vec![sub]
+        );
+        // No range holds it: a numeric-only user, shown as itself.
+        let lone = account("y", 5000, 5000);
+        assert_eq!(
+            own_id_accounts(lone.clone(), false, &file, resolve),
+            vec![lone]
+        );
+    }
     use crate::subid::parse::parse;
     use std::path::Path;
 

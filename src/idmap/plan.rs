@@ -59,6 +59,15 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
             })
         })
         .collect();
+    // Lines that may be the user's but that neither shadow nor userns reads as entries.
+    left_out.extend(subids.skipped.iter().map(|s| LeftOut {
+        source: subids.source.clone(),
+        line: s.line,
+        reason: match &s.shadow {
+            Some(shadow) => format!("not an entry {:?}: {}; {shadow}", s.text, s.reason),
+            None => format!("not an entry {:?}: {}", s.text, s.reason),
+        },
+    }));
 
     let mut entries = vec![IdMapEntry::new(own_inside, own_id, 1)];
     // The length of the map's text, kept as lines are added: rendering the whole map
@@ -120,9 +129,9 @@ pub fn plan_map(kind: IdKind, own_id: u32, own_inside: u32, subids: &UserSubIds)
 fn merged_pieces(subids: &UserSubIds) -> Vec<Piece> {
     let mut pieces: Vec<Piece> = subids
         .usable()
-        .map(|e| Piece {
-            start: e.start,
-            end: e.start + e.count,
+        .map(|(e, r)| Piece {
+            start: r.start as u64,
+            end: r.end(),
             line: e.line,
         })
         .collect();
@@ -160,8 +169,8 @@ pub fn plan_for_user(
         });
     }
     let plan = plan_map(kind, own_id, own_inside, subids);
-    if subids.entries.is_empty() {
-        return Err(no_entry_error(kind, &subids.source, user_name));
+    if subids.entries.is_empty() && subids.skipped.is_empty() {
+        return Err(no_entry_error(kind, &subids.source, user_name, own_id));
     }
     if plan.map.entries.len() == 1 {
         let reasons: Vec<String> = plan.left_out.iter().map(|l| l.to_string()).collect();
@@ -178,14 +187,23 @@ pub fn plan_for_user(
     Ok(plan)
 }
 
-/// The error for a user without any entry of `kind`.
-pub(crate) fn no_entry_error(kind: IdKind, source: &str, user_name: &str) -> Error {
-    Error::failure(format!("{user_name} has no {} range", kind.subid_name()))
-        .because(format!("{source} has no line for {user_name} (by name or uid)"))
-        .fix(format!(
-            "as root: usermod --add-sub{}s 100000-165535 {user_name} (or userns subid add {user_name}); or use --single to map only your own id",
-            kind.name()
-        ))
+/// The error for a user without any entry of `kind`. The fix names the range `userns
+/// subid add` would allocate now (first fit after every used range, login.defs bounds),
+/// never a fixed range that may be another user's.
+pub(crate) fn no_entry_error(kind: IdKind, source: &str, user_name: &str, own_id: u32) -> Error {
+    let error = Error::failure(format!("{user_name} has no {} range", kind.subid_name())).because(
+        format!("{source} has no line for {user_name} (by name or uid)"),
+    );
+    if let Some(module) = source.strip_prefix("nss:") {
+        return error.fix(format!(
+            "ask the administrator of the subid source {module} (nsswitch.conf) for a range for {user_name}; or use --single to map only your own id"
+        ));
+    }
+    let range = crate::subid::alloc::usermod_range_at(std::path::Path::new(source), kind, own_id);
+    error.fix(format!(
+        "as root: usermod --add-sub{}s {range} {user_name} (or userns subid add {user_name}); or use --single to map only your own id",
+        kind.name()
+    ))
 }
 
 #[cfg(test)]

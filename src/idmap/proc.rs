@@ -130,6 +130,7 @@ pub fn parse_map(kind: IdKind, bytes: &[u8]) -> ParsedMap {
             line,
             text: String::from_utf8_lossy(raw).into_owned(),
             reason,
+            shadow: None,
         };
         let Ok(text) = std::str::from_utf8(raw) else {
             skipped.push(skip("not valid UTF-8".into()));

@@ -87,6 +87,8 @@ struct ContainerConfig {
     working_dir: Option<String>,
     #[serde(default)]
     user: Option<String>,
+    #[serde(default)]
+    stop_signal: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -328,6 +330,7 @@ fn finish(
             env: c.env.unwrap_or_default(),
             working_dir: non_empty(c.working_dir),
             user: non_empty(c.user),
+            stop_signal: non_empty(c.stop_signal),
         },
         layers,
     })

@@ -48,6 +48,9 @@ pub struct ImageConfig {
     pub env: Vec<String>,
     pub working_dir: Option<String>,
     pub user: Option<String>,
+    /// The signal `userns stop` sends first (`SIGTERM` when unset), as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
 }
 
 /// What a SOURCE argument is, told by its contents (never by its name).

@@ -56,8 +56,8 @@ pub fn liveness(rec: &KeptRecord) -> Liveness {
     }
 }
 
-/// Whether /etc/subuid or /etc/subgid changed since the namespace was made so that its
-/// live map is no longer what a fresh plan gives, with the fix (`userns stop`).
+/// Whether the subid ranges (the files, or NSS's) changed since the namespace was made
+/// so that its live map is no longer what a fresh plan gives, with the fix (`userns stop`).
 pub fn stale_map(rec: &KeptRecord, account: &Account) -> Option<String> {
     map_change(rec, account).map(|change| stale_warning(&rec.name, &change))
 }
@@ -74,7 +74,7 @@ pub(crate) fn stale_warning(name: &str, change: &str) -> String {
 /// comes first; only a changed file costs a fresh plan and a read of the live map.
 pub fn map_change(rec: &KeptRecord, account: &Account) -> Option<String> {
     let paths = SubIdPaths::default();
-    let changed = changed_subid_files(rec, &paths);
+    let changed = changed_subid_sources(rec, &paths);
     if changed.is_empty() {
         return None;
     }
@@ -107,6 +107,21 @@ pub fn map_change(rec: &KeptRecord, account: &Account) -> Option<String> {
     }
 }
 
+/// What may have changed the ranges since NAME was made: the subid files written since
+/// (usually none: one stat each), or, when nsswitch.conf names a `subid:` module, the
+/// ranges that module serves. newuidmap asks the module, not the files, and nothing
+/// cheap tells whether its answer moved, so the fresh plan is compared every time.
+fn changed_subid_sources(rec: &KeptRecord, paths: &SubIdPaths) -> Vec<String> {
+    use crate::subid::nss;
+    if let Some(module) = nss::configured(Path::new(nss::NSSWITCH)) {
+        return vec![format!(
+            "the ranges served by NSS ({} names `subid: {module}`)",
+            nss::NSSWITCH
+        )];
+    }
+    changed_subid_files(rec, paths)
+}
+
 /// The subid files written since NAME was made (usually none: one stat each).
 fn changed_subid_files(rec: &KeptRecord, paths: &SubIdPaths) -> Vec<String> {
     [(IdKind::Uid, &rec.subuid), (IdKind::Gid, &rec.subgid)]
@@ -116,10 +131,11 @@ fn changed_subid_files(rec: &KeptRecord, paths: &SubIdPaths) -> Vec<String> {
         .collect()
 }
 
-/// Whether /etc/subuid or /etc/subgid was written since NAME was made: the cheap test
-/// before `stale_map`, for callers that would otherwise look the user up for nothing.
+/// Whether /etc/subuid or /etc/subgid was written since NAME was made, or NSS serves the
+/// ranges (see `changed_subid_sources`): the cheap test before `stale_map`, for callers
+/// that would otherwise look the user up for nothing.
 pub fn subid_files_changed(rec: &KeptRecord) -> bool {
-    !changed_subid_files(rec, &SubIdPaths::default()).is_empty()
+    !changed_subid_sources(rec, &SubIdPaths::default()).is_empty()
 }
 
 /// What `join_or_create` serves. Its two callers differ in what they join of a live

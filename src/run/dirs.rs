@@ -31,6 +31,11 @@ impl ContainerId {
         ))
     }
 
+    /// An id chosen by the caller (`container`: the record's), 64 hex digits.
+    pub(crate) fn given(id: &str) -> ContainerId {
+        ContainerId(id.to_string())
+    }
+
     /// The short id: the default hostname and the directory name.
     pub(crate) fn short(&self) -> &str {
         &self.0[..12]

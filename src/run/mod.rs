@@ -43,9 +43,11 @@ pub(crate) mod etcfiles;
 pub mod images;
 pub(crate) mod inroot;
 pub(crate) mod kept_source;
+pub mod lifecycle;
 pub mod masks;
 pub(crate) mod namespaces;
 pub(crate) mod net;
+pub(crate) mod ports;
 pub(crate) mod process;
 pub(crate) mod rootfs;
 pub(crate) mod source;
@@ -59,6 +61,7 @@ use crate::unshare::supervise::{self, Confinement, Pid1Mode};
 use crate::unshare::Program;
 use crate::users::Account;
 use dirs::{ContainerDirs, ContainerId};
+pub use lifecycle::{Lifecycle, Started};
 pub use namespaces::{map_target, UsernsMode};
 pub use spec::{NetMode, RunSpec};
 use std::path::{Path, PathBuf};
@@ -71,6 +74,8 @@ struct Request {
     env_cli: Vec<String>,
     /// The compiled seccomp filter; None with `--security-opt seccomp=unconfined`.
     seccomp: Option<crate::seccomp::Filter>,
+    /// `-p`, checked against the host's ports.
+    ports: Vec<ports::PortMapping>,
 }
 
 fn parse_request(args: &RunSpec, account: &Account) -> Result<Request> {
@@ -121,13 +126,52 @@ fn parse_request(args: &RunSpec, account: &Account) -> Result<Request> {
         &process::DEFAULT_CAPS,
         seccomp_cache.as_deref(),
     )?;
+    let ports = publish_ports(args)?;
     Ok(Request {
         source,
         volumes,
         env_files,
         env_cli,
         seccomp,
+        ports,
     })
+}
+
+/// `-p`: parsed, only with pasta, and each host port free for pasta to bind.
+fn publish_ports(args: &RunSpec) -> Result<Vec<ports::PortMapping>> {
+    let mappings = args
+        .publish
+        .iter()
+        .map(|p| ports::parse_publish(p))
+        .collect::<Result<Vec<_>>>()?;
+    if !mappings.is_empty() && args.net != NetMode::Pasta {
+        let mode = match args.net {
+            NetMode::None => "none",
+            NetMode::Host => "host",
+            NetMode::Slirp4netns => "slirp4netns",
+            NetMode::Pasta => "pasta",
+        };
+        return Err(
+            Error::usage(format!("-p cannot publish ports with --net {mode}"))
+                .because(match args.net {
+                    NetMode::Host => {
+                        "the container has the host's network: its ports are the host's already"
+                    }
+                    NetMode::None => "the container has no network but its loopback",
+                    _ => "userns publishes ports through pasta only",
+                })
+                .fix("leave --net out (-p implies --net pasta), or give --net pasta"),
+        );
+    }
+    ports::check_host_ports(&mappings)?;
+    for m in mappings.iter().filter(|m| m.is_translated_udp()) {
+        crate::warn(format!(
+            "-p {m}: the pasta of Debian 12 (2023-03-09) forwards a UDP port only to the \
+             same number; if nothing arrives, publish -p {}:{}/udp",
+            m.container_port, m.container_port
+        ));
+    }
+    Ok(mappings)
 }
 
 /// Write /etc/hosts, /etc/hostname and /etc/resolv.conf into the container's directory.
@@ -164,19 +208,41 @@ fn write_etc_files(
 }
 
 pub fn run(args: &RunSpec) -> Result<u8> {
+    run_with(args, None)
+}
+
+/// Check what `run` would check before any namespace exists (the options, the source,
+/// the seccomp profile), for a caller that answers before the run starts (`run -d`).
+pub fn check(args: &RunSpec) -> Result<()> {
+    fds::check_passed(args.preserve_fds)?;
+    parse_request(args, &Account::current()).map(|_| ())
+}
+
+/// `run`, with a caller's part (`life`): a given id, pid 1's output, word of the start.
+pub fn run_with(args: &RunSpec, life: Option<&mut Lifecycle>) -> Result<u8> {
     // First, while userns holds no descriptor of its own above 2.
     fds::keep_from_programs(args.preserve_fds)?;
     let account = Account::current();
     let request = parse_request(args, &account)?;
-    let id = ContainerId::random()?;
+    let id = match &life {
+        Some(life) => ContainerId::given(&life.id),
+        None => ContainerId::random()?,
+    };
     let hostname = args
         .hostname
         .clone()
         .unwrap_or_else(|| id.short().to_string());
     let dirs = ContainerDirs::create(&account, &id, args.keep.as_deref())?;
     let lock = dirs.lock()?;
-    let outcome = net::Network::prepare(args.net, &dirs.dir.join("network.log"))
-        .and_then(|network| run_container(args, &request, &account, network, &hostname, &dirs));
+    let outcome = net::Network::prepare(args.net, &dirs.dir.join("network.log"), &request.ports)
+        .and_then(|network| {
+            let at = Where {
+                account: &account,
+                hostname: &hostname,
+                dirs: &dirs,
+            };
+            run_container(args, &request, network, &at, life)
+        });
     // Inside the namespace now (or never got in, and the directory holds only our files).
     let removed = dirs.remove();
     drop(lock);
@@ -245,14 +311,25 @@ fn container_program(
     })
 }
 
+/// Whose container, named what, in which directories.
+struct Where<'a> {
+    account: &'a Account,
+    hostname: &'a str,
+    dirs: &'a ContainerDirs,
+}
+
 fn run_container(
     args: &RunSpec,
     request: &Request,
-    account: &Account,
     network: net::Network,
-    hostname: &str,
-    dirs: &ContainerDirs,
+    at: &Where,
+    mut life: Option<&mut Lifecycle>,
 ) -> Result<u8> {
+    let Where {
+        account,
+        hostname,
+        dirs,
+    } = *at;
     let etc_files = write_etc_files(&dirs.dir, hostname, args.net)?;
     namespaces::enter(&args.userns, account, hostname, args.net != NetMode::Host)?;
     let _network = network.start()?;
@@ -279,6 +356,8 @@ fn run_container(
         .clone()
         .or(prepared.user.clone())
         .unwrap_or_default();
+    let plan_workdir = workdir.clone();
+    let stop_signal = prepared.stop_signal.clone();
     let plan = rootfs::RootfsPlan {
         source: prepared.rootfs.clone(),
         layer: (!args.rootfs_rw).then(|| dirs.layer.clone()),
@@ -305,12 +384,22 @@ fn run_container(
         preserve_fds: args.preserve_fds,
     };
     let seccomp = request.seccomp.as_ref();
-    let pid1 = supervise::start_pid1(&program, mode, true, confinement, move || {
+    // Where pid 1 says which user it resolved, for a caller that records it (run -d).
+    let (info_read, info_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| Error::failure("cannot create a pipe").because(e))?;
+    let output = life.as_mut().and_then(|l| l.output.take());
+    let started_env = env.clone();
+    let mut pid1 = supervise::start_pid1(&program, mode, true, confinement, move || {
+        if let Some((out, err)) = &output {
+            lifecycle::redirect_output(out, err)?;
+        }
         rootfs::build(&plan)?;
         nix::unistd::setsid()
             .map_err(|e| Error::failure("cannot start the container's session").because(e))?;
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let user = user::resolve(&user_spec, &read("/etc/passwd"), &read("/etc/group"))?;
+        let _ = nix::unistd::write(&info_write, lifecycle::encode_user(&user).as_bytes());
+        drop(info_write);
         match container_end {
             Some(end) => tty::attach(end, &user)?,
             None if !interactive => process::stdin_null()?,
@@ -332,6 +421,22 @@ fn run_container(
             None => Ok(()),
         }
     })?;
+    if let Some(life) = life {
+        if let Err(e) = pid1.await_exec(&program) {
+            // pid 1 is ending: reap it; its error is the run's.
+            let _ = pid1.wait(&program);
+            return Err(e);
+        }
+        let facts = lifecycle::Facts {
+            pid1: pid1.pid.as_raw(),
+            program: &program,
+            env: started_env,
+            workdir: &plan_workdir,
+            hostname,
+            stop_signal: stop_signal.as_deref(),
+        };
+        (life.started)(lifecycle::started(args, facts, info_read))?;
+    }
     supervise::forward_signals(pid1.pid, true);
     match terminal {
         Some(t) => t.relay(pid1, &program, interactive),

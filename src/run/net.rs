@@ -4,6 +4,7 @@
 //! it is forked before userns unshares, waits on a pipe, and is started with userns's pid
 //! (whose namespaces are the container's).
 
+use super::ports::PortMapping;
 use super::spec::NetMode;
 use crate::error::{Error, Result};
 use crate::sys::{child, pidfd};
@@ -18,8 +19,9 @@ use std::path::PathBuf;
 enum Ready {
     /// slirp4netns writes to its --ready-fd.
     Fd(OwnedFd),
-    /// pasta exits 0 once configured (it goes on in the background).
-    Exit,
+    /// pasta, in the foreground, writes its pid file once the namespace is configured
+    /// (passt.c writes it where it would otherwise fork to the background).
+    PidFile(PathBuf),
 }
 
 /// A pre-forked network helper, or nothing to do.
@@ -38,25 +40,29 @@ struct Helper {
     ready: Ready,
     /// slirp4netns ends when this (its --exit-fd) closes: when userns ends.
     exit_fd: Option<OwnedFd>,
-    /// Where pasta writes the pid of its background process (`--pid`).
-    pid_file: Option<PathBuf>,
 }
 
 /// Keeps the helper running while held; dropping it ends the helper.
 #[derive(Debug)]
 pub(crate) struct Running {
     _exit_fd: Option<OwnedFd>,
-    /// pasta's background process, held by a pidfd so that a reused pid is never
-    /// signalled. pasta attached to a PID does not notice that the namespace is gone
-    /// (its own quit-on-netns-loss watches only a namespace given as a path), so it
-    /// would run on, holding the container's network namespace, without this.
-    daemon: Option<OwnedFd>,
+    /// pasta, userns's child, held by a pidfd so that a reused pid is never signalled.
+    /// pasta attached to a PID does not notice that the namespace is gone (its own
+    /// quit-on-netns-loss watches only a namespace given as a path), so it would run on,
+    /// holding the container's network namespace and its published host ports, without
+    /// this; and should userns be killed, pasta's parent-death signal ends it.
+    daemon: Option<(Pid, OwnedFd)>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(pidfd) = &self.daemon {
+        if let Some((pid, pidfd)) = &self.daemon {
             let _ = pidfd::send_signal(pidfd, libc::SIGTERM);
+            // Reaped, so that a monitor restarting the container collects no zombies;
+            // pasta leaves at once on SIGTERM.
+            if pidfd::wait_exit(pidfd, std::time::Duration::from_secs(2)) {
+                let _ = waitpid(*pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            }
         }
     }
 }
@@ -71,17 +77,12 @@ fn describe_status(status: nix::Result<WaitStatus>) -> String {
     }
 }
 
-/// A pidfd for the pid in pasta's pid file, once it has written it.
-fn daemon_pidfd(pid_file: &std::path::Path) -> Option<OwnedFd> {
-    let pid: i32 = std::fs::read_to_string(pid_file)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    if pid <= 0 {
-        return None;
-    }
-    pidfd::open(pid).ok()
+/// How long pasta may take to configure the namespace.
+const PASTA_READY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether pasta has written its pid file.
+fn pid_file_written(pid_file: &std::path::Path) -> bool {
+    std::fs::read_to_string(pid_file).is_ok_and(|t| t.trim().parse::<i32>().is_ok_and(|p| p > 0))
 }
 
 fn find_program(name: &str) -> Option<PathBuf> {
@@ -139,21 +140,28 @@ impl Launch {
         })
     }
 
-    /// pasta configures the network of pid `me` and exits, going on in the background
-    /// (its pid written to `pid_file`).
-    fn pasta(path: &std::path::Path, me: i32, pid_file: Option<&std::path::Path>) -> Launch {
+    /// pasta configures the network of pid `me`, writes `pid_file` once it has, and
+    /// goes on in the foreground as userns's child (`--foreground`), so that the
+    /// parent-death signal ends it with userns (podman's conmon outlives the container's
+    /// runtime; userns is its own monitor).
+    fn pasta(
+        path: &std::path::Path,
+        me: i32,
+        pid_file: &std::path::Path,
+        ports: &[PortMapping],
+    ) -> Launch {
         let mut words = vec![
             path.display().to_string(),
             "--config-net".into(),
             "--quiet".into(),
+            "--foreground".into(),
         ];
-        if let Some(file) = pid_file {
-            words.extend(["--pid".into(), file.display().to_string()]);
-        }
+        words.extend(super::ports::pasta_args(ports));
+        words.extend(["--pid".into(), pid_file.display().to_string()]);
         words.push(me.to_string());
         Launch {
             words,
-            ready: Ready::Exit,
+            ready: Ready::PidFile(pid_file.to_path_buf()),
             exit_fd: None,
             child_fds: vec![],
         }
@@ -180,8 +188,9 @@ impl Launch {
             stdout: Some(log_file.as_raw_fd()),
             stderr: Some(log_file.as_raw_fd()),
             // slirp4netns outlives nothing: the exit fd ends it; without the death
-            // signal it can shut down cleanly when that fd closes.
-            die_with_parent: false,
+            // signal it can shut down cleanly when that fd closes. pasta has no such fd:
+            // the death signal ends it when userns is killed.
+            die_with_parent: matches!(self.ready, Ready::PidFile(_)),
             report_errno: false,
         };
         child::fork_waiting(&waiting)
@@ -192,7 +201,12 @@ impl Launch {
 impl Network {
     /// Check the helper is installed and fork it, waiting, its output going to `log`
     /// (slirp4netns is chatty; its words matter only when it fails). Call before entering.
-    pub(crate) fn prepare(mode: NetMode, log: &std::path::Path) -> Result<Network> {
+    /// `ports`: what pasta publishes (`-p`).
+    pub(crate) fn prepare(
+        mode: NetMode,
+        log: &std::path::Path,
+        ports: &[PortMapping],
+    ) -> Result<Network> {
         let (name, package) = match mode {
             NetMode::None | NetMode::Host => return Ok(Network { helper: None }),
             NetMode::Pasta => ("pasta", "passt"),
@@ -203,10 +217,9 @@ impl Network {
                 .fix(format!("install the {package} package (apt-get install {package}), or use --net none or --net host"))
         })?;
         let me = nix::unistd::getpid().as_raw();
-        let pid_file = (mode == NetMode::Pasta).then(|| log.with_file_name("pasta.pid"));
         let launch = match mode {
             NetMode::Slirp4netns => Launch::slirp4netns(&path, me)?,
-            _ => Launch::pasta(&path, me, pid_file.as_deref()),
+            _ => Launch::pasta(&path, me, &log.with_file_name("pasta.pid"), ports),
         };
         // The child's ends in `launch` are held until it is forked, then closed here.
         let forked = launch.fork(name, log)?;
@@ -218,7 +231,6 @@ impl Network {
                 go: forked.go,
                 ready: launch.ready,
                 exit_fd: launch.exit_fd,
-                pid_file,
             }),
         })
     }
@@ -270,21 +282,34 @@ impl Network {
                     }
                 }
             }
-            Ready::Exit => match waitpid(h.pid, None) {
-                Ok(WaitStatus::Exited(_, 0)) => {}
-                other => return Err(failed(format!("it ended with {}", describe_status(other)))),
-            },
-        }
-        let daemon = h.pid_file.as_deref().and_then(daemon_pidfd);
-        if h.pid_file.is_some() && daemon.is_none() {
-            crate::warn(format!(
-                "{} did not leave its pid in its pid file; it may outlive the container",
-                h.name
-            ));
+            Ready::PidFile(file) => {
+                // Held before the wait, so that the pid cannot be reused meanwhile.
+                let pidfd = pidfd::open(h.pid.as_raw())
+                    .map_err(|e| Error::failure(format!("cannot hold {}", h.name)).because(e))?;
+                let deadline = std::time::Instant::now() + PASTA_READY;
+                while !pid_file_written(&file) {
+                    if pidfd::wait_exit(&pidfd, std::time::Duration::from_millis(2)) {
+                        let status = waitpid(h.pid, None);
+                        return Err(failed(format!("it ended with {}", describe_status(status))));
+                    }
+                    if std::time::Instant::now() > deadline {
+                        let _ = pidfd::send_signal(&pidfd, libc::SIGKILL);
+                        let _ = waitpid(h.pid, None);
+                        return Err(failed(format!(
+                            "it did not finish within {} s",
+                            PASTA_READY.as_secs()
+                        )));
+                    }
+                }
+                return Ok(Running {
+                    _exit_fd: h.exit_fd,
+                    daemon: Some((h.pid, pidfd)),
+                });
+            }
         }
         Ok(Running {
             _exit_fd: h.exit_fd,
-            daemon,
+            daemon: None,
         })
     }
 }

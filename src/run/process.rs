@@ -3,6 +3,8 @@
 
 use super::user::ExecUser;
 use crate::error::{Error, Result};
+use crate::idmap::IdMap;
+use crate::ids::IdKind;
 
 /// The capabilities podman grants by default (containers.conf `default_capabilities`
 /// since containers-common 0.47: NET_RAW, MKNOD and AUDIT_WRITE were dropped then).
@@ -21,9 +23,20 @@ pub(crate) const DEFAULT_CAPS: [u32; 11] = [
     18, // CAP_SYS_CHROOT
 ];
 
+/// The names of `caps` (CAP_CHOWN, ...), in the order given.
+pub(crate) fn cap_names(caps: &[u32]) -> Vec<String> {
+    caps.iter()
+        .map(|&c| crate::seccomp::select::cap_name(c))
+        .collect()
+}
+
 /// The bit mask of `caps` (as /proc/PID/status shows CapEff).
 pub(crate) fn cap_mask(caps: &[u32]) -> u64 {
-    caps.iter().fold(0, |m, c| m | (1u64 << c))
+    // Numbers past 63 do not exist (cap_last_cap is 40 in 6.x); a record naming one
+    // must not overflow the shift.
+    caps.iter()
+        .filter(|c| **c < 64)
+        .fold(0, |m, c| m | (1u64 << c))
 }
 
 /// Replace the process environment with `env` (K=V entries), so that execvp's PATH
@@ -69,7 +82,13 @@ fn last_cap() -> u32 {
 ///
 /// Inheritable stays empty: podman stopped granting it after CVE-2022-27652.
 pub(crate) fn become_user(user: &ExecUser) -> Result<()> {
-    let keep = cap_mask(&DEFAULT_CAPS);
+    become_user_with(user, &DEFAULT_CAPS, &[])
+}
+
+/// [`become_user`] with the capabilities `caps` and the supplementary groups `groups`
+/// (`userns exec` gives a process the ones its container has).
+pub(crate) fn become_user_with(user: &ExecUser, caps: &[u32], groups: &[u32]) -> Result<()> {
+    let keep = cap_mask(caps);
     for cap in 0..=last_cap() {
         if keep & (1u64 << cap) == 0 {
             // prctl(PR_CAPBSET_DROP); EINVAL: a capability this kernel does not have.
@@ -90,16 +109,15 @@ pub(crate) fn become_user(user: &ExecUser) -> Result<()> {
         Error::failure(what.to_string()).because(std::io::Error::from(e))
     };
     // glibc's setgroups/setresgid/setresuid (through nix): all threads, as before.
-    setgroups(&[]).map_err(|e| failed("cannot clear the supplementary groups", e))?;
+    let groups: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    setgroups(&groups).map_err(|e| failed("cannot set the supplementary groups", e))?;
     let gid = Gid::from_raw(user.gid);
     setresgid(gid, gid, gid).map_err(|e| {
-        failed(&format!("cannot switch to gid {}", user.gid), e)
-            .fix("the gid must be mapped: 0..65536 are, with the full subid plan")
+        failed(&format!("cannot switch to gid {}", user.gid), e).fix(must_be_mapped(IdKind::Gid))
     })?;
     let uid = Uid::from_raw(user.uid);
     setresuid(uid, uid, uid).map_err(|e| {
-        failed(&format!("cannot switch to uid {}", user.uid), e)
-            .fix("the uid must be mapped: 0..65536 are, with the full subid plan")
+        failed(&format!("cannot switch to uid {}", user.uid), e).fix(must_be_mapped(IdKind::Uid))
     })?;
     let sets = if user.uid == 0 { keep } else { 0 };
     set_caps(sets, sets, 0)?;
@@ -113,6 +131,46 @@ pub(crate) fn become_user(user: &ExecUser) -> Result<()> {
     // that pid 1 still dies with userns.
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     Ok(())
+}
+
+/// The fix for an id the container cannot switch to: the ids its map really holds
+/// (the user's ranges may give far more, or fewer, than 0..65535).
+fn must_be_mapped(kind: IdKind) -> String {
+    let name = kind.name();
+    match crate::idmap::proc::self_maps() {
+        Ok((uid_map, gid_map)) => {
+            let map = if kind == IdKind::Uid {
+                uid_map
+            } else {
+                gid_map
+            };
+            format!(
+                "the {name} must be mapped; this container maps {name}s {}",
+                inside_extent(&map)
+            )
+        }
+        Err(_) => format!("the {name} must be mapped (see /proc/self/{name}_map)"),
+    }
+}
+
+/// The ids inside a map, as runs: `0-165536`, or `0-65535, 70000`.
+fn inside_extent(map: &IdMap) -> String {
+    let runs = crate::ids::union(
+        map.entries
+            .iter()
+            .map(|e| (e.inside as u64, e.inside as u64 + e.count as u64))
+            .collect(),
+    );
+    if runs.is_empty() {
+        return "none".into();
+    }
+    runs.iter()
+        .map(|&(first, end)| match end - first {
+            1 => first.to_string(),
+            _ => format!("{first}-{}", end - 1),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// capset(2) with the version-3 ABI (two 32-bit words per set).
@@ -138,5 +196,14 @@ mod tests {
     fn default_caps_are_podmans_mask() {
         // What `podman run` shows as CapEff with containers.conf's default_capabilities.
         assert_eq!(cap_mask(&DEFAULT_CAPS), 0x0000_0000_8004_05fb);
+    }
+
+    #[test]
+    fn the_extent_is_what_the_map_holds() {
+        let plan = IdMap::uids(&[(0, 2000, 1), (1, 200000, 65536), (65537, 300000, 100000)]);
+        assert_eq!(inside_extent(&plan), "0-165536");
+        let gappy = IdMap::uids(&[(0, 2000, 1), (70000, 200000, 1)]);
+        assert_eq!(inside_extent(&gappy), "0, 70000");
+        assert_eq!(inside_extent(&IdMap::uids(&[])), "none");
     }
 }

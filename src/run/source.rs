@@ -23,6 +23,8 @@ pub(crate) struct Prepared {
     pub env: Vec<String>,
     pub working_dir: Option<String>,
     pub user: Option<String>,
+    /// The image's StopSignal, as written.
+    pub stop_signal: Option<String>,
 }
 
 /// Where the container's root comes from, found before any namespace exists.
@@ -161,5 +163,6 @@ pub(crate) fn prepare(located: &Located, account: &Account, rootfs_rw: bool) -> 
         env: c.env,
         working_dir: c.working_dir,
         user: c.user,
+        stop_signal: c.stop_signal,
     })
 }

@@ -65,6 +65,9 @@ pub struct RunSpec {
     pub pull: crate::registry::PullSpec,
     /// No pull progress.
     pub quiet: bool,
+    /// `-p [IP:]HOST:CONTAINER[/tcp|udp]` each: host ports published through pasta
+    /// (`net` must be `NetMode::Pasta`).
+    pub publish: Vec<String>,
 }
 
 /// The PATH podman gives a container whose image sets none.

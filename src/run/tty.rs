@@ -91,6 +91,12 @@ impl Terminal {
 /// In pid 1: open a terminal in the container's devpts, hand the master to userns, and
 /// make the slave the controlling terminal and stdio.
 pub(crate) fn attach(sock: OwnedFd, user: &ExecUser) -> Result<()> {
+    attach_terminal(sock, user, true)
+}
+
+/// [`attach`], binding the terminal over /dev/console only with `console`: a process
+/// `userns exec` starts shares the container's /dev, whose console is pid 1's.
+pub(crate) fn attach_terminal(sock: OwnedFd, user: &ExecUser, console: bool) -> Result<()> {
     let mut size = [0u8; 8];
     nix::unistd::read(&sock, &mut size).map_err(|e| fail("cannot read the window size", e))?;
     let word = |i: usize| u16::from_ne_bytes([size[2 * i], size[2 * i + 1]]);
@@ -128,7 +134,9 @@ pub(crate) fn attach(sock: OwnedFd, user: &ExecUser) -> Result<()> {
     // The user's own terminal, as login and runc leave it.
     nix::unistd::fchown(&slave, Some(user.uid.into()), Some(user.gid.into()))
         .map_err(|e| fail(&format!("cannot give {slave_path} to uid {}", user.uid), e))?;
-    bind_console(&slave_path)?;
+    if console {
+        bind_console(&slave_path)?;
+    }
     let fds = [master.as_raw_fd()];
     socket::sendmsg::<()>(
         sock.as_raw_fd(),

@@ -20,6 +20,13 @@ pub(crate) struct Host<'a> {
     pub(crate) x32_abi: bool,
 }
 
+/// The name of capability `n`, or `CAP_n` for one this table does not know.
+pub(crate) fn cap_name(n: u32) -> String {
+    CAP_NAMES
+        .get(n as usize)
+        .map_or_else(|| format!("CAP_{n}"), |s| s.to_string())
+}
+
 /// capability(7) names by number (linux/capability.h).
 const CAP_NAMES: [&str; 41] = [
     "CAP_CHOWN",
@@ -70,6 +77,11 @@ pub(crate) fn cap_names(caps: &[u32]) -> Vec<&'static str> {
     caps.iter()
         .filter_map(|&c| CAP_NAMES.get(c as usize).copied())
         .collect()
+}
+
+/// The number of capability `name` (CAP_CHOWN is 0), as linux/capability.h numbers it.
+pub(crate) fn cap_number(name: &str) -> Option<u32> {
+    CAP_NAMES.iter().position(|n| *n == name).map(|i| i as u32)
 }
 
 /// The architectures the filter decides for; system calls of any other end the process.
@@ -267,5 +279,7 @@ mod tests {
             cap_names(&[0, 21, 40, 99]),
             ["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE"]
         );
+        assert_eq!(cap_number("CAP_SYS_ADMIN"), Some(21));
+        assert_eq!(cap_number("CAP_NOPE"), None);
     }
 }

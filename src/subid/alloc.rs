@@ -115,6 +115,34 @@ pub fn first_fit(
     Ok(SubIdRange::new(candidate as u32, count as u32))
 }
 
+/// The range `userns subid add` would give an owner of `kind` whose own id is `own_id`,
+/// as `START-END` for `usermod --add-subuids`: the login.defs count, first fit in the
+/// pool after every used range of `file` (any owner's). A fix that names a fixed range
+/// such as 100000-165535 may hand the user another user's ids. `START-END` when the pool
+/// has no room, so the fix still reads as a command to complete.
+pub fn usermod_range(
+    file: &SubIdFile,
+    defs: &super::login_defs::LoginDefs,
+    kind: IdKind,
+    own_id: u32,
+) -> String {
+    let (pool, count) = Pool::from_login_defs(defs, kind);
+    match first_fit(file, pool, count, Some(own_id)) {
+        Ok(r) => format!("{}-{}", r.start, r.end() - 1),
+        Err(_) => "START-END".into(),
+    }
+}
+
+/// `usermod_range` for the file at `path` and the system's login.defs, read now: for the
+/// fix of an error about a user without ranges, when only the user's lines are at hand.
+pub fn usermod_range_at(path: &std::path::Path, kind: IdKind, own_id: u32) -> String {
+    use super::login_defs::{LoginDefs, LOGIN_DEFS};
+    let file = SubIdFile::read(path).unwrap_or_default();
+    let defs =
+        LoginDefs::read(std::path::Path::new(LOGIN_DEFS)).unwrap_or_else(|_| LoginDefs::defaults());
+    usermod_range(&file, &defs, kind, own_id)
+}
+
 /// What adding an explicit range to an owner's lines means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Explicit {

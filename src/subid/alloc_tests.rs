@@ -241,3 +241,21 @@ mod props {
         }
     }
 }
+
+#[test]
+fn the_usermod_fix_names_what_subid_add_would_allocate() {
+    use crate::subid::login_defs::LoginDefs;
+    let defs = LoginDefs::parse("");
+    // 100000-165535 is alice's: the fix must not hand it to ivy.
+    let f = file("alice:100000:65536\n");
+    assert_eq!(usermod_range(&f, &defs, IdKind::Uid, 2000), "165536-231071");
+    assert_eq!(
+        usermod_range(&file(""), &defs, IdKind::Uid, 2000),
+        "100000-165535"
+    );
+    // login.defs bounds and count, as `subid add` reads them.
+    let defs = LoginDefs::parse("SUB_UID_MIN 300000\nSUB_UID_COUNT 1000\nSUB_UID_MAX 300999\n");
+    assert_eq!(usermod_range(&f, &defs, IdKind::Uid, 2000), "300000-300999");
+    let full = file("bob:300000:10\n");
+    assert_eq!(usermod_range(&full, &defs, IdKind::Uid, 2000), "START-END");
+}

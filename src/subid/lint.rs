@@ -12,21 +12,18 @@
 //! ordinary account ids (UID_MIN..UID_MAX), overlapping ranges of the same owner, numeric
 //! owners that only some of shadow's tools match, unreadable login.defs numbers.
 //!
-//! Agreement with shadow 4.13 (Debian 12), checked by running `getsubids` on fixture files:
-//! - Malformed lines: getsubids skips them silently, and its parser (`subordinate_parse`,
-//!   `getulong` = `strtoul(…, 0)`) accepts more than ours: `0x10` (hex, 16), `010`
-//!   (octal, 8!), ` 20` (leading blank), `-1` (wraps to 2^64-1), and a trailing `:`
-//!   (`root:500:1:` lists as 500 1). We report all of these as malformed, except `010`,
-//!   which our parser reads as decimal 10 while shadow 4.13 reads 8; newer shadow reads
-//!   decimal too. A trailing blank or CR (`root:1:10 `) is refused by both.
-//! - Owners: getsubids compares the owner field as text, with the name and with the
-//!   decimal uid (`getsubids -g USER`: the gid of the *group* named USER). newuidmap and
-//!   newgidmap (`find_range`) instead read the field as a number (`02000` is uid 2000) and
-//!   compare it with the caller's uid for both files. userns follows the helpers
-//!   (`lookup::belongs_to`), since they decide what a map may use; the `non-canonical-uid`
-//!   warning names the lines on which the two disagree.
+//! Agreement with shadow 4.13 (Debian 12), checked by running the real `getsubids` and
+//! `newuidmap` on generated files (tests/shadow_parser_agreement.rs):
+//! - The parser reads every line as shadow does (see `parse`): `0x10` is 16, `010` is 8,
+//!   ` 20` is 20, `-1` is 2^64-1 and a fourth field is ignored; each such line gets a
+//!   `shadow-only-form` warning, since newer shadow refuses those forms. Lines shadow
+//!   cannot read are `malformed` errors whose fix says what shadow does with them.
+//! - Owners: both tools compare the owner field as text, with the name and with the uid
+//!   as `%lu` prints it (`getsubids -g USER`: the gid of the *group* named USER;
+//!   newgidmap: the user's uid), so `02000` is no one's; `non-canonical-uid` says so.
 //! - Count 0 and overflowing lines: getsubids lists them as valid; we list them too and
-//!   report them as errors, since the kernel rejects such an extent.
+//!   report them as errors, since the kernel rejects such an extent (newuidmap 4.13 even
+//!   reads `0:0` as every id, see `lint_shadow::zero_at_zero`).
 
 use super::login_defs::LoginDefs;
 use super::lookup::{usability, Usability};
@@ -77,6 +74,7 @@ pub enum Rule {
     SameOwnerOverlap,
     NonCanonicalUid,
     LoginDefsValue,
+    ShadowOnlyForm,
 }
 
 /// One problem at one line of one file.
@@ -266,7 +264,7 @@ pub fn lint(
         (IdKind::Gid, subgid, &gids, subuid, &uids),
     ] {
         let mut own = Vec::new();
-        lint_file(kind, file, lines, login_defs, &mut own);
+        lint_file(kind, file, lines, login_defs, passwd, &mut own);
         missing_other_kind(kind, file, lines, other_file, other_lines, &mut own);
         own.sort_by_key(|f| f.line);
         findings.extend(own);
@@ -339,15 +337,17 @@ fn lint_file(
     file: &SubIdFile,
     lines: &[Resolved],
     defs: &LoginDefs,
+    passwd: &dyn Passwd,
     out: &mut Vec<Finding>,
 ) {
-    malformed(file, out);
+    shadow::malformed(file, out);
+    shadow::odd_forms(file, out);
     let accounts = AccountIds::of(kind, defs);
     let mut first_of: HashMap<(u32, u64, u64), usize> = HashMap::new();
     let mut duplicates = HashSet::new();
     for r in lines {
         unusable(kind, file, r, defs, out);
-        owner_problems(file, r, out);
+        owner_problems(file, r, passwd, out);
         accounts.overlap(kind, file, r, defs, out);
         let e = r.entry;
         match first_of.get(&(r.owner, e.start, e.count)) {
@@ -376,23 +376,6 @@ fn lint_file(
     small_totals(kind, file, lines, &duplicates, out);
 }
 
-/// Lines the parser skipped.
-fn malformed(file: &SubIdFile, out: &mut Vec<Finding>) {
-    for s in &file.skipped {
-        out.push(finding(
-            Severity::Error,
-            Rule::Malformed,
-            file,
-            s.line,
-            format!("malformed line: {}", s.reason),
-            Some(
-                "write it as OWNER:START:COUNT in decimal (e.g. ivy:100000:65536), or comment it out with #; shadow's tools skip it silently"
-                    .into(),
-            ),
-        ));
-    }
-}
-
 /// A range the kernel or newuidmap would refuse (see `usability`).
 fn unusable(
     kind: IdKind,
@@ -406,15 +389,19 @@ fn unusable(
         Usability::Usable => return,
         Usability::ZeroCount => (
             Rule::ZeroCount,
-            format!("{sub} range of {who} has count 0; the kernel rejects an empty range"),
+            format!(
+                "{sub} range of {who} has count 0; the kernel rejects an empty range{}",
+                shadow::zero_at_zero(e)
+            ),
             "delete the line, or give it a count such as 65536".to_string(),
         ),
-        Usability::Overflow => (
+        Usability::Overflow | Usability::PastLimit { .. } => (
             Rule::Overflow,
             format!(
-                "{sub} range {} of {who} ends past {}, the largest usable id",
+                "{sub} range {} of {who} ends past {}, the largest usable id{}",
                 span(e),
-                ID_LIMIT - 1
+                ID_LIMIT - 1,
+                shadow::past_limit(e, r.own_id(kind))
             ),
             format!("lower START or COUNT so that START+COUNT is at most {ID_LIMIT}"),
         ),
@@ -447,9 +434,13 @@ fn unusable(
     ));
 }
 
-/// An owner no one is, or a uid written so that only newuidmap reads it as one.
-fn owner_problems(file: &SubIdFile, r: &Resolved, out: &mut Vec<Finding>) {
+/// An owner no one is, or a uid written so that shadow's tools do not read it as one.
+fn owner_problems(file: &SubIdFile, r: &Resolved, passwd: &dyn Passwd, out: &mut Vec<Finding>) {
     let (e, who) = (r.entry, r.who());
+    if let Some(finding) = shadow::non_canonical_uid(file, e, passwd) {
+        out.push(finding);
+        return;
+    }
     if r.account.is_none() {
         out.push(finding(
             Severity::Warning,
@@ -461,21 +452,6 @@ fn owner_problems(file: &SubIdFile, r: &Resolved, out: &mut Vec<Finding>) {
             ),
             Some("delete the line if the user is gone, or create the user".into()),
         ));
-    }
-    if let Owner::Uid(u) = e.owner {
-        if e.owner_text != u.to_string() {
-            out.push(finding(
-                Severity::Warning,
-                Rule::NonCanonicalUid,
-                file,
-                e.line,
-                format!(
-                    "owner {:?} is uid {u} to newuidmap, but getsubids and podman compare the text with \"{u}\" and miss this line",
-                    e.owner_text
-                ),
-                Some(format!("write the owner as {u}")),
-            ));
-        }
     }
 }
 
@@ -555,6 +531,10 @@ fn sub_min(defs: &LoginDefs, kind: IdKind) -> u64 {
     };
     defs.get_u64(key).unwrap_or(100_000)
 }
+
+/// The rules about how shadow 4.13 reads a line differently from how it looks.
+#[path = "lint_shadow.rs"]
+mod shadow;
 
 /// The rules that compare lines with each other: overlaps, owners' totals, the other file.
 #[path = "lint_across.rs"]

@@ -176,10 +176,9 @@ pub(super) fn small_totals(
             by_owner.push((r, Vec::new()));
             by_owner.len() - 1
         });
-        let usable = usability(r.entry, r.own_id(kind)).is_usable();
-        if usable && !duplicates.contains(&r.entry.line) {
-            // Usable means end() <= 2^32-1, so the end fits in u64.
-            by_owner[pos].1.push((r.entry.start, r.entry.end() as u64));
+        let usable = usability(r.entry, r.own_id(kind)).usable_range(r.entry);
+        if let Some(range) = usable.filter(|_| !duplicates.contains(&r.entry.line)) {
+            by_owner[pos].1.push((range.start as u64, range.end()));
         }
     }
     for (first, ranges) in by_owner {

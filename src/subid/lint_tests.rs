@@ -56,7 +56,7 @@ fn files(subuid: &str, subgid: &str) -> (SubIdFile, SubIdFile) {
 }
 
 /// Lint with shadow's default login.defs.
-fn run(subuid: &str, subgid: &str) -> Vec<Finding> {
+pub(super) fn run(subuid: &str, subgid: &str) -> Vec<Finding> {
     let (u, g) = files(subuid, subgid);
     lint(&u, &g, &LoginDefs::defaults(), &passwd())
 }
@@ -103,18 +103,27 @@ fn malformed_lines_are_errors_with_the_parser_reason() {
     assert_eq!(
         rules(&f),
         vec![
-            at("subuid", 2, Rule::Malformed),
+            at("subuid", 2, Rule::ShadowOnlyForm),
             at("subuid", 3, Rule::Malformed)
         ]
     );
-    assert_eq!(f[0].severity, Severity::Error);
+    assert_eq!(f[0].severity, Severity::Warning);
     assert!(
-        f[0].message
-            .contains("START \"0x10\" is not a decimal number"),
+        f[0].message.contains("START \"0x10\" is hexadecimal")
+            && f[0].message.contains("newuidmap reads ivy:16:5"),
         "{}",
         f[0]
     );
+    assert_eq!(f[1].severity, Severity::Error);
     assert!(f[1].message.contains("expected 3 fields"), "{}", f[1]);
+    assert!(
+        f[1].fix
+            .as_deref()
+            .unwrap()
+            .ends_with("shadow's tools skip it silently"),
+        "{}",
+        f[1]
+    );
 }
 
 #[test]
@@ -315,7 +324,15 @@ fn ranges_over_account_ids_are_warnings_with_login_defs_bounds() {
 #[test]
 fn numeric_owners_with_leading_zeros_are_warnings() {
     let f = run("02000:100000:65536\n", "2000:100000:65536\n");
-    assert_eq!(rules(&f), vec![at("subuid", 1, Rule::NonCanonicalUid)]);
+    // "02000" is no one to shadow, so uid 2000 has subgids but no subuids.
+    assert_eq!(
+        rules(&f),
+        vec![
+            at("subuid", 1, Rule::NonCanonicalUid),
+            at("subgid", 1, Rule::MissingOtherKind)
+        ]
+    );
+    assert!(f[0].message.contains("is not uid 2000 (ivy)"), "{}", f[0]);
     assert_eq!(f[0].fix.as_deref(), Some("write the owner as 2000"));
 }
 

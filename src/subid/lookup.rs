@@ -1,22 +1,22 @@
 //! Which subid entries belong to a user, and which of them the kernel could use.
 
-use super::parse::{SubIdEntry, SubIdFile};
+use super::parse::{Skipped, SubIdEntry, SubIdFile};
+use super::range::SubIdRange;
 use crate::ids::{IdKind, ID_LIMIT};
 use crate::users::Account;
 use serde::Serialize;
 
-/// Whether an entry belongs to `account`: shadow's `list_owner_ranges` takes lines whose
-/// owner is the exact name, and lines whose owner is the numeric uid.
+/// Whether an entry belongs to `account`: shadow 4.13's `list_owner_ranges` (getsubids)
+/// and `find_range` (newuidmap, newgidmap) take lines whose owner is the exact name, and
+/// lines whose owner is the uid as `%lu` prints it (the uid for subgid lines too, in the
+/// helpers): the text is compared, so `02000` is not uid 2000.
 pub(crate) fn belongs_to(entry: &SubIdEntry, account: &Account) -> bool {
     owner_text_matches(&entry.owner_text, account)
 }
 
 /// Whether an owner field as written names `account` (the test of `belongs_to`, on text).
 pub(crate) fn owner_text_matches(text: &str, account: &Account) -> bool {
-    account.name.as_deref() == Some(text)
-        || (!text.is_empty()
-            && text.bytes().all(|b| b.is_ascii_digit())
-            && text.parse::<u32>() == Ok(account.uid))
+    account.name.as_deref() == Some(text) || super::parse::canonical_uid(text) == Some(account.uid)
 }
 
 /// The entries of `file` that belong to `account`, in file order.
@@ -27,6 +27,23 @@ pub fn entries_for<'f>(file: &'f SubIdFile, account: &Account) -> Vec<&'f SubIdE
         .collect()
 }
 
+/// Lines of `file` that are not entries but may be `account`'s (their first field is its
+/// name or uid, a NIS `+`/`-` aside): a plan says it leaves them out, since shadow (or
+/// userns) passes over them and the user would never learn why ids are missing.
+pub fn skipped_of<'f>(file: &'f SubIdFile, account: &Account) -> Vec<&'f Skipped> {
+    file.skipped
+        .iter()
+        .filter(|s| {
+            if file.unreadable == Some(s.line) {
+                return true;
+            }
+            let first = s.text.split(':').next().unwrap_or("");
+            let first = first.strip_prefix(['+', '-']).unwrap_or(first);
+            owner_text_matches(first, account)
+        })
+        .collect()
+}
+
 /// Whether newuidmap and the kernel could use an entry in a map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
@@ -34,8 +51,15 @@ pub enum Usability {
     Usable,
     /// count 0: the kernel rejects an empty extent.
     ZeroCount,
-    /// start+count passes 2^32-1: the kernel rejects the extent.
+    /// No id of the range can be mapped: it starts at 4294967295 or above, or
+    /// start+count passes 2^64, where newuidmap's arithmetic (`start + count - 1` in an
+    /// unsigned long) wraps and it refuses every id of the line.
     Overflow,
+    /// start+count passes 2^32-1: newuidmap allows the whole range, but the kernel has no
+    /// ids from 4294967295 on, so only `usable` ids from the start can be mapped.
+    PastLimit {
+        usable: u32,
+    },
     /// The range contains the owner's own id, which is mapped separately at inside 0;
     /// the kernel rejects the overlap and podman refuses such a range.
     ContainsOwnId {
@@ -44,20 +68,38 @@ pub enum Usability {
 }
 
 impl Usability {
+    /// Whether the whole range, as written, can be mapped.
     pub fn is_usable(&self) -> bool {
         matches!(self, Usability::Usable)
     }
 
-    /// Why an entry cannot be used, for messages.
+    /// Why an entry cannot be used (or only in part), for messages.
     pub fn reason(&self, kind: IdKind) -> Option<String> {
         match self {
             Usability::Usable => None,
             Usability::ZeroCount => Some("count is 0".into()),
-            Usability::Overflow => Some("start+count passes 4294967295, the largest id".into()),
+            Usability::Overflow => Some(
+                "no id of it is below 4294967295, the largest id plus one (or start+count passes 2^64, which newuidmap refuses)"
+                    .into(),
+            ),
+            Usability::PastLimit { usable } => Some(format!(
+                "start+count passes 4294967295, the largest id plus one: only its first {usable} ids can be mapped"
+            )),
             Usability::ContainsOwnId { id } => Some(format!(
                 "range contains the owner's own {} {id}",
                 kind.name()
             )),
+        }
+    }
+
+    /// The ids of `entry` a map may use: all of a usable entry, the part below
+    /// 4294967295 of one that passes it, else none.
+    pub fn usable_range(&self, entry: &SubIdEntry) -> Option<SubIdRange> {
+        let start = u32::try_from(entry.start).ok()?;
+        match self {
+            Usability::Usable => Some(SubIdRange::new(start, u32::try_from(entry.count).ok()?)),
+            Usability::PastLimit { usable } => Some(SubIdRange::new(start, *usable)),
+            _ => None,
         }
     }
 }
@@ -67,13 +109,20 @@ pub fn usability(entry: &SubIdEntry, own_id: Option<u32>) -> Usability {
     if entry.count == 0 {
         return Usability::ZeroCount;
     }
-    if entry.end() > ID_LIMIT as u128 {
+    // newuidmap's `find_range` takes ids from start to (start + count - 1) mod 2^64.
+    if entry.start >= ID_LIMIT || entry.end() > 1u128 << 64 {
         return Usability::Overflow;
     }
+    let end = entry.end().min(ID_LIMIT as u128);
     if let Some(id) = own_id {
-        if (id as u64) >= entry.start && (id as u128) < entry.end() {
+        if (id as u64) >= entry.start && (id as u128) < end {
             return Usability::ContainsOwnId { id };
         }
+    }
+    if entry.end() > ID_LIMIT as u128 {
+        return Usability::PastLimit {
+            usable: (end - entry.start as u128) as u32,
+        };
     }
     Usability::Usable
 }
@@ -95,24 +144,37 @@ mod tests {
             b"ivy:100000:10\nbob:200:10\n2000:300000:10\nivy2:5:5\n02000:7:7\n",
         );
         let lines: Vec<usize> = entries_for(&f, &ivy()).iter().map(|e| e.line).collect();
-        // "02000" parses as uid 2000, as shadow's get_uid (strtoll) does.
-        assert_eq!(lines, vec![1, 3, 5]);
+        // "02000" is not uid 2000 to newuidmap 4.13, which compares the text with "2000".
+        assert_eq!(lines, vec![1, 3]);
+    }
+
+    #[test]
+    fn malformed_lines_that_may_be_the_users_are_found() {
+        let file = parse(
+            Path::new("/etc/subuid"),
+            b"ivy:100000:x\nbob:1:x\n2000:5\nivy:1:2\n+ivy:1:2\n02000:1\n",
+        );
+        let lines: Vec<usize> = skipped_of(&file, &ivy()).iter().map(|s| s.line).collect();
+        assert_eq!(lines, [1, 3, 5]);
     }
 
     #[test]
     fn usability_rules() {
         let f = parse(
             Path::new("s"),
-            b"ivy:1:0\nivy:4294967290:10\nivy:1990:20\nivy:100000:65536\n",
+            b"ivy:1:0\nivy:4294967290:10\nivy:1990:20\nivy:100000:65536\nivy:4294967295:1\nivy:1:-1\nivy:2:-1\n",
         );
         let u: Vec<Usability> = f.entries.iter().map(|e| usability(e, Some(2000))).collect();
         assert_eq!(
             u,
             vec![
                 Usability::ZeroCount,
+                Usability::PastLimit { usable: 5 },
+                Usability::ContainsOwnId { id: 2000 },
+                Usability::Usable,
                 Usability::Overflow,
                 Usability::ContainsOwnId { id: 2000 },
-                Usability::Usable
+                Usability::Overflow,
             ]
         );
     }

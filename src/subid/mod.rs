@@ -8,7 +8,9 @@ pub mod nss;
 mod overlap;
 pub mod parse;
 pub(crate) mod range;
+mod shadow_lines;
 pub(crate) mod source;
+mod strtoul;
 pub mod write;
 
 pub use parse::{Owner, Skipped, SubIdEntry, SubIdFile};

@@ -1,13 +1,17 @@
 //! Parse /etc/subuid and /etc/subgid: `owner:start:count`, one entry a line.
 //!
 //! Parsing never fails as a whole and never panics: every line that is not an entry is
-//! kept as `Skipped` with its number and the reason, so one bad line cannot hide the good
-//! ones. The accepted form is shadow's (`lib/subordinateio.c`, `subordinate_parse`):
-//! exactly three colon-separated, non-empty fields. Numbers must be plain decimal; shadow
-//! 4.13 also takes hex, octal and signs through `strtoul(…, 0)`, which newer shadow
-//! dropped and which `subid check` reports as malformed.
+//! kept as `Skipped` with its number, the reason and what shadow does with it, so one bad
+//! line cannot hide the good ones. newuidmap decides what a map may use, so a line is an
+//! entry exactly when shadow 4.13 (`lib/subordinateio.c`, `subordinate_parse` under
+//! `commonio_open`) takes it: the first three colon-separated fields, non-empty, any
+//! further fields ignored; START and COUNT read by `strtoul(…, 0)` (see `strtoul`); lines
+//! of 1024 bytes or more and lines starting with `+` or `-` (NIS entries) ignored. The
+//! owner is the first field's text, blanks and all, as shadow compares it.
 
 use super::range::SubIdRange;
+use super::shadow_lines::shadow_lines;
+use super::strtoul::{getulong, Unusual};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -20,15 +24,24 @@ pub enum Owner {
 }
 
 impl Owner {
-    /// A field of digits is a uid (when it fits); anything else is a name.
+    /// A uid written as shadow writes one (`%lu`: decimal, no leading zero) is a uid;
+    /// anything else is a name. newuidmap and getsubids compare the field's text with the
+    /// uid so printed, so `02000` is no one's uid to them (a name no one has).
     pub(crate) fn from_field(field: &str) -> Owner {
-        if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(uid) = field.parse::<u32>() {
-                return Owner::Uid(uid);
-            }
+        match canonical_uid(field) {
+            Some(uid) => Owner::Uid(uid),
+            None => Owner::Name(field.to_string()),
         }
-        Owner::Name(field.to_string())
     }
+}
+
+/// The uid a field names as shadow prints uids (`%lu`), or None.
+pub(crate) fn canonical_uid(field: &str) -> Option<u32> {
+    let digits = !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (field.len() > 1 && field.starts_with('0')) {
+        return None;
+    }
+    field.parse::<u32>().ok()
 }
 
 impl std::fmt::Display for Owner {
@@ -74,6 +87,21 @@ pub struct Skipped {
     pub line: usize,
     pub text: String,
     pub reason: String,
+    /// What shadow's tools do with the line, when it is a subid file's (for `subid check`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<String>,
+}
+
+/// What shadow 4.13 does with most lines it cannot parse: `commonio_open` keeps them for
+/// rewriting and every reader passes over them without a word.
+pub(crate) const SHADOW_SKIPS: &str = "shadow's tools skip it silently";
+
+/// An entry written in a form shadow 4.13 reads but newer shadow refuses or reads
+/// differently (hex, octal, signs, leading blanks, a fourth field).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OddForm {
+    pub line: usize,
+    pub note: String,
 }
 
 /// A parsed subid file: its entries in file order and every malformed line.
@@ -82,6 +110,13 @@ pub struct SubIdFile {
     pub path: PathBuf,
     pub entries: Vec<SubIdEntry>,
     pub skipped: Vec<Skipped>,
+    /// Entries (whoever they belong to) written in a form that only shadow 4.13 reads so.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub odd: Vec<OddForm>,
+    /// The line whose NUL byte makes shadow fail to read the file at all (then there
+    /// are no entries: newuidmap refuses every range of it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<usize>,
 }
 
 impl SubIdFile {
@@ -112,6 +147,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> SubIdFile {
     parse_keeping(path, bytes, |_| true)
 }
 
+/// shadow's `subordinate_parse` refuses a line of this many bytes or more (its buffer).
+const SHADOW_LINE_MAX: usize = 1024;
+
 /// `parse`, keeping only the entries whose owner field passes `keep`; every line is still
 /// validated, so malformed lines are reported whoever they belong to.
 pub(crate) fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bool) -> SubIdFile {
@@ -119,105 +157,218 @@ pub(crate) fn parse_keeping(path: &Path, bytes: &[u8], keep: impl Fn(&str) -> bo
         path: path.to_path_buf(),
         ..Default::default()
     };
-    for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = index + 1;
-        if raw.is_empty() {
-            continue;
+    // The usual file has no NUL byte: its lines are the text between newlines, read in
+    // place (a site's file has hundreds of thousands).
+    if !bytes.contains(&0) {
+        for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+            take_line(&mut file, index + 1, raw, 0, &keep);
         }
-        let text = match std::str::from_utf8(raw) {
-            Ok(t) => t,
-            Err(_) => {
-                file.skipped.push(Skipped {
-                    line,
-                    text: String::from_utf8_lossy(raw).into_owned(),
-                    reason: "not valid UTF-8".into(),
-                });
-                continue;
-            }
-        };
-        if text.trim_start().starts_with('#') || text.trim().is_empty() {
-            continue;
-        }
-        match split_line(text) {
-            Ok((owner, start, count)) => {
-                if keep(owner) {
-                    file.entries.push(SubIdEntry {
-                        owner: Owner::from_field(owner),
-                        owner_text: owner.to_string(),
-                        start,
-                        count,
-                        line,
-                    });
-                }
-            }
-            Err(reason) => file.skipped.push(Skipped {
+        return file;
+    }
+    let lines = match shadow_lines(bytes) {
+        Ok(lines) => lines,
+        Err(line) => {
+            // newuidmap refuses every range of a file shadow cannot open: so does userns.
+            let raw = bytes
+                .split(|&b| b == b'\n')
+                .nth(line - 1)
+                .unwrap_or_default();
+            file.skipped.push(Skipped {
                 line,
-                text: text.to_string(),
-                reason,
-            }),
+                text: String::from_utf8_lossy(raw).into_owned(),
+                reason: "a NUL byte in the last line makes the whole file unreadable to shadow 4.13 (and so to userns)".into(),
+                shadow: Some("shadow's tools cannot read the file: newuidmap refuses every range in it, getsubids lists none".into()),
+            });
+            file.unreadable = Some(line);
+            return file;
         }
+    };
+    for l in lines {
+        take_line(&mut file, l.line, &l.text, l.glued, &keep);
     }
     file
+}
+
+/// Add line `line` (as shadow cut it, `glued` following lines glued on by a NUL) to
+/// `file`: an entry (kept when its owner passes `keep`), a skipped line, or nothing.
+fn take_line(
+    file: &mut SubIdFile,
+    line: usize,
+    raw: &[u8],
+    glued: usize,
+    keep: &impl Fn(&str) -> bool,
+) {
+    if raw.is_empty() {
+        return;
+    }
+    let skip = |reason: String, shadow: &str| Skipped {
+        line,
+        text: String::from_utf8_lossy(raw).into_owned(),
+        reason,
+        shadow: Some(shadow.to_string()),
+    };
+    // A NUL ends the C string fgets filled, and commonio_open reads on: shadow reads
+    // the text before the NUL joined with the next line. So does userns, and says so.
+    let glue_note = (glued > 0).then(|| {
+        format!(
+            "a NUL byte: shadow 4.13 reads the text before it joined with the next {} as one line, {:?}",
+            if glued == 1 { "line".to_string() } else { format!("{glued} lines") },
+            String::from_utf8_lossy(raw)
+        )
+    });
+    let text = match std::str::from_utf8(raw) {
+        Ok(t) => t,
+        Err(_) => {
+            // Only the owner's bytes matter to shadow: a name is any bytes but ':'.
+            let owner_only = raw.iter().position(|&b| b == b':').is_some_and(|colon| {
+                colon > 0
+                    && std::str::from_utf8(&raw[colon..])
+                        .is_ok_and(|rest| split_line(&format!("x{rest}")).is_ok())
+            });
+            file.skipped.push(skip(
+                "not valid UTF-8".into(),
+                if owner_only {
+                    "shadow takes it as a range of an owner whose name is those bytes; no user name userns can match is"
+                } else {
+                    SHADOW_SKIPS
+                },
+            ));
+            return;
+        }
+    };
+    // shadow parses comments too, as lines of an owner named `#…` (no one): skip them.
+    if text.trim_start().starts_with('#') || text.trim().is_empty() {
+        return;
+    }
+    if text.starts_with(['+', '-']) {
+        file.skipped.push(skip(
+            "starts with + or -, which shadow reads as a NIS entry".into(),
+            "shadow's tools ignore it (a NIS entry) silently",
+        ));
+        return;
+    }
+    if raw.len() >= SHADOW_LINE_MAX {
+        file.skipped.push(skip(
+            format!(
+                "line is {} bytes long; shadow reads lines of at most {} bytes",
+                raw.len(),
+                SHADOW_LINE_MAX - 1
+            ),
+            SHADOW_SKIPS,
+        ));
+        return;
+    }
+    match split_line(text) {
+        Ok(fields) => {
+            let note = match (glue_note, fields.odd) {
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                (a, b) => a.or(b),
+            };
+            if let Some(note) = note {
+                file.odd.push(OddForm { line, note });
+            }
+            if keep(fields.owner) {
+                file.entries.push(SubIdEntry {
+                    owner: Owner::from_field(fields.owner),
+                    owner_text: fields.owner.to_string(),
+                    start: fields.start,
+                    count: fields.count,
+                    line,
+                });
+            }
+        }
+        Err(reason) => file.skipped.push(skip(reason, SHADOW_SKIPS)),
+    }
 }
 
 /// Parse one non-comment line into an entry, or say what was expected: that text is the
 /// reason of a skipped line (parsing never fails as a whole), so it stays a `String`.
 pub fn parse_line(text: &str, line: usize) -> Result<SubIdEntry, String> {
-    let (owner_text, start, count) = split_line(text)?;
+    let fields = split_line(text)?;
     Ok(SubIdEntry {
-        owner: Owner::from_field(owner_text),
-        owner_text: owner_text.to_string(),
-        start,
-        count,
+        owner: Owner::from_field(fields.owner),
+        owner_text: fields.owner.to_string(),
+        start: fields.start,
+        count: fields.count,
         line,
     })
 }
 
-/// Validate a line and return its owner field and numbers, without allocating.
-fn split_line(text: &str) -> Result<(&str, u64, u64), String> {
+/// The fields of a line, as shadow reads them.
+struct Fields<'a> {
+    owner: &'a str,
+    start: u64,
+    count: u64,
+    /// How the line departs from `OWNER:START:COUNT` in plain decimal, if it does.
+    odd: Option<String>,
+}
+
+/// Validate a line and return its owner field and numbers, allocating only for lines
+/// written in an odd form.
+fn split_line(text: &str) -> Result<Fields<'_>, String> {
+    // subordinate_parse cuts the first three fields at colons and ignores the rest.
     let mut fields = text.splitn(4, ':');
-    let (Some(owner_text), Some(start), Some(count), None) =
-        (fields.next(), fields.next(), fields.next(), fields.next())
+    let (Some(owner), Some(start_text), Some(count_text)) =
+        (fields.next(), fields.next(), fields.next())
     else {
         return Err(format!(
             "expected 3 fields OWNER:START:COUNT, found {}",
             text.split(':').count()
         ));
     };
-    if owner_text.is_empty() {
+    let extra = fields.next();
+    if owner.is_empty() {
         return Err("empty owner; expected a user name or numeric uid".into());
     }
-    if owner_text.trim() != owner_text {
-        return Err(format!(
-            "owner {owner_text:?} has surrounding white space; shadow matches names exactly"
+    let (start, start_odd) = parse_number(start_text, "START")?;
+    let (count, count_odd) = parse_number(count_text, "COUNT")?;
+    let mut odd = Vec::new();
+    for (name, field, how) in [
+        ("START", start_text, start_odd),
+        ("COUNT", count_text, count_odd),
+    ] {
+        if let Some(how) = how {
+            odd.push(format!("{name} {field:?} {}", how.describe()));
+        }
+    }
+    if let Some(extra) = extra {
+        odd.push(format!(
+            "text after the third field ({:?}) is ignored by shadow 4.13",
+            extra
         ));
     }
-    let start = parse_number(start, "START")?;
-    let count = parse_number(count, "COUNT")?;
-    Ok((owner_text, start, count))
+    Ok(Fields {
+        owner,
+        start,
+        count,
+        odd: (!odd.is_empty()).then(|| odd.join("; ")),
+    })
 }
 
-fn parse_number(field: &str, name: &str) -> Result<u64, String> {
-    // The usual case first: digits only cannot be any of the errors below but the last.
-    if !field.is_empty() && field.bytes().all(|b| b.is_ascii_digit()) {
+/// START or COUNT as shadow 4.13 reads it, with how it is unusually written, if it is.
+fn parse_number(field: &str, name: &str) -> Result<(u64, Option<Unusual>), String> {
+    // The usual case first: plain decimal without a leading zero.
+    if !field.is_empty()
+        && field.bytes().all(|b| b.is_ascii_digit())
+        && (field.len() == 1 || !field.starts_with('0'))
+    {
         return field
             .parse::<u64>()
-            .map_err(|_| format!("{name} {field} is far too large for an id"));
+            .map(|v| (v, None))
+            .map_err(|_| format!("{name} {field} is far too large for an id (above 2^64-1)"));
     }
     if field.is_empty() {
         return Err(format!("empty {name}; expected a decimal number"));
     }
-    if field.trim() != field {
+    if let Some(read) = getulong(field) {
+        return Ok(read);
+    }
+    if field.trim_end() != field {
         return Err(format!(
-            "{name} {field:?} has surrounding white space (or a CR line ending); expected a plain decimal number"
+            "{name} {field:?} has trailing white space (or a CR line ending); expected a plain decimal number"
         ));
     }
-    if !field.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{name} {field:?} is not a decimal number"));
-    }
-    field
-        .parse::<u64>()
-        .map_err(|_| format!("{name} {field} is far too large for an id"))
+    Err(format!("{name} {field:?} is not a number"))
 }
 
 /// The canonical text of an entry, as shadow writes it.
@@ -246,17 +397,74 @@ mod tests {
         assert!(f.skipped[0].reason.contains("3 fields"));
         assert_eq!(f.skipped[1].line, 6);
         assert!(f.skipped[1].reason.contains("START"));
+        assert_eq!(f.skipped[1].shadow.as_deref(), Some(SHADOW_SKIPS));
     }
 
     #[test]
-    fn numbers_are_plain_decimal() {
-        assert!(parse_line("a:0x10:5", 1).is_err());
-        assert!(parse_line("a:-1:5", 1).is_err());
-        assert!(parse_line("a:1:5 ", 1).unwrap_err().contains("white space"));
-        assert!(parse_line("a:1:5\r", 1).unwrap_err().contains("CR"));
-        assert!(parse_line("a:1:", 1).unwrap_err().contains("empty COUNT"));
-        assert!(parse_line(":1:5", 1).unwrap_err().contains("empty owner"));
-        assert!(parse_line("a:1:5:6", 1).unwrap_err().contains("found 4"));
+    fn numbers_as_shadow_4_13_reads_them() {
+        let n = |t: &str| parse_line(t, 1).map(|e| (e.start, e.count));
+        assert_eq!(n("a:0x10:5"), Ok((16, 5)));
+        assert_eq!(n("a:010:5"), Ok((8, 5)));
+        assert_eq!(n("a:-1:5"), Ok((u64::MAX, 5)));
+        assert_eq!(n("a: 7:\t+5"), Ok((7, 5)));
+        assert_eq!(n("a:1:5:6"), Ok((1, 5)));
+        assert_eq!(n("a:1:5:"), Ok((1, 5)));
+        assert!(n("a:1:5 ").unwrap_err().contains("white space"));
+        assert!(n("a:1:5\r").unwrap_err().contains("CR"));
+        assert!(n("a:1:").unwrap_err().contains("empty COUNT"));
+        assert!(n(":1:5").unwrap_err().contains("empty owner"));
+        assert!(n("a:08:5").unwrap_err().contains("not a number"));
+        assert!(n("a:1").unwrap_err().contains("found 2"));
+    }
+
+    #[test]
+    fn odd_forms_are_noted_and_plain_ones_are_not() {
+        let f = p("ivy:0x10:5\nivy:100000:65536\nivy:1:2:x\n");
+        let lines: Vec<usize> = f.odd.iter().map(|o| o.line).collect();
+        assert_eq!(lines, vec![1, 3]);
+        assert!(f.odd[0].note.contains("hexadecimal"), "{:?}", f.odd);
+        assert!(f.odd[1].note.contains("third field"), "{:?}", f.odd);
+    }
+
+    #[test]
+    fn lines_shadow_ignores() {
+        let long = format!("ivy:1:{}\n", "0".repeat(1020) + "5");
+        let f = p(&format!("+ivy:1:2\n-ivy:1:2\n{long}ivy:3:4\n"));
+        let lines: Vec<usize> = f.skipped.iter().map(|s| s.line).collect();
+        assert_eq!(lines, vec![1, 2, 3]);
+        assert!(
+            f.skipped[2].reason.contains("1027 bytes"),
+            "{:?}",
+            f.skipped[2]
+        );
+        assert_eq!(f.entries.len(), 1);
+        // A NUL glues the next line on, as shadow's fgets and strrchr do.
+        let f = parse(Path::new("x"), b"ivy:1:5\0junk\n:9:9\nivy:3:4\n");
+        let got: Vec<(usize, u64, u64)> = f
+            .entries
+            .iter()
+            .map(|e| (e.line, e.start, e.count))
+            .collect();
+        assert_eq!(got, vec![(1, 1, 5), (3, 3, 4)]);
+        assert!(f.odd[0].note.contains("NUL"), "{:?}", f.odd);
+        // In the last line, before a newline: shadow cannot read the file at all.
+        let f = parse(Path::new("x"), b"ivy:3:4\nivy:1:2\0junk\n");
+        assert!(f.entries.is_empty());
+        assert_eq!((f.unreadable, f.skipped[0].line), (Some(2), 2));
+    }
+
+    #[test]
+    fn blanks_around_the_owner_are_part_of_its_name() {
+        let e = parse_line(" ivy :1:2", 1).unwrap();
+        assert_eq!(e.owner, Owner::Name(" ivy ".into()));
+    }
+
+    #[test]
+    fn a_uid_is_written_as_shadow_prints_it() {
+        assert_eq!(Owner::from_field("2000"), Owner::Uid(2000));
+        assert_eq!(Owner::from_field("0"), Owner::Uid(0));
+        assert_eq!(Owner::from_field("02000"), Owner::Name("02000".into()));
+        assert_eq!(Owner::from_field("+2000"), Owner::Name("+2000".into()));
     }
 
     #[test]
@@ -267,6 +475,7 @@ mod tests {
         let e = parse_line("a:4294967296:10", 1).unwrap();
         assert_eq!(e.range(), None);
         assert!(parse_line("a:99999999999999999999999:1", 1).is_err());
+        assert_eq!(parse_line("a:-1:1", 1).unwrap().range(), None);
     }
 
     #[test]

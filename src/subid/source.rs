@@ -1,9 +1,10 @@
 //! Where a user's subordinate ids come from: the files (default /etc/subuid and
 //! /etc/subgid, or files given on the command line), or an NSS module through libsubid.
 
-use super::lookup::{entries_for, owner_text_matches, usability, Usability};
+use super::lookup::{entries_for, owner_text_matches, skipped_of, usability, Usability};
 use super::nss;
-use super::parse::{Owner, SubIdEntry, SubIdFile};
+use super::parse::{Owner, Skipped, SubIdEntry, SubIdFile};
+use super::range::SubIdRange;
 use crate::error::Result;
 use crate::ids::IdKind;
 use crate::users::Account;
@@ -55,6 +56,9 @@ pub struct UserSubIds {
     /// The file path, or "nss:MODULE" for ranges served by libsubid.
     pub source: String,
     pub entries: Vec<(SubIdEntry, Usability)>,
+    /// Lines that may be the owner's but are no entry (see `lookup::skipped_of`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
 }
 
 impl UserSubIds {
@@ -75,6 +79,7 @@ impl UserSubIds {
                 .into_iter()
                 .map(|e| (e.clone(), usability(e, Some(own))))
                 .collect(),
+            skipped: skipped_of(file, account).into_iter().cloned().collect(),
         }
     }
 
@@ -166,6 +171,7 @@ impl UserSubIds {
             kind,
             source: format!("nss:{module}"),
             entries,
+            skipped: Vec::new(),
         })
     }
 
@@ -175,15 +181,16 @@ impl UserSubIds {
         SubIdFile {
             path: PathBuf::from(&self.source),
             entries: self.entries.iter().map(|(e, _)| e.clone()).collect(),
-            skipped: Vec::new(),
+            ..Default::default()
         }
     }
 
-    pub(crate) fn usable(&self) -> impl Iterator<Item = &SubIdEntry> {
+    /// The ids each entry gives a map (a range passing the largest id gives its part
+    /// below it), with the entry.
+    pub(crate) fn usable(&self) -> impl Iterator<Item = (&SubIdEntry, SubIdRange)> {
         self.entries
             .iter()
-            .filter(|(_, u)| u.is_usable())
-            .map(|(e, _)| e)
+            .filter_map(|(e, u)| Some((e, u.usable_range(e)?)))
     }
 }
 

@@ -271,7 +271,7 @@ fn plan_kind(
 /// inside the caller's subid ranges (a range may span adjacent entries, as shadow's
 /// `have_range` allows), or exactly the caller's own id with count 1.
 pub(crate) fn check_allowed(map: &IdMap, own_id: u32, subids: &UserSubIds) -> Result<()> {
-    let mut allowed: Vec<SubIdRange> = subids.usable().filter_map(|e| e.range()).collect();
+    let mut allowed: Vec<SubIdRange> = subids.usable().map(|(_, r)| r).collect();
     allowed.sort();
     // Once, not per map line: a user may have thousands of lines.
     let runs = crate::ids::union(allowed.iter().map(|r| (r.start as u64, r.end())).collect());

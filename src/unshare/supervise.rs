@@ -163,6 +163,8 @@ pub(crate) enum Confinement {
 pub(crate) struct Pid1 {
     pub pid: Pid,
     report: OwnedFd,
+    /// The report, once [`Pid1::await_exec`] has read it to its end.
+    early_report: Option<Vec<u8>>,
 }
 
 /// Fork pid 1 of the (already unshared) pid namespace: it runs `in_pid1` (a container's
@@ -202,6 +204,7 @@ pub(crate) fn start_pid1(
         Ok(ForkResult::Parent { child }) => Ok(Pid1 {
             pid: child,
             report: report_read,
+            early_report: None,
         }),
         Err(e) => Err(Error::failure("cannot fork pid 1 of the new pid namespace").because(e)),
     }
@@ -226,10 +229,34 @@ impl Pid1 {
         self.finish(program, status)
     }
 
+    /// Block until the program has started: the report pipe is close-on-exec, so it
+    /// reaches its end when the program is exec'd (or pid 1 has left). Err when pid 1
+    /// reported a failure; it is then ending, and [`Pid1::wait`] reaps it (and returns the
+    /// same error). For a caller that records the start (`userns run -d`).
+    pub(crate) fn await_exec(&mut self, program: &Program) -> Result<()> {
+        use std::io::Read;
+        let mut report = Vec::new();
+        let _ = std::fs::File::from(
+            self.report
+                .try_clone()
+                .map_err(|e| Error::failure("cannot read pid 1's report").because(e))?,
+        )
+        .read_to_end(&mut report);
+        let failed = decode_report(program, &report);
+        self.early_report = Some(report);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// The exit code for pid 1's final `status`, or the error it reported (setup failed,
     /// program not found or not executable).
     pub(crate) fn finish(self, program: &Program, status: WaitStatus) -> Result<u8> {
-        let report = read_all(self.report);
+        let report = match self.early_report {
+            Some(report) => report,
+            None => read_all(self.report),
+        };
         if let Some(err) = decode_report(program, &report) {
             return Err(err);
         }

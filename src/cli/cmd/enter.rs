@@ -77,10 +77,9 @@ fn resolve(target: &str) -> Result<(Target, Joinable)> {
         return Ok((Target::Podman, joinable));
     }
     if !target.is_empty() && target.bytes().all(|b| b.is_ascii_digit()) {
-        let pid: i32 = target.parse().map_err(|_| {
-            Error::usage(format!("pid {target} is out of range"))
-                .fix("give a pid from ps or userns ls")
-        })?;
+        // As `map PID` and `translate --pid` read a pid: 0 is no process.
+        let pid = userns::idmap::proc::parse_pid(target)
+            .map_err(|why| Error::usage(why).fix("give a pid from ps or userns ls"))?;
         let joinable = Joinable::open(pid, None, format!("process {pid}"))?;
         // Opening the namespace link checks ptrace access: another user's process fails
         // here with a message naming its owner, before any setns.

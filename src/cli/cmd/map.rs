@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::os::unix::fs::MetadataExt;
 use userns::error::Result;
 use userns::exit;
-use userns::idmap::owners::{attribute, describe_owners, RangeOwner};
+use userns::idmap::owners::{attribute, describe_owners, own_id_accounts, RangeOwner};
 use userns::idmap::plan::{plan_for_user, MapPlan};
 use userns::idmap::proc::{map_state, MapState, ProcMap, ProcRoot, ProcTarget, SetGroups};
 use userns::idmap::{IdMap, LeftOut};
@@ -115,7 +115,9 @@ pub fn map_view(
 fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Result<MapReport> {
     let (uid_map, gid_map) = root.read_proc_maps(target)?;
     let owner_uid = root.owner_uid_of(target)?;
-    let owner = Account::by_uid(owner_uid).unwrap_or_else(|| Account {
+    let known = Account::by_uid(owner_uid);
+    let known_user = known.is_some();
+    let owner = known.unwrap_or_else(|| Account {
         name: None,
         uid: owner_uid,
         // Without a passwd entry the primary gid is unknown; the group of /proc/PID
@@ -126,7 +128,20 @@ fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Resul
         home: None,
     });
     let (inode, inode_error) = split(root.userns_inode_of(target));
-    let mut accounts = vec![owner.clone(), Account::current()];
+    // Attribution without a subid file is still worth showing; say why it is missing.
+    let files: Vec<SubIdFile> = IdKind::BOTH
+        .iter()
+        .map(|&kind| {
+            SubIdFile::read(paths.path(kind)).unwrap_or_else(|e| {
+                userns::warn(format!("owners of {} ranges unknown: {e}", kind.name()));
+                SubIdFile::default()
+            })
+        })
+        .collect();
+    let mut accounts = own_id_accounts(owner.clone(), known_user, &files[0], |name| {
+        Account::resolve(name).ok()
+    });
+    accounts.push(Account::current());
     // A process in our own namespace shows outside ids of the parent namespace
     // (user_namespaces(7)), while its owner and we are known by inside ids: see the
     // owners as the parent does, so that `0 2000 1` read inside reads "own uid of ivy".
@@ -138,13 +153,8 @@ fn read_report(root: &ProcRoot, target: ProcTarget, paths: &SubIdPaths) -> Resul
     }
     let (setgroups, setgroups_error) = split(root.setgroups_of(target));
     let mut maps = Vec::new();
-    for (kind, pm) in [(IdKind::Uid, &uid_map), (IdKind::Gid, &gid_map)] {
-        // Attribution without the subid file is still worth showing; say why it is missing.
-        let subids = SubIdFile::read(paths.path(kind)).unwrap_or_else(|e| {
-            userns::warn(format!("owners of {} ranges unknown: {e}", kind.name()));
-            SubIdFile::default()
-        });
-        maps.push(proc_map_view(pm, &subids, &accounts));
+    for (pm, subids) in [&uid_map, &gid_map].into_iter().zip(&files) {
+        maps.push(proc_map_view(pm, subids, &accounts));
     }
     let pid = match target {
         ProcTarget::Pid(pid) => Some(pid),
@@ -326,20 +336,6 @@ pub fn plan_view(plan: &MapPlan, subids: &SubIdFile, account: &Account) -> PlanV
     }
 }
 
-/// Malformed lines of a subid file that may belong to `account` (their first field is its
-/// name or uid): shadow skips them silently, so the user would never learn why a range
-/// is missing from the plan.
-pub fn skipped_lines_of<'f>(file: &'f SubIdFile, account: &Account) -> Vec<&'f Skipped> {
-    let uid = account.uid.to_string();
-    file.skipped
-        .iter()
-        .filter(|s| {
-            let first = s.text.split(':').next().unwrap_or("");
-            first == uid || account.name.as_deref() == Some(first)
-        })
-        .collect()
-}
-
 fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
     let account = match &args.user {
         Some(spec) => Account::resolve(spec)?,
@@ -363,15 +359,6 @@ fn plan(args: &MapArgs, paths: &SubIdPaths) -> Result<u8> {
                 (UserSubIds::from_file(kind, &file, &account), file)
             }
         };
-        for s in skipped_lines_of(&file, &account) {
-            userns::warn(format!(
-                "{}:{}: skipped {:?}: {}",
-                file.path.display(),
-                s.line,
-                s.text,
-                s.reason
-            ));
-        }
         let plan = plan_for_user(kind, account.own_id(kind), 0, &subids, &name)?;
         for left in &plan.left_out {
             userns::warn(left);
@@ -644,18 +631,5 @@ mod tests {
             plan_command(&plan),
             "as root, userns writes /proc/PID/gid_map itself: 0 0 4294967295"
         );
-    }
-
-    #[test]
-    fn malformed_lines_that_may_be_the_users_are_found() {
-        let file = parse(
-            Path::new("/etc/subuid"),
-            b"ivy:100000:x\nbob:1:x\n2000:5\nivy:1:2\n",
-        );
-        let lines: Vec<usize> = skipped_lines_of(&file, &ivy())
-            .iter()
-            .map(|s| s.line)
-            .collect();
-        assert_eq!(lines, [1, 3]);
     }
 }

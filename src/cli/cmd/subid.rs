@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use userns::error::{Error, Result};
 use userns::exit;
 use userns::ids::IdKind;
+use userns::subid::alloc;
 use userns::subid::lint::{self, Finding, Severity, SystemPasswd};
 use userns::subid::login_defs::{LoginDefs, LOGIN_DEFS};
 use userns::subid::{SubIdFile, SubIdPaths, UserSubIds};
@@ -133,7 +134,7 @@ fn read_kind(
             count: entry.count,
             file: PathBuf::from(&mine.source),
             line: entry.line,
-            usable: verdict.is_usable(),
+            usable: verdict.usable_range(entry).is_some(),
             reason: verdict.reason(kind),
         });
     }
@@ -154,11 +155,36 @@ fn report_missing(
     missing: &[(IdKind, String)],
 ) -> Result<u8> {
     let who = account.display_name();
-    // Only now are every owner's lines needed: to suggest a free range in the fix.
-    let suggestion = suggest_range(&[
-        &SubIdFile::read(&paths.subuid)?,
-        &SubIdFile::read(&paths.subgid)?,
-    ]);
+    // Ranges served by NSS are not the files' to fix: usermod would write the files.
+    if let Some((_, source)) = missing.iter().find(|(_, s)| s.starts_with("nss:")) {
+        let fix =
+            format!("ask the administrator of the subid module ({source}) for ranges for {who}");
+        if missing.len() == 2 {
+            return Err(Error::failure(format!("{who} has no subordinate ids from {source}"))
+                .because("nsswitch.conf names a subid module, which newuidmap asks instead of the files")
+                .fix(fix));
+        }
+        for (kind, source) in missing {
+            userns::warn(format!(
+                "{who} has no {} ranges from {source}, so {} will refuse to map any; fix: {fix}",
+                kind.subid_name(),
+                kind.helper_name(),
+            ));
+        }
+        return Ok(exit::OK);
+    }
+    // Only now are every owner's lines needed: to suggest in the fix the range `subid
+    // add` would allocate in each file.
+    let defs = LoginDefs::read(Path::new(LOGIN_DEFS)).unwrap_or_default();
+    let suggest = |kind: IdKind| -> Result<String> {
+        let file = SubIdFile::read(paths.path(kind))?;
+        Ok(alloc::usermod_range(
+            &file,
+            &defs,
+            kind,
+            account.own_id(kind),
+        ))
+    };
     if missing.len() == 2 {
         return Err(Error::failure(format!(
             "{who} has no subordinate ids in {} or {}",
@@ -167,16 +193,19 @@ fn report_missing(
         ))
         .because("no line names the user or their uid; rootless containers and `userns unshare` need them")
         .fix(format!(
-            "as root: usermod --add-subuids {suggestion} --add-subgids {suggestion} {who}"
+            "as root: usermod --add-subuids {} --add-subgids {} {who}",
+            suggest(IdKind::Uid)?,
+            suggest(IdKind::Gid)?
         )));
     }
     for (kind, source) in missing {
         userns::warn(format!(
-            "{who} has no {} ranges in {}, so {} will refuse to map any; fix, as root: usermod --add-{}s {suggestion} {who}",
+            "{who} has no {} ranges in {}, so {} will refuse to map any; fix, as root: usermod --add-{}s {} {who}",
             kind.subid_name(),
             source,
             kind.helper_name(),
             kind.subid_name(),
+            suggest(*kind)?,
         ));
     }
     Ok(exit::OK)
@@ -205,43 +234,6 @@ fn render_ranges(ranges: &[ShowRange]) -> String {
     )
 }
 
-/// A free START-END for the fix of a user without ranges: the first SUB_UID_COUNT ids
-/// from SUB_UID_MIN that no line of either file uses (useradd's first fit, simplified:
-/// one range for both files, which is how useradd usually ends up anyway).
-fn suggest_range(files: &[&SubIdFile]) -> String {
-    let defs = LoginDefs::read(Path::new(LOGIN_DEFS)).unwrap_or_default();
-    let min = defs.get_u64("SUB_UID_MIN").unwrap_or(100_000);
-    let max = defs.get_u64("SUB_UID_MAX").unwrap_or(600_100_000);
-    let count = defs.get_u64("SUB_UID_COUNT").unwrap_or(65536).max(1);
-    let used: Vec<(u128, u128)> = files
-        .iter()
-        .flat_map(|f| f.entries.iter())
-        .filter(|e| e.count > 0)
-        .map(|e| (e.start as u128, e.end()))
-        .collect();
-    match first_free(used, min, max, count) {
-        Some(start) => format!("{start}-{}", start + count - 1),
-        None => "START-END".into(),
-    }
-}
-
-/// The lowest start >= min of `count` ids, ending at or below `max`, that overlaps none
-/// of the half-open `used` ranges.
-fn first_free(mut used: Vec<(u128, u128)>, min: u64, max: u64, count: u64) -> Option<u64> {
-    used.sort_unstable();
-    let mut candidate = min as u128;
-    for (start, end) in used {
-        if end <= candidate {
-            continue;
-        }
-        if start >= candidate + count as u128 {
-            break;
-        }
-        candidate = end;
-    }
-    (candidate + count as u128 - 1 <= max as u128).then_some(candidate as u64)
-}
-
 #[derive(Serialize)]
 struct CheckOutput<'a> {
     files: [&'a Path; 2],
@@ -254,6 +246,18 @@ struct CheckOutput<'a> {
 }
 
 pub fn check(args: SubidCheckArgs) -> Result<u8> {
+    // A file named on the command line must be there: checking nothing and reporting
+    // "0 errors" would pass a typo. (A missing /etc/subuid is empty, as shadow reads it.)
+    for path in [&args.files.subuid, &args.files.subgid]
+        .into_iter()
+        .flatten()
+    {
+        if !path.exists() {
+            return Err(Error::failure(format!("{} does not exist", path.display()))
+                .because("the file to check was given on the command line")
+                .fix("give the path of an existing subuid or subgid file"));
+        }
+    }
     let paths = SubIdPaths::new(args.files.subuid.clone(), args.files.subgid.clone());
     let subuid = SubIdFile::read(&paths.subuid)?;
     let subgid = SubIdFile::read(&paths.subgid)?;
@@ -285,27 +289,4 @@ pub fn check(args: SubidCheckArgs) -> Result<u8> {
         crate::cli::render::out::println(lint::summary(&findings, &files))?;
     }
     Ok(if ok { exit::OK } else { exit::PROBLEMS })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::first_free;
-
-    #[test]
-    fn first_free_skips_used_ranges() {
-        assert_eq!(
-            first_free(vec![], 100_000, 600_100_000, 65536),
-            Some(100_000)
-        );
-        let used = vec![(100_000, 165_536), (165_536, 231_072), (300_000, 300_010)];
-        assert_eq!(first_free(used, 100_000, 600_100_000, 65536), Some(231_072));
-        // A gap too small for the count is skipped.
-        let used = vec![(100_000, 110_000), (120_000, 130_000)];
-        assert_eq!(
-            first_free(used, 100_000, 600_100_000, 20_000),
-            Some(130_000)
-        );
-        // Nothing fits below max.
-        assert_eq!(first_free(vec![(0, 200_000)], 100_000, 150_000, 10), None);
-    }
 }
