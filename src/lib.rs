@@ -30,6 +30,7 @@ pub mod trusted_dir;
 pub mod units;
 pub mod unshare;
 pub mod users;
+pub mod whose;
 
 pub(crate) use error::{Error, Result};
 

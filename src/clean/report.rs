@@ -159,7 +159,7 @@ pub fn counted(n: u64, noun: &str) -> String {
 }
 
 /// 98113 → "98,113".
-pub(crate) fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -200,6 +200,7 @@ mod tests {
             uid,
             gid: uid,
             size,
+            nlink: 1,
         }
     }
 

@@ -66,6 +66,15 @@ pub enum Command {
     Images(ImagesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+    /// Say whose a file is: its owner and group, who those ids belong to, and where it came from
+    ///
+    /// For each PATH: the host owner and group; who each id belongs to (you, a subordinate
+    /// range of which user with its /etc/subuid line or NSS source, root, an account, or no
+    /// one, which means no one can chown it back without root); the id inside your
+    /// namespace; and, where known, the podman container, image or volume, or the userns
+    /// image or kept layer it came from. With -R, a tree is summarised per owner. No
+    /// symlink is followed (one given as PATH is described itself).
+    Whose(WhoseArgs),
 }
 
 impl Command {
@@ -523,4 +532,21 @@ pub struct CompletionsArgs {
 /// The clap `Command`, for man pages and completions.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[derive(Debug, Args)]
+pub struct WhoseArgs {
+    /// Summarise each PATH as a tree: entries and bytes per owner and per group (host ids
+    /// and namespace ids), never following symlinks, hard links counted once
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// With -R, also descend into other filesystems mounted below PATH
+    #[arg(long)]
+    pub cross_filesystems: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Files or trees to explain
+    #[arg(value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
 }

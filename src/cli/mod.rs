@@ -56,5 +56,6 @@ pub fn run(cli: Cli, words: &[OsString]) -> Result<u8> {
         Command::Run(a) => cmd::run::run(a, words),
         Command::Images(a) => cmd::images::run(a),
         Command::Completions(a) => cmd::completions::run(a),
+        Command::Whose(a) => cmd::whose::run(a),
     }
 }

@@ -16,6 +16,7 @@ pub mod subid;
 pub mod subid_admin;
 pub mod translate;
 pub mod unshare;
+pub mod whose;
 
 use std::ffi::OsString;
 use userns::error::{Error, Result};
