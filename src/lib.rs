@@ -19,6 +19,7 @@ pub mod idmap;
 pub mod ids;
 pub mod image;
 pub mod keep;
+pub mod migrate;
 pub mod nsinfo;
 pub mod podman;
 pub mod run;

@@ -57,5 +57,6 @@ pub fn run(cli: Cli, words: &[OsString]) -> Result<u8> {
         Command::Images(a) => cmd::images::run(a),
         Command::Completions(a) => cmd::completions::run(a),
         Command::Whose(a) => cmd::whose::run(a),
+        Command::Migrate(a) => cmd::migrate::run(a),
     }
 }

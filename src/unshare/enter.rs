@@ -13,6 +13,16 @@ use nix::sched::CloneFlags;
 /// this process inside, mapped.
 pub fn enter(spec: &NsSpec, account: &Account) -> Result<Mapping> {
     let mapping = super::plan_mapping(&spec.map, account, &SubIdPaths::default())?;
+    if spec.map == super::MapRequest::default() {
+        // The default plan, remembered for `migrate` (a read of one small file; written
+        // only when the plan changed). A failure here (no home, a read-only one) must
+        // neither stop the namespace nor add a warning to every run.
+        let maps = crate::migrate::Maps {
+            uid: mapping.uid.clone(),
+            gid: mapping.gid.clone(),
+        };
+        let _ = crate::migrate::record::note_plan(account, &maps);
+    }
     for left in &mapping.left_out {
         crate::warn(left);
     }

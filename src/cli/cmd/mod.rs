@@ -9,6 +9,7 @@ pub mod enter;
 pub mod images;
 pub mod ls;
 pub mod map;
+pub mod migrate;
 pub mod run;
 pub mod stat;
 pub mod stop;
