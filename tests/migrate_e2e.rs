@@ -3,6 +3,8 @@
 //! overlapping 210000:65536), keeping what each container sees inside.
 
 mod common;
+#[path = "run_support/mod.rs"]
+mod run_support;
 
 use common::{assert_code, assert_ok, describe, stderr, stdout, Scenario};
 use serde_json::Value;
@@ -144,4 +146,219 @@ fn migrate_keeps_ids_inside_and_every_attribute() {
     let v = json(&again);
     assert_eq!(v["trees"][0]["changed"], 0, "{v}");
     assert_eq!(owner(&vol.join("a")), (300999, 300999));
+}
+
+#[test]
+fn migrate_says_what_to_ask_when_the_old_ranges_are_gone_and_root_can_do_it() {
+    let Some(s) = Scenario::new("migrate_old_gone").map(|s| {
+        s.subuid(OLD).subgid(OLD).root_setup(
+            // A root run, once, when the test asks for it (after the user's steps).
+            r#"if [ -e "$SCRATCH/run-as-root" ] && [ ! -e "$SCRATCH/root.out" ]; then
+  HOME="$SCRATCH/roothome" "$BIN" migrate --as ivy --yes --json "$SCRATCH/home/vol" >"$SCRATCH/root.out" 2>"$SCRATCH/root.err" || echo $? >"$SCRATCH/root.rc"
+fi"#,
+        )
+    }) else {
+        return;
+    };
+    assert_ok(&s.sh(
+        "$USERNS unshare sh -c 'mkdir vol && echo a > vol/a && chown 1000:1000 vol/a && \
+         cp /bin/true vol/suid && chown 5:5 vol/suid && chmod 4755 vol/suid && ln -s a vol/link && \
+         chown -h 9:9 vol/link'",
+    ));
+    // The admin replaced the range outright: the old one is nobody's now.
+    set_subids(&s, "ivy:300000:65536\n");
+    let vol = s.home().join("vol");
+    let out = s.run(&["migrate", "--yes", "vol"]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    for want in [
+        "cannot move files still owned by the old subuids 200000-265535 and subgids 200000-265535",
+        "usermod --add-subuids 200000-265535 --add-subgids 200000-265535 ivy",
+        "usermod --del-subuids 200000-265535 --del-subgids 200000-265535 ivy",
+        "userns migrate --as ivy",
+    ] {
+        assert!(err.contains(want), "{want:?} in {}", describe(&out));
+    }
+    assert_eq!(owner(&vol.join("a")), (200999, 200999), "nothing moved");
+
+    // `whose` names what the old ids are now: no one's.
+    let v: Value = serde_json::from_str(&assert_ok(&s.run(&["whose", "--json", "vol/a"]))).unwrap();
+    assert_eq!(v[0]["owner"]["belongs"]["kind"], "no-one", "{v}");
+
+    // --as is for root only.
+    let out = s.run(&["migrate", "--as", "ivy", "vol"]);
+    assert_code(&out, 2);
+
+    // Root does it, without a namespace, from the plan ivy's namespaces recorded.
+    std::fs::write(s.scratch().join("run-as-root"), "").unwrap();
+    assert_ok(&s.sh("true"));
+    let rc = std::fs::read_to_string(s.scratch().join("root.rc")).unwrap_or_default();
+    let err = std::fs::read_to_string(s.scratch().join("root.err")).unwrap_or_default();
+    assert_eq!(rc, "", "{err}");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(s.scratch().join("root.out")).unwrap())
+            .unwrap();
+    assert_eq!(v["action"], "migrated", "{v}");
+    assert_eq!(owner(&vol.join("a")), (300999, 300999));
+    assert_eq!(owner(&vol.join("suid")), (300004, 300004));
+    assert_eq!(
+        owner(&vol.join("link")),
+        (300008, 300008),
+        "the symlink itself"
+    );
+    assert_eq!(
+        std::fs::metadata(vol.join("suid")).unwrap().mode() & 0o7777,
+        0o4755
+    );
+    let inside = assert_ok(&s.sh("$USERNS unshare stat -c '%n %u %a' vol/a vol/suid"));
+    assert_eq!(inside, "vol/a 1000 644\nvol/suid 5 4755\n");
+}
+
+#[test]
+fn an_interrupted_migration_finishes_on_the_next_run_with_overlapping_ranges() {
+    let Some(s) = Scenario::new("migrate_interrupted").map(|s| s.subuid(OLD).subgid(OLD)) else {
+        return;
+    };
+    // 60 files of container user 1000 and one setuid file of user 3.
+    assert_ok(&s.sh(
+        "$USERNS unshare sh -c 'mkdir vol && for i in $(seq 60); do echo $i > vol/f$i; done && \
+         chown -R 1000:1000 vol/* && cp /bin/true vol/suid && chown 3:3 vol/suid && chmod 4755 vol/suid'",
+    ));
+    // New ids overlap the old ones: 210999 is the new id of container user 1000, and an
+    // old id too (of container user 11000). A second translation would be wrong.
+    set_subids(&s, "ivy:210000:65536\nivy:200000:65536\n");
+    let dry = json(&s.run(&["migrate", "-n", "--json", "vol"]));
+    assert_eq!(dry["journaled_every_inode"], true, "{dry}");
+    let out = s.sh("USERNS_MIGRATE_KILL_AFTER=20 USERNS_CLEAN_WORKERS=1 $USERNS migrate --yes vol");
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "killed mid-way: {}",
+        describe(&out)
+    );
+    let owners: Vec<u32> = (1..=60)
+        .map(|i| owner(&s.home().join(format!("vol/f{i}"))).0)
+        .collect();
+    let moved = owners.iter().filter(|&&u| u == 210999).count();
+    assert!(moved >= 20 && moved < 60, "part moved: {owners:?}");
+
+    let out = s.run(&["migrate", "--yes", "--json", "vol"]);
+    let v = json(&out);
+    assert_code(&out, 0);
+    assert!(v["old_source"].as_str().unwrap().contains("resumed"), "{v}");
+    assert!(v["trees"][0]["from_journal"].as_u64().unwrap() >= 20, "{v}");
+    for i in 1..=60 {
+        assert_eq!(
+            owner(&s.home().join(format!("vol/f{i}"))),
+            (210999, 210999),
+            "f{i}"
+        );
+    }
+    assert_eq!(owner(&s.home().join("vol/suid")), (210002, 210002));
+    assert_eq!(
+        std::fs::metadata(s.home().join("vol/suid")).unwrap().mode() & 0o7777,
+        0o4755
+    );
+    assert!(
+        !s.home()
+            .join(".local/state/userns/migrate-2000/migrate.json")
+            .exists(),
+        "journal gone"
+    );
+    set_subids(&s, "ivy:210000:65536\n");
+    let inside = assert_ok(
+        &s.sh("$USERNS unshare sh -c 'stat -c %u vol/f* | sort -u; stat -c \"%u %a\" vol/suid'"),
+    );
+    assert_eq!(inside, "1000\n3 4755\n");
+}
+
+/// The image: busybox, /home/app owned by container user 1000 (made with tarfile, which
+/// writes any owner).
+const MAKE_IMAGE: &str = r#"python3 - "$SCRATCH/rootfs" <<'PY'
+import os, sys, tarfile
+root = sys.argv[1]
+def owner(info):
+    inside_app = info.name.startswith("./home/app")
+    info.uid = info.gid = 1000 if inside_app else 0
+    info.uname = info.gname = ""
+    return info
+with tarfile.open("image.tar", "w") as t:
+    t.add(root, arcname=".", filter=owner)
+PY
+podman import -q image.tar localhost/migrate-test >/dev/null
+mkdir vol
+podman --runtime runc run --rm --network none -v "$HOME/vol:/vol" localhost/migrate-test sh -c '
+set -e
+mkdir /vol/sub && echo a > /vol/a && chown 1000:1000 /vol/a
+echo b > /vol/sub/b && chown 33:44 /vol/sub/b
+cp /bin/busybox /vol/suid && chown 1000:1000 /vol/suid && chmod 4755 /vol/suid
+ln /vol/a /vol/sub/a-link
+echo d > /home/app/data && chown 1000:1000 /home/app/data
+touch /vol/acl /vol/capped
+'
+$USERNS unshare sh -c 'setfacl -m u:1000:r,g:33:rw vol/acl && cp /bin/true vol/capped && setcap cap_net_raw+ep vol/capped && touch -d "2001-02-03 04:05:06" vol/a vol/suid'
+"#;
+
+const PODMAN_VIEW: &str = r#"podman --runtime runc run --rm --network none -v "$HOME/vol:/vol" localhost/migrate-test sh -c '
+for f in /vol/a /vol/sub /vol/sub/b /vol/sub/a-link /vol/suid /vol/acl /home/app; do stat -c "%n %u:%g %a %h %Y" $f; done'
+$USERNS unshare sh -c 'getfacl -n -p vol/acl; getcap vol/capped'"#;
+
+#[test]
+fn podman_sees_the_same_ids_after_the_ranges_moved() {
+    let Some(s) = Scenario::new("migrate_podman").map(|s| s.subuid(OLD).subgid(OLD)) else {
+        return;
+    };
+    let rootfs = run_support::rootfs(&s);
+    for applet in ["chown", "chmod", "ln", "cp"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+    }
+    assert_ok(&s.sh(&MAKE_IMAGE.replace("$SCRATCH/rootfs", &rootfs.display().to_string())));
+    let before = assert_ok(&s.sh(PODMAN_VIEW));
+    assert!(before.contains("/vol/suid 1000:1000 4755 1"), "{before}");
+    assert!(
+        before.contains("/vol/a 1000:1000 644 2 981173106"),
+        "{before}"
+    );
+    assert!(before.contains("/home/app 1000:1000"), "{before}");
+    assert!(
+        before.contains("user:1000:r--") && before.contains("cap_net_raw=ep"),
+        "{before}"
+    );
+    let pause: i32 = std::fs::read_to_string(s.scratch().join("run/libpod/tmp/pause.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let graphroot = s.home().join(".local/share/containers/storage");
+
+    set_subids(&s, "ivy:300000:65536\nivy:200000:65536\n");
+    // The default trees: podman's storage (and userns's data dir when it exists).
+    let dry = json(&s.run(&["migrate", "-n", "--json"]));
+    assert_eq!(
+        dry["trees"][0]["path"],
+        graphroot.display().to_string(),
+        "{dry}"
+    );
+    assert!(dry["trees"][0]["changed"].as_u64().unwrap() > 0, "{dry}");
+    let out = s.run(&[
+        "migrate",
+        "--yes",
+        "--json",
+        &graphroot.display().to_string(),
+        "vol",
+    ]);
+    let v = json(&out);
+    assert_code(&out, 0);
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains(&format!("stopped podman's pause process {pause}")),
+        "{v}"
+    );
+    assert_eq!(owner(&s.home().join("vol/a")), (300999, 300999));
+
+    set_subids(&s, "ivy:300000:65536\n");
+    let after = assert_ok(&s.sh(&format!(
+        "{PODMAN_VIEW}; rc=$?; kill $(cat \"$XDG_RUNTIME_DIR/libpod/tmp/pause.pid\") 2>/dev/null; exit $rc"
+    )));
+    assert_eq!(after, before);
 }

@@ -113,10 +113,17 @@ pub fn from_map_files(spec: &str) -> Result<Maps> {
 }
 
 /// The newest map userns knows the user had that differs from `current`, and where it
-/// was found.
-pub fn recorded(account: &Account, current: &Maps) -> Option<(Maps, String)> {
+/// was found. For a root run (`as_root`) only the user's plan record counts, read from
+/// their home (root's environment says nothing about the user's state dir, and their
+/// kept namespaces and podman's pause process are found through the user's runtime dir).
+pub fn recorded(account: &Account, current: &Maps, as_root: bool) -> Option<(Maps, String)> {
     let cur = MapsRecord::from(current);
-    if let Some(dir) = state_dir(account) {
+    let dir = if as_root {
+        account.home.as_ref().map(|h| h.join(".local/state/userns"))
+    } else {
+        state_dir(account)
+    };
+    if let Some(dir) = dir {
         let plans = read_plans(&dir);
         if let Some(p) = plans.plans.iter().find(|p| p.maps != cur) {
             return Some((
@@ -128,6 +135,9 @@ pub fn recorded(account: &Account, current: &Maps) -> Option<(Maps, String)> {
                 ),
             ));
         }
+    }
+    if as_root {
+        return None;
     }
     if let Ok(dir) = crate::keep::record::registry_dir(false) {
         for rec in crate::keep::record::list(&dir).into_iter().flatten() {

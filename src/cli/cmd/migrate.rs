@@ -85,7 +85,12 @@ fn who(args: &MigrateArgs) -> Result<Who> {
 }
 
 /// The old maps: a pending journal's, the command line's, or the newest recorded.
-fn old_maps(args: &MigrateArgs, account: &Account, new: &Maps) -> Result<(Maps, String)> {
+fn old_maps(
+    args: &MigrateArgs,
+    account: &Account,
+    new: &Maps,
+    as_root: bool,
+) -> Result<(Maps, String)> {
     if let (Some(u), Some(g)) = (&args.from_subuid, &args.from_subgid) {
         let maps = old::from_subid_files(account, u, g)?;
         return Ok((maps, format!("{} and {}", u.display(), g.display())));
@@ -93,7 +98,7 @@ fn old_maps(args: &MigrateArgs, account: &Account, new: &Maps) -> Result<(Maps, 
     if let Some(spec) = &args.from_map {
         return Ok((old::from_map_files(spec)?, format!("--from-map {spec}")));
     }
-    old::recorded(account, new).ok_or_else(|| {
+    old::recorded(account, new, as_root).ok_or_else(|| {
         Error::failure("no old map to migrate from")
             .because(format!(
                 "userns has no record of a map of {} other than the current one ({}), no kept namespace and no podman pause process holds another",
@@ -144,7 +149,7 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
         Some(h) if h.uid == account.uid => {
             let given = args.from_subuid.is_some() || args.from_map.is_some();
             let old = h.old.maps();
-            if given && old_maps(&args, &account, &current)?.0 != old {
+            if given && old_maps(&args, &account, &current, as_root)?.0 != old {
                 return Err(
                     Error::failure("an interrupted migration is pending with other maps")
                         .because(format!(
@@ -168,7 +173,7 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
             )
         }
         _ => {
-            let (old, source) = old_maps(&args, &account, &current)?;
+            let (old, source) = old_maps(&args, &account, &current, as_root)?;
             let trees = if args.paths.is_empty() {
                 default_paths(&account, as_root)
             } else {
