@@ -148,16 +148,27 @@ fn migrate_keeps_ids_inside_and_every_attribute() {
     assert_eq!(owner(&vol.join("a")), (300999, 300999));
 }
 
+/// Root commands for a test: userns's arguments in $SCRATCH/root-cmd run as root in the
+/// scenario's mount namespace before the next user step, once.
+const ROOT_HOOK: &str = r#"if [ -e "$SCRATCH/root-cmd" ]; then
+  rc=0; eval "HOME=\"\$SCRATCH/roothome\" \"\$BIN\" $(cat "$SCRATCH/root-cmd")" >"$SCRATCH/root.out" 2>"$SCRATCH/root.err" || rc=$?
+  echo $rc >"$SCRATCH/root.rc"; rm "$SCRATCH/root-cmd"
+fi"#;
+
+/// Run `userns ARGS` as root (through ROOT_HOOK): exit code, stdout, stderr.
+fn as_root(s: &Scenario, args: &str) -> (i32, String, String) {
+    std::fs::write(s.scratch().join("root-cmd"), args).unwrap();
+    assert_ok(&s.sh("true"));
+    let read = |f: &str| std::fs::read_to_string(s.scratch().join(f)).unwrap_or_default();
+    let rc = read("root.rc").trim().parse().unwrap_or(-1);
+    (rc, read("root.out"), read("root.err"))
+}
+
 #[test]
 fn migrate_says_what_to_ask_when_the_old_ranges_are_gone_and_root_can_do_it() {
-    let Some(s) = Scenario::new("migrate_old_gone").map(|s| {
-        s.subuid(OLD).subgid(OLD).root_setup(
-            // A root run, once, when the test asks for it (after the user's steps).
-            r#"if [ -e "$SCRATCH/run-as-root" ] && [ ! -e "$SCRATCH/root.out" ]; then
-  HOME="$SCRATCH/roothome" "$BIN" migrate --as ivy --yes --json "$SCRATCH/home/vol" >"$SCRATCH/root.out" 2>"$SCRATCH/root.err" || echo $? >"$SCRATCH/root.rc"
-fi"#,
-        )
-    }) else {
+    let Some(s) =
+        Scenario::new("migrate_old_gone").map(|s| s.subuid(OLD).subgid(OLD).root_setup(ROOT_HOOK))
+    else {
         return;
     };
     assert_ok(&s.sh(
@@ -189,15 +200,48 @@ fi"#,
     let out = s.run(&["migrate", "--as", "ivy", "vol"]);
     assert_code(&out, 2);
 
+    // Attacks on the root run. A tree outside ivy's home, though hers (made with the new
+    // range), is refused.
+    assert_ok(&s.sh(
+        "$USERNS unshare sh -c 'mkdir ../elsewhere && touch ../elsewhere/f && chown -R 1000:1000 ../elsewhere'",
+    ));
+    let (rc, _, err) = as_root(&s, "migrate --as ivy --yes \"$SCRATCH/elsewhere\"");
+    assert_eq!(rc, 1, "{err}");
+    assert!(err.contains("only trees in the home of ivy"), "{err}");
+    assert_eq!(owner(&s.scratch().join("elsewhere/f")), (300999, 300999));
+    // A symlink in the tree to a file outside it: the link moves, never its target.
+    std::fs::write(s.scratch().join("target"), "t").unwrap();
+    std::os::unix::fs::chown(s.scratch().join("target"), Some(200004), Some(200004)).unwrap();
+    std::os::unix::fs::symlink(s.scratch().join("target"), vol.join("out")).unwrap();
+    std::os::unix::fs::lchown(vol.join("out"), Some(200004), Some(200004)).unwrap();
+    // A plan record planted by ivy that claims root's and system ids were hers.
+    let plans = s.home().join(".local/state/userns/plans.json");
+    let real = std::fs::read_to_string(&plans).unwrap();
+    std::fs::write(
+        &plans,
+        r#"{"plans":[{"uid_map":[[0,0,1000],[1000,200000,65536]],"gid_map":[[0,2000,1]],"first_used":1,"last_used":1}]}"#,
+    )
+    .unwrap();
+    let (rc, _, err) = as_root(&s, "migrate --as ivy --yes \"$SCRATCH/home/vol\"");
+    assert_eq!(rc, 1, "{err}");
+    assert!(
+        err.contains("refusing the old uid map line 0:0:1000")
+            && err.contains("root or system ids"),
+        "{err}"
+    );
+    assert_eq!(owner(&vol.join("a")), (200999, 200999), "nothing moved");
+    std::fs::write(&plans, real).unwrap();
+
     // Root does it, without a namespace, from the plan ivy's namespaces recorded.
-    std::fs::write(s.scratch().join("run-as-root"), "").unwrap();
-    assert_ok(&s.sh("true"));
-    let rc = std::fs::read_to_string(s.scratch().join("root.rc")).unwrap_or_default();
-    let err = std::fs::read_to_string(s.scratch().join("root.err")).unwrap_or_default();
-    assert_eq!(rc, "", "{err}");
-    let v: Value =
-        serde_json::from_str(&std::fs::read_to_string(s.scratch().join("root.out")).unwrap())
-            .unwrap();
+    let (rc, out, err) = as_root(&s, "migrate --as ivy --yes --json \"$SCRATCH/home/vol\"");
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(
+        owner(&s.scratch().join("target")),
+        (200004, 200004),
+        "not followed"
+    );
+    assert_eq!(owner(&vol.join("out")), (300004, 300004));
+    let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["action"], "migrated", "{v}");
     assert_eq!(owner(&vol.join("a")), (300999, 300999));
     assert_eq!(owner(&vol.join("suid")), (300004, 300004));
