@@ -85,6 +85,9 @@ fn migrate_keeps_ids_inside_and_every_attribute() {
     assert!(before.contains("cap_net_raw=ep"), "{before}");
     assert!(before.contains("cap_net_bind_service=ep"), "{before}");
 
+    // A kept namespace, made with the old map, to be refreshed.
+    assert_ok(&s.run(&["unshare", "--name", "old-ns", "true"]));
+
     // The admin moves ivy to 300000:65536 and keeps the old range granted for the move.
     set_subids(&s, "ivy:300000:65536\nivy:200000:65536\n");
     let dry = s.run(&["migrate", "-n", "--json", "vol"]);
@@ -115,6 +118,8 @@ fn migrate_keeps_ids_inside_and_every_attribute() {
     let v = json(&out);
     assert_code(&out, 0);
     assert_eq!(v["action"], "migrated", "{}", describe(&out));
+    assert!(v["notes"].to_string().contains("stopped old-ns"), "{v}");
+    assert!(!assert_ok(&s.run(&["ls"])).contains("old-ns"));
     assert_eq!(owner(&vol.join("a")), (300999, 300999));
     assert_eq!(owner(&vol.join("sub/b")), (300032, 300043));
     assert_eq!(owner(&vol.join("r")), (2000, 2000));
@@ -405,4 +410,33 @@ fn podman_sees_the_same_ids_after_the_ranges_moved() {
         "{PODMAN_VIEW}; rc=$?; kill $(cat \"$XDG_RUNTIME_DIR/libpod/tmp/pause.pid\") 2>/dev/null; exit $rc"
     )));
     assert_eq!(after, before);
+}
+
+#[test]
+fn ids_the_new_map_cannot_hold_stay_and_the_fix_is_named() {
+    let Some(s) = Scenario::new("migrate_unholdable").map(|s| s.subuid(OLD).subgid(OLD)) else {
+        return;
+    };
+    assert_ok(&s.sh(
+        "$USERNS unshare sh -c 'mkdir vol && echo a > vol/low && chown 10:10 vol/low && \
+         echo b > vol/high && chown 1000:1000 vol/high'",
+    ));
+    // Only 500 subordinate ids now: container id 1000 has no place.
+    set_subids(&s, "ivy:300000:500\nivy:200000:65536\n");
+    let out = s.run(&["migrate", "--yes", "--json", "vol"]);
+    assert_code(&out, 1);
+    let v = json(&out);
+    assert_eq!(owner(&s.home().join("vol/low")), (300009, 300009));
+    assert_eq!(
+        owner(&s.home().join("vol/high")),
+        (200999, 200999),
+        "left as it is"
+    );
+    assert_eq!(v["unholdable"][0]["from"], 200999, "{v}");
+    assert_eq!(v["unholdable"][0]["inside"], 1000, "{v}");
+    let fixes = v["fixes"].to_string();
+    assert!(
+        fixes.contains("userns subid add ivy --count 500"),
+        "{fixes}"
+    );
 }

@@ -39,6 +39,8 @@ pub struct Shared<'a> {
     /// Test hook (USERNS_MIGRATE_KILL_AFTER): SIGKILL this process after that many
     /// changes, to prove that a re-run finishes an interrupted migration.
     pub kill_after: Option<u64>,
+    /// Entries visited, shown on a terminal (hidden otherwise).
+    pub progress: indicatif::ProgressBar,
 }
 
 /// What one worker counted and did.
@@ -78,6 +80,14 @@ impl Tally {
 pub struct Migrator<'a> {
     pub shared: &'a Shared<'a>,
     pub tally: Tally,
+    /// Entries visited and not yet added to the progress bar.
+    pub unreported: u64,
+}
+
+impl Drop for Migrator<'_> {
+    fn drop(&mut self) {
+        self.shared.progress.inc(self.unreported);
+    }
 }
 
 /// How the inode is reached.
@@ -228,6 +238,11 @@ impl Migrator<'_> {
 
     fn visit(&mut self, reach: Reach, st: &FileStat, path: &dyn Fn() -> Vec<u8>) {
         self.tally.entries += 1;
+        self.unreported += 1;
+        if self.unreported >= 256 {
+            self.shared.progress.inc(self.unreported);
+            self.unreported = 0;
+        }
         let inode = (st.dev, st.ino);
         if let Some(intent) = self.shared.resumed.get(&inode) {
             if !self.shared.dry_run {

@@ -165,7 +165,7 @@ impl Journal {
         crate::trusted_dir::ensure_all(dir, crate::trusted_dir::Kind::Private)?;
         let text = serde_json::to_vec_pretty(header)
             .map_err(|e| Error::failure("cannot encode the journal").because(e.to_string()))?;
-        super::record::write_atomic(dir, HEADER, &text)?;
+        crate::idmap::record::write_atomic(dir, HEADER, &text)?;
         let path = dir.join(INTENTS);
         let intents = std::fs::OpenOptions::new()
             .append(true)

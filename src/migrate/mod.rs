@@ -4,12 +4,12 @@
 //!
 //! Where the old map comes from (`old.rs`), the translation (`translate.rs`), the walk
 //! (`apply.rs`), the attributes that hold ids (`xattr.rs`), the journal that makes a
-//! second run finish an interrupted one (`journal.rs`), the plan record (`record.rs`).
+//! second run finish an interrupted one (`journal.rs`); the plan record is
+//! `idmap::record`, written by `unshare::enter`.
 
 pub mod apply;
 pub mod journal;
 pub mod old;
-pub mod record;
 pub mod translate;
 pub mod xattr;
 
@@ -43,11 +43,12 @@ pub fn migrate_trees(
                 || apply::Migrator {
                     shared,
                     tally: Tally::default(),
+                    unreported: 0,
                 },
             );
             let mut tally = Tally::default();
-            for p in parts {
-                tally.merge(p.tally);
+            for mut p in parts {
+                tally.merge(std::mem::take(&mut p.tally));
             }
             tally.failures.extend(crashed);
             tally

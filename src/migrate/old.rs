@@ -3,9 +3,9 @@
 //! plan record, kept namespaces, podman's pause process, which still holds the old map
 //! until it is restarted). And the checks before anything moves.
 
-use super::record::{read_plans, state_dir};
 use super::translate::{Maps, MapsRecord};
 use crate::error::{Error, Result};
+use crate::idmap::record::{read_plans, state_dir};
 use crate::idmap::{plan_for_user, plan_map, IdMap, IdMapEntry};
 use crate::ids::IdKind;
 use crate::subid::{SubIdFile, SubIdPaths, UserSubIds};
@@ -130,7 +130,7 @@ pub fn recorded(account: &Account, current: &Maps, as_root: bool) -> Option<(Map
                 p.maps.maps(),
                 format!(
                     "the map userns last used before the change ({}, last used at {})",
-                    dir.join(super::record::PLANS_FILE).display(),
+                    dir.join(crate::idmap::record::PLANS_FILE).display(),
                     p.last_used
                 ),
             ));

@@ -8,9 +8,9 @@
 //! (`ambiguous`), a file's id alone cannot say whether it has moved; the journal then
 //! records each inode's target before it is changed (see `journal.rs`).
 
+pub use crate::idmap::record::{Maps, MapsRecord};
 use crate::idmap::{IdMap, IdMapEntry};
 use crate::ids::IdKind;
-use serde::{Deserialize, Serialize};
 
 /// What becomes of one host id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,53 +124,6 @@ impl Translation {
     /// Whether nothing moves at all: the same maps.
     pub fn is_noop(&self) -> bool {
         self.uid.old == self.uid.new && self.gid.old == self.gid.new
-    }
-}
-
-/// A pair of maps, as kept in records: `[inside, outside, count]` lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Maps {
-    pub uid: IdMap,
-    pub gid: IdMap,
-}
-
-/// Maps as JSON lines, for the journal and the plan record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MapsRecord {
-    pub uid_map: Vec<[u32; 3]>,
-    pub gid_map: Vec<[u32; 3]>,
-}
-
-impl From<&Maps> for MapsRecord {
-    fn from(m: &Maps) -> MapsRecord {
-        let lines = |map: &IdMap| {
-            map.entries
-                .iter()
-                .map(|e| [e.inside, e.outside, e.count])
-                .collect()
-        };
-        MapsRecord {
-            uid_map: lines(&m.uid),
-            gid_map: lines(&m.gid),
-        }
-    }
-}
-
-impl MapsRecord {
-    pub fn maps(&self) -> Maps {
-        let map = |kind, lines: &[[u32; 3]]| {
-            IdMap::new(
-                kind,
-                lines
-                    .iter()
-                    .map(|l| IdMapEntry::new(l[0], l[1], l[2]))
-                    .collect(),
-            )
-        };
-        Maps {
-            uid: map(IdKind::Uid, &self.uid_map),
-            gid: map(IdKind::Gid, &self.gid_map),
-        }
     }
 }
 

@@ -17,11 +17,11 @@ pub fn enter(spec: &NsSpec, account: &Account) -> Result<Mapping> {
         // The default plan, remembered for `migrate` (a read of one small file; written
         // only when the plan changed). A failure here (no home, a read-only one) must
         // neither stop the namespace nor add a warning to every run.
-        let maps = crate::migrate::Maps {
+        let maps = crate::idmap::record::Maps {
             uid: mapping.uid.clone(),
             gid: mapping.gid.clone(),
         };
-        let _ = crate::migrate::record::note_plan(account, &maps);
+        let _ = crate::idmap::record::note_plan(account, &maps);
     }
     for left in &mapping.left_out {
         crate::warn(left);

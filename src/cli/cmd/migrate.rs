@@ -2,6 +2,7 @@
 //! userns's data dir) from the old maps to the current ones, after /etc/subuid changed.
 
 use crate::cli::args::MigrateArgs;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -12,10 +13,11 @@ use userns::clean::walk::WalkOptions;
 use userns::clean::{fd_budget, guard, workers};
 use userns::error::{Error, Result};
 use userns::exit;
+use userns::idmap::record;
 use userns::ids::IdKind;
 use userns::migrate::journal::{Header, Journal};
 use userns::migrate::translate::{map_text, MapsRecord};
-use userns::migrate::{self, old, record, Maps, Shared, Tally, Translation};
+use userns::migrate::{self, old, Maps, Shared, Tally, Translation};
 use userns::podman::PauseProcess;
 use userns::storage::StoragePaths;
 use userns::subid::SubIdPaths;
@@ -220,6 +222,13 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(workers + 1),
     };
+    // Kept namespaces whose map goes stale, checked while their /proc entries can still
+    // be read (not from inside the namespace below); stopped after the move.
+    let stale_kept = if as_root || args.dry_run {
+        Vec::new()
+    } else {
+        stale_kept(&account)
+    };
     // Before any thread: the namespace where old and new ids all read as host ids.
     if !as_root {
         let spec = NsSpec {
@@ -245,6 +254,7 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
         kill_after: std::env::var("USERNS_MIGRATE_KILL_AFTER")
             .ok()
             .and_then(|v| v.parse().ok()),
+        progress: progress_bar(args.json, dry_run),
     };
     let report = Report {
         args: &args,
@@ -256,7 +266,9 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
         user: account.display_name(),
     };
     if args.dry_run || !args.yes {
-        let plan = migrate::migrate_trees(&resolved, &shared(true, None), options, workers);
+        let reading = shared(true, None);
+        let plan = migrate::migrate_trees(&resolved, &reading, options, workers);
+        reading.progress.finish_and_clear();
         if args.dry_run {
             return report.finish("dry-run", &plan, &[]);
         }
@@ -282,8 +294,9 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
         started: pending.as_ref().map_or_else(record::now, |h| h.started),
     };
     let journal = Journal::open(&journal_dir, &header)?;
-    let tallies =
-        migrate::migrate_trees(&resolved, &shared(false, Some(&journal)), options, workers);
+    let moving = shared(false, Some(&journal));
+    let tallies = migrate::migrate_trees(&resolved, &moving, options, workers);
+    moving.progress.finish_and_clear();
     let failed = tallies.iter().any(|t| !t.failures.is_empty());
     let mut notes = Vec::new();
     if failed {
@@ -294,13 +307,31 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
     } else {
         journal.finish()?;
     }
-    notes.extend(refresh(&account, pause.as_ref(), as_root));
+    notes.extend(refresh(&account, pause.as_ref(), stale_kept, as_root));
     report.finish("migrated", &tallies, &notes)
+}
+
+/// The kept namespaces of the user whose map the new subid files make stale.
+fn stale_kept(account: &Account) -> Vec<userns::keep::PendingStop> {
+    let Ok(dir) = userns::keep::record::registry_dir(false) else {
+        return Vec::new();
+    };
+    userns::keep::record::list(&dir)
+        .into_iter()
+        .flatten()
+        .filter(|rec| userns::keep::map_change(rec, account).is_some())
+        .filter_map(userns::keep::PendingStop::check)
+        .collect()
 }
 
 /// After the move: podman's pause process holds the old map (podman system migrate
 /// restarts it the same way), kept namespaces with the old map are stale.
-fn refresh(account: &Account, pause: Option<&PauseProcess>, as_root: bool) -> Vec<String> {
+fn refresh(
+    account: &Account,
+    pause: Option<&PauseProcess>,
+    stale_kept: Vec<userns::keep::PendingStop>,
+    as_root: bool,
+) -> Vec<String> {
     let mut notes = Vec::new();
     if as_root {
         notes.push(format!(
@@ -319,15 +350,13 @@ fn refresh(account: &Account, pause: Option<&PauseProcess>, as_root: bool) -> Ve
         }
     }
     if let Ok(dir) = userns::keep::record::registry_dir(false) {
-        for rec in userns::keep::record::list(&dir).into_iter().flatten() {
-            if userns::keep::map_change(&rec, account).is_some() {
-                match userns::keep::stop(&dir, &rec) {
-                    Ok(what) => notes.push(format!(
-                        "{what}: it had the old map (userns unshare --name {} makes it again)",
-                        rec.name
-                    )),
-                    Err(e) => notes.push(format!("kept namespace {}: {e}", rec.name)),
-                }
+        for kept in stale_kept {
+            let name = kept.name().to_string();
+            match kept.stop(&dir) {
+                Ok(what) => notes.push(format!(
+                    "{what}: it had the old map (userns unshare --name {name} makes it again)"
+                )),
+                Err(e) => notes.push(format!("kept namespace {name}: {e}")),
             }
         }
     }
@@ -531,6 +560,20 @@ impl Report<'_> {
             },
         )
     }
+}
+
+/// A spinner on a terminal (stderr), nothing when piped or with --json.
+fn progress_bar(json: bool, dry_run: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let verb = if dry_run { "read" } else { "migrated" };
+    ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {{human_pos}} entries {verb} ({{per_sec}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    )
 }
 
 fn confirmed() -> Result<bool> {

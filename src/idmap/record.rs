@@ -1,5 +1,7 @@
 //! The maps userns planned for the user, remembered: `migrate` needs the map that files
 //! were made with after /etc/subuid has changed, when nothing running holds it any more.
+//! Here, below `unshare` (which records) and `migrate` (which reads), so that neither
+//! imports the other.
 //!
 //! `plans.json` in the user's private state dir ($XDG_STATE_HOME/userns, else
 //! ~/.local/state/userns) lists the last few distinct default plans, newest first. It
@@ -7,13 +9,61 @@
 //! when the plan differs from the newest one recorded, atomically (a temporary file
 //! renamed over it), so the common run costs one read.
 
-use super::translate::{Maps, MapsRecord};
+use super::{IdMap, IdMapEntry};
 use crate::error::{Error, Result};
+use crate::ids::IdKind;
 use crate::trusted_dir::{self, Kind};
 use crate::users::Account;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// A pair of maps, as kept in records: `[inside, outside, count]` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maps {
+    pub uid: IdMap,
+    pub gid: IdMap,
+}
+
+/// Maps as JSON lines, for the journal and the plan record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapsRecord {
+    pub uid_map: Vec<[u32; 3]>,
+    pub gid_map: Vec<[u32; 3]>,
+}
+
+impl From<&Maps> for MapsRecord {
+    fn from(m: &Maps) -> MapsRecord {
+        let lines = |map: &IdMap| {
+            map.entries
+                .iter()
+                .map(|e| [e.inside, e.outside, e.count])
+                .collect()
+        };
+        MapsRecord {
+            uid_map: lines(&m.uid),
+            gid_map: lines(&m.gid),
+        }
+    }
+}
+
+impl MapsRecord {
+    pub fn maps(&self) -> Maps {
+        let map = |kind, lines: &[[u32; 3]]| {
+            IdMap::new(
+                kind,
+                lines
+                    .iter()
+                    .map(|l| IdMapEntry::new(l[0], l[1], l[2]))
+                    .collect(),
+            )
+        };
+        Maps {
+            uid: map(IdKind::Uid, &self.uid_map),
+            gid: map(IdKind::Gid, &self.gid_map),
+        }
+    }
+}
 
 /// How many distinct plans are kept.
 const KEPT_PLANS: usize = 8;
@@ -121,8 +171,6 @@ pub fn note_plan(account: &Account, maps: &Maps) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::idmap::{IdMap, IdMapEntry};
-    use crate::ids::IdKind;
 
     fn maps(start: u32) -> Maps {
         let m = |k| {
