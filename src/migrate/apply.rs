@@ -101,6 +101,11 @@ enum Reach<'a> {
 
 const SETID: u32 = 0o6000;
 
+/// Attribute name and new value.
+type XattrChange = (String, Vec<u8>);
+/// The capability attribute to set again after chown, and whether its root id moved.
+type CapsAfter = Option<(Vec<u8>, bool)>;
+
 fn is_reg(st: &FileStat) -> bool {
     st.mode & libc::S_IFMT == libc::S_IFREG
 }
@@ -156,7 +161,7 @@ impl Migrator<'_> {
         at: XattrAt,
         st: &FileStat,
         path: &dyn Fn() -> Vec<u8>,
-    ) -> (Vec<(String, Vec<u8>)>, Option<(Vec<u8>, bool)>) {
+    ) -> (Vec<XattrChange>, CapsAfter) {
         let mut changes = Vec::new();
         let mut caps = None;
         if !(is_reg(st) || st.is_dir()) {

@@ -36,7 +36,7 @@ pub fn translate_acl(
     gids: &IdTranslation,
     unholdable: &mut Vec<(bool, u32)>,
 ) -> Result<Option<Vec<u8>>, Malformed> {
-    if value.len() < 4 || (value.len() - 4) % 8 != 0 {
+    if value.len() < 4 || !(value.len() - 4).is_multiple_of(8) {
         return Err(Malformed(format!("an ACL of {} bytes", value.len())));
     }
     let version = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);

@@ -34,6 +34,8 @@ impl FileStat {
             uid: st.st_uid,
             gid: st.st_gid,
             size: st.st_size as u64,
+            // u64 here; the cast keeps targets where st_nlink is narrower.
+            #[allow(clippy::unnecessary_cast)]
             nlink: st.st_nlink as u64,
         }
     }

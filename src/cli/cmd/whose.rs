@@ -45,7 +45,7 @@ struct TreeReport {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 enum Report {
-    File(FileReport),
+    File(Box<FileReport>),
     Tree(TreeReport),
 }
 
@@ -80,7 +80,11 @@ pub fn run(args: WhoseArgs) -> Result<u8> {
             }
             reports.push(Report::Tree(tree_report(&ctx, &r.target.path, &summary)));
         } else {
-            reports.push(Report::File(describe(&ctx, &r.target.path, &r.st)));
+            reports.push(Report::File(Box::new(describe(
+                &ctx,
+                &r.target.path,
+                &r.st,
+            ))));
         }
     }
     if args.json {
