@@ -78,10 +78,50 @@ impl Tally {
 }
 
 pub struct Migrator<'a> {
-    pub shared: &'a Shared<'a>,
+    shared: &'a Shared<'a>,
     pub tally: Tally,
     /// Entries visited and not yet added to the progress bar.
-    pub unreported: u64,
+    unreported: u64,
+    /// The thread has a working directory of its own, and which directory it is in
+    /// (st_dev, st_ino): the attributes of `name` are then read through `name` relative
+    /// to it, a one-component lookup, instead of /proc/self/fd/N/name (five, procfs's
+    /// among them), which is most of the cost of reading them.
+    own_cwd: bool,
+    cwd: Option<Inode>,
+}
+
+impl<'a> Migrator<'a> {
+    /// A worker's migrator; called in the worker thread.
+    pub fn new(shared: &'a Shared<'a>) -> Migrator<'a> {
+        Migrator {
+            shared,
+            tally: Tally::default(),
+            unreported: 0,
+            own_cwd: fs::own_cwd().is_ok(),
+            cwd: None,
+        }
+    }
+
+    /// Make the working directory `dir`, unless it is already (checked by identity, so
+    /// a reused descriptor number never passes for another directory).
+    fn cd(&mut self, dir: BorrowedFd) -> bool {
+        if !self.own_cwd {
+            return false;
+        }
+        let Ok(st) = fs::stat_fd(dir) else {
+            return false;
+        };
+        let id = (st.dev, st.ino);
+        if self.cwd == Some(id) {
+            return true;
+        }
+        if fs::chdir_fd(dir).is_err() {
+            self.cwd = None;
+            return false;
+        }
+        self.cwd = Some(id);
+        true
+    }
 }
 
 impl Drop for Migrator<'_> {
@@ -258,18 +298,27 @@ impl Migrator<'_> {
         }
         let uid = self.translate(IdKind::Uid, st.uid);
         let gid = self.translate(IdKind::Gid, st.gid);
-        let name_path;
-        let at = match reach {
-            Reach::Dir(fd) => XattrAt::Fd(fd),
-            Reach::At(dir, name) => {
-                name_path = fs::fd_path(dir, Some(name));
-                XattrAt::Path {
-                    path: &name_path,
+        // Only regular files and directories hold ACLs or capabilities.
+        let (mut xattrs, caps) = if is_reg(st) || st.is_dir() {
+            let name_path;
+            let at = match reach {
+                Reach::Dir(fd) => XattrAt::Fd(fd),
+                Reach::At(dir, name) if self.cd(dir) => XattrAt::Path {
+                    path: name,
                     follow: false,
+                },
+                Reach::At(dir, name) => {
+                    name_path = fs::fd_path(dir, Some(name));
+                    XattrAt::Path {
+                        path: &name_path,
+                        follow: false,
+                    }
                 }
-            }
+            };
+            self.xattr_plan(at, st, path)
+        } else {
+            (Vec::new(), None)
         };
-        let (mut xattrs, caps) = self.xattr_plan(at, st, path);
         let owner_changes = uid != st.uid || gid != st.gid;
         let caps_moved = caps.as_ref().is_some_and(|(_, moved)| *moved);
         if !owner_changes && xattrs.is_empty() && !caps_moved {

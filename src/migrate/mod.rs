@@ -40,11 +40,7 @@ pub fn migrate_trees(
                 &r.st,
                 options,
                 workers,
-                || apply::Migrator {
-                    shared,
-                    tally: Tally::default(),
-                    unreported: 0,
-                },
+                || apply::Migrator::new(shared),
             );
             let mut tally = Tally::default();
             for mut p in parts {

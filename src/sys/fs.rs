@@ -425,3 +425,16 @@ pub(crate) fn fd_path(fd: BorrowedFd, name: Option<&CStr>) -> CString {
     // Neither part holds a NUL: a number, and a name that came from a CStr.
     CString::new(p).unwrap_or_default()
 }
+
+/// Give the calling thread a working directory of its own (unshare(CLONE_FS)), so that
+/// `chdir_fd` in one walker thread does not move the others'. Sharing descriptors and
+/// memory is unaffected; only cwd, root and umask are copied.
+pub(crate) fn own_cwd() -> io::Result<()> {
+    Ok(nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?)
+}
+
+/// fchdir(2): a name looked up relative to the working directory is then looked up in
+/// the very directory `fd` holds, as with the *at calls.
+pub(crate) fn chdir_fd(fd: BorrowedFd) -> io::Result<()> {
+    Ok(rustix::process::fchdir(fd)?)
+}
