@@ -138,9 +138,15 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<()
 /// Remember `maps` as the newest plan, unless it is already. Errors are the caller's to
 /// ignore: a plan that cannot be recorded must not stop a namespace.
 pub fn note_plan(account: &Account, maps: &Maps) -> Result<()> {
-    let Some(dir) = state_dir(account) else {
-        return Ok(());
-    };
+    match state_dir(account) {
+        Some(dir) => note_plan_in(&dir, maps),
+        None => Ok(()),
+    }
+}
+
+/// `note_plan` with the state dir given.
+pub(crate) fn note_plan_in(dir: &Path, maps: &Maps) -> Result<()> {
+    let dir = dir.to_path_buf();
     let record = MapsRecord::from(maps);
     let mut plans = read_plans(&dir);
     if plans.plans.first().is_some_and(|p| p.maps == record) {
@@ -192,30 +198,27 @@ mod tests {
     fn plans_are_written_only_when_they_change_newest_first() {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("state/userns");
-        std::env::set_var("XDG_STATE_HOME", t.path().join("state"));
-        let a = Account::ivy();
-        note_plan(&a, &maps(200000)).unwrap();
+        note_plan_in(&dir, &maps(200000)).unwrap();
         let first = std::fs::metadata(dir.join(PLANS_FILE))
             .unwrap()
             .modified()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        note_plan(&a, &maps(200000)).unwrap();
+        note_plan_in(&dir, &maps(200000)).unwrap();
         let again = std::fs::metadata(dir.join(PLANS_FILE))
             .unwrap()
             .modified()
             .unwrap();
         assert_eq!(first, again, "the same plan is not written again");
-        note_plan(&a, &maps(300000)).unwrap();
+        note_plan_in(&dir, &maps(300000)).unwrap();
         let plans = read_plans(&dir);
         assert_eq!(plans.plans.len(), 2);
         assert_eq!(plans.plans[0].maps.maps(), maps(300000));
         assert_eq!(plans.plans[1].maps.maps(), maps(200000));
-        note_plan(&a, &maps(200000)).unwrap();
+        note_plan_in(&dir, &maps(200000)).unwrap();
         assert_eq!(read_plans(&dir).plans.len(), 2, "a plan is listed once");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
-        std::env::remove_var("XDG_STATE_HOME");
     }
 }

@@ -13,7 +13,8 @@ use nix::sched::CloneFlags;
 /// this process inside, mapped.
 pub fn enter(spec: &NsSpec, account: &Account) -> Result<Mapping> {
     let mapping = super::plan_mapping(&spec.map, account, &SubIdPaths::default())?;
-    if spec.map == super::MapRequest::default() {
+    // Root has no rootless storage to migrate (`migrate --as` reads the user's record).
+    if spec.map == super::MapRequest::default() && !nix::unistd::geteuid().is_root() {
         // The default plan, remembered for `migrate` (a read of one small file; written
         // only when the plan changed). A failure here (no home, a read-only one) must
         // neither stop the namespace nor add a warning to every run.
