@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod journal;
 pub mod old;
+pub mod steps;
 pub mod translate;
 pub mod xattr;
 

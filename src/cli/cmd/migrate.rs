@@ -6,11 +6,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use userns::clean::report::{counted, FailureJson};
-use userns::clean::target::{self, Resolved};
+use userns::clean::target::Resolved;
 use userns::clean::walk::WalkOptions;
-use userns::clean::{fd_budget, guard, workers};
+use userns::clean::{fd_budget, workers};
 use userns::error::{Error, Result};
 use userns::exit;
 use userns::idmap::record;
@@ -19,7 +19,6 @@ use userns::migrate::journal::{Header, Journal};
 use userns::migrate::translate::{map_text, MapsRecord};
 use userns::migrate::{self, old, Maps, Shared, Tally, Translation};
 use userns::podman::PauseProcess;
-use userns::storage::StoragePaths;
 use userns::subid::SubIdPaths;
 use userns::unshare::NsSpec;
 use userns::users::Account;
@@ -111,29 +110,6 @@ fn old_maps(
     })
 }
 
-/// The default trees: podman's graphroot and userns's data dir, those that exist.
-fn default_paths(account: &Account, as_root: bool) -> Vec<PathBuf> {
-    let (graphroot, data) = if as_root {
-        // Root's environment says nothing about the user's: their home's defaults.
-        let home = account.home.clone().unwrap_or_default();
-        (
-            home.join(".local/share/containers/storage"),
-            home.join(".local/share/userns"),
-        )
-    } else {
-        let data = userns::image::cache::ImageCache::for_user(account)
-            .root
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        (StoragePaths::discover(account).graphroot, data)
-    };
-    [graphroot, data]
-        .into_iter()
-        .filter(|p| !p.as_os_str().is_empty() && p.symlink_metadata().is_ok())
-        .collect()
-}
-
 pub fn run(args: MigrateArgs) -> Result<u8> {
     let Who { account, as_root } = who(&args)?;
     let paths = SubIdPaths::default();
@@ -177,7 +153,7 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
         _ => {
             let (old, source) = old_maps(&args, &account, &current, as_root)?;
             let trees = if args.paths.is_empty() {
-                default_paths(&account, as_root)
+                migrate::steps::default_paths(&account, as_root)
             } else {
                 args.paths.clone()
             };
@@ -207,7 +183,7 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
         old::check_granted(&account, &old, &paths)?;
     }
 
-    let resolved = resolve_all(&trees, &account, &translation, as_root)?;
+    let resolved = migrate::steps::resolve_all(&trees, &account, &translation, as_root)?;
     let pause = if as_root {
         None
     } else {
@@ -227,7 +203,7 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
     let stale_kept = if as_root || args.dry_run {
         Vec::new()
     } else {
-        stale_kept(&account)
+        migrate::steps::stale_kept(&account)
     };
     // Before any thread: the namespace where old and new ids all read as host ids.
     if !as_root {
@@ -307,109 +283,13 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
     } else {
         journal.finish()?;
     }
-    notes.extend(refresh(&account, pause.as_ref(), stale_kept, as_root));
+    notes.extend(migrate::steps::refresh(
+        &account,
+        pause.as_ref(),
+        stale_kept,
+        as_root,
+    ));
     report.finish("migrated", &tallies, &notes)
-}
-
-/// The kept namespaces of the user whose map the new subid files make stale.
-fn stale_kept(account: &Account) -> Vec<userns::keep::PendingStop> {
-    let Ok(dir) = userns::keep::record::registry_dir(false) else {
-        return Vec::new();
-    };
-    userns::keep::record::list(&dir)
-        .into_iter()
-        .flatten()
-        .filter(|rec| userns::keep::map_change(rec, account).is_some())
-        .filter_map(userns::keep::PendingStop::check)
-        .collect()
-}
-
-/// After the move: podman's pause process holds the old map (podman system migrate
-/// restarts it the same way), kept namespaces with the old map are stale.
-fn refresh(
-    account: &Account,
-    pause: Option<&PauseProcess>,
-    stale_kept: Vec<userns::keep::PendingStop>,
-    as_root: bool,
-) -> Vec<String> {
-    let mut notes = Vec::new();
-    if as_root {
-        notes.push(format!(
-            "{} should run `podman system migrate` (podman's pause process holds the old map) and `userns stop` any kept namespace",
-            account.display_name()
-        ));
-        return notes;
-    }
-    if let Some(p) = pause {
-        match p.stop() {
-            Ok(()) => notes.push(format!(
-                "stopped podman's pause process {} (it held the old map; podman starts a new one, as after podman system migrate)",
-                p.pid
-            )),
-            Err(e) => notes.push(format!("podman's pause process {} is still running: {e}", p.pid)),
-        }
-    }
-    if let Ok(dir) = userns::keep::record::registry_dir(false) {
-        for kept in stale_kept {
-            let name = kept.name().to_string();
-            match kept.stop(&dir) {
-                Ok(what) => notes.push(format!(
-                    "{what}: it had the old map (userns unshare --name {name} makes it again)"
-                )),
-                Err(e) => notes.push(format!("kept namespace {name}: {e}")),
-            }
-        }
-    }
-    notes
-}
-
-/// Each PATH resolved once to descriptors and checked, as `clean` does: not / nor the
-/// home, owned by the user or an old or new subordinate id, no mount in use below.
-fn resolve_all(
-    trees: &[PathBuf],
-    account: &Account,
-    t: &Translation,
-    as_root: bool,
-) -> Result<Vec<Resolved>> {
-    let homes = if as_root {
-        account
-            .home
-            .iter()
-            .filter_map(|h| std::fs::canonicalize(h).ok())
-            .collect()
-    } else {
-        guard::protected_homes()
-    };
-    let mounts = guard::own_mounts()?;
-    let owners = migrate::owner_map(t);
-    let mut out: Vec<Resolved> = Vec::new();
-    for path in trees {
-        let r = target::resolve(path, false, account.uid)?;
-        guard::check_path(&r.target, &homes, &owners)?;
-        target::check_identity(&r, &homes)?;
-        guard::check_mounts(&r.target, &mounts, false)?;
-        if as_root {
-            // Only the user's trees: below their home.
-            let inside = homes.iter().any(|h| r.target.path.starts_with(h));
-            if !inside {
-                return Err(
-                    Error::failure(format!("refusing to touch {}", path.display()))
-                        .because(format!(
-                            "a root run moves only trees in the home of {}",
-                            account.display_name()
-                        ))
-                        .fix("give paths below the user's home directory"),
-                );
-            }
-        }
-        out.push(r);
-    }
-    let all: Vec<PathBuf> = out.iter().map(|r| r.target.path.clone()).collect();
-    out.retain(|r| {
-        !all.iter()
-            .any(|o| *o != r.target.path && r.target.path.starts_with(o))
-    });
-    Ok(out)
 }
 
 struct Report<'a> {
