@@ -21,9 +21,10 @@
 #   dpkg-dev        dpkg-shlibdeps, which scripts/package (cargo-deb) runs for Depends
 #   lintian man-db bash-completion   tests/package_e2e.rs: lint the package, find its man
 #                   pages with `man -w`, load its completion as bash-completion does
+#   acl libcap2-bin setfacl/getfacl, setcap/getcap: tests/migrate_e2e.rs sets ACLs and caps
 USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
     groff-base util-linux ca-certificates time catatonit slirp4netns fuse-overlayfs libsubid4
-    python3 passt dpkg-dev lintian man-db bash-completion strace)
+    python3 passt dpkg-dev lintian man-db bash-completion strace acl libcap2-bin)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
