@@ -23,6 +23,7 @@ pub mod idmap;
 pub mod ids;
 pub mod image;
 pub mod keep;
+pub mod migrate;
 pub mod nsinfo;
 pub mod podman;
 pub mod registry;
@@ -35,6 +36,7 @@ pub mod trusted_dir;
 pub mod units;
 pub mod unshare;
 pub mod users;
+pub mod whose;
 
 pub(crate) use error::{Error, Result};
 

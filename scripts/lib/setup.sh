@@ -23,10 +23,11 @@
 #                   pages with `man -w`, load its completion as bash-completion does
 #   docker-registry skopeo apache2-utils zstd   tests/pull_e2e.rs and bench/pull.sh: a real
 #                   registry, skopeo to push to it, htpasswd for its auth, zstd layers
+#   acl libcap2-bin setfacl/getfacl, setcap/getcap: tests/migrate_e2e.rs sets ACLs and caps
 USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
     groff-base util-linux ca-certificates time catatonit slirp4netns fuse-overlayfs libsubid4
     python3 passt dpkg-dev lintian man-db bash-completion strace docker-registry skopeo
-    apache2-utils zstd)
+    apache2-utils zstd acl libcap2-bin)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

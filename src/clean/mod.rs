@@ -6,6 +6,7 @@ pub mod fs;
 pub mod guard;
 pub mod in_use;
 pub mod owners;
+pub(crate) mod pool;
 pub mod remove;
 pub mod report;
 pub mod target;
@@ -20,4 +21,14 @@ pub fn fd_budget(walkers: usize) -> usize {
     let limit = fs::raise_fd_limit();
     let per = limit.saturating_sub(FD_RESERVE) / walkers.max(1) as u64;
     (per as usize).max(8)
+}
+
+/// Worker threads of a parallel walk: one per core (up to 8); `USERNS_CLEAN_WORKERS`
+/// overrides it, to measure what parallel walks gain on a given filesystem.
+pub fn workers() -> usize {
+    std::env::var("USERNS_CLEAN_WORKERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| (1..=64).contains(n))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8)))
 }

@@ -1,21 +1,20 @@
 //! Count a tree, or remove it with several workers.
 //!
-//! Removal runs in two passes. The parallel pass: each worker walks its share with the
-//! walker of `walk.rs`, and hands a subdirectory to an idle worker when one is waiting,
-//! so both cores unlink at once whatever the tree's shape. A directory whose child was
+//! Removal runs in two passes. The parallel pass: the workers of `pool.rs` share the
+//! tree, so both cores unlink at once whatever the tree's shape. A directory whose child was
 //! handed away may still be non-empty when its own walk ends; its rmdir then fails with
 //! ENOTEMPTY, which is expected. The sweep pass: one walker goes over whatever is left
 //! (those directories, and anything that failed), so every failure is reported once, by
 //! the pass that saw the final state.
 
 use super::fs::{self, FileStat};
+use super::pool::walk_parallel;
 use super::report::{Failure, Tally};
 use super::walk::{walk, Place, Visitor, WalkOptions, REPLACED};
 use indicatif::ProgressBar;
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
 /// What a walk counted or did.
 #[derive(Debug, Default)]
@@ -67,75 +66,9 @@ pub fn count_tree(
     counter.out
 }
 
-/// A subdirectory handed to another worker.
-struct Job {
-    parent: Arc<OwnedFd>,
-    name: CString,
-    /// What `name` was when it was handed over; the worker checks it is still that.
-    st: FileStat,
-    /// The job directory's parent path, for messages.
-    dir: Vec<u8>,
-}
-
-/// The work queue the removal workers share.
-struct Pool {
-    state: Mutex<PoolState>,
-    wake: Condvar,
-    /// Workers waiting for a job minus jobs queued: > 0 means a handoff is welcome.
-    hungry: AtomicUsize,
-}
-
-struct PoolState {
-    jobs: Vec<Job>,
-    active: usize,
-    waiting: usize,
-}
-
-impl Pool {
-    fn offer(&self, job: Job) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.jobs.push(job);
-        self.hungry
-            .store(s.waiting.saturating_sub(s.jobs.len()), Ordering::Relaxed);
-        self.wake.notify_one();
-    }
-
-    /// The next job, or None when the queue is empty and nobody can add to it.
-    fn take(&self) -> Option<Job> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if let Some(job) = s.jobs.pop() {
-                s.active += 1;
-                self.hungry
-                    .store(s.waiting.saturating_sub(s.jobs.len()), Ordering::Relaxed);
-                return Some(job);
-            }
-            if s.active == 0 {
-                self.wake.notify_all();
-                return None;
-            }
-            s.waiting += 1;
-            self.hungry.store(s.waiting, Ordering::Relaxed);
-            s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
-            s.waiting -= 1;
-            self.hungry
-                .store(s.waiting.saturating_sub(s.jobs.len()), Ordering::Relaxed);
-        }
-    }
-
-    fn done(&self) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.active -= 1;
-        if s.active == 0 && s.jobs.is_empty() {
-            self.wake.notify_all();
-        }
-    }
-}
-
 /// Removes what it visits, depth first.
 struct Remover<'p> {
     out: Outcome,
-    pool: Option<&'p Pool>,
     progress: &'p ProgressBar,
     unreported: u64,
 }
@@ -215,20 +148,6 @@ impl Visitor for Remover<'_> {
         });
     }
 
-    fn delegate(&mut self, parent: &Arc<OwnedFd>, at: Place, st: &FileStat, _depth: usize) -> bool {
-        let Some(pool) = self.pool else { return false };
-        if pool.hungry.load(Ordering::Relaxed) == 0 {
-            return false;
-        }
-        pool.offer(Job {
-            parent: parent.clone(),
-            name: at.name.to_owned(),
-            st: *st,
-            dir: at.dir.to_vec(),
-        });
-        true
-    }
-
     fn may_fix_modes(&self) -> bool {
         true
     }
@@ -246,34 +165,23 @@ pub fn remove_tree(
     workers: usize,
     progress: &ProgressBar,
 ) -> Outcome {
-    let pool = Pool {
-        state: Mutex::new(PoolState {
-            jobs: Vec::new(),
-            active: 0,
-            waiting: 0,
-        }),
-        wake: Condvar::new(),
-        hungry: AtomicUsize::new(0),
-    };
-    let dir = match path.iter().rposition(|&b| b == b'/') {
-        Some(0) => b"/".to_vec(),
-        Some(i) => path[..i].to_vec(),
-        None => Vec::new(),
-    };
-    pool.offer(Job {
-        parent: parent.clone(),
-        name: name.to_owned(),
-        st: *expect,
-        dir,
-    });
-    let first = run_workers(&pool, workers, options, progress, path);
+    let (removers, crashed) =
+        walk_parallel(parent, name, path, expect, options, workers, || Remover {
+            out: Outcome::default(),
+            progress,
+            unreported: 0,
+        });
+    let mut first = Outcome::default();
+    for mut r in removers {
+        first.merge(std::mem::take(&mut r.out));
+    }
+    first.failures.extend(crashed);
     if !exists(parent.as_fd(), name) {
         return first;
     }
     // The sweep: whatever is left, by one walker; its failures are the final ones.
     let mut sweeper = Remover {
         out: Outcome::default(),
-        pool: None,
         progress,
         unreported: 0,
     };
@@ -289,66 +197,14 @@ pub fn remove_tree(
     last
 }
 
-/// `workers` threads taking jobs from the pool until it is empty; their outcomes merged.
-/// `path` names the tree in the failure of a worker that crashed.
-fn run_workers(
-    pool: &Pool,
-    workers: usize,
-    options: WalkOptions,
-    progress: &ProgressBar,
-    path: &[u8],
-) -> Outcome {
-    let mut first = Outcome::default();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers.max(1))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut remover = Remover {
-                        out: Outcome::default(),
-                        pool: Some(pool),
-                        progress,
-                        unreported: 0,
-                    };
-                    while let Some(job) = pool.take() {
-                        let job_path = join(&job.dir, &job.name);
-                        walk(
-                            job.parent.as_fd(),
-                            &job.name,
-                            &job_path,
-                            &job.st,
-                            options,
-                            &mut remover,
-                        );
-                        pool.done();
-                    }
-                    std::mem::take(&mut remover.out)
-                })
-            })
-            .collect();
-        for h in handles {
-            match h.join() {
-                Ok(out) => first.merge(out),
-                Err(_) => first.failures.push(Failure {
-                    path: path.to_vec(),
-                    reason: "a removal worker crashed".into(),
-                }),
-            }
-        }
-    });
-    first
-}
-
 fn exists(parent: BorrowedFd, name: &CStr) -> bool {
     fs::stat_at(parent, name).is_ok()
-}
-
-fn join(dir: &[u8], name: &CStr) -> Vec<u8> {
-    Place { dir, name }.path()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CString;
     use std::os::unix::fs::PermissionsExt;
 
     /// A chain `depth` deep with a file at each level, a mode-000 directory and a

@@ -187,7 +187,7 @@ pub fn counted(n: u64, noun: &str) -> String {
 }
 
 /// 98113 → "98,113".
-pub(crate) fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -228,6 +228,7 @@ mod tests {
             uid,
             gid: uid,
             size,
+            nlink: 1,
         }
     }
 

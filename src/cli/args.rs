@@ -90,6 +90,30 @@ pub enum Command {
     Wait(WaitArgs),
     /// Run a command in a running container, in all its namespaces, as its user
     Exec(ExecArgs),
+    /// Say whose a file is: its owner and group, who those ids belong to, and where it came from
+    ///
+    /// For each PATH: the host owner and group; who each id belongs to (you, a subordinate
+    /// range of which user with its /etc/subuid line or NSS source, root, an account, or no
+    /// one, which means no one can chown it back without root); the id inside your
+    /// namespace; and, where known, the podman container, image or volume, or the userns
+    /// image or kept layer it came from. With -R, a tree is summarised per owner. No
+    /// symlink is followed (one given as PATH is described itself).
+    Whose(WhoseArgs),
+    /// Move your trees' ownership from the old subordinate ranges to the current ones
+    ///
+    /// After /etc/subuid or /etc/subgid changed, files made in your namespaces are owned by
+    /// ids that are no longer yours. Each id moves through its namespace id (old host id ->
+    /// id inside -> new host id), so containers see the same ids inside as before; hard
+    /// links, setuid/setgid bits, POSIX ACLs, file capabilities (their root id) and times
+    /// are kept. Ids the new map cannot hold are left as they are and reported, with the
+    /// fix. The old map is the one userns recorded at your last namespace before the change
+    /// (or a kept namespace's, or podman's pause process's), unless given. Default PATHs:
+    /// podman's storage and userns's data dir. Without root it runs in a namespace that maps
+    /// the old and the new ranges, so the old ones must still be granted; it says what to
+    /// ask an administrator otherwise. A journal in ~/.local/state/userns makes a second run
+    /// finish an interrupted one. Afterwards podman's pause process is restarted and kept
+    /// namespaces with the old map are stopped.
+    Migrate(MigrateArgs),
 }
 
 impl Command {
@@ -795,4 +819,53 @@ pub struct ExecArgs {
     /// The command and its arguments
     #[arg(trailing_var_arg = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoseArgs {
+    /// Summarise each PATH as a tree: entries and bytes per owner and per group (host ids
+    /// and namespace ids), never following symlinks, hard links counted once
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// With -R, also descend into other filesystems mounted below PATH
+    #[arg(long)]
+    pub cross_filesystems: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Files or trees to explain
+    #[arg(value_name = "PATH", required = true, value_hint = ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The old /etc/subuid (as it was before the change)
+    #[arg(long, value_name = "FILE", requires = "from_subgid", conflicts_with = "from_map", value_hint = ValueHint::FilePath)]
+    pub from_subuid: Option<PathBuf>,
+    /// The old /etc/subgid (as it was before the change)
+    #[arg(long, value_name = "FILE", requires = "from_subuid", value_hint = ValueHint::FilePath)]
+    pub from_subgid: Option<PathBuf>,
+    /// The old maps, as two files in the format of /proc/PID/uid_map and gid_map
+    #[arg(long, value_name = "UIDMAP:GIDMAP")]
+    pub from_map: Option<String>,
+    /// Run by root for USER: change owners directly, without a namespace (when USER's old
+    /// ranges are no longer granted); only trees below USER's home
+    #[arg(long = "as", value_name = "USER")]
+    pub as_user: Option<String>,
+    /// Only show what would move
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Also descend into other filesystems mounted below PATH
+    #[arg(long)]
+    pub cross_filesystems: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Trees to migrate (default: podman's storage and userns's data dir)
+    #[arg(value_name = "PATH", value_hint = ValueHint::AnyPath)]
+    pub paths: Vec<PathBuf>,
 }

@@ -38,6 +38,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PATH", "Where COMMAND is searched for when it has no slash (run: where pasta and slirp4netns are found; the container gets its image's PATH)."),
     ("XDG_RUNTIME_DIR", "Where kept namespaces are registered (XDG_RUNTIME_DIR/userns), where podman's pause process is found (XDG_RUNTIME_DIR/libpod/tmp/pause.pid), and where containers keep their run-time state; also podman's runroot."),
     ("XDG_DATA_HOME", "Where the image cache and kept container layers live (XDG_DATA_HOME/userns, default ~/.local/share/userns), and podman's default graphroot."),
+    ("XDG_STATE_HOME", "Where userns records the maps it planned (XDG_STATE_HOME/userns/plans.json, default ~/.local/state/userns), which `migrate` takes as the old map, and where `migrate` keeps its journal."),
     ("XDG_CONFIG_HOME", "Where the user's containers.conf and storage.conf are read (default ~/.config/containers)."),
     ("CONTAINERS_STORAGE_CONF", "The user's storage.conf instead of XDG_CONFIG_HOME/containers/storage.conf, as podman reads it (graphroot and runroot; `rootless_storage_path` may name other variables, expanded as podman does)."),
     ("CONTAINERS_CONF", "The only containers.conf read (seccomp_profile), as podman reads it."),
@@ -52,6 +53,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("_CONTAINERS_ROOTLESS_GID", "Set to your gid outside, as `podman unshare` sets it."),
     ("CONTAINERS_GRAPHROOT", "Set to podman's graphroot (its image and container storage), as `podman unshare` sets it."),
     ("CONTAINERS_RUNROOT", "Set to podman's runroot, as `podman unshare` sets it."),
+    ("USERNS_MIGRATE_KILL_AFTER", "For tests of resuming: `migrate` kills itself (SIGKILL) after that many changes, as an interruption would; the next run finishes the job from its journal."),
     ("container", "Set to `userns` in the container, as podman sets it to `podman`: systemd and others tell a container by it."),
 ];
 
@@ -92,8 +94,8 @@ pub fn page(command: &str) -> Option<Page> {
             reads: &[
                 "HOME", "SHELL", "PATH", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME",
                 "CONTAINERS_STORAGE_CONF", "CONTAINERS_CONF", "USERNS_CLEAN_WORKERS",
-                "USERNS_UNPACK_MAX_FILE", "USERNS_UNPACK_MAX_IMAGE", "CONTAINERS_REGISTRIES_CONF",
-                "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
+                "USERNS_UNPACK_MAX_FILE", "USERNS_UNPACK_MAX_IMAGE", "USERNS_MIGRATE_KILL_AFTER", "XDG_STATE_HOME",
+                "CONTAINERS_REGISTRIES_CONF", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
             ],
             sets: &[],
             examples: &[
@@ -172,7 +174,7 @@ pub fn page(command: &str) -> Option<Page> {
         },
         "unshare" => Page {
             exit: Exit::Program,
-            reads: &["SHELL", "PATH", "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "CONTAINERS_STORAGE_CONF"],
+            reads: &["SHELL", "PATH", "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "CONTAINERS_STORAGE_CONF"],
             sets: PODMAN_UNSHARE_ENV,
             examples: &[
                 ("userns unshare id", "run `id` as root of a namespace mapped with your own id and all your subordinate ids"),
@@ -390,6 +392,28 @@ pub fn page(command: &str) -> Option<Page> {
                 ("userns exec -it -u 0 web sh", "a root shell on a terminal in it"),
             ],
             see_also: &["userns-run(1)", "userns-enter(1)", "podman-exec(1)", "setns(2)"],
+        },
+        "whose" => Page {
+            exit: inspect("a PATH cannot be read"),
+            reads: &["HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "CONTAINERS_STORAGE_CONF", "USERNS_CLEAN_WORKERS"],
+            sets: &[],
+            examples: &[
+                ("userns whose ~/.local/share/containers/storage/overlay/*/diff/etc/shadow", "who owns each file, by which subordinate range, as which id inside, from which podman image"),
+                ("userns whose -R ~/.local/share/containers", "files and bytes per owner of a whole tree"),
+            ],
+            see_also: &["userns-stat(1)", "userns-migrate(1)", "userns-subid-show(1)", "subuid(5)"],
+        },
+        "migrate" => Page {
+            exit: inspect("some ids cannot be moved (the fix says which range to add), or a tree cannot be changed"),
+            reads: &["HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "CONTAINERS_STORAGE_CONF", "USERNS_CLEAN_WORKERS", "USERNS_MIGRATE_KILL_AFTER"],
+            sets: &[],
+            examples: &[
+                ("userns migrate -n", "what moving podman's and userns's storage to your current ranges would change"),
+                ("userns migrate --yes", "move it: each file keeps its owner, group, setuid bits, ACLs and capabilities as seen inside"),
+                ("userns migrate --from-subuid /etc/subuid.old --from-subgid /etc/subgid.old ~/volumes", "move a tree from the ranges of old copies of the files"),
+                ("userns migrate --as alice --yes", "as root, when alice's old ranges are already gone"),
+            ],
+            see_also: &["userns-whose(1)", "userns-chown(1)", "userns-clean(1)", "podman-system-migrate(1)", "usermod(8)"],
         },
         _ => return None,
     })

@@ -65,5 +65,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rm(a) => cmd::lifecycle::rm(a),
         Command::Wait(a) => cmd::lifecycle::wait(a),
         Command::Exec(a) => cmd::exec::run(a),
+        Command::Whose(a) => cmd::whose::run(a),
+        Command::Migrate(a) => cmd::migrate::run(a),
     }
 }

@@ -379,27 +379,60 @@ pub fn stop(dir: &Path, rec: &KeptRecord) -> Result<String> {
 pub(crate) fn stop_locked(dir: &Path, rec: &KeptRecord) -> Result<String> {
     let outcome = match liveness(rec) {
         Liveness::Stale(why) => format!("removed the stale record of {} ({why})", rec.name),
-        Liveness::Alive(j) => {
-            if !process::send_signal(j.pid, j.pidfd(), libc::SIGTERM)? {
-                format!("{} had already exited", rec.name)
-            } else if process::wait_exit(j.pid, j.pidfd(), 2000) {
-                format!("stopped {} (pid {})", rec.name, j.pid)
-            } else {
-                process::send_signal(j.pid, j.pidfd(), libc::SIGKILL)?;
-                if !process::wait_exit(j.pid, j.pidfd(), 2000) {
-                    return Err(Error::failure(format!(
-                        "pause process {} of {} did not exit after SIGKILL",
-                        j.pid, rec.name
-                    ))
-                    .fix("check it with ps; a process stuck in the kernel (state D) exits later"));
-                }
-                format!(
-                    "killed {} (pid {}) after SIGTERM was ignored",
-                    rec.name, j.pid
-                )
-            }
-        }
+        Liveness::Alive(j) => end_pause(rec, &j)?,
     };
     record::remove(dir, &rec.name)?;
     Ok(outcome)
+}
+
+/// SIGTERM to a kept namespace's pause process, SIGKILL if it is still there after ~2 s.
+fn end_pause(rec: &KeptRecord, j: &Joinable) -> Result<String> {
+    Ok(if !process::send_signal(j.pid, j.pidfd(), libc::SIGTERM)? {
+        format!("{} had already exited", rec.name)
+    } else if process::wait_exit(j.pid, j.pidfd(), 2000) {
+        format!("stopped {} (pid {})", rec.name, j.pid)
+    } else {
+        process::send_signal(j.pid, j.pidfd(), libc::SIGKILL)?;
+        if !process::wait_exit(j.pid, j.pidfd(), 2000) {
+            return Err(Error::failure(format!(
+                "pause process {} of {} did not exit after SIGKILL",
+                j.pid, rec.name
+            ))
+            .fix("check it with ps; a process stuck in the kernel (state D) exits later"));
+        }
+        format!(
+            "killed {} (pid {}) after SIGTERM was ignored",
+            rec.name, j.pid
+        )
+    })
+}
+
+/// A kept namespace to stop later, checked now: its pidfd, opened while its
+/// /proc/PID/ns can still be read, signals it from wherever this process is by then (a
+/// process in a child user namespace may signal the user's own processes, but may not
+/// inspect their namespaces). None when the record is stale already.
+pub struct PendingStop {
+    rec: KeptRecord,
+    joinable: Joinable,
+}
+
+impl PendingStop {
+    pub fn check(rec: KeptRecord) -> Option<PendingStop> {
+        match liveness(&rec) {
+            Liveness::Alive(joinable) => Some(PendingStop { rec, joinable }),
+            Liveness::Stale(_) => None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.rec.name
+    }
+
+    /// End the pause process and remove the record, under NAME's lock.
+    pub fn stop(self, dir: &Path) -> Result<String> {
+        let _lock = NameLock::acquire(dir, &self.rec.name)?;
+        let outcome = end_pause(&self.rec, &self.joinable)?;
+        record::remove(dir, &self.rec.name)?;
+        Ok(outcome)
+    }
 }

@@ -21,6 +21,8 @@ pub struct FileStat {
     pub uid: u32,
     pub gid: u32,
     pub size: u64,
+    /// Hard links to the inode: above 1, a walk meets it under several names.
+    pub nlink: u64,
 }
 
 impl FileStat {
@@ -32,10 +34,13 @@ impl FileStat {
             uid: st.st_uid,
             gid: st.st_gid,
             size: st.st_size as u64,
+            // u64 here; the cast keeps targets where st_nlink is narrower.
+            #[allow(clippy::unnecessary_cast)]
+            nlink: st.st_nlink as u64,
         }
     }
 
-    pub(crate) fn is_dir(&self) -> bool {
+    pub fn is_dir(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFDIR
     }
 
@@ -314,4 +319,122 @@ pub(crate) fn set_status_flags(fd: BorrowedFd, flags: i32) -> io::Result<()> {
 pub(crate) fn free_bytes(fd: BorrowedFd) -> io::Result<u64> {
     let st = rustix::fs::fstatvfs(fd)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Where the extended attributes of one inode are reached: an open descriptor (f*xattr),
+/// or a path, never followed in its last component (l*xattr) unless it is a
+/// /proc/self/fd magic link, which leads to the very inode an O_PATH handle holds
+/// (`follow`; f*xattr refuses O_PATH descriptors with EBADF).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum XattrAt<'a> {
+    Fd(BorrowedFd<'a>),
+    Path { path: &'a CStr, follow: bool },
+}
+
+/// Call `f` with a buffer, growing it once to the size the kernel asks for on ERANGE.
+fn with_buffer(
+    mut f: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>,
+    query: impl FnOnce() -> rustix::io::Result<usize>,
+) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 1024];
+    match f(&mut buf) {
+        Ok(n) => {
+            buf.truncate(n);
+            Ok(buf)
+        }
+        Err(rustix::io::Errno::RANGE) => {
+            let size = query()?;
+            let mut buf = vec![0u8; size + 64];
+            let n = f(&mut buf)?;
+            buf.truncate(n);
+            Ok(buf)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The names of an inode's extended attributes, NUL-separated.
+pub(crate) fn list_xattrs(at: XattrAt) -> io::Result<Vec<u8>> {
+    match at {
+        XattrAt::Fd(fd) => with_buffer(
+            |b| rustix::fs::flistxattr(fd, b),
+            || rustix::fs::flistxattr(fd, &mut [0u8; 0][..]),
+        ),
+        XattrAt::Path { path, follow: true } => with_buffer(
+            |b| rustix::fs::listxattr(path, b),
+            || rustix::fs::listxattr(path, &mut [0u8; 0][..]),
+        ),
+        XattrAt::Path {
+            path,
+            follow: false,
+        } => with_buffer(
+            |b| rustix::fs::llistxattr(path, b),
+            || rustix::fs::llistxattr(path, &mut [0u8; 0][..]),
+        ),
+    }
+}
+
+/// One attribute's value; None when the inode has no such attribute.
+pub(crate) fn get_xattr(at: XattrAt, name: &CStr) -> io::Result<Option<Vec<u8>>> {
+    let r = match at {
+        XattrAt::Fd(fd) => with_buffer(
+            |b| rustix::fs::fgetxattr(fd, name, b),
+            || rustix::fs::fgetxattr_query(fd, name),
+        ),
+        XattrAt::Path { path, follow: true } => with_buffer(
+            |b| rustix::fs::getxattr(path, name, b),
+            || rustix::fs::getxattr_query(path, name),
+        ),
+        XattrAt::Path {
+            path,
+            follow: false,
+        } => with_buffer(
+            |b| rustix::fs::lgetxattr(path, name, b),
+            || rustix::fs::lgetxattr_query(path, name),
+        ),
+    };
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Set one attribute (create or replace).
+pub(crate) fn set_xattr(at: XattrAt, name: &CStr, value: &[u8]) -> io::Result<()> {
+    let flags = rustix::fs::XattrFlags::empty();
+    Ok(match at {
+        XattrAt::Fd(fd) => rustix::fs::fsetxattr(fd, name, value, flags),
+        XattrAt::Path { path, follow: true } => rustix::fs::setxattr(path, name, value, flags),
+        XattrAt::Path {
+            path,
+            follow: false,
+        } => rustix::fs::lsetxattr(path, name, value, flags),
+    }?)
+}
+
+/// The /proc/self/fd path of a descriptor, or of `name` in the directory it holds:
+/// through it, calls that take a path reach the inode without resolving any name that
+/// another process could swap (the magic link is the descriptor's own inode).
+pub(crate) fn fd_path(fd: BorrowedFd, name: Option<&CStr>) -> CString {
+    let mut p = format!("/proc/self/fd/{}", fd.as_raw_fd()).into_bytes();
+    if let Some(name) = name {
+        p.push(b'/');
+        p.extend_from_slice(name.to_bytes());
+    }
+    // Neither part holds a NUL: a number, and a name that came from a CStr.
+    CString::new(p).unwrap_or_default()
+}
+
+/// Give the calling thread a working directory of its own (unshare(CLONE_FS)), so that
+/// `chdir_fd` in one walker thread does not move the others'. Sharing descriptors and
+/// memory is unaffected; only cwd, root and umask are copied.
+pub(crate) fn own_cwd() -> io::Result<()> {
+    Ok(nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?)
+}
+
+/// fchdir(2): a name looked up relative to the working directory is then looked up in
+/// the very directory `fd` holds, as with the *at calls.
+pub(crate) fn chdir_fd(fd: BorrowedFd) -> io::Result<()> {
+    Ok(rustix::process::fchdir(fd)?)
 }

@@ -12,6 +12,17 @@ use crate::users::Account;
 /// this process inside, mapped.
 pub fn enter(spec: &NsSpec, account: &Account) -> Result<Mapping> {
     let mapping = super::plan_mapping(&spec.map, account, &SubIdPaths::default())?;
+    // Root has no rootless storage to migrate (`migrate --as` reads the user's record).
+    if spec.map == super::MapRequest::default() && !nix::unistd::geteuid().is_root() {
+        // The default plan, remembered for `migrate` (a read of one small file; written
+        // only when the plan changed). A failure here (no home, a read-only one) must
+        // neither stop the namespace nor add a warning to every run.
+        let maps = crate::idmap::record::Maps {
+            uid: mapping.uid.clone(),
+            gid: mapping.gid.clone(),
+        };
+        let _ = crate::idmap::record::note_plan(account, &maps);
+    }
     for left in &mapping.left_out {
         crate::warn(left);
     }

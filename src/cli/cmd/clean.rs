@@ -3,7 +3,7 @@
 
 use crate::cli::args::CleanArgs;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use userns::clean::fd_budget;
@@ -181,7 +181,7 @@ fn confirm_removal(
             .because("stdin is not a terminal and --yes was not given")
             .fix("pass --yes to remove without asking, or --dry-run to only see the report"));
     }
-    confirmed()
+    crate::cli::render::out::confirmed("Remove all of this?")
 }
 
 /// Remove the trees, with a progress bar (sized by the scans, when there were any).
@@ -286,21 +286,6 @@ fn trees_text(head: &str, targets: &[Target], outcomes: &[Outcome], owners: &Own
         ));
     }
     text
-}
-
-/// Ask on the terminal; only "y" or "yes" removes.
-fn confirmed() -> Result<bool> {
-    let mut stderr = std::io::stderr();
-    let _ = write!(stderr, "Remove all of this? [y/N] ").and_then(|()| stderr.flush());
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::failure("cannot read the answer from the terminal").because(e))?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }
 
 /// A bar on a terminal (stderr), nothing when piped or with --json.

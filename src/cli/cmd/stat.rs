@@ -41,6 +41,7 @@ pub fn describe(path: &Path, uid_map: &IdMap, gid_map: &IdMap) -> Result<FileOwn
         uid: meta.uid(),
         gid: meta.gid(),
         size: meta.size(),
+        nlink: meta.nlink(),
     };
     Ok(FileOwners {
         path: userns::clean::fs::display_bytes(path.as_os_str().as_encoded_bytes()),

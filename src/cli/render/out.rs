@@ -47,6 +47,23 @@ pub fn is_closed_pipe(err: &Error) -> bool {
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
+/// Ask `question` on the terminal (stderr, read from stdin); only "y" or "yes" is yes.
+/// `clean` and `migrate` ask before they change anything.
+pub fn confirmed(question: &str) -> Result<bool> {
+    use std::io::{BufRead, Write};
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{question} [y/N] ").and_then(|()| stderr.flush());
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::failure("cannot read the answer from the terminal").because(e))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

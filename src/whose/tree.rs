@@ -1,0 +1,156 @@
+//! `whose -R`: a tree summarised by owner, counted by the parallel walkers of
+//! `clean::pool` (no symlink followed, one file system unless asked). An inode with
+//! several hard links is counted once, as `du` does.
+
+use crate::clean::fs::FileStat;
+use crate::clean::pool::walk_parallel;
+use crate::clean::report::Failure;
+use crate::clean::target::Resolved;
+use crate::clean::walk::{Place, Visitor, WalkOptions};
+use std::collections::{HashMap, HashSet};
+use std::os::fd::BorrowedFd;
+use std::sync::Mutex;
+
+/// Entries and bytes of one owner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
+    pub files: u64,
+    pub directories: u64,
+    pub bytes: u64,
+}
+
+impl Count {
+    fn add(&mut self, st: &FileStat) {
+        if st.is_dir() {
+            self.directories += 1;
+        } else {
+            self.files += 1;
+        }
+        self.bytes += st.size;
+    }
+
+    fn merge(&mut self, other: &Count) {
+        self.files += other.files;
+        self.directories += other.directories;
+        self.bytes += other.bytes;
+    }
+}
+
+/// A tree's counts, per host uid and per host gid.
+#[derive(Debug, Clone, Default)]
+pub struct OwnerSummary {
+    pub total: Count,
+    pub by_uid: HashMap<u32, Count>,
+    pub by_gid: HashMap<u32, Count>,
+    pub failures: Vec<Failure>,
+}
+
+impl OwnerSummary {
+    fn add(&mut self, st: &FileStat) {
+        self.total.add(st);
+        self.by_uid.entry(st.uid).or_default().add(st);
+        self.by_gid.entry(st.gid).or_default().add(st);
+    }
+
+    fn merge(&mut self, other: OwnerSummary) {
+        self.total.merge(&other.total);
+        for (id, c) in other.by_uid {
+            self.by_uid.entry(id).or_default().merge(&c);
+        }
+        for (id, c) in other.by_gid {
+            self.by_gid.entry(id).or_default().merge(&c);
+        }
+        self.failures.extend(other.failures);
+    }
+}
+
+struct Summarizer<'a> {
+    out: OwnerSummary,
+    /// Inodes with more than one link already counted, shared by the workers.
+    linked: &'a Mutex<HashSet<(u64, u64)>>,
+}
+
+impl Visitor for Summarizer<'_> {
+    fn enter(&mut self, _fd: BorrowedFd, st: &FileStat, _path: &[u8]) -> bool {
+        self.out.add(st);
+        true
+    }
+    fn entry(&mut self, _dir: BorrowedFd, _at: Place, st: &FileStat) {
+        if st.nlink > 1 {
+            let mut seen = self.linked.lock().unwrap_or_else(|p| p.into_inner());
+            if !seen.insert((st.dev, st.ino)) {
+                return;
+            }
+        }
+        self.out.add(st);
+    }
+    fn leave(&mut self, _parent: BorrowedFd, _at: Place, _st: &FileStat) {}
+    fn failed(&mut self, path: &[u8], reason: String) {
+        self.out.failures.push(Failure {
+            path: path.to_vec(),
+            reason,
+        });
+    }
+}
+
+/// Count the resolved tree by owner with `workers` threads.
+pub fn summarize(target: &Resolved, options: WalkOptions, workers: usize) -> OwnerSummary {
+    let linked = Mutex::new(HashSet::new());
+    let path = target.target.path.as_os_str().as_encoded_bytes();
+    let (parts, crashed) = walk_parallel(
+        &target.parent,
+        &target.target.name,
+        path,
+        &target.st,
+        options,
+        workers,
+        || Summarizer {
+            out: OwnerSummary::default(),
+            linked: &linked,
+        },
+    );
+    let mut total = OwnerSummary::default();
+    for p in parts {
+        total.merge(p.out);
+    }
+    total.failures.extend(crashed);
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hard_links_count_once_and_symlinks_are_not_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("tree");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/f"), b"12345").unwrap();
+        std::fs::hard_link(root.join("a/f"), root.join("a/b/g")).unwrap();
+        std::fs::create_dir(t.path().join("outside")).unwrap();
+        std::fs::write(t.path().join("outside/big"), vec![0u8; 1000]).unwrap();
+        std::os::unix::fs::symlink(t.path().join("outside"), root.join("out")).unwrap();
+        let uid = nix::unistd::geteuid().as_raw();
+        let r = crate::clean::target::resolve(&root, false, uid).unwrap();
+        let s = summarize(
+            &r,
+            WalkOptions {
+                one_filesystem: true,
+                budget: 8,
+            },
+            2,
+        );
+        assert!(s.failures.is_empty(), "{:?}", s.failures);
+        // tree, a, b; f (once), the symlink.
+        assert_eq!(s.total.directories, 3);
+        assert_eq!(s.total.files, 2);
+        assert_eq!(s.by_uid[&uid].files, 2);
+        let size = |p: &str| std::fs::symlink_metadata(root.join(p)).unwrap().len();
+        let expected = size("") + size("a") + size("a/b") + size("a/f") + size("out");
+        assert_eq!(
+            s.total.bytes, expected,
+            "f once, the link itself, not its target"
+        );
+    }
+}
