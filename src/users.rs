@@ -236,6 +236,29 @@ pub(crate) fn enumeration_is_complete(nsswitch: &str) -> bool {
     true
 }
 
+/// A per-user base directory of the XDG Base Directory specification, with `userns`
+/// under it: $VAR/userns when VAR is set and absolute (a relative one is ignored, as the
+/// specification says), else HOME (or the passwd entry's home) joined with `under_home`
+/// (e.g. ".local/share/userns"). None without any home.
+pub(crate) fn xdg_dir(
+    account: &Account,
+    var: &str,
+    under_home: &str,
+) -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    if let Some(d) = std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+    {
+        return Some(d.join("userns"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| account.home.clone())?;
+    Some(home.join(under_home))
+}
+
 #[cfg(test)]
 mod tests {
     use super::{enumeration_is_complete, Account, PasswdIndex, DIRECT_LOOKUPS};

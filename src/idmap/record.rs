@@ -87,17 +87,7 @@ pub struct Plans {
 /// The user's private state dir: $XDG_STATE_HOME/userns (when absolute), else
 /// ~/.local/state/userns. None without any home.
 pub fn state_dir(account: &Account) -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|d| d.is_absolute())
-    {
-        return Some(d.join("userns"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| account.home.clone())?;
-    Some(home.join(".local/state/userns"))
+    crate::users::xdg_dir(account, "XDG_STATE_HOME", ".local/state/userns")
 }
 
 pub fn now() -> u64 {

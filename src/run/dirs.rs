@@ -58,17 +58,7 @@ fn is_overlay(path: &Path) -> bool {
 /// $XDG_DATA_HOME/userns, else ~/.local/share/userns. A relative XDG_DATA_HOME is
 /// ignored, as the XDG Base Directory specification says.
 pub(crate) fn data_dir(account: &Account) -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|d| d.is_absolute())
-    {
-        return Some(d.join("userns"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| account.home.clone())?;
-    Some(home.join(".local/share/userns"))
+    crate::users::xdg_dir(account, "XDG_DATA_HOME", ".local/share/userns")
 }
 
 /// Where per-container directories go: under $XDG_RUNTIME_DIR when it is set and exists

@@ -34,6 +34,13 @@ const DAMAGED: &str =
     "the layer is damaged, truncated or not a layer: save or copy the image again";
 
 fn unreadable(label: &str, e: io::Error) -> Error {
+    if let Some(t) = e.get_ref().and_then(|r| r.downcast_ref::<scan::TooLarge>()) {
+        // Worded as the unpacker words it: the layer is fine to read, the file is not
+        // one to unpack.
+        return Error::failure(format!("cannot unpack {:?} of {label}", t.path))
+            .because(t.cause.clone())
+            .fix(t.fix.clone());
+    }
     Error::failure(format!("cannot read {label}"))
         .because(e)
         .fix(DAMAGED)

@@ -9,9 +9,28 @@
 //! layer is unpacked.
 
 use super::census::IdCensus;
+use crate::image::limits::{Budget, Limits};
 use crate::image::tarstream::{ReadSeek, TarStream};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use tar::EntryType;
+
+/// An entry that declares more data than one file may hold (USERNS_UNPACK_MAX_FILE):
+/// refused here as the unpacker refuses it, before its data is read past, which for a
+/// declared 2^64 bytes would not end before the layer does.
+#[derive(Debug)]
+pub(crate) struct TooLarge {
+    pub(crate) path: String,
+    pub(crate) cause: String,
+    pub(crate) fix: String,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.path, self.cause)
+    }
+}
+
+impl std::error::Error for TooLarge {}
 
 const GZIP: &[u8] = &[0x1f, 0x8b];
 const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
@@ -93,6 +112,12 @@ fn decode(
 /// and hard links (whose header carries the owner too, and which podman's unpacker
 /// chowns). Whiteouts make nothing, and device nodes are skipped by a rootless unpack.
 fn walk(mut tar: TarStream<'_>, census: &mut IdCensus) -> io::Result<()> {
+    // A setting that is not a size is the unpacker's to report, with its fix; the
+    // defaults hold here meanwhile.
+    let sizes = Budget::new(
+        Limits::from_env().unwrap_or_default(),
+        std::path::Path::new(""),
+    );
     let mut previous: Option<String> = None;
     loop {
         let entry = match tar.next_entry() {
@@ -105,6 +130,13 @@ fn walk(mut tar: TarStream<'_>, census: &mut IdCensus) -> io::Result<()> {
                 return Err(io::Error::new(e.kind(), format!("{e}{after}")));
             }
         };
+        if let Err(refusal) = sizes.check_size(entry.size) {
+            return Err(io::Error::other(TooLarge {
+                path: String::from_utf8_lossy(&entry.path).into_owned(),
+                cause: refusal.cause,
+                fix: refusal.fix,
+            }));
+        }
         let kind = entry.kind();
         let name = entry.path.rsplit(|b| *b == b'/').find(|c| !c.is_empty());
         let whiteout = name.is_some_and(|n| n.starts_with(WHITEOUT_PREFIX));
