@@ -14,12 +14,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_require hyperfine newuidmap podman unshare setpriv
 bench_setup
-SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
-    set -e
-    mount --bind "$SCRATCH/etc" /etc
-    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
-        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
-    cd "$SCRATCH/out"
+bench_ns '
     as_user "$SCRATCH/userns" unshare --name bench true
     # All three must land in a namespace mapping the subordinate range.
     for cmd in "$SCRATCH/userns enter bench" "$SCRATCH/userns unshare" "podman unshare"; do
@@ -32,11 +27,6 @@ SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- s
         -n podman "podman unshare true" \
         --export-json enter.json --export-csv enter.csv
 '
-mkdir -p bench/results
-cp "$scratch/out/enter.json" "$scratch/out/enter.csv" bench/results/
-awk -F, '
-    $1 == "userns enter" { e = $4 } $1 == "userns unshare" { u = $4 } $1 == "podman" { p = $4 }
-    END {
-        printf "median: enter %.2f ms, unshare %.2f ms, podman unshare %.2f ms\n", e*1000, u*1000, p*1000
-        printf "ratio enter/unshare = %.2f (aim <= 0.5), enter/podman = %.3f (aim < 0.1)\n", e/u, e/p
-    }' bench/results/enter.csv
+bench_report enter 'e=userns enter' 'u=userns unshare' p=podman -- '
+    printf "median: enter %.2f ms, unshare %.2f ms, podman unshare %.2f ms\n", e*1000, u*1000, p*1000
+    printf "ratio enter/unshare = %.2f (aim <= 0.5), enter/podman = %.3f (aim < 0.1)\n", e/u, e/p'

@@ -20,25 +20,9 @@ source bench/lib.sh
 bench_require hyperfine newuidmap podman runc unshare setpriv /bin/busybox
 bench_setup
 
-rootfs="$scratch/rootfs"
-mkdir -p "$rootfs"/{bin,etc,proc,dev,sys,tmp,root}
-cp /bin/busybox "$rootfs/bin/"
-for applet in sh true cat ls sleep; do ln -s busybox "$rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
-printf 'root:x:0:\n' > "$rootfs/etc/group"
-chmod 1777 "$rootfs/tmp"
-chown -R $BENCH_UID:$BENCH_UID "$rootfs"
-tar -C "$rootfs" -cf "$scratch/rootfs.tar" .
-chmod 644 "$scratch/rootfs.tar"
+bench_rootfs sh true cat ls sleep
 
-SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
-    set -e
-    mount --bind "$SCRATCH/etc" /etc
-    # As on a real login, XDG_RUNTIME_DIR is a tmpfs (see bench/run.sh).
-    mount -t tmpfs -o "mode=0700,uid=$BENCH_UID,gid=$BENCH_UID,size=256m" tmpfs "$SCRATCH/run"
-    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
-        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
-    cd "$SCRATCH/out"
+bench_ns --tmpfs-run '
     as_user podman import -q "$SCRATCH/rootfs.tar" localhost/userns-bench >/dev/null
     as_user "$SCRATCH/userns" run -d --name bench "$SCRATCH/rootfs" sleep 1000 >/dev/null
     as_user podman --runtime runc run -d --name bench --network none localhost/userns-bench sleep 1000 >/dev/null
@@ -57,11 +41,6 @@ SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- s
     as_user "$SCRATCH/userns" rm -f bench >/dev/null
     as_user podman rm -f -t 0 bench >/dev/null
 '
-mkdir -p bench/results
-cp "$scratch/out/exec.json" "$scratch/out/exec.csv" bench/results/
-awk -F, '
-    $1 == "userns-exec" { u = $4 } $1 == "podman-exec" { p = $4 } $1 == "userns-enter" { e = $4 }
-    END {
-        printf "median: userns exec %.2f ms, podman exec %.2f ms, userns enter %.2f ms\n", u*1000, p*1000, e*1000
-        printf "userns exec/podman exec = %.3f (aim <= 0.1), userns exec/userns enter = %.2f (aim <= 2)\n", u/p, u/e
-    }' bench/results/exec.csv
+bench_report exec u=userns-exec p=podman-exec e=userns-enter -- '
+    printf "median: userns exec %.2f ms, podman exec %.2f ms, userns enter %.2f ms\n", u*1000, p*1000, e*1000
+    printf "userns exec/podman exec = %.3f (aim <= 0.1), userns exec/userns enter = %.2f (aim <= 2)\n", u/p, u/e'

@@ -52,13 +52,7 @@ python3 fixtures/images/mktar.py docker-archive "$scratch/image-plain.tar" "$scr
 chmod 644 "$scratch/image.tar" "$scratch/image-plain.tar"
 echo "archive: $(du -m "$scratch/image.tar" | cut -f1) MB (gzip layers), $(du -m "$scratch/image-plain.tar" | cut -f1) MB (plain)"
 
-SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
-    set -e
-    mount --bind "$SCRATCH/etc" /etc
-    mount -t tmpfs -o "mode=0700,uid=$BENCH_UID,gid=$BENCH_UID,size=256m" tmpfs "$SCRATCH/run"
-    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
-        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
-    cd "$SCRATCH/out"
+bench_ns --tmpfs-run '
     # Each must really do its work, or the comparison is void: userns reads every layer
     # (1,001 entries in each of the 4 layers, the highest uid 1000) and says it fits.
     for a in image.tar image-plain.tar; do
@@ -78,13 +72,7 @@ SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- s
         --export-json image-check.json --export-csv image-check.csv
     as_user podman rmi -f localhost/test:latest >/dev/null 2>&1 || true
 '
-mkdir -p bench/results
-cp "$scratch/out/image-check.json" "$scratch/out/image-check.csv" bench/results/
-awk -F, '
-    $1 == "userns" { u = $4 } $1 == "podman" { p = $4 }
-    $1 == "userns-plain" { v = $4 } $1 == "podman-plain" { q = $4 }
-    END {
-        printf "median: userns image check %.1f ms, podman load %.1f ms (gzip layers)\n", u*1000, p*1000
-        printf "gzip layers:  userns/podman = %.3f (aim <= 0.1)\n", u/p
-        printf "plain layers: userns %.1f ms, podman %.1f ms, userns/podman = %.4f\n", v*1000, q*1000, v/q
-    }' bench/results/image-check.csv
+bench_report image-check u=userns p=podman v=userns-plain q=podman-plain -- '
+    printf "median: userns image check %.1f ms, podman load %.1f ms (gzip layers)\n", u*1000, p*1000
+    printf "gzip layers:  userns/podman = %.3f (aim <= 0.1)\n", u/p
+    printf "plain layers: userns %.1f ms, podman %.1f ms, userns/podman = %.4f\n", v*1000, q*1000, v/q'

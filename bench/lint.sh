@@ -48,18 +48,12 @@ chmod 644 "$scratch/big.subid" "$scratch/overlap.subid"
 chmod 755 "$scratch/getsubids-both"
 echo "files: $(wc -l < "$scratch/big.subid") lines ($(wc -c < "$scratch/big.subid") bytes), $(wc -l < "$scratch/overlap.subid") overlapping lines; passwd: $(wc -l < "$scratch/etc/passwd") lines"
 
-mkdir -p bench/results
 for set in big overlap; do
     name=$([ $set = big ] && echo lint-200k || echo lint-overlap)
     echo "== $name, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-    SCRATCH=$scratch SET=$set NAME=$name BENCH_UID=$BENCH_UID \
-    unshare --mount --propagation private -- sh -c '
-        set -e
-        mount --bind "$SCRATCH/etc" /etc
+    SET=$set NAME=$name bench_ns '
         mount --bind "$SCRATCH/$SET.subid" /etc/subuid
         mount --bind "$SCRATCH/$SET.subid" /etc/subgid
-        as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
-            env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
         # Time the real work: the peer must find ivy, doctor must run its live test.
         as_user getsubids ivy | grep -q "ivy" || { echo "getsubids does not find ivy" >&2; exit 1; }
         for cmd in "subid check" "doctor"; do
@@ -68,7 +62,6 @@ for set in big overlap; do
         done
         as_user "$SCRATCH/userns" doctor | grep -q "^pass  live test" \
             || { echo "doctor did not pass its live test" >&2; exit 1; }
-        cd "$SCRATCH/out"
         # -i: on the overlapping file, check and doctor find problems and exit 1.
         as_user hyperfine -N -i --warmup 2 --runs 10 --style basic \
             -n getsubids "$SCRATCH/getsubids-both" \
@@ -77,14 +70,8 @@ for set in big overlap; do
             -n doctor-no-live "$SCRATCH/userns doctor --no-live" \
             --export-json "$NAME.json" --export-csv "$NAME.csv"
     '
-    cp "$scratch/out/$name.json" "$scratch/out/$name.csv" bench/results/
-    # CSV columns: command,mean,stddev,median,user,system,min,max (seconds).
-    awk -F, -v name=$name '
-        $1 == "getsubids" { g = $4 } $1 == "check" { c = $4 } $1 == "doctor" { d = $4 }
-        $1 == "doctor-no-live" { n = $4 }
-        END {
-            printf "%s median: getsubids (both files) %.1f ms, check %.1f ms, doctor %.1f ms (--no-live %.1f ms)\n", name, g*1000, c*1000, d*1000, n*1000
-            printf "%s ratio: check/getsubids = %.2f, doctor/getsubids = %.2f, doctor --no-live/getsubids = %.2f\n", name, c/g, d/g, n/g
-        }' "bench/results/$name.csv"
+    bench_report -v name=$name $name g=getsubids c=check d=doctor n=doctor-no-live -- '
+        printf "%s median: getsubids (both files) %.1f ms, check %.1f ms, doctor %.1f ms (--no-live %.1f ms)\n", name, g*1000, c*1000, d*1000, n*1000
+        printf "%s ratio: check/getsubids = %.2f, doctor/getsubids = %.2f, doctor --no-live/getsubids = %.2f\n", name, c/g, d/g, n/g'
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -93,14 +93,7 @@ printf '[[registry]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n' "$port" \
     > "$scratch/home/.config/containers/registries.conf"
 chown $BENCH_UID:$BENCH_UID "$scratch/home/.config/containers/registries.conf"
 
-SCRATCH=$scratch BENCH_UID=$BENCH_UID REF=$ref unshare --mount --propagation private -- sh -c '
-    set -e
-    mount --bind "$SCRATCH/etc" /etc
-    # As on a login (see bench/run.sh): XDG_RUNTIME_DIR on a tmpfs of the user.
-    mount -t tmpfs -o "mode=0700,uid=$BENCH_UID,gid=$BENCH_UID,size=256m" tmpfs "$SCRATCH/run"
-    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
-        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
-    cd "$SCRATCH/out"
+REF=$ref bench_ns --tmpfs-run '
     for size in small large; do
         # Each must really pull the image, or the comparison is void.
         as_user "$SCRATCH/userns" pull -q "$REF:$size" >/dev/null
@@ -118,13 +111,8 @@ SCRATCH=$scratch BENCH_UID=$BENCH_UID REF=$ref unshare --mount --propagation pri
             --export-json pull-$size.json --export-csv pull-$size.csv
     done
 '
-mkdir -p bench/results
 for size in small large; do
-    cp "$scratch/out/pull-$size.json" "$scratch/out/pull-$size.csv" bench/results/
-    awk -F, -v size=$size '
-        $1 == "userns" { u = $4 } $1 == "podman" { p = $4 }
-        END {
-            printf "%s: median userns pull %.1f ms, podman pull %.1f ms\n", size, u*1000, p*1000
-            printf "%s: userns/podman = %.3f (aim <= 0.25)\n", size, u/p
-        }' bench/results/pull-$size.csv
+    bench_report -v size=$size pull-$size u=userns p=podman -- '
+        printf "%s: median userns pull %.1f ms, podman pull %.1f ms\n", size, u*1000, p*1000
+        printf "%s: userns/podman = %.3f (aim <= 0.25)\n", size, u/p'
 done

@@ -19,25 +19,9 @@ source bench/lib.sh
 bench_require hyperfine newuidmap podman runc unshare setpriv /bin/busybox
 bench_setup
 
-rootfs="$scratch/rootfs"
-mkdir -p "$rootfs"/{bin,etc,proc,dev,sys,tmp,root}
-cp /bin/busybox "$rootfs/bin/"
-for applet in sh true cat ls sleep; do ln -s busybox "$rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
-printf 'root:x:0:\n' > "$rootfs/etc/group"
-chmod 1777 "$rootfs/tmp"
-chown -R $BENCH_UID:$BENCH_UID "$rootfs"
-tar -C "$rootfs" -cf "$scratch/rootfs.tar" .
-chmod 644 "$scratch/rootfs.tar"
+bench_rootfs sh true cat ls sleep
 
-SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
-    set -e
-    mount --bind "$SCRATCH/etc" /etc
-    # As on a real login, XDG_RUNTIME_DIR is a tmpfs (see bench/run.sh).
-    mount -t tmpfs -o "mode=0700,uid=$BENCH_UID,gid=$BENCH_UID,size=256m" tmpfs "$SCRATCH/run"
-    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
-        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
-    cd "$SCRATCH/out"
+bench_ns --tmpfs-run '
     as_user podman import -q "$SCRATCH/rootfs.tar" localhost/userns-bench >/dev/null
     # Each must really start a container that runs, or the comparison is void.
     id=$(as_user "$SCRATCH/userns" run -d "$SCRATCH/rootfs" sleep 1000)
@@ -67,11 +51,6 @@ SH
     as_user "$SCRATCH/out/rm-userns"
     as_user podman rm -fa -t 0 >/dev/null
 '
-mkdir -p bench/results
-cp "$scratch/out/run-detached.json" "$scratch/out/run-detached.csv" bench/results/
-awk -F, '
-    $1 == "userns" { u = $4 } $1 == "podman" { p = $4 }
-    END {
-        printf "median: userns run -d %.2f ms, podman run -d %.2f ms\n", u*1000, p*1000
-        printf "userns/podman = %.3f (aim <= 0.1)\n", u/p
-    }' bench/results/run-detached.csv
+bench_report run-detached u=userns p=podman -- '
+    printf "median: userns run -d %.2f ms, podman run -d %.2f ms\n", u*1000, p*1000
+    printf "userns/podman = %.3f (aim <= 0.1)\n", u/p'

@@ -26,31 +26,9 @@ source bench/lib.sh
 bench_require hyperfine newuidmap podman runc bwrap unshare setpriv /bin/busybox
 bench_setup
 
-# The root filesystem, owned by the user (uid 0 inside, as podman's unpacked images are).
-rootfs="$scratch/rootfs"
-mkdir -p "$rootfs"/{bin,etc,proc,dev,sys,tmp,root}
-cp /bin/busybox "$rootfs/bin/"
-for applet in sh true cat ls; do ln -s busybox "$rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
-printf 'root:x:0:\n' > "$rootfs/etc/group"
-chmod 1777 "$rootfs/tmp"
-chown -R $BENCH_UID:$BENCH_UID "$rootfs"
-tar -C "$rootfs" -cf "$scratch/rootfs.tar" .
-chmod 644 "$scratch/rootfs.tar"
+bench_rootfs sh true cat ls
 
-SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
-    set -e
-    mount --bind "$SCRATCH/etc" /etc
-    # XDG_RUNTIME_DIR is /run/user/UID on a real login: a tmpfs that systemd-logind makes,
-    # mode 0700, owned by the user. userns and podman put per-container files there
-    # (userns: the overlay upper and work dirs), and on the ext4 of /var/tmp creating and
-    # removing them plus the checks of the overlay work dir cost ~2.4 ms a run, on tmpfs
-    # ~0. So mount one here (in this private mount namespace, at the same path, so that
-    # bench_cleanup still finds what carries XDG_RUNTIME_DIR=$SCRATCH/run).
-    mount -t tmpfs -o "mode=0700,uid=$BENCH_UID,gid=$BENCH_UID,size=256m" tmpfs "$SCRATCH/run"
-    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
-        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
-    cd "$SCRATCH/out"
+bench_ns --tmpfs-run '
     as_user podman import -q "$SCRATCH/rootfs.tar" localhost/userns-bench >/dev/null
     # Each must really run in the root filesystem, or the comparison is void.
     # The first shared run also makes the kept namespace `containers`.
@@ -71,13 +49,7 @@ SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- s
         -n bwrap "bwrap --unshare-all --bind $SCRATCH/rootfs / --proc /proc --dev /dev true" \
         --export-json run.json --export-csv run.csv
 '
-mkdir -p bench/results
-cp "$scratch/out/run.json" "$scratch/out/run.csv" bench/results/
-awk -F, '
-    $1 == "userns" { u = $4 } $1 == "userns-private" { v = $4 }
-    $1 == "podman" { p = $4 } $1 == "bwrap" { b = $4 }
-    END {
-        printf "median: userns %.2f ms, userns --userns private %.2f ms, podman %.2f ms, bwrap %.2f ms\n", u*1000, v*1000, p*1000, b*1000
-        printf "shared:  userns/podman = %.3f (aim < 0.1), userns/bwrap = %.2f (aim <= 1.5)\n", u/p, u/b
-        printf "private: userns/podman = %.3f, userns/bwrap = %.2f\n", v/p, v/b
-    }' bench/results/run.csv
+bench_report run u=userns v=userns-private p=podman b=bwrap -- '
+    printf "median: userns %.2f ms, userns --userns private %.2f ms, podman %.2f ms, bwrap %.2f ms\n", u*1000, v*1000, p*1000, b*1000
+    printf "shared:  userns/podman = %.3f (aim < 0.1), userns/bwrap = %.2f (aim <= 1.5)\n", u/p, u/b
+    printf "private: userns/podman = %.3f, userns/bwrap = %.2f\n", v/p, v/b'

@@ -15,12 +15,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_require hyperfine newuidmap podman unshare setpriv /usr/bin/time
 bench_setup
-SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- sh -c '
-    set -e
-    mount --bind "$SCRATCH/etc" /etc
-    as_user() { setpriv --reuid="$BENCH_UID" --regid="$BENCH_UID" --clear-groups \
-        env -i PATH=/usr/bin:/bin HOME="$SCRATCH/home" USER=ivy XDG_RUNTIME_DIR="$SCRATCH/run" "$@"; }
-    cd "$SCRATCH/out"
+bench_ns '
     # Each must really map the subordinate range, or the comparison is void.
     for cmd in "$SCRATCH/userns unshare" "unshare --map-auto --map-root-user" "podman unshare"; do
         as_user $cmd cat /proc/self/uid_map | grep -q " 200000 " \
@@ -34,11 +29,6 @@ SCRATCH=$scratch BENCH_UID=$BENCH_UID unshare --mount --propagation private -- s
     echo "peak memory (max RSS, KiB) of userns unshare true: $(as_user /usr/bin/time -f %M "$SCRATCH/userns" unshare true 2>&1 | tail -1)"
     echo "peak memory (max RSS, KiB) of unshare --map-auto -r true: $(as_user /usr/bin/time -f %M unshare --map-auto --map-root-user true 2>&1 | tail -1)"
 '
-mkdir -p bench/results
-cp "$scratch/out/unshare.json" "$scratch/out/unshare.csv" bench/results/
-awk -F, '
-    $1 == "userns" { u = $4 } $1 == "util-linux" { l = $4 } $1 == "podman" { p = $4 }
-    END {
-        printf "median: userns %.2f ms, util-linux %.2f ms, podman %.2f ms\n", u*1000, l*1000, p*1000
-        printf "ratio userns/util-linux = %.2f, userns/podman = %.3f\n", u/l, u/p
-    }' bench/results/unshare.csv
+bench_report unshare u=userns l=util-linux p=podman -- '
+    printf "median: userns %.2f ms, util-linux %.2f ms, podman %.2f ms\n", u*1000, l*1000, p*1000
+    printf "ratio userns/util-linux = %.2f, userns/podman = %.3f\n", u/l, u/p'

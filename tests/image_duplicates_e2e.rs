@@ -36,7 +36,11 @@ fn podman_installed() -> bool {
 /// would skip reading it): the loaded image's id, or podman's error.
 fn podman_load(s: &Scratch, name: &str, archive: &Path) -> Result<String, String> {
     let store = s.path(&format!("podman-{name}"));
-    let runroot = format!("/tmp/userns-dup-rr.{}", std::process::id());
+    // One runroot per load: the tests of this file run in parallel threads of one
+    // process, and each load removes its runroot when done.
+    static LOADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let runroot = format!("/tmp/userns-dup-rr.{}.{n}", std::process::id());
     let podman = |args: &[&str]| {
         Command::new("podman")
             .arg("--root")
