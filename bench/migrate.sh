@@ -50,21 +50,31 @@ cat >"$S/bench-as-ivy.sh" <<'EOF'
 set -eu
 cd "$HOME"
 U="$SCRATCH/bin/userns"
-# The source tree, built once in podman's namespace (1 -> 300000, 65537 -> 200000): dir i
-# and its 1,000 files belong to host id 201000 + i % 7, an old subordinate id.
+# The source tree, built once in podman's namespace: dir i and its 1,000 files belong to
+# host id 201000 + i % 7, an old subordinate id. The namespace id is read from the
+# namespace's uid_map (podman orders the two ranges its own way: assuming an order once
+# gave a tree already owned by new ids, which migrate left alone).
 podman unshare python3 - <<'PY'
 import os
+def inside(host):
+    for line in open("/proc/self/uid_map"):
+        ns, out, count = map(int, line.split())
+        if out <= host < out + count:
+            return ns + host - out
+    raise SystemExit("host id %d is not mapped in podman's namespace" % host)
 os.mkdir("src")
 for i in range(100):
     d = "src/d%03d" % i
     os.mkdir(d)
-    owner = 65537 + 1000 + i % 7
+    owner = inside(201000 + i % 7)
     for j in range(1000):
         p = "%s/f%04d" % (d, j)
         os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644))
         os.chown(p, owner, owner)
     os.chown(d, owner, owner)
 PY
+owner=$(stat -c %u src/d001/f0000)
+[ "$owner" = 201001 ] || { echo "bench/migrate.sh: the source tree belongs to $owner, not to the old range's 201001" >&2; exit 1; }
 printf '0 2000 1\n1 200000 65536\n' > old-map
 prepare="podman unshare sh -c 'rm -rf copy; cp -a src copy; sync'"
 hyperfine --runs "$RUNS" --style basic $EXPORT \
