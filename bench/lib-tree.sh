@@ -55,17 +55,28 @@ tree_cleanup() {
 # The source tree, 100,000 files in 100 directories, made in the current directory by
 # `python3 "$SCRATCH/tree.py" BASE [SIZES]` (in a user namespace, which owns the ids):
 # ./src/dNNN and its 1,000 files fNNNN belong to id BASE + i % 7 for dir i, i.e. 7 ids;
-# file j holds j % SIZES bytes, none without SIZES.
+# file j holds j % SIZES bytes, none without SIZES. BASE as host:N names host id N + i % 7,
+# translated through the namespace's uid_map (podman orders its map's ranges its own way:
+# assuming an order once gave migrate's benchmark a tree that had nothing to move).
 tree_py() {
     cat <<'PY'
 import os, sys
-base = int(sys.argv[1])
+def inside(host):
+    for line in open("/proc/self/uid_map"):
+        ns, out, count = map(int, line.split())
+        if out <= host < out + count:
+            return ns + host - out
+    raise SystemExit("host id %d is not mapped in this namespace" % host)
+base = sys.argv[1]
 sizes = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 os.mkdir("src")
 for i in range(100):
     d = "src/d%03d" % i
     os.mkdir(d)
-    owner = base + i % 7
+    if base.startswith("host:"):
+        owner = inside(int(base[5:]) + i % 7)
+    else:
+        owner = int(base) + i % 7
     for j in range(1000):
         p = "%s/f%04d" % (d, j)
         fd = os.open(p, os.O_CREAT | os.O_WRONLY, 0o644)

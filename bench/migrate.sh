@@ -23,9 +23,11 @@ cat >"$S/bench-as-ivy.sh" <<'EOF'
 set -eu
 cd "$HOME"
 U="$SCRATCH/bin/userns"
-# The source tree, built once in podman's namespace (1 -> 300000, 65537 -> 200000): dir i
-# and its 1,000 files belong to host id 201000 + i % 7, an old subordinate id.
-podman unshare python3 "$SCRATCH/tree.py" $((65537 + 1000))
+# The source tree, built once in podman's namespace: dir i and its 1,000 files belong to
+# host id 201000 + i % 7, an old subordinate id (checked: migrate must have work to do).
+podman unshare python3 "$SCRATCH/tree.py" host:201000
+owner=$(stat -c %u src/d001/f0000)
+[ "$owner" = 201001 ] || { echo "bench/migrate.sh: the source tree belongs to $owner, not to the old range's 201001" >&2; exit 1; }
 printf '0 2000 1\n1 200000 65536\n' > old-map
 prepare="podman unshare sh -c 'rm -rf copy; cp -a src copy; sync'"
 hyperfine --runs "$RUNS" --style basic $EXPORT \

@@ -101,6 +101,9 @@ impl<V: Visitor> Visitor for Sharing<'_, V> {
     fn may_fix_modes(&self) -> bool {
         self.inner.may_fix_modes()
     }
+    fn walk_done(&mut self) {
+        self.inner.walk_done()
+    }
     fn delegate(&mut self, parent: &Arc<OwnedFd>, at: Place, st: &FileStat, _depth: usize) -> bool {
         if self.pool.hungry.load(Ordering::Relaxed) == 0 {
             return false;

@@ -80,6 +80,9 @@ pub(crate) trait Visitor {
     fn may_fix_modes(&self) -> bool {
         false
     }
+    /// The walk has ended: the descriptors it passed are closed, and their numbers may
+    /// come back for other directories.
+    fn walk_done(&mut self) {}
 }
 
 /// The walk's settings.
@@ -180,6 +183,7 @@ impl<V: Visitor> Walker<'_, V> {
         while !self.frames.is_empty() {
             self.step();
         }
+        self.visitor.walk_done();
     }
 
     /// Visit the next entry of the deepest directory, or leave it when it has none left.

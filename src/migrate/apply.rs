@@ -17,7 +17,7 @@ use crate::clean::walk::{Place, Visitor};
 use crate::ids::IdKind;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -87,7 +87,11 @@ pub struct Migrator<'a> {
     /// to it, a one-component lookup, instead of /proc/self/fd/N/name (five, procfs's
     /// among them), which is most of the cost of reading them.
     own_cwd: bool,
-    cwd: Option<Inode>,
+    /// The descriptor number of the directory the thread is in. Trusted without a
+    /// stat(2) only between two of the walk's events that can close or swap the
+    /// directory descriptor it passes (enter, leave, failed, walk_done; see
+    /// `forget_cwd`): in between, every entry comes with the same open descriptor.
+    cwd: Option<RawFd>,
 }
 
 impl<'a> Migrator<'a> {
@@ -102,25 +106,28 @@ impl<'a> Migrator<'a> {
         }
     }
 
-    /// Make the working directory `dir`, unless it is already (checked by identity, so
-    /// a reused descriptor number never passes for another directory).
+    /// Make the working directory `dir`, unless it is already. The number alone says so,
+    /// since `forget_cwd` runs at every event after which the same number could stand for
+    /// another directory (a stat of the directory per entry was a quarter of the calls).
     fn cd(&mut self, dir: BorrowedFd) -> bool {
         if !self.own_cwd {
             return false;
         }
-        let Ok(st) = fs::stat_fd(dir) else {
-            return false;
-        };
-        let id = (st.dev, st.ino);
-        if self.cwd == Some(id) {
+        if self.cwd == Some(dir.as_raw_fd()) {
             return true;
         }
         if fs::chdir_fd(dir).is_err() {
             self.cwd = None;
             return false;
         }
-        self.cwd = Some(id);
+        self.cwd = Some(dir.as_raw_fd());
         true
+    }
+
+    /// The walk entered or left a directory, reopened one, or ended: the descriptor
+    /// passed with the next entry may be a new one under an old number.
+    fn forget_cwd(&mut self) {
+        self.cwd = None;
     }
 }
 
@@ -428,6 +435,7 @@ impl Migrator<'_> {
 
 impl Visitor for Migrator<'_> {
     fn enter(&mut self, fd: BorrowedFd, st: &FileStat, path: &[u8]) -> bool {
+        self.forget_cwd();
         self.visit(Reach::Dir(fd), st, &|| path.to_vec());
         true
     }
@@ -442,10 +450,18 @@ impl Visitor for Migrator<'_> {
         self.visit(Reach::At(dir, at.name), st, &|| at.path());
     }
 
-    fn leave(&mut self, _parent: BorrowedFd, _at: Place, _st: &FileStat) {}
+    fn leave(&mut self, _parent: BorrowedFd, _at: Place, _st: &FileStat) {
+        self.forget_cwd();
+    }
 
     fn failed(&mut self, path: &[u8], reason: String) {
+        // A directory that could not be reopened drops frames without a `leave`.
+        self.forget_cwd();
         self.fail(path.to_vec(), reason);
+    }
+
+    fn walk_done(&mut self) {
+        self.forget_cwd();
     }
 
     fn may_fix_modes(&self) -> bool {
