@@ -340,7 +340,7 @@ fn record_for(
             .map(|d| d.as_secs())
             .unwrap_or(0),
         owner_uid: account.uid,
-        options: options::KeptOptions::of(spec),
+        options: record::KeptOptions::of(spec),
     })
 }
 

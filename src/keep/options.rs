@@ -3,34 +3,9 @@
 //! silently joining a namespace that lacks it (a user who asked for `--net` would run on
 //! the host's network).
 
-use super::record::{KeptRecord, KeptRequest};
+use super::record::{KeptOptions, KeptRecord, KeptRequest};
 use crate::error::{Error, Result};
 use crate::unshare::NsSpec;
-use serde::{Deserialize, Serialize};
-
-/// The options of a kept namespace that its namespaces and map request do not show.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeptOptions {
-    /// `--hostname NAME`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    /// `--mount`: mounts made private.
-    #[serde(default)]
-    pub private_mounts: bool,
-    /// `--mount-proc`.
-    #[serde(default)]
-    pub mount_proc: bool,
-}
-
-impl KeptOptions {
-    pub(crate) fn of(spec: &NsSpec) -> KeptOptions {
-        KeptOptions {
-            hostname: spec.hostname.clone(),
-            private_mounts: spec.namespaces.mount,
-            mount_proc: spec.mount_proc,
-        }
-    }
-}
 
 /// The option words that made a namespace: namespaces (`--net`, ... as `kinds` lists them,
 /// less those another option implies), then the other options, then the map request.

@@ -90,6 +90,30 @@ pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// The options of a kept namespace that its namespaces and map request do not show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptOptions {
+    /// `--hostname NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// `--mount`: mounts made private.
+    #[serde(default)]
+    pub private_mounts: bool,
+    /// `--mount-proc`.
+    #[serde(default)]
+    pub mount_proc: bool,
+}
+
+impl KeptOptions {
+    pub(crate) fn of(spec: &crate::unshare::NsSpec) -> KeptOptions {
+        KeptOptions {
+            hostname: spec.hostname.clone(),
+            private_mounts: spec.namespaces.mount,
+            mount_proc: spec.mount_proc,
+        }
+    }
+}
+
 /// The map request a namespace was made with, so that a fresh plan can be compared
 /// with its live map (see `keep::stale_map`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,7 +183,7 @@ pub struct KeptRecord {
     /// The options besides namespaces and maps (absent in records of older userns), for
     /// `options::check_rejoin`.
     #[serde(default)]
-    pub options: super::options::KeptOptions,
+    pub options: KeptOptions,
 }
 
 pub(crate) fn map_lines(map: &IdMap) -> Vec<[u32; 3]> {
@@ -463,7 +487,7 @@ mod tests {
             subgid: FileIdentity::of(Path::new("/nonexistent/subgid")),
             created: 1,
             owner_uid: 2000,
-            options: super::super::options::KeptOptions {
+            options: KeptOptions {
                 hostname: Some("box".into()),
                 ..Default::default()
             },

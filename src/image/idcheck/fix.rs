@@ -7,53 +7,14 @@
 //! after it (`idmap::plan`), so a map of N ids holds 0..N-1 and an image whose highest id
 //! is H needs H+1 of them, whatever the ranges' outside starts.
 
-use super::report::KindReport;
+use super::report::{Fix, IdReport, KindReport};
 use crate::error::Result;
 use crate::ids::{IdKind, ID_LIMIT};
 use crate::subid::alloc::{self, AllocError, Pool};
 use crate::subid::login_defs::LoginDefs;
 use crate::subid::{SubIdFile, SubIdPaths};
 use crate::users::Account;
-use serde::Serialize;
-use std::fmt;
 use std::path::Path;
-
-/// What would make one kind of ids fit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Fix {
-    /// Give the user a range (as root), then run again.
-    AddRange {
-        /// `usermod --add-subuids FIRST-LAST USER`.
-        command: String,
-        first: u64,
-        last: u64,
-        count: u64,
-        user: String,
-        /// The file the range is free in.
-        file: String,
-        /// What else to do (an explicit map must name the new range too).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        then: Option<String>,
-    },
-    /// No range can make it fit, and why.
-    Impossible { reason: String },
-}
-
-impl fmt::Display for Fix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Fix::AddRange { command, then, .. } => {
-                write!(f, "as root: {command}")?;
-                if let Some(then) = then {
-                    write!(f, ", then {then}")?;
-                }
-                Ok(())
-            }
-            Fix::Impossible { reason } => f.write_str(reason),
-        }
-    }
-}
 
 /// What a fix is computed from: the user, both subid files whole, the pools.
 #[derive(Debug, Clone)]
@@ -166,6 +127,22 @@ fn single_gap(report: &KindReport, highest: u64) -> Option<u64> {
         next = next.max(b);
     }
     (next <= highest && report.missing_below_highest() == highest + 1 - next).then_some(next)
+}
+
+impl IdReport {
+    /// Work out, for each kind that does not fit, the subordinate range that would make
+    /// it fit (free in /etc/subuid or /etc/subgid, as `subid add` allocates).
+    pub fn suggest_fixes(&mut self, basis: &FixBasis, explicit: bool) {
+        for kind in IdKind::BOTH {
+            let report = match kind {
+                IdKind::Uid => &mut self.uids,
+                IdKind::Gid => &mut self.gids,
+            };
+            if !report.fits() {
+                report.fix = Some(basis.fix(kind, report, explicit));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ pub mod report;
 pub(crate) mod scan;
 
 pub use census::{IdCensus, IdTally, IdUse, Unlisted};
-pub use fix::{Fix, FixBasis};
-pub use report::{IdReport, IdsDoNotFit, KindReport, MapTarget, UnmappedId};
+pub use fix::FixBasis;
+pub use report::{Fix, IdReport, IdsDoNotFit, KindReport, MapTarget, UnmappedId};
 
 use super::manifest::{self, ImagePlan};
 use super::source::Blobs;

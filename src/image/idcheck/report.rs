@@ -3,7 +3,6 @@
 //! `usermod --add-subuids` that would make room.
 
 use super::census::{IdCensus, IdTally, Unlisted};
-use super::fix::{Fix, FixBasis};
 use crate::idmap::{IdMap, IdMapEntry};
 use crate::ids::IdKind;
 use serde::Serialize;
@@ -178,20 +177,6 @@ impl IdReport {
         }
     }
 
-    /// Work out, for each kind that does not fit, the subordinate range that would make
-    /// it fit (free in /etc/subuid or /etc/subgid, as `subid add` allocates).
-    pub fn suggest_fixes(&mut self, basis: &FixBasis, explicit: bool) {
-        for kind in IdKind::BOTH {
-            let report = match kind {
-                IdKind::Uid => &mut self.uids,
-                IdKind::Gid => &mut self.gids,
-            };
-            if !report.fits() {
-                report.fix = Some(basis.fix(kind, report, explicit));
-            }
-        }
-    }
-
     /// The fix commands of both kinds, one line ("; " between them), when there are any.
     pub fn fix_line(&self) -> Option<String> {
         let fixes: Vec<String> = [&self.uids, &self.gids]
@@ -313,6 +298,43 @@ impl fmt::Display for IdsDoNotFit {
 }
 
 impl std::error::Error for IdsDoNotFit {}
+
+/// What would make one kind of ids fit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Fix {
+    /// Give the user a range (as root), then run again.
+    AddRange {
+        /// `usermod --add-subuids FIRST-LAST USER`.
+        command: String,
+        first: u64,
+        last: u64,
+        count: u64,
+        user: String,
+        /// The file the range is free in.
+        file: String,
+        /// What else to do (an explicit map must name the new range too).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        then: Option<String>,
+    },
+    /// No range can make it fit, and why.
+    Impossible { reason: String },
+}
+
+impl fmt::Display for Fix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fix::AddRange { command, then, .. } => {
+                write!(f, "as root: {command}")?;
+                if let Some(then) = then {
+                    write!(f, ", then {then}")?;
+                }
+                Ok(())
+            }
+            Fix::Impossible { reason } => f.write_str(reason),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
