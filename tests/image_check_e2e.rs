@@ -7,7 +7,7 @@
 mod common;
 mod image_support;
 
-use image_support::{compress, Scratch};
+use image_support::{compress, podman, Scratch};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -424,26 +424,6 @@ fn hostile_layers_are_errors_naming_the_layer() {
     // A directory is no image to check: a usage error.
     let out = scn.run(&["image", "check", &scn.scratch().display().to_string()]);
     common::assert_code(&out, 2);
-}
-
-/// podman, as root, in a private store under `dir`.
-fn podman(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("podman")
-        .arg("--root")
-        .arg(dir.join("root"))
-        // podman refuses a runroot longer than 50 characters.
-        .arg("--runroot")
-        .arg(format!("/tmp/userns-chk-rr.{}", std::process::id()))
-        .args(["--storage-driver", "vfs"])
-        .args(args)
-        .output()
-        .expect("run podman");
-    assert!(
-        out.status.success(),
-        "podman {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]

@@ -9,7 +9,7 @@
 mod common;
 mod image_support;
 
-use image_support::{compress, owner_mode, root_or_skip, Scratch};
+use image_support::{compress, owner_mode, podman, root_or_skip, Scratch};
 use serde_json::json;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -67,25 +67,6 @@ fn assert_rootfs(rootfs: &Path) {
     assert_eq!(owner_mode(&f("bin")).0, 7, "symlink owned itself (lchown)");
     assert_eq!(owner_mode(&f("var/www")), (33, 33, 0o2775, 1_600_000_000));
     assert!(!f("dev/null").exists(), "device nodes are skipped");
-}
-
-fn podman(store: &Path, args: &[&str]) -> String {
-    let out = Command::new("podman")
-        .arg("--root")
-        .arg(store.join("root"))
-        // podman refuses a runroot longer than 50 characters.
-        .arg("--runroot")
-        .arg(format!("/tmp/userns-img-rr.{}", std::process::id()))
-        .args(["--storage-driver", "vfs"])
-        .args(args)
-        .output()
-        .expect("run podman");
-    assert!(
-        out.status.success(),
-        "podman {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// `podman import` then `podman save` in both formats, in a private store; also the OCI

@@ -136,3 +136,25 @@ pub fn owner_mode(path: &Path) -> (u32, u32, u32, i64) {
         std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("lstat {}: {e}", path.display()));
     (m.uid(), m.gid(), m.mode() & 0o7777, m.mtime())
 }
+
+/// podman as root, in a private vfs store under `store`; its stdout, trimmed. The
+/// runroot is one per test binary (podman records it in its database, so a store must
+/// keep the one it was made with), under /tmp because podman refuses a runroot longer
+/// than 50 characters.
+pub fn podman(store: &Path, args: &[&str]) -> String {
+    let out = Command::new("podman")
+        .arg("--root")
+        .arg(store.join("root"))
+        .arg("--runroot")
+        .arg(format!("/tmp/userns-img-rr.{}", std::process::id()))
+        .args(["--storage-driver", "vfs"])
+        .args(args)
+        .output()
+        .expect("run podman");
+    assert!(
+        out.status.success(),
+        "podman {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
