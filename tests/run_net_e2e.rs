@@ -6,7 +6,7 @@ mod common;
 mod run_support;
 
 use common::{assert_code, assert_ok, stderr, Scenario};
-use run_support::{rootfs, run_sh, tun_with_mode};
+use run_support::{pasta_installed, rootfs, run_sh, tun_with_mode};
 
 /// Live processes started as `program` (its file name in argv[0]: pasta re-executes
 /// itself as passt.avx2, so its comm does not say pasta) that carry this scenario's
@@ -21,22 +21,6 @@ fn scenario_processes(s: &Scenario, program: &str) -> Vec<i32> {
             })
         })
         .collect()
-}
-
-/// Whether pasta is here; in CI it must be (scripts/test installs passt).
-fn pasta_installed() -> bool {
-    let here = std::process::Command::new("sh")
-        .args(["-c", "command -v pasta"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !here {
-        assert!(
-            std::env::var("CI").is_err(),
-            "pasta is missing in CI: scripts/test installs passt"
-        );
-        eprintln!("skipped: pasta is not installed (apt-get install passt)");
-    }
-    here
 }
 
 #[test]

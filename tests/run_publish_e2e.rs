@@ -7,7 +7,7 @@ mod common;
 mod run_support;
 
 use common::{assert_code, describe, stderr, Scenario};
-use run_support::{rootfs, tun_with_mode};
+use run_support::{pasta_installed, rootfs, tun_with_mode};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
@@ -29,21 +29,6 @@ fn free_port(udp: bool) -> u16 {
             .unwrap()
             .port()
     }
-}
-
-fn pasta_installed() -> bool {
-    let here = Command::new("sh")
-        .args(["-c", "command -v pasta"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !here {
-        assert!(
-            std::env::var("CI").is_err(),
-            "pasta is missing in CI: scripts/test installs passt"
-        );
-        eprintln!("skipped: pasta is not installed (apt-get install passt)");
-    }
-    here
 }
 
 /// Build the UDP echo server into the rootfs as /bin/udp_echo; None (skipped) without cc

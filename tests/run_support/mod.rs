@@ -65,3 +65,19 @@ pub fn tun_with_mode(mode: &str) -> String {
         "mknod -m {mode} \"$SCRATCH/tun\" c 10 200 && mount --bind \"$SCRATCH/tun\" /dev/net/tun"
     )
 }
+
+/// Whether pasta is here; in CI it must be (scripts/test installs passt).
+pub fn pasta_installed() -> bool {
+    let here = std::process::Command::new("sh")
+        .args(["-c", "command -v pasta"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !here {
+        assert!(
+            std::env::var("CI").is_err(),
+            "pasta is missing in CI: scripts/test installs passt"
+        );
+        eprintln!("skipped: pasta is not installed (apt-get install passt)");
+    }
+    here
+}
