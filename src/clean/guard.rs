@@ -64,18 +64,7 @@ pub fn check_path(target: &Target, homes: &[PathBuf], uid_map: &IdMap) -> Result
         }
     }
     if uid_map.to_ns(target.owner_uid).is_none() {
-        let ranges = uid_map
-            .entries
-            .iter()
-            .map(|e| {
-                if e.count == 1 {
-                    e.outside.to_string()
-                } else {
-                    format!("{}-{}", e.outside, e.outside_end() - 1)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let ranges = crate::idmap::IdMapEntry::outside_ranges(&uid_map.entries);
         return Err(refusal(
             &target.given,
             format!(

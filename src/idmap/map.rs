@@ -18,6 +18,21 @@ pub struct IdMapEntry {
 }
 
 impl IdMapEntry {
+    /// Map lines as a list of outside ranges for messages: `200000-265535, 1000`.
+    pub fn outside_ranges(entries: &[IdMapEntry]) -> String {
+        entries
+            .iter()
+            .map(|e| {
+                if e.count == 1 {
+                    e.outside.to_string()
+                } else {
+                    format!("{}-{}", e.outside, e.outside_end() - 1)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn new(inside: u32, outside: u32, count: u32) -> Self {
         IdMapEntry {
             inside,

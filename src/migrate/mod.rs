@@ -17,7 +17,7 @@ pub mod xattr;
 use crate::clean::pool::walk_parallel;
 use crate::clean::target::Resolved;
 use crate::clean::walk::WalkOptions;
-use crate::idmap::{IdMap, IdMapEntry};
+use crate::idmap::IdMap;
 use crate::ids::IdKind;
 use crate::unshare::MapRequest;
 pub use apply::{Shared, Tally};
@@ -82,19 +82,4 @@ pub fn unholdable_fix(user: &str, kind: IdKind, new: &IdMap, insides: &[u32]) ->
         kind.name(),
         kind.name()
     )
-}
-
-/// Map lines as a list of ranges for messages: `200000-265535`.
-pub fn outside_ranges(entries: &[IdMapEntry]) -> String {
-    entries
-        .iter()
-        .map(|e| {
-            if e.count == 1 {
-                e.outside.to_string()
-            } else {
-                format!("{}-{}", e.outside, e.outside_end() - 1)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }

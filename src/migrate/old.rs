@@ -221,7 +221,7 @@ pub fn check_granted(account: &Account, old: &Maps, paths: &SubIdPaths) -> Resul
     let del = format!("{}{}", spans(IdKind::Uid, "del"), spans(IdKind::Gid, "del"));
     let what = missing
         .iter()
-        .map(|(kind, lost)| format!("sub{}s {}", kind.name(), super::outside_ranges(lost)))
+        .map(|(kind, lost)| format!("sub{}s {}", kind.name(), IdMapEntry::outside_ranges(lost)))
         .collect::<Vec<_>>()
         .join(" and ");
     Err(Error::failure(format!(
