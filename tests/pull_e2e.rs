@@ -594,3 +594,69 @@ fn an_image_with_ids_beyond_the_map_is_refused_before_unpacking() {
     assert!(text.contains("70000") && text.contains("/opt/su"), "{text}");
     assert_eq!(cache_entries(&scn), Vec::<String>::new());
 }
+
+#[test]
+fn mirrors_first_then_the_rewritten_location_and_blocked_registries_refused() {
+    let scratch = Scratch::new("pull_mirror");
+    let mirror = Registry::start(&scratch.path("mirror"));
+    let mut primary = Registry::start(&scratch.path("primary"));
+    let push = |registry: &Registry, marker: &str, dest: &str| {
+        let layer = busybox_layer(&scratch, marker, marker, &[]);
+        let archive = scratch.docker_archive(marker, config("amd64"), &[&layer]);
+        registry.push(
+            &format!("docker-archive:{}", path_str(&archive)),
+            dest,
+            false,
+        );
+    };
+    push(&mirror, "from-mirror", "mirrored/app:1");
+    push(&primary, "from-primary", "team/app:1");
+    push(&primary, "primary-two", "team/app:2");
+    // example.test resolves nowhere: only the rewrite and the mirror can serve it.
+    let conf = format!(
+        "[[registry]]\nprefix = \"example.test/team\"\nlocation = \"{}/team\"\ninsecure = true\n\
+         [[registry.mirror]]\nlocation = \"{}/mirrored\"\ninsecure = true\n\n\
+         [[registry]]\nlocation = \"blocked.test\"\nblocked = true\n",
+        primary.addr(),
+        mirror.addr()
+    );
+    let Some(scn) = scenario("pull_mirror", &mirror.addr(), &conf) else {
+        return;
+    };
+    let creds = format!("{USER}:{PASSWORD}");
+    let marker = |reference: &str| assert_ok(&scn.run(&["run", reference, "cat", "/marker"]));
+
+    // The mirror is tried first, as podman does, and says so.
+    let out = scn.run(&["pull", "--creds", &creds, "example.test/team/app:1"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(&format!("{}/mirrored/app:1", mirror.addr())),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(marker("example.test/team/app:1"), "from-mirror\n");
+
+    // A tag the mirror lacks comes from the location the prefix rewrites to.
+    assert_ok(&scn.run(&["pull", "--creds", &creds, "example.test/team/app:2"]));
+    assert_eq!(marker("example.test/team/app:2"), "primary-two\n");
+
+    // Both gone: each source's failure is named.
+    primary.kill();
+    let out = scn.run(&["pull", "--creds", &creds, "example.test/team/app:3"]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("every source failed") && err.contains(&primary.addr()),
+        "{err}"
+    );
+
+    // A blocked registry is refused before any connection, with the line that blocks it.
+    let out = scn.run(&["pull", "--creds", &creds, "blocked.test/app:1"]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("blocked.test is blocked") && err.contains("blocked = true"),
+        "{err}"
+    );
+    assert_eq!(images_json(&scn).as_array().unwrap().len(), 2);
+}
