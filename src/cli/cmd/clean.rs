@@ -55,7 +55,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
 
     // Everything that must happen before threads exist: descriptors (above), then the
     // namespace.
-    let workers = workers();
+    let workers = userns::clean::workers();
     let options = WalkOptions {
         one_filesystem: !args.cross_filesystems,
         budget: fd_budget(workers + 1),
@@ -305,14 +305,4 @@ fn progress_bar(total: Option<u64>, json: bool) -> ProgressBar {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         ),
     }
-}
-
-/// One removal worker per core (up to 8); `USERNS_CLEAN_WORKERS` overrides it, to
-/// measure what parallel removal gains on a given filesystem.
-fn workers() -> usize {
-    std::env::var("USERNS_CLEAN_WORKERS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| (1..=64).contains(n))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get().min(8)))
 }
