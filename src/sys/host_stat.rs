@@ -104,10 +104,11 @@ fn serve(sock: OwnedFd) -> ! {
             Ok(msg) if msg.bytes == 0 => break,
             Ok(msg) => msg.cmsgs().ok().and_then(|mut c| {
                 c.find_map(|m| match m {
-                    // SAFETY: the kernel just installed this descriptor in our table.
-                    ControlMessageOwned::ScmRights(fds) => {
-                        fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) })
-                    }
+                    ControlMessageOwned::ScmRights(fds) => fds.first().map(|&fd| {
+                        // SAFETY: the kernel just installed this descriptor in our table,
+                        // and nothing else owns it.
+                        unsafe { OwnedFd::from_raw_fd(fd) }
+                    }),
                     _ => None,
                 })
             }),
