@@ -258,6 +258,29 @@ fn whose_answers_inside_a_directory_closed_to_the_user() {
         failures[0]["path"].as_str().unwrap().ends_with("c/bobdir"),
         "{t}"
     );
+
+    // An open directory of ivy's full of ids her namespace does not map (root's, bob's):
+    // asked about on the host by name, a directory at a time.
+    let open = s.home().join("open");
+    std::fs::create_dir(&open).unwrap();
+    chown(&open, Some(s.uid()), Some(s.gid())).unwrap();
+    for i in 0..300 {
+        let f = open.join(format!("f{i}"));
+        std::fs::write(&f, "x").unwrap();
+        let id = if i % 2 == 0 { 0 } else { 300005 };
+        chown(&f, Some(id), Some(id)).unwrap();
+    }
+    let v = json(&s.run(&["whose", "-R", "--json", "open"]));
+    let owners = v[0]["owners"].as_array().unwrap();
+    let files = |host: u64| {
+        owners
+            .iter()
+            .find(|o| o["host"] == host)
+            .map(|o| o["files"].clone())
+    };
+    assert_eq!(files(0), Some(150.into()), "{v}");
+    assert_eq!(files(300005), Some(150.into()), "{v}");
+    assert_eq!(v[0]["failures"].as_array().unwrap().len(), 0, "{v}");
 }
 
 #[test]

@@ -9,9 +9,10 @@
 //! The server is a fork of the caller and must be forked while the caller is
 //! single-threaded (as every namespace step of userns is): it then runs ordinary code.
 
-use super::fs::{stat_fd, FileStat};
+use super::fs::{stat_at, stat_fd, FileStat};
 use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::unistd::{ForkResult, Pid};
+use std::ffi::CStr;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
@@ -51,28 +52,58 @@ impl HostStat {
 
     /// The stat of `fd`'s inode as the host's user namespace sees it.
     pub(crate) fn stat(&self, fd: BorrowedFd) -> io::Result<FileStat> {
+        let answers = self.ask(b"s", fd, 1)?;
+        decode(answers[..ANSWER].try_into().expect("one answer"))
+    }
+
+    /// The stats of the entries `names` of the directory `dir` (fstatat with
+    /// AT_SYMLINK_NOFOLLOW, by the server: so only where the user may search `dir` on the
+    /// host; EACCES elsewhere), one question for all. At most [`BATCH`] names.
+    pub(crate) fn stat_names(
+        &self,
+        dir: BorrowedFd,
+        names: &[&CStr],
+    ) -> io::Result<Vec<io::Result<FileStat>>> {
+        assert!(names.len() <= BATCH, "at most BATCH names a question");
+        let mut question = vec![b'n'];
+        for name in names {
+            question.extend_from_slice(name.to_bytes_with_nul());
+        }
+        let answers = self.ask(&question, dir, names.len())?;
+        Ok(answers
+            .chunks_exact(ANSWER)
+            .map(|a| decode(a.try_into().expect("ANSWER bytes")))
+            .collect())
+    }
+
+    /// Send `question` with `fd`, read `count` answers.
+    fn ask(&self, question: &[u8], fd: BorrowedFd, count: usize) -> io::Result<Vec<u8>> {
         let sock = self.sock.lock().unwrap_or_else(|p| p.into_inner());
         let fds = [fd.as_raw_fd()];
         socket::sendmsg::<()>(
             sock.as_raw_fd(),
-            &[IoSlice::new(b"s")],
+            &[IoSlice::new(question)],
             &[ControlMessage::ScmRights(&fds)],
             MsgFlags::empty(),
             None,
         )?;
-        let mut answer = [0u8; ANSWER];
+        let mut answers = vec![0u8; ANSWER * count];
         let n = loop {
-            match nix::unistd::read(&*sock, &mut answer) {
+            match nix::unistd::read(&*sock, &mut answers) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 other => break other?,
             }
         };
-        if n != ANSWER {
+        if n != answers.len() {
             return Err(io::Error::other("the host stat server has ended"));
         }
-        decode(&answer)
+        Ok(answers)
     }
 }
+
+/// Names one question may hold: 256 of at most 255 bytes each fit the socket's message
+/// size (a SEQPACKET message must fit the send buffer, 208 KiB by default).
+pub(crate) const BATCH: usize = 256;
 
 impl Drop for HostStat {
     fn drop(&mut self) {
@@ -88,9 +119,9 @@ fn serve(sock: OwnedFd) -> ! {
     // Never outlive the caller (its end closing ends us too, but a SIGKILL'd caller
     // whose end another process inherited would not).
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    let mut question = vec![0u8; 1 + BATCH * 256];
     loop {
-        let mut byte = [0u8; 1];
-        let mut iov = [IoSliceMut::new(&mut byte)];
+        let mut iov = [IoSliceMut::new(&mut question)];
         let mut space = nix::cmsg_space!([RawFd; 1]);
         let received = socket::recvmsg::<()>(
             sock.as_raw_fd(),
@@ -98,26 +129,36 @@ fn serve(sock: OwnedFd) -> ! {
             Some(&mut space),
             MsgFlags::MSG_CMSG_CLOEXEC,
         );
-        let fd = match received {
+        let (len, fd) = match received {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => break,
             Ok(msg) if msg.bytes == 0 => break,
-            Ok(msg) => msg.cmsgs().ok().and_then(|mut c| {
-                c.find_map(|m| match m {
-                    ControlMessageOwned::ScmRights(fds) => fds.first().map(|&fd| {
-                        // SAFETY: the kernel just installed this descriptor in our table,
-                        // and nothing else owns it.
-                        unsafe { OwnedFd::from_raw_fd(fd) }
-                    }),
-                    _ => None,
-                })
-            }),
+            Ok(msg) => (
+                msg.bytes,
+                msg.cmsgs().ok().and_then(|mut c| {
+                    c.find_map(|m| match m {
+                        ControlMessageOwned::ScmRights(fds) => fds.first().map(|&fd| {
+                            // SAFETY: the kernel just installed this descriptor in our table,
+                            // and nothing else owns it.
+                            unsafe { OwnedFd::from_raw_fd(fd) }
+                        }),
+                        _ => None,
+                    })
+                }),
+            ),
         };
-        let answer = match fd {
-            Some(fd) => encode(stat_fd(std::os::fd::AsFd::as_fd(&fd))),
-            None => encode(Err(io::Error::from_raw_os_error(libc::EBADF))),
+        let Some(fd) = fd else { break };
+        let fd = std::os::fd::AsFd::as_fd(&fd);
+        let answers: Vec<u8> = match &question[..len] {
+            [b's'] => encode(stat_fd(fd)).to_vec(),
+            [b'n', names @ ..] => names
+                .split_inclusive(|&b| b == 0)
+                .filter_map(|n| CStr::from_bytes_with_nul(n).ok())
+                .flat_map(|name| encode(stat_at(fd, name)))
+                .collect(),
+            _ => break,
         };
-        if nix::unistd::write(&sock, &answer).is_err() {
+        if nix::unistd::write(&sock, &answers).is_err() {
             break;
         }
     }
@@ -206,5 +247,18 @@ mod tests {
         let st = server.stat(f.as_file().as_fd()).unwrap();
         assert_eq!(st.size, 3);
         assert_eq!(st.uid, nix::unistd::geteuid().as_raw());
+        let dir = std::fs::File::open(f.path().parent().unwrap()).unwrap();
+        let name =
+            std::ffi::CString::new(f.path().file_name().unwrap().as_encoded_bytes()).unwrap();
+        let answers = server
+            .stat_names(dir.as_fd(), &[&name, c"no-such-file", &name])
+            .unwrap();
+        assert_eq!(answers.len(), 3);
+        assert_eq!(answers[0].as_ref().unwrap().ino, st.ino);
+        assert_eq!(
+            answers[1].as_ref().unwrap_err().raw_os_error(),
+            Some(libc::ENOENT)
+        );
+        assert_eq!(answers[2].as_ref().unwrap().size, 3);
     }
 }

@@ -68,6 +68,65 @@ impl Inside {
         Ok(Ok(Inside { uid, gid, host }))
     }
 
+    /// The host's ids, when the namespace maps both of `st`'s (no question to ask).
+    fn mapped(&self, st: &FileStat) -> (Option<u32>, Option<u32>) {
+        let host = |ids: &OwnerIds, id| match ids.owner(id) {
+            Owner::Id { host, .. } => Some(host),
+            Owner::Unmapped => None,
+        };
+        (host(&self.uid, st.uid), host(&self.gid, st.gid))
+    }
+
+    /// Whether `st` (taken in the namespace) has an id the namespace does not map, which
+    /// only the host can tell.
+    pub fn needs_host(&self, st: &FileStat) -> bool {
+        !matches!(self.mapped(st), (Some(_), Some(_)))
+    }
+
+    /// `host_view` of entries of the directory `dir`, with one question to the host for
+    /// all of them (see `HostStat::stat_names`); an entry the host may not stat by name
+    /// (its directory is closed to the user there) is asked about through its own handle.
+    pub fn host_views(
+        &self,
+        dir: BorrowedFd,
+        entries: &[(&std::ffi::CStr, FileStat)],
+    ) -> Vec<io::Result<FileStat>> {
+        let mut out = Vec::with_capacity(entries.len());
+        for chunk in entries.chunks(crate::sys::host_stat::BATCH) {
+            let names: Vec<&std::ffi::CStr> = chunk.iter().map(|(n, _)| *n).collect();
+            let answers = match self.host.stat_names(dir, &names) {
+                Ok(a) => a,
+                Err(e) => {
+                    out.extend(
+                        chunk
+                            .iter()
+                            .map(|_| Err(io::Error::new(e.kind(), e.to_string()))),
+                    );
+                    continue;
+                }
+            };
+            for ((name, st), answer) in chunk.iter().zip(answers) {
+                let view = match answer {
+                    Ok(host) if host.same_file(st) => Ok(self.merge(st, &host)),
+                    // Closed on the host, or replaced since the walk's stat: the inode
+                    // the walk saw, by its handle.
+                    _ => self.host_view(st, || Handle::open(dir, name)),
+                };
+                out.push(view);
+            }
+        }
+        out
+    }
+
+    fn merge(&self, st: &FileStat, host: &FileStat) -> FileStat {
+        let (uid, gid) = self.mapped(st);
+        FileStat {
+            uid: uid.unwrap_or(host.uid),
+            gid: gid.unwrap_or(host.gid),
+            ..*st
+        }
+    }
+
     /// `st` (taken in the namespace) with the host's owner and group. `handle` gives a
     /// descriptor of the same inode, asked for only when an id is not mapped here.
     pub fn host_view<'h>(
@@ -75,15 +134,7 @@ impl Inside {
         st: &FileStat,
         handle: impl FnOnce() -> io::Result<Handle<'h>>,
     ) -> io::Result<FileStat> {
-        let uid = match self.uid.owner(st.uid) {
-            Owner::Id { host, .. } => Some(host),
-            Owner::Unmapped => None,
-        };
-        let gid = match self.gid.owner(st.gid) {
-            Owner::Id { host, .. } => Some(host),
-            Owner::Unmapped => None,
-        };
-        if let (Some(uid), Some(gid)) = (uid, gid) {
+        if let (Some(uid), Some(gid)) = self.mapped(st) {
             return Ok(FileStat { uid, gid, ..*st });
         }
         let h = handle()?;
@@ -91,11 +142,7 @@ impl Inside {
         if !host.same_file(st) {
             return Err(io::Error::other("replaced while being looked at; left out"));
         }
-        Ok(FileStat {
-            uid: uid.unwrap_or(host.uid),
-            gid: gid.unwrap_or(host.gid),
-            ..*st
-        })
+        Ok(self.merge(st, &host))
     }
 }
 

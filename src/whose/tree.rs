@@ -10,7 +10,7 @@ use crate::clean::report::Failure;
 use crate::clean::target::Resolved;
 use crate::clean::walk::{Place, Visitor, WalkOptions};
 use std::collections::{HashMap, HashSet};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Mutex;
 
 /// Entries and bytes of one owner.
@@ -72,6 +72,7 @@ struct Summarizer<'a> {
     /// Inodes with more than one link already counted, shared by the workers.
     linked: &'a Mutex<HashSet<(u64, u64)>>,
     inside: Option<&'a Inside>,
+    waiting: Option<Waiting>,
 }
 
 impl Summarizer<'_> {
@@ -90,8 +91,39 @@ impl Summarizer<'_> {
     }
 }
 
+impl Summarizer<'_> {
+    /// Ask the host about the entries waiting, all of one directory, in one question.
+    fn flush(&mut self) {
+        let (Some(inside), Some(batch)) = (self.inside, self.waiting.take()) else {
+            return;
+        };
+        let entries: Vec<(&std::ffi::CStr, FileStat)> = batch
+            .entries
+            .iter()
+            .map(|(n, st, _)| (n.as_c_str(), *st))
+            .collect();
+        let views = inside.host_views(batch.dir.as_fd(), &entries);
+        for ((_, _, path), view) in batch.entries.iter().zip(views) {
+            match view {
+                Ok(host) => self.out.add(&host),
+                Err(e) => self.failed(path, crate::clean::fs::reason(&e)),
+            }
+        }
+    }
+}
+
+/// Entries of one directory whose ids only the host can tell, asked about together
+/// (one question to the host a directory instead of one an entry: a tree of root's has
+/// nothing but such entries).
+struct Waiting {
+    dir: std::os::fd::OwnedFd,
+    entries: Vec<(std::ffi::CString, FileStat, Vec<u8>)>,
+}
+
 impl Visitor for Summarizer<'_> {
     fn enter(&mut self, fd: BorrowedFd, st: &FileStat, path: &[u8]) -> bool {
+        // Entries waiting belong to the directory above, which a new one now interrupts.
+        self.flush();
         self.count(st, || path.to_vec(), || Ok(Handle::Borrowed(fd)));
         true
     }
@@ -102,9 +134,36 @@ impl Visitor for Summarizer<'_> {
                 return;
             }
         }
-        self.count(st, || at.path(), || Handle::open(dir, at.name));
+        match self.inside {
+            Some(inside) if inside.needs_host(st) => {
+                if self.waiting.is_none() {
+                    match dir.try_clone_to_owned() {
+                        Ok(dir) => {
+                            self.waiting = Some(Waiting {
+                                dir,
+                                entries: Vec::new(),
+                            })
+                        }
+                        Err(e) => return self.failed(&at.path(), crate::clean::fs::reason(&e)),
+                    }
+                }
+                let full = self.waiting.as_mut().is_some_and(|w| {
+                    w.entries.push((at.name.to_owned(), *st, at.path()));
+                    w.entries.len() >= crate::sys::host_stat::BATCH
+                });
+                if full {
+                    self.flush();
+                }
+            }
+            _ => self.count(st, || at.path(), || Handle::open(dir, at.name)),
+        }
     }
-    fn leave(&mut self, _parent: BorrowedFd, _at: Place, _st: &FileStat) {}
+    fn leave(&mut self, _parent: BorrowedFd, _at: Place, _st: &FileStat) {
+        self.flush();
+    }
+    fn walk_done(&mut self) {
+        self.flush();
+    }
     fn failed(&mut self, path: &[u8], reason: String) {
         self.out.failures.push(Failure {
             path: path.to_vec(),
@@ -134,6 +193,7 @@ pub fn summarize(
             out: OwnerSummary::default(),
             linked: &linked,
             inside,
+            waiting: None,
         },
     );
     let mut total = OwnerSummary::default();
