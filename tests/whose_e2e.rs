@@ -281,6 +281,21 @@ fn whose_answers_inside_a_directory_closed_to_the_user() {
     assert_eq!(files(0), Some(150.into()), "{v}");
     assert_eq!(files(300005), Some(150.into()), "{v}");
     assert_eq!(v[0]["failures"].as_array().unwrap().len(), 0, "{v}");
+
+    // A tree of root's is walked on the host (every entry would need the host's stat);
+    // a closed directory of ivy's ids in it is named, and answered when given itself.
+    let rooted = s.home().join("rooted");
+    std::fs::create_dir(&rooted).unwrap();
+    std::fs::rename(s.home().join("c"), rooted.join("c")).unwrap();
+    let out = s.run(&["whose", "-R", "rooted"]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("give such a directory as PATH"),
+        "{}",
+        describe(&out)
+    );
+    let v = json(&s.run(&["whose", "-R", "--json", "rooted/c/inner"]));
+    assert_eq!(v[0]["files"], 1, "{v}");
 }
 
 #[test]

@@ -87,11 +87,13 @@ pub fn run(args: WhoseArgs) -> Result<u8> {
             }
         }
     }
-    // The namespace is entered when something may be closed to us here: a PATH the host
-    // refused, or a tree to walk (its inner directories are not known yet).
+    // The namespace is entered when something may be closed to us here that it opens: a
+    // PATH the host refused, or a tree of the user's ids to walk (its inner directories
+    // are not known yet). A tree of others' ids (root's /usr) is walked on the host: in
+    // the namespace its every entry would need a second stat by the host.
     let needed = found.iter().any(|f| match f {
         Found::Denied(..) => true,
-        Found::Here(r) => args.recursive && r.st.is_dir(),
+        Found::Here(r) => args.recursive && r.st.is_dir() && ctx.maps.uid.to_ns(r.st.uid).is_some(),
     });
     let (inside, not_entered) = if needed {
         match Inside::enter(&account)? {
@@ -195,7 +197,9 @@ fn closed_note(closed: usize, entered: bool, not_entered: Option<&Error>) -> Str
         None if entered => format!(
             "{what} could not be read, even as root of your user namespace: what belongs to ids outside your ranges (another user's, root's) is open only as its owner lets others in"
         ),
-        None => format!("{what} could not be read"),
+        None => format!(
+            "{what} could not be read (whose looks inside as root of your user namespace in PATHs your own or your subordinate ids own: give such a directory as PATH)"
+        ),
     }
 }
 
