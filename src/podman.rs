@@ -168,7 +168,7 @@ impl PauseProcess {
 /// Whether `pid` is podman's pause process, as podman itself tells (rootless_linux.c:
 /// `do_pause` execs `catatonit -P`, else names itself "podman pause"; podman 5 also marks
 /// its environment with _PODMAN_PAUSE=1). Err: what the process is instead, for the message.
-fn pause_process_name(pid: i32) -> std::result::Result<(), String> {
+pub(crate) fn pause_process_name(pid: i32) -> std::result::Result<(), String> {
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     let comm = comm.trim_end_matches('\n');
     if comm == "catatonit" || comm == "podman pause" {

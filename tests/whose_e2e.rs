@@ -155,3 +155,213 @@ kill $(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid") 2>/dev/null; exit $rc"#;
     let text = v[0]["origin"]["text"].as_str().unwrap();
     assert!(text.contains("localhost/whose-tiny:latest"), "{text}");
 }
+
+/// Root (the test) makes `c`, a container's directory of container uid 500 (host
+/// 200499), mode 0700, closed to ivy on the host, holding files of several owners: ivy,
+/// her subuid 200999, bob's 300005, root, an id nobody holds, and a 0700 directory of
+/// bob's that stays closed even inside ivy's namespace.
+fn closed_container_dir(s: &Scenario) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let c = s.home().join("c");
+    std::fs::create_dir_all(c.join("inner")).unwrap();
+    for (name, id, size) in [
+        ("mine", s.uid(), 1),
+        ("inner/sub", 200999, 2),
+        ("bobs", 300005, 3),
+        ("roots", 0, 4),
+        ("nobodys", 4_000_000, 5),
+    ] {
+        std::fs::write(c.join(name), vec![b'x'; size]).unwrap();
+        chown(c.join(name), Some(id), Some(id)).unwrap();
+    }
+    std::fs::create_dir(c.join("bobdir")).unwrap();
+    std::fs::write(c.join("bobdir/secret"), "x").unwrap();
+    chown(c.join("bobdir"), Some(300005), Some(300005)).unwrap();
+    std::fs::set_permissions(c.join("bobdir"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    chown(c.join("inner"), Some(200999), Some(200999)).unwrap();
+    std::fs::set_permissions(c.join("inner"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    chown(&c, Some(200499), Some(200499)).unwrap();
+    std::fs::set_permissions(&c, std::fs::Permissions::from_mode(0o700)).unwrap();
+    c
+}
+
+#[test]
+fn whose_answers_inside_a_directory_closed_to_the_user() {
+    let Some(s) = scenario("whose_closed_dir") else {
+        return;
+    };
+    closed_container_dir(&s);
+    // Closed on the host, as the issue's "unreadable file under ~/.local".
+    assert_code(&s.sh("ls c"), 2);
+
+    let v = json(&s.run(&[
+        "whose",
+        "--json",
+        "c/mine",
+        "c/inner/sub",
+        "c/bobs",
+        "c/roots",
+        "c/nobodys",
+    ]));
+    let host = |i: usize| (v[i]["owner"]["host"].clone(), v[i]["group"]["host"].clone());
+    assert_eq!(host(0), (2000.into(), 2000.into()), "{v}");
+    assert_eq!(v[0]["owner"]["belongs"]["kind"], "own");
+    assert_eq!(host(1), (200999.into(), 200999.into()), "{v}");
+    assert_eq!(v[1]["owner"]["inside"], 1000);
+    assert_eq!(v[1]["size"], 2);
+    // Not mapped in ivy's namespace (65534 there): the host's ids, not the overflow id.
+    assert_eq!(host(2), (300005.into(), 300005.into()), "{v}");
+    assert_eq!(v[2]["owner"]["belongs"]["user"], "bob");
+    assert_eq!(v[2]["owner"]["inside"], Value::Null);
+    assert_eq!(host(3), (0.into(), 0.into()), "{v}");
+    assert_eq!(v[3]["owner"]["belongs"]["kind"], "root");
+    assert_eq!(host(4), (4_000_000.into(), 4_000_000.into()), "{v}");
+    assert_eq!(v[4]["owner"]["belongs"]["kind"], "no-one");
+
+    // bob's closed directory stays closed: the kernel gives ivy's namespace no power
+    // over ids outside her ranges.
+    let out = s.run(&["whose", "c/bobdir/secret"]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("c/bobdir/secret"), "{err}");
+    assert!(err.contains("ids outside your ranges"), "{err}");
+
+    let out = s.run(&["whose", "-R", "--json", "c"]);
+    assert_code(&out, 1); // bobdir could not be read
+    let v: Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let t = &v[0];
+    let owners = t["owners"].as_array().unwrap();
+    let line = |host: u64| {
+        owners
+            .iter()
+            .find(|o| o["host"] == host)
+            .unwrap_or_else(|| panic!("no line for {host}: {t}"))
+    };
+    assert_eq!(line(200499)["directories"], 1, "c itself: {t}");
+    assert_eq!(line(200499)["inside"], 500);
+    assert_eq!(line(200999)["directories"], 1, "inner: {t}");
+    assert_eq!(line(200999)["files"], 1, "inner/sub: {t}");
+    assert_eq!(line(2000)["files"], 1);
+    // bobs; bobdir could not be opened (a failure below), so neither it nor its file.
+    assert_eq!(line(300005)["files"], 1, "{t}");
+    assert_eq!(line(0)["files"], 1);
+    assert_eq!(line(4_000_000)["files"], 1);
+    assert!(
+        owners.iter().all(|o| o["host"] != 65534),
+        "no overflow id: {t}"
+    );
+    assert_eq!(t["files"], 5, "{t}");
+    assert_eq!(t["directories"], 2, "{t}");
+    let failures = t["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{t}");
+    assert!(
+        failures[0]["path"].as_str().unwrap().ends_with("c/bobdir"),
+        "{t}"
+    );
+
+    // An open directory of ivy's full of ids her namespace does not map (root's, bob's):
+    // asked about on the host by name, a directory at a time.
+    let open = s.home().join("open");
+    std::fs::create_dir(&open).unwrap();
+    chown(&open, Some(s.uid()), Some(s.gid())).unwrap();
+    for i in 0..300 {
+        let f = open.join(format!("f{i}"));
+        std::fs::write(&f, "x").unwrap();
+        let id = if i % 2 == 0 { 0 } else { 300005 };
+        chown(&f, Some(id), Some(id)).unwrap();
+    }
+    let v = json(&s.run(&["whose", "-R", "--json", "open"]));
+    let owners = v[0]["owners"].as_array().unwrap();
+    let files = |host: u64| {
+        owners
+            .iter()
+            .find(|o| o["host"] == host)
+            .map(|o| o["files"].clone())
+    };
+    assert_eq!(files(0), Some(150.into()), "{v}");
+    assert_eq!(files(300005), Some(150.into()), "{v}");
+    assert_eq!(v[0]["failures"].as_array().unwrap().len(), 0, "{v}");
+
+    // A tree of root's is walked on the host (every entry would need the host's stat);
+    // a closed directory of ivy's ids in it is named, and answered when given itself.
+    let rooted = s.home().join("rooted");
+    std::fs::create_dir(&rooted).unwrap();
+    std::fs::rename(s.home().join("c"), rooted.join("c")).unwrap();
+    let out = s.run(&["whose", "-R", "rooted"]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("give such a directory as PATH"),
+        "{}",
+        describe(&out)
+    );
+    let v = json(&s.run(&["whose", "-R", "--json", "rooted/c/inner"]));
+    assert_eq!(v[0]["files"], 1, "{v}");
+}
+
+#[test]
+fn whose_without_ranges_answers_from_the_host_and_says_what_it_cannot_read() {
+    let Some(s) = Scenario::new("whose_no_ranges").map(|s| {
+        s.subuid("bob:300000:65536\n")
+            .subgid("bob:300000:65536\n")
+            .extra_passwd("bob:x:2001:2001::/nonexistent:/bin/sh")
+    }) else {
+        return;
+    };
+    closed_container_dir(&s);
+    let out = s.run(&["whose", "c/inner/sub"]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("c/inner"), "{err}");
+    assert!(err.contains("as root of your own user namespace"), "{err}");
+    assert!(err.contains("subordinate"), "{err}");
+
+    let out = s.run(&["whose", "-R", "--json", "c"]);
+    assert_code(&out, 1);
+    let v: Value = serde_json::from_str(&common::stdout(&out)).unwrap();
+    let t = &v[0];
+    // c itself, from the host's stat; nothing inside.
+    assert_eq!(t["directories"], 1, "{t}");
+    assert_eq!(t["owners"][0]["host"], 200499, "{t}");
+    assert_eq!(t["failures"].as_array().unwrap().len(), 1, "{t}");
+    assert!(
+        stderr(&out).contains("1 place could not be read"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// whose follows no symlink out of the tree, inside the namespace too: a container's
+/// symlink (owned by a subordinate id) pointing at a file of root's is described as the
+/// link, and a PATH through it is refused.
+#[test]
+fn whose_inside_follows_no_container_symlink() {
+    let Some(s) = scenario("whose_closed_symlink") else {
+        return;
+    };
+    let c = closed_container_dir(&s);
+    std::os::unix::fs::symlink("/etc/shadow", c.join("inner/link")).unwrap();
+    std::os::unix::fs::lchown(c.join("inner/link"), Some(200999), Some(200999)).unwrap();
+    let v = json(&s.run(&["whose", "--json", "c/inner/link"]));
+    assert_eq!(v[0]["type"], "symlink", "{v}");
+    assert_eq!(v[0]["owner"]["host"], 200999);
+    let out = s.run(&["whose", "c/inner/link/x"]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("refusing to follow the symlink"),
+        "{}",
+        describe(&out)
+    );
+    let v: Value = serde_json::from_str(&common::stdout(
+        &s.run(&["whose", "-R", "--json", "c/inner"]),
+    ))
+    .unwrap();
+    assert_eq!(v[0]["files"], 2, "sub and the link itself: {v}");
+    assert!(
+        v[0]["owners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["host"] != 0),
+        "nothing of root's (the link's target) counted: {v}"
+    );
+}

@@ -97,7 +97,10 @@ pub enum Command {
     /// one, which means no one can chown it back without root); the id inside your
     /// namespace; and, where known, the podman container, image or volume, or the userns
     /// image or kept layer it came from. With -R, a tree is summarised per owner. No
-    /// symlink is followed (one given as PATH is described itself).
+    /// symlink is followed (one given as PATH is described itself). What you cannot read
+    /// (a container's directory of mode 0700) is read as root of your own namespace, mapped
+    /// with your subordinate ranges; ids that namespace does not map are still shown as the
+    /// host's.
     Whose(WhoseArgs),
     /// Move your trees' ownership from the old subordinate ranges to the current ones
     ///
@@ -850,7 +853,9 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "UIDMAP:GIDMAP")]
     pub from_map: Option<String>,
     /// Run by root for USER: change owners directly, without a namespace (when USER's old
-    /// ranges are no longer granted); only trees below USER's home
+    /// ranges are no longer granted); only trees below USER's home. Then stops USER's podman
+    /// pause process and USER's kept namespaces with the old map, found in USER's runtime
+    /// dir ($XDG_RUNTIME_DIR if USER owns it, else /run/user/UID)
     #[arg(long = "as", value_name = "USER")]
     pub as_user: Option<String>,
     /// Only show what would move

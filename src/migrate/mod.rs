@@ -8,6 +8,7 @@
 //! `idmap::record`, written by `unshare::enter`.
 
 pub mod apply;
+pub mod for_user;
 pub mod journal;
 pub mod old;
 pub mod steps;

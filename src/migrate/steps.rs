@@ -46,21 +46,37 @@ pub fn stale_kept(account: &Account) -> Vec<crate::keep::PendingStop> {
         .collect()
 }
 
+/// What a root run refreshes for the user, found before the move: their runtime dirs
+/// and their podman pause process, proven theirs and held by a pidfd until it is stopped
+/// (see `for_user`).
+pub struct UserRefresh {
+    runtimes: Vec<PathBuf>,
+    pub pause: std::result::Result<Option<super::for_user::Proven>, String>,
+}
+
+impl UserRefresh {
+    pub fn find(account: &Account) -> UserRefresh {
+        let runtimes = super::for_user::runtime_dirs(account);
+        let pause = match runtimes.first() {
+            Some(dir) => super::for_user::podman_pause(dir, account.uid),
+            None => Ok(None),
+        };
+        UserRefresh { runtimes, pause }
+    }
+}
+
 /// After the move: podman's pause process holds the old map (podman system migrate
-/// restarts it the same way), kept namespaces with the old map are stale.
+/// restarts it the same way), kept namespaces with the old map are stale. A root run
+/// (`for_user`) stops the user's, each proven theirs first.
 pub fn refresh(
     account: &Account,
     pause: Option<&PauseProcess>,
     stale_kept: Vec<crate::keep::PendingStop>,
-    as_root: bool,
+    for_user: Option<UserRefresh>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
-    if as_root {
-        notes.push(format!(
-            "{} should run `podman system migrate` (podman's pause process holds the old map) and `userns stop` any kept namespace",
-            account.display_name()
-        ));
-        return notes;
+    if let Some(found) = for_user {
+        return refresh_for_user(account, found);
     }
     if let Some(p) = pause {
         match p.stop() {
@@ -80,6 +96,45 @@ pub fn refresh(
                 )),
                 Err(e) => notes.push(format!("kept namespace {name}: {e}")),
             }
+        }
+    }
+    notes
+}
+
+fn refresh_for_user(account: &Account, found: UserRefresh) -> Vec<String> {
+    let user = account.display_name();
+    let mut notes = Vec::new();
+    if found.runtimes.is_empty() {
+        notes.push(format!(
+            "no runtime directory of {user} found ($XDG_RUNTIME_DIR of {user}'s, /run/user/{uid}, /tmp/storage-run-{uid}): if {user} has a podman pause process or kept namespaces, {user} should run `podman system migrate` and `userns stop` them (or run this again with XDG_RUNTIME_DIR set to {user}'s)",
+            uid = account.uid
+        ));
+        return notes;
+    }
+    match found.pause {
+        Ok(Some(p)) => match p.stop() {
+            Ok(_) => notes.push(format!(
+                "stopped podman's pause process {} of {user} (it held the old map; podman starts a new one, as after podman system migrate)",
+                p.pid
+            )),
+            Err(e) => notes.push(format!(
+                "podman's pause process {} of {user} is still running: {e}; {user} should run `podman system migrate`",
+                p.pid
+            )),
+        },
+        Ok(None) => {}
+        Err(why) => notes.push(format!(
+            "left the process named by {user}'s podman pause pid file alone: {why}"
+        )),
+    }
+    for (name, proven) in super::for_user::stale_kept(account, &found.runtimes) {
+        match proven.and_then(|p| p.stop().map(|_| p.pid)) {
+            Ok(pid) => notes.push(format!(
+                "stopped {user}'s kept namespace {name} (pid {pid}): it had the old map (`userns unshare --name {name}` makes it again)"
+            )),
+            Err(why) => notes.push(format!(
+                "left {user}'s kept namespace {name} alone: {why}"
+            )),
         }
     }
     notes

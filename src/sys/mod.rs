@@ -7,6 +7,7 @@ pub(crate) mod child;
 pub(crate) mod dir;
 pub(crate) mod fds;
 pub(crate) mod fs;
+pub(crate) mod host_stat;
 pub(crate) mod mount;
 pub(crate) mod ns;
 pub(crate) mod pidfd;

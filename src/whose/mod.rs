@@ -2,6 +2,7 @@
 //! range and whose, root, an account, or no one), what they are inside the user's
 //! namespace, and which container or image it came from; for a tree, counts per owner.
 
+pub mod inside;
 pub mod origin;
 pub mod owner;
 pub mod tree;
@@ -9,6 +10,7 @@ pub mod tree;
 use crate::clean::fs::FileStat;
 use crate::idmap::IdMap;
 use crate::ids::IdKind;
+pub use inside::{Inside, NotEntered};
 pub use origin::{Origin, Origins};
 pub use owner::{Attribution, Belongs};
 use serde::Serialize;

@@ -185,10 +185,17 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
     }
 
     let resolved = migrate::steps::resolve_all(&trees, &account, &translation, as_root)?;
-    let pause = if as_root {
-        None
-    } else {
-        PauseProcess::find(account.uid)?
+    // A root run finds the user's pause process as the user's runtime dir names it,
+    // proven theirs before anything is read from its /proc entries (`for_user`).
+    let for_user = as_root.then(|| migrate::steps::UserRefresh::find(&account));
+    let pause = match &for_user {
+        Some(found) => found.pause.as_ref().ok().and_then(|p| {
+            p.as_ref().map(|p| PauseProcess {
+                pid: p.pid,
+                pid_file: Default::default(),
+            })
+        }),
+        None => PauseProcess::find(account.uid)?,
     };
     if let Some(p) = &pause {
         let t: Vec<&Path> = resolved.iter().map(|r| r.target.path.as_path()).collect();
@@ -288,7 +295,7 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
         &account,
         pause.as_ref(),
         stale_kept,
-        as_root,
+        for_user,
     ));
     report.finish("migrated", &tallies, &notes)
 }
