@@ -33,7 +33,6 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use tar::EntryType;
 
-
 /// File data goes through one buffer of this size (fewer system calls than io::copy's).
 const COPY_BUFFER: usize = 128 << 10;
 
