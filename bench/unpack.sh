@@ -11,8 +11,11 @@
 # Then the system calls of one unpack of each (perf trace -s, as root over the user's
 # run, summed over every thread), divided by the files of the layer.
 #
-# Usage: USERNS_OLD=/path/to/userns-of-main bench/unpack.sh
-#        writes bench/results/unpack.{json,csv} and unpack-syscalls.txt
+# Then `userns image check` of the gzip layout, old against new: it inflates the whole
+# layer to read its headers, so it weighs the gzip decoder (flate2's backend) alone.
+#
+# Usage: USERNS_OLD=/path/to/userns-of-main [NAME=unpack] bench/unpack.sh
+#        writes bench/results/NAME.{json,csv}, NAME-check.{json,csv}, NAME-syscalls.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -22,6 +25,7 @@ bench_setup
 install -m 755 "$USERNS_OLD" "$scratch/userns-old"
 
 FILES=2000
+NAME=${NAME:-unpack}
 python3 - "$scratch" "$FILES" <<'EOF'
 import glob, json, os, sys
 scratch, want = sys.argv[1], int(sys.argv[2])
@@ -69,7 +73,11 @@ bench_ns --journaled-home '
         -n new "$SCRATCH/userns run $SCRATCH/plain.tar true" \
         -n old-gzip "$SCRATCH/userns-old run $SCRATCH/gzip true" \
         -n new-gzip "$SCRATCH/userns run $SCRATCH/gzip true" \
-        --export-json unpack.json --export-csv unpack.csv
+        --export-json '"$NAME"'.json --export-csv '"$NAME"'.csv
+    as_user hyperfine -N --warmup 2 --runs 20 --style basic \
+        -n old-check "$SCRATCH/userns-old image check $SCRATCH/gzip" \
+        -n new-check "$SCRATCH/userns image check $SCRATCH/gzip" \
+        --export-json '"$NAME"'-check.json --export-csv '"$NAME"'-check.csv
     # System calls of one unpack of the plain archive, every thread of the run.
     for bin in userns-old userns; do
         as_user rm -rf "$images"
@@ -84,10 +92,12 @@ bench_ns --journaled-home '
                 for (i = 1; i <= n; i++) if (calls[names[i]]) printf \" %s %d\", names[i], calls[names[i]]
                 printf \"\\n\"
             }" "perf-$bin.txt"
-    done > unpack-syscalls.txt
+    done > '"$NAME"'-syscalls.txt
 '
-cp "$scratch/out/unpack-syscalls.txt" bench/results/
-cat bench/results/unpack-syscalls.txt
-bench_report -v files=$FILES unpack o=old n=new og=old-gzip ng=new-gzip -- '
+cp "$scratch/out/$NAME-syscalls.txt" bench/results/
+cat "bench/results/$NAME-syscalls.txt"
+bench_report "$NAME-check" o=old-check n=new-check -- '
+    printf "image check of the gzip layout: old %.1f ms, new %.1f ms, new/old = %.3f\n", o*1000, n*1000, n/o'
+bench_report -v files=$FILES "$NAME" o=old n=new og=old-gzip ng=new-gzip -- '
     printf "median: old %.1f ms, new %.1f ms (plain); old %.1f ms, new %.1f ms (gzip)\n", o*1000, n*1000, og*1000, ng*1000
     printf "per file: old %.1f us, new %.1f us (plain); new/old = %.3f plain, %.3f gzip\n", o/files*1e6, n/files*1e6, n/o, ng/og'

@@ -146,10 +146,15 @@ pub(crate) fn apply_blob(
         } else {
             Box::new(&mut raw)
         };
-        let mut plain = Hashing {
-            inner: decoded,
-            hasher: Some(&mut plain_hash),
-        };
+        // The tar is read in 512-byte headers and small files: buffered, the decoder runs
+        // once per 128 KiB instead of once per read, and hashes in blocks as large.
+        let mut plain = BufReader::with_capacity(
+            COPY_BUFFER,
+            Hashing {
+                inner: decoded,
+                hasher: Some(&mut plain_hash),
+            },
+        );
         apply_tar(root, &mut plain, label, state)?;
         // Hash what follows the end-of-archive blocks too: digests cover the whole blob.
         io::copy(&mut plain, &mut io::sink()).map_err(read_err)?;
