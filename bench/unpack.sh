@@ -15,7 +15,8 @@
 # layer to read its headers, so it weighs the gzip decoder (flate2's backend) alone.
 #
 # Usage: USERNS_OLD=/path/to/userns-of-main [NAME=unpack] bench/unpack.sh
-#        writes bench/results/NAME.{json,csv}, NAME-check.{json,csv}, NAME-syscalls.txt
+#        writes bench/results/NAME.{json,csv}, NAME-check.{json,csv}, NAME-syscalls.txt,
+#        NAME-turns.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -78,6 +79,24 @@ bench_ns --journaled-home '
         -n old-check "$SCRATCH/userns-old image check $SCRATCH/gzip" \
         -n new-check "$SCRATCH/userns image check $SCRATCH/gzip" \
         --export-json '"$NAME"'-check.json --export-csv '"$NAME"'-check.csv
+    # The same, old and new taking turns (25 pairs, medians in ms): on a busy machine the
+    # load moves between hyperfine'"'"'s blocks of runs, much less between two turns.
+    for src in plain.tar gzip; do
+        : > old.us; : > new.us
+        for i in $(seq 25); do
+            for bin in userns-old userns; do
+                as_user rm -rf "$images"
+                t0=$(date +%s%N)
+                as_user "$SCRATCH/$bin" run "$SCRATCH/$src" true 2>/dev/null
+                echo $(( ($(date +%s%N) - t0) / 1000 )) >> "${bin#userns-}.us"
+            done
+        done
+        mv userns.us new.us
+        o=$(sort -n old.us | awk "{ v[NR] = \$1 } END { print v[int((NR + 1) / 2)] }")
+        n=$(sort -n new.us | awk "{ v[NR] = \$1 } END { print v[int((NR + 1) / 2)] }")
+        awk -v src="$src" -v o="$o" -v n="$n" "BEGIN {
+            printf \"%s, taking turns: median old %.1f ms, new %.1f ms, new/old = %.3f\\n\", src, o / 1000, n / 1000, n / o }"
+    done > '"$NAME"'-turns.txt
     # System calls of one unpack of the plain archive, every thread of the run.
     for bin in userns-old userns; do
         as_user rm -rf "$images"
@@ -94,8 +113,8 @@ bench_ns --journaled-home '
             }" "perf-$bin.txt"
     done > '"$NAME"'-syscalls.txt
 '
-cp "$scratch/out/$NAME-syscalls.txt" bench/results/
-cat "bench/results/$NAME-syscalls.txt"
+cp "$scratch/out/$NAME-syscalls.txt" "$scratch/out/$NAME-turns.txt" bench/results/
+cat "bench/results/$NAME-syscalls.txt" "bench/results/$NAME-turns.txt"
 bench_report "$NAME-check" o=old-check n=new-check -- '
     printf "image check of the gzip layout: old %.1f ms, new %.1f ms, new/old = %.3f\n", o*1000, n*1000, n/o'
 bench_report -v files=$FILES "$NAME" o=old n=new og=old-gzip ng=new-gzip -- '
