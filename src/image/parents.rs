@@ -103,3 +103,38 @@ impl Parents {
         self.kept = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::NewFile;
+    use crate::sys::fs::FileStat;
+
+    fn made(mode: u32) -> FileStat {
+        FileStat {
+            dev: 1,
+            ino: 1,
+            mode: libc::S_IFREG | mode,
+            uid: 0,
+            gid: 33,
+            size: 0,
+            nlink: 1,
+        }
+    }
+
+    #[test]
+    fn only_bits_seen_to_survive_are_trusted() {
+        // Asked 0777 under umask 022: 0755 came out.
+        let seen = NewFile::seen(&made(0o755), 0o777);
+        assert!(!seen.keeps(0o777), "the umask took 022");
+        assert!(seen.keeps(0o755) && seen.keeps(0o644) && seen.keeps(0o000));
+        // Asked 0644: nothing is known of the execute bits.
+        let seen = NewFile::seen(&made(0o644), 0o644);
+        assert!(seen.keeps(0o600) && seen.keeps(0o644));
+        assert!(!seen.keeps(0o755) && !seen.keeps(0o664));
+        // A default ACL of user::rw-, group::r--, other::---: asked 0755, got 0640.
+        let seen = NewFile::seen(&made(0o640), 0o755);
+        assert!(!seen.keeps(0o755) && !seen.keeps(0o644));
+        assert!(seen.keeps(0o600) && seen.keeps(0o640));
+        assert!(seen.owned_by(0, 33) && !seen.owned_by(0, 0));
+    }
+}
