@@ -98,6 +98,11 @@ pub(crate) fn lstat_at(dirfd: &OwnedFd, name: &OsStr) -> io::Result<FileStat> {
     sysfs::stat_at(dirfd.as_fd(), &c_name(name)?)
 }
 
+/// What an open file is (its owner and mode as made).
+pub(crate) fn stat_fd(fd: BorrowedFd<'_>) -> io::Result<FileStat> {
+    sysfs::stat_fd(fd)
+}
+
 pub(crate) fn is_dir(st: &FileStat) -> bool {
     st.is_dir()
 }
@@ -228,9 +233,10 @@ pub(crate) fn mkdir_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<()>
     sysfs::mkdir_at(dir.as_fd(), &c_name(name)?, mode)
 }
 
-/// Create a new regular file; fails if anything (even a dangling symlink) is there.
-pub(crate) fn create_file_at(dir: &OwnedFd, name: &OsStr) -> io::Result<std::fs::File> {
-    let fd = sysfs::create_file_at(dir.as_fd(), &c_name(name)?)?;
+/// Create a new regular file with the permission bits `mode` (the umask applies); fails
+/// if anything (even a dangling symlink) is there.
+pub(crate) fn create_file_at(dir: &OwnedFd, name: &OsStr, mode: u32) -> io::Result<std::fs::File> {
+    let fd = sysfs::create_file_at(dir.as_fd(), &c_name(name)?, mode)?;
     Ok(std::fs::File::from(fd))
 }
 

@@ -19,9 +19,11 @@
 use super::beneath::{self, InnerPath, Root};
 use super::digest::{self, Hasher};
 use super::limits::{Budget, Limits, Refusal};
+use super::parents::{NewFile, Parent, Parents};
 use super::seen::{named_twice, SeenPaths};
 use super::sparse::{self, Sparse};
 use super::tarstream::{Entry, TarStream};
+use super::whiteout::{apply_whiteout, WHITEOUT_PREFIX};
 use super::xattrs;
 use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
@@ -30,9 +32,6 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use tar::EntryType;
-
-const WHITEOUT_PREFIX: &str = ".wh.";
-const OPAQUE_MARKER: &str = ".wh..wh..opq";
 
 /// File data goes through one buffer of this size (fewer system calls than io::copy's).
 const COPY_BUFFER: usize = 128 << 10;
@@ -147,10 +146,15 @@ pub(crate) fn apply_blob(
         } else {
             Box::new(&mut raw)
         };
-        let mut plain = Hashing {
-            inner: decoded,
-            hasher: Some(&mut plain_hash),
-        };
+        // The tar is read in 512-byte headers and small files: buffered, the decoder runs
+        // once per 128 KiB instead of once per read, and hashes in blocks as large.
+        let mut plain = BufReader::with_capacity(
+            COPY_BUFFER,
+            Hashing {
+                inner: decoded,
+                hasher: Some(&mut plain_hash),
+            },
+        );
         apply_tar(root, &mut plain, label, state)?;
         // Hash what follows the end-of-archive blocks too: digests cover the whole blob.
         io::copy(&mut plain, &mut io::sink()).map_err(read_err)?;
@@ -203,6 +207,7 @@ fn apply_tar(
     let mut this_layer: HashSet<InnerPath> = HashSet::new();
     let mut previous: Option<String> = None;
     let mut seen = SeenPaths::default();
+    let mut parents = Parents::default();
     loop {
         let entry = match tar.next_entry() {
             Ok(Some(entry)) => entry,
@@ -222,7 +227,7 @@ fn apply_tar(
         if !seen.first_time(&entry.path) {
             return Err(named_twice(label, &shown));
         }
-        apply_entry(root, &entry, &mut tar, &mut this_layer, state).map_err(|e| {
+        apply_entry(root, &entry, &mut tar, &mut this_layer, &mut parents, state).map_err(|e| {
             let what = format!("cannot unpack {shown:?} of {label}");
             match e {
                 EntryError::Refused { cause, fix } => Error::failure(what).because(cause).fix(fix),
@@ -267,7 +272,7 @@ fn io_fix(e: &io::Error) -> Option<&'static str> {
 }
 
 /// Why an entry was not applied: the file system said no, or the entry itself is refused.
-enum EntryError {
+pub(super) enum EntryError {
     Io(io::Error),
     Refused { cause: String, fix: String },
 }
@@ -327,6 +332,7 @@ fn apply_entry(
     entry: &Entry,
     data: &mut dyn Read,
     this_layer: &mut HashSet<InnerPath>,
+    parents: &mut Parents,
     state: &mut UnpackState,
 ) -> Result<(), EntryError> {
     let kind = entry.kind();
@@ -336,6 +342,8 @@ fn apply_entry(
     let Some(path) = InnerPath::clean(&entry.path) else {
         // `./` or `/`: the root directory's own metadata.
         if kind.is_dir() {
+            // Every kept path runs through the root, whose owner and mode change.
+            parents.forget();
             apply_root_meta(root, &meta, state)?;
         }
         return Ok(());
@@ -345,6 +353,7 @@ fn apply_entry(
         .as_bytes()
         .starts_with(WHITEOUT_PREFIX.as_bytes())
     {
+        parents.forget();
         return apply_whiteout(root, &path, this_layer);
     }
     match kind {
@@ -356,31 +365,34 @@ fn apply_entry(
         _ if is_file(kind) => weigh_file(root, entry, state)?,
         _ => {}
     }
-    let (parent, dir_there) = clear_the_way(root, entry, &path)?;
+    let mut parent = parents
+        .take(root, &path)
+        .map_err(io_context("parent of", &path))?;
     this_layer.insert(path.clone());
     let name = path.name();
     let attrs = xattrs::of_pax(&entry.pax, &mut state.xattrs_skipped);
-    match kind {
+    // Whether the name was free: only then may the parent be kept for the next entry.
+    let name_was_free = match kind {
         EntryType::Directory => {
-            if !dir_there {
-                beneath::mkdir_at(&parent, name, 0o700)?;
-            }
-            let fd = beneath::open_dir_at(&parent, name)?;
-            set_owner_mode(fd.as_fd(), meta.uid, meta.gid, meta.mode)?;
-            xattrs::apply(fd.as_fd(), &attrs, &mut state.xattrs_skipped)?;
+            let free = make_dir(&parent.fd, name, &meta, &attrs, state)?;
             state.dir_times.insert(Some(path.clone()), meta.mtime);
+            free
         }
-        _ if is_file(kind) => write_file(&parent, name, entry, data, &meta, &attrs, state)?,
+        _ if is_file(kind) => write_file(&mut parent, name, entry, data, &meta, &attrs, state)?,
         EntryType::Symlink => make_symlink(&parent, name, entry, &meta)?,
-        EntryType::Link => make_hard_link(root, &parent, &path, entry)?,
-        EntryType::Fifo => make_fifo(&parent, name, &meta)?,
+        EntryType::Link => make_hard_link(root, &parent.fd, &path, entry)?,
+        EntryType::Fifo => make_fifo(&parent.fd, name, &meta)?,
         other => {
             crate::warn(format!(
                 "skipped {} (tar entry type {:?} is not a file system object)",
                 path.display(),
                 other.as_byte() as char
             ));
+            true
         }
+    };
+    if name_was_free {
+        parents.keep(parent);
     }
     Ok(())
 }
@@ -408,41 +420,77 @@ fn weigh_file(root: &Root, entry: &Entry, state: &mut UnpackState) -> Result<(),
     Ok(())
 }
 
-/// Open (making it if need be) the directory the entry lands in and remove what a lower
-/// layer left at its name, unless the two merge. Returns that directory, and whether a
-/// directory is already at the name (a directory over a directory merges).
-fn clear_the_way(root: &Root, entry: &Entry, path: &InnerPath) -> io::Result<(OwnedFd, bool)> {
-    let parent = root
-        .parent_of(path, true)
-        .map_err(io_context("parent of", path))?;
-    let existing = match beneath::lstat_at(&parent, path.name()) {
-        Ok(st) => Some(st),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => None,
+/// Make a new object at `name` with `make`. When something is there (EEXIST), remove it,
+/// as an entry replaces what a lower layer put at its path, and make it again. Returns
+/// what `make` returned and whether the name was free. (Trying first spares a stat of the
+/// name for every entry: in a first layer every name is free.)
+fn make_replacing<T>(
+    parent: &OwnedFd,
+    name: &OsStr,
+    make: impl Fn() -> io::Result<T>,
+) -> io::Result<(T, bool)> {
+    match make() {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            beneath::remove_all_at(parent, name)?;
+            Ok((make()?, false))
+        }
+        made => Ok((made?, true)),
+    }
+}
+
+/// Make a directory, or merge with the directory already at its name (a directory over a
+/// directory keeps what lower layers put in it; anything else there is replaced), then set
+/// its owner, mode and attributes (its time is set at the end). Returns whether the name
+/// was free.
+fn make_dir(
+    parent: &OwnedFd,
+    name: &OsStr,
+    meta: &Meta,
+    attrs: &[xattrs::Xattr],
+    state: &mut UnpackState,
+) -> io::Result<bool> {
+    let free = match beneath::mkdir_at(parent, name, 0o700) {
+        Ok(()) => true,
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            if !beneath::is_dir(&beneath::lstat_at(parent, name)?) {
+                beneath::remove_all_at(parent, name)?;
+                beneath::mkdir_at(parent, name, 0o700)?;
+            }
+            false
+        }
         Err(e) => return Err(e),
     };
-    let dir_there = existing.as_ref().is_some_and(beneath::is_dir);
-    // A directory over a directory merges; anything else replaces what was there.
-    if existing.is_some() {
-        let merge = entry.kind().is_dir() && dir_there;
-        if !merge {
-            beneath::remove_all_at(&parent, path.name())?;
-        }
-    }
-    Ok((parent, dir_there))
+    let fd = beneath::open_dir_at(parent, name)?;
+    set_owner_mode(fd.as_fd(), meta.uid, meta.gid, meta.mode)?;
+    xattrs::apply(fd.as_fd(), attrs, &mut state.xattrs_skipped)?;
+    Ok(free)
 }
 
 /// Write a regular (or sparse) file's data, then its owner, mode, attributes and time,
-/// in that order (chown clears setuid bits and file capabilities).
+/// in that order (chown clears setuid bits and file capabilities). It is made with its
+/// permission bits; chown and chmod are called only when what the directory gives a new
+/// file ([`NewFile`]) is not what the entry asks. Returns whether the name was free.
 fn write_file(
-    parent: &OwnedFd,
+    parent: &mut Parent,
     name: &OsStr,
     entry: &Entry,
     data: &mut dyn Read,
     meta: &Meta,
     attrs: &[xattrs::Xattr],
     state: &mut UnpackState,
-) -> Result<(), EntryError> {
-    let mut file = beneath::create_file_at(parent, name)?;
+) -> Result<bool, EntryError> {
+    let asked = meta.mode & 0o777;
+    let (mut file, free) = make_replacing(&parent.fd, name, || {
+        beneath::create_file_at(&parent.fd, name, asked)
+    })?;
+    let made = match parent.new_file {
+        Some(made) => made,
+        None => {
+            let made = NewFile::seen(&beneath::stat_fd(file.as_fd())?, asked);
+            parent.new_file = Some(made);
+            made
+        }
+    };
     if state.buf.is_empty() {
         state.buf = vec![0; COPY_BUFFER];
     }
@@ -453,30 +501,49 @@ fn write_file(
             entry.size
         }
     };
-    set_owner_mode(file.as_fd(), meta.uid, meta.gid, meta.mode)?;
+    // Owner first, then mode: chown clears the setuid and setgid bits (chown(2)).
+    if !made.owned_by(meta.uid, meta.gid) {
+        set_owner(file.as_fd(), meta.uid, meta.gid)?;
+    }
+    if meta.mode & 0o7000 != 0 || !made.keeps(asked) {
+        beneath::fchmod(file.as_fd(), meta.mode)?;
+    }
     xattrs::apply(file.as_fd(), attrs, &mut state.xattrs_skipped)?;
     beneath::set_times(file.as_fd(), meta.mtime)?;
-    Ok(())
+    Ok(free)
 }
 
 /// A symlink is made as it is and never followed; its owner and time are set by name.
-fn make_symlink(parent: &OwnedFd, name: &OsStr, entry: &Entry, meta: &Meta) -> io::Result<()> {
+/// Its owner is left when it is the one a new file gets in that directory (the kernel
+/// gives every new inode its owner alike: inode_init_owner). Returns whether the name
+/// was free.
+fn make_symlink(parent: &Parent, name: &OsStr, entry: &Entry, meta: &Meta) -> io::Result<bool> {
     if entry.link.is_empty() {
         return Err(io::Error::other("a symlink with an empty target"));
     }
-    beneath::symlink_at(&entry.link, parent, name)?;
-    beneath::chown_at(parent, name, meta.uid, meta.gid).map_err(chown_context)?;
-    beneath::set_times_at(parent, name, meta.mtime)
+    let ((), free) = make_replacing(&parent.fd, name, || {
+        beneath::symlink_at(&entry.link, &parent.fd, name)
+    })?;
+    if !parent
+        .new_file
+        .is_some_and(|made| made.owned_by(meta.uid, meta.gid))
+    {
+        beneath::chown_at(&parent.fd, name, meta.uid, meta.gid).map_err(chown_context)?;
+    }
+    beneath::set_times_at(&parent.fd, name, meta.mtime)?;
+    Ok(free)
 }
 
 /// A hard link to an entry already beneath the root. One naming itself is refused, as
-/// podman's unpack fails on it: the path was removed to make way for the link.
+/// podman's unpack fails on it: the path was removed to make way for the link. What is
+/// at the name is removed before the target is looked up (the lookup may pass through
+/// it), as it always was. Returns whether the name was free.
 fn make_hard_link(
     root: &Root,
     parent: &OwnedFd,
     path: &InnerPath,
     entry: &Entry,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let target = InnerPath::clean(&entry.link)
         .ok_or_else(|| io::Error::other("a hard link to the root directory"))?;
     if &target == path {
@@ -486,6 +553,14 @@ fn make_hard_link(
              refuses it too)",
         ));
     }
+    let free = match beneath::lstat_at(parent, path.name()) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => true,
+        Err(e) => return Err(e),
+        Ok(_) => {
+            beneath::remove_all_at(parent, path.name())?;
+            false
+        }
+    };
     // The target is resolved beneath the root like any path: a link to
     // /etc/passwd means the image's /etc/passwd, never the host's.
     let src_dir = root.parent_of(&target, false).map_err(|e| {
@@ -507,16 +582,19 @@ fn make_hard_link(
             e.kind(),
             format!("hard link to {}: {why}{e}", target.display()),
         )
-    })
+    })?;
+    Ok(free)
 }
 
-fn make_fifo(parent: &OwnedFd, name: &OsStr, meta: &Meta) -> io::Result<()> {
-    beneath::mkfifo_at(parent, name, 0o600)?;
+/// A FIFO with its owner, mode and time. Returns whether the name was free.
+fn make_fifo(parent: &OwnedFd, name: &OsStr, meta: &Meta) -> io::Result<bool> {
+    let ((), free) = make_replacing(parent, name, || beneath::mkfifo_at(parent, name, 0o600))?;
     beneath::chown_at(parent, name, meta.uid, meta.gid).map_err(chown_context)?;
     // mknodat's mode went through the umask; a FIFO cannot be opened for fchmod
     // without blocking, so chmod it by name (it was just created: not a symlink).
     beneath::chmod_fifo_at(parent, name, meta.mode)?;
-    beneath::set_times_at(parent, name, meta.mtime)
+    beneath::set_times_at(parent, name, meta.mtime)?;
+    Ok(free)
 }
 
 fn id32(id: u64) -> io::Result<u32> {
@@ -530,78 +608,13 @@ fn chown_context(e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("chown: {e}"))
 }
 
+fn set_owner(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    beneath::fchown(fd, uid, gid)
+        .map_err(|e| io::Error::new(e.kind(), format!("chown to {uid}:{gid}: {e}")))
+}
+
 /// Owner first, then mode: chown clears the setuid and setgid bits (chown(2)).
 fn set_owner_mode(fd: BorrowedFd<'_>, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
-    beneath::fchown(fd, uid, gid)
-        .map_err(|e| io::Error::new(e.kind(), format!("chown to {uid}:{gid}: {e}")))?;
+    set_owner(fd, uid, gid)?;
     beneath::fchmod(fd, mode)
-}
-
-/// `.wh.NAME` removes NAME; `.wh..wh..opq` removes everything in its directory that this
-/// layer did not put there (earlier in the same stream entries may already have landed).
-fn apply_whiteout(
-    root: &Root,
-    path: &InnerPath,
-    this_layer: &HashSet<InnerPath>,
-) -> Result<(), EntryError> {
-    let name = path.name().as_bytes();
-    let hidden = &name[WHITEOUT_PREFIX.len()..];
-    // The image-spec's whiteout names a sibling: `.wh.`, `.wh..` and `.wh...` name none
-    // (nothing, the directory itself, its parent), and removing `..` beneath a directory
-    // is removing what holds it: at the top, the staging directory of the unpack.
-    if matches!(hidden, b"" | b"." | b"..") {
-        let named = match hidden {
-            b"" => "nothing",
-            b"." => "its own directory",
-            _ => "the directory above its own",
-        };
-        return Err(EntryError::Refused {
-            cause: format!(
-                "the whiteout {:?} names {named}, not a file beside it",
-                String::from_utf8_lossy(name)
-            ),
-            fix: "the layer is damaged or hostile: do not use this image (a whiteout \
-                  .wh.NAME deletes the file NAME in its own directory, nothing else)"
-                .to_string(),
-        });
-    }
-    let parent = match root.parent_of(path, false) {
-        Ok(fd) => fd,
-        // Nothing below to hide.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    if name == OPAQUE_MARKER.as_bytes() {
-        return Ok(prune(&parent, path.parent_path(), this_layer, 0)?);
-    }
-    if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) {
-        // `.wh..wh.plnk` and the like: aufs bookkeeping, not a whiteout of a file.
-        return Ok(());
-    }
-    Ok(beneath::remove_all_at(&parent, OsStr::from_bytes(hidden))?)
-}
-
-/// Remove what lies in `dir` (beneath `dir_path`) that this layer did not create.
-fn prune(
-    dir: &std::os::fd::OwnedFd,
-    dir_path: Option<InnerPath>,
-    this_layer: &HashSet<InnerPath>,
-    depth: usize,
-) -> io::Result<()> {
-    for child in beneath::list_dir(dir)? {
-        let child_path = match &dir_path {
-            Some(p) => p.join(&child),
-            None => InnerPath::clean(child.as_bytes()).expect("a name is a path"),
-        };
-        if !this_layer.contains(&child_path) {
-            beneath::remove_all_at(dir, &child)?;
-        } else if depth < 256 && beneath::lstat_at(dir, &child).is_ok_and(|st| beneath::is_dir(&st))
-        {
-            // A directory this layer made (or merged into) still holds what lower layers
-            // put beneath it; the opaque marker hides that too.
-            let sub = beneath::open_dir_at(dir, &child)?;
-            prune(&sub, Some(child_path), this_layer, depth + 1)?;
-        }
-    }
-    Ok(())
 }

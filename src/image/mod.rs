@@ -10,11 +10,13 @@
 //! - [`manifest`]: manifest.json / index.json → the config and the ordered layers;
 //! - [`digest`]: sha256 and sha512 digests, computed while layers stream;
 //! - [`layer`]: one layer stream applied to a root (whiteouts, links, owners, modes);
+//! - [`whiteout`]: `.wh.NAME` and opaque markers;
 //! - [`seen`]: the paths a layer named, as podman refuses a path named twice;
 //! - [`tarstream`]: a layer's tar entries, sizes and sparse maps known before their data;
 //! - [`sparse`]: GNU tar's sparse formats, written with their holes;
 //! - [`limits`]: what an unpack may write, weighed before it writes it;
 //! - [`beneath`]: the openat2-confined file-system writes that layer relies on;
+//! - [`parents`]: the parent directory kept from one entry to the next, and when it is not;
 //! - [`cache`]: the per-user cache, its atomic install and its listing;
 //! - [`idcheck`]: the owners in the layers' headers, checked against a map before unpacking.
 
@@ -26,10 +28,12 @@ pub(crate) mod layer;
 pub(crate) mod limits;
 pub(crate) mod manifest;
 pub mod names;
+pub(crate) mod parents;
 pub(crate) mod seen;
 pub(crate) mod source;
 pub(crate) mod sparse;
 pub(crate) mod tarstream;
+pub(crate) mod whiteout;
 pub(crate) mod xattrs;
 
 pub use cache::{CachedImage, ImageCache};

@@ -202,15 +202,16 @@ pub(crate) fn raise_fd_limit() -> u64 {
     }
 }
 
-/// Create a new regular file `name` in `dir` for writing (mode 0600 before the umask):
-/// O_CREAT|O_EXCL|O_NOFOLLOW fails if anything is there, even a dangling symlink.
-pub(crate) fn create_file_at(dir: BorrowedFd, name: &CStr) -> io::Result<OwnedFd> {
+/// Create a new regular file `name` in `dir` for writing, with the permission bits `mode`
+/// (before the umask or the directory's default ACL): O_CREAT|O_EXCL|O_NOFOLLOW fails if
+/// anything is there, even a dangling symlink.
+pub(crate) fn create_file_at(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<OwnedFd> {
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     Ok(rustix::fs::openat(
         dir,
         name,
         flags,
-        Mode::from_raw_mode(0o600),
+        Mode::from_raw_mode(mode & 0o777),
     )?)
 }
 
