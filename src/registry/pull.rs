@@ -3,14 +3,18 @@
 //! 1. resolve the reference (registries.conf: aliases, search registries, rewrites,
 //!    mirrors, blocks) and fetch its manifest, choosing the platform's from an index;
 //! 2. when the image (its config digest) is cached already, only record the name;
-//! 3. else download the config and every layer into the stage (`stage`), each verified
-//!    by size and digest as it streams;
+//! 3. else download the config into the stage (`stage`), then the layers, up to
+//!    [`PARALLEL_LAYERS`] at once, each on its own connection into its own resumable
+//!    part. Each byte of a layer is read once: as it arrives it is hashed (size and
+//!    digest), and handed to a thread of the layer's own (`layertap`) that decompresses
+//!    it, hashes the tar for the config's diff_id and reads the tar headers into an id
+//!    census;
 //! 4. in the mapped user namespace, every blob here and verified and nothing unpacked,
-//!    check the layers' owners against the namespace's map (`image::idcheck`: a refusal
-//!    removes the stage and leaves the cache as it was);
-//! 5. unpack through `image::install_pulled` (the unpacker of OCI layouts, which verifies
-//!    the digests and diff_ids once more as it applies each layer), record the name,
-//!    remove the stage.
+//!    hold the census against the namespace's map (`image::idcheck`: a refusal removes
+//!    the stage and leaves the cache as it was);
+//! 5. unpack through `image::install_pulled` (the unpacker of OCI layouts), told that the
+//!    digests, diff_ids and owners are checked already (`Staged::VerifiedWhileStreaming`),
+//!    record the name, remove the stage.
 //!
 //! Steps 1–3 run as the user, before any namespace exists (`fetch`); steps 4–5 run
 //! inside one (`install`), which `userns pull` enters itself and `userns run` already is
@@ -19,11 +23,13 @@
 use super::auth::{self, CredSource, Credentials};
 use super::client::{Access, Session};
 use super::config::{Endpoint, RegistriesConf, Resolution};
-use super::manifest::{self, Document, Platform, ACCEPT, MAX_MANIFEST};
+use super::layertap::{LayerTap, Scanned};
+use super::manifest::{self, Descriptor, Document, Platform, ACCEPT, MAX_MANIFEST};
 use super::reference::Reference;
 use super::stage::Stage;
 use crate::error::{Error, Result};
 use crate::image::digest::{self, Algorithm};
+use crate::image::idcheck::{self, IdCensus, MapTarget};
 use crate::image::names::Names;
 use crate::image::{CachedImage, ImageCache};
 use crate::users::Account;
@@ -53,6 +59,8 @@ pub struct Fetched {
     /// The image id: the config's digest.
     pub id: String,
     pub stage: Option<Stage>,
+    /// The owners of the staged layers' files, read as they streamed (Some with a stage).
+    pub census: Option<IdCensus>,
 }
 
 impl Fetched {
@@ -246,31 +254,37 @@ fn fetch_from(
         .config
         .clone()
         .ok_or_else(|| Error::failure(format!("{shown}: the manifest names no config")))?;
-    let fetched = |stage| Fetched {
+    let fetched = |stage, census| Fetched {
         reference: asked.clone(),
         manifest_digest: manifest_digest.clone(),
         id: config.digest.clone(),
         stage,
+        census,
     };
     if !always_stage && crate::image::prepare_cached(&config.digest, cache)?.is_some() {
-        return Ok(fetched(None));
+        return Ok(fetched(None, None));
     }
     let stage = Stage::open(&cache.root, &manifest_digest)?;
     stage.put(&manifest_digest, &bytes)?;
     let total: u64 = config.size + doc.layers.iter().map(|l| l.size).sum::<u64>();
     progress.set_length(total);
     progress.set_message(shown.clone());
-    let downloaded = std::iter::once(&config)
-        .chain(&doc.layers)
-        .try_for_each(|blob| stage.download(&mut session, blob, progress));
-    if let Err(e) = downloaded {
-        progress.abandon();
-        // A blob that failed its digest is gone; what broke off stays, to resume.
-        if !stage.resumable() {
-            stage.remove();
+    let downloaded = download_all(&stage, &mut session, &config, &doc.layers, progress, &shown);
+    // No thread of the download may outlive it: the user namespace comes next.
+    threads_gone();
+    let census = match downloaded {
+        Ok(census) => census,
+        Err(Failed { error, damaged }) => {
+            progress.abandon();
+            // A blob that failed its digest is gone; what broke off stays, to resume.
+            // A layer whose tar is damaged (or is not the one its diff_id names) came
+            // as the registry holds it: nothing worth resuming.
+            if damaged || !stage.resumable() {
+                stage.remove();
+            }
+            return Err(error);
         }
-        return Err(e);
-    }
+    };
     let media_type = if content_type.is_empty() {
         doc.media_type
             .clone()
@@ -288,7 +302,178 @@ fn fetch_from(
     // Every blob is in the stage and verified, nothing is unpacked: `install`, in the
     // namespace, checks the layers' owners against its map before it unpacks anything
     // (`image::install_pulled`), and a refusal removes the stage.
-    Ok(fetched(Some(stage)))
+    Ok(fetched(Some(stage), Some(census)))
+}
+
+/// Layers downloaded at once, each on its connection and with its scan thread (podman's
+/// default is 6 for a registry; 4 keeps two cores' worth of scans fed).
+pub const PARALLEL_LAYERS: usize = 4;
+
+/// Why the download stopped; `damaged` when the stage is not worth resuming.
+struct Failed {
+    error: Error,
+    damaged: bool,
+}
+
+fn failed(error: Error) -> Failed {
+    Failed {
+        error,
+        damaged: false,
+    }
+}
+
+fn damaged(error: Error) -> Failed {
+    Failed {
+        error,
+        damaged: true,
+    }
+}
+
+/// The config, then every layer (PARALLEL_LAYERS at a time), each verified and scanned
+/// as it streams: the census of all the layers, in order.
+fn download_all(
+    stage: &Stage,
+    session: &mut Session,
+    config: &Descriptor,
+    layers: &[Descriptor],
+    progress: &ProgressBar,
+    shown: &str,
+) -> std::result::Result<IdCensus, Failed> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    stage
+        .download(session, config, progress, None)
+        .map_err(failed)?;
+    let diff_ids = config_diff_ids(stage, config, layers.len(), shown).map_err(damaged)?;
+    let total = layers.len();
+    let next = &AtomicUsize::new(0);
+    let stop = &AtomicBool::new(false);
+    let results: Vec<Mutex<Option<std::result::Result<Scanned, Failed>>>> =
+        (0..total).map(|_| Mutex::new(None)).collect();
+    let results = &results;
+    let diff_ids = &diff_ids;
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL_LAYERS.min(total) {
+            // A copy of the session: its connection pool and its token.
+            let mut session = session.clone();
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let label = format!("layer {} of {total} ({}) of {shown}", i + 1, layers[i].digest);
+                let result =
+                    download_layer(stage, &mut session, &layers[i], &diff_ids[i], label, progress);
+                if result.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = Some(result);
+                }
+            });
+        }
+    });
+    let mut census = IdCensus::new();
+    let mut first_failure = None;
+    for slot in results {
+        let taken = slot.lock().ok().and_then(|mut s| s.take());
+        match taken {
+            Some(Ok(scanned)) => census.merge(scanned.census),
+            Some(Err(f)) => {
+                first_failure.get_or_insert(f);
+            }
+            // Not started: another layer failed first.
+            None => {}
+        }
+    }
+    match first_failure {
+        Some(f) => Err(f),
+        None if census.layers == total => Ok(census),
+        None => Err(failed(Error::failure(format!(
+            "the download of {shown} stopped unexpectedly"
+        )))),
+    }
+}
+
+/// One layer: downloaded and verified by `stage`, scanned by its tap, and its diff_id
+/// checked against the config's.
+fn download_layer(
+    stage: &Stage,
+    session: &mut Session,
+    layer: &Descriptor,
+    diff_id: &str,
+    label: String,
+    progress: &ProgressBar,
+) -> std::result::Result<Scanned, Failed> {
+    let mut tap = LayerTap::new(diff_id, label.clone()).map_err(damaged)?;
+    stage
+        .download(session, layer, progress, Some(&mut tap))
+        .map_err(failed)?;
+    let scanned = tap.finish().map_err(damaged)?;
+    if scanned.diff_id != diff_id {
+        return Err(damaged(
+            Error::failure(format!(
+                "{label}: the uncompressed layer does not match its diff_id"
+            ))
+            .because(format!(
+                "the config gives {diff_id}, the content is {}",
+                scanned.diff_id
+            ))
+            .fix("the image in the registry is damaged or was altered: push the image again"),
+        ));
+    }
+    Ok(scanned)
+}
+
+/// The config's `rootfs.diff_ids`, one per layer (checked again, with the rest of the
+/// config, when the stage is planned for the unpack).
+fn config_diff_ids(
+    stage: &Stage,
+    config: &Descriptor,
+    layers: usize,
+    shown: &str,
+) -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        rootfs: Option<RootFs>,
+    }
+    #[derive(serde::Deserialize)]
+    struct RootFs {
+        #[serde(default)]
+        diff_ids: Vec<String>,
+    }
+    let path = stage.blob_path(&config.digest)?;
+    let bytes = std::fs::read(&path).map_err(|e| Error::io("read", &path, &e))?;
+    let parsed: Config = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::failure(format!("{shown}: the config {} is not valid", config.digest))
+            .because(e)
+            .fix("the image in the registry is damaged: push it again")
+    })?;
+    let diff_ids = parsed.rootfs.map(|r| r.diff_ids).unwrap_or_default();
+    if diff_ids.len() != layers {
+        return Err(Error::failure(format!(
+            "{shown}: the config {} lists {} diff_ids (rootfs.diff_ids), the manifest {layers} layers",
+            config.digest,
+            diff_ids.len()
+        ))
+        .fix("the image in the registry is damaged or was made by hand: push it again"));
+    }
+    Ok(diff_ids)
+}
+
+/// Wait until this process is down to its one thread again. A joined thread has not
+/// always left the kernel's thread group when join returns (the kernel wakes the joiner
+/// as it releases the thread's memory, a little before the thread is gone), and unshare
+/// (CLONE_NEWUSER) fails with EINVAL in a process of more than one thread.
+fn threads_gone() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        let tasks = std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count());
+        if tasks <= 1 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
 }
 
 /// `userns pull`: fetch, then (when there is anything to unpack) enter a user namespace
@@ -315,13 +500,38 @@ pub fn install(fetched: &Fetched, cache: &ImageCache, account: &Account) -> Resu
         manifest_digest,
         id,
         stage,
+        ..
     } = fetched;
     let origin = fetched.origin();
     let image = match stage {
         Some(stage) => {
-            let installed = crate::image::install_pulled(&stage.dir, &origin, cache, account);
-            // Installed, or refused by the unpacker's checks: either way the stage is
-            // done (a damaged one must not be resumed from).
+            let installed = match &fetched.census {
+                // Ids first: the census made as the layers streamed, held against the
+                // map of the namespace this runs in (the one the unpack uses), before
+                // anything is unpacked.
+                Some(census) => MapTarget::current()
+                    .and_then(|target| {
+                        idcheck::check_census(&reference.to_string(), census, &target, account)
+                    })
+                    .and_then(|_| {
+                        crate::image::install_pulled(
+                            &stage.dir,
+                            &origin,
+                            cache,
+                            account,
+                            crate::image::Staged::VerifiedWhileStreaming,
+                        )
+                    }),
+                None => crate::image::install_pulled(
+                    &stage.dir,
+                    &origin,
+                    cache,
+                    account,
+                    crate::image::Staged::Unverified,
+                ),
+            };
+            // Installed, or refused by the checks: either way the stage is done (a
+            // damaged one must not be resumed from).
             stage.remove();
             installed?
         }

@@ -9,6 +9,7 @@
 //! layer is unpacked.
 
 use super::census::IdCensus;
+use crate::image::digest::Hasher;
 use crate::image::limits::{Budget, Limits};
 use crate::image::tarstream::{ReadSeek, TarStream};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
@@ -67,6 +68,50 @@ pub(crate) fn scan_stream(reader: impl Read, census: &mut IdCensus) -> io::Resul
     match compression_of(&head)? {
         Compression::Plain => walk(TarStream::new(&mut raw), census),
         compression => decode(&mut raw, compression, census),
+    }
+}
+
+/// [`scan_stream`], and every uncompressed byte hashed into `plain` on the way (those
+/// after the end-of-archive blocks too: a diff_id covers the whole tar), so that a pull
+/// verifies a layer's diff_id in the one pass that decompresses and scans it.
+pub(crate) fn scan_stream_hashed(
+    reader: impl Read,
+    census: &mut IdCensus,
+    plain: &mut Hasher,
+) -> io::Result<()> {
+    let mut raw = BufReader::with_capacity(1 << 16, reader);
+    let head = raw.fill_buf()?.to_vec();
+    let compression = compression_of(&head)?;
+    {
+        let decoded: Box<dyn Read + '_> = match compression {
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut raw)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(&mut raw)?),
+            Compression::Plain => Box::new(&mut raw),
+        };
+        let mut hashing = Hashing {
+            inner: decoded,
+            hasher: plain,
+        };
+        walk(TarStream::new(&mut hashing), census)?;
+        io::copy(&mut hashing, &mut io::sink())?;
+    }
+    // Whatever follows the compressed stream is read too: the sender is never left
+    // waiting on a reader that stopped.
+    io::copy(&mut raw, &mut io::sink())?;
+    Ok(())
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<'h, R> {
+    inner: R,
+    hasher: &'h mut Hasher,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
 }
 
@@ -226,6 +271,25 @@ mod tests {
             let mut c = IdCensus::new();
             scan_seekable(Cursor::new(bytes), &mut c).unwrap();
             check(&c);
+        }
+    }
+
+    #[test]
+    fn a_hashed_scan_gives_the_census_and_the_uncompressed_digest() {
+        let mut plain = layer();
+        // Zero blocks past the end of the archive count in the diff_id too.
+        plain.extend_from_slice(&[0u8; 1024]);
+        let diff_id = format!("sha256:{}", crate::image::sha256_hex(&plain));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&plain[..], 1).unwrap();
+        for bytes in [&plain, &gz, &zst] {
+            let mut c = IdCensus::new();
+            let mut h = Hasher::new(crate::image::digest::Algorithm::Sha256);
+            scan_stream_hashed(&bytes[..], &mut c, &mut h).unwrap();
+            check(&c);
+            assert_eq!(h.finish(), diff_id);
         }
     }
 
