@@ -209,10 +209,18 @@ fn ids_beyond_the_map_are_refused_before_any_directory_of_an_unpack_is_made() {
             {"path": "opt/g", "data": "y", "uid": 0, "gid": 80000},
         ]),
     );
-    for (tag, layers) in [("fits:1", vec![&fits]), ("beyond:1", vec![&fits, &big, &beyond])] {
+    for (tag, layers) in [
+        ("fits:1", vec![&fits]),
+        ("beyond:1", vec![&fits, &big, &beyond]),
+    ] {
         let layers: Vec<&Path> = layers.iter().map(|p| p.as_path()).collect();
-        let archive = scratch.docker_archive(tag.split(':').next().unwrap(), config("amd64"), &layers);
-        registry.push(&format!("docker-archive:{}", path_str(&archive)), tag, false);
+        let archive =
+            scratch.docker_archive(tag.split(':').next().unwrap(), config("amd64"), &layers);
+        registry.push(
+            &format!("docker-archive:{}", path_str(&archive)),
+            tag,
+            false,
+        );
     }
     let Some(scn) = scenario("pull_ids_first", &addr, "") else {
         return;

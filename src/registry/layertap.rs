@@ -40,9 +40,11 @@ impl LayerTap {
     /// A tap for a layer whose config gives `diff_id`; `label` names it in errors.
     pub fn new(diff_id: &str, label: String) -> Result<LayerTap> {
         let (alg, _) = digest::parse(diff_id).ok_or_else(|| {
-            Error::failure(format!("{label}: the config gives an unusable diff_id {diff_id:?}"))
-                .because(format!("a diff_id must be {}", digest::FORMS))
-                .fix("the image in the registry is damaged or was made by hand: push it again")
+            Error::failure(format!(
+                "{label}: the config gives an unusable diff_id {diff_id:?}"
+            ))
+            .because(format!("a diff_id must be {}", digest::FORMS))
+            .fix("the image in the registry is damaged or was made by hand: push it again")
         })?;
         Ok(LayerTap {
             alg,
@@ -184,7 +186,10 @@ mod tests {
         let mut tap = LayerTap::new(&diff_id, "layer 2 of 2 (sha256:ab)".into()).unwrap();
         tap.feed(&gz[..gz.len() / 2]);
         let err = tap.finish().err().unwrap();
-        assert!(err.to_string().contains("layer 2 of 2 (sha256:ab)"), "{err}");
+        assert!(
+            err.to_string().contains("layer 2 of 2 (sha256:ab)"),
+            "{err}"
+        );
         assert!(LayerTap::new("md5:00", "l".into()).is_err());
     }
 }

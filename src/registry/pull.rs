@@ -361,9 +361,19 @@ fn download_all(
                 if i >= total || stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let label = format!("layer {} of {total} ({}) of {shown}", i + 1, layers[i].digest);
-                let result =
-                    download_layer(stage, &mut session, &layers[i], &diff_ids[i], label, progress);
+                let label = format!(
+                    "layer {} of {total} ({}) of {shown}",
+                    i + 1,
+                    layers[i].digest
+                );
+                let result = download_layer(
+                    stage,
+                    &mut session,
+                    &layers[i],
+                    &diff_ids[i],
+                    label,
+                    progress,
+                );
                 if result.is_err() {
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -445,9 +455,12 @@ fn config_diff_ids(
     let path = stage.blob_path(&config.digest)?;
     let bytes = std::fs::read(&path).map_err(|e| Error::io("read", &path, &e))?;
     let parsed: Config = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::failure(format!("{shown}: the config {} is not valid", config.digest))
-            .because(e)
-            .fix("the image in the registry is damaged: push it again")
+        Error::failure(format!(
+            "{shown}: the config {} is not valid",
+            config.digest
+        ))
+        .because(e)
+        .fix("the image in the registry is damaged: push it again")
     })?;
     let diff_ids = parsed.rootfs.map(|r| r.diff_ids).unwrap_or_default();
     if diff_ids.len() != layers {
