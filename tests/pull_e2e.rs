@@ -13,7 +13,7 @@ use registry_support::{
     Relay, PASSWORD, USER,
 };
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
