@@ -182,7 +182,18 @@ pub fn install_pulled(
     staged: Staged,
 ) -> Result<CachedImage> {
     let blobs = source::Blobs::open(layout, SourceKind::OciLayout)?;
-    let plan = manifest::plan(&blobs, SourceKind::OciLayout)?;
+    let mut plan = manifest::plan(&blobs, SourceKind::OciLayout)?;
+    if staged == Staged::VerifiedWhileStreaming {
+        // The pull kept each compressed layer's tar, checked against its diff_id, as the
+        // blob of that digest: unpack it rather than decompress the layer again.
+        for l in &mut plan.layers {
+            if let Some(tar) = manifest::blob_name(&l.diff_id) {
+                if layout.join(&tar).is_file() {
+                    (l.blob, l.size) = (tar, None);
+                }
+            }
+        }
+    }
     match cache.lookup(&plan.id)? {
         Some(image) => Ok(image),
         None => {

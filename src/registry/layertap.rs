@@ -5,6 +5,9 @@
 //! image check` makes, so it refuses what that refuses). The network, the compressed
 //! hash and the decompression overlap; nothing is read back from disk, and the unpack
 //! that follows has nothing left to verify (`image::Staged::VerifiedWhileStreaming`).
+//! The tar of a compressed layer is written beside its blob as it is decompressed, and
+//! named by its diff_id once that is checked: the unpack reads it and does not
+//! decompress the layer a second time (the stage holds both until the unpack is done).
 //!
 //! A download that restarts its part from byte 0 (a registry that ignores `Range`)
 //! [`LayerTap::reset`]s the tap: the bytes already sent are thrown away with their thread.
@@ -13,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::image::digest::{self, Hasher};
 use crate::image::idcheck::{self, IdCensus};
 use std::io::{self, Read};
+use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
@@ -25,6 +29,8 @@ pub struct Scanned {
     pub census: IdCensus,
     /// The digest of the uncompressed tar, in the algorithm of the expected diff_id.
     pub diff_id: String,
+    /// Where the tar of a compressed layer was written (None for a plain one).
+    pub tar: Option<PathBuf>,
 }
 
 type Worker = (SyncSender<Vec<u8>>, JoinHandle<Result<Scanned>>);
@@ -33,12 +39,15 @@ type Worker = (SyncSender<Vec<u8>>, JoinHandle<Result<Scanned>>);
 pub struct LayerTap {
     alg: digest::Algorithm,
     label: String,
+    tar: Option<PathBuf>,
     worker: Option<Worker>,
 }
 
 impl LayerTap {
-    /// A tap for a layer whose config gives `diff_id`; `label` names it in errors.
-    pub fn new(diff_id: &str, label: String) -> Result<LayerTap> {
+    /// A tap for a layer whose config gives `diff_id`; `label` names it in errors. A
+    /// compressed layer's tar is written to `tar` when given (so that the unpack need
+    /// not decompress it again).
+    pub fn new(diff_id: &str, label: String, tar: Option<PathBuf>) -> Result<LayerTap> {
         let (alg, _) = digest::parse(diff_id).ok_or_else(|| {
             Error::failure(format!(
                 "{label}: the config gives an unusable diff_id {diff_id:?}"
@@ -49,13 +58,14 @@ impl LayerTap {
         Ok(LayerTap {
             alg,
             label,
+            tar,
             worker: None,
         })
     }
 
     fn start(&self) -> Worker {
         let (tx, rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
-        let (alg, label) = (self.alg, self.label.clone());
+        let (alg, label, tar) = (self.alg, self.label.clone(), self.tar.clone());
         let handle = std::thread::spawn(move || {
             let mut census = IdCensus::new();
             let mut plain = Hasher::new(alg);
@@ -64,10 +74,27 @@ impl LayerTap {
                 chunk: Vec::new(),
                 at: 0,
             };
-            idcheck::scan_layer_hashed(chunks, &mut census, &mut plain, &label)?;
+            let mut out = match &tar {
+                Some(path) => Some(std::io::BufWriter::with_capacity(
+                    256 << 10,
+                    std::fs::File::create(path).map_err(|e| Error::io("create", path, &e))?,
+                )),
+                None => None,
+            };
+            let copy = out.as_mut().map(|w| w as &mut dyn std::io::Write);
+            let copied = idcheck::scan_layer_hashed(chunks, &mut census, &mut plain, copy, &label)?;
+            drop(out);
+            let tar = match tar {
+                Some(path) if !copied => {
+                    let _ = std::fs::remove_file(&path);
+                    None
+                }
+                t => t,
+            };
             Ok(Scanned {
                 census,
                 diff_id: plain.finish(),
+                tar,
             })
         });
         (tx, handle)
@@ -168,7 +195,9 @@ mod tests {
     #[test]
     fn fed_in_pieces_and_reset_it_gives_the_layers_census_and_diff_id() {
         let (gz, diff_id) = tar_gz();
-        let mut tap = LayerTap::new(&diff_id, "layer 1".into()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("plain");
+        let mut tap = LayerTap::new(&diff_id, "layer 1".into(), Some(tar.clone())).unwrap();
         tap.feed(&gz[..10]);
         tap.reset();
         for piece in gz.chunks(7) {
@@ -176,6 +205,13 @@ mod tests {
         }
         let scanned = tap.finish().unwrap();
         assert_eq!(scanned.diff_id, diff_id);
+        // The tar, written whole, is the one the diff_id names.
+        assert_eq!(scanned.tar.as_deref(), Some(tar.as_path()));
+        let written = std::fs::read(&tar).unwrap();
+        assert_eq!(
+            format!("sha256:{}", crate::image::sha256_hex(&written)),
+            diff_id
+        );
         let uids = scanned.census.tally(crate::ids::IdKind::Uid);
         assert_eq!(uids.get(70_000).unwrap().paths, ["/f"]);
     }
@@ -183,13 +219,13 @@ mod tests {
     #[test]
     fn a_damaged_layer_is_an_error_that_names_it() {
         let (gz, diff_id) = tar_gz();
-        let mut tap = LayerTap::new(&diff_id, "layer 2 of 2 (sha256:ab)".into()).unwrap();
+        let mut tap = LayerTap::new(&diff_id, "layer 2 of 2 (sha256:ab)".into(), None).unwrap();
         tap.feed(&gz[..gz.len() / 2]);
         let err = tap.finish().err().unwrap();
         assert!(
             err.to_string().contains("layer 2 of 2 (sha256:ab)"),
             "{err}"
         );
-        assert!(LayerTap::new("md5:00", "l".into()).is_err());
+        assert!(LayerTap::new("md5:00", "l".into(), None).is_err());
     }
 }

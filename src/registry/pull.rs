@@ -346,6 +346,16 @@ fn download_all(
         .map_err(failed)?;
     let diff_ids = config_diff_ids(stage, config, layers.len(), shown).map_err(damaged)?;
     let total = layers.len();
+    // A blob named twice (an image may repeat a layer) is downloaded once: two threads
+    // must never write one part. Its later places take the first one's scan.
+    let first: Vec<usize> = (0..total)
+        .map(|i| {
+            (0..i)
+                .find(|&j| layers[j].digest == layers[i].digest)
+                .unwrap_or(i)
+        })
+        .collect();
+    let first = &first;
     let next = &AtomicUsize::new(0);
     let stop = &AtomicBool::new(false);
     let results: Vec<Mutex<Option<std::result::Result<Scanned, Failed>>>> =
@@ -360,6 +370,9 @@ fn download_all(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= total || stop.load(Ordering::Relaxed) {
                     break;
+                }
+                if first[i] != i {
+                    continue;
                 }
                 let label = format!(
                     "layer {} of {total} ({}) of {shown}",
@@ -385,19 +398,32 @@ fn download_all(
     });
     let mut census = IdCensus::new();
     let mut first_failure = None;
-    for slot in results {
-        let taken = slot.lock().ok().and_then(|mut s| s.take());
-        match taken {
-            Some(Ok(scanned)) => census.merge(scanned.census),
-            Some(Err(f)) => {
-                first_failure.get_or_insert(f);
-            }
+    let taken: Vec<_> = results
+        .iter()
+        .map(|slot| slot.lock().ok().and_then(|mut s| s.take()))
+        .collect();
+    for (i, result) in taken.iter().enumerate() {
+        let result = if first[i] == i {
+            result
+        } else {
+            &taken[first[i]]
+        };
+        match result {
+            Some(Ok(scanned)) => census.merge(scanned.census.clone()),
+            Some(Err(_)) if first_failure.is_none() => first_failure = Some(i),
+            Some(Err(_)) => {}
             // Not started: another layer failed first.
             None => {}
         }
     }
+    let mut taken = taken;
     match first_failure {
-        Some(f) => Err(f),
+        Some(i) => match taken[first[i]].take() {
+            Some(Err(f)) => Err(f),
+            _ => Err(failed(Error::failure(format!(
+                "the download of {shown} stopped unexpectedly"
+            )))),
+        },
         None if census.layers == total => Ok(census),
         None => Err(failed(Error::failure(format!(
             "the download of {shown} stopped unexpectedly"
@@ -415,12 +441,18 @@ fn download_layer(
     label: String,
     progress: &ProgressBar,
 ) -> std::result::Result<Scanned, Failed> {
-    let mut tap = LayerTap::new(diff_id, label.clone()).map_err(damaged)?;
+    // The tar, decompressed once, kept for the unpack: named by its diff_id once checked.
+    let tar_path = stage.blob_path(diff_id).map_err(damaged)?;
+    let writing = tar_path.with_extension("tar-part");
+    let mut tap = LayerTap::new(diff_id, label.clone(), Some(writing)).map_err(damaged)?;
     stage
         .download(session, layer, progress, Some(&mut tap))
         .map_err(failed)?;
     let scanned = tap.finish().map_err(damaged)?;
     if scanned.diff_id != diff_id {
+        if let Some(tar) = &scanned.tar {
+            let _ = std::fs::remove_file(tar);
+        }
         return Err(damaged(
             Error::failure(format!(
                 "{label}: the uncompressed layer does not match its diff_id"
@@ -431,6 +463,9 @@ fn download_layer(
             ))
             .fix("the image in the registry is damaged or was altered: push the image again"),
         ));
+    }
+    if let Some(tar) = &scanned.tar {
+        std::fs::rename(tar, &tar_path).map_err(|e| failed(Error::io("rename", tar, &e)))?;
     }
     Ok(scanned)
 }

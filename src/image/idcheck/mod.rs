@@ -56,13 +56,15 @@ pub fn scan_layer<R: Read>(reader: R, census: &mut IdCensus) -> Result<()> {
 
 /// [`scan_layer`] of a layer as it streams (a pull's download), its uncompressed bytes
 /// hashed into `plain` for its diff_id on the way; `label` names it in errors.
+/// A compressed layer's tar is written to `copy` too (true when it was).
 pub(crate) fn scan_layer_hashed<R: Read>(
     reader: R,
     census: &mut IdCensus,
     plain: &mut crate::image::digest::Hasher,
+    copy: Option<&mut dyn io::Write>,
     label: &str,
-) -> Result<()> {
-    scan::scan_stream_hashed(reader, census, plain).map_err(|e| unreadable(label, e))
+) -> Result<bool> {
+    scan::scan_stream_hashed(reader, census, plain, copy).map_err(|e| unreadable(label, e))
 }
 
 /// [`scan_layer`] for a layer blob in a file: a plain one has only its headers read.
