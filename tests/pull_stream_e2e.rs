@@ -263,3 +263,32 @@ fn ids_beyond_the_map_are_refused_before_any_directory_of_an_unpack_is_made() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn an_image_that_names_one_layer_twice_downloads_it_once_and_runs() {
+    let scratch = Scratch::new("pull_twice");
+    let registry = Registry::start(&scratch.path("registry"));
+    let addr = registry.addr();
+    let base = busybox_layer(&scratch, "base", "twice", &[]);
+    let again = scratch.layer("again", json!([{"path": "again", "data": "again\n"}]));
+    let archive = scratch.docker_archive("a", config("amd64"), &[&base, &again, &again]);
+    let digest = registry.push(
+        &format!("docker-archive:{}", path_str(&archive)),
+        "twice:1",
+        false,
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(registry.blob_file(&digest)).unwrap()).unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3);
+    assert_eq!(layers[1]["digest"], layers[2]["digest"]);
+    let Some(scn) = scenario("pull_twice", &addr, "") else {
+        return;
+    };
+    let creds = format!("{USER}:{PASSWORD}");
+    let reference = format!("{addr}/twice:1");
+    let id = assert_ok(&scn.run(&["pull", "--creds", &creds, &reference]));
+    assert_eq!(cache_entries(&scn), vec![id.trim().to_string()]);
+    let out = scn.run(&["run", &reference, "cat", "/again", "/marker"]);
+    assert_eq!(assert_ok(&out), "again\ntwice\n");
+}
