@@ -7,14 +7,21 @@
 //!    [`PARALLEL_LAYERS`] at once, each on its own connection into its own resumable
 //!    part. Each byte of a layer is read once: as it arrives it is hashed (size and
 //!    digest), and handed to a thread of the layer's own (`layertap`) that decompresses
-//!    it, hashes the tar for the config's diff_id and reads the tar headers into an id
-//!    census;
+//!    it, hashes the tar for the config's diff_id, reads the tar headers into an id
+//!    census, and writes the tar into the stage, named by its diff_id once that matched;
 //! 4. in the mapped user namespace, every blob here and verified and nothing unpacked,
 //!    hold the census against the namespace's map (`image::idcheck`: a refusal removes
 //!    the stage and leaves the cache as it was);
 //! 5. unpack through `image::install_pulled` (the unpacker of OCI layouts), told that the
-//!    digests, diff_ids and owners are checked already (`Staged::VerifiedWhileStreaming`),
-//!    record the name, remove the stage.
+//!    digests, diff_ids and owners are checked already (`Staged::VerifiedWhileStreaming`:
+//!    it hashes nothing, and unpacks the kept tars rather than decompress the layers
+//!    again), record the name, remove the stage.
+//!
+//! The image record and names.json stay fsynced before their renames (`ImageCache`,
+//! `Names`): the rename is what makes an image or a name exist, and without the fsync a
+//! crash could leave the name pointing at an image whose record is empty, which `run`
+//! would then trust. The stage is not fsynced: a later pull re-reads and re-checks
+//! whatever it finds there.
 //!
 //! Steps 1–3 run as the user, before any namespace exists (`fetch`); steps 4–5 run
 //! inside one (`install`), which `userns pull` enters itself and `userns run` already is
