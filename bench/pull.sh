@@ -28,11 +28,19 @@
 # Needs root for the setup (fixture /etc bind-mounted in a private mount namespace), plus
 # hyperfine, uidmap, podman, docker-registry, skopeo, python3, busybox-static.
 # Usage: bench/pull.sh       writes bench/results/pull-{small,large}.{json,csv}
+#        BENCH_BASELINE=/path/to/other/userns bench/pull.sh
+#                            times that binary too (as userns-base), in the same hyperfine
+#                            runs, to compare a branch with main on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_require hyperfine newuidmap podman docker-registry skopeo python3 /bin/busybox
 bench_setup
+base=
+if [ -n "${BENCH_BASELINE:-}" ]; then
+    install -m 755 "$BENCH_BASELINE" "$scratch/userns-base"
+    base=yes
+fi
 
 # The image, as two layer tars and a docker-archive (fixtures/images/mktar.py).
 img="$scratch/img"
@@ -97,7 +105,7 @@ chown $BENCH_UID:$BENCH_UID "$scratch/home/.config/containers/registries.conf"
 
 home_opt=--journaled-home
 [ "${BENCH_HOME:-}" = root ] && home_opt=
-REF=$ref bench_ns --tmpfs-run $home_opt '
+REF=$ref BASE=$base bench_ns --tmpfs-run $home_opt '
     for size in small large; do
         # Each must really pull the image, or the comparison is void.
         as_user "$SCRATCH/userns" pull -q "$REF:$size" >/dev/null
@@ -106,12 +114,19 @@ REF=$ref bench_ns --tmpfs-run $home_opt '
         as_user podman pull -q "$REF:$size" >/dev/null
         as_user podman run --rm --runtime runc --network none "$REF:$size" ls /data/d9/f49 >/dev/null \
             || { echo "podman pull left no runnable image" >&2; exit 1; }
+        set --
+        if [ -n "$BASE" ]; then
+            as_user "$SCRATCH/userns-base" pull -q "$REF:$size" >/dev/null
+            set -- -n userns-base \
+                --prepare "sh -c \"$SCRATCH/userns-base rmi -f $REF:$size >/dev/null 2>&1; sync; sleep 2\"" \
+                "$SCRATCH/userns-base pull -q $REF:$size"
+        fi
         echo "== $size"
         as_user hyperfine -N --warmup 1 --runs 10 --style basic \
             -n userns --prepare "sh -c \"$SCRATCH/userns rmi -f $REF:$size >/dev/null 2>&1; sync; sleep 2\"" \
                 "$SCRATCH/userns pull -q $REF:$size" \
             -n podman --prepare "sh -c \"podman rmi -f $REF:$size >/dev/null 2>&1; sync; sleep 2\"" \
-                "podman pull -q $REF:$size" \
+                "podman pull -q $REF:$size" "$@" \
             --export-json pull-$size.json --export-csv pull-$size.csv
     done
 '
@@ -119,4 +134,6 @@ for size in small large; do
     bench_report -v size=$size pull-$size u=userns p=podman -- '
         printf "%s: median userns pull %.1f ms, podman pull %.1f ms\n", size, u*1000, p*1000
         printf "%s: userns/podman = %.3f (aim <= 0.25)\n", size, u/p'
+    [ -z "$base" ] || bench_report -v size=$size pull-$size b=userns-base p=podman -- '
+        printf "%s: median userns-base pull %.1f ms, its ratio to podman %.3f\n", size, b*1000, b/p'
 done

@@ -8,82 +8,14 @@ mod registry_support;
 
 use common::{assert_code, assert_ok, stderr, Scenario};
 use image_support::{path_str, Scratch};
-use registry_support::{Registry, Relay, PASSWORD, USER};
+use registry_support::{
+    busybox_layer, cache_dir, cache_entries, chown_tree, config, images_json, scenario, Registry,
+    Relay, PASSWORD, USER,
+};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const APPLETS: &[&str] = &["sh", "cat", "true", "wc", "sha256sum", "ls", "sleep"];
-
-/// A layer with busybox and its applets, a marker file, and `extra` entries.
-fn busybox_layer(scratch: &Scratch, name: &str, marker: &str, extra: &[Value]) -> PathBuf {
-    let mut spec = vec![
-        json!({"path": "bin/", "type": "dir"}),
-        json!({"path": "bin/busybox", "file": "/bin/busybox", "mode": 0o755}),
-        json!({"path": "etc/", "type": "dir"}),
-        json!({"path": "etc/passwd", "data": "root:x:0:0:root:/root:/bin/sh\n"}),
-        json!({"path": "etc/group", "data": "root:x:0:\n"}),
-        json!({"path": "marker", "data": format!("{marker}\n")}),
-    ];
-    for a in APPLETS {
-        spec.push(json!({"path": format!("bin/{a}"), "type": "symlink", "target": "busybox"}));
-    }
-    spec.extend(extra.iter().cloned());
-    scratch.layer(name, Value::Array(spec))
-}
-
-fn config(arch: &str) -> Value {
-    json!({"architecture": arch, "os": "linux", "config": {"Cmd": ["/bin/sh"]}})
-}
-
-/// A scenario whose registries.conf allows plain HTTP to `addr` (the test registry).
-fn scenario(test: &str, addr: &str, extra_conf: &str) -> Option<Scenario> {
-    let scn = Scenario::new(test)?;
-    let dir = scn.home().join(".config/containers");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("registries.conf"),
-        // Top-level keys first: after a table header they would belong to the table.
-        format!("{extra_conf}\n[[registry]]\nlocation = \"{addr}\"\ninsecure = true\n"),
-    )
-    .unwrap();
-    chown_tree(&scn.home(), scn.uid());
-    Some(scn)
-}
-
-fn chown_tree(path: &Path, uid: u32) {
-    let ok = Command::new("chown")
-        .arg("-R")
-        .arg(format!("{uid}:{uid}"))
-        .arg(path)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-}
-
-fn images_json(scn: &Scenario) -> Value {
-    serde_json::from_str(&assert_ok(&scn.run(&["images", "--json"]))).unwrap()
-}
-
-fn cache_dir(scn: &Scenario) -> PathBuf {
-    scn.home().join(".local/share/userns/images")
-}
-
-/// The entries of the image cache, hidden ones (stages, unpacks) included.
-fn cache_entries(scn: &Scenario) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(cache_dir(scn))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with(".names") && n != "names.json")
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
 
 #[test]
 fn pull_by_tag_and_digest_with_podman_login_then_run_list_and_remove() {

@@ -124,13 +124,15 @@ impl ImageCache {
     }
 
     /// Unpack `plan` from `blobs` into the cache. Must run as uid 0 inside the mapped
-    /// namespace: owners from the layers are given with chown.
+    /// namespace: owners from the layers are given with chown. `staged` says whether the
+    /// layers' digests are still to be checked as they are unpacked.
     pub(crate) fn install(
         &self,
         source: &Path,
         kind: &str,
         plan: &ImagePlan,
         blobs: &Blobs,
+        staged: super::Staged,
     ) -> Result<CachedImage> {
         if !nix::unistd::geteuid().is_root() {
             return Err(
@@ -160,7 +162,7 @@ impl ImageCache {
         if temp.exists() {
             std::fs::remove_dir_all(&temp).map_err(|e| Error::io("remove", &temp, &e))?;
         }
-        let result = self.unpack_into(&temp, source, kind, plan, blobs);
+        let result = self.unpack_into(&temp, source, kind, plan, blobs, staged);
         let image = match result {
             Ok(image) => image,
             Err(e) => {
@@ -239,7 +241,9 @@ impl ImageCache {
         kind: &str,
         plan: &ImagePlan,
         blobs: &Blobs,
+        staged: super::Staged,
     ) -> Result<CachedImage> {
+        let verify = staged == super::Staged::Unverified;
         let rootfs = temp.join(ROOTFS);
         std::fs::create_dir_all(&rootfs).map_err(|e| Error::io("create", &rootfs, &e))?;
         let root = Root::open(&rootfs).map_err(|e| Error::io("open", &rootfs, &e))?;
@@ -265,8 +269,8 @@ impl ImageCache {
                 &root,
                 reader,
                 &label,
-                l.digest.as_deref(),
-                &l.diff_id,
+                l.digest.as_deref().filter(|_| verify),
+                verify.then_some(l.diff_id.as_str()),
                 &mut state,
             )?;
         }

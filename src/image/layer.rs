@@ -104,13 +104,14 @@ fn verify(label: &str, what: &str, expected: &str, actual: String) -> Result<()>
 /// Apply one layer blob. `digest` is the blob's digest as stored (OCI), `diff_id` that of
 /// the uncompressed tar, each hashed in its own algorithm while the layer streams in, and
 /// checked at its end: a mismatch fails the whole unpack and the caller discards the
-/// half-made tree, so no run ever sees it.
+/// half-made tree, so no run ever sees it. Both None: the blob was verified already as
+/// it was downloaded (a pull's stage, `image::Staged`), and is not hashed again.
 pub(crate) fn apply_blob(
     root: &Root,
     blob: impl Read,
     label: &str,
     digest: Option<&str>,
-    diff_id: &str,
+    diff_id: Option<&str>,
     state: &mut UnpackState,
 ) -> Result<()> {
     let read_err = |e: io::Error| {
@@ -119,7 +120,7 @@ pub(crate) fn apply_blob(
             .fix("the archive is damaged or truncated: save the image again")
     };
     let mut raw_hash = digest.map(|d| hasher_for(label, d)).transpose()?;
-    let mut plain_hash = hasher_for(label, diff_id)?;
+    let mut plain_hash = diff_id.map(|d| hasher_for(label, d)).transpose()?;
     {
         let mut raw = BufReader::with_capacity(
             1 << 16,
@@ -152,7 +153,7 @@ pub(crate) fn apply_blob(
             COPY_BUFFER,
             Hashing {
                 inner: decoded,
-                hasher: Some(&mut plain_hash),
+                hasher: plain_hash.as_mut(),
             },
         );
         apply_tar(root, &mut plain, label, state)?;
@@ -164,12 +165,15 @@ pub(crate) fn apply_blob(
     if let (Some(expected), Some(hash)) = (digest, raw_hash) {
         verify(label, "layer", expected, hash.finish())?;
     }
-    verify(
-        label,
-        "uncompressed layer (diff_id)",
-        diff_id,
-        plain_hash.finish(),
-    )
+    match (diff_id, plain_hash) {
+        (Some(expected), Some(hash)) => verify(
+            label,
+            "uncompressed layer (diff_id)",
+            expected,
+            hash.finish(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Set directory times recorded over all layers; call once after the last layer.

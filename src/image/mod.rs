@@ -145,7 +145,7 @@ fn prepare_with(
                 let target = idcheck::MapTarget::current()?;
                 idcheck::check_plan(&blobs, &plan, &target, account)?;
             }
-            cache.install(source, kind.name(), &plan, &blobs)?
+            cache.install(source, kind.name(), &plan, &blobs, Staged::Unverified)?
         }
     };
     Ok(PreparedSource {
@@ -156,25 +156,56 @@ fn prepare_with(
     })
 }
 
+/// What is left to check of a layout before and while it is unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staged {
+    /// Everything: the layers' owners against this namespace's map before the unpack,
+    /// each blob's digest and diff_id as it is unpacked (archives and layouts given by
+    /// path, whoever made them).
+    Unverified,
+    /// Nothing: this process downloaded every blob and, as each streamed, checked its
+    /// digest, its diff_id, and made the census of its owners, which it has held against
+    /// this namespace's map already (`registry::install`). The stage is in the user's
+    /// own 0700 image cache and the unpack runs as that same user (uid 0 of the user's
+    /// namespace): no other user could have changed the blobs in between, and the user
+    /// could only harm an image of their own. So the unpack does not hash them again.
+    VerifiedWhileStreaming,
+}
+
 /// Install an image a pull staged as an OCI layout at `layout` (all its blobs downloaded
 /// and verified), through the same unpacker as `prepare`; `origin` is the reference it
-/// was pulled by, recorded as its source. Inside the mapped namespace, as `prepare`, and
-/// as `prepare_checked`, the layers' owners are checked against this namespace's map
-/// first (ids first: refused before anything is unpacked).
+/// was pulled by, recorded as its source. Inside the mapped namespace, as `prepare`.
+/// `Staged::Unverified`: as `prepare_checked`, the layers' owners are checked against
+/// this namespace's map first (ids first: refused before anything is unpacked), and
+/// their digests as they are unpacked; `Staged::VerifiedWhileStreaming`: the pull did it.
 pub fn install_pulled(
     layout: &Path,
     origin: &str,
     cache: &ImageCache,
     account: &crate::users::Account,
+    staged: Staged,
 ) -> Result<CachedImage> {
     let blobs = source::Blobs::open(layout, SourceKind::OciLayout)?;
-    let plan = manifest::plan(&blobs, SourceKind::OciLayout)?;
+    let mut plan = manifest::plan(&blobs, SourceKind::OciLayout)?;
+    if staged == Staged::VerifiedWhileStreaming {
+        // The pull kept each compressed layer's tar, checked against its diff_id, as the
+        // blob of that digest: unpack it rather than decompress the layer again.
+        for l in &mut plan.layers {
+            if let Some(tar) = manifest::blob_name(&l.diff_id) {
+                if layout.join(&tar).is_file() {
+                    (l.blob, l.size) = (tar, None);
+                }
+            }
+        }
+    }
     match cache.lookup(&plan.id)? {
         Some(image) => Ok(image),
         None => {
-            let target = idcheck::MapTarget::current()?;
-            idcheck::check_plan(&blobs, &plan, &target, account)?;
-            cache.install(Path::new(origin), "registry", &plan, &blobs)
+            if staged == Staged::Unverified {
+                let target = idcheck::MapTarget::current()?;
+                idcheck::check_plan(&blobs, &plan, &target, account)?;
+            }
+            cache.install(Path::new(origin), "registry", &plan, &blobs, staged)
         }
     }
 }

@@ -23,6 +23,9 @@ pub struct Access {
     pub credentials: Option<(Credentials, CredSource)>,
 }
 
+/// Cloned for each layer downloaded at once: the agent's clone shares its connection
+/// pool, and the authorization is the one the challenge gave.
+#[derive(Clone)]
 pub struct Session {
     agent: ureq::Agent,
     /// `https://host[:port]` or `http://...`.

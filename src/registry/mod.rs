@@ -9,14 +9,21 @@
 //! - [`client`]: one registry endpoint's session;
 //! - [`manifest`]: manifests and indexes, the platform's choice;
 //! - [`stage`]: the downloaded blobs, verified, as an OCI layout that resumes;
+//! - [`layers`]: the config, then the layers at once, into the stage;
+//! - [`layertap`]: a layer decompressed, hashed for its diff_id and scanned for its
+//!   owners as it downloads;
 //! - [`pull`]: the order of it all, up to the image cache's unpacker.
 //!
-//! Synchronous and single-threaded on purpose: `userns run` pulls before it creates its
-//! user namespace, and unshare(2) of a user namespace fails in a process with threads.
+//! Synchronous, blocking I/O; threads only within the download of the layers (one per
+//! layer at a time, and one scan per layer), all joined before `fetch` returns:
+//! `userns run` pulls before it creates its user namespace, and unshare(2) of a user
+//! namespace fails in a process with threads.
 
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod layers;
+pub mod layertap;
 pub mod manifest;
 pub mod pull;
 pub mod reference;

@@ -3,14 +3,25 @@
 //! 1. resolve the reference (registries.conf: aliases, search registries, rewrites,
 //!    mirrors, blocks) and fetch its manifest, choosing the platform's from an index;
 //! 2. when the image (its config digest) is cached already, only record the name;
-//! 3. else download the config and every layer into the stage (`stage`), each verified
-//!    by size and digest as it streams;
+//! 3. else download the config into the stage (`stage`), then the layers, up to
+//!    [`super::layers::PARALLEL_LAYERS`] at once, each on its own connection into its own resumable
+//!    part. Each byte of a layer is read once: as it arrives it is hashed (size and
+//!    digest), and handed to a thread of the layer's own (`layertap`) that decompresses
+//!    it, hashes the tar for the config's diff_id, reads the tar headers into an id
+//!    census, and writes the tar into the stage, named by its diff_id once that matched;
 //! 4. in the mapped user namespace, every blob here and verified and nothing unpacked,
-//!    check the layers' owners against the namespace's map (`image::idcheck`: a refusal
-//!    removes the stage and leaves the cache as it was);
-//! 5. unpack through `image::install_pulled` (the unpacker of OCI layouts, which verifies
-//!    the digests and diff_ids once more as it applies each layer), record the name,
-//!    remove the stage.
+//!    hold the census against the namespace's map (`image::idcheck`: a refusal removes
+//!    the stage and leaves the cache as it was);
+//! 5. unpack through `image::install_pulled` (the unpacker of OCI layouts), told that the
+//!    digests, diff_ids and owners are checked already (`Staged::VerifiedWhileStreaming`:
+//!    it hashes nothing, and unpacks the kept tars rather than decompress the layers
+//!    again), record the name, remove the stage.
+//!
+//! The image record and names.json stay fsynced before their renames (`ImageCache`,
+//! `Names`): the rename is what makes an image or a name exist, and without the fsync a
+//! crash could leave the name pointing at an image whose record is empty, which `run`
+//! would then trust. The stage is not fsynced: a later pull re-reads and re-checks
+//! whatever it finds there.
 //!
 //! Steps 1–3 run as the user, before any namespace exists (`fetch`); steps 4–5 run
 //! inside one (`install`), which `userns pull` enters itself and `userns run` already is
@@ -19,11 +30,13 @@
 use super::auth::{self, CredSource, Credentials};
 use super::client::{Access, Session};
 use super::config::{Endpoint, RegistriesConf, Resolution};
+use super::layers::{download_all, threads_gone, Failed};
 use super::manifest::{self, Document, Platform, ACCEPT, MAX_MANIFEST};
 use super::reference::Reference;
 use super::stage::Stage;
 use crate::error::{Error, Result};
 use crate::image::digest::{self, Algorithm};
+use crate::image::idcheck::{self, IdCensus, MapTarget};
 use crate::image::names::Names;
 use crate::image::{CachedImage, ImageCache};
 use crate::users::Account;
@@ -53,6 +66,8 @@ pub struct Fetched {
     /// The image id: the config's digest.
     pub id: String,
     pub stage: Option<Stage>,
+    /// The owners of the staged layers' files, read as they streamed (Some with a stage).
+    pub census: Option<IdCensus>,
 }
 
 impl Fetched {
@@ -246,31 +261,37 @@ fn fetch_from(
         .config
         .clone()
         .ok_or_else(|| Error::failure(format!("{shown}: the manifest names no config")))?;
-    let fetched = |stage| Fetched {
+    let fetched = |stage, census| Fetched {
         reference: asked.clone(),
         manifest_digest: manifest_digest.clone(),
         id: config.digest.clone(),
         stage,
+        census,
     };
     if !always_stage && crate::image::prepare_cached(&config.digest, cache)?.is_some() {
-        return Ok(fetched(None));
+        return Ok(fetched(None, None));
     }
     let stage = Stage::open(&cache.root, &manifest_digest)?;
     stage.put(&manifest_digest, &bytes)?;
     let total: u64 = config.size + doc.layers.iter().map(|l| l.size).sum::<u64>();
     progress.set_length(total);
     progress.set_message(shown.clone());
-    let downloaded = std::iter::once(&config)
-        .chain(&doc.layers)
-        .try_for_each(|blob| stage.download(&mut session, blob, progress));
-    if let Err(e) = downloaded {
-        progress.abandon();
-        // A blob that failed its digest is gone; what broke off stays, to resume.
-        if !stage.resumable() {
-            stage.remove();
+    let downloaded = download_all(&stage, &mut session, &config, &doc.layers, progress, &shown);
+    // No thread of the download may outlive it: the user namespace comes next.
+    threads_gone();
+    let census = match downloaded {
+        Ok(census) => census,
+        Err(Failed { error, damaged }) => {
+            progress.abandon();
+            // A blob that failed its digest is gone; what broke off stays, to resume.
+            // A layer whose tar is damaged (or is not the one its diff_id names) came
+            // as the registry holds it: nothing worth resuming.
+            if damaged || !stage.resumable() {
+                stage.remove();
+            }
+            return Err(error);
         }
-        return Err(e);
-    }
+    };
     let media_type = if content_type.is_empty() {
         doc.media_type
             .clone()
@@ -288,7 +309,7 @@ fn fetch_from(
     // Every blob is in the stage and verified, nothing is unpacked: `install`, in the
     // namespace, checks the layers' owners against its map before it unpacks anything
     // (`image::install_pulled`), and a refusal removes the stage.
-    Ok(fetched(Some(stage)))
+    Ok(fetched(Some(stage), Some(census)))
 }
 
 /// `userns pull`: fetch, then (when there is anything to unpack) enter a user namespace
@@ -315,13 +336,38 @@ pub fn install(fetched: &Fetched, cache: &ImageCache, account: &Account) -> Resu
         manifest_digest,
         id,
         stage,
+        ..
     } = fetched;
     let origin = fetched.origin();
     let image = match stage {
         Some(stage) => {
-            let installed = crate::image::install_pulled(&stage.dir, &origin, cache, account);
-            // Installed, or refused by the unpacker's checks: either way the stage is
-            // done (a damaged one must not be resumed from).
+            let installed = match &fetched.census {
+                // Ids first: the census made as the layers streamed, held against the
+                // map of the namespace this runs in (the one the unpack uses), before
+                // anything is unpacked.
+                Some(census) => MapTarget::current()
+                    .and_then(|target| {
+                        idcheck::check_census(&reference.to_string(), census, &target, account)
+                    })
+                    .and_then(|_| {
+                        crate::image::install_pulled(
+                            &stage.dir,
+                            &origin,
+                            cache,
+                            account,
+                            crate::image::Staged::VerifiedWhileStreaming,
+                        )
+                    }),
+                None => crate::image::install_pulled(
+                    &stage.dir,
+                    &origin,
+                    cache,
+                    account,
+                    crate::image::Staged::Unverified,
+                ),
+            };
+            // Installed, or refused by the checks: either way the stage is done (a
+            // damaged one must not be resumed from).
             stage.remove();
             installed?
         }

@@ -9,11 +9,16 @@
 //! pull of the same manifest hashes what is there and asks for the rest with `Range`
 //! (a registry that ignores it sends the whole blob, and the part starts over). The
 //! layout is only ever read once `index.json` exists, which is written last; the image
-//! cache sees nothing until the unpack's own rename. Nothing here is fsynced: the unpacker
-//! checks every digest again, and a stage it finds damaged is removed, not trusted. Two pulls of one image take turns
+//! cache sees nothing until the unpack's own rename. Two pulls of one image take turns
 //! (flock on the directory).
+//!
+//! Nothing here is fsynced. A blob is verified as it streams and a layer scanned with it
+//! (`layertap`); the unpack of that same pull trusts those checks and does not hash
+//! again. A blob found here by a later pull (a crash's leftover, perhaps cut short under
+//! its final name) is read through the whole check again, compressed digest included.
 
 use super::client::Session;
+use super::layertap::LayerTap;
 use super::manifest::Descriptor;
 use crate::error::{Error, Result};
 use crate::image::digest::{self, Hasher};
@@ -65,6 +70,11 @@ impl Stage {
         Ok(self.dir.join(blob_rel(d).ok_or_else(|| bad_digest(d))?))
     }
 
+    /// Where the blob `d` is once complete.
+    pub fn blob_path(&self, d: &str) -> Result<PathBuf> {
+        self.path_of(d)
+    }
+
     /// Whether the blob is here complete (it was verified when it was renamed).
     pub fn has(&self, d: &str) -> bool {
         self.path_of(d).is_ok_and(|p| p.is_file())
@@ -76,19 +86,35 @@ impl Stage {
         write_atomic(&path, bytes)
     }
 
-    /// Download the blob of `desc`, resuming a part, verified by size and digest.
+    /// Download the blob of `desc`, resuming a part, verified by size and digest. Every
+    /// byte of the blob, in order, is also given to `tap` (a layer's scan): those of a
+    /// blob or part already here as they are read, then those that arrive.
     pub fn download(
         &self,
         session: &mut Session,
         desc: &Descriptor,
         progress: &ProgressBar,
+        mut tap: Option<&mut LayerTap>,
     ) -> Result<()> {
         let path = self.path_of(&desc.digest)?;
-        if path.is_file() {
-            progress.inc(desc.size);
-            return Ok(());
-        }
         let (alg, _) = digest::parse(&desc.digest).ok_or_else(|| bad_digest(&desc.digest))?;
+        if path.is_file() {
+            // Complete when an earlier pull stopped later on: checked again all the same
+            // (nothing in the stage is fsynced, and this pull's unpack trusts its checks).
+            let mut file = File::open(&path).map_err(|e| Error::io("open", &path, &e))?;
+            let mut hasher = Hasher::new(alg);
+            let len = rehash(&mut file, &path, &mut hasher, &mut |b| {
+                if let Some(t) = tap.as_deref_mut() {
+                    t.feed(b)
+                }
+            })?;
+            if len == desc.size && hasher.finish() == desc.digest {
+                progress.inc(desc.size);
+                return Ok(());
+            }
+            let _ = std::fs::remove_file(&path);
+            tap.as_deref_mut().map(LayerTap::reset);
+        }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, &e))?;
         }
@@ -100,12 +126,17 @@ impl Stage {
             .open(&part)
             .map_err(|e| Error::io("open", &part, &e))?;
         let mut hasher = Hasher::new(alg);
-        let mut have = rehash(&mut file, &part, &mut hasher)?;
+        let mut have = rehash(&mut file, &part, &mut hasher, &mut |b| {
+            if let Some(t) = tap.as_deref_mut() {
+                t.feed(b)
+            }
+        })?;
         if have > desc.size {
             file.set_len(0)
                 .map_err(|e| Error::io("truncate", &part, &e))?;
             hasher = Hasher::new(alg);
             have = 0;
+            tap.as_deref_mut().map(LayerTap::reset);
         }
         let what = format!(
             "blob {} of {}/{}",
@@ -120,6 +151,7 @@ impl Stage {
                     .map_err(|e| Error::io("truncate", &part, &e))?;
                 hasher = Hasher::new(alg);
                 have = 0;
+                tap.as_deref_mut().map(LayerTap::reset);
             }
             404 => {
                 return Err(Error::failure(format!("{what} is missing"))
@@ -164,6 +196,9 @@ impl Stage {
                 );
             }
             hasher.update(&buf[..n]);
+            if let Some(t) = tap.as_deref_mut() {
+                t.feed(&buf[..n]);
+            }
             file.write_all(&buf[..n])
                 .map_err(|e| Error::io("write", &part, &e))?;
             progress.inc(n as u64);
@@ -229,8 +264,13 @@ impl Stage {
     }
 }
 
-/// Hash the bytes of a part already on disk; returns its length.
-fn rehash(file: &mut File, part: &Path, hasher: &mut Hasher) -> Result<u64> {
+/// Hash the bytes of a part already on disk, and give them to `also`; returns its length.
+fn rehash(
+    file: &mut File,
+    part: &Path,
+    hasher: &mut Hasher,
+    also: &mut dyn FnMut(&[u8]),
+) -> Result<u64> {
     let mut buf = vec![0u8; 256 << 10];
     let mut total = 0u64;
     let mut reader = std::io::BufReader::new(&*file);
@@ -246,6 +286,7 @@ fn rehash(file: &mut File, part: &Path, hasher: &mut Hasher) -> Result<u64> {
             return Ok(total);
         }
         hasher.update(&buf[..n]);
+        also(&buf[..n]);
         total += n as u64;
     }
 }

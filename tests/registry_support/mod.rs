@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{assert_ok, Scenario};
+use crate::image_support::Scratch;
+use serde_json::{json, Value};
+
 pub const USER: &str = "tester";
 pub const PASSWORD: &str = "s3cret-pass";
 
@@ -313,4 +317,77 @@ fn relay(client: TcpStream, upstream: u16, rate: Arc<AtomicU64>, passed: Arc<Ato
         }
     }
     let _ = c_out.shutdown(Shutdown::Both);
+}
+
+// ---- what the pull tests share ----
+
+pub const APPLETS: &[&str] = &["sh", "cat", "true", "wc", "sha256sum", "ls", "sleep"];
+
+/// A layer with busybox and its applets, a marker file, and `extra` entries.
+pub fn busybox_layer(scratch: &Scratch, name: &str, marker: &str, extra: &[Value]) -> PathBuf {
+    let mut spec = vec![
+        json!({"path": "bin/", "type": "dir"}),
+        json!({"path": "bin/busybox", "file": "/bin/busybox", "mode": 0o755}),
+        json!({"path": "etc/", "type": "dir"}),
+        json!({"path": "etc/passwd", "data": "root:x:0:0:root:/root:/bin/sh\n"}),
+        json!({"path": "etc/group", "data": "root:x:0:\n"}),
+        json!({"path": "marker", "data": format!("{marker}\n")}),
+    ];
+    for a in APPLETS {
+        spec.push(json!({"path": format!("bin/{a}"), "type": "symlink", "target": "busybox"}));
+    }
+    spec.extend(extra.iter().cloned());
+    scratch.layer(name, Value::Array(spec))
+}
+
+pub fn config(arch: &str) -> Value {
+    json!({"architecture": arch, "os": "linux", "config": {"Cmd": ["/bin/sh"]}})
+}
+
+/// A scenario whose registries.conf allows plain HTTP to `addr` (the test registry).
+pub fn scenario(test: &str, addr: &str, extra_conf: &str) -> Option<Scenario> {
+    let scn = Scenario::new(test)?;
+    let dir = scn.home().join(".config/containers");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("registries.conf"),
+        // Top-level keys first: after a table header they would belong to the table.
+        format!("{extra_conf}\n[[registry]]\nlocation = \"{addr}\"\ninsecure = true\n"),
+    )
+    .unwrap();
+    chown_tree(&scn.home(), scn.uid());
+    Some(scn)
+}
+
+pub fn chown_tree(path: &Path, uid: u32) {
+    let ok = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{uid}"))
+        .arg(path)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+pub fn images_json(scn: &Scenario) -> Value {
+    serde_json::from_str(&assert_ok(&scn.run(&["images", "--json"]))).unwrap()
+}
+
+pub fn cache_dir(scn: &Scenario) -> PathBuf {
+    scn.home().join(".local/share/userns/images")
+}
+
+/// The entries of the image cache, hidden ones (stages, unpacks) included.
+pub fn cache_entries(scn: &Scenario) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(cache_dir(scn))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with(".names") && n != "names.json")
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }

@@ -104,6 +104,47 @@ impl IdTally {
         u.lowest = u.lowest.min(id);
         u.highest = u.highest.max(id);
     }
+
+    /// Add `other`'s ids (a later layer's) after these, as if recorded here in order.
+    fn merge(&mut self, other: IdTally, budget: &mut usize) {
+        for (id, use_) in other.ids {
+            let listed = self.ids.len();
+            match self.ids.get_mut(&id) {
+                Some(mine) => {
+                    mine.entries += use_.entries;
+                    for p in use_.paths {
+                        if mine.paths.len() >= PATHS_PER_ID || *budget == 0 {
+                            break;
+                        }
+                        *budget = budget.saturating_sub(p.len());
+                        mine.paths.push(p);
+                    }
+                }
+                None if listed < MAX_IDS => {
+                    self.ids.insert(id, use_);
+                }
+                None => self.add_unlisted(Unlisted {
+                    entries: use_.entries,
+                    lowest: id,
+                    highest: id,
+                }),
+            }
+        }
+        if let Some(u) = other.unlisted {
+            self.add_unlisted(u);
+        }
+    }
+
+    fn add_unlisted(&mut self, more: Unlisted) {
+        let u = self.unlisted.get_or_insert(Unlisted {
+            entries: 0,
+            lowest: more.lowest,
+            highest: more.highest,
+        });
+        u.entries += more.entries;
+        u.lowest = u.lowest.min(more.lowest);
+        u.highest = u.highest.max(more.highest);
+    }
 }
 
 /// The uids and gids of a set of layers, as their tar headers give them.
@@ -148,6 +189,16 @@ impl IdCensus {
         let shown = || shown_path(path);
         self.uids.record(uid, &shown, &mut self.budget);
         self.gids.record(gid, &shown, &mut self.budget);
+    }
+
+    /// Add the census of the next layer(s), scanned apart (a pull scans its layers
+    /// concurrently, each as it streams): the result lists what one census of all the
+    /// layers in order would, but for which paths past each id's first the sample keeps.
+    pub fn merge(&mut self, next: IdCensus) {
+        self.uids.merge(next.uids, &mut self.budget);
+        self.gids.merge(next.gids, &mut self.budget);
+        self.entries += next.entries;
+        self.layers += next.layers;
     }
 }
 
@@ -204,6 +255,21 @@ mod tests {
         assert_eq!(c.tally(IdKind::Uid).highest(), Some(1000));
         assert_eq!(c.tally(IdKind::Gid).highest(), Some(1001));
         assert_eq!(c.entries, 21);
+    }
+
+    #[test]
+    fn merged_censuses_count_as_one_of_all_the_layers() {
+        let (mut one, mut a, mut b) = (IdCensus::new(), IdCensus::new(), IdCensus::new());
+        for i in 0..8u64 {
+            let path = format!("f{i}");
+            one.record(path.as_bytes(), i % 3, 7);
+            if i < 4 { &mut a } else { &mut b }.record(path.as_bytes(), i % 3, 7);
+        }
+        (one.layers, a.layers, b.layers) = (2, 1, 1);
+        a.merge(b);
+        assert_eq!(a.tally(IdKind::Uid), one.tally(IdKind::Uid));
+        assert_eq!(a.tally(IdKind::Gid), one.tally(IdKind::Gid));
+        assert_eq!((a.entries, a.layers), (8, 2));
     }
 
     #[test]

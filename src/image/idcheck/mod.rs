@@ -11,7 +11,8 @@
 //!
 //! Entry points: [`check_source`] (`userns image check`, an archive or layout),
 //! [`check_plan`] (`userns run`, between finding the image and unpacking it) and
-//! [`check_blobs`] (`userns pull`, between downloading the verified blobs and unpacking).
+//! [`check_census`] (`userns pull`, between downloading the verified blobs, their census
+//! made as they streamed, and unpacking).
 
 pub mod census;
 pub mod fix;
@@ -51,6 +52,19 @@ fn unreadable(label: &str, e: io::Error) -> Error {
 /// see [`scan_layer_file`] for a layer that can be sought over).
 pub fn scan_layer<R: Read>(reader: R, census: &mut IdCensus) -> Result<()> {
     scan::scan_stream(reader, census).map_err(|e| unreadable("the layer", e))
+}
+
+/// [`scan_layer`] of a layer as it streams (a pull's download), its uncompressed bytes
+/// hashed into `plain` for its diff_id on the way; `label` names it in errors.
+/// A compressed layer's tar is written to `copy` too (true when it was).
+pub(crate) fn scan_layer_hashed<R: Read>(
+    reader: R,
+    census: &mut IdCensus,
+    plain: &mut crate::image::digest::Hasher,
+    copy: Option<&mut dyn io::Write>,
+    label: &str,
+) -> Result<bool> {
+    scan::scan_stream_hashed(reader, census, plain, copy).map_err(|e| unreadable(label, e))
 }
 
 /// [`scan_layer`] for a layer blob in a file: a plain one has only its headers read.
@@ -184,6 +198,17 @@ pub fn check_blobs(
         let file = std::fs::File::open(&l.path).map_err(|e| Error::io("open", &l.path, &e))?;
         scan::scan_seekable(file, &mut census).map_err(|e| unreadable(&label, e))?;
     }
+    check_census(subject, &census, target, account)
+}
+
+/// Hold a census already made (a pull's, as its layers streamed) against `target`:
+/// Ok(report) when every id fits, else the refusal of [`check_blobs`].
+pub fn check_census(
+    subject: &str,
+    census: &IdCensus,
+    target: &MapTarget,
+    account: &Account,
+) -> Result<IdReport> {
     let mut report = census.check(target);
     if report.fits {
         return Ok(report);

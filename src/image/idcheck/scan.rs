@@ -9,9 +9,10 @@
 //! layer is unpacked.
 
 use super::census::IdCensus;
+use crate::image::digest::Hasher;
 use crate::image::limits::{Budget, Limits};
 use crate::image::tarstream::{ReadSeek, TarStream};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use tar::EntryType;
 
 /// An entry that declares more data than one file may hold (USERNS_UNPACK_MAX_FILE):
@@ -67,6 +68,61 @@ pub(crate) fn scan_stream(reader: impl Read, census: &mut IdCensus) -> io::Resul
     match compression_of(&head)? {
         Compression::Plain => walk(TarStream::new(&mut raw), census),
         compression => decode(&mut raw, compression, census),
+    }
+}
+
+/// [`scan_stream`], and every uncompressed byte hashed into `plain` on the way (those
+/// after the end-of-archive blocks too: a diff_id covers the whole tar), so that a pull
+/// verifies a layer's diff_id in the one pass that decompresses and scans it. A
+/// compressed layer's tar is also written to `copy` (a pull keeps it for the unpack,
+/// which then need not decompress it again); true when it was.
+pub(crate) fn scan_stream_hashed(
+    reader: impl Read,
+    census: &mut IdCensus,
+    plain: &mut Hasher,
+    copy: Option<&mut dyn Write>,
+) -> io::Result<bool> {
+    let mut raw = BufReader::with_capacity(1 << 16, reader);
+    let head = raw.fill_buf()?.to_vec();
+    let compression = compression_of(&head)?;
+    {
+        let decoded: Box<dyn Read + '_> = match compression {
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut raw)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(&mut raw)?),
+            Compression::Plain => Box::new(&mut raw),
+        };
+        let mut hashing = Hashing {
+            inner: decoded,
+            hasher: plain,
+            copy: copy.filter(|_| compression != Compression::Plain),
+        };
+        walk(TarStream::new(&mut hashing), census)?;
+        io::copy(&mut hashing, &mut io::sink())?;
+        if let Some(out) = hashing.copy {
+            out.flush()?;
+        }
+    }
+    // Whatever follows the compressed stream is read too: the sender is never left
+    // waiting on a reader that stopped.
+    io::copy(&mut raw, &mut io::sink())?;
+    Ok(compression != Compression::Plain)
+}
+
+/// A reader that hashes what passes through it, and copies it when asked.
+struct Hashing<'h, 'c, R> {
+    inner: R,
+    hasher: &'h mut Hasher,
+    copy: Option<&'c mut dyn Write>,
+}
+
+impl<R: Read> Read for Hashing<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        if let Some(out) = self.copy.as_mut() {
+            out.write_all(&buf[..n])?;
+        }
+        Ok(n)
     }
 }
 
@@ -226,6 +282,36 @@ mod tests {
             let mut c = IdCensus::new();
             scan_seekable(Cursor::new(bytes), &mut c).unwrap();
             check(&c);
+        }
+    }
+
+    #[test]
+    fn a_hashed_scan_gives_the_census_and_the_uncompressed_digest() {
+        let mut plain = layer();
+        // Zero blocks past the end of the archive count in the diff_id too.
+        plain.extend_from_slice(&[0u8; 1024]);
+        let diff_id = format!("sha256:{}", crate::image::sha256_hex(&plain));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &plain).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&plain[..], 1).unwrap();
+        for (bytes, compressed) in [(&plain, false), (&gz, true), (&zst, true)] {
+            let mut c = IdCensus::new();
+            let mut h = Hasher::new(crate::image::digest::Algorithm::Sha256);
+            let mut copy = Vec::new();
+            let copied = scan_stream_hashed(&bytes[..], &mut c, &mut h, Some(&mut copy)).unwrap();
+            check(&c);
+            assert_eq!(h.finish(), diff_id);
+            // The tar of a compressed layer, whole; nothing for a plain one.
+            assert_eq!(copied, compressed);
+            assert_eq!(
+                copy,
+                if compressed {
+                    plain.clone()
+                } else {
+                    Vec::new()
+                }
+            );
         }
     }
 

@@ -1,0 +1,231 @@
+//! The second half of a layer's one pass: while `stage` downloads a layer blob and hashes
+//! its compressed bytes, the same bytes go through a bounded channel to a thread of their
+//! own that decompresses them (gzip or zstd), hashes the uncompressed tar for its diff_id
+//! and reads its tar headers into an id census (`image::idcheck`, the scan that `userns
+//! image check` makes, so it refuses what that refuses). The network, the compressed
+//! hash and the decompression overlap; nothing is read back from disk, and the unpack
+//! that follows has nothing left to verify (`image::Staged::VerifiedWhileStreaming`).
+//! The tar of a compressed layer is written beside its blob as it is decompressed, and
+//! named by its diff_id once that is checked: the unpack reads it and does not
+//! decompress the layer a second time (the stage holds both until the unpack is done).
+//!
+//! A download that restarts its part from byte 0 (a registry that ignores `Range`)
+//! [`LayerTap::reset`]s the tap: the bytes already sent are thrown away with their thread.
+
+use crate::error::{Error, Result};
+use crate::image::digest::{self, Hasher};
+use crate::image::idcheck::{self, IdCensus};
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+/// Chunks in flight between the download and the scan (of up to 256 KiB each): enough to
+/// ride over a slow header, little enough to bound the memory of four layers at once.
+const IN_FLIGHT: usize = 8;
+
+/// What the scan of one whole layer found.
+pub struct Scanned {
+    pub census: IdCensus,
+    /// The digest of the uncompressed tar, in the algorithm of the expected diff_id.
+    pub diff_id: String,
+    /// Where the tar of a compressed layer was written (None for a plain one).
+    pub tar: Option<PathBuf>,
+}
+
+type Worker = (SyncSender<Vec<u8>>, JoinHandle<Result<Scanned>>);
+
+/// The scan of one layer, fed with its compressed bytes in order.
+pub struct LayerTap {
+    alg: digest::Algorithm,
+    label: String,
+    tar: Option<PathBuf>,
+    worker: Option<Worker>,
+}
+
+impl LayerTap {
+    /// A tap for a layer whose config gives `diff_id`; `label` names it in errors. A
+    /// compressed layer's tar is written to `tar` when given (so that the unpack need
+    /// not decompress it again).
+    pub fn new(diff_id: &str, label: String, tar: Option<PathBuf>) -> Result<LayerTap> {
+        let (alg, _) = digest::parse(diff_id).ok_or_else(|| {
+            Error::failure(format!(
+                "{label}: the config gives an unusable diff_id {diff_id:?}"
+            ))
+            .because(format!("a diff_id must be {}", digest::FORMS))
+            .fix("the image in the registry is damaged or was made by hand: push it again")
+        })?;
+        Ok(LayerTap {
+            alg,
+            label,
+            tar,
+            worker: None,
+        })
+    }
+
+    fn start(&self) -> Worker {
+        let (tx, rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
+        let (alg, label, tar) = (self.alg, self.label.clone(), self.tar.clone());
+        let handle = std::thread::spawn(move || {
+            let mut census = IdCensus::new();
+            let mut plain = Hasher::new(alg);
+            let chunks = Chunks {
+                rx,
+                chunk: Vec::new(),
+                at: 0,
+            };
+            let mut out = match &tar {
+                Some(path) => Some(std::io::BufWriter::with_capacity(
+                    256 << 10,
+                    std::fs::File::create(path).map_err(|e| Error::io("create", path, &e))?,
+                )),
+                None => None,
+            };
+            let copy = out.as_mut().map(|w| w as &mut dyn std::io::Write);
+            let copied = idcheck::scan_layer_hashed(chunks, &mut census, &mut plain, copy, &label)?;
+            drop(out);
+            let tar = match tar {
+                Some(path) if !copied => {
+                    let _ = std::fs::remove_file(&path);
+                    None
+                }
+                t => t,
+            };
+            Ok(Scanned {
+                census,
+                diff_id: plain.finish(),
+                tar,
+            })
+        });
+        (tx, handle)
+    }
+
+    /// The next compressed bytes of the layer.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let (tx, _) = match &mut self.worker {
+            Some(w) => w,
+            None => self.worker.insert(self.start()),
+        };
+        // A scan that stopped (a damaged layer) has dropped its end: its error is the
+        // one `finish` reports, and the download goes on to check the blob's digest.
+        let _ = tx.send(bytes.to_vec());
+    }
+
+    /// Forget what was fed: the layer starts over from its first byte.
+    pub fn reset(&mut self) {
+        if let Some((tx, handle)) = self.worker.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+
+    /// The end of the layer: its census and diff_id, or why its tar could not be read.
+    pub fn finish(mut self) -> Result<Scanned> {
+        let (tx, handle) = match self.worker.take() {
+            Some(w) => w,
+            // An empty blob: scanned as one, it is an empty archive.
+            None => self.start(),
+        };
+        drop(tx);
+        handle.join().unwrap_or_else(|_| {
+            Err(Error::failure(format!(
+                "the scan of {} stopped unexpectedly",
+                self.label
+            )))
+        })
+    }
+}
+
+impl Drop for LayerTap {
+    fn drop(&mut self) {
+        // A download that failed: stop the scan and wait for its thread, so that no
+        // thread outlives the pull (the user namespace comes next, and unshare(2) of
+        // one needs a process of one thread).
+        self.reset();
+    }
+}
+
+/// The channel's chunks as one byte stream.
+struct Chunks {
+    rx: Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(next) => (self.chunk, self.at) = (next, 0),
+                // The sender is done (or gone): the end of the layer.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_gz() -> (Vec<u8>, String) {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_path("f").unwrap();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_uid(70_000);
+        h.set_gid(0);
+        h.set_cksum();
+        b.append(&h, &b"abc"[..]).unwrap();
+        let plain = b.into_inner().unwrap();
+        let diff_id = format!("sha256:{}", crate::image::sha256_hex(&plain));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &plain).unwrap();
+        (gz.finish().unwrap(), diff_id)
+    }
+
+    #[test]
+    fn fed_in_pieces_and_reset_it_gives_the_layers_census_and_diff_id() {
+        let (gz, diff_id) = tar_gz();
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("plain");
+        let mut tap = LayerTap::new(&diff_id, "layer 1".into(), Some(tar.clone())).unwrap();
+        tap.feed(&gz[..10]);
+        tap.reset();
+        for piece in gz.chunks(7) {
+            tap.feed(piece);
+        }
+        let scanned = tap.finish().unwrap();
+        assert_eq!(scanned.diff_id, diff_id);
+        // The tar, written whole, is the one the diff_id names.
+        assert_eq!(scanned.tar.as_deref(), Some(tar.as_path()));
+        let written = std::fs::read(&tar).unwrap();
+        assert_eq!(
+            format!("sha256:{}", crate::image::sha256_hex(&written)),
+            diff_id
+        );
+        let uids = scanned.census.tally(crate::ids::IdKind::Uid);
+        assert_eq!(uids.get(70_000).unwrap().paths, ["/f"]);
+    }
+
+    #[test]
+    fn a_damaged_layer_is_an_error_that_names_it() {
+        let (gz, diff_id) = tar_gz();
+        let mut tap = LayerTap::new(&diff_id, "layer 2 of 2 (sha256:ab)".into(), None).unwrap();
+        tap.feed(&gz[..gz.len() / 2]);
+        let err = tap.finish().err().unwrap();
+        assert!(
+            err.to_string().contains("layer 2 of 2 (sha256:ab)"),
+            "{err}"
+        );
+        assert!(LayerTap::new("md5:00", "l".into(), None).is_err());
+    }
+}
