@@ -391,3 +391,22 @@ pub fn cache_entries(scn: &Scenario) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Kill `registry` under the pull `child`, then check what a broken-off pull leaves: exit
+/// 1 with the way to resume, no image, and in the cache only the stage.
+pub fn kill_mid_pull(registry: &mut Registry, child: Child, scn: &Scenario) {
+    registry.kill();
+    let out = child.wait_with_output().unwrap();
+    crate::common::assert_code(&out, 1);
+    let err = crate::common::stderr(&out);
+    assert!(
+        err.contains("pull again when the registry is back"),
+        "{err}"
+    );
+    assert_eq!(images_json(scn), json!([]));
+    let entries = cache_entries(scn);
+    assert!(
+        entries.len() == 1 && entries[0].starts_with(".pull-"),
+        "{entries:?}"
+    );
+}
