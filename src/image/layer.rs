@@ -18,7 +18,8 @@
 
 use super::beneath::{self, InnerPath, Root};
 use super::digest::{self, Hasher};
-use super::limits::{Budget, Limits, Refusal};
+use super::entry_error::EntryError;
+use super::limits::{Budget, Limits};
 use super::parents::{NewFile, Parent, Parents};
 use super::seen::{named_twice, SeenPaths};
 use super::sparse::{self, Sparse};
@@ -272,27 +273,6 @@ fn io_fix(e: &io::Error) -> Option<&'static str> {
             Some("the layer is damaged or hostile: save the image again, or do not use it")
         }
         _ => None,
-    }
-}
-
-/// Why an entry was not applied: the file system said no, or the entry itself is refused.
-pub(super) enum EntryError {
-    Io(io::Error),
-    Refused { cause: String, fix: String },
-}
-
-impl From<io::Error> for EntryError {
-    fn from(e: io::Error) -> Self {
-        EntryError::Io(e)
-    }
-}
-
-impl From<Refusal> for EntryError {
-    fn from(r: Refusal) -> Self {
-        EntryError::Refused {
-            cause: r.cause,
-            fix: r.fix,
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! directory resolved beneath it).
 
 use super::beneath::{self, InnerPath, Root};
-use super::layer::EntryError;
+use super::entry_error::EntryError;
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io;
