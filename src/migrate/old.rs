@@ -14,21 +14,23 @@ use std::path::Path;
 
 /// The maps `userns unshare` plans for `account` from `paths` now.
 pub fn current_maps(account: &Account, paths: &SubIdPaths) -> Result<Maps> {
-    let one = |kind| -> Result<IdMap> {
-        let subids = UserSubIds::read(paths, kind, account)?;
-        Ok(plan_for_user(
-            kind,
-            account.own_id(kind),
-            0,
-            &subids,
-            &account.display_name(),
-        )?
-        .map)
-    };
+    let one = |kind| plan(account, kind, &UserSubIds::read(paths, kind, account)?);
     Ok(Maps {
         uid: one(IdKind::Uid)?,
         gid: one(IdKind::Gid)?,
     })
+}
+
+/// The map `userns unshare` plans for `account` from `subids`.
+fn plan(account: &Account, kind: IdKind, subids: &UserSubIds) -> Result<IdMap> {
+    Ok(plan_for_user(
+        kind,
+        account.own_id(kind),
+        0,
+        subids,
+        &account.display_name(),
+    )?
+    .map)
 }
 
 /// The maps to move to: planned from the ranges granted now, leaving out a line that is
@@ -49,14 +51,7 @@ pub fn new_maps(account: &Account, paths: &SubIdPaths, old: &Maps) -> Result<Map
         if others > 0 {
             subids.entries.retain(|(e, _)| !is_old(e));
         }
-        Ok(plan_for_user(
-            kind,
-            account.own_id(kind),
-            0,
-            &subids,
-            &account.display_name(),
-        )?
-        .map)
+        plan(account, kind, &subids)
     };
     Ok(Maps {
         uid: one(IdKind::Uid, &old.uid)?,
