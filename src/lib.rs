@@ -17,6 +17,7 @@
 pub mod clean;
 pub mod container;
 pub mod doctor;
+pub(crate) mod drop_ins;
 pub mod error;
 pub mod exit;
 pub mod idmap;

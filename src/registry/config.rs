@@ -118,16 +118,7 @@ impl RegistriesConf {
             };
         conf.merge_file(&main)?;
         for dir in dirs {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut files: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-                .collect();
-            files.sort();
-            for f in files {
+            for f in crate::drop_ins::files(&dir) {
                 conf.merge_file(&f)?;
             }
         }

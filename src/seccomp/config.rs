@@ -32,7 +32,9 @@ pub(crate) fn conf_files(env: &dyn Fn(&str) -> Option<String>, rootless: bool) -
         PathBuf::from("/usr/share/containers/containers.conf"),
         PathBuf::from("/etc/containers/containers.conf"),
     ];
-    files.extend(drop_ins(Path::new("/etc/containers/containers.conf.d")));
+    files.extend(crate::drop_ins::files(Path::new(
+        "/etc/containers/containers.conf.d",
+    )));
     if rootless {
         let config_home = env("XDG_CONFIG_HOME")
             .map(PathBuf::from)
@@ -40,23 +42,9 @@ pub(crate) fn conf_files(env: &dyn Fn(&str) -> Option<String>, rootless: bool) -
         if let Some(dir) = config_home {
             let dir = dir.join("containers");
             files.push(dir.join("containers.conf"));
-            files.extend(drop_ins(&dir.join("containers.conf.d")));
+            files.extend(crate::drop_ins::files(&dir.join("containers.conf.d")));
         }
     }
-    files
-}
-
-/// The `*.conf` files of a drop-in directory, in name order.
-fn drop_ins(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-        .collect();
-    files.sort();
     files
 }
 
