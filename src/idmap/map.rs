@@ -117,6 +117,25 @@ impl IdMap {
         IdMap { kind, entries }
     }
 
+    /// A map from `[inside, outside, count]` lines, the form records keep it in.
+    pub fn from_lines(kind: IdKind, lines: &[[u32; 3]]) -> Self {
+        IdMap::new(
+            kind,
+            lines
+                .iter()
+                .map(|l| IdMapEntry::new(l[0], l[1], l[2]))
+                .collect(),
+        )
+    }
+
+    /// The map as `[inside, outside, count]` lines, the form records keep it in.
+    pub fn to_lines(&self) -> Vec<[u32; 3]> {
+        self.entries
+            .iter()
+            .map(|e| [e.inside, e.outside, e.count])
+            .collect()
+    }
+
     /// A uid map from (inside, outside, count) triples, for tests.
     #[cfg(test)]
     pub(crate) fn uids(entries: &[(u32, u32, u32)]) -> Self {

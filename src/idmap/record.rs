@@ -9,7 +9,7 @@
 //! when the plan differs from the newest one recorded, atomically (a temporary file
 //! renamed over it), so the common run costs one read.
 
-use super::{IdMap, IdMapEntry};
+use super::IdMap;
 use crate::error::{Error, Result};
 use crate::ids::IdKind;
 use crate::trusted_dir::{self, Kind};
@@ -34,33 +34,18 @@ pub struct MapsRecord {
 
 impl From<&Maps> for MapsRecord {
     fn from(m: &Maps) -> MapsRecord {
-        let lines = |map: &IdMap| {
-            map.entries
-                .iter()
-                .map(|e| [e.inside, e.outside, e.count])
-                .collect()
-        };
         MapsRecord {
-            uid_map: lines(&m.uid),
-            gid_map: lines(&m.gid),
+            uid_map: m.uid.to_lines(),
+            gid_map: m.gid.to_lines(),
         }
     }
 }
 
 impl MapsRecord {
     pub fn maps(&self) -> Maps {
-        let map = |kind, lines: &[[u32; 3]]| {
-            IdMap::new(
-                kind,
-                lines
-                    .iter()
-                    .map(|l| IdMapEntry::new(l[0], l[1], l[2]))
-                    .collect(),
-            )
-        };
         Maps {
-            uid: map(IdKind::Uid, &self.uid_map),
-            gid: map(IdKind::Gid, &self.gid_map),
+            uid: IdMap::from_lines(IdKind::Uid, &self.uid_map),
+            gid: IdMap::from_lines(IdKind::Gid, &self.gid_map),
         }
     }
 }
@@ -167,6 +152,7 @@ pub(crate) fn note_plan_in(dir: &Path, maps: &Maps) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::idmap::IdMapEntry;
 
     fn maps(start: u32) -> Maps {
         let m = |k| {

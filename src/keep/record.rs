@@ -5,7 +5,7 @@
 //! same way, with a lock file next to `pause.pid`).
 
 use crate::error::{Error, Result};
-use crate::idmap::{IdMap, IdMapEntry};
+use crate::idmap::IdMapEntry;
 use crate::sys::fs::FlockOperation;
 use crate::unshare::MapRequest;
 use serde::{Deserialize, Serialize};
@@ -184,13 +184,6 @@ pub struct KeptRecord {
     /// `options::check_rejoin`.
     #[serde(default)]
     pub options: KeptOptions,
-}
-
-pub(crate) fn map_lines(map: &IdMap) -> Vec<[u32; 3]> {
-    map.entries
-        .iter()
-        .map(|e| [e.inside, e.outside, e.count])
-        .collect()
 }
 
 /// A NAME must be a plain file name, and distinguishable from the other kinds of
@@ -375,17 +368,8 @@ impl NameLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::idmap::IdMap;
     use crate::ids::IdKind;
-
-    fn map_of(kind: IdKind, lines: &[[u32; 3]]) -> IdMap {
-        IdMap::new(
-            kind,
-            lines
-                .iter()
-                .map(|l| IdMapEntry::new(l[0], l[1], l[2]))
-                .collect(),
-        )
-    }
 
     #[test]
     fn names_that_could_be_taken_for_other_targets_are_refused() {
@@ -496,7 +480,7 @@ mod tests {
         assert_eq!(read(dir.path(), "dev").unwrap(), Some(rec.clone()));
         assert_eq!(known_names(dir.path()), vec!["dev".to_string()]);
         assert_eq!(
-            map_of(IdKind::Uid, &rec.uid_map).to_short(),
+            IdMap::from_lines(IdKind::Uid, &rec.uid_map).to_short(),
             "0:2000:1,1:200000:65536"
         );
         remove(dir.path(), "dev").unwrap();
