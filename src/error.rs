@@ -21,6 +21,10 @@ pub enum ErrorKind {
     NotExecutable,
     /// The user's program was not found (podman: 127).
     NotFound,
+    /// An image refused before anything of it was unpacked, because the caller's map
+    /// cannot hold its owners: 125 for `pull` as for `run` (the ids-first check, and the
+    /// code podman gives "potentially insufficient UIDs or GIDs").
+    ImageRefused,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +223,11 @@ impl Error {
 
     pub fn failure(what: impl Into<String>) -> Self {
         Self::new(ErrorKind::Failure, what)
+    }
+
+    /// An image refused for its owners ([`ErrorKind::ImageRefused`]).
+    pub fn image_refused(what: impl Into<String>) -> Self {
+        Error::new(ErrorKind::ImageRefused, what)
     }
 
     pub fn usage(what: impl Into<String>) -> Self {

@@ -26,6 +26,9 @@ pub enum Convention {
 /// The exit code for an error under a convention.
 pub fn for_error(err: &Error, convention: Convention) -> u8 {
     match (convention, err.kind) {
+        // Not a failure of the command but its answer: the image cannot be unpacked here,
+        // reported as podman and `run` report it, whatever the verb.
+        (_, ErrorKind::ImageRefused) => OWN_FAILURE,
         (Convention::Inspect, ErrorKind::Usage) => USAGE,
         (Convention::Inspect, _) => PROBLEMS,
         (Convention::Program, ErrorKind::NotExecutable) => NOT_EXECUTABLE,
@@ -69,6 +72,14 @@ mod tests {
     use nix::sys::signal::Signal;
     use nix::sys::wait::WaitStatus;
     use nix::unistd::Pid;
+
+    #[test]
+    fn an_image_refused_for_its_ids_is_125_under_either_convention() {
+        let refused = Error::image_refused("docker://r/i:1: not unpacked");
+        assert_eq!(for_error(&refused, Convention::Inspect), 125);
+        assert_eq!(for_error(&refused, Convention::Program), 125);
+        assert_eq!(for_error(&Error::failure("x"), Convention::Inspect), 1);
+    }
 
     #[test]
     fn program_convention_follows_podman() {

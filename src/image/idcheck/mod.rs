@@ -102,7 +102,7 @@ pub fn refusal(subject: &str, report: IdReport) -> Error {
     let fix = report.fix_line().unwrap_or_else(|| {
         "give yourself subordinate ids that cover them (userns subid add)".to_string()
     });
-    Error::failure(format!("{subject}: not unpacked"))
+    Error::image_refused(format!("{subject}: not unpacked"))
         .because(Cause::other(IdsDoNotFit(report)))
         .fix(format!(
             "{fix}; `userns image check {subject}` shows the whole report"
