@@ -167,6 +167,48 @@ fn a_layer_whose_tar_is_not_its_diff_id_is_refused_and_leaves_nothing() {
     }
 }
 
+#[test]
+fn diff_ids_in_another_algorithm_are_checked_and_one_blob_with_two_diff_ids_is_refused() {
+    use sha2::Digest as _;
+    let scratch = Scratch::new("pull_diff_id_alg");
+    let registry = Registry::start(&scratch.path("registry"));
+    let addr = registry.addr();
+    let layer = busybox_layer(&scratch, "l", "sha512 diff_id", &[]);
+    let tar = std::fs::read(&layer).unwrap();
+    let sha512 = format!("sha512:{:x}", sha2::Sha512::digest(&tar));
+    let sha256 = format!("sha256:{:x}", sha2::Sha256::digest(&tar));
+    // The layer's blob is named in sha256; the config names its tar in sha512 (the tap
+    // hashes in the blob's algorithm while the config is still on its way: the tar is
+    // hashed again once the config is in).
+    let mut other_alg = config("amd64");
+    other_alg["rootfs"] = json!({"type": "layers", "diff_ids": [sha512]});
+    let layout = scratch.oci_layout("a", other_alg, &[&layer]);
+    registry.push(&format!("oci:{}", path_str(&layout)), "sha512:1", false);
+    // One blob twice, with two diff_ids: the second cannot be what the config says.
+    let wrong = format!("sha256:{}", "6".repeat(64));
+    let mut twice = config("amd64");
+    twice["rootfs"] = json!({"type": "layers", "diff_ids": [sha256, wrong]});
+    let layout = scratch.oci_layout("b", twice, &[&layer, &layer]);
+    registry.push(&format!("oci:{}", path_str(&layout)), "twice:1", false);
+    let Some(scn) = scenario("pull_diff_id_alg", &addr, "") else {
+        return;
+    };
+    let creds = format!("{USER}:{PASSWORD}");
+    let reference = format!("{addr}/sha512:1");
+    let out = scn.run(&["run", "--creds", &creds, &reference, "cat", "/marker"]);
+    assert_eq!(assert_ok(&out).trim(), "sha512 diff_id");
+
+    let out = scn.run(&["pull", "--creds", &creds, &format!("{addr}/twice:1")]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("layers 1 and 2 are one blob") && err.contains(&wrong),
+        "{err}"
+    );
+    assert!(!err.contains("unpacking"), "{err}");
+    assert_eq!(cache_entries(&scn).len(), 1, "{:?}", cache_entries(&scn));
+}
+
 /// The directories `userns pull` made, as strace saw them (the process itself: the
 /// unpack runs in it, in its user namespace; the setuid map helpers are not traced).
 fn made_dirs(scn: &Scenario, creds: &str, reference: &str) -> (std::process::Output, String) {
@@ -222,7 +264,7 @@ fn ids_beyond_the_map_are_refused_before_any_directory_of_an_unpack_is_made() {
 
     let reference = format!("{addr}/beyond:1");
     let (out, trace) = made_dirs(&scn, &creds, &reference);
-    assert_code(&out, 1);
+    assert_code(&out, 125);
     let err = stderr(&out);
     for want in [
         "uid 70000 (1 entry: /opt/su)",

@@ -265,6 +265,15 @@ impl Stage {
 }
 
 /// Hash the bytes of a part already on disk, and give them to `also`; returns its length.
+/// The digest of the file at `path` in `alg` (a kept tar whose config names its diff_id
+/// in another algorithm than its blob's).
+pub(crate) fn digest_of_file(path: &Path, alg: digest::Algorithm) -> Result<String> {
+    let mut file = File::open(path).map_err(|e| Error::io("open", path, &e))?;
+    let mut hasher = Hasher::new(alg);
+    rehash(&mut file, path, &mut hasher, &mut |_| {})?;
+    Ok(hasher.finish())
+}
+
 fn rehash(
     file: &mut File,
     part: &Path,
