@@ -1,4 +1,4 @@
-//! The man pages in man/ are generated from `args::command()` of src/cli/args.rs (the
+//! The man pages in man/ are generated from `args::command()` of src/cli/args/ (the
 //! same clap `Command` the binary parses with, included here as it is), with the EXIT
 //! STATUS, ENVIRONMENT, EXAMPLES and SEE ALSO of src/cli/man.rs, and committed. This
 //! test regenerates them in memory and fails when a committed page differs, is missing,
@@ -10,7 +10,7 @@
 // The binary's clap definitions, which need only clap and the library; the parts the
 // pages do not use are the binary's.
 #[allow(dead_code)]
-#[path = "../src/cli/args.rs"]
+#[path = "../src/cli/args/mod.rs"]
 mod args;
 
 // The sections clap does not know of (data only).
@@ -238,7 +238,7 @@ fn committed_man_pages_match_the_cli() {
     }
     assert!(
         problems.is_empty(),
-        "{}\nThe man pages are generated from src/cli/args.rs. Regenerate them with \
+        "{}\nThe man pages are generated from src/cli/args/. Regenerate them with \
          `scripts/gen-man` (or `USERNS_UPDATE_MAN=1 cargo test --test man_pages`) and commit man/.",
         problems.join("\n")
     );
