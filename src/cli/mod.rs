@@ -26,7 +26,7 @@ pub fn parse(words: &[OsString]) -> std::result::Result<Cli, clap::Error> {
 }
 
 /// What `--version` prints after the name: the version and the commit built (build.rs).
-/// Set here rather than in `args.rs`, so that the man pages, generated from the same
+/// Set here rather than in `args/`, so that the man pages, generated from the same
 /// `Command`, do not change with every commit.
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
