@@ -9,13 +9,16 @@
 use crate::clean::guard::{mounts_within, parse_mountinfo};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// The pause process of `uid`, if its pid file names a live process of that user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PauseProcess {
     pub pid: i32,
     pub pid_file: PathBuf,
+    /// Its start time (/proc/PID/stat field 22) when it was found: `stop` checks the pid
+    /// still names that process. (Not its owner: `clean` stops it from inside a user
+    /// namespace, where /proc shows the owner as mapped there.)
+    pub started: u64,
 }
 
 /// podman's runtime dir (`util.GetRuntimeDir`): $XDG_RUNTIME_DIR, else /run/user/UID.
@@ -96,7 +99,14 @@ impl PauseProcess {
                 "{shown} names pid 1, which is init, not a pause process"
             ))),
             Some(_) => match pause_process_name(pid) {
-                Ok(()) => Ok(PauseProcess { pid, pid_file }),
+                Ok(()) => match crate::keep::process::start_time(pid) {
+                    Ok(started) => Ok(PauseProcess {
+                        pid,
+                        pid_file,
+                        started,
+                    }),
+                    Err(_) => Err(stale(format!("{shown} names pid {pid}, which has exited"))),
+                },
                 Err(what) => Err(stale(format!(
                     "{shown} names pid {pid}, which is {what}, not podman's pause process \
                      (the pid was reused after it ended)"
@@ -130,38 +140,54 @@ impl PauseProcess {
         Ok(())
     }
 
-    /// SIGTERM, then SIGKILL if it is still there after a second.
+    /// SIGTERM, then SIGKILL if it is still there after a second. The process is held by
+    /// a pidfd before it is checked again (still the owner's, still podman's pause
+    /// process), and signalled and awaited through it: between `find` and `stop` the
+    /// pause process may have ended and its pid been given to another process, which
+    /// must never be hit (pidfd_open(2), pidfd_send_signal(2)).
     pub fn stop(&self) -> Result<()> {
-        use nix::sys::signal::{kill, Signal};
-        let pid = nix::unistd::Pid::from_raw(self.pid);
-        let send = |sig| {
-            kill(pid, sig).or_else(|e| {
-                if e == nix::errno::Errno::ESRCH {
-                    Ok(())
-                } else {
-                    Err(Error::failure(format!(
-                        "cannot stop podman's pause process {} ({})",
-                        self.pid,
-                        self.pid_file.display()
-                    ))
-                    .because(e)
-                    .fix("stop it yourself (podman system migrate), then try again"))
-                }
-            })
+        use crate::keep::process::{pidfd_open, send_signal, wait_exit};
+        let cannot = |why: String| {
+            Error::failure(format!(
+                "cannot stop podman's pause process {} ({})",
+                self.pid,
+                self.pid_file.display()
+            ))
+            .because(why)
         };
-        send(Signal::SIGTERM)?;
-        if wait_gone(self.pid, Duration::from_secs(1)) {
-            return Ok(());
+        let pidfd = match pidfd_open(self.pid) {
+            Ok(fd) => fd,
+            Err(_) if crate::keep::process::stat_of(self.pid).is_err() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match crate::keep::process::stat_of(self.pid) {
+            // Ended after the pidfd was opened: nothing to stop.
+            Err(_) => return Ok(()),
+            Ok(stat) if stat.zombie => return Ok(()),
+            Ok(stat) if stat.start_time != self.started => {
+                return Err(cannot(format!(
+                    "pid {} is now another process, started at {} and not {} (the pause process ended and its pid was reused)",
+                    self.pid, stat.start_time, self.started
+                )))
+            }
+            Ok(_) => pause_process_name(self.pid).map_err(|what| {
+                cannot(format!(
+                    "pid {} is now {what}, not podman's pause process",
+                    self.pid
+                ))
+            })?,
         }
-        send(Signal::SIGKILL)?;
-        if wait_gone(self.pid, Duration::from_secs(2)) {
-            Ok(())
-        } else {
-            Err(
-                Error::failure(format!("podman's pause process {} did not stop", self.pid))
-                    .fix("kill it yourself, then try again"),
-            )
+        let fix = "stop it yourself (podman system migrate), then try again";
+        for (signal, wait_ms) in [(libc::SIGTERM, 1000), (libc::SIGKILL, 2000)] {
+            let sent = send_signal(self.pid, pidfd.as_ref(), signal).map_err(|e| e.fix(fix))?;
+            if !sent || wait_exit(self.pid, pidfd.as_ref(), wait_ms) {
+                return Ok(());
+            }
         }
+        Err(
+            Error::failure(format!("podman's pause process {} did not stop", self.pid))
+                .fix("kill it yourself, then try again"),
+        )
     }
 }
 
@@ -198,23 +224,6 @@ fn owner_of_live(pid: i32) -> Option<u32> {
     let zombie = field("State:").is_some_and(|s| s.starts_with('Z') || s.starts_with('X'));
     let real_uid = field("Uid:").and_then(|u| u.split_whitespace().next()?.parse::<u32>().ok());
     real_uid.filter(|_| !zombie)
-}
-
-fn wait_gone(pid: i32, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
-        // Gone, or a zombie waiting for its parent: either way it holds nothing.
-        let gone = state.is_none_or(|s| {
-            s.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
-        });
-        if gone {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
 }
 
 #[cfg(test)]
@@ -260,6 +269,53 @@ mod tests {
         pause.kill().unwrap();
         pause.wait().unwrap();
         assert_eq!(found.unwrap().pid, pause.id() as i32);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stop_hits_only_the_pause_process_it_was_found_as() {
+        let dir = std::env::temp_dir().join(format!("userns-pause-stop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pause.pid");
+        let me = nix::unistd::getuid().as_raw();
+        let catatonit = dir.join("catatonit");
+        std::fs::copy("/bin/sleep", &catatonit).unwrap();
+        let mut pause = std::process::Command::new(&catatonit)
+            .arg("30")
+            .spawn()
+            .unwrap();
+        std::fs::write(&file, format!("{}\n", pause.id())).unwrap();
+        let found = PauseProcess::from_pid_file(file.clone(), me).unwrap();
+        // The pause process is found, then its pid names another process (as after it
+        // ended and the pid was reused): stop refuses and the other process lives on.
+        // (Start times count clock ticks: the other starts a tick later at least.)
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let reused = PauseProcess {
+            pid: other.id() as i32,
+            ..found.clone()
+        };
+        // (A pid is reused only by a process started later.)
+        assert_ne!(
+            crate::keep::process::start_time(reused.pid).unwrap(),
+            found.started
+        );
+        let refused = reused.stop().unwrap_err();
+        assert!(refused.to_string().contains("pid was reused"), "{refused}");
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "the other process was hit"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+        // The real one is stopped (SIGTERM ends sleep).
+        found.stop().unwrap();
+        let status = pause.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -193,6 +193,9 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
             p.as_ref().map(|p| PauseProcess {
                 pid: p.pid,
                 pid_file: Default::default(),
+                // Only looked into here (check_no_containers): a root run stops the
+                // user's pause process through its proof (`refresh`), not this.
+                started: Default::default(),
             })
         }),
         None => PauseProcess::find(account.uid)?,
