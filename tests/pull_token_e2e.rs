@@ -92,13 +92,170 @@ fn token_auth_with_creds_podman_login_and_registry_auth_file() {
     let out = scn.run(&["pull", "--creds", &creds(), &reference]);
     let id = assert_ok(&out).trim().to_string();
     assert_eq!(id.len(), 64, "{id}");
-    assert_requests(
-        &tokens.take_requests(),
-        "team/app",
-        Some((USER, PASSWORD)),
-    );
+    assert_requests(&tokens.take_requests(), "team/app", Some((USER, PASSWORD)));
     assert_registry_saw_only_tokens(&relay);
     let out = scn.run(&["run", &reference, "cat", "/marker"]);
     assert_eq!(assert_ok(&out), "by token\n");
     assert_ok(&scn.run(&["rmi", &reference]));
+
+    // No credentials anywhere: the token service refuses, and userns says to log in.
+    let out = scn.run(&["pull", &reference]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{addr} requires a login"))
+            && err.contains(&tokens.realm())
+            && err.contains(&format!("podman login {addr}")),
+        "{err}"
+    );
+    assert_requests(&tokens.take_requests(), "team/app", None);
+    assert_eq!(cache_entries(&scn), Vec::<String>::new());
+
+    // REGISTRY_AUTH_FILE, written there by the real podman login, which follows the realm
+    // with the credentials (its request names no repository).
+    let file = scn.home().join("elsewhere/auth.json");
+    let login = |env: &str| {
+        assert_ok(&scn.sh(&format!(
+            "mkdir -p $HOME/elsewhere && {env} podman login --tls-verify=false \
+             -u {USER} -p {PASSWORD} {addr}"
+        )));
+        let requests = tokens.take_requests();
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.service.as_deref() == Some(SERVICE)
+                    && r.basic == Some((USER.to_string(), PASSWORD.to_string()))),
+            "podman login did not get a token: {requests:?}"
+        );
+    };
+    login(&format!("REGISTRY_AUTH_FILE={}", file.display()));
+    assert!(file.is_file(), "podman login wrote no {}", file.display());
+    assert_code(&scn.run(&["pull", &reference]), 1);
+    tokens.take_requests();
+    let out = scn.sh(&format!(
+        "REGISTRY_AUTH_FILE={} exec $USERNS pull {reference}",
+        file.display()
+    ));
+    assert_eq!(assert_ok(&out).trim(), id);
+    assert_requests(&tokens.take_requests(), "team/app", Some((USER, PASSWORD)));
+    assert_registry_saw_only_tokens(&relay);
+    assert_ok(&scn.run(&["rmi", &reference]));
+
+    // podman login's own place ($XDG_RUNTIME_DIR/containers/auth.json).
+    login("");
+    assert!(scn.scratch().join("run/containers/auth.json").is_file());
+    let out = scn.run(&["run", &reference, "cat", "/marker"]);
+    assert_eq!(assert_ok(&out), "by token\n");
+    assert_requests(&tokens.take_requests(), "team/app", Some((USER, PASSWORD)));
+    assert_registry_saw_only_tokens(&relay);
+}
+
+#[test]
+fn wrong_password_anonymous_pulls_and_a_token_for_one_repository_only() {
+    let scratch = Scratch::new("token_access");
+    let tokens = TokenServer::start(&scratch.path("token"), false, Policy::default());
+    let registry = Registry::start_token(&scratch.path("registry"), &tokens, false);
+    push(&scratch, &registry, "private", "team/app:1");
+    push(&scratch, &registry, "public", "pub/app:1");
+    push(&scratch, &registry, "other", "other/app:1");
+    // USER may use team/app only; anyone may pull pub/app.
+    *tokens.policy.lock().unwrap() = Policy {
+        user_repos: Some(vec!["team/app".into()]),
+        public_repos: vec!["pub/app".into()],
+        ..Policy::default()
+    };
+    let addr = registry.addr();
+    let Some(scn) = scenario("token_access", &addr, "") else {
+        return;
+    };
+    tokens.take_requests();
+
+    // A wrong password: the token service says 401; named with its realm, the source of
+    // the credentials and the fix; nothing left in the cache.
+    let out = scn.run(&[
+        "pull",
+        "--creds",
+        &format!("{USER}:wrong"),
+        &format!("{addr}/team/app:1"),
+    ]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    for want in [
+        format!("the token service {} of {addr}", tokens.realm()),
+        format!("refused the credentials of \"{USER}\""),
+        "wrong user name or password (from --creds)".to_string(),
+        format!("podman login {addr}"),
+    ] {
+        assert!(err.contains(&want), "{want:?} missing:\n{err}");
+    }
+    assert_requests(&tokens.take_requests(), "team/app", Some((USER, "wrong")));
+    assert_eq!(cache_entries(&scn), Vec::<String>::new());
+
+    // Anonymous pull access: no credentials anywhere, none sent, and it works.
+    let out = scn.run(&["run", &format!("{addr}/pub/app:1"), "cat", "/marker"]);
+    assert_eq!(assert_ok(&out), "public\n");
+    assert_requests(&tokens.take_requests(), "pub/app", None);
+
+    // A private repository without credentials: a token without access to it (as Docker
+    // Hub answers), which the registry refuses: log in.
+    let out = scn.run(&["pull", &format!("{addr}/team/app:1")]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    for want in [
+        format!("{addr} refused access to {addr}/team/app"),
+        "a pull without credentials no pull access to team/app".to_string(),
+        format!("podman login {addr}"),
+    ] {
+        assert!(err.contains(&want), "{want:?} missing:\n{err}");
+    }
+    // Only the public image.
+    let public = cache_entries(&scn);
+    assert_eq!(public.len(), 1, "{public:?}");
+
+    // A token service that refuses anonymous requests: log in too.
+    tokens.policy.lock().unwrap().refuse_anonymous = true;
+    let out = scn.run(&["pull", &format!("{addr}/pub/app:1")]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{addr} requires a login"))
+            && err.contains(&format!("podman login {addr}")),
+        "{err}"
+    );
+    tokens.take_requests();
+
+    // The user's token holds team/app only: other/app is refused by the registry, and
+    // the error says the credentials were right but grant no access there.
+    let out = scn.run(&["pull", "--creds", &creds(), &format!("{addr}/other/app:1")]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    for want in [
+        format!("{addr} refused access to {addr}/other/app"),
+        format!("the user \"{USER}\" (from --creds) no pull access to other/app"),
+        "insufficient_scope".to_string(),
+    ] {
+        assert!(err.contains(&want), "{want:?} missing:\n{err}");
+    }
+    assert!(!err.contains("wrong user name or password"), "{err}");
+    assert_requests(&tokens.take_requests(), "other/app", Some((USER, PASSWORD)));
+    assert_eq!(cache_entries(&scn), public);
+
+    // A token that expired (one that outlived a long pull): the registry says
+    // invalid_token, and userns asks for a new one once, then goes on.
+    tokens.policy.lock().unwrap().expired_tokens = 1;
+    let out = scn.run(&["pull", "--creds", &creds(), &format!("{addr}/team/app:1")]);
+    assert_ok(&out);
+    assert_eq!(tokens.take_requests().len(), 2);
+    // Only expired ones: said so, after the one new token.
+    tokens.policy.lock().unwrap().expired_tokens = 100;
+    let out = scn.run(&["pull", "--creds", &creds(), &format!("{addr}/team/app:1")]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{addr} did not accept the token")) && err.contains("invalid_token"),
+        "{err}"
+    );
+    assert_eq!(tokens.take_requests().len(), 2);
+    assert_eq!(images_json(&scn).as_array().unwrap().len(), 2);
+    let _ = json!(null);
 }

@@ -145,7 +145,10 @@ impl Registry {
             .output()
             .expect("run htpasswd (apt-get install apache2-utils)");
         assert!(out.status.success(), "htpasswd: {out:?}");
-        let auth = format!("{{htpasswd: {{realm: test, path: {}}}}}", htpasswd.display());
+        let auth = format!(
+            "{{htpasswd: {{realm: test, path: {}}}}}",
+            htpasswd.display()
+        );
         Registry::start_with_auth(dir, tls, &auth)
     }
 

@@ -40,6 +40,9 @@ pub struct Policy {
     /// Refuse a request without credentials (401), instead of a token holding only what
     /// `public_repos` gives.
     pub refuse_anonymous: bool,
+    /// How many of the next tokens to issue already expired (beyond distribution's 60 s
+    /// of leeway), as a token that outlived a long pull is.
+    pub expired_tokens: usize,
 }
 
 /// One request the service was sent.
@@ -234,7 +237,10 @@ impl Service {
             .and_then(|a| a.strip_prefix("Basic "))
             .and_then(|b| STANDARD.decode(b.trim()).ok())
             .and_then(|raw| String::from_utf8(raw).ok())
-            .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())));
+            .and_then(|s| {
+                s.split_once(':')
+                    .map(|(u, p)| (u.to_string(), p.to_string()))
+            });
         let request = TokenRequest {
             service: param("service"),
             scopes: params
@@ -248,7 +254,8 @@ impl Service {
         };
         self.requests.lock().unwrap().push(request.clone());
         let policy = self.policy.lock().unwrap().clone();
-        let unauthorized = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+        let unauthorized =
+            r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
         let subject = match (&authorization, &basic) {
             (None, _) if policy.refuse_anonymous => {
                 return respond(stream, "401 Unauthorized", unauthorized)
@@ -278,10 +285,8 @@ impl Service {
                 } else {
                     &[]
                 };
-                let granted: Vec<&str> = actions
-                    .split(',')
-                    .filter(|a| allowed.contains(a))
-                    .collect();
+                let granted: Vec<&str> =
+                    actions.split(',').filter(|a| allowed.contains(a)).collect();
                 (kind == "repository" && !granted.is_empty())
                     .then(|| json!({"type": kind, "name": name, "actions": granted}))
             })
@@ -291,13 +296,19 @@ impl Service {
             .unwrap()
             .as_secs();
         let jti = self.issued.fetch_add(1, Ordering::Relaxed);
+        let issued = if policy.expired_tokens > 0 {
+            self.policy.lock().unwrap().expired_tokens -= 1;
+            now - 900
+        } else {
+            now
+        };
         let claims = json!({
             "iss": ISSUER,
             "sub": subject,
             "aud": request.service.clone().unwrap_or_default(),
-            "exp": now + 300,
-            "nbf": now,
-            "iat": now,
+            "exp": issued + 300,
+            "nbf": issued,
+            "iat": issued,
             "jti": format!("token-{jti}"),
             "access": access,
         });
@@ -379,11 +390,7 @@ impl TokenServer {
     }
 }
 
-fn serve_connection(
-    stream: TcpStream,
-    service: &Service,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) {
+fn serve_connection(stream: TcpStream, service: &Service, tls: Option<Arc<rustls::ServerConfig>>) {
     stream.set_nonblocking(false).ok();
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
     match tls {
