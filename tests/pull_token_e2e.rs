@@ -19,7 +19,6 @@ use registry_support::{
     busybox_layer, cache_entries, chown_tree, config, images_json, scenario, Registry, Relay,
     PASSWORD, USER,
 };
-use serde_json::json;
 
 /// Push an image whose /marker says `marker` to `registry` as `dest`.
 fn push(scratch: &Scratch, registry: &Registry, marker: &str, dest: &str) {
@@ -257,5 +256,122 @@ fn wrong_password_anonymous_pulls_and_a_token_for_one_repository_only() {
     );
     assert_eq!(tokens.take_requests().len(), 2);
     assert_eq!(images_json(&scn).as_array().unwrap().len(), 2);
-    let _ = json!(null);
+}
+
+#[test]
+fn credentials_go_over_tls_to_the_realm_of_a_verified_registry_and_nowhere_else() {
+    let scratch = Scratch::new("token_realms");
+    // A verified HTTPS registry whose token service is plain HTTP.
+    let plain = TokenServer::start(
+        &scratch.path("plain-token"),
+        false,
+        Policy {
+            public_repos: vec!["pub/app".into()],
+            ..Policy::default()
+        },
+    );
+    let registry = Registry::start_token(&scratch.path("registry"), &plain, true);
+    push(&scratch, &registry, "secure", "team/app:1");
+    push(&scratch, &registry, "public", "pub/app:1");
+    // One whose token service is HTTPS too, with a certificate of another CA.
+    let tls_tokens = TokenServer::start(&scratch.path("tls-token"), true, Policy::default());
+    let both = Registry::start_token(&scratch.path("both"), &tls_tokens, true);
+    push(&scratch, &both, "both over tls", "team/app:1");
+    // One whose realm is not an http(s) URL.
+    let unused = TokenServer::start(&scratch.path("unused-token"), false, Policy::default());
+    let ftp_realm = format!("ftp://127.0.0.1:{}/token", unused.port);
+    let odd = Registry::start_token_at(&scratch.path("odd"), &unused, &ftp_realm, false);
+    let Some(scn) = Scenario::new("token_realms") else {
+        return;
+    };
+    // The realm is reached with the registry's TLS settings, as containers/image does:
+    // the token service's CA goes in the registry's certs.d.
+    let certs = |registry: &Registry| {
+        scn.home()
+            .join(".config/containers/certs.d")
+            .join(registry.addr())
+    };
+    for registry in [&registry, &both] {
+        std::fs::create_dir_all(certs(registry)).unwrap();
+        std::fs::copy(registry.ca_cert(), certs(registry).join("ca.crt")).unwrap();
+    }
+    let token_ca = certs(&both).join("token-ca.crt");
+    std::fs::copy(tls_tokens.tls_ca.as_ref().unwrap(), &token_ca).unwrap();
+    chown_tree(&scn.home(), scn.uid());
+    plain.take_requests();
+    tls_tokens.take_requests();
+
+    // Credentials to a plain HTTP realm of a verified registry: refused, nothing sent.
+    let reference = format!("{}/team/app:1", registry.addr());
+    let out = scn.run(&["pull", "--creds", &creds(), &reference]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    for want in [
+        format!(
+            "will not send the credentials of \"{USER}\" (from --creds) to {}",
+            plain.realm()
+        ),
+        "plain HTTP".to_string(),
+        format!("mark {} insecure", registry.addr()),
+    ] {
+        assert!(err.contains(&want), "{want:?} missing:\n{err}");
+    }
+    assert!(plain.take_requests().is_empty(), "credentials were sent");
+    assert_eq!(cache_entries(&scn), Vec::<String>::new());
+
+    // Without credentials only an anonymous request goes that way: nothing secret.
+    let public = format!("{}/pub/app:1", registry.addr());
+    let out = scn.run(&["run", &public, "cat", "/marker"]);
+    assert_eq!(assert_ok(&out), "public\n");
+    assert_requests(&plain.take_requests(), "pub/app", None);
+
+    // The user made the registry insecure: then, as podman, the credentials go.
+    let out = scn.run(&[
+        "pull",
+        "--tls-verify=false",
+        "--creds",
+        &creds(),
+        &reference,
+    ]);
+    assert_ok(&out);
+    assert_requests(&plain.take_requests(), "team/app", Some((USER, PASSWORD)));
+
+    // An HTTPS realm: the credentials go, over TLS verified with the registry's certs.d.
+    let reference = format!("{}/team/app:1", both.addr());
+    let out = scn.run(&["run", "--creds", &creds(), &reference, "cat", "/marker"]);
+    assert_eq!(assert_ok(&out), "both over tls\n");
+    assert_requests(
+        &tls_tokens.take_requests(),
+        "team/app",
+        Some((USER, PASSWORD)),
+    );
+    // Without the token service's CA its certificate is refused, and the realm named.
+    std::fs::remove_file(&token_ca).unwrap();
+    assert_ok(&scn.run(&["rmi", &reference]));
+    let out = scn.run(&["pull", "--creds", &creds(), &reference]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("cannot get a token from {}", tls_tokens.realm()))
+            && err.contains("certs.d"),
+        "{err}"
+    );
+    assert!(tls_tokens.take_requests().is_empty());
+
+    // A realm that is neither http nor https, even for an insecure registry: named as the
+    // registry's misconfiguration, nothing sent.
+    let out = scn.run(&[
+        "pull",
+        "--tls-verify=false",
+        "--creds",
+        &creds(),
+        &format!("{}/team/app:1", odd.addr()),
+    ]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&ftp_realm) && err.contains("not an http or https URL"),
+        "{err}"
+    );
+    assert!(unused.take_requests().is_empty());
 }

@@ -125,9 +125,18 @@ impl Registry {
     /// Start one that trusts the tokens of `service` (distribution's token auth), over
     /// HTTPS when `tls`.
     pub fn start_token(dir: &Path, service: &token::TokenServer, tls: bool) -> Registry {
+        Registry::start_token_at(dir, service, &service.realm(), tls)
+    }
+
+    /// Like `start_token`, with the challenge naming `realm` as the token service.
+    pub fn start_token_at(
+        dir: &Path,
+        service: &token::TokenServer,
+        realm: &str,
+        tls: bool,
+    ) -> Registry {
         let auth = format!(
-            "{{token: {{realm: \"{}\", service: {}, issuer: {}, rootcertbundle: {}}}}}",
-            service.realm(),
+            "{{token: {{realm: \"{realm}\", service: {}, issuer: {}, rootcertbundle: {}}}}}",
             token::SERVICE,
             token::ISSUER,
             service.cert.display()
