@@ -189,6 +189,18 @@ fn wrong_password_anonymous_pulls_and_a_token_for_one_repository_only() {
     }
     assert_requests(&tokens.take_requests(), "team/app", Some((USER, "wrong")));
     assert_eq!(cache_entries(&scn), Vec::<String>::new());
+    // run's own failure: 125, as podman.
+    let out = scn.run(&[
+        "run",
+        "--creds",
+        &format!("{USER}:wrong"),
+        &format!("{addr}/team/app:1"),
+        "true",
+    ]);
+    assert_code(&out, 125);
+    assert!(stderr(&out).contains("refused the credentials"));
+    assert_requests(&tokens.take_requests(), "team/app", Some((USER, "wrong")));
+    assert_eq!(cache_entries(&scn), Vec::<String>::new());
 
     // Anonymous pull access: no credentials anywhere, none sent, and it works.
     let out = scn.run(&["run", &format!("{addr}/pub/app:1"), "cat", "/marker"]);
@@ -202,7 +214,7 @@ fn wrong_password_anonymous_pulls_and_a_token_for_one_repository_only() {
     let err = stderr(&out);
     for want in [
         format!("{addr} refused access to {addr}/team/app"),
-        "a pull without credentials no pull access to team/app".to_string(),
+        "no pull access without credentials to team/app".to_string(),
         format!("podman login {addr}"),
     ] {
         assert!(err.contains(&want), "{want:?} missing:\n{err}");

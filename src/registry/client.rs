@@ -179,41 +179,6 @@ impl Session {
         }
     }
 
-    /// The registry's 401 to a request it was sent a token with: the token grants no
-    /// access to the repository (`insufficient_scope`), or it was not accepted.
-    fn token_refused(&self, error: Option<&str>) -> Error {
-        let repository = format!("{}/{}", self.registry, self.repository);
-        if error != Some("insufficient_scope") {
-            return Error::failure(format!("{} did not accept the token for {repository}", self.registry))
-                .because(format!(
-                    "401 Unauthorized ({}): its token service's token expired or is not one it trusts",
-                    error.unwrap_or("no reason given")
-                ))
-                .fix("pull again; if it persists, the registry's token configuration is wrong: tell its owner");
-        }
-        let who = match &self.credentials {
-            Some((c, source)) => format!("the user {:?} (from {source})", c.username),
-            None => "a pull without credentials".to_string(),
-        };
-        let fix = match &self.credentials {
-            Some(_) => format!(
-                "check the repository's name; if it is right, ask the owner of {} for pull                  access, or log in as a user who has it (podman login {})",
-                self.registry, self.registry
-            ),
-            None => format!(
-                "check the repository's name; if it is private, {}",
-                token::login_fix(&self.registry)
-            ),
-        };
-        Error::failure(format!("{} refused access to {repository}", self.registry))
-            .because(format!(
-                "its token service granted {who} no pull access to {} (insufficient_scope): \
-                 the repository does not exist or may not be pulled by them",
-                self.repository
-            ))
-            .fix(fix)
-    }
-
     /// GET `/v2/REPO/{kind}/{reference}` with `accept` types, from byte `from` on.
     /// A 401 is answered once: by authorizing when nothing was sent (a registry may ask
     /// only for its repositories), or by a new token for one it did not accept (tokens
@@ -249,7 +214,14 @@ impl Session {
                 match bearer_error {
                     _ if attempt == 0 && self.authorization.is_none() => {}
                     Some(Some(e)) if attempt == 0 && token_sent && e == "invalid_token" => {}
-                    Some(error) if token_sent => return Err(self.token_refused(error.as_deref())),
+                    Some(error) if token_sent => {
+                        return Err(token::refused_by_registry(
+                            &self.registry,
+                            &self.repository,
+                            self.credentials.as_ref(),
+                            error.as_deref(),
+                        ))
+                    }
                     _ => return Err(self.denied(&format!("{}/{}", self.registry, self.repository))),
                 }
                 self.answer_challenge(&response)?;

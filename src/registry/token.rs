@@ -146,3 +146,50 @@ impl TokenRequest<'_> {
 pub fn login_fix(registry: &str) -> String {
     format!("log in (podman login {registry}), or give --creds USER:PASSWORD or --authfile FILE")
 }
+
+/// The registry's 401 to a request that carried a token: `error` is the challenge's
+/// (RFC 6750): the token grants no access to the repository (`insufficient_scope`), or
+/// the registry does not accept it (`invalid_token`: expired, or signed by a key it does
+/// not trust).
+pub fn refused_by_registry(
+    registry: &str,
+    repository: &str,
+    credentials: Option<&(Credentials, CredSource)>,
+    error: Option<&str>,
+) -> Error {
+    if error != Some("insufficient_scope") {
+        return Error::failure(format!(
+            "{registry} did not accept the token for {registry}/{repository}"
+        ))
+        .because(format!(
+            "401 Unauthorized ({}): the token from its token service expired or is not \
+             signed by a key the registry trusts",
+            error.unwrap_or("no reason given")
+        ))
+        .fix("pull again; if it persists, the registry's token configuration is wrong: tell its owner");
+    }
+    let (granted, fix) = match credentials {
+        Some((c, source)) => (
+            format!("the user {:?} (from {source}) no pull access", c.username),
+            format!(
+                "check the repository's name; if it is right, ask the owner of {registry} for \
+                 pull access, or log in as a user who has it (podman login {registry})"
+            ),
+        ),
+        None => (
+            "no pull access without credentials".to_string(),
+            format!(
+                "check the repository's name; if it is private, {}",
+                login_fix(registry)
+            ),
+        ),
+    };
+    Error::failure(format!(
+        "{registry} refused access to {registry}/{repository}"
+    ))
+    .because(format!(
+        "its token service granted {granted} to {repository} (insufficient_scope): the \
+             repository does not exist or may not be pulled so"
+    ))
+    .fix(fix)
+}
