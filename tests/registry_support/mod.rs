@@ -50,18 +50,21 @@ fn wait_for_port(port: u16, child: &mut Child) {
     panic!("docker-registry did not listen on 127.0.0.1:{port} within 20 s");
 }
 
+/// `openssl ARGS` in `dir`, which must succeed.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
 /// A CA and a server certificate for 127.0.0.1 signed by it (openssl): `(ca.crt,
 /// server.crt, server.key)` in `dir`. A self-signed server certificate would not do:
 /// rustls (webpki) refuses a CA certificate as a server's.
 fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
+    let run = |args: &[&str]| openssl(dir, args);
     let ec = [
         "-newkey",
         "ec",

@@ -23,7 +23,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde_json::json;
 
-use super::{PASSWORD, USER};
+use super::{openssl, PASSWORD, USER};
 
 /// The `service` the registry names in its challenge and expects as the token's `aud`.
 pub const SERVICE: &str = "userns-test-registry";
@@ -67,15 +67,6 @@ pub struct TokenServer {
     /// The CA of its TLS certificate, when it speaks TLS.
     pub tls_ca: Option<PathBuf>,
     stop: Arc<AtomicBool>,
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
 }
 
 struct Signer {
