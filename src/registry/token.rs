@@ -193,3 +193,41 @@ pub fn refused_by_registry(
     ))
     .fix(fix)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_go_to_https_realms_and_to_http_ones_of_insecure_registries_only() {
+        let creds = (
+            Credentials::parse("me:secret").unwrap(),
+            CredSource::CommandLine,
+        );
+        let check = |realm: &str, with_creds: bool, insecure: bool| {
+            TokenRequest {
+                registry: "reg.example",
+                repository: "team/app",
+                realm,
+                service: None,
+                credentials: with_creds.then_some(&creds),
+                insecure,
+            }
+            .check_realm()
+        };
+        assert!(check("https://auth.elsewhere.example/token", true, false).is_ok());
+        assert!(check("HTTPS://reg.example/token", true, false).is_ok());
+        assert!(check("http://reg.example/token", true, true).is_ok());
+        assert!(check("http://reg.example/token", false, false).is_ok());
+        let e = check("http://reg.example/token", true, false).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("will not send the credentials of \"me\"") && !text.contains("secret"),
+            "{text}"
+        );
+        for odd in ["ftp://reg.example/token", "/token", "file:///etc/passwd", ""] {
+            let e = check(odd, false, true).unwrap_err();
+            assert!(e.to_string().contains("cannot reach"), "{odd}: {e}");
+        }
+    }
+}
