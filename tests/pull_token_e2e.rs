@@ -4,8 +4,9 @@
 //! that checks basic credentials and signs the JWTs the registry verifies. The real
 //! `podman login` follows the realm and writes the auth.json userns reads.
 //!
-//! Every realm here "points elsewhere": the token service listens on a port of its own,
-//! another origin than the registry's, as auth.docker.io is for registry-1.docker.io.
+//! Every realm here "points elsewhere": the token service listens on another address
+//! (127.0.0.2) than the registry (127.0.0.1), as auth.docker.io is another host than
+//! registry-1.docker.io.
 
 mod common;
 mod image_support;
@@ -14,7 +15,7 @@ mod registry_support;
 use base64::Engine as _;
 use common::{assert_code, assert_ok, stderr, Scenario};
 use image_support::{path_str, Scratch};
-use registry_support::token::{Policy, TokenRequest, TokenServer, SERVICE};
+use registry_support::token::{Policy, TokenRequest, TokenServer, HOST, SERVICE};
 use registry_support::{
     busybox_layer, cache_entries, chown_tree, config, images_json, scenario, Registry, Relay,
     PASSWORD, USER,
@@ -291,7 +292,7 @@ fn credentials_go_over_tls_to_the_realm_of_a_verified_registry_and_nowhere_else(
     push(&scratch, &both, "both over tls", "team/app:1");
     // One whose realm is not an http(s) URL.
     let unused = TokenServer::start(&scratch.path("unused-token"), false, Policy::default());
-    let ftp_realm = format!("ftp://127.0.0.1:{}/token", unused.port);
+    let ftp_realm = format!("ftp://{HOST}:{}/token", unused.port);
     let odd = Registry::start_token_at(&scratch.path("odd"), &unused, &ftp_realm, false);
     let Some(scn) = Scenario::new("token_realms") else {
         return;

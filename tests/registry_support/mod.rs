@@ -60,7 +60,8 @@ fn openssl(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "openssl {args:?}: {out:?}");
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it (openssl): `(ca.crt,
+/// A CA and a server certificate for 127.0.0.1 (and 127.0.0.2, the token service's
+/// address) signed by it (openssl): `(ca.crt,
 /// server.crt, server.key)` in `dir`. A self-signed server certificate would not do:
 /// rustls (webpki) refuses a CA certificate as a server's.
 fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -82,7 +83,7 @@ fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     run(&csr);
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        "subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
     run(&[

@@ -1,5 +1,6 @@
 //! A token service for distribution's token auth (distribution `docs/spec/auth/token.md`,
-//! `registry/auth/token`), run by the test itself: a thread on 127.0.0.1 at a free port,
+//! `registry/auth/token`), run by the test itself: a thread on 127.0.0.2 at a free port
+//! (another host than the registry's 127.0.0.1, as auth.docker.io is for Docker Hub),
 //! plain HTTP or TLS (rustls, with a certificate of a CA of its own).
 //!
 //! It answers `GET /token?service=S&scope=repository:NAME:ACTIONS[&account=U]` as
@@ -27,6 +28,8 @@ use super::{openssl, PASSWORD, USER};
 
 /// The `service` the registry names in its challenge and expects as the token's `aud`.
 pub const SERVICE: &str = "userns-test-registry";
+/// Where it listens: another host (by address) than the registry.
+pub const HOST: &str = "127.0.0.2";
 /// The token's `iss`, which the registry trusts.
 pub const ISSUER: &str = "userns-test-token-service";
 
@@ -311,7 +314,7 @@ impl Service {
 
 impl TokenServer {
     /// Start one whose key, certificates and such live in `dir` (created); over TLS when
-    /// `tls`, with a server certificate for 127.0.0.1 from a CA of its own (`tls_ca`).
+    /// `tls`, with a server certificate for 127.0.0.2 from a CA of its own (`tls_ca`).
     pub fn start(dir: &Path, tls: bool, policy: Policy) -> TokenServer {
         std::fs::create_dir_all(dir).unwrap();
         let signer = Signer::new(dir);
@@ -335,7 +338,7 @@ impl TokenServer {
                     .unwrap(),
             )
         });
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the token service");
+        let listener = TcpListener::bind(format!("{HOST}:0")).expect("bind the token service");
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let policy = Arc::new(Mutex::new(policy));
@@ -372,7 +375,7 @@ impl TokenServer {
     /// The realm to configure the registry with.
     pub fn realm(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}/token", self.port)
+        format!("{scheme}://{HOST}:{}/token", self.port)
     }
 
     /// What it was sent so far (and forget it).
