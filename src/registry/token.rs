@@ -225,7 +225,12 @@ mod tests {
             text.contains("will not send the credentials of \"me\"") && !text.contains("secret"),
             "{text}"
         );
-        for odd in ["ftp://reg.example/token", "/token", "file:///etc/passwd", ""] {
+        for odd in [
+            "ftp://reg.example/token",
+            "/token",
+            "file:///etc/passwd",
+            "",
+        ] {
             let e = check(odd, false, true).unwrap_err();
             assert!(e.to_string().contains("cannot reach"), "{odd}: {e}");
         }
