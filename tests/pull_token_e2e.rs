@@ -190,6 +190,27 @@ fn wrong_password_anonymous_pulls_and_a_token_for_one_repository_only() {
     }
     assert_requests(&tokens.take_requests(), "team/app", Some((USER, "wrong")));
     assert_eq!(cache_entries(&scn), Vec::<String>::new());
+    // A stale password in an auth.json: the file is named as where it came from.
+    let stale = scn.home().join(".config/containers/auth.json");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:stale"));
+    std::fs::write(
+        &stale,
+        serde_json::json!({"auths": {addr.clone(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    chown_tree(&scn.home(), scn.uid());
+    let out = scn.run(&["pull", &format!("{addr}/team/app:1")]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "wrong user name or password (from {})",
+            stale.display()
+        )) && err.contains(&format!("podman login {addr}")),
+        "{err}"
+    );
+    assert_requests(&tokens.take_requests(), "team/app", Some((USER, "stale")));
+    std::fs::remove_file(&stale).unwrap();
     // run's own failure: 125, as podman.
     let out = scn.run(&[
         "run",
