@@ -24,10 +24,12 @@
 #   docker-registry skopeo apache2-utils zstd   tests/pull_e2e.rs and bench/pull.sh: a real
 #                   registry, skopeo to push to it, htpasswd for its auth, zstd layers
 #   acl libcap2-bin setfacl/getfacl, setcap/getcap: tests/migrate_e2e.rs sets ACLs and caps
+#   openssl         test CAs and certificates, and the RS256 signatures of the test token
+#                   service (tests/registry_support); ca-certificates pulls it in, said here
 USERNS_APT_PACKAGES=(uidmap podman runc busybox-static bubblewrap hyperfine gcc libc6-dev
     groff-base util-linux ca-certificates time catatonit slirp4netns fuse-overlayfs libsubid4
     python3 passt dpkg-dev lintian man-db bash-completion strace docker-registry skopeo
-    apache2-utils zstd acl libcap2-bin)
+    apache2-utils zstd acl libcap2-bin openssl)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

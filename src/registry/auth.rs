@@ -205,6 +205,9 @@ pub enum Challenge {
         realm: String,
         service: Option<String>,
         scope: Option<String>,
+        /// RFC 6750's `error`: `invalid_token` (expired or untrusted) or
+        /// `insufficient_scope` (the token grants no access to what was asked).
+        error: Option<String>,
     },
 }
 
@@ -238,6 +241,7 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
         realm: params.remove("realm")?,
         service: params.remove("service"),
         scope: params.remove("scope"),
+        error: params.remove("error"),
     })
 }
 
@@ -269,6 +273,19 @@ mod tests {
                 realm: "https://auth.example/token".into(),
                 service: Some("reg.example".into()),
                 scope: Some("repository:a/b:pull".into()),
+                error: None,
+            })
+        );
+        // distribution's answer to a token without access to the repository.
+        assert_eq!(
+            parse_challenge(
+                r#"Bearer realm="http://127.0.0.1:1/token",service="s",scope="repository:x:pull",error="insufficient_scope""#
+            ),
+            Some(Challenge::Bearer {
+                realm: "http://127.0.0.1:1/token".into(),
+                service: Some("s".into()),
+                scope: Some("repository:x:pull".into()),
+                error: Some("insufficient_scope".into()),
             })
         );
         assert_eq!(parse_challenge("Negotiate abc"), None);

@@ -9,6 +9,7 @@
 
 use super::auth::{self, Challenge, CredSource, Credentials};
 use super::tls;
+use super::token::{self, TokenRequest};
 use crate::error::{Error, Result};
 use std::path::Path;
 use std::time::Duration;
@@ -34,6 +35,7 @@ pub struct Session {
     pub repository: String,
     credentials: Option<(Credentials, CredSource)>,
     authorization: Option<String>,
+    insecure: bool,
 }
 
 fn is_tls(e: &ureq::Error) -> bool {
@@ -47,7 +49,7 @@ fn is_tls(e: &ureq::Error) -> bool {
 }
 
 /// A request's failure that is not the registry's answer.
-fn transport_error(registry: &str, what: &str, e: ureq::Error) -> Error {
+pub(super) fn transport_error(registry: &str, what: &str, e: ureq::Error) -> Error {
     let fix = match &e {
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             format!("is the registry {registry} running and is this its address?")
@@ -105,6 +107,7 @@ impl Session {
                         repository: repository.to_string(),
                         credentials: access.credentials.clone(),
                         authorization: None,
+                        insecure: access.insecure,
                     };
                     session.answer_challenge(&response)?;
                     return Ok(session);
@@ -124,11 +127,7 @@ impl Session {
         if response.status() != 401 {
             return Ok(());
         }
-        let header = response
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let header = challenge_header(response);
         match auth::parse_challenge(header) {
             Some(Challenge::Basic) => {
                 let (c, _) = self
@@ -137,12 +136,16 @@ impl Session {
                     .ok_or_else(|| self.no_credentials())?;
                 self.authorization = Some(c.basic());
             }
-            Some(Challenge::Bearer {
-                realm,
-                service,
-                scope: _,
-            }) => {
-                self.authorization = Some(self.fetch_token(&realm, service.as_deref())?);
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                let request = TokenRequest {
+                    registry: &self.registry,
+                    repository: &self.repository,
+                    realm: &realm,
+                    service: service.as_deref(),
+                    credentials: self.credentials.as_ref(),
+                    insecure: self.insecure,
+                };
+                self.authorization = Some(request.fetch(&self.agent)?);
             }
             None => {
                 return Err(Error::failure(format!(
@@ -159,10 +162,7 @@ impl Session {
     fn no_credentials(&self) -> Error {
         Error::failure(format!("{} requires a login", self.registry))
             .because("it answered 401 Unauthorized and no credentials are known for it")
-            .fix(format!(
-                "log in (podman login {}), or give --creds USER:PASSWORD or --authfile FILE",
-                self.registry
-            ))
+            .fix(token::login_fix(&self.registry))
     }
 
     fn denied(&self, what: &str) -> Error {
@@ -179,50 +179,10 @@ impl Session {
         }
     }
 
-    /// distribution's token flow (`docs/spec/auth/token.md`): GET the realm with the
-    /// service and the repository's pull scope, with basic credentials when there are.
-    fn fetch_token(&self, realm: &str, service: Option<&str>) -> Result<String> {
-        let scope = format!("repository:{}:pull", self.repository);
-        let mut request = self.agent.get(realm).query("scope", &scope);
-        if let Some(s) = service {
-            request = request.query("service", s);
-        }
-        if let Some((c, _)) = &self.credentials {
-            request = request.header("Authorization", c.basic());
-        }
-        let mut response = request
-            .call()
-            .map_err(|e| transport_error(&self.registry, "get a token", e))?;
-        if response.status() == 401 || response.status() == 403 {
-            return Err(self.denied("a token"));
-        }
-        if !response.status().is_success() {
-            return Err(Error::failure(format!(
-                "the token service {realm} of {} answered {}",
-                self.registry,
-                response.status()
-            )));
-        }
-        let unusable = |why: String| {
-            Error::failure(format!("the token service {realm} sent no usable token")).because(why)
-        };
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(1 << 20)
-            .read_to_vec()
-            .map_err(|e| unusable(e.to_string()))?;
-        let answer: auth::TokenAnswer =
-            serde_json::from_slice(&bytes).map_err(|e| unusable(e.to_string()))?;
-        let token = answer
-            .token
-            .or(answer.access_token)
-            .ok_or_else(|| Error::failure(format!("the token service {realm} sent no token")))?;
-        Ok(format!("Bearer {token}"))
-    }
-
     /// GET `/v2/REPO/{kind}/{reference}` with `accept` types, from byte `from` on.
-    /// A 401 is answered once (a token may be scoped to the repository).
+    /// A 401 is answered once: by authorizing when nothing was sent (a registry may ask
+    /// only for its repositories), or by a new token for one it did not accept (tokens
+    /// expire: Docker Hub's after 300 s, which a large pull outlasts).
     pub fn get(
         &mut self,
         kind: &str,
@@ -243,14 +203,41 @@ impl Session {
                 .call()
                 .map_err(|e| transport_error(&self.registry, &format!("get {url}"), e))?;
             if response.status() == 401 {
-                if attempt == 0 && self.authorization.is_none() {
-                    self.answer_challenge(&response)?;
-                    continue;
+                let bearer_error = match auth::parse_challenge(challenge_header(&response)) {
+                    Some(Challenge::Bearer { error, .. }) => Some(error),
+                    _ => None,
+                };
+                let token_sent = self
+                    .authorization
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with("Bearer "));
+                match bearer_error {
+                    _ if attempt == 0 && self.authorization.is_none() => {}
+                    Some(Some(e)) if attempt == 0 && token_sent && e == "invalid_token" => {}
+                    Some(error) if token_sent => {
+                        return Err(token::refused_by_registry(
+                            &self.registry,
+                            &self.repository,
+                            self.credentials.as_ref(),
+                            error.as_deref(),
+                        ))
+                    }
+                    _ => return Err(self.denied(&format!("{}/{}", self.registry, self.repository))),
                 }
-                return Err(self.denied(&format!("{}/{}", self.registry, self.repository)));
+                self.answer_challenge(&response)?;
+                continue;
             }
             return Ok(response);
         }
         Err(self.denied(&url))
     }
+}
+
+/// The `WWW-Authenticate` header of a response ("" when absent).
+fn challenge_header(response: &Response<Body>) -> &str {
+    response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }

@@ -6,6 +6,7 @@
 //!   `insecure`, `blocked`);
 //! - [`auth`]: auth.json where `podman login` writes it, `--creds`, token and basic auth;
 //! - [`tls`]: the system's CA store and certs.d;
+//! - [`token`]: distribution's token flow, and which realms credentials may go to;
 //! - [`client`]: one registry endpoint's session;
 //! - [`manifest`]: manifests and indexes, the platform's choice;
 //! - [`stage`]: the downloaded blobs, verified, as an OCI layout that resumes;
@@ -29,6 +30,7 @@ pub mod pull;
 pub mod reference;
 pub mod stage;
 pub mod tls;
+pub mod token;
 
 pub use pull::{fetch, install, Fetched, PullSpec};
 pub use reference::Reference;

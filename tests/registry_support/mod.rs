@@ -17,6 +17,8 @@ use crate::common::{assert_ok, Scenario};
 use crate::image_support::Scratch;
 use serde_json::{json, Value};
 
+pub mod token;
+
 pub const USER: &str = "tester";
 pub const PASSWORD: &str = "s3cret-pass";
 
@@ -48,18 +50,22 @@ fn wait_for_port(port: u16, child: &mut Child) {
     panic!("docker-registry did not listen on 127.0.0.1:{port} within 20 s");
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it (openssl): `(ca.crt,
+/// `openssl ARGS` in `dir`, which must succeed.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// A CA and a server certificate for 127.0.0.1 (and 127.0.0.2, the token service's
+/// address) signed by it (openssl): `(ca.crt,
 /// server.crt, server.key)` in `dir`. A self-signed server certificate would not do:
 /// rustls (webpki) refuses a CA certificate as a server's.
 fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
+    let run = |args: &[&str]| openssl(dir, args);
     let ec = [
         "-newkey",
         "ec",
@@ -77,7 +83,7 @@ fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     run(&csr);
     std::fs::write(
         dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        "subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
     run(&[
@@ -120,8 +126,30 @@ impl Registry {
         self.dir.join("ca.crt")
     }
 
+    /// Start one that trusts the tokens of `service` (distribution's token auth), over
+    /// HTTPS when `tls`.
+    pub fn start_token(dir: &Path, service: &token::TokenServer, tls: bool) -> Registry {
+        Registry::start_token_at(dir, service, &service.realm(), tls)
+    }
+
+    /// Like `start_token`, with the challenge naming `realm` as the token service.
+    pub fn start_token_at(
+        dir: &Path,
+        service: &token::TokenServer,
+        realm: &str,
+        tls: bool,
+    ) -> Registry {
+        let auth = format!(
+            "{{token: {{realm: \"{realm}\", service: {}, issuer: {}, rootcertbundle: {}}}}}",
+            token::SERVICE,
+            token::ISSUER,
+            service.cert.display()
+        );
+        Registry::start_with_auth(dir, tls, &auth)
+    }
+
     fn start_with(dir: &Path, tls: bool) -> Registry {
-        std::fs::create_dir_all(dir.join("storage")).unwrap();
+        std::fs::create_dir_all(dir).unwrap();
         let htpasswd = dir.join("htpasswd");
         let out = Command::new("htpasswd")
             .args(["-Bbc"])
@@ -130,6 +158,16 @@ impl Registry {
             .output()
             .expect("run htpasswd (apt-get install apache2-utils)");
         assert!(out.status.success(), "htpasswd: {out:?}");
+        let auth = format!(
+            "{{htpasswd: {{realm: test, path: {}}}}}",
+            htpasswd.display()
+        );
+        Registry::start_with_auth(dir, tls, &auth)
+    }
+
+    /// Start one with `auth` (the YAML of the config's `auth` section).
+    fn start_with_auth(dir: &Path, tls: bool, auth: &str) -> Registry {
+        std::fs::create_dir_all(dir.join("storage")).unwrap();
         let port = free_port();
         let config = dir.join("config.yml");
         let tls = if tls {
@@ -148,9 +186,8 @@ impl Registry {
                 "version: 0.1\nlog: {{level: error, accesslog: {{disabled: true}}}}\n\
                  storage: {{filesystem: {{rootdirectory: {}}}}}\n\
                  http: {{addr: 127.0.0.1:{port}{tls}}}\n\
-                 auth: {{htpasswd: {{realm: test, path: {}}}}}\n",
+                 auth: {auth}\n",
                 dir.join("storage").display(),
-                htpasswd.display()
             ),
         )
         .unwrap();
@@ -237,11 +274,13 @@ impl Drop for Registry {
 }
 
 /// A TCP relay from a port of its own to the registry's, passing the registry's answers
-/// on at `rate` bytes a second (0: unlimited), counting what it passed.
+/// on at `rate` bytes a second (0: unlimited), counting what it passed, and keeping what
+/// clients sent the registry (`sent`).
 pub struct Relay {
     pub port: u16,
     pub rate: Arc<AtomicU64>,
     pub passed: Arc<AtomicU64>,
+    pub sent: Arc<std::sync::Mutex<Vec<u8>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -253,13 +292,14 @@ impl Relay {
         let rate = Arc::new(AtomicU64::new(rate));
         let passed = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, p, s) = (rate.clone(), passed.clone(), stop.clone());
+        let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (r, p, s, w) = (rate.clone(), passed.clone(), stop.clone(), sent.clone());
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
-                        let (r, p) = (r.clone(), p.clone());
-                        std::thread::spawn(move || relay(client, upstream, r, p));
+                        let (r, p, w) = (r.clone(), p.clone(), w.clone());
+                        std::thread::spawn(move || relay(client, upstream, r, p, w));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -269,6 +309,7 @@ impl Relay {
             port,
             rate,
             passed,
+            sent,
             stop,
         }
     }
@@ -284,7 +325,13 @@ impl Drop for Relay {
     }
 }
 
-fn relay(client: TcpStream, upstream: u16, rate: Arc<AtomicU64>, passed: Arc<AtomicU64>) {
+fn relay(
+    client: TcpStream,
+    upstream: u16,
+    rate: Arc<AtomicU64>,
+    passed: Arc<AtomicU64>,
+    sent: Arc<std::sync::Mutex<Vec<u8>>>,
+) {
     client.set_nonblocking(false).ok();
     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
         let _ = client.shutdown(Shutdown::Both);
@@ -297,6 +344,7 @@ fn relay(client: TcpStream, upstream: u16, rate: Arc<AtomicU64>, passed: Arc<Ato
             if n == 0 || s_out.write_all(&buf[..n]).is_err() {
                 break;
             }
+            sent.lock().unwrap().extend_from_slice(&buf[..n]);
         }
         let _ = s_out.shutdown(Shutdown::Write);
     });
