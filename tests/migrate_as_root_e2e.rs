@@ -39,9 +39,14 @@ fn set_subids(s: &Scenario, text: &str) {
 
 /// `migrate --as ivy --yes --json` of her volume, as root: the JSON report.
 fn migrate_as_root(s: &Scenario) -> Value {
+    as_root(s, "--yes")
+}
+
+/// `migrate --as ivy MODE --json` of her volume, as root: the JSON report.
+fn as_root(s: &Scenario, mode: &str) -> Value {
     std::fs::write(
         s.scratch().join("root-cmd"),
-        "migrate --as ivy --yes --json \"$SCRATCH/home/vol\"",
+        format!("migrate --as ivy {mode} --json \"$SCRATCH/home/vol\""),
     )
     .unwrap();
     assert_ok(&s.sh("true"));
@@ -102,6 +107,18 @@ fn root_migration_stops_the_users_pause_process_and_stale_kept_namespaces() {
     let (_, kept_pause) = kept(&s, "dev");
 
     set_subids(&s, NEW);
+    // A dry run names what the move would stop, and stops nothing.
+    let dry = as_root(&s, "-n");
+    assert_eq!(dry["action"], "dry-run", "{dry}");
+    let notes = dry["notes"].to_string();
+    for want in [
+        format!("would stop podman's pause process {pause} of ivy"),
+        format!("would stop ivy's kept namespace dev (pid {kept_pause})"),
+    ] {
+        assert!(notes.contains(&want), "{want:?} missing: {dry}");
+    }
+    assert!(alive(pause) && alive(kept_pause));
+
     let v = migrate_as_root(&s);
     assert_eq!(v["action"], "migrated", "{v}");
     let notes = v["notes"].to_string();

@@ -108,6 +108,14 @@ fn migrate_keeps_ids_inside_and_every_attribute() {
     );
     assert_eq!(v["trees"][0]["setid_restored"], 2, "{v}");
     assert_eq!(v["trees"][0]["capabilities"], 1, "{v}");
+    // It says what the move would stop, and stops nothing.
+    assert!(
+        v["notes"]
+            .to_string()
+            .contains("would stop kept namespace old-ns"),
+        "{v}"
+    );
+    assert!(assert_ok(&s.run(&["ls"])).contains("old-ns"));
     assert_eq!(
         owner(&vol.join("a")),
         (200999, 200999),

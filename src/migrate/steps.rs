@@ -140,6 +140,53 @@ fn refresh_for_user(account: &Account, found: UserRefresh) -> Vec<String> {
     notes
 }
 
+/// What `refresh` would stop, for a dry run: the same processes, found the same way
+/// (a root run's proven theirs first), nothing signalled.
+pub fn would_refresh(
+    account: &Account,
+    pause: Option<&PauseProcess>,
+    stale_kept: &[crate::keep::PendingStop],
+    for_user: Option<&UserRefresh>,
+) -> Vec<String> {
+    let user = account.display_name();
+    let mut notes = Vec::new();
+    if let Some(found) = for_user {
+        match &found.pause {
+            Ok(Some(p)) => notes.push(format!(
+                "would stop podman's pause process {} of {user} (it holds the old map)",
+                p.pid
+            )),
+            Ok(None) => {}
+            Err(why) => notes.push(format!(
+                "would leave the process named by {user}'s podman pause pid file alone: {why}"
+            )),
+        }
+        for (name, proven) in super::for_user::stale_kept(account, &found.runtimes) {
+            notes.push(match proven {
+                Ok(p) => format!(
+                    "would stop {user}'s kept namespace {name} (pid {}): it has the old map",
+                    p.pid
+                ),
+                Err(why) => format!("would leave {user}'s kept namespace {name} alone: {why}"),
+            });
+        }
+        return notes;
+    }
+    if let Some(p) = pause {
+        notes.push(format!(
+            "would stop podman's pause process {} (it holds the old map; podman starts a new one)",
+            p.pid
+        ));
+    }
+    for kept in stale_kept {
+        notes.push(format!(
+            "would stop kept namespace {}: it has the old map",
+            kept.name()
+        ));
+    }
+    notes
+}
+
 /// Each PATH resolved once to descriptors and checked, as `clean` does: not / nor the
 /// home, owned by the user or an old or new subordinate id, no mount in use below.
 pub fn resolve_all(

@@ -211,7 +211,7 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
     };
     // Kept namespaces whose map goes stale, checked while their /proc entries can still
     // be read (not from inside the namespace below); stopped after the move.
-    let stale_kept = if as_root || args.dry_run {
+    let stale_kept = if as_root {
         Vec::new()
     } else {
         migrate::steps::stale_kept(&account)
@@ -257,7 +257,13 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
         let plan = migrate::migrate_trees(&resolved, &reading, options, workers);
         reading.progress.finish_and_clear();
         if args.dry_run {
-            return report.finish("dry-run", &plan, &[]);
+            let would = migrate::steps::would_refresh(
+                &account,
+                pause.as_ref(),
+                &stale_kept,
+                for_user.as_ref(),
+            );
+            return report.finish("dry-run", &plan, &would);
         }
         if !args.json {
             crate::cli::render::out::print(report.text("will move (nothing changed yet)", &plan))?;
