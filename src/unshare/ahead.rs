@@ -241,7 +241,7 @@ impl Holder {
         Error::failure(format!(
             "the user namespace userns made for this pull is gone: its holder, process {pid}, {how}"
         ))
-        .because(format!("the holder {when}; something else ended it during the download"))
+        .because(format!("it {when}: something ended it during the download"))
         .fix("did another process of yours kill it? pull again (the download resumes from what is kept)")
     }
 }
