@@ -196,7 +196,14 @@ impl Holder {
                 "it is not a child of the user namespace userns runs in".into(),
             ));
         }
-        if let Err(errno) = nix::sched::setns(self.pidfd.as_fd(), CloneFlags::CLONE_NEWUSER) {
+        let newuser = CloneFlags::CLONE_NEWUSER;
+        // A pidfd names a process's namespaces to setns since Linux 5.8 (EINVAL before);
+        // then the nsfs file of the same process, checked above, is joined instead.
+        let entered = nix::sched::setns(self.pidfd.as_fd(), newuser).or_else(|e| match e {
+            Errno::EINVAL => nix::sched::setns(target.as_fd(), newuser),
+            e => Err(e),
+        });
+        if let Err(errno) = entered {
             return Err(match errno {
                 // A process that has exited has no namespaces left to join (setns(2)).
                 Errno::ESRCH => self.gone("ended before userns could join its namespace"),
