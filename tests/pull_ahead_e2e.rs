@@ -350,3 +350,57 @@ fn the_namespace_is_mapped_during_the_download_and_a_holder_killed_by_the_user_s
     nothing_left(&scn, "the pull again");
     registry.kill();
 }
+
+#[test]
+fn nested_in_a_userns_namespace_root_pulls_onto_the_enclosing_ids() {
+    let scratch = Scratch::new("ahead_nested");
+    let registry = Registry::start(&scratch.path("registry"));
+    let addr = registry.addr();
+    let layer = owned_layer(&scratch, "nested", "nested");
+    push(&registry, &scratch, &[&layer], "nested:1");
+    let Some(scn) = scenario("ahead_nested", &addr, "") else {
+        return;
+    };
+    // Inside `userns unshare` the user is root, whose passwd home is the scenario's
+    // root home (owned by the user, root inside): its image cache and registries.conf.
+    assert_ok(&scn.sh("true"));
+    let root_home = scn.scratch().join("roothome");
+    std::fs::create_dir_all(root_home.join(".config/containers")).unwrap();
+    std::fs::copy(
+        scn.home().join(".config/containers/registries.conf"),
+        root_home.join(".config/containers/registries.conf"),
+    )
+    .unwrap();
+    registry_support::chown_tree(&root_home, scn.uid());
+    let passwd = std::fs::read_to_string(scn.etc().join("passwd")).unwrap();
+    assert!(passwd.contains("root:x:0:0:root:/root:"), "{passwd}");
+    let passwd = passwd.replace(
+        "root:x:0:0:root:/root:",
+        &format!("root:x:0:0:root:{}:", root_home.display()),
+    );
+    std::fs::write(scn.etc().join("passwd"), passwd).unwrap();
+
+    // Root there maps the enclosing namespace's ids itself (a direct write, `nested`),
+    // in the namespace made ahead: the identity over 0-65536, so the owners land where
+    // a pull outside puts them.
+    let creds = format!("{USER}:{PASSWORD}");
+    let out = scn.sh(&format!(
+        "exec $USERNS unshare -- $USERNS pull --creds {creds} {addr}/nested:1"
+    ));
+    let id = assert_ok(&out).trim().to_string();
+    let file = |path: &str| {
+        let meta = std::fs::symlink_metadata(
+            root_home
+                .join(".local/share/userns/images")
+                .join(&id)
+                .join("rootfs")
+                .join(path),
+        )
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+        (meta.uid(), meta.gid())
+    };
+    assert_eq!(file("marker"), (2000, 2000));
+    assert_eq!(file("opt/one"), (200000, 200000));
+    assert_eq!(file("opt/thousand"), (200999, 201999));
+    nothing_left(&scn, "a nested pull");
+}
