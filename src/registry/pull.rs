@@ -23,9 +23,9 @@
 //! would then trust. The stage is not fsynced: a later pull re-reads and re-checks
 //! whatever it finds there.
 //!
-//! Steps 1–3 run as the user, before any namespace exists (`fetch`); steps 4–5 run
-//! inside one (`install`), which `userns pull` enters itself and `userns run` already is
-//! in.
+//! Steps 1–3 run as the user, outside any namespace (`fetch`); steps 4–5 run inside one
+//! (`install`), which `userns pull` joins (made ahead while it downloads,
+//! `unshare::ahead`) and `userns run` already is in.
 
 use super::auth::{self, CredSource, Credentials};
 use super::client::{Access, Session};
@@ -315,15 +315,20 @@ fn fetch_from(
 /// `userns pull`: fetch, then (when there is anything to unpack) enter a user namespace
 /// mapped as every container's, and install. Returns the image.
 pub fn pull(spec: &PullSpec, account: &Account, progress: &ProgressBar) -> Result<CachedImage> {
+    // The map of `userns unshare` and of every container's shared namespace, so that the
+    // layers' owners land where a container expects them. Made now, while this process
+    // is single-threaded (no download thread yet), and made while the layers download:
+    // its setup (the setuid helpers) is then off the pull's critical path. Dropped at
+    // the end, whatever the path: its holder process is reaped.
+    let mut userns = crate::unshare::ahead::Ahead::start(account);
     let cache = ImageCache::for_user(account);
     if let Some(top) = cache.root.parent() {
         crate::trusted_dir::ensure_all(top, crate::trusted_dir::Kind::Private)?;
     }
     let fetched = fetch(spec, &cache, account, progress)?;
     if fetched.stage.is_some() {
-        // The map of `userns unshare` and of every container's shared namespace, so that
-        // the layers' owners land where a container expects them.
-        crate::unshare::enter(&crate::unshare::NsSpec::default(), account)?;
+        // The download's threads are gone (`fetch_from`): joining needs a single thread.
+        userns.join(account)?;
     }
     install(&fetched, &cache, account)
 }

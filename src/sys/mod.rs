@@ -6,6 +6,7 @@
 pub(crate) mod child;
 pub(crate) mod dir;
 pub(crate) mod fds;
+pub(crate) mod fork;
 pub(crate) mod fs;
 pub(crate) mod host_stat;
 pub(crate) mod mount;

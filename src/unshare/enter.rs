@@ -12,20 +12,7 @@ use crate::users::Account;
 /// this process inside, mapped.
 pub fn enter(spec: &NsSpec, account: &Account) -> Result<Mapping> {
     let mapping = super::plan_mapping(&spec.map, account, &SubIdPaths::default())?;
-    // Root has no rootless storage to migrate (`migrate --as` reads the user's record).
-    if spec.map == super::MapRequest::default() && !nix::unistd::geteuid().is_root() {
-        // The default plan, remembered for `migrate` (a read of one small file; written
-        // only when the plan changed). A failure here (no home, a read-only one) must
-        // neither stop the namespace nor add a warning to every run.
-        let maps = crate::idmap::record::Maps {
-            uid: mapping.uid.clone(),
-            gid: mapping.gid.clone(),
-        };
-        let _ = crate::idmap::record::note_plan(account, &maps);
-    }
-    for left in &mapping.left_out {
-        crate::warn(left);
-    }
+    tell_plan(&spec.map, &mapping, account);
     let flags = spec.extra_flags();
     super::enter_new_userns(&mapping, flags)?;
     if spec.private_mounts() {
@@ -38,6 +25,26 @@ pub fn enter(spec: &NsSpec, account: &Account) -> Result<Mapping> {
         setup::loopback_up()?;
     }
     Ok(mapping)
+}
+
+/// What entering a namespace does with its plan before making it (and a namespace made
+/// ahead, `super::ahead`, when it is joined): the default plan noted for `migrate`, and
+/// a warning for each range the plan left out.
+pub(crate) fn tell_plan(req: &super::MapRequest, mapping: &Mapping, account: &Account) {
+    // Root has no rootless storage to migrate (`migrate --as` reads the user's record).
+    if *req == super::MapRequest::default() && !nix::unistd::geteuid().is_root() {
+        // The default plan, remembered for `migrate` (a read of one small file; written
+        // only when the plan changed). A failure here (no home, a read-only one) must
+        // neither stop the namespace nor add a warning to every run.
+        let maps = crate::idmap::record::Maps {
+            uid: mapping.uid.clone(),
+            gid: mapping.gid.clone(),
+        };
+        let _ = crate::idmap::record::note_plan(account, &maps);
+    }
+    for left in &mapping.left_out {
+        crate::warn(left);
+    }
 }
 
 /// `userns unshare` without a name: new namespaces, then the program in them.

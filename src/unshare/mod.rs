@@ -1,5 +1,6 @@
 //! Namespaces: create, map, sync with helpers, exec or supervise.
 
+pub(crate) mod ahead;
 pub(crate) mod create;
 pub mod diagnose;
 pub mod enter;
