@@ -22,14 +22,28 @@ pub struct Account {
 
 impl Account {
     /// The invoking user (real uid), as newuidmap identifies its caller.
+    ///
+    /// Root inside a user namespace (`userns unshare`, `podman unshare`) is the user
+    /// outside: its home is $HOME, which it kept, not passwd's home of uid 0 (the host's
+    /// /root, closed to it), as podman inside `podman unshare` keeps using the user's
+    /// storage (containers/storage homedir.Get reads $HOME first).
     pub fn current() -> Account {
         let uid = nix::unistd::getuid().as_raw();
-        Self::by_uid(uid).unwrap_or(Account {
+        let mut account = Self::by_uid(uid).unwrap_or(Account {
             name: None,
             uid,
             gid: nix::unistd::getgid().as_raw(),
             home: std::env::var_os("HOME").map(PathBuf::from),
-        })
+        });
+        if uid == 0 && !in_initial_user_namespace() {
+            if let Some(home) = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|h| h.is_absolute())
+            {
+                account.home = Some(home);
+            }
+        }
+        account
     }
 
     /// The invoking user's uid, gid and $HOME without a passwd lookup, where nothing
@@ -257,6 +271,15 @@ pub(crate) fn xdg_dir(
         .map(PathBuf::from)
         .or_else(|| account.home.clone())?;
     Some(home.join(under_home))
+}
+
+/// Whether this process is in the initial user namespace, whose uid_map is the identity
+/// map of every id (user_namespaces(7)). (Read here rather than through idmap, which
+/// builds on this module.)
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").map_or(true, |map| {
+        map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
+    })
 }
 
 #[cfg(test)]

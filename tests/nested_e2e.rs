@@ -164,3 +164,22 @@ fn nested_map_plan_and_doctor_say_they_are_nested() {
         );
     }
 }
+
+#[test]
+fn inside_userns_unshare_the_image_cache_is_the_users_not_roots() {
+    let Some(s) = scenario("nested_cache") else {
+        return;
+    };
+    let rootfs = s.home().join("rootfs");
+    assert_ok(&s.sh(&format!(
+        "mkdir -p {0}/bin && cp /bin/busybox {0}/bin/ && ln -s busybox {0}/bin/true",
+        rootfs.display()
+    )));
+    // Root inside the namespace is the user outside: their $HOME, not /root (passwd's
+    // home of uid 0, the host's, closed to them), as podman inside `podman unshare`.
+    let out = s.sh("$USERNS unshare \"$USERNS\" images --json; echo \"home=$HOME\"");
+    let text = assert_ok(&out);
+    let err = common::stderr(&out);
+    assert!(text.contains("[]"), "{text}\n{err}");
+    assert!(!err.contains("/root"), "{err}");
+}

@@ -361,25 +361,8 @@ fn nested_in_a_userns_namespace_root_pulls_onto_the_enclosing_ids() {
     let Some(scn) = scenario("ahead_nested", &addr, "") else {
         return;
     };
-    // Inside `userns unshare` the user is root, whose passwd home is the scenario's
-    // root home (owned by the user, root inside): its image cache and registries.conf.
-    assert_ok(&scn.sh("true"));
-    let root_home = scn.scratch().join("roothome");
-    std::fs::create_dir_all(root_home.join(".config/containers")).unwrap();
-    std::fs::copy(
-        scn.home().join(".config/containers/registries.conf"),
-        root_home.join(".config/containers/registries.conf"),
-    )
-    .unwrap();
-    registry_support::chown_tree(&root_home, scn.uid());
-    let passwd = std::fs::read_to_string(scn.etc().join("passwd")).unwrap();
-    assert!(passwd.contains("root:x:0:0:root:/root:"), "{passwd}");
-    let passwd = passwd.replace(
-        "root:x:0:0:root:/root:",
-        &format!("root:x:0:0:root:{}:", root_home.display()),
-    );
-    std::fs::write(scn.etc().join("passwd"), passwd).unwrap();
-
+    // Inside `userns unshare` the user is root, with the user's $HOME (not passwd's
+    // /root): the user's image cache and registries.conf, as outside.
     // Root there maps the enclosing namespace's ids itself (a direct write, `nested`),
     // in the namespace made ahead: the identity over 0-65536, so the owners land where
     // a pull outside puts them.
@@ -390,7 +373,7 @@ fn nested_in_a_userns_namespace_root_pulls_onto_the_enclosing_ids() {
     let id = assert_ok(&out).trim().to_string();
     let file = |path: &str| {
         let meta = std::fs::symlink_metadata(
-            root_home
+            scn.home()
                 .join(".local/share/userns/images")
                 .join(&id)
                 .join("rootfs")
