@@ -78,7 +78,10 @@ pub enum CredSource {
     CommandLine,
     File(PathBuf),
     /// `docker-credential-NAME`, named where `named_in` says.
-    Helper { helper: String, named_in: String },
+    Helper {
+        helper: String,
+        named_in: String,
+    },
 }
 
 impl fmt::Display for CredSource {
@@ -87,7 +90,10 @@ impl fmt::Display for CredSource {
             CredSource::CommandLine => f.write_str("--creds"),
             CredSource::File(p) => write!(f, "{}", p.display()),
             CredSource::Helper { helper, named_in } => {
-                write!(f, "the credential helper {PREFIX}{helper}, named in {named_in}")
+                write!(
+                    f,
+                    "the credential helper {PREFIX}{helper}, named in {named_in}"
+                )
             }
         }
     }
@@ -302,12 +308,7 @@ fn lookup_files(
         }
         let exact = wanted.iter().find_map(|k| parsed.auths.get_key_value(k));
         let host = normalize_registry(registry);
-        let entry = exact.or_else(|| {
-            parsed
-                .auths
-                .iter()
-                .find(|(k, _)| normalize_key(k) == host)
-        });
+        let entry = exact.or_else(|| parsed.auths.iter().find(|(k, _)| normalize_key(k) == host));
         if let Some((key, entry)) = entry {
             if let Some(c) = decode(file, key, entry)? {
                 return Ok(Some((c, CredSource::File(file.clone()))));

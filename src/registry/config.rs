@@ -440,7 +440,8 @@ mod tests {
         let (helpers, named_in) = c.credential_helpers();
         assert_eq!(helpers, vec!["ecr-login", "containers-auth.json"]);
         assert!(named_in.contains("/d/2.conf"), "{named_in}");
-        c.merge_text(Path::new("/d/4.conf"), "credential-helpers = []").unwrap();
+        c.merge_text(Path::new("/d/4.conf"), "credential-helpers = []")
+            .unwrap();
         assert_eq!(c.credential_helpers().0, vec!["containers-auth.json"]);
         let bad = RegistriesConf::default().merge_text(Path::new("/bad.conf"), "[[registry]]\n");
         assert!(bad.unwrap_err().what.contains("/bad.conf"));

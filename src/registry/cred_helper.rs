@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use serde::Deserialize;
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt as _;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,13 +57,14 @@ pub fn timeout() -> Result<Duration> {
         Ok(v) if v.trim().is_empty() => Ok(DEFAULT_TIMEOUT),
         Ok(v) => match v.trim().parse::<f64>() {
             Ok(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
-            _ => Err(Error::failure(format!(
-                "{TIMEOUT_VAR}={v:?} is not a number of seconds"
-            ))
-            .fix(format!(
-                "set {TIMEOUT_VAR} to seconds between 0 and 3600 (default {})",
-                DEFAULT_TIMEOUT.as_secs()
-            ))),
+            _ => Err(
+                Error::failure(format!("{TIMEOUT_VAR}={v:?} is not a number of seconds")).fix(
+                    format!(
+                        "set {TIMEOUT_VAR} to seconds between 0 and 3600 (default {})",
+                        DEFAULT_TIMEOUT.as_secs()
+                    ),
+                ),
+            ),
         },
     }
 }
@@ -105,9 +106,10 @@ impl HelperCall<'_> {
             .process_group(0)
             .spawn()
             .map_err(|e| {
-                self.error("could not be started")
-                    .because(e)
-                    .fix(format!("check that {} is an executable program", path.display()))
+                self.error("could not be started").because(e).fix(format!(
+                    "check that {} is an executable program",
+                    path.display()
+                ))
             })?;
         let outcome = self.converse(&mut child);
         if outcome.is_err() {
@@ -122,7 +124,12 @@ impl HelperCall<'_> {
             if said.trim() == NOT_FOUND {
                 return Ok(None);
             }
-            return Err(self.failed(&status.to_string(), said.trim(), &stderr));
+            let how = match (status.code(), status.signal()) {
+                (Some(code), _) => format!("exited with status {code}"),
+                (None, Some(signal)) => format!("was killed by signal {signal}"),
+                (None, None) => status.to_string(),
+            };
+            return Err(self.failed(&how, said.trim(), &stderr));
         }
         self.parse(&stdout, &stderr).map(Some)
     }
@@ -172,7 +179,9 @@ impl HelperCall<'_> {
             let _ = stdin.write_all(self.registry.as_bytes());
         }
         let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
-            return Err(self.error("could not be started").because("its pipes are missing"));
+            return Err(self
+                .error("could not be started")
+                .because("its pipes are missing"));
         };
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let (mut out_open, mut err_open) = (true, true);
@@ -196,7 +205,11 @@ impl HelperCall<'_> {
             match poll(&mut fds, Some(&wait)) {
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(self.error("could not be read").because(std::io::Error::from(e))),
+                Err(e) => {
+                    return Err(self
+                        .error("could not be read")
+                        .because(std::io::Error::from(e)))
+                }
             }
             let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
             drop(fds);
@@ -293,11 +306,17 @@ impl HelperCall<'_> {
     /// The answer on stdout, without ever echoing it (it holds the secret).
     fn parse(&self, stdout: &[u8], stderr: &[u8]) -> Result<Credentials> {
         let answer: Answer = serde_json::from_slice(stdout).map_err(|e| {
+            use serde_json::error::Category;
+            let how = match e.classify() {
+                Category::Eof => "it ends early",
+                Category::Syntax => "it is not JSON",
+                Category::Data => "a field is missing or of the wrong type",
+                Category::Io => "it could not be read",
+            };
             let mut cause = format!(
                 "its answer ({} bytes) is not the JSON of docker-credential-helpers \
-                 ({{\"ServerURL\", \"Username\", \"Secret\"}}): {:?} at line {} column {}",
+                 ({{\"ServerURL\", \"Username\", \"Secret\"}}): {how}, at line {} column {}",
                 stdout.len(),
-                e.classify(),
                 e.line(),
                 e.column()
             );
