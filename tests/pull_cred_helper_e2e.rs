@@ -13,6 +13,7 @@ mod registry_support;
 use base64::Engine as _;
 use common::{assert_code, assert_ok, stderr, stdout, Scenario};
 use image_support::{path_str, Scratch};
+use registry_support::token::{Policy, TokenServer, REFRESH_TOKEN, SERVICE};
 use registry_support::{
     busybox_layer, cache_entries, chown_tree, config, images_json, scenario, Registry, PASSWORD,
     USER,
@@ -63,9 +64,14 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn new(test: &str, extra_conf: &str) -> Option<Fixture> {
+    /// A registry with htpasswd (basic) auth.
+    fn new(test: &str) -> Option<Fixture> {
         let scratch = Scratch::new(test);
         let registry = Registry::start(&scratch.path("registry"));
+        Fixture::with(test, scratch, registry)
+    }
+
+    fn with(test: &str, scratch: Scratch, registry: Registry) -> Option<Fixture> {
         let addr = registry.addr();
         let layer = busybox_layer(&scratch, "helped", "from a helper's login", &[]);
         let archive = scratch.docker_archive("helped", config("amd64"), &[&layer]);
@@ -74,7 +80,7 @@ impl Fixture {
             "team/app:1",
             false,
         );
-        let scn = scenario(test, &addr, extra_conf)?;
+        let scn = scenario(test, &addr, "")?;
         let home = scn.home();
         std::fs::create_dir_all(home.join("bin")).unwrap();
         for name in ["userns-test", "userns-other"] {
@@ -106,6 +112,11 @@ impl Fixture {
     fn secret(&self, secret: &str) {
         let file = self.scn.home().join("helper-secret");
         std::fs::write(&file, secret).unwrap();
+    }
+
+    fn helper_user(&self, user: &str) {
+        let file = self.scn.home().join("helper-user");
+        std::fs::write(&file, user).unwrap();
     }
 
     /// The auth file `podman login` writes ($XDG_RUNTIME_DIR/containers/auth.json).
@@ -182,7 +193,7 @@ fn calls(list: &[(&str, &str)]) -> Vec<(String, String, String)> {
 
 #[test]
 fn cred_helpers_entry_in_auth_json_is_the_only_login_needed() {
-    let Some(f) = Fixture::new("cred_helper_entry", "") else {
+    let Some(f) = Fixture::new("cred_helper_entry") else {
         return;
     };
     // Without the helper, no credentials: the registry's 401 is explained.
@@ -259,7 +270,7 @@ fn cred_helpers_entry_in_auth_json_is_the_only_login_needed() {
 
 #[test]
 fn credential_helpers_of_registries_conf_are_tried_in_their_order() {
-    let Some(f) = Fixture::new("cred_helper_order", "") else {
+    let Some(f) = Fixture::new("cred_helper_order") else {
         return;
     };
     // auth.json holds a wrong password; the helper the right one.
@@ -349,7 +360,7 @@ fn credential_helpers_of_registries_conf_are_tried_in_their_order() {
 
 #[test]
 fn a_helper_that_fails_prints_garbage_or_hangs_is_a_clear_error_and_caches_nothing() {
-    let Some(f) = Fixture::new("cred_helper_bad", "") else {
+    let Some(f) = Fixture::new("cred_helper_bad") else {
         return;
     };
     f.registries_conf(r#"credential-helpers = ["userns-test"]"#);
@@ -428,4 +439,74 @@ fn a_helper_that_fails_prints_garbage_or_hangs_is_a_clear_error_and_caches_nothi
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn identity_tokens_from_auth_json_and_helpers_take_the_oauth2_flow() {
+    let scratch = Scratch::new("cred_helper_identity");
+    let tokens = TokenServer::start(
+        &scratch.path("token"),
+        false,
+        Policy {
+            refuse_anonymous: true,
+            ..Policy::default()
+        },
+    );
+    let registry = Registry::start_token(&scratch.path("registry"), &tokens, false);
+    let Some(f) = Fixture::with("cred_helper_identity", scratch, registry) else {
+        return;
+    };
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    // Every request a POST of the refresh token in the form, for pull of team/app only;
+    // never a password, never basic credentials.
+    let assert_oauth2 = |refresh: &str| {
+        let requests = tokens.take_requests();
+        assert!(!requests.is_empty(), "the token service was not asked");
+        for r in requests {
+            assert_eq!(r.method, "POST", "{r:?}");
+            assert_eq!(r.grant_type.as_deref(), Some("refresh_token"), "{r:?}");
+            assert_eq!(r.refresh_token.as_deref(), Some(refresh), "{r:?}");
+            assert_eq!(r.client_id.as_deref(), Some("userns"), "{r:?}");
+            assert_eq!(r.service.as_deref(), Some(SERVICE), "{r:?}");
+            assert_eq!(r.scopes, ["repository:team/app:pull"], "{r:?}");
+            assert_eq!(r.authorization, None, "{r:?}");
+        }
+    };
+    f.secret(REFRESH_TOKEN);
+    tokens.take_requests(); // the push's
+
+    // auth.json's identitytoken, as docker login stores it (the user, no password).
+    f.write_auth_json(json!({"auths": {(f.addr.clone()): {
+        "auth": b64(&format!("{USER}:")),
+        "identitytoken": REFRESH_TOKEN,
+    }}}));
+    let out = f.userns(&format!("pull {}", f.reference));
+    assert_eq!(assert_ok(&out).trim().len(), 64);
+    assert_oauth2(REFRESH_TOKEN);
+    assert_ok(&f.scn.run(&["rmi", &f.reference]));
+
+    // A helper's answer for the user "<token>" is an identity token too.
+    f.write_auth_json(json!({"credHelpers": {(f.addr.clone()): "userns-test"}}));
+    f.mode("userns-test", "answer");
+    f.helper_user("<token>");
+    let out = f.userns(&format!("run {} cat /marker", f.reference));
+    assert_eq!(assert_ok(&out), "from a helper's login\n");
+    assert_oauth2(REFRESH_TOKEN);
+    assert_eq!(f.take_calls(), calls(&[("userns-test", &f.addr)]));
+
+    // A revoked token: OAuth2's 400 invalid_grant is a refusal, with the fix; the token
+    // is not printed (assert_no_secret), and nothing is cached.
+    assert_ok(&f.scn.run(&["rmi", &f.reference]));
+    f.secret("revoked-refresh-token");
+    let out = f.userns(&format!("pull {}", f.reference));
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("refused the identity token")
+            && err.contains("docker-credential-userns-test")
+            && err.contains(&format!("podman login {}", f.addr)),
+        "{err}"
+    );
+    assert_oauth2("revoked-refresh-token");
+    f.assert_nothing_cached();
 }
