@@ -262,7 +262,7 @@ fn cred_helpers_entry_in_auth_json_is_the_only_login_needed() {
     let err = stderr(&out);
     assert!(
         err.contains("docker-credential-userns-missing is not installed")
-            && err.contains(&path_str(&f.auth_json()))
+            && err.contains(path_str(&f.auth_json()))
             && err.contains("PATH"),
         "{err}"
     );
@@ -291,7 +291,7 @@ fn credential_helpers_of_registries_conf_are_tried_in_their_order() {
     assert_code(&out, 1);
     let err = stderr(&out);
     assert!(
-        err.contains("refused the credentials") && err.contains(&path_str(&f.auth_json())),
+        err.contains("refused the credentials") && err.contains(path_str(&f.auth_json())),
         "{err}"
     );
     assert_eq!(f.take_calls(), vec![]);
