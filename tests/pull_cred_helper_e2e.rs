@@ -266,6 +266,37 @@ fn cred_helpers_entry_in_auth_json_is_the_only_login_needed() {
             && err.contains("PATH"),
         "{err}"
     );
+
+    // Attack: a helper "name" that is a path. Joined to a PATH directory it would reach a
+    // program outside the docker-credential- names (bin/docker-credential-../evil); it is
+    // refused, and the program never runs.
+    let evil_dir = f.scn.home().join("bin/docker-credential-..");
+    std::fs::create_dir_all(&evil_dir).unwrap();
+    std::fs::write(
+        evil_dir.join("evil"),
+        "#!/bin/sh\ntouch \"$HOME/evil-ran\"\necho '{\"Username\":\"u\",\"Secret\":\"s\"}'\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(evil_dir.join("evil"), mode).unwrap();
+    }
+    chown_tree(&f.scn.home().join("bin"), f.scn.uid());
+    f.write_auth_json(json!({"credHelpers": {(f.addr.clone()): "../evil"}}));
+    let out = f.userns(&format!("pull {}", f.reference));
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("\"../evil\" is not a credential helper's name")
+            && err.contains(path_str(&f.auth_json())),
+        "{err}"
+    );
+    assert!(
+        !f.scn.home().join("evil-ran").exists(),
+        "a helper named by a path was run"
+    );
+    f.assert_nothing_cached();
 }
 
 #[test]

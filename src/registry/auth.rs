@@ -253,7 +253,15 @@ pub fn lookup(
         match found {
             Ok(Some(found)) => {
                 for e in &failures {
-                    crate::note(format_args!("{e} (credentials were found elsewhere)"));
+                    let cause = e
+                        .cause
+                        .as_ref()
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default();
+                    crate::note(format_args!(
+                        "{}{cause} (ignored: {} has the credentials)",
+                        e.what, found.1
+                    ));
                 }
                 return Ok(Some(found));
             }

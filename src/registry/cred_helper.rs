@@ -52,20 +52,21 @@ struct Answer {
 
 /// The helper's timeout: `$USERNS_CREDENTIAL_HELPER_TIMEOUT` seconds, or the default.
 pub fn timeout() -> Result<Duration> {
-    match std::env::var(TIMEOUT_VAR) {
-        Err(_) => Ok(DEFAULT_TIMEOUT),
-        Ok(v) if v.trim().is_empty() => Ok(DEFAULT_TIMEOUT),
-        Ok(v) => match v.trim().parse::<f64>() {
-            Ok(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
-            _ => Err(
-                Error::failure(format!("{TIMEOUT_VAR}={v:?} is not a number of seconds")).fix(
-                    format!(
-                        "set {TIMEOUT_VAR} to seconds between 0 and 3600 (default {})",
-                        DEFAULT_TIMEOUT.as_secs()
-                    ),
-                ),
-            ),
-        },
+    timeout_from(std::env::var(TIMEOUT_VAR).ok().as_deref())
+}
+
+fn timeout_from(value: Option<&str>) -> Result<Duration> {
+    let Some(v) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    match v.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(
+            Error::failure(format!("{TIMEOUT_VAR}={v:?} is not a number of seconds")).fix(format!(
+                "set {TIMEOUT_VAR} to seconds between 0 and 3600 (default {})",
+                DEFAULT_TIMEOUT.as_secs()
+            )),
+        ),
     }
 }
 
@@ -131,7 +132,7 @@ impl HelperCall<'_> {
             };
             return Err(self.failed(&how, said.trim(), &stderr));
         }
-        self.parse(&stdout, &stderr).map(Some)
+        self.parse(&stdout, &stderr)
     }
 
     /// `docker-credential-NAME` in a directory of `PATH`.
@@ -304,7 +305,7 @@ impl HelperCall<'_> {
     }
 
     /// The answer on stdout, without ever echoing it (it holds the secret).
-    fn parse(&self, stdout: &[u8], stderr: &[u8]) -> Result<Credentials> {
+    fn parse(&self, stdout: &[u8], stderr: &[u8]) -> Result<Option<Credentials>> {
         let answer: Answer = serde_json::from_slice(stdout).map_err(|e| {
             use serde_json::error::Category;
             let how = match e.classify() {
@@ -333,14 +334,18 @@ impl HelperCall<'_> {
                     self.named_in
                 ))
         })?;
-        if answer.username == TOKEN_USER {
-            return Ok(Credentials::identity_token(answer.secret));
+        // containers/image takes an empty answer for "none" too.
+        if answer.username.is_empty() && answer.secret.is_empty() {
+            return Ok(None);
         }
-        Ok(Credentials {
+        if answer.username == TOKEN_USER {
+            return Ok(Some(Credentials::identity_token(answer.secret)));
+        }
+        Ok(Some(Credentials {
             username: answer.username,
             password: answer.secret,
             identity_token: None,
-        })
+        }))
     }
 }
 
@@ -359,5 +364,99 @@ fn is_executable(path: &std::path::Path) -> bool {
 fn kill_group(child: &Child) {
     if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
         let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(helper: &str) -> HelperCall<'_> {
+        HelperCall {
+            helper,
+            registry: "reg.example",
+            named_in: "credHelpers of /test/auth.json",
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    #[test]
+    fn a_helper_is_named_not_pathed() {
+        for bad in ["", "../../bin/sh", "/bin/sh", "a/b", "-rf", "x\ny"] {
+            let e = call(bad).find().unwrap_err();
+            assert!(
+                e.what.contains("is not a credential helper's name")
+                    && e.to_string().contains("/test/auth.json"),
+                "{bad:?}: {e}"
+            );
+        }
+        let e = call("userns-surely-not-installed").find().unwrap_err();
+        assert!(
+            e.what
+                .contains("docker-credential-userns-surely-not-installed is not installed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn timeouts_are_seconds_within_bounds() {
+        assert_eq!(timeout_from(None).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(timeout_from(Some(" ")).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(
+            timeout_from(Some("1.5")).unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in ["0", "-1", "soon", "NaN", "inf", "3601"] {
+            let e = timeout_from(Some(bad)).unwrap_err();
+            assert!(e.what.contains(TIMEOUT_VAR), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn complaints_are_shown_on_one_bounded_line() {
+        assert_eq!(shown(b"  locked\n\tkeyring \n"), "locked keyring");
+        let long = vec![b'x'; 10 * MAX_SHOWN];
+        assert_eq!(shown(&long).len(), MAX_SHOWN);
+    }
+
+    #[test]
+    fn answers_parse_without_echoing_the_secret() {
+        let c = call("t");
+        let creds = c
+            .parse(
+                br#"{"ServerURL":"reg.example","Username":"u","Secret":"hunter2"}"#,
+                b"",
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (creds.username.as_str(), creds.password.as_str()),
+            ("u", "hunter2")
+        );
+        let token = c
+            .parse(br#"{"Username":"<token>","Secret":"refresh"}"#, b"")
+            .unwrap()
+            .unwrap();
+        assert_eq!(token.identity_token.as_deref(), Some("refresh"));
+        assert!(c
+            .parse(br#"{"Username":"","Secret":""}"#, b"")
+            .unwrap()
+            .is_none());
+        for bad in [
+            &br#"{"Username":"u","Secret":"hunter2""#[..],
+            br#"{"Username":"u","Secret":7777777}"#,
+            b"Username=u Secret=hunter2",
+        ] {
+            let e = c.parse(bad, b"").err().expect("refused");
+            let text = e.to_string();
+            assert!(
+                !text.contains("hunter2") && !text.contains("7777777"),
+                "{text}"
+            );
+            assert!(
+                text.contains("not the JSON of docker-credential-helpers"),
+                "{text}"
+            );
+        }
     }
 }
