@@ -447,7 +447,7 @@ mod tests {
             br#"{"Username":"u","Secret":7777777}"#,
             b"Username=u Secret=hunter2",
         ] {
-            let e = c.parse(bad, b"").err().expect("refused");
+            let e = c.parse(bad, b"").expect_err("refused");
             let text = e.to_string();
             assert!(
                 !text.contains("hunter2") && !text.contains("7777777"),
