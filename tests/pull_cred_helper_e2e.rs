@@ -46,6 +46,9 @@ fail)
 garbage)
     printf '{"ServerURL":"%s","Username":"%s","Secret":"%s"' "$url" "$(cat "$HOME/helper-user")" "$(cat "$HOME/helper-secret")"
     exit 0 ;;
+flood)
+    head -c 3000000 /dev/zero | tr '\0' x
+    exit 0 ;;
 hang)
     echo "waiting for a touch of the security key" >&2
     sleep 600 &
@@ -297,6 +300,12 @@ fn cred_helpers_entry_in_auth_json_is_the_only_login_needed() {
         "a helper named by a path was run"
     );
     f.assert_nothing_cached();
+
+    // --creds overrides every source: no helper is run.
+    f.take_calls();
+    let out = f.userns(&format!("pull --creds {USER}:{PASSWORD} {}", f.reference));
+    assert_eq!(assert_ok(&out).trim().len(), 64);
+    assert_eq!(f.take_calls(), vec![]);
 }
 
 #[test]
@@ -445,6 +454,7 @@ fn a_helper_that_fails_prints_garbage_or_hangs_is_a_clear_error_and_caches_nothi
             "USERNS_CREDENTIAL_HELPER_TIMEOUT",
         ],
     );
+    check("flood", &["answered too much", "more than 1048576 bytes"]);
     // What the hung helper started was killed with it.
     let out = f.scn.sh("pid=$(cat $HOME/helper-sleeper.pid); i=0; \
          while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; \
@@ -452,7 +462,7 @@ fn a_helper_that_fails_prints_garbage_or_hangs_is_a_clear_error_and_caches_nothi
     assert_eq!(assert_ok(&out).trim(), "gone");
     // Every call was given only the host on stdin and "get".
     let logged = f.take_calls();
-    assert_eq!(logged.len(), 6, "{logged:?}");
+    assert_eq!(logged.len(), 8, "{logged:?}");
     for call in logged {
         assert_eq!(
             call,
