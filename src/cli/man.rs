@@ -35,7 +35,7 @@ pub enum Exit {
 pub const VARIABLES: &[(&str, &str)] = &[
     ("HOME", "The home directory, for the default paths below (else the passwd entry's). `clean` and `chown -R` refuse it, and the passwd entry's home, as a target."),
     ("SHELL", "The program run when no COMMAND is given (else /bin/sh)."),
-    ("PATH", "Where COMMAND is searched for when it has no slash (run: where pasta and slirp4netns are found; the container gets its image's PATH)."),
+    ("PATH", "Where COMMAND is searched for when it has no slash (run: where pasta and slirp4netns are found; the container gets its image's PATH); pull: where registry credential helpers (docker-credential-NAME) are found."),
     ("XDG_RUNTIME_DIR", "Where kept namespaces are registered (XDG_RUNTIME_DIR/userns), where podman's pause process is found (XDG_RUNTIME_DIR/libpod/tmp/pause.pid), and where containers keep their run-time state; also podman's runroot."),
     ("XDG_DATA_HOME", "Where the image cache and kept container layers live (XDG_DATA_HOME/userns, default ~/.local/share/userns), and podman's default graphroot."),
     ("XDG_STATE_HOME", "Where userns records the maps it planned (XDG_STATE_HOME/userns/plans.json, default ~/.local/state/userns), which `migrate` takes as the old map, and where `migrate` keeps its journal."),
@@ -54,6 +54,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CONTAINERS_GRAPHROOT", "Set to podman's graphroot (its image and container storage), as `podman unshare` sets it."),
     ("CONTAINERS_RUNROOT", "Set to podman's runroot, as `podman unshare` sets it."),
     ("USERNS_MIGRATE_KILL_AFTER", "For tests of resuming: `migrate` kills itself (SIGKILL) after that many changes, as an interruption would; the next run finishes the job from its journal."),
+    ("USERNS_CREDENTIAL_HELPER_TIMEOUT", "Seconds a registry credential helper (`docker-credential-NAME get`, named by `credHelpers` in an auth file or `credential-helpers` in registries.conf) may take before it is killed and the pull fails (default 30)."),
     ("container", "Set to `userns` in the container, as podman sets it to `podman`: systemd and others tell a container by it."),
 ];
 
@@ -75,6 +76,8 @@ const PULL: &[&str] = &[
     "DOCKER_CONFIG",
     "USERNS_UNPACK_MAX_FILE",
     "USERNS_UNPACK_MAX_IMAGE",
+    "PATH",
+    "USERNS_CREDENTIAL_HELPER_TIMEOUT",
 ];
 const PODMAN_UNSHARE_ENV: &[&str] = &[
     "_CONTAINERS_USERNS_CONFIGURED",
@@ -96,6 +99,7 @@ pub fn page(command: &str) -> Option<Page> {
                 "CONTAINERS_STORAGE_CONF", "CONTAINERS_CONF", "USERNS_CLEAN_WORKERS",
                 "USERNS_UNPACK_MAX_FILE", "USERNS_UNPACK_MAX_IMAGE", "USERNS_MIGRATE_KILL_AFTER", "XDG_STATE_HOME",
                 "CONTAINERS_REGISTRIES_CONF", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
+                "USERNS_CREDENTIAL_HELPER_TIMEOUT",
             ],
             sets: &[],
             examples: &[
@@ -264,6 +268,7 @@ pub fn page(command: &str) -> Option<Page> {
                 "PATH", "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME",
                 "CONTAINERS_CONF", "USERNS_UNPACK_MAX_FILE", "USERNS_UNPACK_MAX_IMAGE",
                 "CONTAINERS_REGISTRIES_CONF", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
+                "USERNS_CREDENTIAL_HELPER_TIMEOUT",
             ],
             sets: &["container"],
             examples: &[

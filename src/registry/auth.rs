@@ -7,8 +7,15 @@
 //! `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`). In a file, the most
 //! specific key wins: `registry/ns/repo`, then `registry/ns`, then `registry`; keys
 //! written with a scheme (`https://index.docker.io/v1/`) count for their host only.
-//! `--creds user:pass` overrides them all. Credential helpers (`credHelpers`) are not run.
+//! `--creds user:pass` overrides them all.
+//!
+//! Credential helpers (`cred_helper`): a file's `credHelpers` entry for the registry's
+//! host sends the question to `docker-credential-NAME` instead of the file's `auths`;
+//! registries.conf's `credential-helpers` lists the sources in order, the auth files
+//! being `containers-auth.json` (the default, alone). docker's `credsStore` is not
+//! read: containers/image does not read it either.
 
+use super::cred_helper::{self, HelperCall, PREFIX};
 use crate::error::{Error, Result};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -20,6 +27,9 @@ use std::path::{Path, PathBuf};
 pub struct Credentials {
     pub username: String,
     pub password: String,
+    /// An OAuth2 refresh token (auth.json's `identitytoken`, or a helper's answer for
+    /// the user `<token>`): the token service is asked with it instead of the password.
+    pub identity_token: Option<String>,
 }
 
 /// Never print a password, not even in debug output.
@@ -39,7 +49,17 @@ impl Credentials {
         Ok(Credentials {
             username: user.to_string(),
             password: pass.to_string(),
+            identity_token: None,
         })
+    }
+
+    /// Only an identity token (a helper's answer for the user `<token>`).
+    pub fn identity_token(token: String) -> Credentials {
+        Credentials {
+            username: "<token>".to_string(),
+            password: String::new(),
+            identity_token: Some(token),
+        }
     }
 
     /// The `Authorization: Basic` value.
@@ -57,6 +77,11 @@ impl Credentials {
 pub enum CredSource {
     CommandLine,
     File(PathBuf),
+    /// `docker-credential-NAME`, named where `named_in` says.
+    Helper {
+        helper: String,
+        named_in: String,
+    },
 }
 
 impl fmt::Display for CredSource {
@@ -64,20 +89,35 @@ impl fmt::Display for CredSource {
         match self {
             CredSource::CommandLine => f.write_str("--creds"),
             CredSource::File(p) => write!(f, "{}", p.display()),
+            CredSource::Helper { helper, named_in } => {
+                write!(
+                    f,
+                    "the credential helper {PREFIX}{helper}, named in {named_in}"
+                )
+            }
         }
     }
 }
+
+/// The name that stands for the auth files in registries.conf's `credential-helpers`
+/// (containers/image's `sysregistriesv2.AuthenticationFileHelper`), and its default.
+pub const AUTH_FILES: &str = "containers-auth.json";
 
 #[derive(Deserialize, Default)]
 struct AuthFile {
     #[serde(default)]
     auths: BTreeMap<String, AuthEntry>,
+    /// `registry host -> helper NAME` (docker's config.json and auth.json alike).
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Default)]
 struct AuthEntry {
     #[serde(default)]
     auth: Option<String>,
+    #[serde(default)]
+    identitytoken: Option<String>,
 }
 
 /// The auth files to read, in podman's order. `authfile` is `--authfile`.
@@ -111,14 +151,19 @@ pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec
     files
 }
 
-/// The host of an auth.json key written with a scheme (`https://index.docker.io/v1/`),
-/// or the key itself.
+/// containers/image's `normalizeAuthFileKey`: a key written with a scheme
+/// (`https://index.docker.io/v1/`) counts for its host only; Docker Hub's host names
+/// are one.
 fn normalize_key(key: &str) -> String {
     let key = match key.split_once("://") {
         Some((_, rest)) => rest.split('/').next().unwrap_or(rest),
         None => key,
     };
-    match key {
+    normalize_registry(key)
+}
+
+fn normalize_registry(host: &str) -> String {
+    match host {
         "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
         k => k.to_string(),
     }
@@ -160,14 +205,84 @@ fn decode(file: &Path, key: &str, entry: &AuthEntry) -> Result<Option<Credential
     Ok(Some(Credentials {
         username: user.to_string(),
         password: pass.to_string(),
+        identity_token: entry.identitytoken.clone().filter(|t| !t.is_empty()),
     }))
 }
 
-/// Look up credentials for `registry/repository` in `files`, in order.
+/// Where to look for credentials: registries.conf's `credential-helpers` (in order;
+/// [`AUTH_FILES`] stands for `files`), and where that list was set, for messages.
+pub struct Sources<'a> {
+    pub helpers: &'a [String],
+    pub helpers_named_in: &'a str,
+    pub files: &'a [PathBuf],
+}
+
+/// Credentials for `registry/repository`, as containers/image's
+/// `getCredentialsWithHomeDir` finds them: each source of `credential-helpers` in
+/// order, the first with credentials wins. A source that fails does not stop the
+/// search (a later one may have credentials, and then its failure is only noted); when
+/// none has any, the first failure is the error.
 pub fn lookup(
+    sources: &Sources<'_>,
+    registry: &str,
+    repository: &str,
+) -> Result<Option<(Credentials, CredSource)>> {
+    let timeout = cred_helper::timeout()?;
+    let mut failures: Vec<Error> = Vec::new();
+    for helper in sources.helpers {
+        let found = if helper == AUTH_FILES {
+            lookup_files(sources.files, registry, repository, timeout)
+        } else {
+            HelperCall {
+                helper,
+                registry,
+                named_in: sources.helpers_named_in,
+                timeout,
+            }
+            .get()
+            .map(|c| {
+                c.map(|c| {
+                    let source = CredSource::Helper {
+                        helper: helper.clone(),
+                        named_in: sources.helpers_named_in.to_string(),
+                    };
+                    (c, source)
+                })
+            })
+        };
+        match found {
+            Ok(Some(found)) => {
+                for e in &failures {
+                    let cause = e
+                        .cause
+                        .as_ref()
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default();
+                    crate::note(format_args!(
+                        "{}{cause} (ignored: {} has the credentials)",
+                        e.what, found.1
+                    ));
+                }
+                return Ok(Some(found));
+            }
+            Ok(None) => {}
+            Err(e) => failures.push(e),
+        }
+    }
+    match failures.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(None),
+    }
+}
+
+/// The auth files, in order: in each, a `credHelpers` entry for the registry's host
+/// decides (the file's `auths` are not read then), else the most specific exact key,
+/// else a key that names the host with a scheme.
+fn lookup_files(
     files: &[PathBuf],
     registry: &str,
     repository: &str,
+    timeout: std::time::Duration,
 ) -> Result<Option<(Credentials, CredSource)>> {
     let wanted = candidate_keys(registry, repository);
     for file in files {
@@ -181,16 +296,30 @@ pub fn lookup(
                 .because(e)
                 .fix("remove it and log in again (podman login)")
         })?;
-        let normalized: Vec<(String, &AuthEntry)> = parsed
-            .auths
-            .iter()
-            .map(|(k, v)| (normalize_key(k), v))
-            .collect();
-        for key in &wanted {
-            if let Some((_, entry)) = normalized.iter().find(|(k, _)| k == key) {
-                if let Some(c) = decode(file, key, entry)? {
-                    return Ok(Some((c, CredSource::File(file.clone()))));
-                }
+        // Helpers are keyed by the host alone: they hold no per-repository credentials.
+        if let Some(helper) = parsed.cred_helpers.get(registry) {
+            let named_in = format!("credHelpers of {}", file.display());
+            let call = HelperCall {
+                helper,
+                registry,
+                named_in: &named_in,
+                timeout,
+            };
+            if let Some(c) = call.get()? {
+                let source = CredSource::Helper {
+                    helper: helper.clone(),
+                    named_in,
+                };
+                return Ok(Some((c, source)));
+            }
+            continue;
+        }
+        let exact = wanted.iter().find_map(|k| parsed.auths.get_key_value(k));
+        let host = normalize_registry(registry);
+        let entry = exact.or_else(|| parsed.auths.iter().find(|(k, _)| normalize_key(k) == host));
+        if let Some((key, entry)) = entry {
+            if let Some(c) = decode(file, key, entry)? {
+                return Ok(Some((c, CredSource::File(file.clone()))));
             }
         }
     }
@@ -292,6 +421,58 @@ mod tests {
         assert_eq!(parse_challenge("Bearer service=x"), None);
     }
 
+    fn files_only(files: &[PathBuf]) -> Sources<'_> {
+        Sources {
+            helpers: std::slice::from_ref(&AUTH_FILES_NAME),
+            helpers_named_in: "the default",
+            files,
+        }
+    }
+
+    static AUTH_FILES_NAME: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| AUTH_FILES.to_string());
+
+    #[test]
+    fn exact_keys_win_over_scheme_keys_and_docker_hub_has_one_name() {
+        let dir = std::env::temp_dir().join(format!("userns-auth-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("auth.json");
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        // BTreeMap order would put "https://reg.example" before "reg.example": the exact
+        // key must still win, as in containers/image.
+        std::fs::write(
+            &file,
+            serde_json::json!({"auths": {
+                "https://reg.example/v1/": {"auth": b64("legacy:1")},
+                "reg.example": {"auth": b64("exact:2")},
+                "http://old.example": {"auth": b64("old:3")},
+                "registry-1.docker.io": {"auth": b64("hub:4"), "identitytoken": "refresh"},
+                "other.example/team/app": {"auth": b64("repo:5")},
+                "other.example/team": {"auth": b64("ns:6")},
+            }})
+            .to_string(),
+        )
+        .unwrap();
+        let files = vec![file];
+        let get = |reg: &str, repo: &str| {
+            lookup(&files_only(&files), reg, repo)
+                .unwrap()
+                .map(|(c, _)| (c.username, c.identity_token))
+        };
+        assert_eq!(get("reg.example", "a/b").unwrap().0, "exact");
+        assert_eq!(get("old.example", "a").unwrap().0, "old");
+        assert_eq!(
+            get("docker.io", "library/alpine").unwrap(),
+            ("hub".to_string(), Some("refresh".to_string()))
+        );
+        assert_eq!(get("other.example", "team/app").unwrap().0, "repo");
+        assert_eq!(get("other.example", "team/app2").unwrap().0, "ns");
+        assert_eq!(get("other.example", "solo"), None);
+        // A namespaced key never stands for the host, nor a scheme key for a namespace.
+        assert_eq!(get("other.example", "teamx/app"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn the_most_specific_key_wins_and_schemes_are_dropped() {
         let dir = std::env::temp_dir().join(format!("userns-auth-{}", std::process::id()));
@@ -309,8 +490,11 @@ mod tests {
         )
         .unwrap();
         let files = vec![dir.join("missing.json"), file.clone()];
-        let get =
-            |reg: &str, repo: &str| lookup(&files, reg, repo).unwrap().map(|(c, _)| c.username);
+        let get = |reg: &str, repo: &str| {
+            lookup(&files_only(&files), reg, repo)
+                .unwrap()
+                .map(|(c, _)| c.username)
+        };
         assert_eq!(get("reg.example:5000", "team/app").as_deref(), Some("team"));
         assert_eq!(
             get("reg.example:5000", "other/app").as_deref(),
@@ -319,7 +503,7 @@ mod tests {
         assert_eq!(get("docker.io", "library/alpine").as_deref(), Some("hub"));
         assert_eq!(get("reg.example", "x"), None);
         std::fs::write(&file, r#"{"auths": {"r.example": {"auth": "!!"}}}"#).unwrap();
-        let e = lookup(&files, "r.example", "x").unwrap_err();
+        let e = lookup(&files_only(&files), "r.example", "x").unwrap_err();
         assert!(e.to_string().contains("podman login r.example"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

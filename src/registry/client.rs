@@ -130,10 +130,20 @@ impl Session {
         let header = challenge_header(response);
         match auth::parse_challenge(header) {
             Some(Challenge::Basic) => {
-                let (c, _) = self
+                let (c, source) = self
                     .credentials
                     .as_ref()
                     .ok_or_else(|| self.no_credentials())?;
+                if c.identity_token.is_some() && c.password.is_empty() {
+                    // A refresh token is for a token service; basic auth wants a password.
+                    return Err(Error::failure(format!(
+                        "{} asks for a password, and the credentials from {source} are an \
+                         identity token",
+                        self.registry
+                    ))
+                    .because("it answered 401 with a Basic challenge, which an OAuth2 refresh token cannot answer")
+                    .fix(format!("log in with a password: podman login {}", self.registry)));
+                }
                 self.authorization = Some(c.basic());
             }
             Some(Challenge::Bearer { realm, service, .. }) => {

@@ -11,7 +11,9 @@
 //!   drop-in), and `[[registry]]` tables, matched by the longest `prefix` (a later one of
 //!   the same prefix replaces the earlier), whose `location` rewrites the name, with
 //!   `insecure`, `blocked` and `[[registry.mirror]]` (tried first, in order, then the
-//!   location itself; `mirror-by-digest-only` keeps them to pulls by digest).
+//!   location itself; `mirror-by-digest-only` keeps them to pulls by digest);
+//! - `credential-helpers` (a later file's list replaces an earlier one): where
+//!   credentials are looked for, in order (`registry::auth::lookup`).
 
 use super::reference::{self, Parsed, Reference};
 use crate::error::{Error, Result};
@@ -29,6 +31,8 @@ struct ConfFile {
     unqualified_search_registries: Option<Vec<String>>,
     #[serde(default)]
     short_name_mode: Option<String>,
+    #[serde(default)]
+    credential_helpers: Option<Vec<String>>,
     #[serde(default)]
     aliases: BTreeMap<String, String>,
     #[serde(default)]
@@ -69,6 +73,9 @@ pub struct RegistriesConf {
     pub short_name_mode: Option<String>,
     aliases: BTreeMap<String, (String, PathBuf)>,
     registries: Vec<RegistryTable>,
+    /// `credential-helpers` and the file that set it (a later file's list replaces an
+    /// earlier one; an empty list means the default).
+    credential_helpers: Option<(Vec<String>, PathBuf)>,
     pub files: Vec<PathBuf>,
 }
 
@@ -146,6 +153,9 @@ impl RegistriesConf {
         }
         if file.short_name_mode.is_some() {
             self.short_name_mode = file.short_name_mode;
+        }
+        if let Some(helpers) = file.credential_helpers {
+            self.credential_helpers = Some((helpers, path.to_path_buf()));
         }
         for (name, target) in file.aliases {
             self.aliases.insert(name, (target, path.to_path_buf()));
@@ -288,6 +298,21 @@ impl RegistriesConf {
         Ok(out)
     }
 
+    /// Where credentials are looked for, in order (`credential-helpers`; containers/image's
+    /// default is the auth files alone), and where that was said, for messages.
+    pub fn credential_helpers(&self) -> (Vec<String>, String) {
+        match &self.credential_helpers {
+            Some((list, file)) if !list.is_empty() => (
+                list.clone(),
+                format!("credential-helpers of {}", file.display()),
+            ),
+            _ => (
+                vec![super::auth::AUTH_FILES.to_string()],
+                "the default credential-helpers".to_string(),
+            ),
+        }
+    }
+
     /// Whether `host` is marked insecure (for `--tls-verify` defaults and certs).
     pub fn insecure_host(&self, host: &str) -> bool {
         self.table_for(&format!("{host}/x"))
@@ -405,6 +430,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.search, vec!["b.example"]);
         assert!(c.aliases.contains_key("x"));
+        assert_eq!(c.credential_helpers().0, vec!["containers-auth.json"]);
+        c.merge_text(
+            Path::new("/d/2.conf"),
+            r#"credential-helpers = ["ecr-login", "containers-auth.json"]"#,
+        )
+        .unwrap();
+        c.merge_text(Path::new("/d/3.conf"), "").unwrap();
+        let (helpers, named_in) = c.credential_helpers();
+        assert_eq!(helpers, vec!["ecr-login", "containers-auth.json"]);
+        assert!(named_in.contains("/d/2.conf"), "{named_in}");
+        c.merge_text(Path::new("/d/4.conf"), "credential-helpers = []")
+            .unwrap();
+        assert_eq!(c.credential_helpers().0, vec!["containers-auth.json"]);
         let bad = RegistriesConf::default().merge_text(Path::new("/bad.conf"), "[[registry]]\n");
         assert!(bad.unwrap_err().what.contains("/bad.conf"));
     }

@@ -5,6 +5,7 @@
 //! - [`config`]: registries.conf v2 (search registries, aliases, rewrites, mirrors,
 //!   `insecure`, `blocked`);
 //! - [`auth`]: auth.json where `podman login` writes it, `--creds`, token and basic auth;
+//! - [`cred_helper`]: `docker-credential-NAME get`, run bounded;
 //! - [`tls`]: the system's CA store and certs.d;
 //! - [`token`]: distribution's token flow, and which realms credentials may go to;
 //! - [`client`]: one registry endpoint's session;
@@ -23,6 +24,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod cred_helper;
 pub mod layers;
 pub mod layertap;
 pub mod manifest;

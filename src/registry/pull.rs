@@ -133,6 +133,12 @@ pub fn fetch(
     };
     let creds = spec.creds.as_deref().map(Credentials::parse).transpose()?;
     let files = auth::auth_files(spec.authfile.as_deref(), home, account.uid);
+    let (helpers, helpers_named_in) = conf.credential_helpers();
+    let sources = auth::Sources {
+        helpers: &helpers,
+        helpers_named_in: &helpers_named_in,
+        files: &files,
+    };
     let (candidates, resolution) = conf.resolve(&spec.reference)?;
     if let Resolution::Alias(file) = &resolution {
         crate::note(format_args!(
@@ -150,7 +156,7 @@ pub fn fetch(
             let credentials = match &creds {
                 Some(c) => Some((c.clone(), CredSource::CommandLine)),
                 None => auth::lookup(
-                    &files,
+                    &sources,
                     &endpoint.reference.registry,
                     &endpoint.reference.repository,
                 )?,

@@ -9,6 +9,13 @@
 //! (registries.conf `insecure`, `--tls-verify=false`): podman sends the password to an
 //! `http` realm of a verified HTTPS registry, where anyone on the way can read it; userns
 //! refuses. Any other scheme is the registry's misconfiguration, named as such.
+//!
+//! Credentials that hold an identity token (auth.json's `identitytoken`, or a credential
+//! helper's answer for the user `<token>`) take distribution's OAuth2 flow
+//! (`docs/spec/auth/oauth.md`) instead, as containers/image's `getBearerTokenOAuth2`
+//! does: the realm is POSTed a form with `grant_type=refresh_token`, the token, a
+//! `client_id`, the service and the scope, and answers an `access_token`. The token goes
+//! in the body, never in a URL (which proxies and logs keep).
 
 use super::auth::{CredSource, Credentials, TokenAnswer};
 use super::client::transport_error;
@@ -66,22 +73,43 @@ impl TokenRequest<'_> {
         }
     }
 
-    /// GET the realm for pull access to the repository: `Bearer TOKEN`.
+    /// The identity token of the credentials, when they hold one.
+    fn identity_token(&self) -> Option<&str> {
+        self.credentials
+            .and_then(|(c, _)| c.identity_token.as_deref())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Ask the realm for pull access to the repository: `Bearer TOKEN`.
     pub fn fetch(&self, agent: &ureq::Agent) -> Result<String> {
         self.check_realm()?;
         let realm = self.realm;
         let scope = format!("repository:{}:pull", self.repository);
-        let mut request = agent.get(realm).query("scope", &scope);
-        if let Some(s) = self.service {
-            request = request.query("service", s);
-        }
-        if let Some((c, _)) = self.credentials {
-            // docker and containers/image name the account too (docker_auth needs it).
-            request = request
-                .query("account", &c.username)
-                .header("Authorization", c.basic());
-        }
-        let mut response = request.call().map_err(|e| {
+        let sent = if let Some(refresh) = self.identity_token() {
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", CLIENT_ID),
+                ("scope", scope.as_str()),
+            ];
+            if let Some(s) = self.service {
+                form.push(("service", s));
+            }
+            agent.post(realm).send_form(form)
+        } else {
+            let mut request = agent.get(realm).query("scope", &scope);
+            if let Some(s) = self.service {
+                request = request.query("service", s);
+            }
+            if let Some((c, _)) = self.credentials {
+                // docker and containers/image name the account too (docker_auth needs it).
+                request = request
+                    .query("account", &c.username)
+                    .header("Authorization", c.basic());
+            }
+            request.call()
+        };
+        let mut response = sent.map_err(|e| {
             let mut err = transport_error(self.registry, "get a token", e);
             err.what = format!(
                 "cannot get a token from {realm}, the token service of {}",
@@ -90,7 +118,9 @@ impl TokenRequest<'_> {
             err
         })?;
         let status = response.status();
-        if status == 401 || status == 403 {
+        // OAuth2 refuses a grant with 400 (`invalid_grant`, RFC 6749 5.2).
+        let oauth_refused = status == 400 && self.identity_token().is_some();
+        if status == 401 || status == 403 || oauth_refused {
             return Err(self.refused(status.as_u16()));
         }
         if !status.is_success() {
@@ -125,6 +155,13 @@ impl TokenRequest<'_> {
     fn refused(&self, status: u16) -> Error {
         let (registry, realm) = (self.registry, self.realm);
         match self.credentials {
+            Some((_, source)) if self.identity_token().is_some() => Error::failure(format!(
+                "the token service {realm} of {registry} refused the identity token"
+            ))
+            .because(format!(
+                "{status}: the refresh token (from {source}) expired or was revoked"
+            ))
+            .fix(format!("log in again: podman login {registry}")),
             Some((c, source)) => Error::failure(format!(
                 "the token service {realm} of {registry} refused the credentials of {:?}",
                 c.username
@@ -141,6 +178,9 @@ impl TokenRequest<'_> {
         }
     }
 }
+
+/// The `client_id` of the OAuth2 flow: who asks (containers/image says its own name).
+const CLIENT_ID: &str = "userns";
 
 /// How to give userns credentials for `registry`.
 pub fn login_fix(registry: &str) -> String {

@@ -11,6 +11,12 @@
 //! key whose self-signed certificate is the registry's `rootcertbundle`; the header's
 //! `x5c` carries that certificate, which distribution 2.8 verifies against the bundle
 //! (`token.go`, `parseAndVerifyCertChain`). Every request is recorded for the tests.
+//!
+//! It also answers distribution's OAuth2 flow (`docs/spec/auth/oauth.md`): `POST /token`
+//! with a form of `grant_type=refresh_token`, `refresh_token`, `client_id`, `service` and
+//! `scope`, as clients holding an identity token ask (containers/image's
+//! `getBearerTokenOAuth2`); [`REFRESH_TOKEN`] is USER's, any other gets 400
+//! `invalid_grant` (RFC 6749 5.2). The answer's `access_token` is the same JWT.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -32,6 +38,8 @@ pub const SERVICE: &str = "userns-test-registry";
 pub const HOST: &str = "127.0.0.2";
 /// The token's `iss`, which the registry trusts.
 pub const ISSUER: &str = "userns-test-token-service";
+/// USER's identity (refresh) token, as a registry hands it out at login.
+pub const REFRESH_TOKEN: &str = "userns-test-refresh-3f9a1c";
 
 /// Who gets what.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +66,12 @@ pub struct TokenRequest {
     pub authorization: Option<String>,
     /// Its basic credentials, decoded.
     pub basic: Option<(String, String)>,
+    /// `GET` (the token flow) or `POST` (OAuth2).
+    pub method: String,
+    /// OAuth2's form fields, for a `POST`.
+    pub grant_type: Option<String>,
+    pub refresh_token: Option<String>,
+    pub client_id: Option<String>,
 }
 
 pub struct TokenServer {
@@ -213,9 +227,30 @@ impl Service {
         let mut parts = request_line.split_whitespace();
         let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        if method != "GET" || path != "/token" {
+        if !matches!(method, "GET" | "POST") || path != "/token" {
             return respond(stream, "404 Not Found", "{}");
         }
+        // A POST's parameters are its form body (application/x-www-form-urlencoded).
+        let body = if method == "POST" {
+            let length = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0)
+                .min(64 << 10);
+            let mut body = vec![0u8; length];
+            if stream.read_exact(&mut body).is_err() {
+                return;
+            }
+            String::from_utf8_lossy(&body).into_owned()
+        } else {
+            String::new()
+        };
+        let query = if method == "POST" {
+            body.as_str()
+        } else {
+            query
+        };
         let params: Vec<(String, String)> = query
             .split('&')
             .filter_map(|p| p.split_once('='))
@@ -245,12 +280,25 @@ impl Service {
             account: param("account"),
             authorization: authorization.clone(),
             basic: basic.clone(),
+            method: method.to_string(),
+            grant_type: param("grant_type"),
+            refresh_token: param("refresh_token"),
+            client_id: param("client_id"),
         };
         self.requests.lock().unwrap().push(request.clone());
         let policy = self.policy.lock().unwrap().clone();
         let unauthorized =
             r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
         let subject = match (&authorization, &basic) {
+            _ if method == "POST" => {
+                let granted = request.grant_type.as_deref() == Some("refresh_token")
+                    && request.refresh_token.as_deref() == Some(REFRESH_TOKEN)
+                    && request.client_id.as_deref().is_some_and(|c| !c.is_empty());
+                if !granted {
+                    return respond(stream, "400 Bad Request", r#"{"error":"invalid_grant"}"#);
+                }
+                USER.to_string()
+            }
             (None, _) if policy.refuse_anonymous => {
                 return respond(stream, "401 Unauthorized", unauthorized)
             }
