@@ -230,6 +230,19 @@ fn owner_of_live(pid: i32) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// A process named as podman's pause process is (a copy of sleep named catatonit),
+    /// its pid in `pid_file`.
+    fn fake_pause(dir: &Path, pid_file: &Path) -> std::process::Child {
+        let catatonit = dir.join("catatonit");
+        std::fs::copy("/bin/sleep", &catatonit).unwrap();
+        let pause = std::process::Command::new(&catatonit)
+            .arg("30")
+            .spawn()
+            .unwrap();
+        std::fs::write(pid_file, format!("{}\n", pause.id())).unwrap();
+        pause
+    }
+
     #[test]
     fn a_pid_file_is_trusted_only_for_a_live_process_of_the_user() {
         let dir = std::env::temp_dir().join(format!("userns-pause-{}", std::process::id()));
@@ -257,14 +270,7 @@ mod tests {
             "{stale}"
         );
         assert!(stale.fix.unwrap().contains("&& podman unshare true"));
-        // A process named as podman's pause process is (a copy of sleep named catatonit).
-        let catatonit = dir.join("catatonit");
-        std::fs::copy("/bin/sleep", &catatonit).unwrap();
-        let mut pause = std::process::Command::new(&catatonit)
-            .arg("30")
-            .spawn()
-            .unwrap();
-        std::fs::write(&file, format!("{}\n", pause.id())).unwrap();
+        let mut pause = fake_pause(&dir, &file);
         let found = PauseProcess::from_pid_file(file.clone(), me);
         pause.kill().unwrap();
         pause.wait().unwrap();
@@ -278,13 +284,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("pause.pid");
         let me = nix::unistd::getuid().as_raw();
-        let catatonit = dir.join("catatonit");
-        std::fs::copy("/bin/sleep", &catatonit).unwrap();
-        let mut pause = std::process::Command::new(&catatonit)
-            .arg("30")
-            .spawn()
-            .unwrap();
-        std::fs::write(&file, format!("{}\n", pause.id())).unwrap();
+        let mut pause = fake_pause(&dir, &file);
         let found = PauseProcess::from_pid_file(file.clone(), me).unwrap();
         // The pause process is found, then its pid names another process (as after it
         // ended and the pid was reused): stop refuses and the other process lives on.
