@@ -15,10 +15,15 @@
 //! The tar stream is walked by [`super::tarstream`], so a file's declared size is weighed
 //! against the limits and the free space ([`super::limits`]) before anything at its path
 //! changes, and a sparse file is written with its holes ([`super::sparse`]).
+//!
+//! The walk makes every name; a regular file, once created, is handed with what remains
+//! to do to it (its data when small, owner, mode, attributes, time) to a second thread,
+//! [`super::finisher`], whose first failure stops the unpack as a failure here would.
 
 use super::beneath::{self, InnerPath, Root};
 use super::digest::{self, Hasher};
 use super::entry_error::EntryError;
+use super::finisher::{self, Finisher, Job, Queue};
 use super::limits::{Budget, Limits};
 use super::parents::{NewFile, Parent, Parents};
 use super::seen::{named_twice, SeenPaths};
@@ -201,11 +206,35 @@ pub(crate) fn finish(root: &Root, state: &UnpackState) -> Result<()> {
     Ok(())
 }
 
+/// Apply one layer's tar, its regular files finished by a thread of this layer's own,
+/// joined before this returns.
 fn apply_tar(
     root: &Root,
     stream: &mut dyn Read,
     label: &str,
     state: &mut UnpackState,
+) -> Result<()> {
+    let queue = Queue::default();
+    std::thread::scope(|scope| {
+        let mut finisher = Finisher::new(scope, &queue);
+        let walked = walk_tar(root, stream, label, state, &mut finisher);
+        let finished = finisher.join();
+        state.xattrs_skipped += finished.xattrs_skipped;
+        match finished.failure {
+            // Its file came before the entry the walk stopped at, if it did: the serial
+            // unpack would have stopped at that file, with this error.
+            Some(f) => Err(EntryError::Io(f.error).naming(&f.shown, label)),
+            None => walked,
+        }
+    })
+}
+
+fn walk_tar(
+    root: &Root,
+    stream: &mut dyn Read,
+    label: &str,
+    state: &mut UnpackState,
+    finisher: &mut Finisher,
 ) -> Result<()> {
     let mut tar = TarStream::new(stream);
     // Paths this layer put in place: an opaque marker hides everything else in its directory.
@@ -214,6 +243,10 @@ fn apply_tar(
     let mut seen = SeenPaths::default();
     let mut parents = Parents::default();
     loop {
+        if finisher.failed() {
+            // `apply_tar` reports the finisher's failure.
+            return Ok(());
+        }
         let entry = match tar.next_entry() {
             Ok(Some(entry)) => entry,
             Ok(None) => return Ok(()),
@@ -232,47 +265,15 @@ fn apply_tar(
         if !seen.first_time(&entry.path) {
             return Err(named_twice(label, &shown));
         }
-        apply_entry(root, &entry, &mut tar, &mut this_layer, &mut parents, state).map_err(|e| {
-            let what = format!("cannot unpack {shown:?} of {label}");
-            match e {
-                EntryError::Refused { cause, fix } => Error::failure(what).because(cause).fix(fix),
-                EntryError::Io(e) => {
-                    let fix = io_fix(&e);
-                    let e = Error::failure(what).because(&e);
-                    match fix {
-                        Some(fix) => e.fix(fix),
-                        None => e,
-                    }
-                }
-            }
-        })?;
+        let mut walk = Walk {
+            this_layer: &mut this_layer,
+            parents: &mut parents,
+            finisher,
+        };
+        apply_entry(root, &entry, &mut tar, &mut walk, state)
+            .map_err(|e| e.naming(&shown, label))?;
         state.entries += 1;
         previous = Some(shown);
-    }
-}
-
-/// The fix for an I/O error while unpacking an entry, when one can be told. (Errors given
-/// context keep their kind but lose their errno, hence the kinds and the text.)
-fn io_fix(e: &io::Error) -> Option<&'static str> {
-    let text = e.to_string();
-    if text.contains("Invalid argument") && text.contains("chown") {
-        return Some(
-            "the image uses ids your namespace does not map: give yourself a larger \
-             subordinate range (userns subid add), or run inside `userns unshare`",
-        );
-    }
-    match e.kind() {
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Some(
-            "free space on the image cache's file system, or keep the cache on one with room \
-             (XDG_DATA_HOME=/path/with/room userns run ...)",
-        ),
-        io::ErrorKind::UnexpectedEof => {
-            Some("the archive is damaged or truncated: save the image again")
-        }
-        io::ErrorKind::InvalidData => {
-            Some("the layer is damaged or hostile: save the image again, or do not use it")
-        }
-        _ => None,
     }
 }
 
@@ -311,14 +312,26 @@ impl Meta {
     }
 }
 
+/// What one layer's walk keeps from entry to entry.
+struct Walk<'w, 'scope, 'env> {
+    /// Paths this layer put in place: an opaque marker hides everything else in its directory.
+    this_layer: &'w mut HashSet<InnerPath>,
+    parents: &'w mut Parents,
+    finisher: &'w mut Finisher<'scope, 'env>,
+}
+
 fn apply_entry(
     root: &Root,
     entry: &Entry,
     data: &mut dyn Read,
-    this_layer: &mut HashSet<InnerPath>,
-    parents: &mut Parents,
+    walk: &mut Walk,
     state: &mut UnpackState,
 ) -> Result<(), EntryError> {
+    let Walk {
+        this_layer,
+        parents,
+        finisher,
+    } = walk;
     let kind = entry.kind();
     let meta = Meta::of(entry)?;
     state.budget.check_size(entry.size)?;
@@ -346,7 +359,7 @@ fn apply_entry(
             return Ok(());
         }
         // Weighed before anything at this path changes, let alone a byte is written.
-        _ if is_file(kind) => weigh_file(root, entry, state)?,
+        _ if is_file(kind) => weigh_file(root, entry, state, finisher)?,
         _ => {}
     }
     let mut parent = parents
@@ -362,7 +375,11 @@ fn apply_entry(
             state.dir_times.insert(Some(path.clone()), meta.mtime);
             free
         }
-        _ if is_file(kind) => write_file(&mut parent, name, entry, data, &meta, &attrs, state)?,
+        _ if is_file(kind) => {
+            let (free, job) = write_file(&mut parent, name, entry, data, &meta, attrs, state)?;
+            finisher.hand(job)?;
+            free
+        }
         EntryType::Symlink => make_symlink(&parent, name, entry, &meta)?,
         EntryType::Link => make_hard_link(root, &parent.fd, &path, entry)?,
         EntryType::Fifo => make_fifo(&parent.fd, name, &meta)?,
@@ -392,13 +409,22 @@ fn apply_root_meta(root: &Root, meta: &Meta, state: &mut UnpackState) -> io::Res
 
 /// Refuse a file the limits or the free space cannot take: a sparse map that does not
 /// add up, or data beyond what is left.
-fn weigh_file(root: &Root, entry: &Entry, state: &mut UnpackState) -> Result<(), EntryError> {
+fn weigh_file(
+    root: &Root,
+    entry: &Entry,
+    state: &mut UnpackState,
+    finisher: &Finisher,
+) -> Result<(), EntryError> {
     if let Some(Sparse {
         real_size,
         map: Some(map),
     }) = &entry.sparse
     {
         sparse::check(map, *real_size, entry.size)?;
+    }
+    if state.budget.asks_free_space(entry.size) {
+        // The free space, as the serial unpack saw it: with the files before this one written.
+        finisher.drain();
     }
     state.budget.admit(root, entry.file_size(), entry.size)?;
     Ok(())
@@ -450,9 +476,10 @@ fn make_dir(
     Ok(free)
 }
 
-/// Write a regular (or sparse) file's data, then its owner, mode, attributes and time,
-/// in that order (chown clears setuid bits and file capabilities). It is made with its
-/// permission bits; chown and chmod are called only when what the directory gives a new
+/// Create a regular (or sparse) file and the job that finishes it: its data (written here
+/// when large or sparse, else carried in the job), then its owner, mode, attributes and
+/// time, in that order (chown clears setuid bits and file capabilities). It is made with
+/// its permission bits; chown and chmod are done only when what the directory gives a new
 /// file ([`NewFile`]) is not what the entry asks. Returns whether the name was free.
 fn write_file(
     parent: &mut Parent,
@@ -460,9 +487,9 @@ fn write_file(
     entry: &Entry,
     data: &mut dyn Read,
     meta: &Meta,
-    attrs: &[xattrs::Xattr],
+    attrs: Vec<xattrs::Xattr>,
     state: &mut UnpackState,
-) -> Result<bool, EntryError> {
+) -> Result<(bool, Job), EntryError> {
     let asked = meta.mode & 0o777;
     let (mut file, free) = make_replacing(&parent.fd, name, || {
         beneath::create_file_at(&parent.fd, name, asked)
@@ -478,23 +505,29 @@ fn write_file(
     if state.buf.is_empty() {
         state.buf = vec![0; COPY_BUFFER];
     }
+    let mut carried = Vec::new();
     state.bytes += match &entry.sparse {
         Some(s) => sparse::write(&mut file, data, s, entry.size, &mut state.buf)?,
+        None if entry.size <= finisher::CARRIED_MAX => {
+            carried = vec![0; entry.size as usize];
+            sparse::read_exact(data, &mut carried)?;
+            entry.size
+        }
         None => {
             sparse::copy_exact(data, &mut file, entry.size, &mut state.buf)?;
             entry.size
         }
     };
-    // Owner first, then mode: chown clears the setuid and setgid bits (chown(2)).
-    if !made.owned_by(meta.uid, meta.gid) {
-        set_owner(file.as_fd(), meta.uid, meta.gid)?;
-    }
-    if meta.mode & 0o7000 != 0 || !made.keeps(asked) {
-        beneath::fchmod(file.as_fd(), meta.mode)?;
-    }
-    xattrs::apply(file.as_fd(), attrs, &mut state.xattrs_skipped)?;
-    beneath::set_times(file.as_fd(), meta.mtime)?;
-    Ok(free)
+    let job = Job {
+        file,
+        shown: String::from_utf8_lossy(&entry.path).into_owned(),
+        data: carried,
+        owner: (!made.owned_by(meta.uid, meta.gid)).then_some((meta.uid, meta.gid)),
+        mode: (meta.mode & 0o7000 != 0 || !made.keeps(asked)).then_some(meta.mode),
+        attrs,
+        mtime: meta.mtime,
+    };
+    Ok((free, job))
 }
 
 /// A symlink is made as it is and never followed; its owner and time are set by name.
@@ -592,13 +625,8 @@ fn chown_context(e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("chown: {e}"))
 }
 
-fn set_owner(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
-    beneath::fchown(fd, uid, gid)
-        .map_err(|e| io::Error::new(e.kind(), format!("chown to {uid}:{gid}: {e}")))
-}
-
 /// Owner first, then mode: chown clears the setuid and setgid bits (chown(2)).
 fn set_owner_mode(fd: BorrowedFd<'_>, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
-    set_owner(fd, uid, gid)?;
+    finisher::set_owner(fd, uid, gid)?;
     beneath::fchmod(fd, mode)
 }

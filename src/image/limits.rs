@@ -175,6 +175,12 @@ impl Budget {
         Ok(())
     }
 
+    /// Whether admitting `data` bytes would ask the file system for its free space again
+    /// (the estimate does not cover it): what was written before must have landed first.
+    pub(crate) fn asks_free_space(&self, data: u64) -> bool {
+        !matches!(self.free, Some(free) if free >= data)
+    }
+
     /// Refuse a size over the limit for one file. Entries whose data is never written (a
     /// directory, a link, a whiteout) are held to it too: skipping their data costs a read
     /// of all of it.

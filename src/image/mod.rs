@@ -24,6 +24,7 @@ pub(crate) mod beneath;
 pub mod cache;
 pub(crate) mod digest;
 pub(crate) mod entry_error;
+pub(crate) mod finisher;
 pub mod idcheck;
 pub(crate) mod layer;
 pub(crate) mod limits;

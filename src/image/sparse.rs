@@ -227,6 +227,24 @@ pub(crate) fn copy_exact(
     Ok(())
 }
 
+/// Fill `buf` from `from`, with the error `copy_exact` gives when the data ends early.
+pub(crate) fn read_exact(from: &mut dyn Read, mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match from.read(buf) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the layer ends inside the file's data",
+                ))
+            }
+            Ok(n) => buf = &mut buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Write a sparse entry's `stored` bytes of data from `data` into `file` (new and empty):
 /// each segment at its offset, holes left as holes. Returns the bytes of file data written.
 pub(crate) fn write(

@@ -178,6 +178,13 @@ fn ids(uid: Option<u32>, gid: Option<u32>) -> (Option<rustix::fs::Uid>, Option<r
     )
 }
 
+/// RLIMIT_NOFILE's soft limit (u64::MAX when unlimited).
+pub(crate) fn fd_limit() -> u64 {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX)
+}
+
 /// Raise RLIMIT_NOFILE's soft limit to the hard limit (deep trees hold one descriptor per
 /// level) and return the soft limit now in force.
 pub(crate) fn raise_fd_limit() -> u64 {

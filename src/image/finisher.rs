@@ -1,0 +1,339 @@
+//! The finisher: a second thread of one layer's unpack that completes the regular files
+//! the walking thread ([`super::layer`]) has just created, so that the walk does not wait
+//! for each file's data and metadata to reach the file system.
+//!
+//! The walker keeps every operation that makes, removes or resolves a name, in archive
+//! order (creation, directories, links, whiteouts, the kept parent, the limits): what a
+//! path means, which paths were named twice and that nothing lands outside the root
+//! ([`super::beneath`]) stay its alone. It hands over only an open descriptor of a file it
+//! created beneath the root, with what remains to do to it, in the order the serial
+//! unpack did it: the data (or none, when the walker wrote it), then the owner (chown
+//! clears setuid bits), the mode, the extended attributes (chown clears file
+//! capabilities), the times. The finisher never opens anything by path: whatever a later
+//! entry does to the file's name (replaces its directory with a symlink, whites it out,
+//! links to it), the finisher writes the same inode the serial unpack wrote, and the
+//! tree comes out the same.
+//!
+//! Jobs wait in a queue bounded in count (each holds a descriptor) and in bytes of data
+//! (small files travel as bytes, see [`CARRIED_MAX`]). The first failure stops the
+//! finisher, drops what waits (the unpack fails and its tree is discarded) and is seen by
+//! the walker before its next entry; it is reported, as the serial unpack would have
+//! reported it, naming the file. The thread is scoped to one layer's unpack and joined at
+//! its end, on success and on error: nothing of it outlives the unpack. (After the join
+//! the kernel may take a moment more to drop the thread from the process; no caller needs
+//! a single-threaded process after an unpack: the user namespace is entered before it,
+//! and what follows forks.)
+//!
+//! `USERNS_UNPACK_SERIAL=1` finishes every file on the walking thread as it is created,
+//! exactly as before the finisher existed: to compare the two, and a way out should a
+//! file system ever mind.
+
+use super::beneath;
+use super::xattrs::{self, Xattr};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::thread::{Scope, ScopedJoinHandle};
+
+/// A file of at most this many bytes travels to the finisher as bytes read from the
+/// layer; a larger one is written by the walker, which hands over only its metadata.
+/// Nearly all files of an image are below it (and they are what costs: a system call or
+/// more per file), and copying their bytes once more costs less than writing them; above
+/// it the write itself dominates, and one such file fills a good part of the bytes the
+/// queue may hold, so carrying it would leave the walker waiting on the queue instead.
+pub(crate) const CARRIED_MAX: u64 = 1 << 20;
+
+/// The most bytes of data waiting in the queue: memory stays small on any layer.
+const MAX_BYTES: usize = 8 << 20;
+
+/// The most jobs waiting (each holds an open file), unless the descriptor limit is low.
+const MAX_JOBS: usize = 128;
+
+const SERIAL_VAR: &str = "USERNS_UNPACK_SERIAL";
+
+/// What remains to do to a regular file the walker created.
+pub(crate) struct Job {
+    pub(crate) file: File,
+    /// The entry's path as the archive gives it, for the error that names it.
+    pub(crate) shown: String,
+    /// Its data, when the walker did not write it.
+    pub(crate) data: Vec<u8>,
+    /// The owner to give it, when a new file does not get it already.
+    pub(crate) owner: Option<(u32, u32)>,
+    /// The mode to give it, when a new file does not get it already.
+    pub(crate) mode: Option<u32>,
+    pub(crate) attrs: Vec<Xattr>,
+    pub(crate) mtime: i64,
+}
+
+impl Job {
+    /// Finish the file: data, owner, mode, attributes, time, in that order.
+    fn run(self, xattrs_skipped: &mut u64) -> Result<(), Failure> {
+        let Job {
+            mut file,
+            shown,
+            data,
+            owner,
+            mode,
+            attrs,
+            mtime,
+        } = self;
+        let done = (|| {
+            file.write_all(&data)?;
+            if let Some((uid, gid)) = owner {
+                set_owner(file.as_fd(), uid, gid)?;
+            }
+            if let Some(mode) = mode {
+                beneath::fchmod(file.as_fd(), mode)?;
+            }
+            xattrs::apply(file.as_fd(), &attrs, xattrs_skipped)?;
+            beneath::set_times(file.as_fd(), mtime)
+        })();
+        done.map_err(|error| Failure { shown, error })
+    }
+}
+
+/// Give an open file its owner, with the ids in the error (`io_fix` reads "chown").
+pub(crate) fn set_owner(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    beneath::fchown(fd, uid, gid)
+        .map_err(|e| io::Error::new(e.kind(), format!("chown to {uid}:{gid}: {e}")))
+}
+
+/// The first job that failed: the file it named and why.
+pub(crate) struct Failure {
+    pub(crate) shown: String,
+    pub(crate) error: io::Error,
+}
+
+/// The queue between the walker and the finisher, made before the thread's scope.
+#[derive(Default)]
+pub(crate) struct Queue {
+    state: Mutex<State>,
+    /// A job came, or the walker is done: for the finisher.
+    has_jobs: Condvar,
+    /// Room came, or the finisher went idle or stopped: for the walker.
+    has_room: Condvar,
+    /// Set with `State::failure`, read by the walker before every entry without a lock.
+    failed: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Job>,
+    bytes: usize,
+    /// The finisher is running a job it took from the queue.
+    busy: bool,
+    /// The walker hands over nothing more.
+    closed: bool,
+    /// The finisher stopped (on a failure, or when the queue closed).
+    stopped: bool,
+    failure: Option<Failure>,
+    xattrs_skipped: u64,
+    finisher_waits: bool,
+    walker_waits: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock was held left nothing half-changed that matters here.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The finisher's loop: run jobs until the queue closes or one fails.
+    fn work(&self) {
+        let mut skipped = 0;
+        let mut state = self.lock();
+        loop {
+            state.busy = false;
+            let job = loop {
+                if let Some(job) = state.jobs.pop_front() {
+                    break job;
+                }
+                if state.walker_waits {
+                    self.has_room.notify_one();
+                }
+                if state.closed {
+                    state.stopped = true;
+                    state.xattrs_skipped += skipped;
+                    return;
+                }
+                state.finisher_waits = true;
+                state = self.has_jobs.wait(state).unwrap_or_else(|p| p.into_inner());
+                state.finisher_waits = false;
+            };
+            state.bytes -= job.data.len();
+            state.busy = true;
+            if state.walker_waits {
+                self.has_room.notify_one();
+            }
+            drop(state);
+            let result = job.run(&mut skipped);
+            state = self.lock();
+            if let Err(failure) = result {
+                state.failure = Some(failure);
+                state.jobs.clear();
+                state.bytes = 0;
+                state.busy = false;
+                state.stopped = true;
+                state.xattrs_skipped += skipped;
+                self.failed.store(true, Ordering::Release);
+                self.has_room.notify_one();
+                return;
+            }
+        }
+    }
+
+    /// Queue a job once there is room; dropped when the finisher stopped on a failure
+    /// (the walker stops at its next entry and reports that failure).
+    fn push(&self, job: Job, max_jobs: usize) {
+        let mut state = self.lock();
+        while !state.stopped
+            && !state.jobs.is_empty()
+            && (state.jobs.len() >= max_jobs || state.bytes + job.data.len() > MAX_BYTES)
+        {
+            state = self.wait_for_room(state);
+        }
+        if state.stopped {
+            return;
+        }
+        state.bytes += job.data.len();
+        state.jobs.push_back(job);
+        if state.finisher_waits {
+            self.has_jobs.notify_one();
+        }
+    }
+
+    fn wait_for_room<'q>(&'q self, mut state: MutexGuard<'q, State>) -> MutexGuard<'q, State> {
+        state.walker_waits = true;
+        let mut state = self.has_room.wait(state).unwrap_or_else(|p| p.into_inner());
+        state.walker_waits = false;
+        state
+    }
+
+    /// A bug made the finisher panic: stop as on a failure, so that the walker does not
+    /// wait for room forever and the unpack fails rather than leave a file unfinished.
+    fn stop_after_panic(&self) {
+        let mut state = self.lock();
+        state.failure.get_or_insert_with(|| Failure {
+            shown: "a file of the layer".into(),
+            error: io::Error::other("the thread finishing its files failed"),
+        });
+        state.jobs.clear();
+        state.stopped = true;
+        self.failed.store(true, Ordering::Release);
+        self.has_room.notify_one();
+    }
+
+    fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        self.has_jobs.notify_one();
+    }
+}
+
+/// What the finisher of one layer did: the attributes it skipped and its failure.
+pub(crate) struct Finished {
+    pub(crate) xattrs_skipped: u64,
+    pub(crate) failure: Option<Failure>,
+}
+
+/// The walker's end of the finisher.
+pub(crate) struct Finisher<'scope, 'env> {
+    scope: &'scope Scope<'scope, 'env>,
+    queue: &'env Queue,
+    /// Started with the first job (a layer without regular files needs no thread).
+    thread: Option<ScopedJoinHandle<'scope, ()>>,
+    /// Finish every file on the walking thread (USERNS_UNPACK_SERIAL, or no thread could
+    /// be started).
+    serial: bool,
+    max_jobs: usize,
+    /// What the serial way skipped.
+    xattrs_skipped: u64,
+}
+
+impl<'scope, 'env> Finisher<'scope, 'env> {
+    pub(crate) fn new(scope: &'scope Scope<'scope, 'env>, queue: &'env Queue) -> Self {
+        let serial = std::env::var_os(SERIAL_VAR).is_some_and(|v| v == "1");
+        // Each waiting job holds a descriptor: leave most of the limit to the rest.
+        let max_jobs = (crate::sys::fs::fd_limit() / 4).clamp(1, MAX_JOBS as u64) as usize;
+        Finisher {
+            scope,
+            queue,
+            thread: None,
+            serial,
+            max_jobs,
+            xattrs_skipped: 0,
+        }
+    }
+
+    /// Hand a file over. Serially the job runs here and its failure is returned (as the
+    /// entry's error, as before); otherwise a failure is the finisher's to report.
+    pub(crate) fn hand(&mut self, job: Job) -> io::Result<()> {
+        if self.thread.is_none() && !self.serial {
+            let queue = self.queue;
+            let work = move || {
+                let worked =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| queue.work()));
+                if worked.is_err() {
+                    queue.stop_after_panic();
+                }
+            };
+            match std::thread::Builder::new()
+                .name("userns-finisher".into())
+                .spawn_scoped(self.scope, work)
+            {
+                Ok(handle) => self.thread = Some(handle),
+                // No thread to be had (a pids limit): the files are finished here.
+                Err(_) => self.serial = true,
+            }
+        }
+        if self.serial {
+            return job
+                .run(&mut self.xattrs_skipped)
+                .map_err(|failure| failure.error);
+        }
+        self.queue.push(job, self.max_jobs);
+        Ok(())
+    }
+
+    /// Whether the finisher stopped on a failure: the walker stops too.
+    pub(crate) fn failed(&self) -> bool {
+        self.queue.failed.load(Ordering::Acquire)
+    }
+
+    /// Wait until every file handed over is finished (or the finisher failed): for a
+    /// step that must see the file system as the serial unpack would (the free space).
+    pub(crate) fn drain(&self) {
+        if self.thread.is_none() {
+            return;
+        }
+        let mut state = self.queue.lock();
+        while !state.stopped && (state.busy || !state.jobs.is_empty()) {
+            state = self.queue.wait_for_room(state);
+        }
+    }
+
+    /// Close the queue, let the finisher finish what waits, and join it.
+    pub(crate) fn join(mut self) -> Finished {
+        self.queue.close();
+        if let Some(thread) = self.thread.take() {
+            // It catches its own panics (`Queue::stop_after_panic`).
+            let _ = thread.join();
+        }
+        let mut state = self.queue.lock();
+        Finished {
+            xattrs_skipped: self.xattrs_skipped + state.xattrs_skipped,
+            failure: state.failure.take(),
+        }
+    }
+}
+
+impl Drop for Finisher<'_, '_> {
+    /// Should the walker unwind without `join`, the finisher still ends (the scope joins it).
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
