@@ -52,6 +52,9 @@ const MAX_BYTES: usize = 8 << 20;
 /// The most jobs waiting (each holds an open file), unless the descriptor limit is low.
 const MAX_JOBS: usize = 128;
 
+/// A sleeping finisher is woken once this many jobs wait (or a quarter of the bytes).
+const WAKE_AT: usize = 32;
+
 const SERIAL_VAR: &str = "USERNS_UNPACK_SERIAL";
 
 /// What remains to do to a regular file the walker created.
@@ -132,6 +135,8 @@ struct State {
     stopped: bool,
     failure: Option<Failure>,
     xattrs_skipped: u64,
+    /// The most jobs waiting (`MAX_JOBS`, or less when the descriptor limit is low).
+    max_jobs: usize,
     finisher_waits: bool,
     walker_waits: bool,
 }
@@ -166,7 +171,12 @@ impl Queue {
             };
             state.bytes -= job.data.len();
             state.busy = true;
-            if state.walker_waits {
+            // A walker waiting for room is woken once half the queue is free, not for
+            // every job: it then hands over many in one turn.
+            if state.walker_waits
+                && state.jobs.len() <= state.max_jobs / 2
+                && state.bytes <= MAX_BYTES / 2
+            {
                 self.has_room.notify_one();
             }
             drop(state);
@@ -188,11 +198,11 @@ impl Queue {
 
     /// Queue a job once there is room; dropped when the finisher stopped on a failure
     /// (the walker stops at its next entry and reports that failure).
-    fn push(&self, job: Job, max_jobs: usize) {
+    fn push(&self, job: Job) {
         let mut state = self.lock();
         while !state.stopped
             && !state.jobs.is_empty()
-            && (state.jobs.len() >= max_jobs || state.bytes + job.data.len() > MAX_BYTES)
+            && (state.jobs.len() >= state.max_jobs || state.bytes + job.data.len() > MAX_BYTES)
         {
             state = self.wait_for_room(state);
         }
@@ -201,12 +211,21 @@ impl Queue {
         }
         state.bytes += job.data.len();
         state.jobs.push_back(job);
-        if state.finisher_waits {
+        // A sleeping finisher is woken for a batch, not for every file: a wake-up costs
+        // about what finishing a small file does.
+        if state.finisher_waits
+            && (state.jobs.len() >= WAKE_AT.min(state.max_jobs) || state.bytes >= MAX_BYTES / 4)
+        {
             self.has_jobs.notify_one();
         }
     }
 
+    /// Wait until the finisher made room or went idle, waking it first if it sleeps on a
+    /// batch not yet full.
     fn wait_for_room<'q>(&'q self, mut state: MutexGuard<'q, State>) -> MutexGuard<'q, State> {
+        if state.finisher_waits {
+            self.has_jobs.notify_one();
+        }
         state.walker_waits = true;
         let mut state = self.has_room.wait(state).unwrap_or_else(|p| p.into_inner());
         state.walker_waits = false;
@@ -249,7 +268,6 @@ pub(crate) struct Finisher<'scope, 'env> {
     /// Finish every file on the walking thread (USERNS_UNPACK_SERIAL, or no thread could
     /// be started).
     serial: bool,
-    max_jobs: usize,
     /// What the serial way skipped.
     xattrs_skipped: u64,
 }
@@ -258,13 +276,12 @@ impl<'scope, 'env> Finisher<'scope, 'env> {
     pub(crate) fn new(scope: &'scope Scope<'scope, 'env>, queue: &'env Queue) -> Self {
         let serial = std::env::var_os(SERIAL_VAR).is_some_and(|v| v == "1");
         // Each waiting job holds a descriptor: leave most of the limit to the rest.
-        let max_jobs = (crate::sys::fs::fd_limit() / 4).clamp(1, MAX_JOBS as u64) as usize;
+        queue.lock().max_jobs = (crate::sys::fs::fd_limit() / 4).clamp(1, MAX_JOBS as u64) as usize;
         Finisher {
             scope,
             queue,
             thread: None,
             serial,
-            max_jobs,
             xattrs_skipped: 0,
         }
     }
@@ -295,7 +312,7 @@ impl<'scope, 'env> Finisher<'scope, 'env> {
                 .run(&mut self.xattrs_skipped)
                 .map_err(|failure| failure.error);
         }
-        self.queue.push(job, self.max_jobs);
+        self.queue.push(job);
         Ok(())
     }
 
