@@ -1,5 +1,6 @@
 //! The unpacker's finisher (src/image/finisher.rs) against hostile orderings, through the
-//! real `userns run` as the unprivileged fixture user.
+//! real unpacker inside `userns unshare`, as the unprivileged fixture user (as `userns pull`
+//! unpacks; `userns run` unpacks in a new pid namespace, where no thread can start).
 //!
 //! The walking thread makes every name and hands each regular file it created, open, to a
 //! second thread that writes its data and gives it its owner, mode, attributes and times.
@@ -193,30 +194,62 @@ fn xattrs(path: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// What one `userns run ARCHIVE true` into an empty cache did.
+/// What one unpack into an empty cache did: its error, or the tree it made.
 struct Unpacked {
-    out: std::process::Output,
+    error: Option<String>,
     tree: Option<BTreeMap<String, Node>>,
 }
 
+/// Unpack `archive` into an empty cache inside `userns unshare` (as `userns pull` does,
+/// in a namespace without a pid namespace of its own, where the finisher thread can be
+/// started; `userns run` unpacks in a new pid namespace, where the kernel refuses new
+/// threads and the unpack is serial), by this test binary's `namespace_helper_prepare`.
 fn unpack(scn: &Scenario, archive: &Path, serial: bool) -> Unpacked {
     let images = scn.scratch().join("data/userns/images");
-    let script = format!(
-        "rm -rf '{}'\n{} timeout -s KILL 120 \"$USERNS\" run '{}' true",
-        images.display(),
-        if serial { "USERNS_UNPACK_SERIAL=1" } else { "" },
-        archive.display()
-    );
-    let out = scn.sh(&script);
-    let rootfs = std::fs::read_dir(&images).ok().and_then(|d| {
-        d.flatten()
-            .map(|e| e.path().join("rootfs"))
-            .find(|r| r.is_dir())
-    });
-    Unpacked {
-        out,
-        tree: rootfs.as_deref().map(snapshot),
+    let exe = scn.scratch().join("escape_finisher");
+    if !exe.exists() {
+        std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
     }
+    let out = scn.sh(&format!(
+        "rm -rf '{}'\n\
+         USERNS_UNPACK_SERIAL={} USERNS_IMAGE_SOURCE='{}' timeout -s KILL 120 \
+         \"$USERNS\" unshare '{}' --ignored --exact namespace_helper_prepare --nocapture \
+         --test-threads=1",
+        images.display(),
+        if serial { "1" } else { "0" },
+        archive.display(),
+        exe.display()
+    ));
+    let text = common::assert_ok(&out);
+    assert!(
+        text.contains("THREADS=yes"),
+        "the finisher could not have started: {}",
+        common::describe(&out)
+    );
+    let line = |key: &str| {
+        text.lines()
+            .find_map(|l| l.split_once(key).map(|(_, v)| v.to_string()))
+    };
+    let error = line("ERROR=");
+    let tree = line("ROOTFS=").map(|r| snapshot(Path::new(&r)));
+    assert!(
+        error.is_some() != tree.is_some(),
+        "{}",
+        common::describe(&out)
+    );
+    // A failed unpack leaves no image and no half-made tree in the cache.
+    if error.is_some() {
+        let left: Vec<_> = std::fs::read_dir(&images)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(left.is_empty(), "left in the cache: {left:?}");
+    }
+    Unpacked { error, tree }
 }
 
 /// Unpack serially and with the finisher; both must succeed with the same tree, which
@@ -224,10 +257,10 @@ fn unpack(scn: &Scenario, archive: &Path, serial: bool) -> Unpacked {
 #[track_caller]
 fn same_tree(scn: &Scenario, archive: &Path) -> BTreeMap<String, Node> {
     let serial = unpack(scn, archive, true);
-    common::assert_ok(&serial.out);
+    assert_eq!(serial.error, None);
     assert_canary_untouched(scn);
     let finished = unpack(scn, archive, false);
-    common::assert_ok(&finished.out);
+    assert_eq!(finished.error, None);
     assert_canary_untouched(scn);
     let (serial, finished) = (serial.tree.unwrap(), finished.tree.unwrap());
     for (path, node) in &serial {
@@ -240,22 +273,21 @@ fn same_tree(scn: &Scenario, archive: &Path) -> BTreeMap<String, Node> {
     finished
 }
 
-/// Unpack serially and with the finisher; both must fail with the same error (exit 125),
-/// leaving nothing in the cache. Returns the error.
+/// Unpack serially and with the finisher; both must fail with the same error, leaving
+/// nothing in the cache. Returns the error.
 #[track_caller]
 fn same_error(scn: &Scenario, archive: &Path) -> String {
-    let mut errors = Vec::new();
-    for serial in [true, false] {
-        let u = unpack(scn, archive, serial);
-        common::assert_code(&u.out, 125);
-        let err = common::stderr(&u.out);
-        assert!(!err.contains("panicked"), "{err}");
-        assert!(u.tree.is_none(), "an image was left in the cache: {err}");
-        assert_canary_untouched(scn);
-        errors.push(err);
-    }
-    assert_eq!(errors[0], errors[1], "serial vs finisher");
-    errors.pop().unwrap()
+    let serial = unpack(scn, archive, true)
+        .error
+        .expect("the serial unpack fails");
+    assert_canary_untouched(scn);
+    let finished = unpack(scn, archive, false)
+        .error
+        .expect("the finisher fails");
+    assert_canary_untouched(scn);
+    assert!(!finished.contains("panicked"), "{finished}");
+    assert_eq!(serial, finished, "serial vs finisher");
+    finished
 }
 
 /// An id in the image as the host sees it: 0 is the user, N the N-th subordinate id
@@ -475,8 +507,8 @@ fn a_file_the_finisher_cannot_finish_stops_the_unpack_naming_it() {
     assert!(err.contains("set the attribute user.nnn"), "{err}");
 }
 
-/// Run inside `userns unshare` by `an_owner_the_namespace_cannot_map_...` (ignored on its
-/// own; it does nothing without USERNS_IMAGE_SOURCE): `image::prepare`, which unlike
+/// Run inside `userns unshare` by `unpack` (ignored on its own; it does nothing without
+/// USERNS_IMAGE_SOURCE): `image::prepare`, the unpacker `userns pull` runs, which unlike
 /// `userns run` does not check the owners against the map first.
 #[test]
 #[ignore]
@@ -484,6 +516,11 @@ fn namespace_helper_prepare() {
     let Some(source) = std::env::var_os("USERNS_IMAGE_SOURCE") else {
         return;
     };
+    // The finisher is a thread: say whether this process may start one.
+    let threads = std::thread::Builder::new()
+        .spawn(|| ())
+        .is_ok_and(|t| t.join().is_ok());
+    println!("\nTHREADS={}", if threads { "yes" } else { "no" });
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let account = userns::users::Account {
         name: None,
@@ -493,8 +530,8 @@ fn namespace_helper_prepare() {
     };
     let cache = userns::image::ImageCache::for_user(&account);
     match userns::image::prepare(Path::new(&source), &cache) {
-        Ok(p) => println!("ROOTFS={}", p.rootfs.display()),
-        Err(e) => println!("ERROR={}", e.to_string().replace('\n', "\\n")),
+        Ok(p) => println!("\nROOTFS={}", p.rootfs.display()),
+        Err(e) => println!("\nERROR={}", e.to_string().replace('\n', "\\n")),
     }
 }
 
@@ -511,41 +548,8 @@ fn an_owner_the_namespace_cannot_map_stops_the_unpack_naming_the_file() {
         entries.push(json!({"path": format!("y/f{i}"), "data": "y"}));
     }
     let archive = archive(&scn, &s, "chown", &[Value::Array(entries)]);
-    let exe = scn.scratch().join("escape_finisher");
-    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
-    let images = scn.scratch().join("data/userns/images");
-    let mut errors = Vec::new();
-    for serial in ["USERNS_UNPACK_SERIAL=1", ""] {
-        let out = scn.sh(&format!(
-            "rm -rf '{}'\n\
-             {serial} USERNS_IMAGE_SOURCE={} $USERNS unshare {} --ignored --exact \
-             namespace_helper_prepare --nocapture --test-threads=1",
-            images.display(),
-            archive.display(),
-            exe.display()
-        ));
-        let text = common::assert_ok(&out);
-        let error = text
-            .lines()
-            .find_map(|l| l.split_once("ERROR=").map(|(_, e)| e))
-            .unwrap_or_else(|| panic!("no error: {}", common::describe(&out)))
-            .to_string();
-        // No image and no half-made tree: at most the cache's own lock and name files.
-        let left: Vec<_> = std::fs::read_dir(&images)
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| e.path().is_dir())
-                    .map(|e| e.file_name())
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert!(left.is_empty(), "left in the cache: {left:?}");
-        errors.push(error);
-    }
-    assert_eq!(errors[0], errors[1], "serial vs finisher");
-    let err = &errors[1];
+    let err = same_error(&scn, &archive);
     assert!(err.contains("cannot unpack \"x/unmapped\""), "{err}");
     assert!(err.contains("chown to 70000:0"), "{err}");
     assert!(err.contains("subordinate range"), "{err}");
-    assert_canary_untouched(&scn);
 }
