@@ -24,9 +24,10 @@
 //! a single-threaded process after an unpack: the user namespace is entered before it,
 //! and what follows forks.)
 //!
-//! `USERNS_UNPACK_SERIAL=1` finishes every file on the walking thread as it is created,
-//! exactly as before the finisher existed: to compare the two, and a way out should a
-//! file system ever mind.
+//! Where the kernel refuses a thread (`userns run` unpacks after unshare(CLONE_NEWPID),
+//! after which no thread may be made), and with `USERNS_UNPACK_SERIAL=1`, every file is
+//! finished on the walking thread as it is created, exactly as before the finisher
+//! existed: to compare the two, and a way out should a file system ever mind.
 
 use super::beneath;
 use super::xattrs::{self, Xattr};
@@ -56,6 +57,11 @@ const MAX_JOBS: usize = 128;
 const WAKE_AT: usize = 32;
 
 const SERIAL_VAR: &str = "USERNS_UNPACK_SERIAL";
+
+/// Set once the kernel refused a thread: after unshare(CLONE_NEWPID) (`userns run`
+/// unpacks there) it refuses every new thread (EINVAL: copy_process will not put a thread
+/// in a pid namespace other than its process's), so later layers do not ask again.
+static NO_THREADS: AtomicBool = AtomicBool::new(false);
 
 /// What remains to do to a regular file the walker created.
 pub(crate) struct Job {
@@ -274,7 +280,8 @@ pub(crate) struct Finisher<'scope, 'env> {
 
 impl<'scope, 'env> Finisher<'scope, 'env> {
     pub(crate) fn new(scope: &'scope Scope<'scope, 'env>, queue: &'env Queue) -> Self {
-        let serial = std::env::var_os(SERIAL_VAR).is_some_and(|v| v == "1");
+        let serial = std::env::var_os(SERIAL_VAR).is_some_and(|v| v == "1")
+            || NO_THREADS.load(Ordering::Relaxed);
         // Each waiting job holds a descriptor: leave most of the limit to the rest.
         queue.lock().max_jobs = (crate::sys::fs::fd_limit() / 4).clamp(1, MAX_JOBS as u64) as usize;
         Finisher {
@@ -303,8 +310,12 @@ impl<'scope, 'env> Finisher<'scope, 'env> {
                 .spawn_scoped(self.scope, work)
             {
                 Ok(handle) => self.thread = Some(handle),
-                // No thread to be had (a pids limit): the files are finished here.
-                Err(_) => self.serial = true,
+                // No thread to be had (a new pid namespace, a pids limit): the files are
+                // finished here, as they were before the finisher.
+                Err(_) => {
+                    NO_THREADS.store(true, Ordering::Relaxed);
+                    self.serial = true;
+                }
             }
         }
         if self.serial {
