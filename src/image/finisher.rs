@@ -31,7 +31,6 @@
 
 use super::beneath;
 use super::xattrs::{self, Xattr};
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -47,14 +46,16 @@ use std::thread::{Scope, ScopedJoinHandle};
 /// queue may hold, so carrying it would leave the walker waiting on the queue instead.
 pub(crate) const CARRIED_MAX: u64 = 1 << 20;
 
-/// The most bytes of data waiting in the queue: memory stays small on any layer.
+/// The most bytes of data waiting in the queue (as many again may be in the finisher's
+/// hands): memory stays small on any layer.
 const MAX_BYTES: usize = 8 << 20;
 
-/// The most jobs waiting (each holds an open file), unless the descriptor limit is low.
-const MAX_JOBS: usize = 128;
+/// The most jobs waiting (each holds an open file), unless the descriptor limit is low;
+/// as many again may be running in the finisher's hands.
+const MAX_JOBS: usize = 64;
 
-/// A sleeping finisher is woken once this many jobs wait (or a quarter of the bytes).
-const WAKE_AT: usize = 32;
+/// The walker hands jobs over this many at a time (or a quarter of `MAX_BYTES`).
+const BATCH: usize = 16;
 
 const SERIAL_VAR: &str = "USERNS_UNPACK_SERIAL";
 
@@ -117,13 +118,15 @@ pub(crate) struct Failure {
     pub(crate) error: io::Error,
 }
 
-/// The queue between the walker and the finisher, made before the thread's scope.
+/// The queue between the walker and the finisher, made before the thread's scope. Both
+/// ends move jobs in batches: a lock taken (and, when the other end sleeps, a wake-up)
+/// for every file would cost about what finishing a small file does.
 #[derive(Default)]
 pub(crate) struct Queue {
     state: Mutex<State>,
-    /// A job came, or the walker is done: for the finisher.
+    /// Jobs came, or the walker is done: for the finisher.
     has_jobs: Condvar,
-    /// Room came, or the finisher went idle or stopped: for the walker.
+    /// The finisher took what waited, went idle or stopped: for the walker.
     has_room: Condvar,
     /// Set with `State::failure`, read by the walker before every entry without a lock.
     failed: AtomicBool,
@@ -131,9 +134,10 @@ pub(crate) struct Queue {
 
 #[derive(Default)]
 struct State {
-    jobs: VecDeque<Job>,
+    /// Jobs waiting, in archive order; the finisher takes them all at once.
+    jobs: Vec<Job>,
     bytes: usize,
-    /// The finisher is running a job it took from the queue.
+    /// The finisher is running jobs it took.
     busy: bool,
     /// The walker hands over nothing more.
     closed: bool,
@@ -153,16 +157,15 @@ impl Queue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The finisher's loop: run jobs until the queue closes or one fails.
+    /// The finisher's loop: take every job waiting, run them in order, until the queue
+    /// closes or one fails.
     fn work(&self) {
         let mut skipped = 0;
+        let mut batch = Vec::new();
         let mut state = self.lock();
         loop {
             state.busy = false;
-            let job = loop {
-                if let Some(job) = state.jobs.pop_front() {
-                    break job;
-                }
+            while state.jobs.is_empty() {
                 if state.walker_waits {
                     self.has_room.notify_one();
                 }
@@ -174,21 +177,24 @@ impl Queue {
                 state.finisher_waits = true;
                 state = self.has_jobs.wait(state).unwrap_or_else(|p| p.into_inner());
                 state.finisher_waits = false;
-            };
-            state.bytes -= job.data.len();
+            }
+            std::mem::swap(&mut batch, &mut state.jobs);
+            state.bytes = 0;
             state.busy = true;
-            // A walker waiting for room is woken once half the queue is free, not for
-            // every job: it then hands over many in one turn.
-            if state.walker_waits
-                && state.jobs.len() <= state.max_jobs / 2
-                && state.bytes <= MAX_BYTES / 2
-            {
+            if state.walker_waits {
                 self.has_room.notify_one();
             }
             drop(state);
-            let result = job.run(&mut skipped);
+            let mut failed = None;
+            for job in batch.drain(..) {
+                if let Err(failure) = job.run(&mut skipped) {
+                    // The jobs after it are dropped with the drain: their files closed.
+                    failed = Some(failure);
+                    break;
+                }
+            }
             state = self.lock();
-            if let Err(failure) = result {
+            if let Some(failure) = failed {
                 state.failure = Some(failure);
                 state.jobs.clear();
                 state.bytes = 0;
@@ -202,36 +208,31 @@ impl Queue {
         }
     }
 
-    /// Queue a job once there is room; dropped when the finisher stopped on a failure
-    /// (the walker stops at its next entry and reports that failure).
-    fn push(&self, job: Job) {
+    /// Queue the walker's `pending` jobs (`bytes` of data) once there is room; dropped
+    /// when the finisher stopped on a failure (the walker stops at its next entry and
+    /// reports that failure).
+    fn push(&self, pending: &mut Vec<Job>, bytes: usize) {
         let mut state = self.lock();
         while !state.stopped
             && !state.jobs.is_empty()
-            && (state.jobs.len() >= state.max_jobs || state.bytes + job.data.len() > MAX_BYTES)
+            && (state.jobs.len() + pending.len() > state.max_jobs
+                || state.bytes + bytes > MAX_BYTES)
         {
             state = self.wait_for_room(state);
         }
         if state.stopped {
+            pending.clear();
             return;
         }
-        state.bytes += job.data.len();
-        state.jobs.push_back(job);
-        // A sleeping finisher is woken for a batch, not for every file: a wake-up costs
-        // about what finishing a small file does.
-        if state.finisher_waits
-            && (state.jobs.len() >= WAKE_AT.min(state.max_jobs) || state.bytes >= MAX_BYTES / 4)
-        {
+        state.bytes += bytes;
+        state.jobs.append(pending);
+        if state.finisher_waits {
             self.has_jobs.notify_one();
         }
     }
 
-    /// Wait until the finisher made room or went idle, waking it first if it sleeps on a
-    /// batch not yet full.
+    /// Wait until the finisher took what waits, went idle or stopped.
     fn wait_for_room<'q>(&'q self, mut state: MutexGuard<'q, State>) -> MutexGuard<'q, State> {
-        if state.finisher_waits {
-            self.has_jobs.notify_one();
-        }
         state.walker_waits = true;
         let mut state = self.has_room.wait(state).unwrap_or_else(|p| p.into_inner());
         state.walker_waits = false;
@@ -276,6 +277,11 @@ pub(crate) struct Finisher<'scope, 'env> {
     serial: bool,
     /// What the serial way skipped.
     xattrs_skipped: u64,
+    /// Jobs not queued yet, and their bytes of data: handed over in batches.
+    pending: Vec<Job>,
+    pending_bytes: usize,
+    /// How many jobs are handed over at once (fewer when the descriptor limit is low).
+    batch: usize,
 }
 
 impl<'scope, 'env> Finisher<'scope, 'env> {
@@ -283,13 +289,17 @@ impl<'scope, 'env> Finisher<'scope, 'env> {
         let serial = std::env::var_os(SERIAL_VAR).is_some_and(|v| v == "1")
             || NO_THREADS.load(Ordering::Relaxed);
         // Each waiting job holds a descriptor: leave most of the limit to the rest.
-        queue.lock().max_jobs = (crate::sys::fs::fd_limit() / 4).clamp(1, MAX_JOBS as u64) as usize;
+        let max_jobs = (crate::sys::fs::fd_limit() / 8).clamp(1, MAX_JOBS as u64) as usize;
+        queue.lock().max_jobs = max_jobs;
         Finisher {
             scope,
             queue,
             thread: None,
             serial,
             xattrs_skipped: 0,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            batch: BATCH.min(max_jobs),
         }
     }
 
@@ -323,8 +333,20 @@ impl<'scope, 'env> Finisher<'scope, 'env> {
                 .run(&mut self.xattrs_skipped)
                 .map_err(|failure| failure.error);
         }
-        self.queue.push(job);
+        self.pending_bytes += job.data.len();
+        self.pending.push(job);
+        if self.pending.len() >= self.batch || self.pending_bytes >= MAX_BYTES / 4 {
+            self.flush();
+        }
         Ok(())
+    }
+
+    /// Queue the jobs handed over and not queued yet.
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.queue.push(&mut self.pending, self.pending_bytes);
+            self.pending_bytes = 0;
+        }
     }
 
     /// Whether the finisher stopped on a failure: the walker stops too.
@@ -334,10 +356,11 @@ impl<'scope, 'env> Finisher<'scope, 'env> {
 
     /// Wait until every file handed over is finished (or the finisher failed): for a
     /// step that must see the file system as the serial unpack would (the free space).
-    pub(crate) fn drain(&self) {
+    pub(crate) fn drain(&mut self) {
         if self.thread.is_none() {
             return;
         }
+        self.flush();
         let mut state = self.queue.lock();
         while !state.stopped && (state.busy || !state.jobs.is_empty()) {
             state = self.queue.wait_for_room(state);
@@ -346,6 +369,7 @@ impl<'scope, 'env> Finisher<'scope, 'env> {
 
     /// Close the queue, let the finisher finish what waits, and join it.
     pub(crate) fn join(mut self) -> Finished {
+        self.flush();
         self.queue.close();
         if let Some(thread) = self.thread.take() {
             // It catches its own panics (`Queue::stop_after_panic`).

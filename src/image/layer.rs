@@ -413,7 +413,7 @@ fn weigh_file(
     root: &Root,
     entry: &Entry,
     state: &mut UnpackState,
-    finisher: &Finisher,
+    finisher: &mut Finisher,
 ) -> Result<(), EntryError> {
     if let Some(Sparse {
         real_size,
