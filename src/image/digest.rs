@@ -1,8 +1,11 @@
 //! Content digests as the OCI image-spec (`descriptor.md`) defines them: `ALGORITHM:HEX`,
 //! with sha256 and sha512 the registered algorithms and the hex in lowercase. Layers are
-//! hashed while they stream into the unpacker, so checking one costs no pass of its own.
+//! hashed while they stream into the unpacker ([`Hashing`]), so checking one costs no pass
+//! of its own.
 
+use crate::error::{Error, Result};
 use sha2::{Digest as _, Sha256, Sha512};
+use std::io::{self, Read};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Algorithm {
@@ -77,6 +80,46 @@ pub(crate) fn of(alg: Algorithm, bytes: &[u8]) -> String {
     let mut h = Hasher::new(alg);
     h.update(bytes);
     h.finish()
+}
+
+/// A reader that hashes what passes through it (when there is a digest to check).
+pub(crate) struct Hashing<'h, R> {
+    pub(crate) inner: R,
+    pub(crate) hasher: Option<&'h mut Hasher>,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// A hasher for an expected digest, in its algorithm.
+pub(crate) fn hasher_for(label: &str, expected: &str) -> Result<Hasher> {
+    let (alg, _) = parse(expected).ok_or_else(|| {
+        Error::failure(format!("{label}: unusable digest {expected:?}"))
+            .because(format!("a digest must be {}", FORMS))
+            .fix("the image is damaged or was made by hand: save it again (podman save)")
+    })?;
+    Ok(Hasher::new(alg))
+}
+
+/// Check a digest computed while unpacking against the one the image gives.
+pub(crate) fn verify(label: &str, what: &str, expected: &str, actual: String) -> Result<()> {
+    if expected == actual {
+        return Ok(());
+    }
+    Err(
+        Error::failure(format!("{label}: the {what} digest does not match"))
+            .because(format!(
+                "the image says {expected}, the content is {actual}"
+            ))
+            .fix("the archive is damaged or was altered: save the image again"),
+    )
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 //! [`super::finisher`], whose first failure stops the unpack as a failure here would.
 
 use super::beneath::{self, InnerPath, Root};
-use super::digest::{self, Hasher};
+use super::digest::{hasher_for, verify, Hashing};
 use super::entry_error::EntryError;
 use super::finisher::{self, Finisher, Job, Queue};
 use super::limits::{Budget, Limits};
@@ -66,45 +66,6 @@ impl UnpackState {
             ..UnpackState::default()
         }
     }
-}
-
-/// A reader that hashes what passes through it (when there is a digest to check).
-struct Hashing<'h, R> {
-    inner: R,
-    hasher: Option<&'h mut Hasher>,
-}
-
-impl<R: Read> Read for Hashing<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
-        Ok(n)
-    }
-}
-
-/// A hasher for an expected digest, in its algorithm.
-fn hasher_for(label: &str, expected: &str) -> Result<Hasher> {
-    let (alg, _) = digest::parse(expected).ok_or_else(|| {
-        Error::failure(format!("{label}: unusable digest {expected:?}"))
-            .because(format!("a digest must be {}", digest::FORMS))
-            .fix("the image is damaged or was made by hand: save it again (podman save)")
-    })?;
-    Ok(Hasher::new(alg))
-}
-
-fn verify(label: &str, what: &str, expected: &str, actual: String) -> Result<()> {
-    if expected == actual {
-        return Ok(());
-    }
-    Err(
-        Error::failure(format!("{label}: the {what} digest does not match"))
-            .because(format!(
-                "the image says {expected}, the content is {actual}"
-            ))
-            .fix("the archive is damaged or was altered: save the image again"),
-    )
 }
 
 /// Apply one layer blob. `digest` is the blob's digest as stored (OCI), `diff_id` that of
