@@ -389,3 +389,83 @@ impl Drop for Finisher<'_, '_> {
         self.queue.close();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::os::unix::fs::MetadataExt;
+
+    fn job(dir: &std::path::Path, i: usize, attrs: Vec<Xattr>) -> Job {
+        let path = dir.join(format!("f{i}"));
+        Job {
+            file: File::create(&path).unwrap(),
+            shown: format!("f{i}"),
+            data: format!("file {i}").into_bytes(),
+            owner: None,
+            mode: Some(0o640),
+            attrs,
+            mtime: 1_000_000 + i as i64,
+        }
+    }
+
+    /// Hand `jobs` to a finisher thread and join it.
+    fn finish_all(jobs: impl Iterator<Item = Job>) -> Finished {
+        let queue = Queue::default();
+        std::thread::scope(|scope| {
+            let mut finisher = Finisher::new(scope, &queue);
+            finisher.serial = false;
+            for j in jobs {
+                finisher.hand(j).unwrap();
+            }
+            assert!(finisher.thread.is_some(), "a thread of its own");
+            finisher.join()
+        })
+    }
+
+    #[test]
+    fn every_file_handed_over_is_finished_when_join_returns() {
+        let dir = std::env::temp_dir().join(format!("userns-finisher-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let finished = finish_all((0..1000).map(|i| job(&dir, i, Vec::new())));
+        assert!(finished.failure.is_none());
+        for i in 0..1000 {
+            let path = dir.join(format!("f{i}"));
+            let m = std::fs::metadata(&path).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("file {i}"));
+            assert_eq!(
+                (m.mode() & 0o7777, m.mtime()),
+                (0o640, 1_000_000 + i as i64)
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_first_failure_names_its_file_and_the_files_before_it_are_finished() {
+        let dir = std::env::temp_dir().join(format!("userns-finisher-f-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A name longer than XATTR_NAME_MAX: ERANGE, which no rule skips.
+        let bad = || Xattr {
+            name: CString::new(format!("user.{}", "n".repeat(300))).unwrap(),
+            value: b"v".to_vec(),
+        };
+        let jobs = (0..600).map(|i| match i {
+            300 | 450 => job(&dir, i, vec![bad()]),
+            _ => job(&dir, i, Vec::new()),
+        });
+        let finished = finish_all(jobs);
+        let failure = finished.failure.expect("the unpack fails");
+        assert_eq!(failure.shown, "f300");
+        assert!(
+            failure.error.to_string().contains("set the attribute"),
+            "{}",
+            failure.error
+        );
+        for i in 0..300 {
+            let m = std::fs::metadata(dir.join(format!("f{i}"))).unwrap();
+            assert_eq!(m.mtime(), 1_000_000 + i as i64, "f{i} was finished");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
