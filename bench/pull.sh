@@ -137,3 +137,32 @@ for size in small large; do
     [ -z "$base" ] || bench_report -v size=$size pull-$size b=userns-base p=podman -- '
         printf "%s: median userns-base pull %.1f ms, its ratio to podman %.3f\n", size, b*1000, b/p'
 done
+# BENCH_TURNS=N, with BENCH_BASELINE: then the large image is pulled N times by each of
+# userns-base, userns, and userns with USERNS_UNPACK_SERIAL=1 (its unpack on one thread),
+# taking turns; medians in bench/results/pull-turns.txt. On a busy machine the load moves
+# between hyperfine's blocks of runs, much less between turns.
+if [ -n "${BENCH_TURNS:-}" ] && [ -n "$base" ]; then
+    REF=$ref TURNS=$BENCH_TURNS bench_ns --tmpfs-run $home_opt '
+        for bin in userns-base userns; do as_user "$SCRATCH/$bin" pull -q "$REF:large" >/dev/null; done
+        : > base.us; : > new.us; : > serial.us
+        for i in $(seq "$TURNS"); do
+            for v in base new serial; do
+                case $v in
+                    base) bin=userns-base; serial=0;;
+                    new) bin=userns; serial=0;;
+                    serial) bin=userns; serial=1;;
+                esac
+                as_user "$SCRATCH/$bin" rmi -f "$REF:large" >/dev/null 2>&1; sync
+                t0=$(date +%s%N)
+                as_user env USERNS_UNPACK_SERIAL=$serial "$SCRATCH/$bin" pull -q "$REF:large" >/dev/null
+                echo $(( ($(date +%s%N) - t0) / 1000 )) >> $v.us
+            done
+        done
+        for v in base new serial; do
+            sort -n $v.us | awk -v v=$v -v n="$TURNS" "{ a[NR] = \$1 } END {
+                printf \"large, %d turns: userns-%s median %.1f ms\\n\", n, v, a[int((NR + 1) / 2)] / 1000 }"
+        done > pull-turns.txt
+    '
+    cp "$scratch/out/pull-turns.txt" bench/results/
+    cat bench/results/pull-turns.txt
+fi
