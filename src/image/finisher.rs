@@ -12,7 +12,9 @@
 //! capabilities), the times. The finisher never opens anything by path: whatever a later
 //! entry does to the file's name (replaces its directory with a symlink, whites it out,
 //! links to it), the finisher writes the same inode the serial unpack wrote, and the
-//! tree comes out the same.
+//! tree comes out the same. Before the limits ask the file system for its free space
+//! again ([`super::limits`]), the walker waits for what it handed over to land
+//! ([`Finisher::drain`]), so that the check sees what the serial unpack saw.
 //!
 //! Jobs wait in a queue bounded in count (each holds a descriptor) and in bytes of data
 //! (small files travel as bytes, see [`CARRIED_MAX`]). The first failure stops the
