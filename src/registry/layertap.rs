@@ -41,6 +41,8 @@ pub struct LayerTap {
     label: String,
     tar: Option<PathBuf>,
     worker: Option<Worker>,
+    /// Called once, when the first bytes arrive.
+    first_bytes: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl LayerTap {
@@ -54,7 +56,13 @@ impl LayerTap {
             label,
             tar,
             worker: None,
+            first_bytes: None,
         }
+    }
+
+    /// Have `then` called when the layer's first bytes arrive (its response began).
+    pub(crate) fn on_first_bytes(&mut self, then: Box<dyn FnOnce() + Send>) {
+        self.first_bytes = Some(then);
     }
 
     fn start(&self) -> Worker {
@@ -98,6 +106,9 @@ impl LayerTap {
     pub fn feed(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
+        }
+        if let Some(then) = self.first_bytes.take() {
+            then();
         }
         let (tx, _) = match &mut self.worker {
             Some(w) => w,

@@ -264,7 +264,6 @@ impl Stage {
     }
 }
 
-/// Hash the bytes of a part already on disk, and give them to `also`; returns its length.
 /// The digest of the file at `path` in `alg` (a kept tar whose config names its diff_id
 /// in another algorithm than its blob's).
 pub(crate) fn digest_of_file(path: &Path, alg: digest::Algorithm) -> Result<String> {
@@ -274,6 +273,7 @@ pub(crate) fn digest_of_file(path: &Path, alg: digest::Algorithm) -> Result<Stri
     Ok(hasher.finish())
 }
 
+/// Hash the bytes of a part already on disk, and give them to `also`; returns its length.
 fn rehash(
     file: &mut File,
     part: &Path,
