@@ -51,10 +51,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The `.part` files of the stage of an interrupted pull, with their lengths.
 fn parts(scn: &Scenario) -> Vec<(PathBuf, u64)> {
+    stage_files(scn, "part")
+}
+
+/// The stage's files of this extension, with their lengths.
+fn stage_files(scn: &Scenario, extension: &str) -> Vec<(PathBuf, u64)> {
     let mut all = Vec::new();
     walk(&registry_support::cache_dir(scn), &mut all);
     all.into_iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "part"))
+        .filter(|p| p.extension().is_some_and(|x| x == extension))
         .map(|p| {
             let len = std::fs::metadata(&p).unwrap().len();
             (p, len)
@@ -86,19 +91,33 @@ fn layers_download_at_once_and_a_registry_that_dies_leaves_parts_that_resume() {
     let reference = format!("{addr}/two:1");
     let child = scn.spawn_sh(&format!("exec $USERNS pull --creds {creds} {reference}"));
     let deadline = Instant::now() + Duration::from_secs(60);
-    // Both big layers on their way at once: two parts growing side by side.
-    while parts(&scn).iter().filter(|(_, len)| *len > 2 << 20).count() < 2 {
+    // Both big layers on their way at once: two tars growing side by side as their
+    // layers stream in. (Their compressed bytes are held in memory, `registry::held`:
+    // no part is written while the download goes well.)
+    while stage_files(&scn, "tar-part")
+        .iter()
+        .filter(|(_, len)| *len > 2 << 20)
+        .count()
+        < 2
+    {
         assert!(
             Instant::now() < deadline,
             "two layers were never downloading at once: {:?}",
-            parts(&scn)
+            stage_files(&scn, "tar-part")
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // No image, nothing run would use: only the stage.
+    assert!(
+        parts(&scn).iter().all(|(_, len)| *len == 0),
+        "{:?}",
+        parts(&scn)
+    );
+    // No image, nothing run would use: only the stage, with what was held written out
+    // to resume from.
     registry_support::kill_mid_pull(&mut registry, child, &scn);
     let left: Vec<(PathBuf, u64)> = parts(&scn);
     assert!(left.len() >= 2, "{left:?}");
+    assert!(left.iter().all(|(_, len)| *len > 2 << 20), "{left:?}");
     let kept: u64 = left.iter().map(|(_, len)| len).sum();
     assert_code(&scn.run(&["run", &reference, "true"]), 125);
 

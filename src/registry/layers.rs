@@ -10,7 +10,7 @@
 use super::client::Session;
 use super::layertap::{LayerTap, Scanned};
 use super::manifest::Descriptor;
-use super::stage::Stage;
+use super::stage::{Downloaded, Stage};
 use crate::error::{Error, Result};
 use crate::image::digest;
 use crate::image::idcheck::IdCensus;
@@ -92,7 +92,7 @@ pub(crate) fn download_all(
     layers: &[Descriptor],
     progress: &ProgressBar,
     shown: &str,
-) -> std::result::Result<IdCensus, Failed> {
+) -> std::result::Result<(IdCensus, Vec<Downloaded>), Failed> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     let total = layers.len();
@@ -115,7 +115,8 @@ pub(crate) fn download_all(
     if order.is_empty() {
         head.open();
     }
-    let results: Vec<Slot<Scanned>> = (0..total).map(|_| Slot::default()).collect();
+    let results: Vec<Slot<(Scanned, Option<Downloaded>)>> =
+        (0..total).map(|_| Slot::default()).collect();
     let results = &results;
     let config_done: &Slot<()> = &Slot::default();
     let label = |i: usize| {
@@ -134,6 +135,7 @@ pub(crate) fn download_all(
             latch.wait(HEAD_START);
             let result = stage
                 .download(&mut config_session, config, progress, None)
+                .map(|_| ())
                 .map_err(failed);
             if result.is_err() {
                 stop.store(true, Ordering::Relaxed);
@@ -166,10 +168,51 @@ pub(crate) fn download_all(
             });
         }
     });
-    let taken: Vec<_> = results.iter().map(take).collect();
+    // The compressed blobs held in memory (`held`): the caller's once the download
+    // succeeded; written to the stage at once when it failed, to resume from.
+    let mut held = Vec::new();
+    let taken: Vec<Option<std::result::Result<Scanned, Failed>>> = results
+        .iter()
+        .map(|slot| {
+            take(slot).map(|r| {
+                r.map(|(scanned, downloaded)| {
+                    held.extend(downloaded);
+                    scanned
+                })
+            })
+        })
+        .collect();
     let config_result = take(config_done);
-    // The first layer that failed, else the config's failure, is the one reported.
-    let mut taken = taken;
+    match check_all(stage, config, layers, shown, first, taken, config_result) {
+        Ok(census) => Ok((census, held)),
+        Err(f) => {
+            if !f.damaged {
+                keep_all(held);
+            }
+            Err(f)
+        }
+    }
+}
+
+/// Write the held blobs to the stage (a pull that failed: the next one resumes).
+pub(crate) fn keep_all(held: Vec<Downloaded>) {
+    for blob in held {
+        let _ = blob.keep();
+    }
+}
+
+/// The first failure of the layers (else the config's), or each layer's tar held
+/// against the config's diff_id and the census of all the layers, in order.
+fn check_all(
+    stage: &Stage,
+    config: &Descriptor,
+    layers: &[Descriptor],
+    shown: &str,
+    first: &[usize],
+    mut taken: Vec<Option<std::result::Result<Scanned, Failed>>>,
+    config_result: Option<std::result::Result<(), Failed>>,
+) -> std::result::Result<IdCensus, Failed> {
+    let total = layers.len();
     if let Some(i) = (0..total).find(|&i| matches!(taken[first[i]], Some(Err(_)))) {
         if let Some(Err(f)) = taken[first[i]].take() {
             return Err(f);
@@ -182,6 +225,13 @@ pub(crate) fn download_all(
     };
     config_result.ok_or_else(unexpected)??;
     let diff_ids = config_diff_ids(stage, config, total, shown).map_err(damaged)?;
+    let label = |i: usize| {
+        format!(
+            "layer {} of {total} ({}) of {shown}",
+            i + 1,
+            layers[i].digest
+        )
+    };
     let mut census = IdCensus::new();
     for i in 0..total {
         let Some(Ok(scanned)) = &taken[first[i]] else {
@@ -218,7 +268,7 @@ fn download_layer(
     label: String,
     progress: &ProgressBar,
     opens: Option<std::sync::Arc<Latch>>,
-) -> std::result::Result<Scanned, Failed> {
+) -> std::result::Result<(Scanned, Option<Downloaded>), Failed> {
     let blob = stage.blob_path(&layer.digest).map_err(damaged)?;
     let (alg, _) = digest::parse(&layer.digest).ok_or_else(|| {
         damaged(Error::failure(format!(
@@ -230,10 +280,19 @@ fn download_layer(
     if let Some(latch) = opens {
         tap.on_first_bytes(Box::new(move || latch.open()));
     }
-    stage
+    let downloaded = stage
         .download(session, layer, progress, Some(&mut tap))
         .map_err(failed)?;
-    tap.finish().map_err(damaged)
+    let scanned = tap.finish().map_err(damaged)?;
+    // A plain layer's blob is its tar, for the unpack; a compressed layer's tar is kept,
+    // and its blob is not needed again unless the pull fails (`download_all`).
+    match scanned.tar {
+        Some(_) => Ok((scanned, Some(downloaded))),
+        None => {
+            downloaded.keep().map_err(failed)?;
+            Ok((scanned, None))
+        }
+    }
 }
 
 /// Hold a layer's tar against the diff_id the config gives it (hashed again only when

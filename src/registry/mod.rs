@@ -11,7 +11,8 @@
 //! - [`client`]: one registry endpoint's session;
 //! - [`manifest`]: manifests and indexes, the platform's choice;
 //! - [`stage`]: the downloaded blobs, verified, as an OCI layout that resumes;
-//! - [`layers`]: the config, then the layers at once, into the stage;
+//! - [`held`]: a layer's compressed bytes held in memory, written only when needed;
+//! - [`layers`]: the config and the layers at once (the largest first), into the stage;
 //! - [`layertap`]: a layer decompressed, hashed for its diff_id and scanned for its
 //!   owners as it downloads;
 //! - [`pull`]: the order of it all, up to the image cache's unpacker.
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod cred_helper;
+pub(crate) mod held;
 pub mod layers;
 pub mod layertap;
 pub mod manifest;

@@ -68,6 +68,30 @@ pub struct Fetched {
     pub stage: Option<Stage>,
     /// The owners of the staged layers' files, read as they streamed (Some with a stage).
     pub census: Option<IdCensus>,
+    /// The compressed layers' blobs, held in memory (`held`): dropped once the pull is
+    /// done ([`Fetched::done`]), written to the stage if it fails first, for the next
+    /// pull to resume from.
+    held: std::sync::Mutex<Vec<super::stage::Downloaded>>,
+}
+
+impl Fetched {
+    /// The pull is done with its blobs (installed, refused, or only checked): what is
+    /// held is not written.
+    pub fn done(&self) {
+        if let Ok(mut held) = self.held.lock() {
+            for blob in held.drain(..) {
+                blob.discard();
+            }
+        }
+    }
+}
+
+impl Drop for Fetched {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.held.lock() {
+            super::layers::keep_all(std::mem::take(&mut *held));
+        }
+    }
 }
 
 impl Fetched {
@@ -267,15 +291,16 @@ fn fetch_from(
         .config
         .clone()
         .ok_or_else(|| Error::failure(format!("{shown}: the manifest names no config")))?;
-    let fetched = |stage, census| Fetched {
+    let fetched = |stage, census, held| Fetched {
         reference: asked.clone(),
         manifest_digest: manifest_digest.clone(),
         id: config.digest.clone(),
         stage,
         census,
+        held: std::sync::Mutex::new(held),
     };
     if !always_stage && crate::image::prepare_cached(&config.digest, cache)?.is_some() {
-        return Ok(fetched(None, None));
+        return Ok(fetched(None, None, Vec::new()));
     }
     let stage = Stage::open(&cache.root, &manifest_digest)?;
     stage.put(&manifest_digest, &bytes)?;
@@ -285,14 +310,14 @@ fn fetch_from(
     let downloaded = download_all(&stage, &mut session, &config, &doc.layers, progress, &shown);
     // No thread of the download may outlive it: the user namespace comes next.
     threads_gone();
-    let census = match downloaded {
-        Ok(census) => census,
+    let (census, held) = match downloaded {
+        Ok(done) => done,
         Err(Failed { error, damaged }) => {
             progress.abandon();
             // A blob that failed its digest is gone; what broke off stays, to resume.
             // A layer whose tar is damaged (or is not the one its diff_id names) came
             // as the registry holds it: nothing worth resuming.
-            if damaged || !stage.resumable() {
+            if damaged || !stage.resumable(&doc.layers) {
                 stage.remove();
             }
             return Err(error);
@@ -305,17 +330,21 @@ fn fetch_from(
     } else {
         content_type
     };
-    stage.finish(&manifest::Descriptor {
-        media_type,
-        digest: manifest_digest.clone(),
-        size: bytes.len() as u64,
-        platform: None,
-    })?;
+    // Made before the last step, so that a failure from here on writes what is held.
+    let out = fetched(Some(stage), Some(census), held);
+    if let Some(stage) = &out.stage {
+        stage.finish(&manifest::Descriptor {
+            media_type,
+            digest: manifest_digest.clone(),
+            size: bytes.len() as u64,
+            platform: None,
+        })?;
+    }
     progress.finish_and_clear();
     // Every blob is in the stage and verified, nothing is unpacked: `install`, in the
     // namespace, checks the layers' owners against its map before it unpacks anything
     // (`image::install_pulled`), and a refusal removes the stage.
-    Ok(fetched(Some(stage), Some(census)))
+    Ok(out)
 }
 
 /// `userns pull`: fetch, then (when there is anything to unpack) enter a user namespace
@@ -378,7 +407,8 @@ pub fn install(fetched: &Fetched, cache: &ImageCache, account: &Account) -> Resu
                 ),
             };
             // Installed, or refused by the checks: either way the stage is done (a
-            // damaged one must not be resumed from).
+            // damaged one must not be resumed from), and what it held with it.
+            fetched.done();
             stage.remove();
             installed?
         }

@@ -18,6 +18,7 @@
 //! its final name) is read through the whole check again, compressed digest included.
 
 use super::client::Session;
+use super::held::{Budget, PartSink};
 use super::layertap::LayerTap;
 use super::manifest::Descriptor;
 use crate::error::{Error, Result};
@@ -33,6 +34,39 @@ pub(crate) const STAGE_PREFIX: &str = ".pull-";
 pub struct Stage {
     pub dir: PathBuf,
     _lock: OwnedFd,
+    /// What the layers downloading at once hold in memory (`held`).
+    budget: std::sync::Arc<Budget>,
+}
+
+/// A blob downloaded and verified: complete on disk, or (a layer's) held in memory, in
+/// part or whole (`held`), until the caller says whether it is wanted on disk.
+pub struct Downloaded {
+    path: PathBuf,
+    part: PathBuf,
+    /// None: the blob is at `path` already.
+    sink: Option<PartSink>,
+}
+
+impl Downloaded {
+    /// Write what is held and name the blob by its digest (a plain layer: its blob is
+    /// its tar, which the unpack reads).
+    pub(crate) fn keep(self) -> Result<()> {
+        let Some(mut sink) = self.sink else {
+            return Ok(());
+        };
+        sink.spill()
+            .map_err(|e| Error::io("write", &self.part, &e))?;
+        drop(sink);
+        std::fs::rename(&self.part, &self.path).map_err(|e| Error::io("rename", &self.part, &e))
+    }
+
+    /// Not wanted on disk: a compressed layer, whose tar is kept instead.
+    pub(crate) fn discard(self) {
+        if let Some(sink) = self.sink {
+            drop(sink);
+            let _ = std::fs::remove_file(&self.part);
+        }
+    }
 }
 
 fn blob_rel(d: &str) -> Option<String> {
@@ -63,6 +97,7 @@ impl Stage {
         Ok(Stage {
             dir,
             _lock: file.into(),
+            budget: Default::default(),
         })
     }
 
@@ -88,14 +123,17 @@ impl Stage {
 
     /// Download the blob of `desc`, resuming a part, verified by size and digest. Every
     /// byte of the blob, in order, is also given to `tap` (a layer's scan): those of a
-    /// blob or part already here as they are read, then those that arrive.
-    pub fn download(
+    /// blob or part already here as they are read, then those that arrive. A blob
+    /// without a tap (a config) is on disk when this returns; a layer's new bytes are
+    /// held (`held`) until the caller keeps or discards them, and written to the part
+    /// at once when the download breaks off, for the next pull to resume from.
+    pub(crate) fn download(
         &self,
         session: &mut Session,
         desc: &Descriptor,
         progress: &ProgressBar,
         mut tap: Option<&mut LayerTap>,
-    ) -> Result<()> {
+    ) -> Result<Downloaded> {
         let path = self.path_of(&desc.digest)?;
         let (alg, _) = digest::parse(&desc.digest).ok_or_else(|| bad_digest(&desc.digest))?;
         if path.is_file() {
@@ -110,7 +148,11 @@ impl Stage {
             })?;
             if len == desc.size && hasher.finish() == desc.digest {
                 progress.inc(desc.size);
-                return Ok(());
+                return Ok(Downloaded {
+                    part: path.with_extension("part"),
+                    path,
+                    sink: None,
+                });
             }
             let _ = std::fs::remove_file(&path);
             tap.as_deref_mut().map(LayerTap::reset);
@@ -164,6 +206,8 @@ impl Stage {
             }
         }
         progress.inc(have);
+        let hold = tap.is_some();
+        let mut sink = PartSink::new(self.budget.clone(), file, hold);
         let mut body = response
             .body_mut()
             .with_config()
@@ -176,7 +220,8 @@ impl Stage {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    let _ = file.sync_data();
+                    let _ = sink.spill();
+                    let _ = sink.file.sync_data();
                     return Err(Error::failure(format!(
                         "the download of {what} broke off after {have} of {} bytes",
                         desc.size
@@ -187,7 +232,7 @@ impl Stage {
             };
             have += n as u64;
             if have > desc.size {
-                drop(file);
+                drop(sink);
                 let _ = std::fs::remove_file(&part);
                 return Err(
                     Error::failure(format!("{what} is larger than its manifest says"))
@@ -199,12 +244,13 @@ impl Stage {
             if let Some(t) = tap.as_deref_mut() {
                 t.feed(&buf[..n]);
             }
-            file.write_all(&buf[..n])
+            sink.write(&buf[..n])
                 .map_err(|e| Error::io("write", &part, &e))?;
             progress.inc(n as u64);
         }
         if have < desc.size {
-            let _ = file.sync_data();
+            let _ = sink.spill();
+            let _ = sink.file.sync_data();
             return Err(Error::failure(format!(
                 "the download of {what} ended after {have} of {} bytes",
                 desc.size
@@ -214,7 +260,7 @@ impl Stage {
         }
         let actual = hasher.finish();
         if actual != desc.digest {
-            drop(file);
+            drop(sink);
             let _ = std::fs::remove_file(&part);
             return Err(Error::failure(format!("{what} does not match its digest"))
                 .because(format!("the content is {actual}"))
@@ -222,7 +268,21 @@ impl Stage {
         }
         // No fsync: a blob a crash left short or empty under its final name fails the
         // unpacker's own digest check, and a failed install removes the stage (`pull`).
-        std::fs::rename(&part, &path).map_err(|e| Error::io("rename", &part, &e))
+        let downloaded = Downloaded {
+            path,
+            part,
+            sink: Some(sink),
+        };
+        if hold {
+            return Ok(downloaded);
+        }
+        let path = downloaded.path.clone();
+        downloaded.keep()?;
+        Ok(Downloaded {
+            part: path.with_extension("part"),
+            path,
+            sink: None,
+        })
     }
 
     /// Write `oci-layout` and, last, `index.json` naming the manifest.
@@ -244,9 +304,12 @@ impl Stage {
         Ok(self.dir.clone())
     }
 
-    /// Whether a part of a blob is here to resume from (else an interrupted stage holds
-    /// nothing worth keeping).
-    pub fn resumable(&self) -> bool {
+    /// Whether a layer's blob, or a part of one, is here to resume from (else an
+    /// interrupted stage holds nothing worth keeping).
+    pub fn resumable(&self, layers: &[Descriptor]) -> bool {
+        if layers.iter().any(|l| self.has(&l.digest)) {
+            return true;
+        }
         let dir = self.dir.join("blobs");
         let algs = std::fs::read_dir(dir).into_iter().flatten().flatten();
         algs.flat_map(|a| std::fs::read_dir(a.path()).into_iter().flatten().flatten())

@@ -20,24 +20,30 @@ pub fn run(args: ImageCheckArgs) -> Result<u8> {
     let basis = FixBasis::read(&account, &SubIdPaths::default()).ok();
     let text = args.source.to_str().unwrap_or("");
     let checked = if userns::registry::pull::looks_like_reference(text) {
-        // From a registry: the blobs downloaded and verified into a stage, checked there
-        // as a layout, and the stage removed (nothing is unpacked or kept).
+        // From a registry: the layers downloaded, verified and scanned as they stream
+        // (the census `pull` checks), then the stage removed (nothing is unpacked or
+        // kept).
         let mut spec = super::pull::spec(text.to_string(), &args.registry);
         spec.always_stage = true;
         let cache = userns::image::ImageCache::for_user(&account);
         let progress = userns::registry::pull::progress_bar(args.registry.quiet);
         let fetched = userns::registry::fetch(&spec, &cache, &account, &progress)?;
-        let Some(stage) = fetched.stage.as_ref() else {
+        fetched.done();
+        if let Some(stage) = fetched.stage.as_ref() {
+            stage.remove();
+        }
+        let Some(census) = fetched.census.as_ref() else {
             return Err(userns::error::Error::failure(
-                "the pull staged no blobs to check",
+                "the pull scanned no layers to check",
             ));
         };
-        let checked = idcheck::check_source(&stage.dir, &target, basis.as_ref());
-        stage.remove();
-        let mut checked = checked?;
-        checked.source = std::path::PathBuf::from(fetched.origin());
-        checked.kind = "registry";
-        checked
+        idcheck::check_streamed(
+            std::path::PathBuf::from(fetched.origin()),
+            fetched.id.clone(),
+            census,
+            &target,
+            basis.as_ref(),
+        )
     } else {
         idcheck::check_source(&args.source, &target, basis.as_ref())?
     };

@@ -173,6 +173,28 @@ pub fn check_source(
     })
 }
 
+/// The check of an image whose layers were scanned as they streamed (`userns image check`
+/// of a registry reference): `census` against `target`, a kind that does not fit with
+/// its fix from `basis` (when given).
+pub fn check_streamed(
+    source: PathBuf,
+    id: String,
+    census: &IdCensus,
+    target: &MapTarget,
+    basis: Option<&FixBasis>,
+) -> SourceCheck {
+    let mut report = census.check(target);
+    if let Some(basis) = basis {
+        report.suggest_fixes(basis, target.explicit);
+    }
+    SourceCheck {
+        source,
+        kind: "registry",
+        id,
+        report,
+    }
+}
+
 /// A layer blob on disk, as a pull leaves it once downloaded and verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerBlob {
