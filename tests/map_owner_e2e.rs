@@ -11,8 +11,13 @@ use common::{assert_ok, Scenario};
 fn owners_seen(s: &Scenario, as_root: bool) -> Vec<String> {
     let script = r#"
       "$USERNS" unshare setpriv --reuid 1000 --regid 1000 --clear-groups sleep 30 &
+      # userns execs setpriv, which execs sleep: the same pid throughout. (Not pgrep -u
+      # 200999: another test's process may run as that host uid at the same time.)
+      pid=
       for _ in $(seq 100); do
-        pid=$(pgrep -u 200999 -x sleep) && break
+        if [ "$(cat /proc/$!/comm 2>/dev/null)" = sleep ]           && [ "$(stat -c %u /proc/$! 2>/dev/null)" = 200999 ]; then
+          pid=$!; break
+        fi
         sleep 0.1
       done
       echo "$pid"
