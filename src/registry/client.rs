@@ -10,6 +10,7 @@
 use super::auth::{self, Challenge, CredSource, Credentials};
 use super::tls;
 use super::token::{self, TokenRequest};
+use super::transport::transport_error;
 use crate::error::{Error, Result};
 use std::path::Path;
 use std::time::Duration;
@@ -36,34 +37,6 @@ pub struct Session {
     credentials: Option<(Credentials, CredSource)>,
     authorization: Option<String>,
     insecure: bool,
-}
-
-fn is_tls(e: &ureq::Error) -> bool {
-    match e {
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => true,
-        ureq::Error::Io(io) => io
-            .get_ref()
-            .is_some_and(|inner| inner.is::<rustls::Error>()),
-        _ => false,
-    }
-}
-
-/// A request's failure that is not the registry's answer.
-pub(super) fn transport_error(registry: &str, what: &str, e: ureq::Error) -> Error {
-    let fix = match &e {
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            format!("is the registry {registry} running and is this its address?")
-        }
-        // rustls's refusal of a certificate reaches us inside an io::Error.
-        e if is_tls(e) => format!(
-            "trust its certificate (put its CA in ~/.config/containers/certs.d/{registry}/ca.crt), \
-             or, for a test registry, use --tls-verify=false or insecure = true in registries.conf"
-        ),
-        _ => "check the network and the registry, then try again (a pull resumes)".to_string(),
-    };
-    Error::failure(format!("cannot {what} from {registry}"))
-        .because(e.to_string())
-        .fix(fix)
 }
 
 impl Session {

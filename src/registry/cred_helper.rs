@@ -15,7 +15,7 @@
 //! complaints kept for the message. The secret is never put in a message: an answer
 //! that does not parse is described by where it stops parsing, not by its text.
 
-use super::auth::Credentials;
+use super::credentials::Credentials;
 use crate::error::{Error, Result};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use serde::Deserialize;
@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The name a helper `NAME` has on `PATH`.
-pub const PREFIX: &str = "docker-credential-";
+pub use super::credentials::HELPER_PREFIX as PREFIX;
 /// Seconds a helper may take (default [`DEFAULT_TIMEOUT`]).
 pub const TIMEOUT_VAR: &str = "USERNS_CREDENTIAL_HELPER_TIMEOUT";
 /// Long enough for a helper that asks a cloud's metadata service or refreshes a token

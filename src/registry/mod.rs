@@ -5,10 +5,11 @@
 //! - [`config`]: registries.conf v2 (search registries, aliases, rewrites, mirrors,
 //!   `insecure`, `blocked`);
 //! - [`auth`]: auth.json where `podman login` writes it, `--creds`, token and basic auth;
+//! - [`credentials`]: credentials and where they came from;
 //! - [`cred_helper`]: `docker-credential-NAME get`, run bounded;
 //! - [`tls`]: the system's CA store and certs.d;
 //! - [`token`]: distribution's token flow, and which realms credentials may go to;
-//! - [`client`]: one registry endpoint's session;
+//! - [`client`]: one registry endpoint's session ([`transport`]: a request unanswered);
 //! - [`manifest`]: manifests and indexes, the platform's choice;
 //! - [`stage`]: the downloaded blobs, verified, as an OCI layout that resumes;
 //! - [`held`]: a layer's compressed bytes held in memory, written only when needed;
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod cred_helper;
+pub mod credentials;
 pub(crate) mod held;
 pub mod layers;
 pub mod layertap;
@@ -35,6 +37,7 @@ pub mod reference;
 pub mod stage;
 pub mod tls;
 pub mod token;
+pub(crate) mod transport;
 
 pub use pull::{fetch, install, Fetched, PullSpec};
 pub use reference::Reference;

@@ -18,7 +18,7 @@
 //! in the body, never in a URL (which proxies and logs keep).
 
 use super::auth::{CredSource, Credentials, TokenAnswer};
-use super::client::transport_error;
+use super::transport::transport_error;
 use crate::error::{Error, Result};
 
 /// One token to ask a registry's token service for.
