@@ -119,14 +119,6 @@ pub(crate) fn download_all(
         (0..total).map(|_| Slot::default()).collect();
     let results = &results;
     let config_done: &Slot<()> = &Slot::default();
-    let label = |i: usize| {
-        format!(
-            "layer {} of {total} ({}) of {shown}",
-            i + 1,
-            layers[i].digest
-        )
-    };
-    let label = &label;
     std::thread::scope(|scope| {
         // Each thread has a copy of the session: its connection pool and its token.
         let mut config_session = session.clone();
@@ -156,8 +148,14 @@ pub(crate) fn download_all(
                     latch.wait(HEAD_START);
                 }
                 let opens = largest.then(|| latch.clone());
-                let result =
-                    download_layer(stage, &mut session, &layers[i], label(i), progress, opens);
+                let result = download_layer(
+                    stage,
+                    &mut session,
+                    &layers[i],
+                    label(layers, i, shown),
+                    progress,
+                    opens,
+                );
                 if largest {
                     latch.open();
                 }
@@ -194,9 +192,19 @@ pub(crate) fn download_all(
     }
 }
 
+/// How errors name layer `i`: "layer 2 of 3 (sha256:...) of REFERENCE".
+fn label(layers: &[Descriptor], i: usize, shown: &str) -> String {
+    format!(
+        "layer {} of {} ({}) of {shown}",
+        i + 1,
+        layers.len(),
+        layers[i].digest
+    )
+}
+
 /// Write the held blobs to the stage (a pull that failed: the next one resumes).
 pub(crate) fn keep_all(held: Vec<Downloaded>) {
-    for blob in held {
+    for mut blob in held {
         let _ = blob.keep();
     }
 }
@@ -225,20 +233,19 @@ fn check_all(
     };
     config_result.ok_or_else(unexpected)??;
     let diff_ids = config_diff_ids(stage, config, total, shown).map_err(damaged)?;
-    let label = |i: usize| {
-        format!(
-            "layer {} of {total} ({}) of {shown}",
-            i + 1,
-            layers[i].digest
-        )
-    };
     let mut census = IdCensus::new();
     for i in 0..total {
         let Some(Ok(scanned)) = &taken[first[i]] else {
             return Err(unexpected());
         };
         if first[i] == i {
-            keep_tar(stage, &layers[i], &diff_ids[i], scanned, &label(i))?;
+            keep_tar(
+                stage,
+                &layers[i],
+                &diff_ids[i],
+                scanned,
+                &label(layers, i, shown),
+            )?;
         } else if diff_ids[i] != diff_ids[first[i]] {
             return Err(damaged(
                 Error::failure(format!(
@@ -289,6 +296,7 @@ fn download_layer(
     match scanned.tar {
         Some(_) => Ok((scanned, Some(downloaded))),
         None => {
+            let mut downloaded = downloaded;
             downloaded.keep().map_err(failed)?;
             Ok((scanned, None))
         }

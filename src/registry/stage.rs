@@ -48,10 +48,10 @@ pub struct Downloaded {
 }
 
 impl Downloaded {
-    /// Write what is held and name the blob by its digest (a plain layer: its blob is
-    /// its tar, which the unpack reads).
-    pub(crate) fn keep(self) -> Result<()> {
-        let Some(mut sink) = self.sink else {
+    /// Write what is held and name the blob by its digest (a config; a plain layer: its
+    /// blob is its tar, which the unpack reads). Then the blob is at its path.
+    pub(crate) fn keep(&mut self) -> Result<()> {
+        let Some(mut sink) = self.sink.take() else {
             return Ok(());
         };
         sink.spill()
@@ -268,21 +268,15 @@ impl Stage {
         }
         // No fsync: a blob a crash left short or empty under its final name fails the
         // unpacker's own digest check, and a failed install removes the stage (`pull`).
-        let downloaded = Downloaded {
+        let mut downloaded = Downloaded {
             path,
             part,
             sink: Some(sink),
         };
-        if hold {
-            return Ok(downloaded);
+        if !hold {
+            downloaded.keep()?;
         }
-        let path = downloaded.path.clone();
-        downloaded.keep()?;
-        Ok(Downloaded {
-            part: path.with_extension("part"),
-            path,
-            sink: None,
-        })
+        Ok(downloaded)
     }
 
     /// Write `oci-layout` and, last, `index.json` naming the manifest.
