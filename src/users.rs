@@ -35,7 +35,7 @@ impl Account {
             gid: nix::unistd::getgid().as_raw(),
             home: std::env::var_os("HOME").map(PathBuf::from),
         });
-        if uid == 0 && !in_initial_user_namespace() {
+        if uid == 0 && !crate::sys::ns::in_initial_user_namespace() {
             if let Some(home) = std::env::var_os("HOME")
                 .map(PathBuf::from)
                 .filter(|h| h.is_absolute())
@@ -271,15 +271,6 @@ pub(crate) fn xdg_dir(
         .map(PathBuf::from)
         .or_else(|| account.home.clone())?;
     Some(home.join(under_home))
-}
-
-/// Whether this process is in the initial user namespace, whose uid_map is the identity
-/// map of every id (user_namespaces(7)). (Read here rather than through idmap, which
-/// builds on this module.)
-fn in_initial_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").map_or(true, |map| {
-        map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
-    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The ioctls of a namespace descriptor (ioctl_ns(2)), which neither nix nor rustix
-//! wraps.
+//! wraps, and whether this process is in the initial user namespace.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -28,4 +28,12 @@ pub(crate) fn parent(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
         }
         Ok(OwnedFd::from_raw_fd(parent))
     }
+}
+
+/// Whether this process is in the initial user namespace, whose uid_map is the identity
+/// map of every id (user_namespaces(7)); taken as so when the map cannot be read.
+pub(crate) fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").map_or(true, |map| {
+        map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
+    })
 }

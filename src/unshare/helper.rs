@@ -54,7 +54,7 @@ pub(crate) fn check(kind: IdKind, path: &Path) -> Result<Helper> {
     let name = kind.helper_name();
     let meta = std::fs::metadata(path).map_err(|e| Error::io("inspect", path, &e))?;
     let setuid_root = meta.uid() == 0 && meta.mode() & libc::S_ISUID != 0;
-    if meta.uid() == crate::ids::OVERFLOW_ID && !in_initial_userns() {
+    if meta.uid() == crate::ids::OVERFLOW_ID && !crate::sys::ns::in_initial_user_namespace() {
         return Err(Error::failure(format!(
             "{} is owned by an id this user namespace does not map (it shows as {})",
             path.display(),
@@ -125,13 +125,6 @@ fn has_file_cap(path: &Path, kind: IdKind) -> bool {
         IdKind::Gid => CAP_SETGID,
     };
     permitted & (1 << bit) != 0
-}
-
-/// Whether this process is in the initial user namespace (its uid_map is the identity).
-pub(crate) fn in_initial_userns() -> bool {
-    crate::idmap::proc::self_maps()
-        .map(|(uid, _)| uid.is_identity())
-        .unwrap_or(true)
 }
 
 /// Whether the calling process has NoNewPrivs set: then execve never grants the setuid
