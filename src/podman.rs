@@ -146,7 +146,7 @@ impl PauseProcess {
     /// pause process may have ended and its pid been given to another process, which
     /// must never be hit (pidfd_open(2), pidfd_send_signal(2)).
     pub fn stop(&self) -> Result<()> {
-        use crate::keep::process::{pidfd_open, send_signal, wait_exit};
+        use crate::keep::process::{pidfd_open, terminate, Ended};
         let cannot = |why: String| {
             Error::failure(format!(
                 "cannot stop podman's pause process {} ({})",
@@ -178,16 +178,14 @@ impl PauseProcess {
             })?,
         }
         let fix = "stop it yourself (podman system migrate), then try again";
-        for (signal, wait_ms) in [(libc::SIGTERM, 1000), (libc::SIGKILL, 2000)] {
-            let sent = send_signal(self.pid, pidfd.as_ref(), signal).map_err(|e| e.fix(fix))?;
-            if !sent || wait_exit(self.pid, pidfd.as_ref(), wait_ms) {
-                return Ok(());
-            }
+        match terminate(self.pid, pidfd.as_ref(), 1000, 2000).map_err(|e| e.fix(fix))? {
+            Ended::Survived => Err(Error::failure(format!(
+                "podman's pause process {} did not stop",
+                self.pid
+            ))
+            .fix("kill it yourself, then try again")),
+            _ => Ok(()),
         }
-        Err(
-            Error::failure(format!("podman's pause process {} did not stop", self.pid))
-                .fix("kill it yourself, then try again"),
-        )
     }
 }
 

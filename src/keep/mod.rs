@@ -387,23 +387,21 @@ pub(crate) fn stop_locked(dir: &Path, rec: &KeptRecord) -> Result<String> {
 
 /// SIGTERM to a kept namespace's pause process, SIGKILL if it is still there after ~2 s.
 fn end_pause(rec: &KeptRecord, j: &Joinable) -> Result<String> {
-    Ok(if !process::send_signal(j.pid, j.pidfd(), libc::SIGTERM)? {
-        format!("{} had already exited", rec.name)
-    } else if process::wait_exit(j.pid, j.pidfd(), 2000) {
-        format!("stopped {} (pid {})", rec.name, j.pid)
-    } else {
-        process::send_signal(j.pid, j.pidfd(), libc::SIGKILL)?;
-        if !process::wait_exit(j.pid, j.pidfd(), 2000) {
+    use process::Ended;
+    Ok(match process::terminate(j.pid, j.pidfd(), 2000, 2000)? {
+        Ended::Already => format!("{} had already exited", rec.name),
+        Ended::Terminated => format!("stopped {} (pid {})", rec.name, j.pid),
+        Ended::Killed => format!(
+            "killed {} (pid {}) after SIGTERM was ignored",
+            rec.name, j.pid
+        ),
+        Ended::Survived => {
             return Err(Error::failure(format!(
                 "pause process {} of {} did not exit after SIGKILL",
                 j.pid, rec.name
             ))
-            .fix("check it with ps; a process stuck in the kernel (state D) exits later"));
+            .fix("check it with ps; a process stuck in the kernel (state D) exits later"))
         }
-        format!(
-            "killed {} (pid {}) after SIGTERM was ignored",
-            rec.name, j.pid
-        )
     })
 }
 

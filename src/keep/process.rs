@@ -165,6 +165,39 @@ pub(crate) fn wait_exit(pid: i32, pidfd: Option<&OwnedFd>, timeout_ms: u64) -> b
     }
 }
 
+/// How [`terminate`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Gone before SIGTERM.
+    Already,
+    /// Exited after SIGTERM.
+    Terminated,
+    /// Exited after SIGKILL.
+    Killed,
+    /// Still there `kill_wait_ms` after SIGKILL (stuck in the kernel, state D).
+    Survived,
+}
+
+/// SIGTERM, then SIGKILL when the process is still there after `term_wait_ms`, each
+/// sent and awaited through its pidfd when there is one (so a reused pid is never hit).
+pub(crate) fn terminate(
+    pid: i32,
+    pidfd: Option<&OwnedFd>,
+    term_wait_ms: u64,
+    kill_wait_ms: u64,
+) -> Result<Ended> {
+    if !send_signal(pid, pidfd, libc::SIGTERM)? {
+        return Ok(Ended::Already);
+    }
+    if wait_exit(pid, pidfd, term_wait_ms) {
+        return Ok(Ended::Terminated);
+    }
+    if !send_signal(pid, pidfd, libc::SIGKILL)? || wait_exit(pid, pidfd, kill_wait_ms) {
+        return Ok(Ended::Killed);
+    }
+    Ok(Ended::Survived)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

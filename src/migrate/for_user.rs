@@ -117,22 +117,12 @@ impl Proven {
     /// SIGTERM, then SIGKILL after two seconds, through the pidfd. Ok(false): it had
     /// already exited.
     pub fn stop(&self) -> Result<bool, String> {
-        let send = |sig| match crate::sys::pidfd::send_signal(&self.pidfd, sig) {
-            Ok(()) => Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(false),
-            Err(e) => Err(format!("cannot signal pid {}: {e}", self.pid)),
-        };
-        if !send(libc::SIGTERM)? {
-            return Ok(false);
-        }
-        if crate::sys::pidfd::wait_exit(&self.pidfd, Duration::from_secs(2)) {
-            return Ok(true);
-        }
-        send(libc::SIGKILL)?;
-        if crate::sys::pidfd::wait_exit(&self.pidfd, Duration::from_secs(2)) {
-            Ok(true)
-        } else {
-            Err(format!("pid {} did not exit after SIGKILL", self.pid))
+        use crate::keep::process::{terminate, Ended};
+        match terminate(self.pid, Some(&self.pidfd), 2000, 2000) {
+            Ok(Ended::Already) => Ok(false),
+            Ok(Ended::Terminated | Ended::Killed) => Ok(true),
+            Ok(Ended::Survived) => Err(format!("pid {} did not exit after SIGKILL", self.pid)),
+            Err(e) => Err(e.to_string()),
         }
     }
 }
