@@ -22,7 +22,7 @@ mod image_support;
 
 use canary_support::{assert_canary_untouched, scenario};
 use common::Scenario;
-use image_support::Scratch;
+use image_support::{outside, Scratch};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::CString;
@@ -258,16 +258,6 @@ fn same_error(scn: &Scenario, archive: &Path) -> String {
     finished
 }
 
-/// An id in the image as the host sees it: 0 is the user, N the N-th subordinate id
-/// (the harness's default range 200000:65536).
-fn outside(id: u32, user: u32) -> u32 {
-    if id == 0 {
-        user
-    } else {
-        200_000 + id - 1
-    }
-}
-
 #[test]
 fn directories_replaced_while_their_files_are_finished_give_the_serial_tree() {
     let Some(scn) = scenario("finisher_replaced") else {
@@ -489,13 +479,8 @@ fn namespace_helper_prepare() {
         .spawn(|| ())
         .is_ok_and(|t| t.join().is_ok());
     println!("\nTHREADS={}", if threads { "yes" } else { "no" });
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let account = userns::users::Account {
-        name: None,
-        uid: 0,
-        gid: 0,
-        home,
-    };
+    // Inside, uid 0 is the user who entered, with their $HOME.
+    let account = userns::users::Account::current();
     let cache = userns::image::ImageCache::for_user(&account);
     match userns::image::prepare(Path::new(&source), &cache) {
         Ok(p) => println!("\nROOTFS={}", p.rootfs.display()),

@@ -395,15 +395,9 @@ fn namespace_helper_prepare() {
     let Some(source) = std::env::var_os("USERNS_IMAGE_SOURCE") else {
         return;
     };
-    // The cache of the user who entered: inside, uid 0 maps to them, so passwd lookups of
-    // the current uid would give root's home.
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let account = userns::users::Account {
-        name: None,
-        uid: 0,
-        gid: 0,
-        home,
-    };
+    // The cache of the user who entered: inside, uid 0 maps to them, and the account
+    // is theirs, with their $HOME.
+    let account = userns::users::Account::current();
     let cache = ImageCache::for_user(&account);
     let p = image::prepare(Path::new(&source), &cache).unwrap_or_else(|e| panic!("{e}"));
     println!("ROOTFS={}", p.rootfs.display());

@@ -10,7 +10,7 @@ mod common;
 mod image_support;
 
 use common::Scenario;
-use image_support::{path_str, Scratch};
+use image_support::{outside, path_str, Scratch};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -20,16 +20,6 @@ const DEFAULT_ACL_640: &str = "hex:02000000\
                                01000600ffffffff\
                                04000400ffffffff\
                                20000000ffffffff";
-
-/// An id in the image as the host sees it: 0 is the user, N the N-th subordinate id
-/// (the harness's default range 200000:65536).
-fn outside(id: u32, user: u32) -> u32 {
-    if id == 0 {
-        user
-    } else {
-        200_000 + id - 1
-    }
-}
 
 #[test]
 fn owners_and_modes_are_the_headers_whatever_a_new_file_gets() {

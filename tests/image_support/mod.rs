@@ -158,3 +158,13 @@ pub fn podman(store: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// An id in the image as the host sees it: 0 is the user, N the N-th subordinate id
+/// (the harness's default range 200000:65536).
+pub fn outside(id: u32, user: u32) -> u32 {
+    if id == 0 {
+        user
+    } else {
+        200_000 + id - 1
+    }
+}
