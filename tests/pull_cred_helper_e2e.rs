@@ -13,7 +13,7 @@ mod registry_support;
 use base64::Engine as _;
 use common::{assert_code, assert_ok, stderr, stdout, Scenario};
 use image_support::{path_str, Scratch};
-use registry_support::token::{Policy, TokenServer, REFRESH_TOKEN, SERVICE};
+use registry_support::token::{REFRESH_TOKEN, SERVICE};
 use registry_support::{
     busybox_layer, cache_entries, chown_tree, config, images_json, scenario, Registry, PASSWORD,
     USER,
@@ -485,15 +485,7 @@ fn a_helper_that_fails_prints_garbage_or_hangs_is_a_clear_error_and_caches_nothi
 #[test]
 fn identity_tokens_from_auth_json_and_helpers_take_the_oauth2_flow() {
     let scratch = Scratch::new("cred_helper_identity");
-    let tokens = TokenServer::start(
-        &scratch.path("token"),
-        false,
-        Policy {
-            refuse_anonymous: true,
-            ..Policy::default()
-        },
-    );
-    let registry = Registry::start_token(&scratch.path("registry"), &tokens, false);
+    let (tokens, registry) = Registry::start_login_only(&scratch);
     let Some(f) = Fixture::with("cred_helper_identity", scratch, registry) else {
         return;
     };

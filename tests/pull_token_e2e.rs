@@ -69,15 +69,7 @@ fn assert_registry_saw_only_tokens(relay: &Relay) {
 #[test]
 fn token_auth_with_creds_podman_login_and_registry_auth_file() {
     let scratch = Scratch::new("token_login");
-    let tokens = TokenServer::start(
-        &scratch.path("token"),
-        false,
-        Policy {
-            refuse_anonymous: true,
-            ..Policy::default()
-        },
-    );
-    let registry = Registry::start_token(&scratch.path("registry"), &tokens, false);
+    let (tokens, registry) = Registry::start_login_only(&scratch);
     push(&scratch, &registry, "by token", "team/app:1");
     // Through a relay that keeps what the registry is sent.
     let relay = Relay::start(registry.port, 0);

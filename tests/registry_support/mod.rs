@@ -133,6 +133,21 @@ impl Registry {
     }
 
     /// Like `start_token`, with the challenge naming `realm` as the token service.
+    /// A registry behind a token service of its own (plain HTTP, in `scratch`) that
+    /// refuses anonymous requests: only a login pulls.
+    pub fn start_login_only(scratch: &Scratch) -> (token::TokenServer, Registry) {
+        let tokens = token::TokenServer::start(
+            &scratch.path("token"),
+            false,
+            token::Policy {
+                refuse_anonymous: true,
+                ..token::Policy::default()
+            },
+        );
+        let registry = Registry::start_token(&scratch.path("registry"), &tokens, false);
+        (tokens, registry)
+    }
+
     pub fn start_token_at(
         dir: &Path,
         service: &token::TokenServer,
