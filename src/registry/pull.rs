@@ -69,19 +69,22 @@ pub struct Fetched {
     /// The owners of the staged layers' files, read as they streamed (Some with a stage).
     pub census: Option<IdCensus>,
     /// The compressed layers' blobs, held in memory (`held`): dropped once the pull is
-    /// done ([`Fetched::done`]), written to the stage if it fails first, for the next
+    /// done ([`Fetched::remove_stage`]), written to the stage if it fails first, for the next
     /// pull to resume from.
     held: std::sync::Mutex<Vec<super::stage::Downloaded>>,
 }
 
 impl Fetched {
     /// The pull is done with its blobs (installed, refused, or only checked): what is
-    /// held is not written.
-    pub fn done(&self) {
+    /// held is not written, and the stage is removed.
+    pub fn remove_stage(&self) {
         if let Ok(mut held) = self.held.lock() {
             for blob in held.drain(..) {
                 blob.discard();
             }
+        }
+        if let Some(stage) = &self.stage {
+            stage.remove();
         }
     }
 }
@@ -408,8 +411,7 @@ pub fn install(fetched: &Fetched, cache: &ImageCache, account: &Account) -> Resu
             };
             // Installed, or refused by the checks: either way the stage is done (a
             // damaged one must not be resumed from), and what it held with it.
-            fetched.done();
-            stage.remove();
+            fetched.remove_stage();
             installed?
         }
         None => cache.lookup(id)?.ok_or_else(|| {

@@ -28,10 +28,7 @@ pub fn run(args: ImageCheckArgs) -> Result<u8> {
         let cache = userns::image::ImageCache::for_user(&account);
         let progress = userns::registry::pull::progress_bar(args.registry.quiet);
         let fetched = userns::registry::fetch(&spec, &cache, &account, &progress)?;
-        fetched.done();
-        if let Some(stage) = fetched.stage.as_ref() {
-            stage.remove();
-        }
+        fetched.remove_stage();
         let Some(census) = fetched.census.as_ref() else {
             return Err(userns::error::Error::failure(
                 "the pull scanned no layers to check",
