@@ -356,27 +356,34 @@ mod tests {
     static AUTH_FILES_NAME: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| AUTH_FILES.to_string());
 
-    #[test]
-    fn exact_keys_win_over_scheme_keys_and_docker_hub_has_one_name() {
-        let dir = std::env::temp_dir().join(format!("userns-auth-keys-{}", std::process::id()));
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    /// An auth.json of these `auths` in a directory of its own: (the directory, the file).
+    fn auth_file(tag: &str, auths: serde_json::Value) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("userns-auth-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("auth.json");
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        std::fs::write(&file, serde_json::json!({ "auths": auths }).to_string()).unwrap();
+        (dir, file)
+    }
+
+    #[test]
+    fn exact_keys_win_over_scheme_keys_and_docker_hub_has_one_name() {
         // BTreeMap order would put "https://reg.example" before "reg.example": the exact
         // key must still win, as in containers/image.
-        std::fs::write(
-            &file,
-            serde_json::json!({"auths": {
+        let (dir, file) = auth_file(
+            "keys",
+            serde_json::json!({
                 "https://reg.example/v1/": {"auth": b64("legacy:1")},
                 "reg.example": {"auth": b64("exact:2")},
                 "http://old.example": {"auth": b64("old:3")},
                 "registry-1.docker.io": {"auth": b64("hub:4"), "identitytoken": "refresh"},
                 "other.example/team/app": {"auth": b64("repo:5")},
                 "other.example/team": {"auth": b64("ns:6")},
-            }})
-            .to_string(),
-        )
-        .unwrap();
+            }),
+        );
         let files = vec![file];
         let get = |reg: &str, repo: &str| {
             lookup(&files_only(&files), reg, repo)
@@ -399,20 +406,14 @@ mod tests {
 
     #[test]
     fn the_most_specific_key_wins_and_schemes_are_dropped() {
-        let dir = std::env::temp_dir().join(format!("userns-auth-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("auth.json");
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        std::fs::write(
-            &file,
-            serde_json::json!({"auths": {
+        let (dir, file) = auth_file(
+            "specific",
+            serde_json::json!({
                 "reg.example:5000": {"auth": b64("host:1")},
                 "reg.example:5000/team": {"auth": b64("team:2")},
                 "https://index.docker.io/v1/": {"auth": b64("hub:3")},
-            }})
-            .to_string(),
-        )
-        .unwrap();
+            }),
+        );
         let files = vec![dir.join("missing.json"), file.clone()];
         let get = |reg: &str, repo: &str| {
             lookup(&files_only(&files), reg, repo)
