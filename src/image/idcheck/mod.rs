@@ -195,36 +195,10 @@ pub fn check_streamed(
     }
 }
 
-/// A layer blob on disk, as a pull leaves it once downloaded and verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayerBlob {
-    pub path: PathBuf,
-    /// Its digest, for messages.
-    pub digest: String,
-}
-
-/// The check a pull makes between "blobs downloaded and verified" and "unpack": scan the
-/// layers (lowest first) and hold them against `target`. Ok(report) when every id fits;
-/// else the refusal (see [`refusal`]; `subject` is the reference pulled), whose cause is
-/// the [`IdsDoNotFit`] report with the usermod fixes for `account`.
-pub fn check_blobs(
-    subject: &str,
-    layers: &[LayerBlob],
-    target: &MapTarget,
-    account: &Account,
-) -> Result<IdReport> {
-    let mut census = IdCensus::new();
-    let total = layers.len();
-    for (i, l) in layers.iter().enumerate() {
-        let label = format!("layer {} of {total} ({}) of {subject}", i + 1, l.digest);
-        let file = std::fs::File::open(&l.path).map_err(|e| Error::io("open", &l.path, &e))?;
-        scan::scan_seekable(file, &mut census).map_err(|e| unreadable(&label, e))?;
-    }
-    check_census(subject, &census, target, account)
-}
-
-/// Hold a census already made (a pull's, as its layers streamed) against `target`:
-/// Ok(report) when every id fits, else the refusal of [`check_blobs`].
+/// The check a pull makes between "blobs downloaded and verified" and "unpack": the
+/// census made as its layers streamed, held against `target`. Ok(report) when every id
+/// fits; else the refusal (see [`refusal`]; `subject` is the reference pulled), whose
+/// cause is the [`IdsDoNotFit`] report with the usermod fixes for `account`.
 pub fn check_census(
     subject: &str,
     census: &IdCensus,
@@ -248,7 +222,8 @@ mod tests {
     use crate::ids::IdKind;
     use std::error::Error as _;
 
-    fn layer_file(dir: &Path, name: &str, uid: u64) -> LayerBlob {
+    /// The census of a one-file layer whose file belongs to `uid`.
+    fn census_of(uid: u64) -> IdCensus {
         let mut b = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
         h.set_path("f").unwrap();
@@ -258,17 +233,13 @@ mod tests {
         h.set_gid(0);
         h.set_cksum();
         b.append(&h, &b"x"[..]).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, b.into_inner().unwrap()).unwrap();
-        LayerBlob {
-            path,
-            digest: format!("sha256:{}", name.repeat(64 / name.len())),
-        }
+        let mut census = IdCensus::new();
+        scan::scan_seekable(std::io::Cursor::new(b.into_inner().unwrap()), &mut census).unwrap();
+        census
     }
 
     #[test]
-    fn check_blobs_gives_the_report_or_the_refusal_that_carries_it() {
-        let dir = tempfile::tempdir().unwrap();
+    fn check_census_gives_the_report_or_the_refusal_that_carries_it() {
         let map = |k| IdMap::new(k, vec![IdMapEntry::new(0, 100_000, 65536)]);
         let target = MapTarget {
             uid: map(IdKind::Uid),
@@ -276,23 +247,12 @@ mod tests {
             origin: "the test map".into(),
             explicit: false,
         };
-        let fits = layer_file(dir.path(), "a", 1000);
-        let report = check_blobs(
-            "repo:tag",
-            std::slice::from_ref(&fits),
-            &target,
-            &Account::ivy(),
-        )
-        .unwrap();
+        let fits = census_of(1000);
+        let report = check_census("repo:tag", &fits, &target, &Account::ivy()).unwrap();
         assert!(report.fits && report.layers == 1);
-        let beyond = layer_file(dir.path(), "b", 70_000);
-        let err = check_blobs(
-            "repo:tag",
-            &[fits.clone(), beyond],
-            &target,
-            &Account::ivy(),
-        )
-        .unwrap_err();
+        let mut both = fits.clone();
+        both.merge(census_of(70_000));
+        let err = check_census("repo:tag", &both, &target, &Account::ivy()).unwrap_err();
         assert!(err.what.starts_with("repo:tag: not unpacked"), "{err}");
         let report = &err
             .source()
@@ -301,17 +261,5 @@ mod tests {
             .0;
         assert_eq!(report.uids.unmapped[0].id, 70_000);
         assert_eq!(report.uids.unmapped[0].paths, ["/f"]);
-        // A damaged blob is named by its digest.
-        std::fs::write(dir.path().join("c"), b"\x1f\x8bnot gzip").unwrap();
-        let bad = LayerBlob {
-            path: dir.path().join("c"),
-            digest: "sha256:cc".into(),
-        };
-        let err = check_blobs("repo:tag", &[fits, bad], &target, &Account::ivy()).unwrap_err();
-        assert!(
-            err.what
-                .starts_with("cannot read layer 2 of 2 (sha256:cc) of repo:tag"),
-            "{err}"
-        );
     }
 }
