@@ -1,6 +1,6 @@
 //! One registry endpoint over the OCI distribution API (distribution-spec `spec.md`):
-//! `GET /v2/` to find the scheme and the challenge, then manifests and blobs of one
-//! repository, with the authorization the challenge asks for.
+//! manifests and blobs of one repository, with the authorization the registry's
+//! challenge asks for.
 //!
 //! Plain HTTP only where the registry is `insecure` (registries.conf) or the user said
 //! `--tls-verify=false`; then, as containers/image does, HTTPS is tried first without
@@ -32,6 +32,10 @@ pub struct Session {
     agent: ureq::Agent,
     /// `https://host[:port]` or `http://...`.
     base: String,
+    /// The plain HTTP base to fall back on when HTTPS gets no answer (an insecure
+    /// registry), until a first answer settles the scheme.
+    fallback: Option<String>,
+    settled: bool,
     pub registry: String,
     pub repository: String,
     credentials: Option<(Credentials, CredSource)>,
@@ -63,36 +67,21 @@ impl Session {
         } else {
             registry
         };
-        let schemes: &[&str] = if access.insecure {
-            &["https", "http"]
-        } else {
-            &["https"]
-        };
-        let mut last = None;
-        for scheme in schemes {
-            let base = format!("{scheme}://{host}");
-            match agent.get(&format!("{base}/v2/")).call() {
-                Ok(response) => {
-                    let mut session = Session {
-                        agent: agent.clone(),
-                        base,
-                        registry: registry.to_string(),
-                        repository: repository.to_string(),
-                        credentials: access.credentials.clone(),
-                        authorization: None,
-                        insecure: access.insecure,
-                    };
-                    session.answer_challenge(&response)?;
-                    return Ok(session);
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(transport_error(
-            registry,
-            "connect",
-            last.unwrap_or(ureq::Error::ConnectionFailed),
-        ))
+        // No `GET /v2/` first: the first request (the manifest) is answered as the ping
+        // would be, a 401 with the challenge when the registry wants one, which `get`
+        // answers; the ping would cost a round trip more on every pull.
+        Ok(Session {
+            agent,
+            base: format!("https://{host}"),
+            // Plain HTTP, as containers/image does: only where allowed, and after HTTPS.
+            fallback: access.insecure.then(|| format!("http://{host}")),
+            settled: false,
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            credentials: access.credentials.clone(),
+            authorization: None,
+            insecure: access.insecure,
+        })
     }
 
     /// Authorize for the challenge of a 401 (none otherwise).
@@ -173,8 +162,11 @@ impl Session {
         accept: &str,
         from: u64,
     ) -> Result<Response<Body>> {
-        let url = format!("{}/v2/{}/{kind}/{reference}", self.base, self.repository);
-        for attempt in 0..2 {
+        // Each 401 is answered once: the first without authorization (by authorizing),
+        // and one for a token that expired (by a new one); any other is a refusal.
+        let (mut authorized, mut renewed) = (false, false);
+        loop {
+            let url = format!("{}/v2/{}/{kind}/{reference}", self.base, self.repository);
             let mut request = self.agent.get(&url).header("Accept", accept);
             if let Some(a) = &self.authorization {
                 request = request.header("Authorization", a);
@@ -182,9 +174,18 @@ impl Session {
             if from > 0 {
                 request = request.header("Range", format!("bytes={from}-"));
             }
-            let response = request
-                .call()
-                .map_err(|e| transport_error(&self.registry, &format!("get {url}"), e))?;
+            let response = match request.call() {
+                Ok(response) => response,
+                Err(e) if !self.settled => match self.fallback.take() {
+                    Some(http) => {
+                        self.base = http;
+                        continue;
+                    }
+                    None => return Err(transport_error(&self.registry, "connect", e)),
+                },
+                Err(e) => return Err(transport_error(&self.registry, &format!("get {url}"), e)),
+            };
+            self.settled = true;
             if response.status() == 401 {
                 let bearer_error = match auth::parse_challenge(challenge_header(&response)) {
                     Some(Challenge::Bearer { error, .. }) => Some(error),
@@ -195,8 +196,8 @@ impl Session {
                     .as_deref()
                     .is_some_and(|a| a.starts_with("Bearer "));
                 match bearer_error {
-                    _ if attempt == 0 && self.authorization.is_none() => {}
-                    Some(Some(e)) if attempt == 0 && token_sent && e == "invalid_token" => {}
+                    _ if !authorized && self.authorization.is_none() => authorized = true,
+                    Some(Some(e)) if !renewed && token_sent && e == "invalid_token" => renewed = true,
                     Some(error) if token_sent => {
                         return Err(token::refused_by_registry(
                             &self.registry,
@@ -212,7 +213,6 @@ impl Session {
             }
             return Ok(response);
         }
-        Err(self.denied(&url))
     }
 }
 
