@@ -10,7 +10,7 @@
 use super::client::Session;
 use super::layertap::{LayerTap, Scanned};
 use super::manifest::Descriptor;
-use super::stage::{Downloaded, Stage};
+use super::stage::Stage;
 use crate::error::{Error, Result};
 use crate::image::digest;
 use crate::image::idcheck::IdCensus;
@@ -92,7 +92,7 @@ pub(crate) fn download_all(
     layers: &[Descriptor],
     progress: &ProgressBar,
     shown: &str,
-) -> std::result::Result<(IdCensus, Vec<Downloaded>), Failed> {
+) -> std::result::Result<IdCensus, Failed> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     let total = layers.len();
@@ -115,8 +115,7 @@ pub(crate) fn download_all(
     if order.is_empty() {
         head.open();
     }
-    let results: Vec<Slot<(Scanned, Option<Downloaded>)>> =
-        (0..total).map(|_| Slot::default()).collect();
+    let results: Vec<Slot<Scanned>> = (0..total).map(|_| Slot::default()).collect();
     let results = &results;
     let config_done: &Slot<()> = &Slot::default();
     std::thread::scope(|scope| {
@@ -127,7 +126,6 @@ pub(crate) fn download_all(
             latch.wait(HEAD_START);
             let result = stage
                 .download(&mut config_session, config, progress, None)
-                .map(|_| ())
                 .map_err(failed);
             if result.is_err() {
                 stop.store(true, Ordering::Relaxed);
@@ -166,30 +164,9 @@ pub(crate) fn download_all(
             });
         }
     });
-    // The compressed blobs held in memory (`held`): the caller's once the download
-    // succeeded; written to the stage at once when it failed, to resume from.
-    let mut held = Vec::new();
-    let taken: Vec<Option<std::result::Result<Scanned, Failed>>> = results
-        .iter()
-        .map(|slot| {
-            take(slot).map(|r| {
-                r.map(|(scanned, downloaded)| {
-                    held.extend(downloaded);
-                    scanned
-                })
-            })
-        })
-        .collect();
+    let taken: Vec<_> = results.iter().map(take).collect();
     let config_result = take(config_done);
-    match check_all(stage, config, layers, shown, first, taken, config_result) {
-        Ok(census) => Ok((census, held)),
-        Err(f) => {
-            if !f.damaged {
-                keep_all(held);
-            }
-            Err(f)
-        }
-    }
+    check_all(stage, config, layers, shown, first, taken, config_result)
 }
 
 /// How errors name layer `i`: "layer 2 of 3 (sha256:...) of REFERENCE".
@@ -200,13 +177,6 @@ fn label(layers: &[Descriptor], i: usize, shown: &str) -> String {
         layers.len(),
         layers[i].digest
     )
-}
-
-/// Write the held blobs to the stage (a pull that failed: the next one resumes).
-pub(crate) fn keep_all(held: Vec<Downloaded>) {
-    for mut blob in held {
-        let _ = blob.keep();
-    }
 }
 
 /// The first failure of the layers (else the config's), or each layer's tar held
@@ -275,7 +245,7 @@ fn download_layer(
     label: String,
     progress: &ProgressBar,
     opens: Option<std::sync::Arc<Latch>>,
-) -> std::result::Result<(Scanned, Option<Downloaded>), Failed> {
+) -> std::result::Result<Scanned, Failed> {
     let blob = stage.blob_path(&layer.digest).map_err(damaged)?;
     let (alg, _) = digest::parse(&layer.digest).ok_or_else(|| {
         damaged(Error::failure(format!(
@@ -287,20 +257,10 @@ fn download_layer(
     if let Some(latch) = opens {
         tap.on_first_bytes(Box::new(move || latch.open()));
     }
-    let downloaded = stage
+    stage
         .download(session, layer, progress, Some(&mut tap))
         .map_err(failed)?;
-    let scanned = tap.finish().map_err(damaged)?;
-    // A plain layer's blob is its tar, for the unpack; a compressed layer's tar is kept,
-    // and its blob is not needed again unless the pull fails (`download_all`).
-    match scanned.tar {
-        Some(_) => Ok((scanned, Some(downloaded))),
-        None => {
-            let mut downloaded = downloaded;
-            downloaded.keep().map_err(failed)?;
-            Ok((scanned, None))
-        }
-    }
+    tap.finish().map_err(damaged)
 }
 
 /// Hold a layer's tar against the diff_id the config gives it (hashed again only when

@@ -77,8 +77,10 @@ impl LayerTap {
                 at: 0,
             };
             let mut out = match &tar {
+                // As large as the pieces a scan reads data in (`tarstream`): those go
+                // to the file as they are, headers and small files are gathered.
                 Some(path) => Some(std::io::BufWriter::with_capacity(
-                    256 << 10,
+                    64 << 10,
                     std::fs::File::create(path).map_err(|e| Error::io("create", path, &e))?,
                 )),
                 None => None,
@@ -104,7 +106,12 @@ impl LayerTap {
 
     /// The next compressed bytes of the layer.
     pub fn feed(&mut self, bytes: &[u8]) {
-        if bytes.is_empty() {
+        self.feed_chunk(bytes.to_vec());
+    }
+
+    /// [`LayerTap::feed`], of bytes the caller is done with: moved, not copied.
+    pub(crate) fn feed_chunk(&mut self, chunk: Vec<u8>) {
+        if chunk.is_empty() {
             return;
         }
         if let Some(then) = self.first_bytes.take() {
@@ -116,7 +123,7 @@ impl LayerTap {
         };
         // A scan that stopped (a damaged layer) has dropped its end: its error is the
         // one `finish` reports, and the download goes on to check the blob's digest.
-        let _ = tx.send(bytes.to_vec());
+        let _ = tx.send(chunk);
     }
 
     /// Forget what was fed: the layer starts over from its first byte.
@@ -160,18 +167,30 @@ struct Chunks {
     at: usize,
 }
 
-impl Read for Chunks {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+/// Read where the chunks are: the decompressor takes its input from them, uncopied.
+impl io::BufRead for Chunks {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.at == self.chunk.len() {
             match self.rx.recv() {
                 Ok(next) => (self.chunk, self.at) = (next, 0),
                 // The sender is done (or gone): the end of the layer.
-                Err(_) => return Ok(0),
+                Err(_) => return Ok(&[]),
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.at);
-        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
-        self.at += n;
+        Ok(&self.chunk[self.at..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.at = (self.at + n).min(self.chunk.len());
+    }
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = io::BufRead::fill_buf(self)?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        io::BufRead::consume(self, n);
         Ok(n)
     }
 }

@@ -12,7 +12,6 @@
 //! - [`client`]: one registry endpoint's session ([`transport`]: a request unanswered);
 //! - [`manifest`]: manifests and indexes, the platform's choice;
 //! - [`stage`]: the downloaded blobs, verified, as an OCI layout that resumes;
-//! - [`held`]: a layer's compressed bytes held in memory, written only when needed;
 //! - [`layers`]: the config and the layers at once (the largest first), into the stage;
 //! - [`layertap`]: a layer decompressed, hashed for its diff_id and scanned for its
 //!   owners as it downloads;
@@ -28,7 +27,6 @@ pub mod client;
 pub mod config;
 pub mod cred_helper;
 pub mod credentials;
-pub(crate) mod held;
 pub mod layers;
 pub mod layertap;
 pub mod manifest;

@@ -68,31 +68,14 @@ pub struct Fetched {
     pub stage: Option<Stage>,
     /// The owners of the staged layers' files, read as they streamed (Some with a stage).
     pub census: Option<IdCensus>,
-    /// The compressed layers' blobs, held in memory (`held`): dropped once the pull is
-    /// done ([`Fetched::remove_stage`]), written to the stage if it fails first, for the next
-    /// pull to resume from.
-    held: std::sync::Mutex<Vec<super::stage::Downloaded>>,
 }
 
 impl Fetched {
-    /// The pull is done with its blobs (installed, refused, or only checked): what is
-    /// held is not written, and the stage is removed.
+    /// The pull is done with its blobs (installed, refused, or only checked): the
+    /// stage is removed.
     pub fn remove_stage(&self) {
-        if let Ok(mut held) = self.held.lock() {
-            for blob in held.drain(..) {
-                blob.discard();
-            }
-        }
         if let Some(stage) = &self.stage {
             stage.remove();
-        }
-    }
-}
-
-impl Drop for Fetched {
-    fn drop(&mut self) {
-        if let Ok(mut held) = self.held.lock() {
-            super::layers::keep_all(std::mem::take(&mut *held));
         }
     }
 }
@@ -294,16 +277,15 @@ fn fetch_from(
         .config
         .clone()
         .ok_or_else(|| Error::failure(format!("{shown}: the manifest names no config")))?;
-    let fetched = |stage, census, held| Fetched {
+    let fetched = |stage, census| Fetched {
         reference: asked.clone(),
         manifest_digest: manifest_digest.clone(),
         id: config.digest.clone(),
         stage,
         census,
-        held: std::sync::Mutex::new(held),
     };
     if !always_stage && crate::image::prepare_cached(&config.digest, cache)?.is_some() {
-        return Ok(fetched(None, None, Vec::new()));
+        return Ok(fetched(None, None));
     }
     let stage = Stage::open(&cache.root, &manifest_digest)?;
     stage.put(&manifest_digest, &bytes)?;
@@ -313,8 +295,8 @@ fn fetch_from(
     let downloaded = download_all(&stage, &mut session, &config, &doc.layers, progress, &shown);
     // No thread of the download may outlive it: the user namespace comes next.
     threads_gone();
-    let (census, held) = match downloaded {
-        Ok(done) => done,
+    let census = match downloaded {
+        Ok(census) => census,
         Err(Failed { error, damaged }) => {
             progress.abandon();
             // A blob that failed its digest is gone; what broke off stays, to resume.
@@ -333,16 +315,13 @@ fn fetch_from(
     } else {
         content_type
     };
-    // Made before the last step, so that a failure from here on writes what is held.
-    let out = fetched(Some(stage), Some(census), held);
-    if let Some(stage) = &out.stage {
-        stage.finish(&manifest::Descriptor {
-            media_type,
-            digest: manifest_digest.clone(),
-            size: bytes.len() as u64,
-            platform: None,
-        })?;
-    }
+    stage.finish(&manifest::Descriptor {
+        media_type,
+        digest: manifest_digest.clone(),
+        size: bytes.len() as u64,
+        platform: None,
+    })?;
+    let out = fetched(Some(stage), Some(census));
     progress.finish_and_clear();
     // Every blob is in the stage and verified, nothing is unpacked: `install`, in the
     // namespace, checks the layers' owners against its map before it unpacks anything
@@ -410,7 +389,7 @@ pub fn install(fetched: &Fetched, cache: &ImageCache, account: &Account) -> Resu
                 ),
             };
             // Installed, or refused by the checks: either way the stage is done (a
-            // damaged one must not be resumed from), and what it held with it.
+            // damaged one must not be resumed from).
             fetched.remove_stage();
             installed?
         }

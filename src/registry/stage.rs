@@ -18,7 +18,6 @@
 //! its final name) is read through the whole check again, compressed digest included.
 
 use super::client::Session;
-use super::held::{Budget, PartSink};
 use super::layertap::LayerTap;
 use super::manifest::Descriptor;
 use crate::error::{Error, Result};
@@ -34,40 +33,10 @@ pub(crate) const STAGE_PREFIX: &str = ".pull-";
 pub struct Stage {
     pub dir: PathBuf,
     _lock: OwnedFd,
-    /// What the layers downloading at once hold in memory (`held`).
-    budget: std::sync::Arc<Budget>,
 }
 
-/// A blob downloaded and verified: complete on disk, or (a layer's) held in memory, in
-/// part or whole (`held`), until the caller says whether it is wanted on disk.
-pub struct Downloaded {
-    path: PathBuf,
-    part: PathBuf,
-    /// None: the blob is at `path` already.
-    sink: Option<PartSink>,
-}
-
-impl Downloaded {
-    /// Write what is held and name the blob by its digest (a config; a plain layer: its
-    /// blob is its tar, which the unpack reads). Then the blob is at its path.
-    pub(crate) fn keep(&mut self) -> Result<()> {
-        let Some(mut sink) = self.sink.take() else {
-            return Ok(());
-        };
-        sink.spill()
-            .map_err(|e| Error::io("write", &self.part, &e))?;
-        drop(sink);
-        std::fs::rename(&self.part, &self.path).map_err(|e| Error::io("rename", &self.part, &e))
-    }
-
-    /// Not wanted on disk: a compressed layer, whose tar is kept instead.
-    pub(crate) fn discard(self) {
-        if let Some(sink) = self.sink {
-            drop(sink);
-            let _ = std::fs::remove_file(&self.part);
-        }
-    }
-}
+/// The bytes of a blob read at a time, handed on to its layer's scan as one chunk.
+const CHUNK: usize = 256 << 10;
 
 fn blob_rel(d: &str) -> Option<String> {
     crate::image::manifest::blob_name(d)
@@ -97,7 +66,6 @@ impl Stage {
         Ok(Stage {
             dir,
             _lock: file.into(),
-            budget: Default::default(),
         })
     }
 
@@ -121,19 +89,23 @@ impl Stage {
         write_atomic(&path, bytes)
     }
 
-    /// Download the blob of `desc`, resuming a part, verified by size and digest. Every
-    /// byte of the blob, in order, is also given to `tap` (a layer's scan): those of a
-    /// blob or part already here as they are read, then those that arrive. A blob
-    /// without a tap (a config) is on disk when this returns; a layer's new bytes are
-    /// held (`held`) until the caller keeps or discards them, and written to the part
-    /// at once when the download breaks off, for the next pull to resume from.
+    /// Download the blob of `desc`, resuming a part, verified by size and digest, and
+    /// named by it once whole. Every byte of the blob, in order, is also given to `tap`
+    /// (a layer's scan): those of a blob or part already here as they are read, then
+    /// those that arrive.
+    ///
+    /// The part is written as the bytes come, into the page cache of a file nothing
+    /// fsyncs: on the ext4 of a standard install that costs a third of holding the same
+    /// bytes in fresh anonymous memory (large folios; measured on bench/pull.sh's VM,
+    /// 6 ms against 17 ms for 18 MiB), and whatever stops the pull, even SIGKILL, leaves
+    /// the part to resume from.
     pub(crate) fn download(
         &self,
         session: &mut Session,
         desc: &Descriptor,
         progress: &ProgressBar,
         mut tap: Option<&mut LayerTap>,
-    ) -> Result<Downloaded> {
+    ) -> Result<()> {
         let path = self.path_of(&desc.digest)?;
         let (alg, _) = digest::parse(&desc.digest).ok_or_else(|| bad_digest(&desc.digest))?;
         if path.is_file() {
@@ -148,11 +120,7 @@ impl Stage {
             })?;
             if len == desc.size && hasher.finish() == desc.digest {
                 progress.inc(desc.size);
-                return Ok(Downloaded {
-                    part: path.with_extension("part"),
-                    path,
-                    sink: None,
-                });
+                return Ok(());
             }
             let _ = std::fs::remove_file(&path);
             tap.as_deref_mut().map(LayerTap::reset);
@@ -173,11 +141,32 @@ impl Stage {
                 t.feed(b)
             }
         })?;
+        // Truncated only when there is something to drop: ext4 flushes a file truncated
+        // to 0 when it is closed (auto_da_alloc), and its blocks, allocated then, would
+        // be written out by the fsync of the image record (data=ordered).
+        let start_over = |file: &mut File, hasher: &mut Hasher, have: &mut u64| {
+            if *have > 0 {
+                file.set_len(0)
+                    .map_err(|e| Error::io("truncate", &part, &e))?;
+            }
+            *hasher = Hasher::new(alg);
+            *have = 0;
+            Ok::<(), Error>(())
+        };
         if have > desc.size {
-            file.set_len(0)
-                .map_err(|e| Error::io("truncate", &part, &e))?;
-            hasher = Hasher::new(alg);
-            have = 0;
+            start_over(&mut file, &mut hasher, &mut have)?;
+            tap.as_deref_mut().map(LayerTap::reset);
+        }
+        if have == desc.size {
+            // A part that is whole (the pull stopped before naming it): named if it is
+            // the blob, else started over.
+            if std::mem::replace(&mut hasher, Hasher::new(alg)).finish() == desc.digest {
+                progress.inc(have);
+                drop(file);
+                return std::fs::rename(&part, &path)
+                    .map_err(|e| Error::io("rename", &part, &e));
+            }
+            start_over(&mut file, &mut hasher, &mut have)?;
             tap.as_deref_mut().map(LayerTap::reset);
         }
         let what = format!(
@@ -189,10 +178,7 @@ impl Stage {
             206 => {}
             200 => {
                 // The registry sends the whole blob: start the part over.
-                file.set_len(0)
-                    .map_err(|e| Error::io("truncate", &part, &e))?;
-                hasher = Hasher::new(alg);
-                have = 0;
+                start_over(&mut file, &mut hasher, &mut have)?;
                 tap.as_deref_mut().map(LayerTap::reset);
             }
             404 => {
@@ -206,33 +192,20 @@ impl Stage {
             }
         }
         progress.inc(have);
-        let hold = tap.is_some();
-        let mut sink = PartSink::new(self.budget.clone(), file, hold);
         let mut body = response
             .body_mut()
             .with_config()
             .limit(desc.size - have + 1)
             .reader();
-        let mut buf = vec![0u8; 256 << 10];
         loop {
-            let n = match body.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let _ = sink.spill();
-                    let _ = sink.file.sync_data();
-                    return Err(Error::failure(format!(
-                        "the download of {what} broke off after {have} of {} bytes",
-                        desc.size
-                    ))
-                    .because(e)
-                    .fix("pull again when the registry is back: it resumes where this stopped"));
-                }
-            };
+            // A chunk read whole (unless the blob ends first), then moved to the scan:
+            // few hand-overs, and no copy of it.
+            let mut chunk = vec![0u8; CHUNK];
+            let (n, ended, broke) = fill(&mut chunk, &mut body);
+            chunk.truncate(n);
             have += n as u64;
             if have > desc.size {
-                drop(sink);
+                drop(file);
                 let _ = std::fs::remove_file(&part);
                 return Err(
                     Error::failure(format!("{what} is larger than its manifest says"))
@@ -240,17 +213,31 @@ impl Stage {
                         .fix("the image in the registry is damaged or was altered: push it again"),
                 );
             }
-            hasher.update(&buf[..n]);
-            if let Some(t) = tap.as_deref_mut() {
-                t.feed(&buf[..n]);
+            if n > 0 {
+                hasher.update(&chunk);
+                file.write_all(&chunk)
+                    .map_err(|e| Error::io("write", &part, &e))?;
+                if let Some(t) = tap.as_deref_mut() {
+                    t.feed_chunk(chunk);
+                }
+                progress.inc(n as u64);
             }
-            sink.write(&buf[..n])
-                .map_err(|e| Error::io("write", &part, &e))?;
-            progress.inc(n as u64);
+            if let Some(e) = broke {
+                // What came before the break is in the part, to resume from.
+                let _ = file.sync_data();
+                return Err(Error::failure(format!(
+                    "the download of {what} broke off after {have} of {} bytes",
+                    desc.size
+                ))
+                .because(e)
+                .fix("pull again when the registry is back: it resumes where this stopped"));
+            }
+            if ended {
+                break;
+            }
         }
         if have < desc.size {
-            let _ = sink.spill();
-            let _ = sink.file.sync_data();
+            let _ = file.sync_data();
             return Err(Error::failure(format!(
                 "the download of {what} ended after {have} of {} bytes",
                 desc.size
@@ -260,7 +247,7 @@ impl Stage {
         }
         let actual = hasher.finish();
         if actual != desc.digest {
-            drop(sink);
+            drop(file);
             let _ = std::fs::remove_file(&part);
             return Err(Error::failure(format!("{what} does not match its digest"))
                 .because(format!("the content is {actual}"))
@@ -268,15 +255,8 @@ impl Stage {
         }
         // No fsync: a blob a crash left short or empty under its final name fails the
         // unpacker's own digest check, and a failed install removes the stage (`pull`).
-        let mut downloaded = Downloaded {
-            path,
-            part,
-            sink: Some(sink),
-        };
-        if !hold {
-            downloaded.keep()?;
-        }
-        Ok(downloaded)
+        drop(file);
+        std::fs::rename(&part, &path).map_err(|e| Error::io("rename", &part, &e))
     }
 
     /// Write `oci-layout` and, last, `index.json` naming the manifest.
@@ -355,6 +335,21 @@ fn rehash(
         also(&buf[..n]);
         total += n as u64;
     }
+}
+
+/// Read into `chunk` until it is full, the stream ends or it breaks off: how much was
+/// read, whether it ended, and why it broke.
+fn fill(chunk: &mut [u8], from: &mut dyn Read) -> (usize, bool, Option<std::io::Error>) {
+    let mut n = 0;
+    while n < chunk.len() {
+        match from.read(&mut chunk[n..]) {
+            Ok(0) => return (n, true, None),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, false, Some(e)),
+        }
+    }
+    (n, false, None)
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

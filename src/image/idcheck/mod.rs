@@ -57,7 +57,7 @@ pub fn scan_layer<R: Read>(reader: R, census: &mut IdCensus) -> Result<()> {
 /// [`scan_layer`] of a layer as it streams (a pull's download), its uncompressed bytes
 /// hashed into `plain` for its diff_id on the way; `label` names it in errors.
 /// A compressed layer's tar is written to `copy` too (true when it was).
-pub(crate) fn scan_layer_hashed<R: Read>(
+pub(crate) fn scan_layer_hashed<R: io::BufRead>(
     reader: R,
     census: &mut IdCensus,
     plain: &mut crate::image::digest::Hasher,

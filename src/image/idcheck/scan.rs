@@ -71,20 +71,20 @@ pub(crate) fn scan_stream(reader: impl Read, census: &mut IdCensus) -> io::Resul
     }
 }
 
-/// [`scan_stream`], and every uncompressed byte hashed into `plain` on the way (those
+/// [`scan_stream`] of a buffered stream (read where it is buffered, not copied first),
+/// and every uncompressed byte hashed into `plain` on the way (those
 /// after the end-of-archive blocks too: a diff_id covers the whole tar), so that a pull
 /// verifies a layer's diff_id in the one pass that decompresses and scans it. A
 /// compressed layer's tar is also written to `copy` (a pull keeps it for the unpack,
 /// which then need not decompress it again); true when it was.
 pub(crate) fn scan_stream_hashed(
-    reader: impl Read,
+    mut raw: impl BufRead,
     census: &mut IdCensus,
     plain: &mut Hasher,
     copy: Option<&mut dyn Write>,
 ) -> io::Result<bool> {
-    let mut raw = BufReader::with_capacity(1 << 16, reader);
-    let head = raw.fill_buf()?.to_vec();
-    let compression = compression_of(&head)?;
+    let head = raw.fill_buf()?;
+    let compression = compression_of(&head[..head.len().min(8)])?;
     {
         let decoded: Box<dyn Read + '_> = match compression {
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut raw)),
