@@ -197,7 +197,9 @@ impl Session {
                     .is_some_and(|a| a.starts_with("Bearer "));
                 match bearer_error {
                     _ if !authorized && self.authorization.is_none() => authorized = true,
-                    Some(Some(e)) if !renewed && token_sent && e == "invalid_token" => renewed = true,
+                    Some(Some(e)) if !renewed && token_sent && e == "invalid_token" => {
+                        renewed = true
+                    }
                     Some(error) if token_sent => {
                         return Err(token::refused_by_registry(
                             &self.registry,

@@ -163,8 +163,7 @@ impl Stage {
             if std::mem::replace(&mut hasher, Hasher::new(alg)).finish() == desc.digest {
                 progress.inc(have);
                 drop(file);
-                return std::fs::rename(&part, &path)
-                    .map_err(|e| Error::io("rename", &part, &e));
+                return std::fs::rename(&part, &path).map_err(|e| Error::io("rename", &part, &e));
             }
             start_over(&mut file, &mut hasher, &mut have)?;
             tap.as_deref_mut().map(LayerTap::reset);
