@@ -41,6 +41,22 @@ pub mod whose;
 
 pub(crate) use error::{Error, Result};
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From here on, say only what is wrong (`-q`, as podman's): [`progress`] prints nothing,
+/// warnings and errors still do.
+pub fn be_quiet() {
+    QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Tell the user which step a command is at ("unpacking ...", "trying to pull ..."):
+/// as [`note`], unless told to be quiet.
+pub fn progress(message: impl std::fmt::Display) {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        note(message);
+    }
+}
+
 /// Print a warning to stderr in the one format userns uses.
 pub fn warn(message: impl std::fmt::Display) {
     note(format_args!("warning: {message}"));

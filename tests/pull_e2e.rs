@@ -75,9 +75,13 @@ fn pull_by_tag_and_digest_with_podman_login_then_run_list_and_remove() {
     assert_eq!(assert_ok(&out), "version one\n");
     assert!(!stderr(&out).contains("unpacking"), "{}", stderr(&out));
 
-    // By digest: the same image, named by its digest too.
-    let out = scn.run(&["pull", &format!("{name}@{digest}")]);
+    // By digest: the same image, named by its digest too. Quiet (-q), as podman's: the
+    // id alone, and no word on stderr of the steps.
+    std::fs::remove_dir_all(cache_dir(&scn).join(&id)).unwrap();
+    let out = scn.run(&["pull", "-q", &format!("{name}@{digest}")]);
     assert_eq!(assert_ok(&out).trim(), id);
+    assert_eq!(stderr(&out), "");
+    assert!(cache_dir(&scn).join(&id).join("rootfs/marker").is_file());
 
     // run of a tag not cached pulls it (the auth.json login still applies).
     let out = scn.run(&["run", &format!("{name}:v2"), "cat", "/marker"]);

@@ -150,7 +150,7 @@ impl ImageCache {
         crate::trusted_dir::ensure_all(&self.root, crate::trusted_dir::Kind::Private)?;
         let swept = self.sweep_interrupted();
         if swept > 0 {
-            crate::note(format_args!(
+            crate::progress(format_args!(
                 "removed {swept} interrupted unpack{} from {}",
                 if swept == 1 { "" } else { "s" },
                 self.root.display()
@@ -247,7 +247,7 @@ impl ImageCache {
         let rootfs = temp.join(ROOTFS);
         std::fs::create_dir_all(&rootfs).map_err(|e| Error::io("create", &rootfs, &e))?;
         let root = Root::open(&rootfs).map_err(|e| Error::io("open", &rootfs, &e))?;
-        crate::note(format_args!(
+        crate::progress(format_args!(
             "unpacking {} ({}, {} layer{}) into {}",
             source.display(),
             short_id(&plan.id),

@@ -151,7 +151,7 @@ pub fn fetch(
     };
     let (candidates, resolution) = conf.resolve(&spec.reference)?;
     if let Resolution::Alias(file) = &resolution {
-        crate::note(format_args!(
+        crate::progress(format_args!(
             "resolved {:?} as an alias ({})",
             spec.reference,
             file.display()
@@ -161,7 +161,7 @@ pub fn fetch(
     for candidate in &candidates {
         for endpoint in conf.endpoints(candidate)? {
             if candidates.len() > 1 || endpoint.mirror {
-                crate::note(format_args!("trying to pull {}...", endpoint.reference));
+                crate::progress(format_args!("trying to pull {}...", endpoint.reference));
             }
             let credentials = match &creds {
                 Some(c) => Some((c.clone(), CredSource::CommandLine)),

@@ -33,7 +33,8 @@ pub struct RegistryArgs {
     /// machine's, e.g. linux/amd64)
     #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
     pub platform: Option<String>,
-    /// Print no progress (it is shown only on a terminal anyway)
+    /// Print no progress: neither the bar (shown only on a terminal anyway) nor the steps
+    /// ("unpacking ...", "trying to pull ...")
     #[arg(short, long)]
     pub quiet: bool,
 }

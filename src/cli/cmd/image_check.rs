@@ -10,6 +10,7 @@ use userns::unshare::MapRequest;
 use userns::users::Account;
 
 pub fn run(args: ImageCheckArgs) -> Result<u8> {
+    super::pull::quiet_if(&args.registry);
     let account = Account::current();
     let explicit = !args.map_users.is_empty() || !args.map_groups.is_empty();
     let request = explicit

@@ -18,7 +18,16 @@ pub fn spec(reference: String, args: &RegistryArgs) -> PullSpec {
     }
 }
 
+/// `-q`: no progress bar, and no word of the steps either (podman's `pull -q` prints
+/// the image id alone).
+pub fn quiet_if(args: &RegistryArgs) {
+    if args.quiet {
+        userns::be_quiet();
+    }
+}
+
 pub fn run(args: PullArgs) -> Result<u8> {
+    quiet_if(&args.registry);
     let account = Account::current();
     let progress = userns::registry::pull::progress_bar(args.registry.quiet);
     let image =

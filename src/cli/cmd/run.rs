@@ -7,6 +7,7 @@ use userns::error::Result;
 use userns::run::{NetMode, RunSpec};
 
 pub fn run(args: RunArgs) -> Result<u8> {
+    super::pull::quiet_if(&args.registry);
     let launch = LaunchSpec {
         name: args.name.clone(),
         detach: args.detach,
