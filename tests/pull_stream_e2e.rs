@@ -144,6 +144,76 @@ fn layers_download_at_once_and_a_registry_that_dies_leaves_parts_that_resume() {
 }
 
 #[test]
+fn a_pull_killed_outright_leaves_its_parts_and_the_next_one_resumes() {
+    let scratch = Scratch::new("pull_killed");
+    let mut registry = Registry::start(&scratch.path("registry"));
+    let size = 8u64 << 20;
+    let base = busybox_layer(&scratch, "base", "killed", &[]);
+    let big = random_layer(&scratch, "big", size);
+    let archive = scratch.docker_archive("a", config("amd64"), &[&base, &big]);
+    registry.push(
+        &format!("docker-archive:{}", path_str(&archive)),
+        "killed:1",
+        false,
+    );
+    let relay = Relay::start(registry.port, 1 << 20);
+    let addr = relay.addr();
+    let Some(scn) = scenario("pull_killed", &addr, "") else {
+        return;
+    };
+    let creds = format!("{USER}:{PASSWORD}");
+    let reference = format!("{addr}/killed:1");
+    // The shell's pid is the pull's: it execs userns.
+    let pid_file = scn.scratch().join("pull.pid");
+    let mut child = scn.spawn_sh(&format!(
+        "echo $$ > {}; exec $USERNS pull --creds {creds} {reference}",
+        path_str(&pid_file)
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !parts(&scn).iter().any(|(_, len)| *len > 2 << 20) {
+        assert!(
+            Instant::now() < deadline,
+            "the part never grew: {:?}",
+            parts(&scn)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL: nothing of userns runs after it, nothing is written on the way out.
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let killed = Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let _ = child.wait();
+    let left = parts(&scn);
+    assert!(left.iter().any(|(_, len)| *len > 2 << 20), "{left:?}");
+    let kept: u64 = left.iter().map(|(_, len)| len).sum();
+    assert_eq!(images_json(&scn), json!([]));
+
+    relay.rate.store(0, Ordering::Relaxed);
+    relay.passed.store(0, Ordering::Relaxed);
+    let id = assert_ok(&scn.run(&["pull", "--creds", &creds, &reference]));
+    let fetched = relay.passed.load(Ordering::Relaxed);
+    // All of the big layer again would be `size` and more: the part was resumed.
+    assert!(
+        fetched + kept <= size + (2 << 20),
+        "the second pull fetched {fetched} bytes with {kept} kept: no resume"
+    );
+    assert_eq!(cache_entries(&scn), vec![id.trim().to_string()]);
+    let host = Command::new("sha256sum")
+        .arg(scratch.path("big.bin"))
+        .output()
+        .unwrap();
+    let host = String::from_utf8_lossy(&host.stdout).into_owned();
+    let out = scn.run(&["run", &reference, "sha256sum", "/big.bin"]);
+    assert_eq!(
+        assert_ok(&out).split_whitespace().next(),
+        host.split_whitespace().next()
+    );
+}
+
+#[test]
 fn a_layer_whose_tar_is_not_its_diff_id_is_refused_and_leaves_nothing() {
     let scratch = Scratch::new("pull_diff_id");
     let registry = Registry::start(&scratch.path("registry"));
