@@ -92,7 +92,7 @@ pub(crate) fn download_all(
     layers: &[Descriptor],
     progress: &ProgressBar,
     shown: &str,
-) -> std::result::Result<IdCensus, Failed> {
+) -> std::result::Result<Downloaded, Failed> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     let total = layers.len();
@@ -179,6 +179,14 @@ fn label(layers: &[Descriptor], i: usize, shown: &str) -> String {
     )
 }
 
+/// What a download that succeeded leaves.
+pub(crate) struct Downloaded {
+    /// The owners in all the layers, in order.
+    pub(crate) census: IdCensus,
+    /// The compressed blobs whose tars the unpack reads instead.
+    pub(crate) replaced: Vec<std::path::PathBuf>,
+}
+
 /// The first failure of the layers (else the config's), or each layer's tar held
 /// against the config's diff_id and the census of all the layers, in order.
 fn check_all(
@@ -189,7 +197,7 @@ fn check_all(
     first: &[usize],
     mut taken: Vec<Option<std::result::Result<Scanned, Failed>>>,
     config_result: Option<std::result::Result<(), Failed>>,
-) -> std::result::Result<IdCensus, Failed> {
+) -> std::result::Result<Downloaded, Failed> {
     let total = layers.len();
     if let Some(i) = (0..total).find(|&i| matches!(taken[first[i]], Some(Err(_)))) {
         if let Some(Err(f)) = taken[first[i]].take() {
@@ -204,6 +212,7 @@ fn check_all(
     config_result.ok_or_else(unexpected)??;
     let diff_ids = config_diff_ids(stage, config, total, shown).map_err(damaged)?;
     let mut census = IdCensus::new();
+    let mut replaced = Vec::new();
     for i in 0..total {
         let Some(Ok(scanned)) = &taken[first[i]] else {
             return Err(unexpected());
@@ -216,6 +225,11 @@ fn check_all(
                 scanned,
                 &label(layers, i, shown),
             )?;
+            // A compressed layer's blob is read no more once its tar is kept (unless
+            // it is also some layer's tar: a blob named by another's diff_id).
+            if scanned.tar.is_some() && !diff_ids.contains(&layers[i].digest) {
+                replaced.push(stage.blob_path(&layers[i].digest).map_err(damaged)?);
+            }
         } else if diff_ids[i] != diff_ids[first[i]] {
             return Err(damaged(
                 Error::failure(format!(
@@ -233,7 +247,7 @@ fn check_all(
         }
         census.merge(scanned.census.clone());
     }
-    Ok(census)
+    Ok(Downloaded { census, replaced })
 }
 
 /// One layer: downloaded and verified by `stage`, and scanned by its tap, which keeps
