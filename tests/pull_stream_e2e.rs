@@ -146,7 +146,7 @@ fn layers_download_at_once_and_a_registry_that_dies_leaves_parts_that_resume() {
 #[test]
 fn a_pull_killed_outright_leaves_its_parts_and_the_next_one_resumes() {
     let scratch = Scratch::new("pull_killed");
-    let mut registry = Registry::start(&scratch.path("registry"));
+    let registry = Registry::start(&scratch.path("registry"));
     let size = 8u64 << 20;
     let base = busybox_layer(&scratch, "base", "killed", &[]);
     let big = random_layer(&scratch, "big", size);
