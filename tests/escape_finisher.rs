@@ -1,6 +1,7 @@
 //! The unpacker's finisher (src/image/finisher.rs) against hostile orderings, through the
 //! real unpacker inside `userns unshare`, as the unprivileged fixture user (as `userns pull`
-//! unpacks; `userns run` unpacks in a new pid namespace, where no thread can start).
+//! and `userns run` unpack: in the user namespace, before any pid namespace, where no
+//! thread could start).
 //!
 //! The walking thread makes every name and hands each regular file it created, open, to a
 //! second thread that writes its data and gives it its owner, mode, attributes and times.
@@ -168,10 +169,9 @@ struct Unpacked {
     tree: Option<BTreeMap<String, Node>>,
 }
 
-/// Unpack `archive` into an empty cache inside `userns unshare` (as `userns pull` does,
-/// in a namespace without a pid namespace of its own, where the finisher thread can be
-/// started; `userns run` unpacks in a new pid namespace, where the kernel refuses new
-/// threads and the unpack is serial), by this test binary's `namespace_helper_prepare`.
+/// Unpack `archive` into an empty cache inside `userns unshare` (as `userns pull` and
+/// `userns run` do, in a namespace without a pid namespace of its own, where the finisher
+/// thread can be started), by this test binary's `namespace_helper_prepare`.
 fn unpack(scn: &Scenario, archive: &Path, serial: bool) -> Unpacked {
     let images = scn.scratch().join("data/userns/images");
     let exe = scn.scratch().join("escape_finisher");

@@ -323,8 +323,8 @@ impl ImageCache {
 /// A pull's stage blobs the unpack is done with, removed on threads of their own while
 /// the next layers unpack: the stage goes after the install anyway, and the 18 MiB tar
 /// of bench/pull.sh's large image took 2 ms to unlink at the end, on the pull's critical
-/// path. Where no thread can start (`run` unpacks after CLONE_NEWPID) they stay, and go
-/// with the stage.
+/// path. Where no thread can start (after unshare(CLONE_NEWPID)) they stay, and go with
+/// the stage.
 #[derive(Default)]
 struct Consumed {
     removers: Vec<std::thread::JoinHandle<()>>,

@@ -26,10 +26,10 @@
 //! a single-threaded process after an unpack: the user namespace is entered before it,
 //! and what follows forks.)
 //!
-//! Where the kernel refuses a thread (`userns run` unpacks after unshare(CLONE_NEWPID),
-//! after which no thread may be made), and with `USERNS_UNPACK_SERIAL=1`, every file is
-//! finished on the walking thread as it is created, exactly as before the finisher
-//! existed: to compare the two, and a way out should a file system ever mind.
+//! Where the kernel refuses a thread (after unshare(CLONE_NEWPID) no thread may be made:
+//! `userns run` unpacks before it for that reason), and with `USERNS_UNPACK_SERIAL=1`,
+//! every file is finished on the walking thread as it is created, exactly as before the
+//! finisher existed: to compare the two, and a way out should a file system ever mind.
 
 use super::beneath;
 use super::xattrs::{self, Xattr};
@@ -61,8 +61,8 @@ const BATCH: usize = 16;
 
 const SERIAL_VAR: &str = "USERNS_UNPACK_SERIAL";
 
-/// Set once the kernel refused a thread: after unshare(CLONE_NEWPID) (`userns run`
-/// unpacks there) it refuses every new thread (EINVAL: copy_process will not put a thread
+/// Set once the kernel refused a thread: after unshare(CLONE_NEWPID) it refuses every
+/// new thread (EINVAL: copy_process will not put a thread
 /// in a pid namespace other than its process's), so later layers do not ask again.
 static NO_THREADS: AtomicBool = AtomicBool::new(false);
 

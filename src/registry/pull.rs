@@ -374,8 +374,8 @@ pub fn install(fetched: &Fetched, cache: &ImageCache, account: &Account) -> Resu
         Some(stage) => {
             // The compressed blobs go while the unpack runs, rather than after it, with
             // the stage (17 MiB of page cache in bench/pull.sh's large image: 2 ms).
-            // Where no thread can start (`run` unpacks after CLONE_NEWPID), they go with
-            // the stage.
+            // Where no thread can start (after unshare(CLONE_NEWPID)), they go with the
+            // stage.
             let replaced = fetched.replaced.clone();
             let remover = std::thread::Builder::new()
                 .name("userns-stage".into())

@@ -331,9 +331,14 @@ fn run_container(
         dirs,
     } = *at;
     let etc_files = write_etc_files(&dirs.dir, hostname, args.net)?;
-    namespaces::enter(&args.userns, account, hostname, args.net != NetMode::Host)?;
-    let _network = network.start()?;
+    namespaces::enter_user(&args.userns, account)?;
+    // The image first, unpacked (when it is not cached) in the user namespace but before
+    // the pid namespace, after which the kernel refuses the unpack its second thread.
     let prepared = source::prepare(&request.source, account, args.rootfs_rw)?;
+    // Joined threads can linger a moment in the kernel's thread group.
+    crate::registry::layers::threads_gone();
+    namespaces::enter_rest(&args.userns, hostname, args.net != NetMode::Host)?;
+    let _network = network.start()?;
     dirs.record_image(&prepared.id)?;
     if let (Some(name), None) = (&args.keep, &dirs.layer.tmpfs_at) {
         if let Some(kept) = dirs.layer.upper.parent() {

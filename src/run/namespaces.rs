@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::image::idcheck::MapTarget;
 use crate::keep::{self, record, KeptUse};
 use crate::subid::SubIdPaths;
-use crate::unshare::{setup, MapRequest, Namespaces, NsSpec};
+use crate::unshare::{setup, MapRequest, NsSpec};
 use crate::users::Account;
 use nix::sched::CloneFlags;
 
@@ -97,24 +97,14 @@ pub fn map_target(
     })
 }
 
-/// Enter the container's namespaces: its user namespace as `mode` says, then new pid,
-/// UTS, IPC, cgroup and (with `own_net`) network namespaces, named `hostname`, loopback up.
-pub fn enter(mode: &UsernsMode, account: &Account, hostname: &str, own_net: bool) -> Result<()> {
+/// Enter the container's user namespace as `mode` says. The container's other
+/// namespaces come after the image is ready ([`enter_rest`]): its unpack starts threads,
+/// which the kernel refuses to a process once it unshared a pid namespace.
+pub fn enter_user(mode: &UsernsMode, account: &Account) -> Result<()> {
     let name = match mode {
         UsernsMode::Private => {
-            let spec = NsSpec {
-                namespaces: Namespaces {
-                    pid: true,
-                    uts: true,
-                    ipc: true,
-                    cgroup: true,
-                    net: own_net,
-                    mount: false,
-                },
-                hostname: Some(hostname.to_string()),
-                ..NsSpec::default()
-            };
-            crate::unshare::enter(&spec, account)?;
+            // The user namespace alone: `NsSpec::default()` asks for no other.
+            crate::unshare::enter(&NsSpec::default(), account)?;
             return Ok(());
         }
         UsernsMode::Shared(name) => name,
@@ -136,6 +126,12 @@ pub fn enter(mode: &UsernsMode, account: &Account, hostname: &str, own_net: bool
                 ))
             }
         })?;
+    Ok(())
+}
+
+/// In the container's user namespace ([`enter_user`]): new pid, UTS, IPC, cgroup and
+/// (with `own_net`) network namespaces, named `hostname`, loopback up.
+pub fn enter_rest(mode: &UsernsMode, hostname: &str, own_net: bool) -> Result<()> {
     let mut flags = CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC
@@ -144,13 +140,21 @@ pub fn enter(mode: &UsernsMode, account: &Account, hostname: &str, own_net: bool
         flags |= CloneFlags::CLONE_NEWNET;
     }
     nix::sched::unshare(flags).map_err(|e| {
+        let fix = match mode {
+            UsernsMode::Shared(name) => {
+                format!("check `userns enter {name} id` shows uid 0; or use --userns private")
+            }
+            UsernsMode::Private => "check `userns unshare id` shows uid 0".to_string(),
+        };
+        let within = match mode {
+            UsernsMode::Shared(name) => format!("the kept user namespace {name}"),
+            UsernsMode::Private => "its user namespace".to_string(),
+        };
         Error::failure(format!(
-            "cannot create the container's namespaces in the kept user namespace {name}"
+            "cannot create the container's namespaces in {within}"
         ))
         .because(e)
-        .fix(format!(
-            "check `userns enter {name} id` shows uid 0; or use --userns private"
-        ))
+        .fix(fix)
     })?;
     setup::set_hostname(hostname)?;
     if own_net {
