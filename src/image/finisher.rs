@@ -286,10 +286,15 @@ pub(crate) struct Finisher<'scope, 'env> {
     batch: usize,
 }
 
+/// Whether an unpack runs on its one thread: `USERNS_UNPACK_SERIAL=1`, or the kernel
+/// refused a thread already.
+pub(crate) fn serial() -> bool {
+    std::env::var_os(SERIAL_VAR).is_some_and(|v| v == "1") || NO_THREADS.load(Ordering::Relaxed)
+}
+
 impl<'scope, 'env> Finisher<'scope, 'env> {
     pub(crate) fn new(scope: &'scope Scope<'scope, 'env>, queue: &'env Queue) -> Self {
-        let serial = std::env::var_os(SERIAL_VAR).is_some_and(|v| v == "1")
-            || NO_THREADS.load(Ordering::Relaxed);
+        let serial = serial();
         // Each waiting job holds a descriptor: leave most of the limit to the rest.
         let max_jobs = (crate::sys::fs::fd_limit() / 8).clamp(1, MAX_JOBS as u64) as usize;
         queue.lock().max_jobs = max_jobs;

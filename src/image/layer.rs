@@ -21,7 +21,8 @@
 //! [`super::finisher`], whose first failure stops the unpack as a failure here would.
 
 use super::beneath::{self, InnerPath, Root};
-use super::digest::{hasher_for, verify, Hashing};
+use super::decoder::{self, Decoder};
+use super::digest::{hasher_for, verify, Hasher, Hashing};
 use super::entry_error::EntryError;
 use super::finisher::{self, Finisher, Job, Queue};
 use super::limits::{Budget, Limits};
@@ -34,7 +35,7 @@ use super::xattrs;
 use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use tar::EntryType;
@@ -75,7 +76,7 @@ impl UnpackState {
 /// it was downloaded (a pull's stage, `image::Staged`), and is not hashed again.
 pub(crate) fn apply_blob(
     root: &Root,
-    blob: impl Read,
+    blob: impl Read + Send,
     label: &str,
     digest: Option<&str>,
     diff_id: Option<&str>,
@@ -86,8 +87,50 @@ pub(crate) fn apply_blob(
             .because(e)
             .fix("the archive is damaged or truncated: save the image again")
     };
-    let mut raw_hash = digest.map(|d| hasher_for(label, d)).transpose()?;
-    let mut plain_hash = diff_id.map(|d| hasher_for(label, d)).transpose()?;
+    let raw_hash = digest.map(|d| hasher_for(label, d)).transpose()?;
+    let plain_hash = diff_id.map(|d| hasher_for(label, d)).transpose()?;
+    // A blob still to be checked (an archive's, a layout's: likely compressed too) is
+    // decoded and hashed on a thread of its own while this one walks; a pull's verified
+    // plain tar has nothing to hand over, and is walked as it is read.
+    let threaded = (raw_hash.is_some() || plain_hash.is_some()) && !finisher::serial();
+    let (blob, raw_hash, plain_hash) = if threaded {
+        let input = std::sync::Mutex::new(Some((blob, raw_hash, plain_hash)));
+        let outcome = std::thread::scope(|scope| {
+            match Decoder::spawn(scope, &input, label) {
+                Some((mut decoder, handle)) => {
+                    let walked = apply_tar(root, &mut decoder, label, state).and_then(|()| {
+                        // The rest too: the decoder hashes what follows the tar's end.
+                        io::copy(&mut decoder, &mut io::sink())
+                            .map(|_| ())
+                            .map_err(read_err)
+                    });
+                    drop(decoder);
+                    let hashed = handle.join().unwrap_or_else(|_| {
+                        Err(Error::failure(format!(
+                            "the decoding of {label} stopped unexpectedly"
+                        )))
+                    });
+                    Some(walked.and(hashed))
+                }
+                None => None,
+            }
+        });
+        match outcome {
+            Some(hashed) => {
+                let (raw, plain) = hashed?;
+                return check_hashes(label, digest, raw, diff_id, plain);
+            }
+            // No thread: decoded here, as below.
+            None => input
+                .into_inner()
+                .ok()
+                .flatten()
+                .ok_or_else(|| Error::failure(format!("cannot decode {label}")))?,
+        }
+    } else {
+        (blob, raw_hash, plain_hash)
+    };
+    let (mut raw_hash, mut plain_hash) = (raw_hash, plain_hash);
     {
         let mut raw = BufReader::with_capacity(
             1 << 16,
@@ -96,24 +139,7 @@ pub(crate) fn apply_blob(
                 hasher: raw_hash.as_mut(),
             },
         );
-        // Compression is told by magic bytes, not by media type (docker-archive layers
-        // carry none, and some tools label gzip layers as plain tar).
-        let head = raw.fill_buf().map_err(read_err)?.to_vec();
-        let decoded: Box<dyn Read + '_> = if head.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::bufread::MultiGzDecoder::new(&mut raw))
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Box::new(zstd::stream::read::Decoder::with_buffer(&mut raw).map_err(read_err)?)
-        } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
-            return Err(
-                Error::failure(format!("{label} is compressed with bzip2 or xz"))
-                    .because(
-                        "userns reads plain, gzip and zstd layers, as the OCI image-spec defines",
-                    )
-                    .fix("re-save the image with podman (it stores gzip or plain layers)"),
-            );
-        } else {
-            Box::new(&mut raw)
-        };
+        let decoded = decoder::decompressor(&mut raw, label)?;
         // The tar is read in 512-byte headers and small files: buffered, the decoder runs
         // once per 128 KiB instead of once per read, and hashes in blocks as large.
         let mut plain = BufReader::with_capacity(
@@ -129,18 +155,30 @@ pub(crate) fn apply_blob(
         drop(plain);
         io::copy(&mut raw, &mut io::sink()).map_err(read_err)?;
     }
-    if let (Some(expected), Some(hash)) = (digest, raw_hash) {
-        verify(label, "layer", expected, hash.finish())?;
+    check_hashes(label, digest, raw_hash, diff_id, plain_hash)
+}
+
+/// Hold what the blob and its plain tar hashed to against their digests (each one that
+/// was given).
+fn check_hashes(
+    label: &str,
+    digest: Option<&str>,
+    raw_hash: Option<Hasher>,
+    diff_id: Option<&str>,
+    plain_hash: Option<Hasher>,
+) -> Result<()> {
+    for (expected, hash, what) in [
+        (digest, raw_hash, "layer"),
+        (diff_id, plain_hash, "uncompressed layer (diff_id)"),
+    ] {
+        if let Some(expected) = expected {
+            let hash = hash.ok_or_else(|| {
+                Error::failure(format!("the decoding of {label} stopped before its end"))
+            })?;
+            verify(label, what, expected, hash.finish())?;
+        }
     }
-    match (diff_id, plain_hash) {
-        (Some(expected), Some(hash)) => verify(
-            label,
-            "uncompressed layer (diff_id)",
-            expected,
-            hash.finish(),
-        ),
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 /// Set directory times recorded over all layers; call once after the last layer.

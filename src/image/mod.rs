@@ -9,6 +9,7 @@
 //! - [`source`]: the archive or layout as a set of named blobs (kind detection too);
 //! - [`manifest`]: manifest.json / index.json → the config and the ordered layers;
 //! - [`digest`]: sha256 and sha512 digests, computed while layers stream;
+//! - [`decoder`]: a layer blob decompressed and hashed, on a thread of its own;
 //! - [`layer`]: one layer stream applied to a root (whiteouts, links, owners, modes);
 //! - [`whiteout`]: `.wh.NAME` and opaque markers;
 //! - [`seen`]: the paths a layer named, as podman refuses a path named twice;
@@ -22,6 +23,7 @@
 
 pub(crate) mod beneath;
 pub mod cache;
+pub(crate) mod decoder;
 pub(crate) mod digest;
 pub(crate) mod entry_error;
 pub(crate) mod finisher;

@@ -351,7 +351,7 @@ impl Blobs {
         &self,
         name: &str,
         expected: Option<u64>,
-    ) -> Result<(Box<dyn Read + '_>, u64)> {
+    ) -> Result<(Box<dyn Read + Send + '_>, u64)> {
         let (reader, size) = self.open_blob_seekable(name, expected)?;
         Ok((Box::new(reader), size))
     }
