@@ -48,7 +48,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("USERNS_CLEAN_WORKERS", "How many threads remove files (1 to 64; default one per core, at most 8)."),
     ("USERNS_UNPACK_MAX_FILE", "The largest file an image may hold, in bytes or with K, M, G, T (default 64G)."),
     ("USERNS_UNPACK_MAX_IMAGE", "The most file data an image may unpack to, in bytes or with K, M, G, T (default 256G)."),
-    ("USERNS_UNPACK_SERIAL", "Set to 1: every file of an image is finished (data, owner, mode, attributes, times) by the thread that creates it, as before userns finished them on a second thread; for comparing the two."),
+    ("USERNS_UNPACK_SERIAL", "Set to 1: an image is unpacked on one thread: every file is finished (data, owner, mode, attributes, times) by the thread that creates it, and an archive's layers are decompressed and hashed there too, as before userns did those on threads of their own; for comparing the two."),
     ("_CONTAINERS_USERNS_CONFIGURED", "Set to `done`, as `podman unshare` sets it: podman run inside uses the namespace it is in."),
     ("_CONTAINERS_ROOTLESS_UID", "Set to your uid outside, as `podman unshare` sets it."),
     ("_CONTAINERS_ROOTLESS_GID", "Set to your gid outside, as `podman unshare` sets it."),
