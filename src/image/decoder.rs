@@ -9,10 +9,11 @@
 //! finishes, and the decoder decodes, each on its own core where there is one. Where no
 //! thread may start the same reader chain runs on the walking thread (`inline`).
 
+use super::chunks::{ChunkReader, Sent};
 use super::digest::{Hasher, Hashing};
 use crate::error::{Error, Result};
 use std::io::{self, BufRead, BufReader, Read};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::sync_channel;
 
 /// Plain tar bytes read (and sent) at a time.
 const CHUNK: usize = 128 << 10;
@@ -57,87 +58,68 @@ pub(crate) type Hashed = (Option<Hasher>, Option<Hasher>);
 /// A blob and the hashers of its digest and its diff_id.
 pub(crate) type Input<B> = (B, Option<Hasher>, Option<Hasher>);
 
-/// The walker's end of a decoder thread: the plain tar, read from the chunks it sends.
-pub(crate) struct Decoder {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    /// Chunks read, back to the decoder to be filled again (no fresh memory per chunk).
-    used: SyncSender<Vec<u8>>,
-    chunk: Vec<u8>,
-    at: usize,
-}
-
-impl Decoder {
-    /// Start decoding the blob `input` holds, with its two hashers, on a thread of
-    /// `scope`, which takes them; None when the kernel refuses a thread, and `input`
-    /// still holds them (to be decoded inline). The thread stops when the Decoder is
-    /// dropped.
-    pub(crate) fn spawn<'scope, 'env, B: Read + Send + 'scope>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        input: &'env std::sync::Mutex<Option<Input<B>>>,
-        label: &'scope str,
-    ) -> Option<(
-        Decoder,
-        std::thread::ScopedJoinHandle<'scope, Result<Hashed>>,
-    )> {
-        let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(IN_FLIGHT);
-        let (used, free) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
-        let handle = std::thread::Builder::new()
-            .name("userns-decoder".into())
-            .spawn_scoped(scope, move || {
-                let taken = input.lock().ok().and_then(|mut i| i.take());
-                let Some((blob, mut raw_hash, mut plain_hash)) = taken else {
-                    return Err(Error::failure(format!("{label}: nothing to decode")));
+/// Start decoding the blob `input` holds, with its two hashers, on a thread of
+/// `scope`, which takes them; None when the kernel refuses a thread, and `input`
+/// still holds them (to be decoded inline). The walker reads the plain tar from
+/// the reader returned; the thread stops when that is dropped.
+pub(crate) fn spawn<'scope, 'env, B: Read + Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    input: &'env std::sync::Mutex<Option<Input<B>>>,
+    label: &'scope str,
+) -> Option<(
+    ChunkReader,
+    std::thread::ScopedJoinHandle<'scope, Result<Hashed>>,
+)> {
+    let (tx, rx) = sync_channel::<Sent>(IN_FLIGHT);
+    let (used, free) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
+    let handle = std::thread::Builder::new()
+        .name("userns-decoder".into())
+        .spawn_scoped(scope, move || {
+            let taken = input.lock().ok().and_then(|mut i| i.take());
+            let Some((blob, mut raw_hash, mut plain_hash)) = taken else {
+                return Err(Error::failure(format!("{label}: nothing to decode")));
+            };
+            let mut raw = BufReader::with_capacity(
+                1 << 16,
+                Hashing {
+                    inner: blob,
+                    hasher: raw_hash.as_mut(),
+                },
+            );
+            {
+                let mut plain = Hashing {
+                    inner: decompressor(&mut raw, label)?,
+                    hasher: plain_hash.as_mut(),
                 };
-                let mut raw = BufReader::with_capacity(
-                    1 << 16,
-                    Hashing {
-                        inner: blob,
-                        hasher: raw_hash.as_mut(),
-                    },
-                );
-                {
-                    let mut plain = Hashing {
-                        inner: decompressor(&mut raw, label)?,
-                        hasher: plain_hash.as_mut(),
-                    };
-                    loop {
-                        let mut chunk = free.try_recv().unwrap_or_default();
-                        chunk.resize(CHUNK, 0);
-                        let (n, broke) = fill(&mut plain, &mut chunk);
-                        chunk.truncate(n);
-                        let last = n == 0 || broke.is_some();
-                        if n > 0 && tx.send(Ok(chunk)).is_err() {
-                            // The walker stopped (its own error is the unpack's).
-                            return Ok((None, None));
-                        }
-                        if let Some(e) = broke {
-                            let _ = tx.send(Err(e));
-                            return Ok((None, None));
-                        }
-                        if last {
-                            break;
-                        }
+                loop {
+                    let mut chunk = free.try_recv().unwrap_or_default();
+                    chunk.resize(CHUNK, 0);
+                    let (n, broke) = fill(&mut plain, &mut chunk);
+                    chunk.truncate(n);
+                    let last = n == 0 || broke.is_some();
+                    if n > 0 && tx.send(Ok(chunk)).is_err() {
+                        // The walker stopped (its own error is the unpack's).
+                        return Ok((None, None));
+                    }
+                    if let Some(e) = broke {
+                        let _ = tx.send(Err(e));
+                        return Ok((None, None));
+                    }
+                    if last {
+                        break;
                     }
                 }
-                // Whatever follows the compressed stream is hashed too.
-                if let Err(e) = io::copy(&mut raw, &mut io::sink()) {
-                    let _ = tx.send(Err(e));
-                    return Ok((None, None));
-                }
-                drop(raw);
-                Ok((raw_hash, plain_hash))
-            })
-            .ok()?;
-        Some((
-            Decoder {
-                rx,
-                used,
-                chunk: Vec::new(),
-                at: 0,
-            },
-            handle,
-        ))
-    }
+            }
+            // Whatever follows the compressed stream is hashed too.
+            if let Err(e) = io::copy(&mut raw, &mut io::sink()) {
+                let _ = tx.send(Err(e));
+                return Ok((None, None));
+            }
+            drop(raw);
+            Ok((raw_hash, plain_hash))
+        })
+        .ok()?;
+    Some((ChunkReader::new(rx, Some(used)), handle))
 }
 
 /// Read into `chunk` until it is full or the stream ends or breaks: how much was read,
@@ -153,40 +135,6 @@ fn fill(from: &mut dyn Read, chunk: &mut [u8]) -> (usize, Option<io::Error>) {
         }
     }
     (n, None)
-}
-
-impl BufRead for Decoder {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.at == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(Ok(next)) => {
-                    let used = std::mem::replace(&mut self.chunk, next);
-                    self.at = 0;
-                    if used.capacity() > 0 {
-                        let _ = self.used.try_send(used);
-                    }
-                }
-                Ok(Err(e)) => return Err(e),
-                // The decoder is done: the end of the tar.
-                Err(_) => return Ok(&[]),
-            }
-        }
-        Ok(&self.chunk[self.at..])
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.at = (self.at + n).min(self.chunk.len());
-    }
-}
-
-impl Read for Decoder {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = buf.len().min(available.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
 }
 
 #[cfg(test)]
@@ -210,7 +158,7 @@ mod tests {
             Some(Hasher::new(Algorithm::Sha256)),
         )));
         std::thread::scope(|scope| {
-            let (mut decoder, handle) = Decoder::spawn(scope, &input, "layer 1").unwrap();
+            let (mut decoder, handle) = spawn(scope, &input, "layer 1").unwrap();
             let mut read = vec![0u8; walk];
             let n = fill(&mut decoder, &mut read).0;
             read.truncate(n);
@@ -246,7 +194,7 @@ mod tests {
         let cut = blob[..blob.len() / 2].to_vec();
         let input = Mutex::new(Some((io::Cursor::new(cut), None, None)));
         let failed = std::thread::scope(|scope| {
-            let (mut decoder, handle) = Decoder::spawn(scope, &input, "layer 1").unwrap();
+            let (mut decoder, handle) = spawn(scope, &input, "layer 1").unwrap();
             let read = io::copy(&mut decoder, &mut io::sink());
             drop(decoder);
             let _ = handle.join().unwrap();

@@ -21,7 +21,7 @@
 //! [`super::finisher`], whose first failure stops the unpack as a failure here would.
 
 use super::beneath::{self, InnerPath, Root};
-use super::decoder::{self, Decoder};
+use super::decoder;
 use super::digest::{hasher_for, verify, Hasher, Hashing};
 use super::entry_error::EntryError;
 use super::finisher::{self, Finisher, Job, Queue};
@@ -96,7 +96,7 @@ pub(crate) fn apply_blob(
     let (blob, raw_hash, plain_hash) = if threaded {
         let input = std::sync::Mutex::new(Some((blob, raw_hash, plain_hash)));
         let outcome = std::thread::scope(|scope| {
-            match Decoder::spawn(scope, &input, label) {
+            match decoder::spawn(scope, &input, label) {
                 Some((mut decoder, handle)) => {
                     let walked = apply_tar(root, &mut decoder, label, state).and_then(|()| {
                         // The rest too: the decoder hashes what follows the tar's end.

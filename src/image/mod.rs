@@ -10,6 +10,7 @@
 //! - [`manifest`]: manifest.json / index.json → the config and the ordered layers;
 //! - [`digest`]: sha256 and sha512 digests, computed while layers stream;
 //! - [`decoder`]: a layer blob decompressed and hashed, on a thread of its own;
+//! - [`chunks`]: bytes sent in chunks over a channel, read as one stream;
 //! - [`layer`]: one layer stream applied to a root (whiteouts, links, owners, modes);
 //! - [`whiteout`]: `.wh.NAME` and opaque markers;
 //! - [`seen`]: the paths a layer named, as podman refuses a path named twice;
@@ -23,6 +24,7 @@
 
 pub(crate) mod beneath;
 pub mod cache;
+pub(crate) mod chunks;
 pub(crate) mod decoder;
 pub(crate) mod digest;
 pub(crate) mod entry_error;

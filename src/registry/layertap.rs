@@ -13,11 +13,11 @@
 //! [`LayerTap::reset`]s the tap: the bytes already sent are thrown away with their thread.
 
 use crate::error::{Error, Result};
+use crate::image::chunks::{ChunkReader, Sent};
 use crate::image::digest::{self, Hasher};
 use crate::image::idcheck::{self, IdCensus};
-use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::thread::JoinHandle;
 
 /// Chunks in flight between the download and the scan (of up to 256 KiB each): enough to
@@ -33,7 +33,7 @@ pub struct Scanned {
     pub tar: Option<PathBuf>,
 }
 
-type Worker = (SyncSender<Vec<u8>>, JoinHandle<Result<Scanned>>);
+type Worker = (SyncSender<Sent>, JoinHandle<Result<Scanned>>);
 
 /// The scan of one layer, fed with its compressed bytes in order.
 pub struct LayerTap {
@@ -66,16 +66,12 @@ impl LayerTap {
     }
 
     fn start(&self) -> Worker {
-        let (tx, rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
+        let (tx, rx) = sync_channel::<Sent>(IN_FLIGHT);
         let (alg, label, tar) = (self.alg, self.label.clone(), self.tar.clone());
         let handle = std::thread::spawn(move || {
             let mut census = IdCensus::new();
             let mut plain = Hasher::new(alg);
-            let chunks = Chunks {
-                rx,
-                chunk: Vec::new(),
-                at: 0,
-            };
+            let chunks = ChunkReader::new(rx, None);
             let mut out = match &tar {
                 // As large as the pieces a scan reads data in (`tarstream`): those go
                 // to the file as they are, headers and small files are gathered.
@@ -123,7 +119,7 @@ impl LayerTap {
         };
         // A scan that stopped (a damaged layer) has dropped its end: its error is the
         // one `finish` reports, and the download goes on to check the blob's digest.
-        let _ = tx.send(chunk);
+        let _ = tx.send(Ok(chunk));
     }
 
     /// Forget what was fed: the layer starts over from its first byte.
@@ -160,41 +156,6 @@ impl Drop for LayerTap {
     }
 }
 
-/// The channel's chunks as one byte stream.
-struct Chunks {
-    rx: Receiver<Vec<u8>>,
-    chunk: Vec<u8>,
-    at: usize,
-}
-
-/// Read where the chunks are: the decompressor takes its input from them, uncopied.
-impl io::BufRead for Chunks {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.at == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(next) => (self.chunk, self.at) = (next, 0),
-                // The sender is done (or gone): the end of the layer.
-                Err(_) => return Ok(&[]),
-            }
-        }
-        Ok(&self.chunk[self.at..])
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.at = (self.at + n).min(self.chunk.len());
-    }
-}
-
-impl Read for Chunks {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = io::BufRead::fill_buf(self)?;
-        let n = buf.len().min(available.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        io::BufRead::consume(self, n);
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,7 +174,7 @@ mod tests {
         let plain = b.into_inner().unwrap();
         let diff_id = format!("sha256:{}", crate::image::sha256_hex(&plain));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        io::Write::write_all(&mut gz, &plain).unwrap();
+        std::io::Write::write_all(&mut gz, &plain).unwrap();
         (gz.finish().unwrap(), diff_id)
     }
 

@@ -1,0 +1,64 @@
+//! Bytes that arrive in chunks over a channel, read as one stream (BufRead: in place,
+//! not copied first): a pull's blob as it downloads, to its layer's scan
+//! (`registry::layertap`), and an archive's layer as its decoder makes it plain, to the
+//! walker (`image::decoder`).
+
+use std::io::{self, BufRead, Read};
+use std::sync::mpsc::{Receiver, SyncSender};
+
+/// What a chunk's sender sends: the next bytes, or why there are none (then it stops).
+pub(crate) type Sent = io::Result<Vec<u8>>;
+
+/// The receiving end. The stream ends when the sender is gone.
+pub(crate) struct ChunkReader {
+    rx: Receiver<Sent>,
+    /// Where chunks read go back to the sender, to be filled again, when it takes them.
+    used: Option<SyncSender<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl ChunkReader {
+    pub(crate) fn new(rx: Receiver<Sent>, used: Option<SyncSender<Vec<u8>>>) -> ChunkReader {
+        ChunkReader {
+            rx,
+            used,
+            chunk: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl BufRead for ChunkReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(next)) => {
+                    let read = std::mem::replace(&mut self.chunk, next);
+                    self.at = 0;
+                    if let Some(used) = self.used.as_ref().filter(|_| read.capacity() > 0) {
+                        let _ = used.try_send(read);
+                    }
+                }
+                Ok(Err(e)) => return Err(e),
+                // The sender is done (or gone): the end of the stream.
+                Err(_) => return Ok(&[]),
+            }
+        }
+        Ok(&self.chunk[self.at..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.at = (self.at + n).min(self.chunk.len());
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
