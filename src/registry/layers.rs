@@ -370,18 +370,3 @@ fn config_diff_ids(
     }
     Ok(diff_ids)
 }
-
-/// Wait until this process is down to its one thread again. A joined thread has not
-/// always left the kernel's thread group when join returns (the kernel wakes the joiner
-/// as it releases the thread's memory, a little before the thread is gone), and unshare
-/// (CLONE_NEWUSER) fails with EINVAL in a process of more than one thread.
-pub(crate) fn threads_gone() {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while std::time::Instant::now() < deadline {
-        let tasks = std::fs::read_dir("/proc/self/task").map_or(1, |d| d.count());
-        if tasks <= 1 {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_micros(50));
-    }
-}

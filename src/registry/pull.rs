@@ -30,7 +30,7 @@
 use super::auth::{self, CredSource, Credentials};
 use super::client::{Access, Session};
 use super::config::{Endpoint, RegistriesConf, Resolution};
-use super::layers::{download_all, threads_gone, Downloaded, Failed};
+use super::layers::{download_all, Downloaded, Failed};
 use super::manifest::{self, Document, Platform, ACCEPT, MAX_MANIFEST};
 use super::reference::Reference;
 use super::stage::Stage;
@@ -303,7 +303,7 @@ fn fetch_from(
     progress.set_message(shown.clone());
     let downloaded = download_all(&stage, &mut session, &config, &doc.layers, progress, &shown);
     // No thread of the download may outlive it: the user namespace comes next.
-    threads_gone();
+    crate::sys::fork::threads_gone();
     let downloaded = match downloaded {
         Ok(downloaded) => downloaded,
         Err(Failed { error, damaged }) => {

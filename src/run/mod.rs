@@ -336,7 +336,7 @@ fn run_container(
     // the pid namespace, after which the kernel refuses the unpack its second thread.
     let prepared = source::prepare(&request.source, account, args.rootfs_rw)?;
     // Joined threads can linger a moment in the kernel's thread group.
-    crate::registry::layers::threads_gone();
+    crate::sys::fork::threads_gone();
     namespaces::enter_rest(&args.userns, hostname, args.net != NetMode::Host)?;
     let _network = network.start()?;
     dirs.record_image(&prepared.id)?;

@@ -17,6 +17,21 @@ pub(crate) fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(usize::MAX, |d| d.count())
 }
 
+/// Wait (2 s at most) until this process is down to its one thread again. A joined
+/// thread has not always left the kernel's thread group when join returns (the kernel
+/// wakes the joiner as it releases the thread's memory, a little before the thread is
+/// gone), and unshare(CLONE_NEWUSER) fails with EINVAL in a process of more than one
+/// thread, as fork here refuses one.
+pub(crate) fn threads_gone() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        if thread_count() <= 1 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
+}
+
 /// Fork a child that runs `child` and then `_exit`s with its result (70, EX_SOFTWARE,
 /// when it panics): it never returns into the caller's frames, and runs no destructor or
 /// exit handler of the parent's. EBUSY when the process has more than one thread.
