@@ -21,6 +21,32 @@ pub struct PauseProcess {
     pub started: u64,
 }
 
+/// Refuse when containers are mounted on `trees` in the mount namespace of podman's pause
+/// process `pid` (found by [`PauseProcess::find`], or proven the user's by a root run).
+pub fn check_no_containers(pid: i32, trees: &[&Path]) -> Result<()> {
+    let path = PathBuf::from(format!("/proc/{pid}/mountinfo"));
+    let Ok(text) = std::fs::read(&path) else {
+        return Ok(());
+    };
+    let mounts = parse_mountinfo(&text);
+    for tree in trees {
+        if let Some(m) = mounts_within(&mounts, tree).first() {
+            return Err(Error::failure(format!(
+                "refusing to clean {}: a container is using it",
+                tree.display()
+            ))
+            .because(format!(
+                "{} is mounted at {} in podman's mount namespace (pause process {})",
+                m.fs_type,
+                m.mount_point.display(),
+                pid
+            ))
+            .fix("stop the containers first: podman stop --all"));
+        }
+    }
+    Ok(())
+}
+
 /// podman's runtime dir (`util.GetRuntimeDir`): $XDG_RUNTIME_DIR, else /run/user/UID.
 fn runtime_dir(uid: u32) -> PathBuf {
     std::env::var_os("XDG_RUNTIME_DIR")
@@ -117,27 +143,7 @@ impl PauseProcess {
 
     /// Refuse when containers are mounted on `trees` in the pause process's namespace.
     pub fn check_no_containers(&self, trees: &[&Path]) -> Result<()> {
-        let path = PathBuf::from(format!("/proc/{}/mountinfo", self.pid));
-        let Ok(text) = std::fs::read(&path) else {
-            return Ok(());
-        };
-        let mounts = parse_mountinfo(&text);
-        for tree in trees {
-            if let Some(m) = mounts_within(&mounts, tree).first() {
-                return Err(Error::failure(format!(
-                    "refusing to clean {}: a container is using it",
-                    tree.display()
-                ))
-                .because(format!(
-                    "{} is mounted at {} in podman's mount namespace (pause process {})",
-                    m.fs_type,
-                    m.mount_point.display(),
-                    self.pid
-                ))
-                .fix("stop the containers first: podman stop --all"));
-            }
-        }
-        Ok(())
+        check_no_containers(self.pid, trees)
     }
 
     /// SIGTERM, then SIGKILL if it is still there after a second. The process is held by

@@ -188,21 +188,23 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
     // A root run finds the user's pause process as the user's runtime dir names it,
     // proven theirs before anything is read from its /proc entries (`for_user`).
     let for_user = as_root.then(|| migrate::steps::UserRefresh::find(&account));
+    // What a user's own run stops after the move; a root run stops the user's through
+    // its proof instead (`refresh`).
     let pause = match &for_user {
-        Some(found) => found.pause.as_ref().ok().and_then(|p| {
-            p.as_ref().map(|p| PauseProcess {
-                pid: p.pid,
-                pid_file: Default::default(),
-                // Only looked into here (check_no_containers): a root run stops the
-                // user's pause process through its proof (`refresh`), not this.
-                started: Default::default(),
-            })
-        }),
+        Some(_) => None,
         None => PauseProcess::find(account.uid)?,
     };
-    if let Some(p) = &pause {
+    let mounts_of = match &for_user {
+        Some(found) => found
+            .pause
+            .as_ref()
+            .ok()
+            .and_then(|p| p.as_ref().map(|p| p.pid)),
+        None => pause.as_ref().map(|p| p.pid),
+    };
+    if let Some(pid) = mounts_of {
         let t: Vec<&Path> = resolved.iter().map(|r| r.target.path.as_path()).collect();
-        p.check_no_containers(&t)?;
+        userns::podman::check_no_containers(pid, &t)?;
     }
     let workers = workers();
     let options = WalkOptions {
