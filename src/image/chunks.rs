@@ -62,3 +62,18 @@ impl Read for ChunkReader {
         Ok(n)
     }
 }
+
+/// Read into `chunk` until it is full or the stream ends or breaks: how much was read,
+/// and why it broke (a chunk not full without an error: the stream ended).
+pub(crate) fn fill(from: &mut dyn Read, chunk: &mut [u8]) -> (usize, Option<io::Error>) {
+    let mut n = 0;
+    while n < chunk.len() {
+        match from.read(&mut chunk[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
+}

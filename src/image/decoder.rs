@@ -2,14 +2,14 @@
 //! stored and again once plain, when its digests are still to be checked (an archive or
 //! a layout given by path, `image::Staged::Unverified`).
 //!
-//! That work can run on a thread of its own ([`Decoder::spawn`]), which hands the plain
+//! That work can run on a thread of its own ([`spawn`]), which hands the plain
 //! tar to the walking thread in chunks through a bounded channel: for a gzip layer of
 //! 2,000 small files the walk waited on the decompressor for two thirds of its time
 //! (bench/unpack.sh: 168 ms of user time in 226). The walker then walks, the finisher
 //! finishes, and the decoder decodes, each on its own core where there is one. Where no
 //! thread may start the same reader chain runs on the walking thread (`inline`).
 
-use super::chunks::{ChunkReader, Sent};
+use super::chunks::{fill, ChunkReader, Sent};
 use super::digest::{Hasher, Hashing};
 use crate::error::{Error, Result};
 use std::io::{self, BufRead, BufReader, Read};
@@ -21,38 +21,102 @@ const CHUNK: usize = 128 << 10;
 /// Chunks waiting for the walker: enough to ride over a slow entry, little memory.
 const IN_FLIGHT: usize = 4;
 
-/// The decompressor a blob's first bytes ask for, reading from `raw`.
-pub(crate) fn decompressor<'a>(
-    raw: &'a mut dyn BufRead,
-    label: &str,
-) -> Result<Box<dyn Read + 'a>> {
-    let read_err = |e: io::Error| {
-        Error::failure(format!("cannot read {label}"))
-            .because(e)
-            .fix("the archive is damaged or truncated: save the image again")
-    };
-    // Compression is told by magic bytes, not by media type (docker-archive layers
-    // carry none, and some tools label gzip layers as plain tar).
-    let head = raw.fill_buf().map_err(read_err)?;
-    let head = &head[..head.len().min(8)];
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(raw))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(read_err)?)
+pub(crate) const GZIP: &[u8] = &[0x1f, 0x8b];
+pub(crate) const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+/// A layer's compression, told by its first bytes (as the unpacker and the ids check
+/// both tell it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compression {
+    Plain,
+    Gzip,
+    Zstd,
+}
+
+/// The compression of a stream whose first bytes are `head`; bzip2 and xz are refused.
+pub(crate) fn compression_of(head: &[u8]) -> io::Result<Compression> {
+    if head.starts_with(GZIP) {
+        Ok(Compression::Gzip)
+    } else if head.starts_with(ZSTD) {
+        Ok(Compression::Zstd)
     } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "compressed with bzip2 or xz; userns reads plain, gzip and zstd layers, as the OCI \
+             image-spec defines",
+        ))
+    } else {
+        Ok(Compression::Plain)
+    }
+}
+
+/// The plain bytes of `raw`, compressed as `compression` says.
+pub(crate) fn decompress<'a>(
+    raw: &'a mut dyn BufRead,
+    compression: Compression,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match compression {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
+        Compression::Plain => Box::new(raw),
+    })
+}
+
+/// The error for a layer that cannot be read.
+pub(crate) fn read_error(label: &str, e: io::Error) -> Error {
+    Error::failure(format!("cannot read {label}"))
+        .because(e)
+        .fix("the archive is damaged or truncated: save the image again")
+}
+
+/// The decompressor a blob's first bytes ask for, reading from `raw`. Compression is
+/// told by magic bytes, not by media type (docker-archive layers carry none, and some
+/// tools label gzip layers as plain tar).
+fn decompressor<'a>(raw: &'a mut dyn BufRead, label: &str) -> Result<Box<dyn Read + 'a>> {
+    let head = raw.fill_buf().map_err(|e| read_error(label, e))?;
+    let Ok(compression) = compression_of(&head[..head.len().min(8)]) else {
         return Err(
             Error::failure(format!("{label} is compressed with bzip2 or xz"))
                 .because("userns reads plain, gzip and zstd layers, as the OCI image-spec defines")
                 .fix("re-save the image with podman (it stores gzip or plain layers)"),
         );
-    } else {
-        Box::new(raw)
-    })
+    };
+    decompress(raw, compression).map_err(|e| read_error(label, e))
+}
+
+/// Read `blob` through its hashers and decompressor and hand the plain tar to `walk`.
+/// When `walk` read it to its end (true), what is left of the plain tar and of the blob
+/// is read too and hashed: digests cover the whole blob. When it stopped (false), so
+/// does this.
+pub(crate) fn decode(
+    blob: impl Read,
+    raw_hash: Option<&mut Hasher>,
+    plain_hash: Option<&mut Hasher>,
+    label: &str,
+    walk: impl FnOnce(&mut dyn Read) -> Result<bool>,
+) -> Result<bool> {
+    let mut raw = BufReader::with_capacity(
+        1 << 16,
+        Hashing {
+            inner: blob,
+            hasher: raw_hash,
+        },
+    );
+    let mut plain = Hashing {
+        inner: decompressor(&mut raw, label)?,
+        hasher: plain_hash,
+    };
+    if !walk(&mut plain)? {
+        return Ok(false);
+    }
+    io::copy(&mut plain, &mut io::sink()).map_err(|e| read_error(label, e))?;
+    drop(plain);
+    io::copy(&mut raw, &mut io::sink()).map_err(|e| read_error(label, e))?;
+    Ok(true)
 }
 
 /// What the decoder thread ends with: the two hashers, fed with every byte of the blob
-/// and of its plain tar (what follows the end-of-archive blocks too: digests cover the
-/// whole blob).
+/// and of its plain tar (None when the walker stopped first).
 pub(crate) type Hashed = (Option<Hasher>, Option<Hasher>);
 
 /// A blob and the hashers of its digest and its diff_id.
@@ -79,62 +143,39 @@ pub(crate) fn spawn<'scope, 'env, B: Read + Send + 'scope>(
             let Some((blob, mut raw_hash, mut plain_hash)) = taken else {
                 return Err(Error::failure(format!("{label}: nothing to decode")));
             };
-            let mut raw = BufReader::with_capacity(
-                1 << 16,
-                Hashing {
-                    inner: blob,
-                    hasher: raw_hash.as_mut(),
+            let whole = decode(
+                blob,
+                raw_hash.as_mut(),
+                plain_hash.as_mut(),
+                label,
+                |plain| {
+                    loop {
+                        let mut chunk = free.try_recv().unwrap_or_default();
+                        chunk.resize(CHUNK, 0);
+                        let (n, broke) = fill(plain, &mut chunk);
+                        chunk.truncate(n);
+                        if n > 0 && tx.send(Ok(chunk)).is_err() {
+                            // The walker stopped (its own error is the unpack's).
+                            return Ok(false);
+                        }
+                        if let Some(e) = broke {
+                            let _ = tx.send(Err(e));
+                            return Ok(false);
+                        }
+                        if n == 0 {
+                            return Ok(true);
+                        }
+                    }
                 },
             );
-            {
-                let mut plain = Hashing {
-                    inner: decompressor(&mut raw, label)?,
-                    hasher: plain_hash.as_mut(),
-                };
-                loop {
-                    let mut chunk = free.try_recv().unwrap_or_default();
-                    chunk.resize(CHUNK, 0);
-                    let (n, broke) = fill(&mut plain, &mut chunk);
-                    chunk.truncate(n);
-                    let last = n == 0 || broke.is_some();
-                    if n > 0 && tx.send(Ok(chunk)).is_err() {
-                        // The walker stopped (its own error is the unpack's).
-                        return Ok((None, None));
-                    }
-                    if let Some(e) = broke {
-                        let _ = tx.send(Err(e));
-                        return Ok((None, None));
-                    }
-                    if last {
-                        break;
-                    }
-                }
+            match whole {
+                Ok(true) => Ok((raw_hash, plain_hash)),
+                Ok(false) => Ok((None, None)),
+                Err(e) => Err(e),
             }
-            // Whatever follows the compressed stream is hashed too.
-            if let Err(e) = io::copy(&mut raw, &mut io::sink()) {
-                let _ = tx.send(Err(e));
-                return Ok((None, None));
-            }
-            drop(raw);
-            Ok((raw_hash, plain_hash))
         })
         .ok()?;
     Some((ChunkReader::new(rx, Some(used)), handle))
-}
-
-/// Read into `chunk` until it is full or the stream ends or breaks: how much was read,
-/// and why it broke.
-fn fill(from: &mut dyn Read, chunk: &mut [u8]) -> (usize, Option<io::Error>) {
-    let mut n = 0;
-    while n < chunk.len() {
-        match from.read(&mut chunk[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return (n, Some(e)),
-        }
-    }
-    (n, None)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 
 use super::beneath::{self, InnerPath, Root};
 use super::decoder;
-use super::digest::{hasher_for, verify, Hasher, Hashing};
+use super::digest::{hasher_for, verify, Hasher};
 use super::entry_error::EntryError;
 use super::finisher::{self, Finisher, Job, Queue};
 use super::limits::{Budget, Limits};
@@ -82,79 +82,58 @@ pub(crate) fn apply_blob(
     diff_id: Option<&str>,
     state: &mut UnpackState,
 ) -> Result<()> {
-    let read_err = |e: io::Error| {
-        Error::failure(format!("cannot read {label}"))
-            .because(e)
-            .fix("the archive is damaged or truncated: save the image again")
-    };
     let raw_hash = digest.map(|d| hasher_for(label, d)).transpose()?;
     let plain_hash = diff_id.map(|d| hasher_for(label, d)).transpose()?;
     // A blob still to be checked (an archive's, a layout's: likely compressed too) is
     // decoded and hashed on a thread of its own while this one walks; a pull's verified
     // plain tar has nothing to hand over, and is walked as it is read.
     let threaded = (raw_hash.is_some() || plain_hash.is_some()) && !finisher::serial();
-    let (blob, raw_hash, plain_hash) = if threaded {
-        let input = std::sync::Mutex::new(Some((blob, raw_hash, plain_hash)));
-        let outcome = std::thread::scope(|scope| {
-            match decoder::spawn(scope, &input, label) {
-                Some((mut decoder, handle)) => {
-                    let walked = apply_tar(root, &mut decoder, label, state).and_then(|()| {
-                        // The rest too: the decoder hashes what follows the tar's end.
-                        io::copy(&mut decoder, &mut io::sink())
-                            .map(|_| ())
-                            .map_err(read_err)
-                    });
-                    drop(decoder);
-                    let hashed = handle.join().unwrap_or_else(|_| {
-                        Err(Error::failure(format!(
-                            "the decoding of {label} stopped unexpectedly"
-                        )))
-                    });
-                    Some(walked.and(hashed))
-                }
-                None => None,
-            }
+    let input = std::sync::Mutex::new(Some((blob, raw_hash, plain_hash)));
+    if threaded {
+        let walked = std::thread::scope(|scope| {
+            let (mut plain, handle) = decoder::spawn(scope, &input, label)?;
+            let walked = apply_tar(root, &mut plain, label, state).and_then(|()| {
+                // The rest too: the decoder hashes what follows the tar's end.
+                io::copy(&mut plain, &mut io::sink())
+                    .map(|_| ())
+                    .map_err(|e| decoder::read_error(label, e))
+            });
+            drop(plain);
+            let hashed = handle.join().unwrap_or_else(|_| {
+                Err(Error::failure(format!(
+                    "the decoding of {label} stopped unexpectedly"
+                )))
+            });
+            Some(walked.and(hashed))
         });
-        match outcome {
-            Some(hashed) => {
-                let (raw, plain) = hashed?;
-                return check_hashes(label, digest, raw, diff_id, plain);
-            }
-            // No thread: decoded here, as below.
-            None => input
-                .into_inner()
-                .ok()
-                .flatten()
-                .ok_or_else(|| Error::failure(format!("cannot decode {label}")))?,
+        if let Some(hashed) = walked {
+            let (raw, plain) = hashed?;
+            return check_hashes(label, digest, raw, diff_id, plain);
         }
-    } else {
-        (blob, raw_hash, plain_hash)
-    };
-    let (mut raw_hash, mut plain_hash) = (raw_hash, plain_hash);
-    {
-        let mut raw = BufReader::with_capacity(
-            1 << 16,
-            Hashing {
-                inner: blob,
-                hasher: raw_hash.as_mut(),
-            },
-        );
-        let decoded = decoder::decompressor(&mut raw, label)?;
-        // The tar is read in 512-byte headers and small files: buffered, the decoder runs
-        // once per 128 KiB instead of once per read, and hashes in blocks as large.
-        let mut plain = BufReader::with_capacity(
-            COPY_BUFFER,
-            Hashing {
-                inner: decoded,
-                hasher: plain_hash.as_mut(),
-            },
-        );
-        apply_tar(root, &mut plain, label, state)?;
-        // Hash what follows the end-of-archive blocks too: digests cover the whole blob.
-        io::copy(&mut plain, &mut io::sink()).map_err(read_err)?;
-        drop(plain);
-        io::copy(&mut raw, &mut io::sink()).map_err(read_err)?;
+        // No thread: decoded here, as below.
     }
+    let (blob, mut raw_hash, mut plain_hash) = input
+        .into_inner()
+        .ok()
+        .flatten()
+        .ok_or_else(|| Error::failure(format!("cannot decode {label}")))?;
+    decoder::decode(
+        blob,
+        raw_hash.as_mut(),
+        plain_hash.as_mut(),
+        label,
+        |plain| {
+            // The tar is read in 512-byte headers and small files: buffered, the decoder
+            // runs once per 128 KiB instead of once per read, and hashes in blocks as large.
+            apply_tar(
+                root,
+                &mut BufReader::with_capacity(COPY_BUFFER, plain),
+                label,
+                state,
+            )?;
+            Ok(true)
+        },
+    )?;
     check_hashes(label, digest, raw_hash, diff_id, plain_hash)
 }
 

@@ -200,7 +200,8 @@ impl Stage {
             // A chunk read whole (unless the blob ends first), then moved to the scan:
             // few hand-overs, and no copy of it.
             let mut chunk = vec![0u8; CHUNK];
-            let (n, ended, broke) = fill(&mut chunk, &mut body);
+            let (n, broke) = crate::image::chunks::fill(&mut body, &mut chunk);
+            let ended = n < CHUNK && broke.is_none();
             chunk.truncate(n);
             have += n as u64;
             if have > desc.size {
@@ -334,21 +335,6 @@ fn rehash(
         also(&buf[..n]);
         total += n as u64;
     }
-}
-
-/// Read into `chunk` until it is full, the stream ends or it breaks off: how much was
-/// read, whether it ended, and why it broke.
-fn fill(chunk: &mut [u8], from: &mut dyn Read) -> (usize, bool, Option<std::io::Error>) {
-    let mut n = 0;
-    while n < chunk.len() {
-        match from.read(&mut chunk[n..]) {
-            Ok(0) => return (n, true, None),
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return (n, false, Some(e)),
-        }
-    }
-    (n, false, None)
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -9,6 +9,7 @@
 //! layer is unpacked.
 
 use super::census::IdCensus;
+use crate::image::decoder::{compression_of, decompress, Compression};
 use crate::image::digest::Hasher;
 use crate::image::limits::{Budget, Limits};
 use crate::image::tarstream::{ReadSeek, TarStream};
@@ -33,33 +34,7 @@ impl std::fmt::Display for TooLarge {
 
 impl std::error::Error for TooLarge {}
 
-const GZIP: &[u8] = &[0x1f, 0x8b];
-const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
-
-/// Read the compression of a stream by its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Compression {
-    Plain,
-    Gzip,
-    Zstd,
-}
-
-fn compression_of(head: &[u8]) -> io::Result<Compression> {
-    if head.starts_with(GZIP) {
-        Ok(Compression::Gzip)
-    } else if head.starts_with(ZSTD) {
-        Ok(Compression::Zstd)
-    } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
-        Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "compressed with bzip2 or xz; userns reads plain, gzip and zstd layers, as the OCI \
-             image-spec defines",
-        ))
-    } else {
-        Ok(Compression::Plain)
-    }
-}
 
 /// Scan a layer stream (plain, gzip or zstd), reading and dropping its file data.
 pub(crate) fn scan_stream(reader: impl Read, census: &mut IdCensus) -> io::Result<()> {
@@ -86,11 +61,7 @@ pub(crate) fn scan_stream_hashed(
     let head = raw.fill_buf()?;
     let compression = compression_of(&head[..head.len().min(8)])?;
     {
-        let decoded: Box<dyn Read + '_> = match compression {
-            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut raw)),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(&mut raw)?),
-            Compression::Plain => Box::new(&mut raw),
-        };
+        let decoded = decompress(&mut raw, compression)?;
         let mut hashing = Hashing {
             inner: decoded,
             hasher: plain,
@@ -156,12 +127,7 @@ fn decode(
     compression: Compression,
     census: &mut IdCensus,
 ) -> io::Result<()> {
-    let mut decoded: Box<dyn Read + '_> = match compression {
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
-        Compression::Plain => Box::new(raw),
-    };
-    walk(TarStream::new(&mut decoded), census)
+    walk(TarStream::new(&mut decompress(raw, compression)?), census)
 }
 
 /// Count every entry the unpacker gives an owner: directories, files, symlinks, FIFOs,
@@ -219,6 +185,7 @@ fn walk(mut tar: TarStream<'_>, census: &mut IdCensus) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::ids::IdKind;
+    use crate::image::decoder::{GZIP, ZSTD};
     use std::io::Cursor;
 
     fn header(kind: EntryType, path: &str, uid: u64, size: u64) -> tar::Header {
