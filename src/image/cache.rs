@@ -256,7 +256,8 @@ impl ImageCache {
             self.root.display()
         ));
         let mut state = UnpackState::new(Limits::from_env()?, &self.root);
-        let mut consumed = Consumed::default();
+        // A pull's stage blobs the unpack is done with go while the next layers unpack.
+        let mut consumed = super::removals::Removals::default();
         let total = plan.layers.len();
         for (i, l) in plan.layers.iter().enumerate() {
             let label = format!(
@@ -279,7 +280,7 @@ impl ImageCache {
                     .iter()
                     .any(|later| later.blob == l.blob)
             {
-                consumed.remove(blobs.source_path().join(&l.blob));
+                consumed.remove(vec![blobs.source_path().join(&l.blob)]);
             }
         }
         consumed.wait();
@@ -317,40 +318,6 @@ impl ImageCache {
             .map_err(|e| Error::failure("cannot encode the image record").because(e))?;
         write_synced(&record, &text).map_err(|e| Error::io("write", &record, &e))?;
         Ok(image)
-    }
-}
-
-/// A pull's stage blobs the unpack is done with, removed on threads of their own while
-/// the next layers unpack: the stage goes after the install anyway, and the 18 MiB tar
-/// of bench/pull.sh's large image took 2 ms to unlink at the end, on the pull's critical
-/// path. Where no thread can start (after unshare(CLONE_NEWPID)) they stay, and go with
-/// the stage.
-#[derive(Default)]
-struct Consumed {
-    removers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Consumed {
-    fn remove(&mut self, blob: PathBuf) {
-        let remover = std::thread::Builder::new()
-            .name("userns-consumed".into())
-            .spawn(move || {
-                let _ = std::fs::remove_file(blob);
-            });
-        self.removers.extend(remover.ok());
-    }
-
-    /// Until every removal is done: no thread outlives the unpack.
-    fn wait(&mut self) {
-        for remover in self.removers.drain(..) {
-            let _ = remover.join();
-        }
-    }
-}
-
-impl Drop for Consumed {
-    fn drop(&mut self) {
-        self.wait();
     }
 }
 

@@ -19,6 +19,7 @@
 //! - [`limits`]: what an unpack may write, weighed before it writes it;
 //! - [`beneath`]: the openat2-confined file-system writes that layer relies on;
 //! - [`parents`]: the parent directory kept from one entry to the next, and when it is not;
+//! - [`removals`]: files of a pull's stage removed on threads while the install goes on;
 //! - [`cache`]: the per-user cache, its atomic install and its listing;
 //! - [`idcheck`]: the owners in the layers' headers, checked against a map before unpacking.
 
@@ -35,6 +36,7 @@ pub(crate) mod limits;
 pub(crate) mod manifest;
 pub mod names;
 pub(crate) mod parents;
+pub(crate) mod removals;
 pub(crate) mod seen;
 pub(crate) mod source;
 pub(crate) mod sparse;

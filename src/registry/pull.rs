@@ -373,18 +373,9 @@ pub fn install(fetched: &Fetched, cache: &ImageCache, account: &Account) -> Resu
     let image = match stage {
         Some(stage) => {
             // The compressed blobs go while the unpack runs, rather than after it, with
-            // the stage (17 MiB of page cache in bench/pull.sh's large image: 2 ms).
-            // Where no thread can start (after unshare(CLONE_NEWPID)), they go with the
-            // stage.
-            let replaced = fetched.replaced.clone();
-            let remover = std::thread::Builder::new()
-                .name("userns-stage".into())
-                .spawn(move || {
-                    for blob in replaced {
-                        let _ = std::fs::remove_file(blob);
-                    }
-                })
-                .ok();
+            // the stage.
+            let mut removals = crate::image::removals::Removals::default();
+            removals.remove(fetched.replaced.clone());
             let installed = match &fetched.census {
                 // Ids first: the census made as the layers streamed, held against the
                 // map of the namespace this runs in (the one the unpack uses), before
@@ -410,9 +401,7 @@ pub fn install(fetched: &Fetched, cache: &ImageCache, account: &Account) -> Resu
                     crate::image::Staged::Unverified,
                 ),
             };
-            if let Some(remover) = remover {
-                let _ = remover.join();
-            }
+            removals.wait();
             // Installed, or refused by the checks: either way the stage is done (a
             // damaged one must not be resumed from).
             fetched.remove_stage();
