@@ -141,21 +141,25 @@ impl Stage {
                 t.feed(b)
             }
         })?;
-        // Truncated only when there is something to drop: ext4 flushes a file truncated
-        // to 0 when it is closed (auto_da_alloc), and its blocks, allocated then, would
-        // be written out by the fsync of the image record (data=ordered).
-        let start_over = |file: &mut File, hasher: &mut Hasher, have: &mut u64| {
+        // The part, its hash and the layer's scan from byte 0 again. Truncated only when
+        // there is something to drop: ext4 flushes a file truncated to 0 when it is
+        // closed (auto_da_alloc), and its blocks, allocated then, would be written out
+        // by the fsync of the image record (data=ordered).
+        let start_over = |file: &mut File,
+                          hasher: &mut Hasher,
+                          have: &mut u64,
+                          tap: &mut Option<&mut LayerTap>| {
             if *have > 0 {
                 file.set_len(0)
                     .map_err(|e| Error::io("truncate", &part, &e))?;
             }
             *hasher = Hasher::new(alg);
             *have = 0;
+            tap.as_deref_mut().map(LayerTap::reset);
             Ok::<(), Error>(())
         };
         if have > desc.size {
-            start_over(&mut file, &mut hasher, &mut have)?;
-            tap.as_deref_mut().map(LayerTap::reset);
+            start_over(&mut file, &mut hasher, &mut have, &mut tap)?;
         }
         if have == desc.size {
             // A part that is whole (the pull stopped before naming it): named if it is
@@ -165,8 +169,7 @@ impl Stage {
                 drop(file);
                 return std::fs::rename(&part, &path).map_err(|e| Error::io("rename", &part, &e));
             }
-            start_over(&mut file, &mut hasher, &mut have)?;
-            tap.as_deref_mut().map(LayerTap::reset);
+            start_over(&mut file, &mut hasher, &mut have, &mut tap)?;
         }
         let what = format!(
             "blob {} of {}/{}",
@@ -177,8 +180,7 @@ impl Stage {
             206 => {}
             200 => {
                 // The registry sends the whole blob: start the part over.
-                start_over(&mut file, &mut hasher, &mut have)?;
-                tap.as_deref_mut().map(LayerTap::reset);
+                start_over(&mut file, &mut hasher, &mut have, &mut tap)?;
             }
             404 => {
                 return Err(Error::failure(format!("{what} is missing"))
