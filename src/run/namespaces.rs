@@ -140,15 +140,15 @@ pub fn enter_rest(mode: &UsernsMode, hostname: &str, own_net: bool) -> Result<()
         flags |= CloneFlags::CLONE_NEWNET;
     }
     nix::sched::unshare(flags).map_err(|e| {
-        let fix = match mode {
-            UsernsMode::Shared(name) => {
-                format!("check `userns enter {name} id` shows uid 0; or use --userns private")
-            }
-            UsernsMode::Private => "check `userns unshare id` shows uid 0".to_string(),
-        };
-        let within = match mode {
-            UsernsMode::Shared(name) => format!("the kept user namespace {name}"),
-            UsernsMode::Private => "its user namespace".to_string(),
+        let (within, fix) = match mode {
+            UsernsMode::Shared(name) => (
+                format!("the kept user namespace {name}"),
+                format!("check `userns enter {name} id` shows uid 0; or use --userns private"),
+            ),
+            UsernsMode::Private => (
+                "its user namespace".to_string(),
+                "check `userns unshare id` shows uid 0".to_string(),
+            ),
         };
         Error::failure(format!(
             "cannot create the container's namespaces in {within}"
