@@ -12,9 +12,10 @@ use nix::unistd::{ForkResult, Pid};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// How many threads this process has (/proc/self/task lists one entry per thread).
-pub(crate) fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(usize::MAX, |d| d.count())
+/// How many threads this process has (/proc/self/task lists one entry per thread); None
+/// when /proc cannot say.
+pub(crate) fn thread_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
 }
 
 /// Wait (2 s at most) until this process is down to its one thread again. A joined
@@ -25,7 +26,8 @@ pub(crate) fn thread_count() -> usize {
 pub(crate) fn threads_gone() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     while std::time::Instant::now() < deadline {
-        if thread_count() <= 1 {
+        // Without /proc there is nothing to wait on: the unshare that follows says.
+        if thread_count().is_none_or(|n| n <= 1) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_micros(50));
@@ -36,7 +38,7 @@ pub(crate) fn threads_gone() {
 /// when it panics): it never returns into the caller's frames, and runs no destructor or
 /// exit handler of the parent's. EBUSY when the process has more than one thread.
 pub(crate) fn fork_running(child: impl FnOnce() -> i32) -> io::Result<Pid> {
-    if thread_count() != 1 {
+    if thread_count() != Some(1) {
         return Err(io::Error::from_raw_os_error(libc::EBUSY));
     }
     // SAFETY: the process has one thread (checked just above, and nothing of ours starts
