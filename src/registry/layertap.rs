@@ -17,7 +17,7 @@ use crate::image::chunks::{ChunkReader, Sent};
 use crate::image::digest::{self, Hasher};
 use crate::image::idcheck::{self, IdCensus};
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 /// Chunks in flight between the download and the scan (of up to 256 KiB each): enough to
@@ -33,7 +33,12 @@ pub struct Scanned {
     pub tar: Option<PathBuf>,
 }
 
-type Worker = (SyncSender<Sent>, JoinHandle<Result<Scanned>>);
+/// The sending end of a scan, the chunks it is done with, and its thread.
+struct Worker {
+    tx: SyncSender<Sent>,
+    used: Receiver<Vec<u8>>,
+    handle: JoinHandle<Result<Scanned>>,
+}
 
 /// The scan of one layer, fed with its compressed bytes in order.
 pub struct LayerTap {
@@ -67,11 +72,14 @@ impl LayerTap {
 
     fn start(&self) -> Worker {
         let (tx, rx) = sync_channel::<Sent>(IN_FLIGHT);
+        // Chunks read go back to be filled again: fresh memory for every 256 KiB costs
+        // page faults and zeroing on the download's thread, one of a pull's busiest.
+        let (used_tx, used) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
         let (alg, label, tar) = (self.alg, self.label.clone(), self.tar.clone());
         let handle = std::thread::spawn(move || {
             let mut census = IdCensus::new();
             let mut plain = Hasher::new(alg);
-            let chunks = ChunkReader::new(rx, None);
+            let chunks = ChunkReader::new(rx, Some(used_tx));
             let mut out = match &tar {
                 // As large as the pieces a scan reads data in (`tarstream`): those go
                 // to the file as they are, headers and small files are gathered.
@@ -97,7 +105,12 @@ impl LayerTap {
                 tar,
             })
         });
-        (tx, handle)
+        Worker { tx, used, handle }
+    }
+
+    /// A chunk the scan is done with, to be filled again (None: make one).
+    pub(crate) fn spare_chunk(&self) -> Option<Vec<u8>> {
+        self.worker.as_ref()?.used.try_recv().ok()
     }
 
     /// The next compressed bytes of the layer.
@@ -113,18 +126,18 @@ impl LayerTap {
         if let Some(then) = self.first_bytes.take() {
             then();
         }
-        let (tx, _) = match &mut self.worker {
+        let worker = match &mut self.worker {
             Some(w) => w,
             None => self.worker.insert(self.start()),
         };
         // A scan that stopped (a damaged layer) has dropped its end: its error is the
         // one `finish` reports, and the download goes on to check the blob's digest.
-        let _ = tx.send(Ok(chunk));
+        let _ = worker.tx.send(Ok(chunk));
     }
 
     /// Forget what was fed: the layer starts over from its first byte.
     pub fn reset(&mut self) {
-        if let Some((tx, handle)) = self.worker.take() {
+        if let Some(Worker { tx, handle, .. }) = self.worker.take() {
             drop(tx);
             let _ = handle.join();
         }
@@ -132,7 +145,7 @@ impl LayerTap {
 
     /// The end of the layer: its census and diff_id, or why its tar could not be read.
     pub fn finish(mut self) -> Result<Scanned> {
-        let (tx, handle) = match self.worker.take() {
+        let Worker { tx, handle, .. } = match self.worker.take() {
             Some(w) => w,
             // An empty blob: scanned as one, it is an empty archive.
             None => self.start(),

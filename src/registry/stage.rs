@@ -201,7 +201,11 @@ impl Stage {
         loop {
             // A chunk read whole (unless the blob ends first), then moved to the scan:
             // few hand-overs, and no copy of it.
-            let mut chunk = vec![0u8; CHUNK];
+            let mut chunk = tap
+                .as_deref()
+                .and_then(LayerTap::spare_chunk)
+                .unwrap_or_default();
+            chunk.resize(CHUNK, 0);
             let (n, broke) = crate::image::chunks::fill(&mut body, &mut chunk);
             let ended = n < CHUNK && broke.is_none();
             chunk.truncate(n);
