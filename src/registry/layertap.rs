@@ -216,6 +216,38 @@ mod tests {
     }
 
     #[test]
+    fn chunks_handed_back_and_filled_again_carry_only_their_new_bytes() {
+        let (gz, _) = tar_gz();
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("plain");
+        let mut tap = LayerTap::new(Algorithm::Sha256, "layer 1".into(), Some(tar.clone()));
+        let mut recycled = 0;
+        for piece in gz.chunks(5) {
+            let mut chunk = match tap.spare_chunk() {
+                Some(c) => {
+                    recycled += 1;
+                    c
+                }
+                None => Vec::new(),
+            };
+            // What the download does: the chunk at full size, filled, cut to what came.
+            chunk.resize(64, 0xee);
+            chunk[..piece.len()].copy_from_slice(piece);
+            chunk.truncate(piece.len());
+            tap.feed_chunk(chunk);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let scanned = tap.finish().unwrap();
+        assert!(recycled > 0, "no chunk came back");
+        let mut gz = flate2::read::GzDecoder::new(&gz[..]);
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut gz, &mut plain).unwrap();
+        assert_eq!(std::fs::read(&tar).unwrap(), plain);
+        let uids = scanned.census.tally(crate::ids::IdKind::Uid);
+        assert_eq!(uids.get(70_000).unwrap().paths, ["/f"]);
+    }
+
+    #[test]
     fn a_damaged_layer_is_an_error_that_names_it() {
         let (gz, _) = tar_gz();
         let mut tap = LayerTap::new(Algorithm::Sha256, "layer 2 of 2 (sha256:ab)".into(), None);
