@@ -270,7 +270,7 @@ pub fn page(command: &str) -> Option<Page> {
                 "PATH", "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME",
                 "CONTAINERS_CONF", "USERNS_UNPACK_MAX_FILE", "USERNS_UNPACK_MAX_IMAGE",
                 "CONTAINERS_REGISTRIES_CONF", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG",
-                "USERNS_CREDENTIAL_HELPER_TIMEOUT",
+                "USERNS_CREDENTIAL_HELPER_TIMEOUT", "USERNS_UNPACK_SERIAL",
             ],
             sets: &["container"],
             examples: &[
@@ -311,7 +311,12 @@ pub fn page(command: &str) -> Option<Page> {
         },
         "image check" => Page {
             exit: inspect("some of the image's uids or gids do not fit the map, or a layer cannot be read"),
-            reads: &["HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME"],
+            // A reference is downloaded and scanned as `pull` does (nothing is unpacked).
+            reads: &[
+                "HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME",
+                "CONTAINERS_REGISTRIES_CONF", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "PATH",
+                "USERNS_CREDENTIAL_HELPER_TIMEOUT", "USERNS_UNPACK_MAX_FILE",
+            ],
             sets: &[],
             examples: &[
                 ("userns image check alpine.tar", "the ids of an image archive your namespace cannot hold, with the paths that carry them and the usermod fix"),
