@@ -4,29 +4,58 @@
 //! walker (`image::decoder`).
 
 use std::io::{self, BufRead, Read};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 /// What a chunk's sender sends: the next bytes, or why there are none (then it stops).
-pub(crate) type Sent = io::Result<Vec<u8>>;
+type Sent = io::Result<Vec<u8>>;
+
+/// A channel of `in_flight` chunks, with the way back for the chunks read: the sender
+/// fills those again rather than fresh memory for every chunk (page faults and zeroing
+/// on its thread, one of the busiest of a pull or an unpack).
+pub(crate) fn channel(in_flight: usize) -> (ChunkSender, ChunkReader) {
+    let (tx, rx) = sync_channel::<Sent>(in_flight);
+    let (used, spare) = sync_channel::<Vec<u8>>(in_flight + 2);
+    let reader = ChunkReader {
+        rx,
+        used,
+        chunk: Vec::new(),
+        at: 0,
+    };
+    (ChunkSender { tx, spare }, reader)
+}
+
+/// The sending end.
+pub(crate) struct ChunkSender {
+    tx: SyncSender<Sent>,
+    spare: Receiver<Vec<u8>>,
+}
+
+impl ChunkSender {
+    /// Send the next bytes (or why there are none); false when the reader is gone.
+    pub(crate) fn send(&self, sent: Sent) -> bool {
+        self.tx.send(sent).is_ok()
+    }
+
+    /// A chunk the reader is done with, to be filled again (None: make one).
+    pub(crate) fn spare(&self) -> Option<Vec<u8>> {
+        self.spare.try_recv().ok()
+    }
+}
+
+/// A chunk of `size` bytes to fill: `spare` when there is one, else a new one.
+pub(crate) fn to_fill(spare: Option<Vec<u8>>, size: usize) -> Vec<u8> {
+    let mut chunk = spare.unwrap_or_default();
+    chunk.resize(size, 0);
+    chunk
+}
 
 /// The receiving end. The stream ends when the sender is gone.
 pub(crate) struct ChunkReader {
     rx: Receiver<Sent>,
     /// Where chunks read go back to the sender, to be filled again, when it takes them.
-    used: Option<SyncSender<Vec<u8>>>,
+    used: SyncSender<Vec<u8>>,
     chunk: Vec<u8>,
     at: usize,
-}
-
-impl ChunkReader {
-    pub(crate) fn new(rx: Receiver<Sent>, used: Option<SyncSender<Vec<u8>>>) -> ChunkReader {
-        ChunkReader {
-            rx,
-            used,
-            chunk: Vec::new(),
-            at: 0,
-        }
-    }
 }
 
 impl BufRead for ChunkReader {
@@ -36,8 +65,8 @@ impl BufRead for ChunkReader {
                 Ok(Ok(next)) => {
                     let read = std::mem::replace(&mut self.chunk, next);
                     self.at = 0;
-                    if let Some(used) = self.used.as_ref().filter(|_| read.capacity() > 0) {
-                        let _ = used.try_send(read);
+                    if read.capacity() > 0 {
+                        let _ = self.used.try_send(read);
                     }
                 }
                 Ok(Err(e)) => return Err(e),

@@ -9,11 +9,10 @@
 //! finishes, and the decoder decodes, each on its own core where there is one. Where no
 //! thread may start the same reader chain runs on the walking thread (`inline`).
 
-use super::chunks::{fill, ChunkReader, Sent};
+use super::chunks::{self, fill, ChunkReader};
 use super::digest::{Hasher, Hashing};
 use crate::error::{Error, Result};
 use std::io::{self, BufRead, BufReader, Read};
-use std::sync::mpsc::sync_channel;
 
 /// Plain tar bytes read (and sent) at a time.
 const CHUNK: usize = 128 << 10;
@@ -134,8 +133,7 @@ pub(crate) fn spawn<'scope, 'env, B: Read + Send + 'scope>(
     ChunkReader,
     std::thread::ScopedJoinHandle<'scope, Result<Hashed>>,
 )> {
-    let (tx, rx) = sync_channel::<Sent>(IN_FLIGHT);
-    let (used, free) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
+    let (sender, reader) = chunks::channel(IN_FLIGHT);
     let handle = std::thread::Builder::new()
         .name("userns-decoder".into())
         .spawn_scoped(scope, move || {
@@ -150,16 +148,15 @@ pub(crate) fn spawn<'scope, 'env, B: Read + Send + 'scope>(
                 label,
                 |plain| {
                     loop {
-                        let mut chunk = free.try_recv().unwrap_or_default();
-                        chunk.resize(CHUNK, 0);
+                        let mut chunk = chunks::to_fill(sender.spare(), CHUNK);
                         let (n, broke) = fill(plain, &mut chunk);
                         chunk.truncate(n);
-                        if n > 0 && tx.send(Ok(chunk)).is_err() {
+                        if n > 0 && !sender.send(Ok(chunk)) {
                             // The walker stopped (its own error is the unpack's).
                             return Ok(false);
                         }
                         if let Some(e) = broke {
-                            let _ = tx.send(Err(e));
+                            sender.send(Err(e));
                             return Ok(false);
                         }
                         if n == 0 {
@@ -175,7 +172,7 @@ pub(crate) fn spawn<'scope, 'env, B: Read + Send + 'scope>(
             }
         })
         .ok()?;
-    Some((ChunkReader::new(rx, Some(used)), handle))
+    Some((reader, handle))
 }
 
 #[cfg(test)]

@@ -13,11 +13,10 @@
 //! [`LayerTap::reset`]s the tap: the bytes already sent are thrown away with their thread.
 
 use crate::error::{Error, Result};
-use crate::image::chunks::{ChunkReader, Sent};
+use crate::image::chunks::{self, ChunkSender};
 use crate::image::digest::{self, Hasher};
 use crate::image::idcheck::{self, IdCensus};
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 /// Chunks in flight between the download and the scan (of up to 256 KiB each): enough to
@@ -33,10 +32,9 @@ pub struct Scanned {
     pub tar: Option<PathBuf>,
 }
 
-/// The sending end of a scan, the chunks it is done with, and its thread.
+/// The sending end of a scan (and the chunks it is done with), and its thread.
 struct Worker {
-    tx: SyncSender<Sent>,
-    used: Receiver<Vec<u8>>,
+    chunks: ChunkSender,
     handle: JoinHandle<Result<Scanned>>,
 }
 
@@ -71,15 +69,11 @@ impl LayerTap {
     }
 
     fn start(&self) -> Worker {
-        let (tx, rx) = sync_channel::<Sent>(IN_FLIGHT);
-        // Chunks read go back to be filled again: fresh memory for every 256 KiB costs
-        // page faults and zeroing on the download's thread, one of a pull's busiest.
-        let (used_tx, used) = sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
+        let (sender, reader) = chunks::channel(IN_FLIGHT);
         let (alg, label, tar) = (self.alg, self.label.clone(), self.tar.clone());
         let handle = std::thread::spawn(move || {
             let mut census = IdCensus::new();
             let mut plain = Hasher::new(alg);
-            let chunks = ChunkReader::new(rx, Some(used_tx));
             let mut out = match &tar {
                 // As large as the pieces a scan reads data in (`tarstream`): those go
                 // to the file as they are, headers and small files are gathered.
@@ -90,7 +84,7 @@ impl LayerTap {
                 None => None,
             };
             let copy = out.as_mut().map(|w| w as &mut dyn std::io::Write);
-            let copied = idcheck::scan_layer_hashed(chunks, &mut census, &mut plain, copy, &label)?;
+            let copied = idcheck::scan_layer_hashed(reader, &mut census, &mut plain, copy, &label)?;
             drop(out);
             let tar = match tar {
                 Some(path) if !copied => {
@@ -105,12 +99,15 @@ impl LayerTap {
                 tar,
             })
         });
-        Worker { tx, used, handle }
+        Worker {
+            chunks: sender,
+            handle,
+        }
     }
 
     /// A chunk the scan is done with, to be filled again (None: make one).
     pub(crate) fn spare_chunk(&self) -> Option<Vec<u8>> {
-        self.worker.as_ref()?.used.try_recv().ok()
+        self.worker.as_ref()?.chunks.spare()
     }
 
     /// The next compressed bytes of the layer.
@@ -132,25 +129,25 @@ impl LayerTap {
         };
         // A scan that stopped (a damaged layer) has dropped its end: its error is the
         // one `finish` reports, and the download goes on to check the blob's digest.
-        let _ = worker.tx.send(Ok(chunk));
+        worker.chunks.send(Ok(chunk));
     }
 
     /// Forget what was fed: the layer starts over from its first byte.
     pub fn reset(&mut self) {
-        if let Some(Worker { tx, handle, .. }) = self.worker.take() {
-            drop(tx);
+        if let Some(Worker { chunks, handle }) = self.worker.take() {
+            drop(chunks);
             let _ = handle.join();
         }
     }
 
     /// The end of the layer: its census and diff_id, or why its tar could not be read.
     pub fn finish(mut self) -> Result<Scanned> {
-        let Worker { tx, handle, .. } = match self.worker.take() {
+        let Worker { chunks, handle } = match self.worker.take() {
             Some(w) => w,
             // An empty blob: scanned as one, it is an empty archive.
             None => self.start(),
         };
-        drop(tx);
+        drop(chunks);
         handle.join().unwrap_or_else(|_| {
             Err(Error::failure(format!(
                 "the scan of {} stopped unexpectedly",

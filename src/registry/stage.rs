@@ -201,11 +201,8 @@ impl Stage {
         loop {
             // A chunk read whole (unless the blob ends first), then moved to the scan:
             // few hand-overs, and no copy of it.
-            let mut chunk = tap
-                .as_deref()
-                .and_then(LayerTap::spare_chunk)
-                .unwrap_or_default();
-            chunk.resize(CHUNK, 0);
+            let spare = tap.as_deref().and_then(LayerTap::spare_chunk);
+            let mut chunk = crate::image::chunks::to_fill(spare, CHUNK);
             let (n, broke) = crate::image::chunks::fill(&mut body, &mut chunk);
             let ended = n < CHUNK && broke.is_none();
             chunk.truncate(n);
