@@ -141,11 +141,6 @@ impl PauseProcess {
         }
     }
 
-    /// Refuse when containers are mounted on `trees` in the pause process's namespace.
-    pub fn check_no_containers(&self, trees: &[&Path]) -> Result<()> {
-        check_no_containers(self.pid, trees)
-    }
-
     /// SIGTERM, then SIGKILL if it is still there after a second. The process is held by
     /// a pidfd before it is checked again (still the owner's, still podman's pause
     /// process), and signalled and awaited through it: between `find` and `stop` the

@@ -46,7 +46,7 @@ pub fn run(args: CleanArgs) -> Result<u8> {
     };
     if let Some(p) = &pause {
         let trees: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
-        p.check_no_containers(&trees)?;
+        userns::podman::check_no_containers(p.pid, &trees)?;
     }
     // A container's overlay over a target lives in the container's mount namespace, which
     // check_mounts (ours) cannot see: a kept layer of a running `userns run --keep`, or
