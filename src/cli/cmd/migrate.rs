@@ -188,19 +188,19 @@ pub fn run(args: MigrateArgs) -> Result<u8> {
     // A root run finds the user's pause process as the user's runtime dir names it,
     // proven theirs before anything is read from its /proc entries (`for_user`).
     let for_user = as_root.then(|| migrate::steps::UserRefresh::find(&account));
-    // What a user's own run stops after the move; a root run stops the user's through
-    // its proof instead (`refresh`).
-    let pause = match &for_user {
-        Some(_) => None,
-        None => PauseProcess::find(account.uid)?,
-    };
-    let mounts_of = match &for_user {
-        Some(found) => found
-            .pause
-            .as_ref()
-            .ok()
-            .and_then(|p| p.as_ref().map(|p| p.pid)),
-        None => pause.as_ref().map(|p| p.pid),
+    // `pause`: what a user's own run stops after the move (a root run stops the user's
+    // through its proof instead, `refresh`); `mounts_of`: the pause process whose mount
+    // namespace must hold no container on the trees.
+    let (pause, mounts_of) = match &for_user {
+        Some(found) => {
+            let proven = found.pause.as_ref().ok().and_then(|p| p.as_ref());
+            (None, proven.map(|p| p.pid))
+        }
+        None => {
+            let pause = PauseProcess::find(account.uid)?;
+            let pid = pause.as_ref().map(|p| p.pid);
+            (pause, pid)
+        }
     };
     if let Some(pid) = mounts_of {
         let t: Vec<&Path> = resolved.iter().map(|r| r.target.path.as_path()).collect();
