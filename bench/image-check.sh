@@ -15,11 +15,19 @@
 #
 # Needs root for that setup, plus hyperfine, uidmap, podman, python3.
 # Usage: bench/image-check.sh      writes bench/results/image-check.{json,csv}
+#        BENCH_BASELINE=/path/to/other/userns bench/image-check.sh
+#                                  times that binary's check of the gzip archive too (as
+#                                  userns-base), in the same hyperfine run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_require hyperfine newuidmap podman unshare setpriv python3
 bench_setup
+base=
+if [ -n "${BENCH_BASELINE:-}" ]; then
+    install -m 755 "$BENCH_BASELINE" "$scratch/userns-base"
+    base=yes
+fi
 
 # The layers: written by tarfile (PAX), gzip-compressed; the archive by mktar.py, as
 # podman save lays out a docker-archive (manifest.json, config with diff_ids, layers).
@@ -52,7 +60,7 @@ python3 fixtures/images/mktar.py docker-archive "$scratch/image-plain.tar" "$scr
 chmod 644 "$scratch/image.tar" "$scratch/image-plain.tar"
 echo "archive: $(du -m "$scratch/image.tar" | cut -f1) MB (gzip layers), $(du -m "$scratch/image-plain.tar" | cut -f1) MB (plain)"
 
-bench_ns --tmpfs-run '
+BASE=$base bench_ns --tmpfs-run '
     # Each must really do its work, or the comparison is void: userns reads every layer
     # (1,001 entries in each of the 4 layers, the highest uid 1000) and says it fits.
     for a in image.tar image-plain.tar; do
@@ -64,11 +72,13 @@ bench_ns --tmpfs-run '
         || { echo "podman load fails" >&2; exit 1; }
     as_user podman rmi -f localhost/test:latest >/dev/null
     rmi="podman rmi -f localhost/test:latest >/dev/null 2>&1 || true"
+    set --
+    [ -z "$BASE" ] || set -- --prepare true -n userns-base "$SCRATCH/userns-base image check $SCRATCH/image.tar"
     as_user hyperfine --runs 5 --warmup 1 --style basic \
         --prepare true -n userns "$SCRATCH/userns image check $SCRATCH/image.tar" \
         --prepare "$rmi" -n podman "podman load -q -i $SCRATCH/image.tar" \
         --prepare true -n userns-plain "$SCRATCH/userns image check $SCRATCH/image-plain.tar" \
-        --prepare "$rmi" -n podman-plain "podman load -q -i $SCRATCH/image-plain.tar" \
+        --prepare "$rmi" -n podman-plain "podman load -q -i $SCRATCH/image-plain.tar" "$@" \
         --export-json image-check.json --export-csv image-check.csv
     as_user podman rmi -f localhost/test:latest >/dev/null 2>&1 || true
 '
@@ -76,3 +86,5 @@ bench_report image-check u=userns p=podman v=userns-plain q=podman-plain -- '
     printf "median: userns image check %.1f ms, podman load %.1f ms (gzip layers)\n", u*1000, p*1000
     printf "gzip layers:  userns/podman = %.3f (aim <= 0.1)\n", u/p
     printf "plain layers: userns %.1f ms, podman %.1f ms, userns/podman = %.4f\n", v*1000, q*1000, v/q'
+[ -z "$base" ] || bench_report image-check b=userns-base p=podman -- '
+    printf "gzip layers: userns-base %.1f ms, its ratio to podman %.3f\n", b*1000, b/p'

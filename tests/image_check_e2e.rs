@@ -410,6 +410,27 @@ fn hostile_layers_are_errors_naming_the_layer() {
         );
         assert!(!cache.exists(), "{}", cache.display());
     }
+    // The layers are scanned side by side: of two damaged ones, the lower is reported,
+    // as a scan in order reports it, whichever of them fails first.
+    let ids: Vec<String> = ["01", "02", "03", "04"]
+        .iter()
+        .map(|b| format!("sha256:{}", b.repeat(32)))
+        .collect();
+    let four = json!({"rootfs": {"type": "layers", "diff_ids": ids}});
+    let (gz, zst) = (compress("gzip", &layer), compress("zstd", &layer));
+    let archive = reachable(
+        &scn,
+        &s.docker_archive("four", four, &[&gz, &truncated_gz, &zst, &garbage]),
+    );
+    for _ in 0..3 {
+        let out = scn.run(&["image", "check", &archive]);
+        common::assert_code(&out, 1);
+        let err = common::stderr(&out);
+        assert!(
+            err.contains(&format!("cannot read layer 2 of 4 ({}) of {archive}", ids[1])),
+            "{err}"
+        );
+    }
     // An OCI layout names the layer by the digest of its blob.
     let layout = reachable(&scn, &s.oci_layout("zst", config, &[&truncated_zst]));
     let out = scn.run(&["image", "check", "--json", &layout]);

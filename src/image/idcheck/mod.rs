@@ -82,17 +82,78 @@ fn layer_label(i: usize, total: usize, digest: &str, source: &Path) -> String {
     )
 }
 
-/// The census of every layer of a planned image, scanned in order.
+/// The most layers scanned at once (each scan holds a decoder and a 64 KiB buffer).
+const MAX_SCANS: usize = 4;
+
+/// The census of every layer of a planned image. Layers are scanned side by side, as
+/// many at once as there are CPUs (at most [`MAX_SCANS`]): a compressed layer's scan is
+/// all decompression, which runs on one core per stream. Their censuses are merged in
+/// layer order, as a pull merges those of the layers it scans as they stream; when layers
+/// cannot be read, the first of them in order is the one reported, as a scan in order
+/// would report it.
 pub(crate) fn census_of_plan(blobs: &Blobs, plan: &ImagePlan) -> Result<IdCensus> {
-    let mut census = IdCensus::new();
     let total = plan.layers.len();
-    for (i, l) in plan.layers.iter().enumerate() {
+    let scan_one = |i: usize| -> Result<IdCensus> {
+        let l = &plan.layers[i];
         let digest = l.digest.as_deref().unwrap_or(&l.diff_id);
         let label = layer_label(i, total, digest, blobs.source_path());
         let (reader, _) = blobs.open_blob_seekable(&l.blob, l.size)?;
+        let mut census = IdCensus::new();
         scan::scan_seekable(reader, &mut census).map_err(|e| unreadable(&label, e))?;
+        Ok(census)
+    };
+    let scans = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_SCANS));
+    let mut census = IdCensus::new();
+    for one in in_order(total, scans, scan_one) {
+        census.merge(one?);
     }
     Ok(census)
+}
+
+/// `work(0)` .. `work(total - 1)` on up to `threads` threads (this one among them), their
+/// results in index order. Indexes are taken in order and none is started once one has
+/// failed, so every index before a failure has its result; those after it may not (they
+/// are left out). Where no thread can be started (a new pid namespace refuses them) all
+/// of it runs here.
+fn in_order<T: Send>(
+    total: usize,
+    threads: usize,
+    work: impl Fn(usize) -> Result<T> + Sync,
+) -> Vec<Result<T>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<T>>>> = Mutex::new((0..total).map(|_| None).collect());
+    let worker = || loop {
+        if failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= total {
+            return;
+        }
+        let result = work(i);
+        if result.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        // A panic elsewhere left nothing half-written in a slot.
+        results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads.min(total) {
+            if std::thread::Builder::new()
+                .name("userns-scan".into())
+                .spawn_scoped(scope, worker)
+                .is_err()
+            {
+                break;
+            }
+        }
+        worker();
+    });
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.into_iter().map_while(|r| r).collect()
 }
 
 /// The refusal of an image (`subject`: its source or reference) whose ids do not fit:
@@ -261,5 +322,34 @@ mod tests {
             .0;
         assert_eq!(report.uids.unmapped[0].id, 70_000);
         assert_eq!(report.uids.unmapped[0].paths, ["/f"]);
+    }
+
+    #[test]
+    fn work_side_by_side_comes_back_in_order_and_stops_at_the_first_failure() {
+        // Later indexes take less time, so they finish first when run side by side.
+        let work = |fail: &'static [usize]| {
+            move |i: usize| -> Result<usize> {
+                std::thread::sleep(std::time::Duration::from_millis(2 * (8 - i as u64)));
+                match fail.contains(&i) {
+                    true => Err(Error::failure(format!("failed {i}"))),
+                    false => Ok(i * 10),
+                }
+            }
+        };
+        for threads in [1, 2, 4, 9] {
+            let all: Vec<usize> = in_order(8, threads, work(&[]))
+                .into_iter()
+                .map(|r| r.unwrap())
+                .collect();
+            assert_eq!(all, [0, 10, 20, 30, 40, 50, 60, 70], "{threads} threads");
+            let some = in_order(8, threads, work(&[6, 3]));
+            let first_failure = some.iter().position(|r| r.is_err());
+            assert_eq!(first_failure, Some(3), "{threads} threads");
+            for (i, r) in some.iter().take(3).enumerate() {
+                assert_eq!(r.as_ref().ok(), Some(&(i * 10)));
+            }
+            assert!(some[3].as_ref().unwrap_err().what.contains("failed 3"));
+        }
+        assert!(in_order(0, 4, work(&[])).is_empty());
     }
 }
