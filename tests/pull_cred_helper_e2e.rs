@@ -543,3 +543,76 @@ fn identity_tokens_from_auth_json_and_helpers_take_the_oauth2_flow() {
     assert_oauth2("revoked-refresh-token");
     f.assert_nothing_cached();
 }
+
+#[test]
+fn dockercfg_is_read_last_and_an_auth_file_named_is_read_alone() {
+    let Some(f) = Fixture::new("cred_dockercfg") else {
+        return;
+    };
+    // docker's legacy ~/.dockercfg: the auths map alone, keyed by a registry URL.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let dockercfg = f.scn.home().join(".dockercfg");
+    std::fs::write(
+        &dockercfg,
+        json!({(format!("https://{}/v1/", f.addr)): {"auth": basic, "email": "u@example.org"}})
+            .to_string(),
+    )
+    .unwrap();
+    chown_tree(&dockercfg, f.scn.uid());
+    let out = f.userns(&format!("pull {}", f.reference));
+    assert_eq!(assert_ok(&out).trim().len(), 64);
+    assert_ok(&f.scn.run(&["rmi", &f.reference]));
+
+    // An auth file named (--authfile, or REGISTRY_AUTH_FILE) is the only one read, as
+    // containers/image reads since 5.24: the logins in ~/.config/containers/auth.json and
+    // ~/.dockercfg do not count then.
+    let config_auth = f.scn.home().join(".config/containers/auth.json");
+    std::fs::write(
+        &config_auth,
+        json!({"auths": {(f.addr.clone()): {"auth": basic}}}).to_string(),
+    )
+    .unwrap();
+    chown_tree(&config_auth, f.scn.uid());
+    assert_eq!(
+        assert_ok(&f.userns(&format!("pull {}", f.reference)))
+            .trim()
+            .len(),
+        64
+    );
+    assert_ok(&f.scn.run(&["rmi", &f.reference]));
+    let named = f.scn.home().join("ci-auth.json");
+    std::fs::write(&named, json!({"auths": {}}).to_string()).unwrap();
+    chown_tree(&named, f.scn.uid());
+    for how in [
+        format!("pull --authfile {} {}", named.display(), f.reference),
+        format!(
+            "REGISTRY_AUTH_FILE={} $USERNS pull {}",
+            named.display(),
+            f.reference
+        ),
+    ] {
+        let out = match how.starts_with("pull") {
+            true => f.userns(&how),
+            false => f.scn.sh(&how),
+        };
+        assert_code(&out, 1);
+        assert!(
+            stderr(&out).contains("requires a login"),
+            "{how}: {}",
+            stderr(&out)
+        );
+    }
+    f.assert_nothing_cached();
+    // The same file with the login in it is enough.
+    std::fs::write(
+        &named,
+        json!({"auths": {(f.addr.clone()): {"auth": basic}}}).to_string(),
+    )
+    .unwrap();
+    let out = f.userns(&format!(
+        "pull --authfile {} {}",
+        named.display(),
+        f.reference
+    ));
+    assert_eq!(assert_ok(&out).trim().len(), 64);
+}

@@ -1,13 +1,16 @@
 //! Credentials as podman finds them (containers/image `pkg/docker/config`), and the
 //! challenges a registry answers with (distribution's token and basic auth).
 //!
-//! Files, first match wins: `--authfile` (else `$REGISTRY_AUTH_FILE`, else
-//! `$XDG_RUNTIME_DIR/containers/auth.json`, where `podman login` writes), then
-//! `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/...`), then
-//! `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`). In a file, the most
-//! specific key wins: `registry/ns/repo`, then `registry/ns`, then `registry`; keys
-//! written with a scheme (`https://index.docker.io/v1/`) count for their host only.
-//! `--creds user:pass` overrides them all.
+//! Files: `--authfile` (else `$REGISTRY_AUTH_FILE`) alone when given, as containers/image
+//! reads since 5.24 (its PR 1751, "Don't use any default path fallbacks if the user
+//! specified a path": a file named on purpose is not mixed with what lies around).
+//! Otherwise, first match wins: `$XDG_RUNTIME_DIR/containers/auth.json` (where `podman
+//! login` writes), `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/...`),
+//! `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`), and last docker's legacy
+//! `~/.dockercfg` (the `auths` map alone, its keys registry URLs: only their host
+//! counts). In a file, the most specific key wins: `registry/ns/repo`, then `registry/ns`,
+//! then `registry`; keys written with a scheme (`https://index.docker.io/v1/`) count for
+//! their host only. `--creds user:pass` overrides them all.
 //!
 //! Credential helpers (`cred_helper`): a file's `credHelpers` entry for the registry's
 //! host sends the question to `docker-credential-NAME` instead of the file's `auths`;
@@ -27,6 +30,13 @@ use std::path::{Path, PathBuf};
 /// (containers/image's `sysregistriesv2.AuthenticationFileHelper`), and its default.
 pub const AUTH_FILES: &str = "containers-auth.json";
 
+/// An auth file to read, and whether it has docker's legacy form (`~/.dockercfg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthPath {
+    pub path: PathBuf,
+    pub legacy: bool,
+}
+
 #[derive(Deserialize, Default)]
 struct AuthFile {
     #[serde(default)]
@@ -45,42 +55,49 @@ struct AuthEntry {
 }
 
 /// The auth files to read, in podman's order. `authfile` is `--authfile`.
-pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec<PathBuf> {
+pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec<AuthPath> {
     let env = |k: &str| {
         std::env::var_os(k)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    let mut files = Vec::new();
+    let current = |path: PathBuf| AuthPath {
+        path,
+        legacy: false,
+    };
     if let Some(f) = authfile
         .map(Path::to_path_buf)
         .or_else(|| env("REGISTRY_AUTH_FILE"))
     {
-        files.push(f);
-    } else {
-        let runtime = env("XDG_RUNTIME_DIR")
-            .unwrap_or_else(|| PathBuf::from(format!("/run/containers/{uid}")));
-        files.push(runtime.join("containers/auth.json"));
+        return vec![current(f)];
     }
+    let runtime =
+        env("XDG_RUNTIME_DIR").unwrap_or_else(|| PathBuf::from(format!("/run/containers/{uid}")));
+    let mut files = vec![current(runtime.join("containers/auth.json"))];
     let config_home = env("XDG_CONFIG_HOME")
         .filter(|p| p.is_absolute())
         .or_else(|| home.map(|h| h.join(".config")));
     if let Some(c) = config_home {
-        files.push(c.join("containers/auth.json"));
+        files.push(current(c.join("containers/auth.json")));
     }
     match env("DOCKER_CONFIG") {
-        Some(d) => files.push(d.join("config.json")),
-        None => files.extend(home.map(|h| h.join(".docker/config.json"))),
+        Some(d) => files.push(current(d.join("config.json"))),
+        None => files.extend(home.map(|h| current(h.join(".docker/config.json")))),
     }
+    files.extend(home.map(|h| AuthPath {
+        path: h.join(".dockercfg"),
+        legacy: true,
+    }));
     files
 }
 
 /// containers/image's `normalizeAuthFileKey`: a key written with a scheme
-/// (`https://index.docker.io/v1/`) counts for its host only; Docker Hub's host names
-/// are one.
-fn normalize_key(key: &str) -> String {
+/// (`https://index.docker.io/v1/`), or any key of a legacy file, counts for its host
+/// only; Docker Hub's host names are one.
+fn normalize_key(key: &str, legacy: bool) -> String {
     let key = match key.split_once("://") {
         Some((_, rest)) => rest.split('/').next().unwrap_or(rest),
+        None if legacy => key.split('/').next().unwrap_or(key),
         None => key,
     };
     normalize_registry(key)
@@ -138,7 +155,7 @@ fn decode(file: &Path, key: &str, entry: &AuthEntry) -> Result<Option<Credential
 pub struct Sources<'a> {
     pub helpers: &'a [String],
     pub helpers_named_in: &'a str,
-    pub files: &'a [PathBuf],
+    pub files: &'a [AuthPath],
 }
 
 /// Credentials for `registry/repository`, as containers/image's
@@ -203,19 +220,25 @@ pub fn lookup(
 /// decides (the file's `auths` are not read then), else the most specific exact key,
 /// else a key that names the host with a scheme.
 fn lookup_files(
-    files: &[PathBuf],
+    files: &[AuthPath],
     registry: &str,
     repository: &str,
     timeout: std::time::Duration,
 ) -> Result<Option<(Credentials, CredSource)>> {
-    let wanted = candidate_keys(registry, repository);
-    for file in files {
+    for AuthPath { path: file, legacy } in files {
         let bytes = match std::fs::read(file) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(Error::io("read", file, &e)),
         };
-        let parsed: AuthFile = serde_json::from_slice(&bytes).map_err(|e| {
+        let parsed = match legacy {
+            false => serde_json::from_slice::<AuthFile>(&bytes),
+            true => serde_json::from_slice(&bytes).map(|auths| AuthFile {
+                auths,
+                ..AuthFile::default()
+            }),
+        };
+        let parsed = parsed.map_err(|e| {
             Error::failure(format!("{} is not a valid auth file", file.display()))
                 .because(e)
                 .fix("remove it and log in again (podman login)")
@@ -238,9 +261,19 @@ fn lookup_files(
             }
             continue;
         }
+        // A legacy file is keyed by registry alone (containers/image's authKeyLookupOrder).
+        let wanted = match legacy {
+            false => candidate_keys(registry, repository),
+            true => vec![registry.to_string()],
+        };
         let exact = wanted.iter().find_map(|k| parsed.auths.get_key_value(k));
         let host = normalize_registry(registry);
-        let entry = exact.or_else(|| parsed.auths.iter().find(|(k, _)| normalize_key(k) == host));
+        let entry = exact.or_else(|| {
+            parsed
+                .auths
+                .iter()
+                .find(|(k, _)| normalize_key(k, *legacy) == host)
+        });
         if let Some((key, entry)) = entry {
             if let Some(c) = decode(file, key, entry)? {
                 return Ok(Some((c, CredSource::File(file.clone()))));
@@ -345,7 +378,7 @@ mod tests {
         assert_eq!(parse_challenge("Bearer service=x"), None);
     }
 
-    fn files_only(files: &[PathBuf]) -> Sources<'_> {
+    fn files_only(files: &[AuthPath]) -> Sources<'_> {
         Sources {
             helpers: std::slice::from_ref(&AUTH_FILES_NAME),
             helpers_named_in: "the default",
@@ -369,6 +402,13 @@ mod tests {
         (dir, file)
     }
 
+    fn current(path: &Path) -> AuthPath {
+        AuthPath {
+            path: path.to_path_buf(),
+            legacy: false,
+        }
+    }
+
     #[test]
     fn exact_keys_win_over_scheme_keys_and_docker_hub_has_one_name() {
         // BTreeMap order would put "https://reg.example" before "reg.example": the exact
@@ -384,7 +424,7 @@ mod tests {
                 "other.example/team": {"auth": b64("ns:6")},
             }),
         );
-        let files = vec![file];
+        let files = vec![current(&file)];
         let get = |reg: &str, repo: &str| {
             lookup(&files_only(&files), reg, repo)
                 .unwrap()
@@ -414,7 +454,7 @@ mod tests {
                 "https://index.docker.io/v1/": {"auth": b64("hub:3")},
             }),
         );
-        let files = vec![dir.join("missing.json"), file.clone()];
+        let files = vec![current(&dir.join("missing.json")), current(&file)];
         let get = |reg: &str, repo: &str| {
             lookup(&files_only(&files), reg, repo)
                 .unwrap()
@@ -440,5 +480,67 @@ mod tests {
         assert!(!format!("{c:?}").contains("pa:ss"));
         assert!(Credentials::parse(":x").is_err());
         assert_eq!(Credentials::parse("a:b").unwrap().basic(), "Basic YTpi");
+    }
+
+    #[test]
+    fn an_auth_file_named_is_read_alone_and_dockercfg_comes_last() {
+        let home = Path::new("/home/u");
+        let named = auth_files(Some(Path::new("/tmp/mine.json")), Some(home), 1000);
+        assert_eq!(named, [current(Path::new("/tmp/mine.json"))]);
+        if std::env::var_os("REGISTRY_AUTH_FILE").is_some_and(|v| !v.is_empty()) {
+            return; // That is a file named too.
+        }
+        let found = auth_files(None, Some(home), 1000);
+        let last = found.last().expect("the default files");
+        assert_eq!(
+            (last.path.as_path(), last.legacy),
+            (Path::new("/home/u/.dockercfg"), true)
+        );
+        assert!(
+            found[..found.len() - 1].iter().all(|f| !f.legacy),
+            "{found:?}"
+        );
+        assert!(
+            found.len() >= 3,
+            "runtime, docker's and the legacy file: {found:?}"
+        );
+    }
+
+    #[test]
+    fn a_legacy_dockercfg_is_keyed_by_registry_urls() {
+        let dir = std::env::temp_dir().join(format!("userns-auth-legacy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(".dockercfg");
+        std::fs::write(
+            &file,
+            serde_json::json!({
+                "https://index.docker.io/v1/": {"auth": b64("hub:1"), "email": "a@b"},
+                "reg.example:5000/v1/": {"auth": b64("reg:2"), "email": "a@b"},
+                "exact.example": {"auth": b64("exact:3")},
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let files = vec![AuthPath {
+            path: file.clone(),
+            legacy: true,
+        }];
+        let get = |reg: &str, repo: &str| {
+            lookup(&files_only(&files), reg, repo)
+                .unwrap()
+                .map(|(c, source)| (c.username, source.to_string()))
+        };
+        assert_eq!(get("docker.io", "library/alpine").unwrap().0, "hub");
+        // Without a scheme the host is still all of the key that counts.
+        assert_eq!(get("reg.example:5000", "team/app").unwrap().0, "reg");
+        let (user, source) = get("exact.example", "x").unwrap();
+        assert!(user == "exact" && source.contains(".dockercfg"), "{source}");
+        assert_eq!(get("other.example", "x"), None);
+        // Read as the current form, the same file holds nothing (no `auths`).
+        let as_current = vec![current(&file)];
+        assert!(lookup(&files_only(&as_current), "exact.example", "x")
+            .unwrap()
+            .is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -14,9 +14,9 @@ pub struct RegistryArgs {
     /// Credentials for the registry, instead of those `podman login` stored
     #[arg(long, value_name = "USER[:PASSWORD]")]
     pub creds: Option<String>,
-    /// Read credentials from FILE first (default: $REGISTRY_AUTH_FILE, else
-    /// $XDG_RUNTIME_DIR/containers/auth.json, where `podman login` writes; then
-    /// ~/.config/containers/auth.json and ~/.docker/config.json)
+    /// Read credentials from FILE alone (default: $REGISTRY_AUTH_FILE; when neither is
+    /// given, $XDG_RUNTIME_DIR/containers/auth.json, where `podman login` writes, then
+    /// ~/.config/containers/auth.json, ~/.docker/config.json and ~/.dockercfg)
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub authfile: Option<PathBuf>,
     /// Require HTTPS with a verified certificate (true), or allow plain HTTP and any
