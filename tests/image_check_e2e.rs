@@ -427,7 +427,10 @@ fn hostile_layers_are_errors_naming_the_layer() {
         common::assert_code(&out, 1);
         let err = common::stderr(&out);
         assert!(
-            err.contains(&format!("cannot read layer 2 of 4 ({}) of {archive}", ids[1])),
+            err.contains(&format!(
+                "cannot read layer 2 of 4 ({}) of {archive}",
+                ids[1]
+            )),
             "{err}"
         );
     }
