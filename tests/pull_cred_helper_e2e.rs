@@ -615,4 +615,42 @@ fn dockercfg_is_read_last_and_an_auth_file_named_is_read_alone() {
         f.reference
     ));
     assert_eq!(assert_ok(&out).trim().len(), 64);
+    assert_ok(&f.scn.run(&["rmi", &f.reference]));
+
+    // A named file that is not there is an error naming it, as podman's "stat FILE: no
+    // such file or directory", not a pull without the login: a usage error for pull,
+    // 125 for run, before anything is asked of the registry.
+    let missing = f.scn.home().join("ci-auth.jsn");
+    for (how, code) in [
+        (
+            format!("pull --authfile {} {}", missing.display(), f.reference),
+            2,
+        ),
+        (
+            format!("run --authfile {} {} true", missing.display(), f.reference),
+            125,
+        ),
+        (
+            format!(
+                "REGISTRY_AUTH_FILE={} $USERNS pull {}",
+                missing.display(),
+                f.reference
+            ),
+            2,
+        ),
+    ] {
+        let out = match how.starts_with("REGISTRY") {
+            true => f.scn.sh(&how),
+            false => f.userns(&how),
+        };
+        assert_code(&out, code);
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("cannot use the auth file {}", missing.display()))
+                && err.contains("No such file")
+                && err.contains("--authfile"),
+            "{how}: {err}"
+        );
+    }
+    f.assert_nothing_cached();
 }

@@ -65,10 +65,7 @@ pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec
         path,
         legacy: false,
     };
-    if let Some(f) = authfile
-        .map(Path::to_path_buf)
-        .or_else(|| env("REGISTRY_AUTH_FILE"))
-    {
+    if let Some(f) = named_file(authfile) {
         return vec![current(f)];
     }
     let runtime =
@@ -89,6 +86,41 @@ pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec
         legacy: true,
     }));
     files
+}
+
+/// The auth file named: `--authfile`, else `$REGISTRY_AUTH_FILE` (when not empty).
+fn named_file(authfile: Option<&Path>) -> Option<PathBuf> {
+    authfile.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os("REGISTRY_AUTH_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+}
+
+/// A named auth file must be there, as podman requires (`podman pull --authfile F` fails
+/// with "stat F: no such file or directory" before it asks anything): read alone, a
+/// mistyped name would otherwise pass for a file without the login, and the pull would
+/// go on without credentials.
+pub fn check_named(authfile: Option<&Path>) -> Result<()> {
+    let Some(file) = named_file(authfile) else {
+        return Ok(());
+    };
+    match std::fs::metadata(&file) {
+        Ok(m) if !m.is_dir() => Ok(()),
+        Ok(_) => Err(
+            Error::usage(format!("the auth file {} is a directory", file.display()))
+                .fix("give the auth.json file itself with --authfile (or REGISTRY_AUTH_FILE)"),
+        ),
+        Err(e) => Err(
+            Error::usage(format!("cannot use the auth file {}", file.display()))
+                .because(e)
+                .fix(format!(
+                    "check the path given with --authfile (or REGISTRY_AUTH_FILE), or log in to \
+                 write it: podman login --authfile {} REGISTRY",
+                    file.display()
+                )),
+        ),
+    }
 }
 
 /// containers/image's `normalizeAuthFileKey`: a key written with a scheme
