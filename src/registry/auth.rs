@@ -56,11 +56,6 @@ struct AuthEntry {
 
 /// The auth files to read, in podman's order. `authfile` is `--authfile`.
 pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec<AuthPath> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
     let current = |path: PathBuf| AuthPath {
         path,
         legacy: false,
@@ -68,16 +63,16 @@ pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec
     if let Some(f) = named_file(authfile) {
         return vec![current(f)];
     }
-    let runtime =
-        env("XDG_RUNTIME_DIR").unwrap_or_else(|| PathBuf::from(format!("/run/containers/{uid}")));
+    let runtime = env_path("XDG_RUNTIME_DIR")
+        .unwrap_or_else(|| PathBuf::from(format!("/run/containers/{uid}")));
     let mut files = vec![current(runtime.join("containers/auth.json"))];
-    let config_home = env("XDG_CONFIG_HOME")
+    let config_home = env_path("XDG_CONFIG_HOME")
         .filter(|p| p.is_absolute())
         .or_else(|| home.map(|h| h.join(".config")));
     if let Some(c) = config_home {
         files.push(current(c.join("containers/auth.json")));
     }
-    match env("DOCKER_CONFIG") {
+    match env_path("DOCKER_CONFIG") {
         Some(d) => files.push(current(d.join("config.json"))),
         None => files.extend(home.map(|h| current(h.join(".docker/config.json")))),
     }
@@ -88,13 +83,18 @@ pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec
     files
 }
 
-/// The auth file named: `--authfile`, else `$REGISTRY_AUTH_FILE` (when not empty).
+/// An environment variable's path, when set and not empty.
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The auth file named: `--authfile`, else `$REGISTRY_AUTH_FILE`.
 fn named_file(authfile: Option<&Path>) -> Option<PathBuf> {
-    authfile.map(Path::to_path_buf).or_else(|| {
-        std::env::var_os("REGISTRY_AUTH_FILE")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    })
+    authfile
+        .map(Path::to_path_buf)
+        .or_else(|| env_path("REGISTRY_AUTH_FILE"))
 }
 
 /// A named auth file must be there, as podman requires (`podman pull --authfile F` fails
