@@ -54,14 +54,16 @@ struct AuthEntry {
     identitytoken: Option<String>,
 }
 
-/// The auth files to read, in podman's order. `authfile` is `--authfile`.
-pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec<AuthPath> {
+/// The auth files to read, in podman's order. `authfile` is `--authfile`. A file named
+/// (it, or `$REGISTRY_AUTH_FILE`) is read alone, and must be there ([`check_named`]).
+pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Result<Vec<AuthPath>> {
     let current = |path: PathBuf| AuthPath {
         path,
         legacy: false,
     };
     if let Some(f) = named_file(authfile) {
-        return vec![current(f)];
+        check_named(&f)?;
+        return Ok(vec![current(f)]);
     }
     let runtime = env_path("XDG_RUNTIME_DIR")
         .unwrap_or_else(|| PathBuf::from(format!("/run/containers/{uid}")));
@@ -80,7 +82,7 @@ pub fn auth_files(authfile: Option<&Path>, home: Option<&Path>, uid: u32) -> Vec
         path: h.join(".dockercfg"),
         legacy: true,
     }));
-    files
+    Ok(files)
 }
 
 /// An environment variable's path, when set and not empty.
@@ -101,11 +103,8 @@ fn named_file(authfile: Option<&Path>) -> Option<PathBuf> {
 /// with "stat F: no such file or directory" before it asks anything): read alone, a
 /// mistyped name would otherwise pass for a file without the login, and the pull would
 /// go on without credentials.
-pub fn check_named(authfile: Option<&Path>) -> Result<()> {
-    let Some(file) = named_file(authfile) else {
-        return Ok(());
-    };
-    match std::fs::metadata(&file) {
+fn check_named(file: &Path) -> Result<()> {
+    match std::fs::metadata(file) {
         Ok(m) if !m.is_dir() => Ok(()),
         Ok(_) => Err(
             Error::usage(format!("the auth file {} is a directory", file.display()))
@@ -517,12 +516,24 @@ mod tests {
     #[test]
     fn an_auth_file_named_is_read_alone_and_dockercfg_comes_last() {
         let home = Path::new("/home/u");
-        let named = auth_files(Some(Path::new("/tmp/mine.json")), Some(home), 1000);
-        assert_eq!(named, [current(Path::new("/tmp/mine.json"))]);
+        let dir = std::env::temp_dir().join(format!("userns-auth-named-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mine = dir.join("mine.json");
+        std::fs::write(&mine, "{}").unwrap();
+        let named = auth_files(Some(&mine), Some(home), 1000).unwrap();
+        assert_eq!(named, [current(&mine)]);
+        // Named and not there: an error naming it, not a lookup without it.
+        let missing = dir.join("mine.jsn");
+        let e = auth_files(Some(&missing), Some(home), 1000).unwrap_err();
+        assert!(
+            e.to_string().contains(&missing.display().to_string()),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
         if std::env::var_os("REGISTRY_AUTH_FILE").is_some_and(|v| !v.is_empty()) {
             return; // That is a file named too.
         }
-        let found = auth_files(None, Some(home), 1000);
+        let found = auth_files(None, Some(home), 1000).unwrap();
         let last = found.last().expect("the default files");
         assert_eq!(
             (last.path.as_path(), last.legacy),

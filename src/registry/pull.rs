@@ -144,8 +144,7 @@ pub fn fetch(
         None => Platform::host(),
     };
     let creds = spec.creds.as_deref().map(Credentials::parse).transpose()?;
-    auth::check_named(spec.authfile.as_deref())?;
-    let files = auth::auth_files(spec.authfile.as_deref(), home, account.uid);
+    let files = auth::auth_files(spec.authfile.as_deref(), home, account.uid)?;
     let (helpers, helpers_named_in) = conf.credential_helpers();
     let sources = auth::Sources {
         helpers: &helpers,
