@@ -188,12 +188,18 @@ mod tests {
         (gz.finish().unwrap(), diff_id)
     }
 
+    /// A tap of "layer 1" that writes its plain tar in `dir`, and that tar's path.
+    fn tap_keeping_tar(dir: &std::path::Path) -> (LayerTap, PathBuf) {
+        let tar = dir.join("plain");
+        let tap = LayerTap::new(Algorithm::Sha256, "layer 1".into(), Some(tar.clone()));
+        (tap, tar)
+    }
+
     #[test]
     fn fed_in_pieces_and_reset_it_gives_the_layers_census_and_diff_id() {
         let (gz, diff_id) = tar_gz();
         let dir = tempfile::tempdir().unwrap();
-        let tar = dir.path().join("plain");
-        let mut tap = LayerTap::new(Algorithm::Sha256, "layer 1".into(), Some(tar.clone()));
+        let (mut tap, tar) = tap_keeping_tar(dir.path());
         tap.feed(&gz[..10]);
         tap.reset();
         for piece in gz.chunks(7) {
@@ -216,8 +222,7 @@ mod tests {
     fn chunks_handed_back_and_filled_again_carry_only_their_new_bytes() {
         let (gz, _) = tar_gz();
         let dir = tempfile::tempdir().unwrap();
-        let tar = dir.path().join("plain");
-        let mut tap = LayerTap::new(Algorithm::Sha256, "layer 1".into(), Some(tar.clone()));
+        let (mut tap, tar) = tap_keeping_tar(dir.path());
         let mut recycled = 0;
         for piece in gz.chunks(5) {
             let mut chunk = match tap.spare_chunk() {
